@@ -1,0 +1,68 @@
+"""frt-experiments: first-response-time experiments for support teams, end to end.
+
+Can low-spend customers get a slower first response (one business day instead of a few hours)
+without losing their satisfaction or revenue, and what headcount does it save? The toolkit
+assigns customers, simulates the trial and the desk, analyses it at 95% confidence and prices
+the staffing tradeoff.
+
+Where things live:
+
+- :mod:`~frt_experiments.schema` -- canonical tables (customers, assignments, conversations),
+  readers, writers, validation.
+- :mod:`~frt_experiments.errors` -- exception and warning types.
+- :mod:`~frt_experiments.ingest` -- helpdesk importers (Zendesk, Intercom).
+- :mod:`~frt_experiments.calendar`, :mod:`~frt_experiments.policy` -- business time and FRT
+  policies per arm.
+- :mod:`~frt_experiments.assignment` -- eligibility, hashed split, ledger, SRM and balance.
+- :mod:`~frt_experiments.simulate` -- synthetic customers and conversations (scenarios).
+- :mod:`~frt_experiments.metrics`, :mod:`~frt_experiments.stats`,
+  :mod:`~frt_experiments.analysis` -- per-customer rows, sufficient statistics, tests, results.
+- :mod:`~frt_experiments.design` -- power, sample size, duration, sequential plans.
+- :mod:`~frt_experiments.staffing`, :mod:`~frt_experiments.decision` -- Erlang, desk
+  simulation, headcount and the cost-benefit verdict.
+- :mod:`~frt_experiments.report`, :mod:`~frt_experiments.cli` -- plots, reports, ``frt``.
+"""
+
+from frt_experiments._version import __version__
+from frt_experiments.errors import (
+    BalanceWarning,
+    DataError,
+    DataWarning,
+    FrtError,
+    FrtWarning,
+    LedgerError,
+    Problem,
+    SampleRatioMismatchWarning,
+    ScenarioError,
+    TreatmentNotDeliveredWarning,
+    UnstableQueueError,
+)
+from frt_experiments.schema import (
+    check_tables,
+    read_table,
+    validate_assignments,
+    validate_conversations,
+    validate_customers,
+    write_table,
+)
+
+__all__ = [
+    "BalanceWarning",
+    "DataError",
+    "DataWarning",
+    "FrtError",
+    "FrtWarning",
+    "LedgerError",
+    "Problem",
+    "SampleRatioMismatchWarning",
+    "ScenarioError",
+    "TreatmentNotDeliveredWarning",
+    "UnstableQueueError",
+    "__version__",
+    "check_tables",
+    "read_table",
+    "validate_assignments",
+    "validate_conversations",
+    "validate_customers",
+    "write_table",
+]

@@ -1,0 +1,49 @@
+"""``frt validate``: check canonical tables and their cross-references."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from frt_experiments.errors import DataError, Problem
+from frt_experiments.schema import check_tables, read_table
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "validate",
+        help="check canonical tables (CSV or Parquet) and their cross-references",
+        description="Check any of the canonical tables and their cross-references. Prints every "
+        "problem found; exits 0 when the tables are valid, 2 when not.",
+    )
+    p.add_argument("--customers", type=Path, metavar="FILE")
+    p.add_argument("--conversations", type=Path, metavar="FILE")
+    p.add_argument("--assignments", type=Path, metavar="FILE")
+    p.add_argument("--timezone", metavar="ZONE",
+                   help="IANA zone of naive timestamps (default: naive timestamps are errors)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = {k: getattr(args, k) for k in ("customers", "conversations", "assignments")}
+    if not any(paths.values()):
+        raise ValueError("frt validate: give at least one of --customers, --conversations, "
+                         "--assignments")
+    problems: list[Problem] = []
+    tables = {}
+    for table, path in paths.items():
+        if path is None:
+            continue
+        try:
+            tables[table] = read_table(path, table, timezone=args.timezone)
+        except DataError as exc:
+            problems.extend(exc.problems)
+    names = {k: v.name for k, v in paths.items() if v is not None}
+    problems.extend(check_tables(tables.get("customers"), tables.get("conversations"),
+                                 tables.get("assignments"), names=names))
+    if problems:
+        raise DataError(problems)
+    for table, df in tables.items():
+        print(f"{names[table]}: {len(df):,} {table} ok", file=sys.stdout)
+    return 0

@@ -1,0 +1,113 @@
+"""The ``frt`` command: a thin layer that parses arguments and calls the public functions.
+
+Each subcommand lives in ``frt_experiments/_commands/<name>.py`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func(args) -> int``.
+
+User errors (bad files, bad arguments, invalid data) are printed on stderr, one line per
+problem, and the command exits with status 2, without a traceback. Warnings are printed as
+``warning: ...`` lines. An unexpected internal error prints one line and exits 1; set
+``FRT_DEBUG=1`` to see its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+
+from frt_experiments._version import __version__
+from frt_experiments.errors import DataError, FrtError
+
+__all__ = ["main", "run"]
+
+#: Subcommand modules, in the order ``frt --help`` lists them.
+COMMANDS: tuple[str, ...] = ("validate",)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="frt",
+        description="Design, simulate, analyse and price first-response-time experiments.",
+    )
+    parser.add_argument("--version", action="version", version=f"frt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"frt_experiments._commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``frt`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            status = int(args.func(args))
+        except DataError as exc:
+            _print_warnings(caught)
+            for problem in exc.problems:
+                print(f"error: {problem}", file=sys.stderr)
+            return 2
+        except (FrtError, ValueError, TypeError, OSError, KeyError) as exc:
+            _print_warnings(caught)
+            if os.environ.get("FRT_DEBUG"):
+                raise
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            if os.environ.get("FRT_DEBUG"):
+                raise
+            print(f"internal error: {type(exc).__name__}: {_one_line(exc)} "
+                  "(set FRT_DEBUG=1 for a traceback and please report it)", file=sys.stderr)
+            return 1
+    _print_warnings(caught)
+    return status
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    seen: set[str] = set()
+    for w in caught:
+        line = _one_line(Exception(str(w.message)))
+        if line not in seen:
+            seen.add(line)
+            print(f"warning: {line}", file=sys.stderr)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

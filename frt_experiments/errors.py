@@ -1,0 +1,120 @@
+"""Exception and warning types of frt-experiments.
+
+Bad *arguments* raise the built-in :class:`ValueError` or :class:`TypeError`.
+Domain conditions have their own small hierarchy, rooted at :class:`FrtError`:
+
+- :class:`DataError` -- a canonical table (or a helpdesk export) breaks a rule; it carries
+  every :class:`Problem` found, so a user sees all of them at once.
+- :class:`LedgerError` -- an assignment run conflicts with an existing ledger (changed salt,
+  arms or weights); never resolved by silently re-shuffling.
+- :class:`ScenarioError` -- a simulation scenario or experiment plan file is invalid.
+- :class:`UnstableQueueError` -- offered load reaches the agents' capacity, so a queue has
+  no steady state.
+
+Warnings (all subclasses of :class:`FrtWarning`, itself a :class:`UserWarning`) flag data or
+results that are legal but suspicious.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "BalanceWarning",
+    "DataError",
+    "DataWarning",
+    "FrtError",
+    "FrtWarning",
+    "LedgerError",
+    "Problem",
+    "SampleRatioMismatchWarning",
+    "ScenarioError",
+    "TreatmentNotDeliveredWarning",
+    "UnstableQueueError",
+]
+
+#: How many offending rows a message lists before it says "...".
+MAX_ROWS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule in one table.
+
+    Attributes:
+        source: The file name or argument name the table came from.
+        column: The offending column, or ``None`` for a table-level problem.
+        rule: What is wrong, phrased to follow "N rows are ..." (for row problems) or a full
+            sentence (for table-level problems, where ``count`` is 0).
+        count: How many rows break the rule (0 for a table-level problem).
+        rows: The first offending rows, as file line numbers for CSV files (the header is
+            line 1) or 0-based row positions otherwise.
+        location: ``"lines"`` for CSV files, ``"rows"`` otherwise.
+    """
+
+    source: str
+    column: str | None
+    rule: str
+    count: int = 0
+    rows: tuple[int, ...] = ()
+    location: str = "rows"
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " + (f"column {self.column}: " if self.column else "")
+        if self.count == 0:
+            return where + self.rule
+        noun, verb = ("row", "is") if self.count == 1 else ("rows", "are")
+        shown = ", ".join(str(r) for r in self.rows[:MAX_ROWS_SHOWN])
+        more = ", ..." if self.count > min(len(self.rows), MAX_ROWS_SHOWN) else ""
+        word = self.location if self.count > 1 else self.location.rstrip("s")
+        return f"{where}{self.count} {noun} {verb} {self.rule} ({word} {shown}{more})"
+
+
+class FrtError(Exception):
+    """Base class of the toolkit's domain errors."""
+
+
+class DataError(FrtError, ValueError):
+    """A table breaks one or more rules of the canonical schema.
+
+    ``problems`` holds every problem found; ``str(error)`` lists them one per line.
+    """
+
+    def __init__(self, problems: Sequence[Problem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(source="data", column=None, rule=problems)]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class LedgerError(FrtError, ValueError):
+    """An assignment run conflicts with the existing ledger."""
+
+
+class ScenarioError(FrtError, ValueError):
+    """A scenario or plan file has unknown keys or invalid values."""
+
+
+class UnstableQueueError(FrtError, ValueError):
+    """Offered load is at or above capacity: the queue has no steady state."""
+
+
+class FrtWarning(UserWarning):
+    """Base class of the toolkit's warnings."""
+
+
+class DataWarning(FrtWarning):
+    """Legal but suspicious data (e.g. conversations outside the analysis window)."""
+
+
+class SampleRatioMismatchWarning(FrtWarning):
+    """The arms' sizes differ from the design weights more than chance allows (p < 0.001)."""
+
+
+class BalanceWarning(FrtWarning):
+    """A pre-period covariate is imbalanced between arms (|SMD| > 0.1)."""
+
+
+class TreatmentNotDeliveredWarning(FrtWarning):
+    """The arms' first response times do not differ as the design intended."""

@@ -1,0 +1,579 @@
+"""Canonical tables: every column name, type and rule in one place.
+
+Three tables carry all data through the toolkit (DESIGN section 3): ``customers``,
+``assignments`` and ``conversations``. Importers and the simulator write them; metrics and
+analysis read them. Other modules refer to columns through the constants here (``CUSTOMER_ID``,
+``CREATED_AT``, ...), never by re-typing the strings.
+
+Validation turns a raw frame (strings from a CSV, typed columns from Parquet or from memory)
+into a typed frame, or raises :class:`~frt_experiments.errors.DataError` listing *every* problem
+found. Each problem names the source, the column, the rule, how many rows break it and the first
+few of them (file line numbers for CSV, where the header is line 1).
+
+Typed representation:
+
+- ids and text: pandas string columns;
+- timestamps: ``datetime64[ns, UTC]``;
+- numbers: ``float64``;
+- ``csat``: the rating as text, normalised to ``"1"``..``"5"`` or ``"good"``/``"bad"``; use
+  :func:`satisfied` for the 0/1 outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from frt_experiments.errors import DataError, DataWarning, Problem
+
+__all__ = [
+    "ASSIGNMENTS",
+    "CONVERSATIONS",
+    "CUSTOMERS",
+    "TABLES",
+    "Column",
+    "TableSpec",
+    "check_tables",
+    "read_table",
+    "satisfied",
+    "validate_assignments",
+    "validate_conversations",
+    "validate_customers",
+    "write_table",
+]
+
+# ----------------------------------------------------------------------------- column names
+CUSTOMER_ID = "customer_id"
+MONTHLY_SPEND = "monthly_spend"
+REVENUE_START = "revenue_start"
+REVENUE_END = "revenue_end"
+SEGMENT = "segment"
+COUNTRY = "country"
+TIMEZONE = "timezone"
+PRE_CONVERSATIONS = "pre_conversations"
+PRE_RATED = "pre_rated"
+PRE_SATISFIED = "pre_satisfied"
+PRE_HANDLE_SECONDS = "pre_handle_seconds"
+PRE_COVARIATES = (PRE_CONVERSATIONS, PRE_RATED, PRE_SATISFIED, PRE_HANDLE_SECONDS)
+
+EXPERIMENT = "experiment"
+ARM = "arm"
+ASSIGNED_AT = "assigned_at"
+BUCKET = "bucket"
+
+CONVERSATION_ID = "conversation_id"
+CREATED_AT = "created_at"
+FIRST_RESPONSE_AT = "first_response_at"
+CLOSED_AT = "closed_at"
+HANDLE_SECONDS = "handle_seconds"
+CSAT = "csat"
+CSAT_SCALE = "csat_scale"
+CHANNEL = "channel"
+#: Optional: first response time in business seconds as the helpdesk measured it.
+FIRST_RESPONSE_BUSINESS_SECONDS = "first_response_business_seconds"
+
+SCALE_1_5 = "1-5"
+SCALE_GOOD_BAD = "good-bad"
+CSAT_SCALES = (SCALE_1_5, SCALE_GOOD_BAD)
+RATINGS_1_5 = ("1", "2", "3", "4", "5")
+RATINGS_GOOD_BAD = ("good", "bad")
+SATISFIED_RATINGS = frozenset({"4", "5", "good"})
+
+#: Default arm names: control first.
+CONTROL_ARM = "fast"
+TREATMENT_ARM = "one_business_day"
+
+Kind = Literal["id", "text", "number", "timestamp"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a canonical table.
+
+    Attributes:
+        name: Column name.
+        kind: ``"id"`` (unique or key text), ``"text"``, ``"number"`` or ``"timestamp"``.
+        required: The column must be present.
+        nullable: Empty values are allowed.
+        nonnegative: Numbers must be ``>= 0``.
+    """
+
+    name: str
+    kind: Kind
+    required: bool = True
+    nullable: bool = False
+    nonnegative: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """The columns and key of one canonical table."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: str
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+CUSTOMERS = TableSpec(
+    "customers",
+    (
+        Column(CUSTOMER_ID, "id"),
+        Column(MONTHLY_SPEND, "number", nonnegative=True),
+        Column(REVENUE_START, "number", nonnegative=True),
+        Column(REVENUE_END, "number", nonnegative=True),
+        Column(SEGMENT, "text", required=False, nullable=True),
+        Column(COUNTRY, "text", required=False, nullable=True),
+        Column(TIMEZONE, "text", required=False, nullable=True),
+        Column(PRE_CONVERSATIONS, "number", required=False, nonnegative=True),
+        Column(PRE_RATED, "number", required=False, nonnegative=True),
+        Column(PRE_SATISFIED, "number", required=False, nonnegative=True),
+        Column(PRE_HANDLE_SECONDS, "number", required=False, nonnegative=True),
+    ),
+    key=CUSTOMER_ID,
+)
+
+ASSIGNMENTS = TableSpec(
+    "assignments",
+    (
+        Column(CUSTOMER_ID, "id"),
+        Column(EXPERIMENT, "text"),
+        Column(ARM, "text"),
+        Column(ASSIGNED_AT, "timestamp"),
+        # Empty for assignments not made by hashing (the stratified design).
+        Column(BUCKET, "number", nullable=True, nonnegative=True),
+    ),
+    key=CUSTOMER_ID,
+)
+
+CONVERSATIONS = TableSpec(
+    "conversations",
+    (
+        Column(CONVERSATION_ID, "id"),
+        Column(CUSTOMER_ID, "id"),
+        Column(CREATED_AT, "timestamp"),
+        Column(FIRST_RESPONSE_AT, "timestamp", nullable=True),
+        Column(CLOSED_AT, "timestamp", required=False, nullable=True),
+        Column(HANDLE_SECONDS, "number", nonnegative=True),
+        Column(CSAT, "text", nullable=True),
+        Column(CSAT_SCALE, "text", nullable=True),
+        Column(CHANNEL, "text", required=False, nullable=True),
+        Column(FIRST_RESPONSE_BUSINESS_SECONDS, "number", required=False, nullable=True,
+               nonnegative=True),
+    ),
+    key=CONVERSATION_ID,
+)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (CUSTOMERS, ASSIGNMENTS, CONVERSATIONS)}
+
+_OFFSET_RE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+# ----------------------------------------------------------------------------- problems
+class _Collector:
+    """Collects problems for one table, rendering row positions as the user sees them."""
+
+    def __init__(self, source: str, *, csv_lines: bool) -> None:
+        self.source = source
+        self.csv_lines = csv_lines
+        self.problems: list[Problem] = []
+
+    def table(self, message: str, column: str | None = None) -> None:
+        self.problems.append(Problem(self.source, column, message))
+
+    def rows(self, column: str | None, mask: np.ndarray | pd.Series, rule: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        count = int(mask.sum())
+        if count == 0:
+            return
+        first = np.flatnonzero(mask)[:5]
+        shown = tuple(int(i) + 2 for i in first) if self.csv_lines else tuple(int(i) for i in first)
+        self.problems.append(
+            Problem(self.source, column, rule, count, shown, "lines" if self.csv_lines else "rows")
+        )
+
+
+# ----------------------------------------------------------------------------- coercion
+def _coerce_text(s: pd.Series) -> pd.Series:
+    out = s.astype("string")
+    return out.str.strip().replace("", pd.NA)
+
+
+def _coerce_number(s: pd.Series, col: Column, bag: _Collector) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        bag.rows(col.name, np.ones(len(s), bool), "true/false, not numbers")
+        return pd.Series(np.nan, index=s.index)
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype("float64")
+    text = _coerce_text(s)
+    num = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = text.notna().to_numpy() & num.isna().to_numpy()
+    bag.rows(col.name, bad, "text, not numbers")
+    return num
+
+
+def _coerce_timestamp(
+    s: pd.Series, col: Column, bag: _Collector, timezone: str | None
+) -> pd.Series:
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    if pd.api.types.is_datetime64_dtype(s):
+        if timezone is None:
+            bag.rows(col.name, s.notna().to_numpy(),
+                     "time-zone naive (give an offset, or name the zone with timezone=)")
+            return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+        return (s.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+                .dt.tz_convert("UTC").astype("datetime64[ns, UTC]"))
+    text = _coerce_text(s)
+    present = text.notna().to_numpy()
+    has_offset = text.str.contains(_OFFSET_RE, regex=True).fillna(False).to_numpy(dtype=bool)
+    naive = present & ~has_offset
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+    if has_offset.any():
+        parsed = pd.to_datetime(text[has_offset], utc=True, errors="coerce", format="ISO8601")
+        out[has_offset] = parsed
+    if naive.any():
+        if timezone is None:
+            # Distinguish naive-but-valid from unparsable for a precise message.
+            trial = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
+            ok = np.zeros(len(s), bool)
+            ok[np.flatnonzero(naive)] = trial.notna().to_numpy()
+            bag.rows(col.name, ok,
+                     "time-zone naive (give an offset, or name the zone with timezone=)")
+            bad = np.zeros(len(s), bool)
+            bad[np.flatnonzero(naive)] = trial.isna().to_numpy()
+            bag.rows(col.name, bad, "not parseable as ISO 8601 timestamps")
+            return out
+        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
+        out[naive] = (local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+                      .dt.tz_convert("UTC"))
+    unparsable = present & out.isna().to_numpy()
+    bag.rows(col.name, unparsable, "not parseable as ISO 8601 timestamps")
+    return out
+
+
+def _coerce(
+    df: pd.DataFrame, spec: TableSpec, bag: _Collector, timezone: str | None
+) -> pd.DataFrame | None:
+    if df.columns.duplicated().any():
+        dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        bag.table(f"duplicate columns {', '.join(dups)}")
+        return None
+    missing = [c for c in spec.required if c not in df.columns]
+    if missing:
+        bag.table(f"missing required column{'s' if len(missing) > 1 else ''} "
+                  f"{', '.join(missing)}")
+        return None
+    out = df.copy()
+    for col in spec.columns:
+        if col.name not in out.columns:
+            continue
+        s = out[col.name]
+        if col.kind in ("id", "text"):
+            if pd.api.types.is_float_dtype(s):
+                # ids read as numbers lose nothing only if integral
+                s = s.map(lambda v: pd.NA if pd.isna(v) else (
+                    str(int(v)) if float(v).is_integer() else str(v)))
+            t = _coerce_text(s)
+        elif col.kind == "number":
+            t = _coerce_number(s, col, bag)
+        else:
+            t = _coerce_timestamp(s, col, bag, timezone)
+        if not col.nullable:
+            bag.rows(col.name, t.isna().to_numpy() & ~_was_present(s),
+                     "empty (a value is required)")
+        if col.nonnegative and col.kind == "number":
+            bag.rows(col.name, (t < 0).to_numpy(), "negative (must be >= 0)")
+        out[col.name] = t
+    return out
+
+
+def _was_present(s: pd.Series) -> np.ndarray:
+    """True where the raw value was not empty (so a NaN after coercion was a parse failure)."""
+    if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+        return (s.notna() & (s.astype("string").str.strip() != "")).fillna(False).to_numpy(bool)
+    return s.notna().to_numpy()
+
+
+def _duplicates(df: pd.DataFrame, column: str, bag: _Collector, what: str) -> None:
+    dup = df[column].duplicated(keep="first") & df[column].notna()
+    bag.rows(column, dup.to_numpy(), what)
+
+
+# ----------------------------------------------------------------------------- validators
+def validate_customers(
+    df: pd.DataFrame, *, source: str = "customers", csv_lines: bool = False,
+    raise_errors: bool = True,
+) -> pd.DataFrame:
+    """Validate a customers table and return it typed.
+
+    Rules: ``customer_id`` present and unique; ``monthly_spend``, ``revenue_start`` and
+    ``revenue_end`` numbers ``>= 0``; pre-period covariates numbers ``>= 0``. Warns
+    (:class:`~frt_experiments.errors.DataWarning`) for customers with no revenue at the start.
+
+    Raises:
+        DataError: listing every broken rule.
+    """
+    bag = _Collector(source, csv_lines=csv_lines)
+    out = _coerce(df, CUSTOMERS, bag, None)
+    if out is not None:
+        _duplicates(out, CUSTOMER_ID, bag, "repeating an earlier customer_id")
+        if PRE_RATED in out and PRE_SATISFIED in out:
+            bag.rows(PRE_SATISFIED, (out[PRE_SATISFIED] > out[PRE_RATED]).to_numpy(),
+                     f"greater than {PRE_RATED}")
+    _finish(bag, raise_errors)
+    if out is not None and not bag.problems:
+        zero = (out[REVENUE_START] == 0).to_numpy()
+        if zero.any():
+            _warn(bag, REVENUE_START, zero, "zero: customers with no revenue at the start "
+                  "do not count towards NRR")
+    return out if out is not None else df
+
+
+def validate_assignments(
+    df: pd.DataFrame, *, source: str = "assignments", csv_lines: bool = False,
+    timezone: str | None = None, raise_errors: bool = True,
+) -> pd.DataFrame:
+    """Validate an assignments table and return it typed.
+
+    Rules: each customer assigned once per experiment; ``arm`` and ``experiment`` present;
+    ``assigned_at`` an aware timestamp; ``bucket`` in [0, 1) when given.
+
+    Raises:
+        DataError: listing every broken rule.
+    """
+    bag = _Collector(source, csv_lines=csv_lines)
+    out = _coerce(df, ASSIGNMENTS, bag, timezone)
+    if out is not None:
+        key = out[EXPERIMENT].fillna("") + "\x00" + out[CUSTOMER_ID].fillna("")
+        dup = key.duplicated(keep="first").to_numpy() & out[CUSTOMER_ID].notna().to_numpy()
+        bag.rows(CUSTOMER_ID, dup, "customers assigned twice in the same experiment")
+        bag.rows(BUCKET, (out[BUCKET] >= 1).to_numpy(), "not in [0, 1)")
+    _finish(bag, raise_errors)
+    return out if out is not None else df
+
+
+def validate_conversations(
+    df: pd.DataFrame, *, source: str = "conversations", csv_lines: bool = False,
+    timezone: str | None = None, raise_errors: bool = True,
+) -> pd.DataFrame:
+    """Validate a conversations table and return it typed.
+
+    Rules: ``conversation_id`` unique; ``created_at`` an aware timestamp;
+    ``first_response_at`` and ``closed_at`` not earlier than ``created_at``;
+    ``handle_seconds`` ``>= 0``; ``csat`` on its ``csat_scale`` (``1-5``: an integer 1 to 5;
+    ``good-bad``: ``good`` or ``bad``), and a scale wherever there is a rating.
+
+    Raises:
+        DataError: listing every broken rule.
+    """
+    bag = _Collector(source, csv_lines=csv_lines)
+    out = _coerce(df, CONVERSATIONS, bag, timezone)
+    if out is not None:
+        _duplicates(out, CONVERSATION_ID, bag, "repeating an earlier conversation_id")
+        created = out[CREATED_AT]
+        for col in (FIRST_RESPONSE_AT, CLOSED_AT):
+            if col in out:
+                bag.rows(col, (out[col] < created).to_numpy(), f"earlier than {CREATED_AT}")
+        out[CSAT] = _check_csat(out, bag)
+    _finish(bag, raise_errors)
+    return out if out is not None else df
+
+
+def _check_csat(out: pd.DataFrame, bag: _Collector) -> pd.Series:
+    rating = out[CSAT].str.lower()
+    scale = out[CSAT_SCALE]
+    bad_scale = scale.notna() & ~scale.isin(CSAT_SCALES)
+    bag.rows(CSAT_SCALE, bad_scale.to_numpy(), f"not a known scale ({', '.join(CSAT_SCALES)})")
+    # "4.0" on a 1-5 scale is the rating 4.
+    num = pd.to_numeric(rating, errors="coerce")
+    integral = num.notna() & (num == num.round())
+    as_int = rating.where(~integral, num.round().astype("Int64").astype("string"))
+    on15 = scale == SCALE_1_5
+    ongb = scale == SCALE_GOOD_BAD
+    off15 = (on15 & as_int.notna() & ~as_int.isin(RATINGS_1_5)).fillna(False)
+    offgb = (ongb & rating.notna() & ~rating.isin(RATINGS_GOOD_BAD)).fillna(False)
+    bag.rows(CSAT, off15.to_numpy(bool), "off the 1-5 scale (integers 1 to 5)")
+    bag.rows(CSAT, offgb.to_numpy(bool), "off the good-bad scale (good or bad)")
+    noscale = (rating.notna() & scale.isna()).fillna(False)
+    bag.rows(CSAT_SCALE, noscale.to_numpy(bool), "empty where csat holds a rating")
+    return as_int.where(on15.fillna(False), rating)
+
+
+def _finish(bag: _Collector, raise_errors: bool) -> None:
+    if bag.problems and raise_errors:
+        raise DataError(bag.problems)
+
+
+def _warn(bag: _Collector, column: str, mask: np.ndarray, rule: str) -> None:
+    probe = _Collector(bag.source, csv_lines=bag.csv_lines)
+    probe.rows(column, mask, rule)
+    for p in probe.problems:
+        warnings.warn(str(p), DataWarning, stacklevel=3)
+
+
+_VALIDATORS: dict[str, Callable[..., pd.DataFrame]] = {
+    "customers": validate_customers,
+    "assignments": validate_assignments,
+    "conversations": validate_conversations,
+}
+
+
+def satisfied(conversations: pd.DataFrame) -> pd.Series:
+    """The 0/1 satisfied outcome per conversation (NaN where not rated).
+
+    Satisfied means 4 or 5 on the 1-5 scale and ``good`` on the good-bad scale (DESIGN section 3).
+    """
+    rating = conversations[CSAT]
+    sat = rating.isin(SATISFIED_RATINGS).astype("float64")
+    return sat.where(rating.notna().to_numpy(), np.nan)
+
+
+# ----------------------------------------------------------------------------- files
+def read_table(
+    path: str | os.PathLike[str], table: str, *, timezone: str | None = None,
+) -> pd.DataFrame:
+    """Read a canonical table from CSV or Parquet and validate it.
+
+    Args:
+        path: A ``.csv`` or ``.parquet`` file.
+        table: ``"customers"``, ``"assignments"`` or ``"conversations"``.
+        timezone: The IANA zone of naive timestamps; without it a naive timestamp is an error.
+
+    Raises:
+        DataError: The file is missing, empty, unreadable, or breaks a rule.
+    """
+    if table not in TABLES:
+        raise ValueError(f"table must be one of {', '.join(TABLES)}, got {table!r}")
+    p = Path(path)
+    name = p.name
+    if not p.exists():
+        raise DataError([Problem(name, None, f"file not found ({p})")])
+    if p.is_dir():
+        raise DataError([Problem(name, None, f"is a directory, not a file ({p})")])
+    if p.stat().st_size == 0:
+        raise DataError([Problem(name, None, "file is empty")])
+    csv = p.suffix.lower() != ".parquet"
+    try:
+        if csv:
+            header = _csv_header(p)
+            dups = sorted({h for h in header if header.count(h) > 1})
+            if dups:
+                raise DataError([Problem(name, None, f"duplicate columns {', '.join(dups)}")])
+            raw = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""],
+                              engine="c")
+        else:
+            raw = pd.read_parquet(p)
+    except DataError:
+        raise
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError([Problem(name, None, f"cannot be read: {msg}")]) from exc
+    if raw.empty:
+        raise DataError([Problem(name, None, "file has no rows")])
+    validator = _VALIDATORS[table]
+    kwargs: dict[str, object] = {"source": name, "csv_lines": csv}
+    if table != "customers":
+        kwargs["timezone"] = timezone
+    return validator(raw, **kwargs)
+
+
+def _csv_header(p: Path) -> list[str]:
+    import csv as _csv
+
+    with p.open(newline="", encoding="utf-8") as fh:
+        row = next(_csv.reader(fh), [])
+    return [h.strip() for h in row]
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a table atomically (temporary file, then rename) as CSV or Parquet by suffix.
+
+    Timestamps are written as ISO 8601 in UTC with an explicit offset.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
+    try:
+        if p.suffix.lower() == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            out = df.copy()
+            for c in out.columns:
+                if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+                    out[c] = out[c].dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
+                        r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
+            out.to_csv(tmp, index=False)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+# ----------------------------------------------------------------------------- cross checks
+def check_tables(
+    customers: pd.DataFrame | None = None,
+    conversations: pd.DataFrame | None = None,
+    assignments: pd.DataFrame | None = None,
+    *,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    names: dict[str, str] | None = None,
+) -> list[Problem]:
+    """Cross-reference already validated tables; return the problems (errors) found.
+
+    Errors: conversations or assignments of customers not in ``customers``. Warnings
+    (:class:`~frt_experiments.errors.DataWarning`): conversations created outside ``window``,
+    assigned customers with no conversations at all when conversations exist.
+    """
+    names = {"customers": "customers", "conversations": "conversations",
+             "assignments": "assignments"} | (names or {})
+    problems: list[Problem] = []
+    if customers is not None:
+        known = pd.Index(customers[CUSTOMER_ID].dropna().unique())
+        for label, df in (("conversations", conversations), ("assignments", assignments)):
+            if df is None:
+                continue
+            bag = _Collector(names[label], csv_lines=names[label].endswith(".csv"))
+            bag.rows(CUSTOMER_ID, ~df[CUSTOMER_ID].isin(known).to_numpy(),
+                     f"of customers not in {names['customers']}")
+            problems.extend(bag.problems)
+    if conversations is not None and window is not None:
+        start, end = (pd.Timestamp(w) for w in window)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("window: both ends must be time-zone aware timestamps")
+        created = conversations[CREATED_AT]
+        outside = ((created < start) | (created >= end)).to_numpy()
+        if outside.any():
+            bag = _Collector(names["conversations"],
+                             csv_lines=names["conversations"].endswith(".csv"))
+            _warn(bag, CREATED_AT, outside,
+                  f"outside the analysis window [{start.isoformat()}, {end.isoformat()})")
+    return problems
+
+
+def iter_problems(exc: DataError) -> Iterable[str]:
+    """The lines a user sees for a :class:`DataError`."""
+    return (str(p) for p in exc.problems)
