@@ -21,6 +21,7 @@ Typed representation:
 
 from __future__ import annotations
 
+import csv as csv_module
 import os
 import tempfile
 import warnings
@@ -500,10 +501,8 @@ def read_table(
 
 
 def _csv_header(p: Path) -> list[str]:
-    import csv as _csv
-
     with p.open(newline="", encoding="utf-8") as fh:
-        row = next(_csv.reader(fh), [])
+        row = next(csv_module.reader(fh), [])
     return [h.strip() for h in row]
 
 

@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.schema import check_tables, read_table
+from frt_experiments.schema import CUSTOMER_ID, check_tables, read_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,11 +41,24 @@ def run(args: argparse.Namespace) -> int:
             tables[table] = read_table(path, table, timezone=args.timezone)
         except DataError as exc:
             problems.extend(exc.problems)
+            ids = _raw_ids(path)
+            if ids is not None:
+                tables[table] = ids
     names = {k: v.name for k, v in paths.items() if v is not None}
     problems.extend(check_tables(tables.get("customers"), tables.get("conversations"),
                                  tables.get("assignments"), names=names))
     if problems:
         raise DataError(problems)
-    for table, df in tables.items():
+    for table, df in tables.items():  # all valid here
         print(f"{names[table]}: {len(df):,} {table} ok", file=sys.stdout)
     return 0
+
+
+def _raw_ids(path: Path) -> pd.DataFrame | None:
+    """The raw customer_id column of a table that failed validation, for cross-checks."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path, columns=[CUSTOMER_ID]).astype({CUSTOMER_ID: "string"})
+        return pd.read_csv(path, usecols=[CUSTOMER_ID], dtype="string", keep_default_na=False)
+    except (ValueError, OSError, KeyError):
+        return None
