@@ -12,7 +12,7 @@ from frt_experiments.errors import DataError, Problem
 from frt_experiments.schema import CUSTOMER_ID, check_tables, read_table
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate",
         help="check canonical tables (CSV or Parquet) and their cross-references",
