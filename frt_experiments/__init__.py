@@ -17,7 +17,8 @@ Where things live:
 - :mod:`~frt_experiments.simulate` -- synthetic customers and conversations (scenarios).
 - :mod:`~frt_experiments.metrics`, :mod:`~frt_experiments.stats`,
   :mod:`~frt_experiments.analysis` -- per-customer rows, sufficient statistics, tests, results.
-- :mod:`~frt_experiments.design` -- power, sample size, duration, sequential plans.
+- :mod:`~frt_experiments.design`, :mod:`~frt_experiments.plan` -- power, sample size, duration,
+  sequential plans; the experiment plan file.
 - :mod:`~frt_experiments.staffing`, :mod:`~frt_experiments.decision` -- Erlang, desk
   simulation, headcount and the cost-benefit verdict.
 - :mod:`~frt_experiments.report`, :mod:`~frt_experiments.cli` -- plots, reports, ``frt``.
@@ -37,6 +38,7 @@ from frt_experiments.errors import (
     TreatmentNotDeliveredWarning,
     UnstableQueueError,
 )
+from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
 from frt_experiments.schema import (
     check_tables,
     read_table,
@@ -50,6 +52,7 @@ __all__ = [
     "BalanceWarning",
     "DataError",
     "DataWarning",
+    "ExperimentPlan",
     "FrtError",
     "FrtWarning",
     "LedgerError",
@@ -60,9 +63,11 @@ __all__ = [
     "UnstableQueueError",
     "__version__",
     "check_tables",
+    "read_plan",
     "read_table",
     "validate_assignments",
     "validate_conversations",
     "validate_customers",
+    "write_plan",
     "write_table",
 ]

@@ -1,0 +1,276 @@
+"""The experiment plan: alpha, sidedness, margins and the monitoring schedule, as a TOML file.
+
+A plan is written before the trial (by ``frt power --write-plan`` or :func:`write_plan`) and read
+by the analysis (``frt analyze --plan``), so the confidence level, the non-inferiority margin for
+CSAT, the equivalence margin for NRR and the interim looks are fixed in advance.
+
+File layout::
+
+    [experiment]
+    name = "frt-low-spend"
+    alpha = 0.05
+    alternative = "two-sided"
+
+    [margins]
+    csat = -0.02   # relative non-inferiority margin: treatment/control - 1 may not fall below it
+    nrr = 0.01     # relative equivalence margin: |treatment/control - 1| must stay within it
+
+    [monitoring]
+    looks = 5
+    spending = "obrien-fleming"
+    information = [0.2, 0.4, 0.6, 0.8, 1.0]   # optional; equally spaced when absent
+
+    [design]       # optional, informative: what the plan was sized for
+    power = 0.8
+    n_per_arm = 12000
+    months = 5.0
+
+Every section but ``[experiment]`` is optional. Unknown sections or keys and invalid values raise
+:class:`~frt_experiments.errors.ScenarioError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from frt_experiments.errors import ScenarioError
+
+__all__ = ["ALTERNATIVES", "SPENDING_FUNCTIONS", "ExperimentPlan", "read_plan", "write_plan"]
+
+#: SciPy's spelling of the alternative hypothesis.
+ALTERNATIVES = ("two-sided", "greater", "less")
+#: Lan-DeMets spending functions understood by :mod:`frt_experiments.stats.sequential`.
+SPENDING_FUNCTIONS = ("obrien-fleming", "pocock")
+
+
+@dataclass(frozen=True)
+class ExperimentPlan:
+    """What the analysis of one experiment is committed to before it starts.
+
+    Attributes:
+        name: Experiment name (matches the ``experiment`` column of the assignments).
+        alpha: Overall type I error rate (two-sided total when ``alternative="two-sided"``).
+        alternative: ``"two-sided"``, ``"greater"`` or ``"less"``.
+        csat_margin: Relative non-inferiority margin for CSAT (e.g. ``-0.02``: the treatment's
+            CSAT may not be more than 2% below control's), or ``None``.
+        nrr_margin: Relative equivalence margin for NRR (e.g. ``0.01``: the NRR change must lie
+            within +-1%), or ``None``.
+        looks: Number of analyses including the final one (``None`` or 1: a single analysis).
+        spending: Lan-DeMets alpha-spending function, ``"obrien-fleming"`` or ``"pocock"``.
+        information: Information fractions of the looks (increasing, last 1.0), or ``None`` for
+            equally spaced looks.
+        power: Target power the plan was sized for (informative), or ``None``.
+        n_per_arm: Customers per arm the plan was sized for (informative), or ``None``.
+        months: Planned duration in months (informative), or ``None``.
+    """
+
+    name: str
+    alpha: float = 0.05
+    alternative: str = "two-sided"
+    csat_margin: float | None = None
+    nrr_margin: float | None = None
+    looks: int | None = None
+    spending: str = "obrien-fleming"
+    information: tuple[float, ...] | None = None
+    power: float | None = None
+    n_per_arm: int | None = None
+    months: float | None = None
+    _source: str = field(default="plan", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.information is not None and not isinstance(self.information, tuple):
+            object.__setattr__(self, "information", tuple(float(x) for x in self.information))
+        for problem in _problems(self):
+            raise ScenarioError(f"{self._source}: {problem}")
+
+    @property
+    def information_fractions(self) -> tuple[float, ...]:
+        """The information fractions of the looks (equally spaced unless given)."""
+        if self.information is not None:
+            return self.information
+        k = self.looks or 1
+        return tuple((i + 1) / k for i in range(k))
+
+    def to_pandas(self) -> pd.Series:
+        """The plan as a Series (one entry per field)."""
+        d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        return pd.Series(d, dtype=object, name=self.name)
+
+    def summary(self) -> str:
+        """A few lines describing the plan."""
+        side = {"two-sided": "two-sided", "greater": "one-sided (greater)",
+                "less": "one-sided (less)"}[self.alternative]
+        lines = [f"Experiment plan {self.name!r}: alpha {self.alpha:g}, {side}"]
+        if self.csat_margin is not None:
+            lines.append(f"  CSAT non-inferiority margin: {self.csat_margin:+.2%} (relative)")
+        if self.nrr_margin is not None:
+            lines.append(f"  NRR equivalence margin: +-{self.nrr_margin:.2%} (relative)")
+        if self.looks and self.looks > 1:
+            fr = ", ".join(f"{x:.2f}" for x in self.information_fractions)
+            lines.append(f"  {self.looks} looks, {self.spending} alpha spending, "
+                         f"information {fr}")
+        design = [f"power {self.power:.0%}" if self.power is not None else "",
+                  f"{self.n_per_arm:,} customers per arm" if self.n_per_arm is not None else "",
+                  f"{self.months:g} months" if self.months is not None else ""]
+        if any(design):
+            lines.append("  sized for " + ", ".join(d for d in design if d))
+        return "\n".join(lines)
+
+
+def _problems(p: ExperimentPlan) -> list[str]:
+    out: list[str] = []
+    if not isinstance(p.name, str) or not p.name.strip():
+        out.append(f"experiment.name must be a non-empty string, got {p.name!r}")
+    if not _is_number(p.alpha) or not 0 < p.alpha < 1:
+        out.append(f"experiment.alpha must be a number in (0, 1), got {p.alpha!r}")
+    if p.alternative not in ALTERNATIVES:
+        out.append(f"experiment.alternative must be one of {', '.join(ALTERNATIVES)}, "
+                   f"got {p.alternative!r}")
+    if p.csat_margin is not None and (not _is_number(p.csat_margin)
+                                      or not -1 < p.csat_margin <= 0):
+        out.append("margins.csat must be a relative non-inferiority margin in (-1, 0] "
+                   f"(e.g. -0.02), got {p.csat_margin!r}")
+    if p.nrr_margin is not None and (not _is_number(p.nrr_margin)
+                                     or not 0 < p.nrr_margin < 1):
+        out.append("margins.nrr must be a relative equivalence margin in (0, 1) (e.g. 0.01), "
+                   f"got {p.nrr_margin!r}")
+    if p.looks is not None and (isinstance(p.looks, bool) or not isinstance(p.looks, int)
+                                or p.looks < 1):
+        out.append(f"monitoring.looks must be a positive integer, got {p.looks!r}")
+    if p.spending not in SPENDING_FUNCTIONS:
+        out.append(f"monitoring.spending must be one of {', '.join(SPENDING_FUNCTIONS)}, "
+                   f"got {p.spending!r}")
+    if p.information is not None:
+        info = p.information
+        ok = (len(info) > 0 and all(_is_number(x) for x in info)
+              and info[0] > 0 and all(a < b for a, b in pairwise(info))
+              and math.isclose(info[-1], 1.0))
+        if not ok:
+            out.append("monitoring.information must be increasing fractions in (0, 1] ending "
+                       f"at 1.0, got {list(info)!r}")
+        elif p.looks is not None and len(info) != p.looks:
+            out.append(f"monitoring.information has {len(info)} fractions but "
+                       f"monitoring.looks is {p.looks}")
+    if p.power is not None and (not _is_number(p.power) or not 0 < p.power < 1):
+        out.append(f"design.power must be a number in (0, 1), got {p.power!r}")
+    if p.n_per_arm is not None and (isinstance(p.n_per_arm, bool)
+                                    or not isinstance(p.n_per_arm, int) or p.n_per_arm < 1):
+        out.append(f"design.n_per_arm must be a positive integer, got {p.n_per_arm!r}")
+    if p.months is not None and (not _is_number(p.months) or not p.months > 0):
+        out.append(f"design.months must be a positive number, got {p.months!r}")
+    return out
+
+
+def _is_number(x: object) -> bool:
+    return (isinstance(x, int | float) and not isinstance(x, bool)
+            and math.isfinite(float(x)))
+
+
+#: TOML section -> {key: ExperimentPlan field}.
+_LAYOUT: dict[str, dict[str, str]] = {
+    "experiment": {"name": "name", "alpha": "alpha", "alternative": "alternative"},
+    "margins": {"csat": "csat_margin", "nrr": "nrr_margin"},
+    "monitoring": {"looks": "looks", "spending": "spending", "information": "information"},
+    "design": {"power": "power", "n_per_arm": "n_per_arm", "months": "months"},
+}
+
+
+def plan_from_mapping(data: Mapping[str, Any], *, source: str = "plan") -> ExperimentPlan:
+    """Build a plan from a parsed TOML mapping, rejecting unknown sections and keys."""
+    for section, body in data.items():
+        if section not in _LAYOUT:
+            raise ScenarioError(f"{source}: unknown section [{section}] (known: "
+                                f"{', '.join(_LAYOUT)})")
+        if not isinstance(body, Mapping):
+            raise ScenarioError(f"{source}: {section} must be a table [{section}]")
+        for key in body:
+            if key not in _LAYOUT[section]:
+                raise ScenarioError(f"{source}: unknown key {section}.{key} (known: "
+                                    f"{', '.join(_LAYOUT[section])})")
+    if "name" not in data.get("experiment", {}):
+        raise ScenarioError(f"{source}: missing key experiment.name")
+    kwargs: dict[str, Any] = {}
+    for section, keys in _LAYOUT.items():
+        for key, attr in keys.items():
+            if key in data.get(section, {}):
+                kwargs[attr] = data[section][key]
+    info = kwargs.get("information")
+    if info is not None:
+        if not isinstance(info, list):
+            raise ScenarioError(f"{source}: monitoring.information must be a list of "
+                                f"fractions, got {info!r}")
+        kwargs["information"] = tuple(info)
+    for attr in ("alpha", "csat_margin", "nrr_margin", "power", "months"):
+        if isinstance(kwargs.get(attr), int) and not isinstance(kwargs[attr], bool):
+            kwargs[attr] = float(kwargs[attr])
+    return ExperimentPlan(**kwargs, _source=source)
+
+
+def read_plan(path: str | os.PathLike[str]) -> ExperimentPlan:
+    """Read and validate an experiment plan TOML file.
+
+    Raises:
+        ScenarioError: The file is not valid TOML, has unknown sections or keys, or a value
+            breaks its rule; the message names the file and the key.
+        OSError: The file cannot be read.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{p.name}: not valid TOML: {exc}") from exc
+    return plan_from_mapping(data, source=p.name)
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, Sequence):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} to TOML")
+
+
+def plan_to_toml(plan: ExperimentPlan) -> str:
+    """The TOML text of a plan (sections without values are left out)."""
+    chunks = []
+    for section, keys in _LAYOUT.items():
+        lines = [f"{key} = {_toml_value(getattr(plan, attr))}" for key, attr in keys.items()
+                 if getattr(plan, attr) is not None]
+        if lines:
+            chunks.append(f"[{section}]\n" + "\n".join(lines) + "\n")
+    return "\n".join(chunks)
+
+
+def write_plan(plan: ExperimentPlan, path: str | os.PathLike[str]) -> Path:
+    """Write ``plan`` to ``path`` as TOML, atomically (temporary file, then rename)."""
+    if not isinstance(plan, ExperimentPlan):
+        raise TypeError(f"plan must be an ExperimentPlan, got {type(plan).__name__}")
+    p = Path(path)
+    text = plan_to_toml(plan)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return p
