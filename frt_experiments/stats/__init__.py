@@ -1,0 +1,1 @@
+"""Statistical building blocks that see only numbers and per-arm sufficient statistics."""

@@ -1,0 +1,117 @@
+"""Power and sample size against R and statsmodels, and by round trips."""
+
+import math
+
+import pytest
+from statsmodels.stats.power import NormalIndPower, TTestIndPower, zt_ind_solve_power
+
+from frt_experiments.stats.power import (
+    margin_power,
+    normal_power,
+    proportion_power,
+    proportion_sample_size,
+    solve_power,
+)
+
+
+def test_proportion_sample_size_matches_r():
+    # R: power.prop.test(p1 = 0.50, p2 = 0.75, power = 0.90)   (example in ?power.prop.test)
+    #   n = 76.71 per group (reported to 2 decimals in issue 7; R's uniroot stops near it)
+    assert round(proportion_sample_size(0.5, 0.75, power=0.9), 2) == 76.71
+    # symmetric in the direction of the difference, as R
+    assert round(proportion_sample_size(0.75, 0.5, power=0.9), 2) == 76.71
+
+
+def test_proportion_power_matches_r():
+    # R: power.prop.test(n = 50, p1 = 0.50, p2 = 0.75)  ->  power = 0.740 (issue 7)
+    assert round(proportion_power(0.5, 0.75, 50), 3) == 0.740
+    # one-sided: R's p.body with tside = 1, written out (closed form)
+    z = 1.6448536269514722  # qnorm(0.95)
+    expected = _phi((math.sqrt(50) * 0.25 - z * math.sqrt(2 * 0.625 * 0.375))
+                    / math.sqrt(0.25 + 0.1875))
+    assert proportion_power(0.5, 0.75, 50, alternative="greater") == pytest.approx(
+        expected, abs=1e-12)
+
+
+def _phi(x):
+    return 0.5 * math.erfc(-x / math.sqrt(2))
+
+
+@pytest.mark.parametrize(("p1", "p2", "ratio", "alternative"), [
+    (0.85, 0.8394, 1.0, "two-sided"), (0.2, 0.25, 2.0, "greater"), (0.6, 0.5, 0.5, "less"),
+])
+def test_proportion_round_trip(p1, p2, ratio, alternative):
+    n = proportion_sample_size(p1, p2, power=0.83, alpha=0.04, ratio=ratio,
+                               alternative=alternative)
+    assert proportion_power(p1, p2, n, alpha=0.04, ratio=ratio,
+                            alternative=alternative) == pytest.approx(0.83, abs=1e-10)
+
+
+def test_proportion_ratio_closed_form():
+    # Unequal allocation: pooled p under H0 weighted by arm sizes (Fleiss et al. 2003, 4.14)
+    p1, p2, r = 0.3, 0.4, 3.0
+    pbar = (p1 + r * p2) / (1 + r)
+    za, zb = 1.959963984540054, 0.8416212335729143
+    n = ((za * math.sqrt(pbar * (1 - pbar) * (1 + 1 / r))
+          + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2) / r)) / 0.1) ** 2
+    assert proportion_sample_size(p1, p2, ratio=r) == pytest.approx(n, rel=1e-9)
+
+
+def test_proportion_bad_arguments():
+    with pytest.raises(ValueError, match="p1 must be in"):
+        proportion_sample_size(1.2, 0.5)
+    with pytest.raises(ValueError, match="alternative="):
+        proportion_sample_size(0.5, 0.6, alternative="less")
+    with pytest.raises(ValueError, match="alternative must be one of"):
+        proportion_power(0.5, 0.6, 10, alternative="two.sided")
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
+@pytest.mark.parametrize("ratio", [1.0, 2.5])
+def test_normal_power_matches_statsmodels(alternative, ratio):
+    ours = {"larger": "greater", "smaller": "less"}.get(alternative, alternative)
+    d = 0.2 if alternative != "smaller" else -0.2
+    expected = NormalIndPower().power(d, 300, 0.05, ratio=ratio, alternative=alternative)
+    assert normal_power(d, 300, ratio=ratio, alternative=ours) == pytest.approx(expected,
+                                                                                abs=1e-10)
+    expected_t = TTestIndPower().power(d, 30, 0.05, ratio=ratio, alternative=alternative)
+    assert normal_power(d, 30, ratio=ratio, alternative=ours, dist="t") == pytest.approx(
+        expected_t, abs=1e-8)
+
+
+def test_solve_power_matches_zt_ind_solve_power():
+    n = solve_power(effect_size=0.1, power=0.8, ratio=1.5)
+    assert n == pytest.approx(zt_ind_solve_power(effect_size=0.1, alpha=0.05, power=0.8,
+                                                 ratio=1.5), rel=1e-6)
+    d = solve_power(nobs1=500, power=0.9)
+    # statsmodels' own root finder stops at power 0.89999, hence rel 1e-4
+    assert d == pytest.approx(zt_ind_solve_power(nobs1=500, alpha=0.05, power=0.9), rel=1e-4)
+    assert normal_power(d, 500) == pytest.approx(0.9, abs=1e-10)
+    a = solve_power(effect_size=0.2, nobs1=400, alpha=None, power=0.85)
+    assert a == pytest.approx(zt_ind_solve_power(effect_size=0.2, nobs1=400, alpha=None,
+                                                 power=0.85), rel=1e-5)
+
+
+def test_solve_power_round_trip_and_sign():
+    n = solve_power(effect_size=-0.15, power=0.8, alternative="less", dist="t")
+    assert normal_power(-0.15, n, alternative="less", dist="t") == pytest.approx(0.8, abs=1e-9)
+    assert solve_power(nobs1=n, power=0.8, alternative="less", dist="t") == pytest.approx(
+        -0.15, rel=1e-7)
+    with pytest.raises(ValueError, match="exactly one"):
+        solve_power(effect_size=0.1, nobs1=10, power=0.8)
+
+
+def test_margin_power_closed_forms():
+    # Non-inferiority at the margin has power alpha; TOST at diff 0 is 2 Phi(m/se - z) - 1
+    assert margin_power(-0.02, 0.01, margin=-0.02, test="non-inferiority",
+                        alpha=0.025) == pytest.approx(0.025, abs=1e-12)
+    z = 1.6448536269514722
+    expected = 2 * 0.9 - 1  # m/se - z = Phi^-1(0.9) = 1.2815515655446004
+    se = 0.01 / (1.2815515655446004 + z)
+    assert margin_power(0.0, se, margin=0.01, test="equivalence") == pytest.approx(expected,
+                                                                                   abs=1e-9)
+    # lower-is-better margin mirrors higher-is-better
+    assert margin_power(0.01, 0.01, margin=-0.02, test="non-inferiority") == pytest.approx(
+        margin_power(-0.01, 0.01, margin=0.02, test="non-inferiority"))
+    with pytest.raises(ValueError, match="equivalence margin"):
+        margin_power(0.0, 0.01, margin=-0.01, test="equivalence")
