@@ -25,6 +25,16 @@ Where things live:
 """
 
 from frt_experiments._version import __version__
+from frt_experiments.design import (
+    DesignResult,
+    InterimDecision,
+    MetricVariance,
+    PowerResult,
+    estimate_variances,
+    judge_interim,
+    metric_power,
+    plan_experiment,
+)
 from frt_experiments.errors import (
     BalanceWarning,
     DataError,
@@ -47,24 +57,38 @@ from frt_experiments.schema import (
     validate_customers,
     write_table,
 )
+from frt_experiments.stats.power import proportion_power, proportion_sample_size
+from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
 
 __all__ = [
     "BalanceWarning",
     "DataError",
     "DataWarning",
+    "DesignResult",
     "ExperimentPlan",
     "FrtError",
     "FrtWarning",
+    "InterimDecision",
     "LedgerError",
+    "MetricVariance",
+    "PowerResult",
     "Problem",
     "SampleRatioMismatchWarning",
     "ScenarioError",
+    "SequentialBounds",
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
     "__version__",
     "check_tables",
+    "estimate_variances",
+    "judge_interim",
+    "metric_power",
+    "plan_experiment",
+    "proportion_power",
+    "proportion_sample_size",
     "read_plan",
     "read_table",
+    "sequential_bounds",
     "validate_assignments",
     "validate_conversations",
     "validate_customers",

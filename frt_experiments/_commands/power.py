@@ -1,0 +1,122 @@
+"""``frt power``: plan an experiment (sample size, MDE, duration, sequential looks)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from frt_experiments.design import MetricVariance, estimate_variances, plan_experiment
+from frt_experiments.plan import write_plan
+from frt_experiments.schema import read_table
+from frt_experiments.stats.power import proportion_power, proportion_sample_size
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "power",
+        help="plan an experiment: sample size, MDE, duration and interim looks",
+        description="Size an FRT experiment per metric from historical tables (--customers, "
+        "--conversations) or metrics given directly (--metric), name the binding metric, and "
+        "optionally write the plan TOML that `frt analyze --plan` reads. With --p1/--p2 it "
+        "answers the two-proportion question as R's power.prop.test.",
+    )
+    src = p.add_argument_group("metric variances")
+    src.add_argument("--customers", type=Path, metavar="FILE", help="historical customers")
+    src.add_argument("--conversations", type=Path, metavar="FILE",
+                     help="historical conversations")
+    src.add_argument("--timezone", metavar="ZONE", help="zone of naive timestamps")
+    src.add_argument("--metric", action="append", default=[], metavar="NAME:BASELINE:SD[:DEFF]",
+                     help="a metric given directly (repeatable), e.g. csat:0.85:0.74:1.3")
+    tgt = p.add_argument_group("targets")
+    tgt.add_argument("--mde", action="append", default=[], metavar="METRIC=REL",
+                     help="relative change to detect (repeatable), e.g. questions=-0.04")
+    tgt.add_argument("--csat-margin", type=float, help="CSAT non-inferiority margin, e.g. -0.02")
+    tgt.add_argument("--nrr-margin", type=float, help="NRR equivalence margin, e.g. 0.01")
+    tgt.add_argument("--power", type=float, default=0.8)
+    tgt.add_argument("--alpha", type=float, default=0.05)
+    tgt.add_argument("--ratio", type=float, default=1.0, help="treatment/control allocation")
+    tgt.add_argument("--alternative", default="two-sided",
+                     choices=("two-sided", "greater", "less"))
+    size = p.add_argument_group("trial size")
+    size.add_argument("--eligible-per-month", type=float, metavar="N",
+                      help="eligible customers entering per month (both arms)")
+    size.add_argument("--months", type=float, help="fixed duration: report MDE and power")
+    size.add_argument("--n-per-arm", type=float, help="fixed control-arm size")
+    seq = p.add_argument_group("monitoring")
+    seq.add_argument("--looks", type=int, help="number of analyses including the final one")
+    seq.add_argument("--spending", default="obrien-fleming",
+                     choices=("obrien-fleming", "pocock"))
+    p.add_argument("--name", default="frt-experiment", help="experiment name in the plan")
+    p.add_argument("--write-plan", type=Path, metavar="FILE", help="write the plan TOML here")
+    prop = p.add_argument_group("two proportions (as R power.prop.test)")
+    prop.add_argument("--p1", type=float)
+    prop.add_argument("--p2", type=float)
+    prop.add_argument("--n", type=float, help="units per group: report power instead of n")
+    p.set_defaults(func=run)
+
+
+def _parse_metric(text: str) -> MetricVariance:
+    parts = text.split(":")
+    if len(parts) not in (3, 4):
+        raise ValueError(f"--metric {text!r}: expected NAME:BASELINE:SD[:DEFF]")
+    try:
+        nums = [float(x) for x in parts[1:]]
+    except ValueError:
+        raise ValueError(f"--metric {text!r}: BASELINE, SD and DEFF must be numbers") from None
+    return MetricVariance(parts[0], nums[0], nums[1], *(nums[2:]))
+
+
+def _parse_mde(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise ValueError(f"--mde {item!r}: expected METRIC=REL, e.g. csat=-0.0125")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.p1 is not None or args.p2 is not None:
+        if args.p1 is None or args.p2 is None:
+            raise ValueError("frt power: give both --p1 and --p2")
+        if args.n is not None:
+            pw = proportion_power(args.p1, args.p2, args.n, alpha=args.alpha, ratio=args.ratio,
+                                  alternative=args.alternative)
+            print(f"power = {pw:.4f} with n = {args.n:g} per group (p1 {args.p1:g}, "
+                  f"p2 {args.p2:g}, alpha {args.alpha:g}, {args.alternative})")
+        else:
+            n = proportion_sample_size(args.p1, args.p2, power=args.power, alpha=args.alpha,
+                                       ratio=args.ratio, alternative=args.alternative)
+            print(f"n = {n:.2f} per group (control; treatment x {args.ratio:g}) for power "
+                  f"{args.power:g} (p1 {args.p1:g}, p2 {args.p2:g}, alpha {args.alpha:g}, "
+                  f"{args.alternative})")
+        return 0
+    variances: dict[str, MetricVariance] = {}
+    if args.customers is not None or args.conversations is not None:
+        if args.customers is None or args.conversations is None:
+            raise ValueError("frt power: history needs both --customers and --conversations")
+        customers = read_table(args.customers, "customers", timezone=args.timezone)
+        conversations = read_table(args.conversations, "conversations",
+                                   timezone=args.timezone)
+        variances.update(estimate_variances(customers, conversations, source="history"))
+    for text in args.metric:
+        v = _parse_metric(text)
+        variances[v.metric] = v
+    if not variances:
+        raise ValueError("frt power: give --customers and --conversations, or --metric, "
+                         "or --p1 and --p2")
+    design = plan_experiment(
+        variances, eligible_per_month=args.eligible_per_month, rel_mde=_parse_mde(args.mde),
+        n_per_arm=args.n_per_arm, months=args.months, power=args.power, alpha=args.alpha,
+        ratio=args.ratio, alternative=args.alternative, csat_margin=args.csat_margin,
+        nrr_margin=args.nrr_margin, looks=args.looks, spending=args.spending, name=args.name)
+    print(design.summary())
+    if args.write_plan is not None:
+        path = write_plan(design.plan, args.write_plan)
+        print(f"plan written to {path}", file=sys.stdout)
+    return 0
