@@ -132,7 +132,8 @@ def test_plan_names_binding_metric_and_months():
     row = d.table.set_index("metric")
     assert row.loc["nrr", "test"] == "equivalence"
     assert row.loc["questions", "months"] == pytest.approx(2 * n["questions"] / 10_000)
-    assert d.plan.n_per_arm == d.n_control and d.plan.nrr_margin == 0.02
+    assert d.plan.n_per_arm == d.n_control
+    assert d.plan.nrr_margin == 0.02
     assert "binding metric: csat" in d.summary()
 
 
@@ -179,7 +180,8 @@ def test_judge_interim():
     assert judge_interim(-3.4, look=2, plan=plan).decision == "stop: efficacy"
     assert judge_interim(2.0, look=5, plan=plan).decision == "final: not significant"
     d = judge_interim(2.1, look=5, plan=plan)
-    assert d.stop and d.bound == pytest.approx(2.031, abs=6e-4)
+    assert d.stop
+    assert d.bound == pytest.approx(2.031, abs=6e-4)
     # observed information differs from the plan: boundaries are recomputed (Lan-DeMets)
     d = judge_interim(3.0, look=2, plan=plan, information=[0.25, 0.5])
     assert d.bound == pytest.approx(sequential_bounds([0.25, 0.5, 1.0]).bounds[1], abs=1e-9)
