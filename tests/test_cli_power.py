@@ -1,0 +1,61 @@
+"""`frt power` in process: R's power.prop.test numbers, plans from history, errors."""
+
+import numpy as np
+import pytest
+
+from frt_experiments._parametric import ParametricModel, history_tables
+from frt_experiments.cli import main
+from frt_experiments.plan import read_plan
+from frt_experiments.schema import write_table
+
+
+def test_two_proportions_as_r(capsys):
+    # R: power.prop.test(p1 = 0.50, p2 = 0.75, power = 0.90) -> n = 76.71 per group
+    assert main(["power", "--p1", "0.5", "--p2", "0.75", "--power", "0.9"]) == 0
+    assert "n = 76.71 per group" in capsys.readouterr().out
+    # R: power.prop.test(n = 50, p1 = 0.50, p2 = 0.75) -> power = 0.740
+    assert main(["power", "--p1", "0.5", "--p2", "0.75", "--n", "50"]) == 0
+    assert "power = 0.7402" in capsys.readouterr().out
+
+
+def test_plan_from_history_writes_plan(tmp_path, capsys):
+    customers, conversations = history_tables(ParametricModel(), 3_000,
+                                              np.random.default_rng(5))
+    write_table(customers, tmp_path / "customers.csv")
+    write_table(conversations, tmp_path / "conversations.csv")
+    out = tmp_path / "plan.toml"
+    status = main(["power", "--customers", str(tmp_path / "customers.csv"),
+                   "--conversations", str(tmp_path / "conversations.csv"),
+                   "--mde", "csat=-0.0125", "--mde", "questions=-0.04", "--nrr-margin", "0.02",
+                   "--csat-margin", "-0.02", "--eligible-per-month", "8000", "--looks", "5",
+                   "--name", "frt-low-spend", "--write-plan", str(out)])
+    text = capsys.readouterr().out
+    assert status == 0
+    assert "binding metric:" in text
+    assert "4.8769" in text  # first O'Brien-Fleming boundary of 5 looks
+    plan = read_plan(out)
+    assert plan.name == "frt-low-spend"
+    assert plan.looks == 5
+    assert plan.csat_margin == -0.02
+    assert plan.n_per_arm is not None
+    assert plan.n_per_arm > 0
+
+
+def test_direct_metrics_fixed_duration(capsys):
+    assert main(["power", "--metric", "csat:0.85:0.6:1.2", "--metric", "questions:1.2:1.7",
+                 "--eligible-per-month", "8000", "--months", "5"]) == 0
+    assert "20,000 control + 20,000 treatment" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["power"], "give --customers"),
+    (["power", "--metric", "csat:x:1"], "--metric 'csat:x:1'"),
+    (["power", "--metric", "csat:0.85:0.6", "--mde", "csat"], "--mde 'csat'"),
+    (["power", "--p1", "0.5"], "both --p1 and --p2"),
+    (["power", "--metric", "csat:0.85:0.6", "--months", "5"], "eligible_per_month"),
+])
+def test_errors_one_line_exit_2(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
