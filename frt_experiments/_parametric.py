@@ -116,8 +116,9 @@ def history_tables(model: ParametricModel, n: int, rng: np.random.Generator,
         schema.CREATED_AT: created,
         schema.FIRST_RESPONSE_AT: created + pd.Timedelta(hours=2),
         schema.HANDLE_SECONDS: share * 3600,
-        schema.CSAT: np.where(rated, np.where(good, "good", "bad"), None),
-        schema.CSAT_SCALE: np.where(rated, schema.SCALE_GOOD_BAD, None),
+        schema.CSAT: pd.Series(np.where(good, "good", "bad"), dtype="string").mask(~rated),
+        schema.CSAT_SCALE: pd.Series(np.full(m, schema.SCALE_GOOD_BAD),
+                                     dtype="string").mask(~rated),
     })
     return customers, conversations
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -265,11 +266,13 @@ def metric_power(
             alpha = d
         else:
             power = d
-    else:
+    elif margin is not None and effect is not None:
         n_per_arm, effect, power, alpha = _solve_margin(
             sd, base * float(margin), n=n_per_arm, effect=float(effect), power=power,
             alpha=alpha, ratio=ratio,
             alternative=alternative, test=test, solved=solved)
+    if n_per_arm is None or effect is None or alpha is None or power is None:
+        raise RuntimeError("power equation left a quantity unsolved")  # unreachable
     return PowerResult(
         metric=variance.metric, test=test, baseline=base, sd=sd,
         n_control=float(n_per_arm), n_treatment=float(n_per_arm) * ratio,
@@ -425,7 +428,7 @@ def plan_experiment(
                           power=power)
     bounds = None
     inflation = 1.0
-    if looks is not None and _count(looks) > 1:
+    if looks is not None and (_count(looks) or 1) > 1:
         bounds = sequential_bounds(looks, alpha=alpha, spending=spending,
                                    alternative=alternative)
         inflation = bounds.inflation(power)
@@ -440,14 +443,14 @@ def plan_experiment(
         target = rel_mde.get(metric)
         if fixed_n is None and test == "difference" and target is None:
             continue
-        kw = {"ratio": ratio, "alternative": alternative, "test": test, "margin": margin,
-              "alpha": alpha}
+        solve = partial(metric_power, var, ratio=ratio, alternative=alternative, test=test,
+                        margin=margin, alpha=alpha)
         if fixed_n is None:
-            r = metric_power(var, rel_mde=target, power=power, n_per_arm=None, **kw)
+            r = solve(rel_mde=target, power=power, n_per_arm=None)
         elif test == "difference" and target is None:
-            r = metric_power(var, n_per_arm=fixed_n, power=power, **kw)
+            r = solve(n_per_arm=fixed_n, power=power)
         else:
-            r = metric_power(var, n_per_arm=fixed_n, rel_mde=target, power=None, **kw)
+            r = solve(n_per_arm=fixed_n, rel_mde=target, power=None)
         row = asdict(r)
         row["n_control"] = r.n_control * inflation
         row["n_treatment"] = r.n_treatment * inflation
@@ -485,7 +488,10 @@ def plan_experiment(
 def _count(looks: int | Sequence[float] | None) -> int | None:
     if looks is None:
         return None
-    if isinstance(looks, int) and not isinstance(looks, bool):
+    if isinstance(looks, bool):
+        raise ValueError(f"looks must be a positive integer or information fractions, got "
+                         f"{looks!r}")
+    if isinstance(looks, int):
         return looks
     return len(list(looks))
 

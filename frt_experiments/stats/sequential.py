@@ -160,7 +160,7 @@ def _crossings(info: np.ndarray, upper: np.ndarray, drift: float, *,
         dt = t - t_prev
         mu, sd = drift * dt, math.sqrt(dt)
         b = c * math.sqrt(t)
-        if x is None:
+        if x is None or w is None or dens is None:
             p_up = stats.norm.sf((b - drift * t) / math.sqrt(t))
             p_lo = stats.norm.cdf((-b - drift * t) / math.sqrt(t)) if two_sided else 0.0
         else:
@@ -182,7 +182,7 @@ def _advance(x: np.ndarray | None, w: np.ndarray | None, dens: np.ndarray | None
     sd_t = math.sqrt(t)
     lo = -b if two_sided else min(drift * t - 9 * sd_t, -b)
     new_x, new_w = _grid(lo, b, min(math.sqrt(next_dt), math.sqrt(dt)))
-    if x is None:
+    if x is None or w is None or dens is None:
         new_dens = stats.norm.pdf(new_x, loc=drift * t, scale=sd_t)
     else:
         sd = math.sqrt(dt)
@@ -238,7 +238,7 @@ def sequential_bounds(
     t_prev = 0.0
     for k, t in enumerate(info):
         dt = t - t_prev
-        if x is None:
+        if x is None or w is None or dens is None:
             c = float(stats.norm.isf(inc[k]))
         else:
             sd, wd, xx = math.sqrt(dt), w * dens, x

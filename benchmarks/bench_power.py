@@ -1,0 +1,115 @@
+"""Power planning: analytic answer vs Monte Carlo, sequential calibration, speed.
+
+Run: python benchmarks/bench_power.py [--reps 2000]
+
+1. Monte Carlo power on sufficient statistics vs the analytic power of
+   frt_experiments.design.metric_power, per metric, side by side (with the simulation's SE).
+   Data come from the parametric customer-level generator frt_experiments._parametric (same
+   metric definitions as DESIGN section 4; the scenario simulator is not used here).
+2. Type I error of the Lan-DeMets boundaries (O'Brien-Fleming and Pocock type, 5 looks) by
+   simulated Brownian motion, vs the nominal 0.05.
+3. Speed: sequential_bounds and the power solvers, vs statsmodels' solve_power.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+from scipy import stats
+from statsmodels.stats.power import NormalIndPower, zt_ind_solve_power
+
+from frt_experiments._parametric import ParametricModel, arm_sums, history_tables, z_statistics
+from frt_experiments.design import estimate_variances, metric_power, plan_experiment
+from frt_experiments.stats.power import proportion_sample_size, solve_power
+from frt_experiments.stats.sequential import sequential_bounds
+
+
+def monte_carlo(reps: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    model = ParametricModel()
+    customers, conversations = history_tables(model, 200_000, rng)
+    v = estimate_variances(customers, conversations)
+    # the published effects (questions -4%, CSAT -1.25%, NRR 0%, efficiency +20%) at the
+    # size where CSAT (binding) has 80% power; NRR shown at a 1% change instead of 0
+    effects = {"questions": -0.04, "csat": -0.0125, "nrr": 0.01, "efficiency": 0.20}
+    design = plan_experiment(v, rel_mde={"csat": -0.0125})
+    n = design.n_control
+    print(f"1. Monte Carlo vs analytic power, n = {n:,} customers per arm, {reps} replications")
+    print(f"   {'metric':<11}{'effect':>8}{'analytic':>10}{'monte carlo':>13}{'mc se':>8}"
+          f"{'|diff|/se':>10}")
+    batch = max(1, min(reps, 20_000_000 // (n * 6)))
+    z: dict[str, list[np.ndarray]] = {m: [] for m in effects}
+    t0 = time.perf_counter()
+    done = 0
+    while done < reps:
+        b = min(batch, reps - done)
+        c = arm_sums(model, n, b, rng)
+        t = arm_sums(model, n, b, rng, effects)
+        for m in effects:
+            z[m].append(z_statistics(c, t, m))
+        done += b
+    elapsed = time.perf_counter() - t0
+    crit = stats.norm.isf(0.025)
+    for m, e in effects.items():
+        analytic = metric_power(v[m], n_per_arm=n, rel_mde=e, power=None).power
+        mc = float(np.mean(np.abs(np.concatenate(z[m])) >= crit))
+        se = math.sqrt(max(mc * (1 - mc), 1e-12) / reps)
+        print(f"   {m:<11}{e:>+8.2%}{analytic:>10.3f}{mc:>13.3f}{se:>8.3f}"
+              f"{abs(mc - analytic) / se:>10.2f}")
+    print(f"   ({elapsed:.1f} s for {2 * reps:,} simulated arms of {n:,} customers)")
+
+
+def sequential_calibration(reps: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    print(f"2. Type I error of 5-look Lan-DeMets plans, alpha 0.05 two-sided, {reps:,} paths")
+    for spending in ("obrien-fleming", "pocock"):
+        b = sequential_bounds(5, spending=spending)
+        info = np.array(b.information)
+        s = np.cumsum(rng.normal(size=(reps, 5)) * np.sqrt(np.diff(info, prepend=0.0)),
+                      axis=1)
+        rate = float(np.mean(np.any(np.abs(s / np.sqrt(info)) >= np.array(b.bounds), axis=1)))
+        naive = float(np.mean(np.any(np.abs(s / np.sqrt(info)) >= 1.959964, axis=1)))
+        se = math.sqrt(0.05 * 0.95 / reps)
+        print(f"   {spending:<15} bounds {', '.join(f'{x:.3f}' for x in b.bounds)}: "
+              f"rejection {rate:.4f} (se {se:.4f}); unadjusted 1.96 at every look: {naive:.4f}; "
+              f"max-n inflation at 80% power x{b.inflation(0.8):.3f}")
+
+
+def speed() -> None:
+    def per_call(f, k: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(k):
+            f()
+        return (time.perf_counter() - t0) / k
+
+    print("3. Speed (per call)")
+    t_seq = per_call(lambda: sequential_bounds(5), 5)
+    t_seq10 = per_call(lambda: sequential_bounds(10, spending="pocock"), 2)
+    print(f"   sequential_bounds(5): {t_seq * 1e3:.1f} ms; 10 looks Pocock: "
+          f"{t_seq10 * 1e3:.1f} ms (R gsDesign/rpact have no Python counterpart here)")
+    ours = per_call(lambda: solve_power(effect_size=0.05, power=0.8), 50)
+    sm = per_call(lambda: zt_ind_solve_power(effect_size=0.05, alpha=0.05, power=0.8), 50)
+    n_ours = solve_power(effect_size=0.05, power=0.8)
+    n_sm = zt_ind_solve_power(effect_size=0.05, alpha=0.05, power=0.8)
+    print(f"   solve n (z test, d = 0.05): ours {ours * 1e3:.2f} ms, statsmodels "
+          f"{sm * 1e3:.2f} ms (ratio {sm / ours:.1f}x); n {n_ours:.3f} vs {n_sm:.3f}; power at "
+          f"statsmodels' n {NormalIndPower().power(0.05, n_sm, 0.05):.7f}")
+    p = per_call(lambda: proportion_sample_size(0.85, 0.839375), 200)
+    print(f"   proportion_sample_size (closed form): {p * 1e6:.1f} us")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--reps", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=20261123)
+    args = ap.parse_args()
+    monte_carlo(args.reps, args.seed)
+    sequential_calibration(200_000, args.seed + 1)
+    speed()
+
+
+if __name__ == "__main__":
+    main()
