@@ -32,6 +32,7 @@ from frt_experiments.design import (
     PowerResult,
     estimate_variances,
     judge_interim,
+    judge_interim_results,
     metric_power,
     plan_experiment,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "check_tables",
     "estimate_variances",
     "judge_interim",
+    "judge_interim_results",
     "metric_power",
     "plan_experiment",
     "proportion_power",

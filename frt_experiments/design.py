@@ -60,6 +60,7 @@ __all__ = [
     "PowerResult",
     "estimate_variances",
     "judge_interim",
+    "judge_interim_results",
     "metric_power",
     "plan_experiment",
 ]
@@ -316,8 +317,10 @@ def _root(f: Callable[[float], float], lo: float, hi: float) -> float:
 class DesignResult:
     """A planned experiment: per-metric requirements, the binding metric and the plan.
 
-    ``table`` has one row per planned metric: metric, test, baseline, sd, design_effect,
-    n_control, n_treatment, months, mde, rel_mde, margin, power, binding.
+    ``table`` has one row per planned metric: metric, test, alternative, baseline, sd,
+    design_effect, units_per_customer (ratings per customer for CSAT, conversations per
+    customer for efficiency: the contact and response rates of the history), n_control,
+    n_treatment, months, mde, rel_mde, margin, alpha, power, binding.
     """
 
     table: pd.DataFrame
@@ -454,6 +457,7 @@ def plan_experiment(
         row = asdict(r)
         row["n_control"] = r.n_control * inflation
         row["n_treatment"] = r.n_treatment * inflation
+        row["units_per_customer"] = var.units_per_customer
         rows.append(row)
     if not rows:
         raise ValueError("nothing to plan: give rel_mde for some metric, csat_margin, "
@@ -469,8 +473,8 @@ def plan_experiment(
         binding = int(order[0])
     table["binding"] = np.arange(len(table)) == binding
     table = table[["metric", "test", "alternative", "baseline", "sd", "design_effect",
-                   "n_control", "n_treatment", "months", "mde", "rel_mde", "margin", "alpha",
-                   "power", "binding"]]
+                   "units_per_customer", "n_control", "n_treatment", "months", "mde",
+                   "rel_mde", "margin", "alpha", "power", "binding"]]
     n_c = math.ceil(table["n_control"].iloc[binding] - 1e-9)
     n_t = math.ceil(n_c * ratio - 1e-9)
     total_months = (n_c + n_t) / eligible_per_month if eligible_per_month else None
@@ -535,8 +539,9 @@ def judge_interim(
 
     ``information`` gives the information fractions actually reached at looks 1..look (e.g.
     customers analysed / planned); the Lan-DeMets boundaries are then recomputed for them,
-    which keeps the overall alpha whatever the timing. Without it the planned fractions are
-    used. A two-sided plan stops when |z| >= bound; a one-sided one when z crosses it.
+    which keeps the overall alpha whatever the timing (the final look spends all that is
+    left, whatever its fraction). Without it the planned fractions are used. A two-sided
+    plan stops when |z| >= bound; a one-sided one when z crosses it.
 
     References:
         Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2.
@@ -558,11 +563,15 @@ def judge_interim(
         if len(info) != look:
             raise ValueError(f"information must give {look} fractions (looks 1..{look}), got "
                              f"{len(info)}")
-        if look == k:
-            info[-1] = max(info[-1], 1.0) if info[-1] > 1 else info[-1]
-        bounds = sequential_bounds(info, alpha=bounds.alpha, spending=bounds.spending,
-                                   alternative=bounds.alternative)
         frac = info[-1]
+        if look == k:  # the final analysis spends whatever alpha is left (Lan-DeMets)
+            info[-1] = 1.0
+        try:
+            bounds = sequential_bounds(info, alpha=bounds.alpha, spending=bounds.spending,
+                                       alternative=bounds.alternative)
+        except ValueError:
+            raise ValueError("information must be increasing fractions in (0, 1] (the final "
+                             f"look may overrun 1), got {list(information)!r}") from None
     else:
         frac = planned[look - 1]
     bound = bounds.bounds[look - 1]
@@ -579,6 +588,39 @@ def judge_interim(
                            decision=decision)
 
 
-def _z_from_p(p_value: float, diff: float) -> float:
-    """Signed z of a two-sided p-value (helper for results tables)."""
-    return float(np.sign(diff) * stats.norm.isf(p_value / 2))
+def judge_interim_results(
+    results: pd.DataFrame,
+    *,
+    look: int,
+    plan: ExperimentPlan | SequentialBounds,
+    information: Sequence[float] | None = None,
+) -> pd.DataFrame:
+    """Judge every metric of an interim analysis table against the plan.
+
+    ``results`` is ``ExperimentResult.to_pandas()`` or a ``results.csv`` frame with columns
+    ``metric``, ``diff`` and ``p_value`` (two-sided p-values of difference tests); each row's
+    z statistic is recovered as ``sign(diff) * Phi^-1(1 - p/2)``. Returns one row per metric:
+    metric, z, bound, nominal_p, decision.
+
+    References:
+        Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2.
+    """
+    missing = [c for c in ("metric", "diff", "p_value") if c not in results.columns]
+    if missing:
+        raise ValueError(f"results: missing columns {missing} (need metric, diff, p_value)")
+    p = results["p_value"].astype(float).to_numpy()
+    bad = ~((p > 0) & (p <= 1))
+    if bad.any():
+        rows = ", ".join(str(i) for i in np.flatnonzero(bad)[:5])
+        raise ValueError(f"results: column p_value: {int(bad.sum())} rows are not in (0, 1] "
+                         f"(rows {rows})")
+    z = np.sign(results["diff"].astype(float).to_numpy()) * stats.norm.isf(p / 2)
+    decisions = [judge_interim(float(zi), look=look, plan=plan, information=information)
+                 for zi in z]
+    return pd.DataFrame({
+        "metric": results["metric"].to_numpy(),
+        "z": z,
+        "bound": [d.bound for d in decisions],
+        "nominal_p": [d.nominal_p for d in decisions],
+        "decision": [d.decision for d in decisions],
+    })

@@ -208,3 +208,26 @@ def test_bad_inputs():
             pd.DataFrame({c: [] for c in ["conversation_id", "customer_id", "created_at",
                                           "first_response_at", "handle_seconds", "csat",
                                           "csat_scale"]}))
+
+
+def test_judge_interim_final_look_spends_what_is_left():
+    plan = ExperimentPlan(name="x", looks=3)
+    d = judge_interim(2.0, look=3, plan=plan, information=[0.3, 0.6, 0.95])
+    assert d.information == 0.95
+    assert d.bound == pytest.approx(sequential_bounds([0.3, 0.6, 1.0]).bounds[2], abs=1e-9)
+    with pytest.raises(ValueError, match="information must"):
+        judge_interim(2.0, look=2, plan=plan, information=[0.6, 0.3])
+
+
+def test_judge_interim_results_table():
+    from frt_experiments.design import judge_interim_results
+
+    plan = ExperimentPlan(name="x", looks=5)
+    # z = -3.5 at look 2 (p = 2 * Phi(-3.5)) crosses 3.357; z = 2 does not
+    results = pd.DataFrame({"metric": ["csat", "questions"], "diff": [-0.01, 0.05],
+                            "p_value": [2 * stats.norm.sf(3.5), 2 * stats.norm.sf(2.0)]})
+    out = judge_interim_results(results, look=2, plan=plan)
+    assert out["z"].to_numpy() == pytest.approx([-3.5, 2.0])
+    assert list(out["decision"]) == ["stop: efficacy", "continue"]
+    with pytest.raises(ValueError, match="p_value"):
+        judge_interim_results(results.assign(p_value=[0.0, 0.5]), look=2, plan=plan)

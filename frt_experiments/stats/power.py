@@ -251,9 +251,8 @@ def solve_power(
         return normal_power(args["effect_size"], args["nobs1"], alpha=args["alpha"],
                             ratio=ratio, alternative=alternative, dist=dist)
 
-    if target == "power":
+    if target == "power" or power is None:
         return pw()
-    assert power is not None  # for type checkers: exactly one is missing
     if target == "alpha":
         lo_p, hi_p = pw(alpha=1e-12), pw(alpha=1 - 1e-12)
         if not lo_p < power < hi_p:
