@@ -3,6 +3,8 @@
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from statsmodels.stats.power import NormalIndPower, TTestIndPower, zt_ind_solve_power
 
 from frt_experiments.stats.power import (
@@ -115,3 +117,15 @@ def test_margin_power_closed_forms():
         margin_power(-0.01, 0.01, margin=0.02, test="non-inferiority"))
     with pytest.raises(ValueError, match="equivalence margin"):
         margin_power(0.0, 0.01, margin=-0.01, test="equivalence")
+
+
+@settings(max_examples=60, deadline=None)
+@given(p1=st.floats(0.05, 0.95), shift=st.floats(0.01, 0.3), power=st.floats(0.5, 0.99),
+       ratio=st.floats(0.25, 4.0), alternative=st.sampled_from(["two-sided", "greater"]))
+def test_proportion_round_trip_property(p1, shift, power, ratio, alternative):
+    p2 = min(p1 + shift, 0.99)
+    n = proportion_sample_size(p1, p2, power=power, ratio=ratio, alternative=alternative)
+    assert proportion_power(p1, p2, n, ratio=ratio, alternative=alternative) == pytest.approx(
+        power, abs=1e-9)
+    # more units never lower the power
+    assert proportion_power(p1, p2, 1.1 * n, ratio=ratio, alternative=alternative) > power
