@@ -5,7 +5,9 @@ Run: python benchmarks/bench_power.py [--reps 2000]
 1. Monte Carlo power on sufficient statistics vs the analytic power of
    frt_experiments.design.metric_power, per metric, side by side (with the simulation's SE).
    Data come from the parametric customer-level generator frt_experiments._parametric (same
-   metric definitions as DESIGN section 4; the scenario simulator is not used here).
+   metric definitions as DESIGN section 4).
+1b. The same comparison on the scenario simulator (frt_experiments.simulate.simulate), when
+   it is installed: seeded trials, per-customer sums, delta-method z tests.
 2. Type I error of the Lan-DeMets boundaries (O'Brien-Fleming and Pocock type, 5 looks) by
    simulated Brownian motion, vs the nominal 0.05.
 3. Speed: sequential_bounds and the power solvers, vs statsmodels' solve_power.
@@ -14,13 +16,17 @@ Run: python benchmarks/bench_power.py [--reps 2000]
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower, zt_ind_solve_power
 
+from frt_experiments import schema
 from frt_experiments._parametric import ParametricModel, arm_sums, history_tables, z_statistics
 from frt_experiments.design import estimate_variances, metric_power, plan_experiment
 from frt_experiments.stats.power import proportion_sample_size, solve_power
@@ -60,6 +66,59 @@ def monte_carlo(reps: int, seed: int) -> None:
         print(f"   {m:<11}{e:>+8.2%}{analytic:>10.3f}{mc:>13.3f}{se:>8.3f}"
               f"{abs(mc - analytic) / se:>10.2f}")
     print(f"   ({elapsed:.1f} s for {2 * reps:,} simulated arms of {n:,} customers)")
+
+
+def _split(trial: object) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Per-arm (customers, conversations) of a SimulatedTrial (agreed API of issue 5)."""
+    customers = trial.customers  # type: ignore[attr-defined]
+    conversations = trial.conversations  # type: ignore[attr-defined]
+    assignments = trial.assignments  # type: ignore[attr-defined]
+    arm_of = assignments.set_index(schema.CUSTOMER_ID)[schema.ARM]
+    out = {}
+    for arm in (schema.CONTROL_ARM, schema.TREATMENT_ARM):
+        ids = arm_of.index[arm_of == arm]
+        out[arm] = (customers[customers[schema.CUSTOMER_ID].isin(ids)].reset_index(drop=True),
+                    conversations[conversations[schema.CUSTOMER_ID].isin(ids)]
+                    .reset_index(drop=True))
+    return out
+
+
+def simulator_check(simulate: Callable[..., object], *, customers: int, reps: int,
+                    seed: int, scenario: str = "published") -> None:
+    """Analytic power vs Monte Carlo power of the scenario simulator, per metric.
+
+    The analytic side takes baselines, sds and effects from one large simulated trial; the
+    Monte Carlo side runs ``reps`` seeded trials of ``customers`` customers and tests each
+    metric with the delta-method z test on per-customer sums.
+    """
+    big = _split(simulate(scenario, customers=20 * customers, rng=seed))
+    var_c = estimate_variances(*big[schema.CONTROL_ARM], source="control")
+    var_t = estimate_variances(*big[schema.TREATMENT_ARM], source="treatment")
+    effects = {m: var_t[m].baseline / var_c[m].baseline - 1 for m in var_c if m in var_t}
+    crit = stats.norm.isf(0.025)
+    rejected = dict.fromkeys(effects, 0)
+    sizes = []
+    t0 = time.perf_counter()
+    for r in range(reps):
+        arms = _split(simulate(scenario, customers=customers, rng=seed + 1 + r))
+        a = estimate_variances(*arms[schema.CONTROL_ARM], source="control")
+        b = estimate_variances(*arms[schema.TREATMENT_ARM], source="treatment")
+        na, nb = len(arms[schema.CONTROL_ARM][0]), len(arms[schema.TREATMENT_ARM][0])
+        sizes.append((na, nb))
+        for m in effects:
+            z = (b[m].baseline - a[m].baseline) / math.sqrt(a[m].sd**2 / na + b[m].sd**2 / nb)
+            rejected[m] += abs(z) >= crit
+    elapsed = time.perf_counter() - t0
+    na, nb = np.mean(sizes, axis=0)
+    print(f"1b. Scenario simulator {scenario!r}: analytic vs Monte Carlo power, "
+          f"{na:,.0f} + {nb:,.0f} customers per trial, {reps} trials ({elapsed:.0f} s)")
+    print(f"   {'metric':<11}{'effect':>8}{'analytic':>10}{'monte carlo':>13}{'mc se':>8}")
+    for m, e in effects.items():
+        analytic = metric_power(var_c[m], n_per_arm=na, ratio=nb / na, rel_mde=e,
+                                power=None).power
+        mc = rejected[m] / reps
+        se = math.sqrt(max(mc * (1 - mc), 1e-12) / reps)
+        print(f"   {m:<11}{e:>+8.2%}{analytic:>10.3f}{mc:>13.3f}{se:>8.3f}")
 
 
 def sequential_calibration(reps: int, seed: int) -> None:
@@ -105,8 +164,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=20261123)
+    ap.add_argument("--sim-customers", type=int, default=20_000,
+                    help="customers per simulated trial for the scenario-simulator check")
+    ap.add_argument("--sim-reps", type=int, default=200)
     args = ap.parse_args()
     monte_carlo(args.reps, args.seed)
+    try:
+        sim = getattr(importlib.import_module("frt_experiments.simulate"), "simulate", None)
+    except ImportError:
+        sim = None
+    if sim is None:
+        print("1b. Scenario simulator not available (frt_experiments.simulate.simulate): "
+              "skipped")
+    else:
+        simulator_check(sim, customers=args.sim_customers, reps=args.sim_reps, seed=args.seed)
     sequential_calibration(200_000, args.seed + 1)
     speed()
 
