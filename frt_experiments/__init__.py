@@ -17,8 +17,9 @@ Where things live:
 - :mod:`~frt_experiments.simulate` -- synthetic customers and conversations (scenarios).
 - :mod:`~frt_experiments.metrics`, :mod:`~frt_experiments.stats`,
   :mod:`~frt_experiments.analysis` -- per-customer rows, sufficient statistics, tests, results.
-- :mod:`~frt_experiments.design`, :mod:`~frt_experiments.plan` -- power, sample size, duration,
-  sequential plans; the experiment plan file.
+- :mod:`~frt_experiments.design`, :mod:`~frt_experiments.plan`,
+  :mod:`~frt_experiments.monitoring` -- power, sample size, duration, sequential plans; the
+  experiment plan file; judging interim looks.
 - :mod:`~frt_experiments.staffing`, :mod:`~frt_experiments.decision` -- Erlang, desk
   simulation, headcount and the cost-benefit verdict.
 - :mod:`~frt_experiments.report`, :mod:`~frt_experiments.cli` -- plots, reports, ``frt``.
@@ -27,12 +28,9 @@ Where things live:
 from frt_experiments._version import __version__
 from frt_experiments.design import (
     DesignResult,
-    InterimDecision,
     MetricVariance,
     PowerResult,
     estimate_variances,
-    judge_interim,
-    judge_interim_results,
     metric_power,
     plan_experiment,
 )
@@ -49,6 +47,7 @@ from frt_experiments.errors import (
     TreatmentNotDeliveredWarning,
     UnstableQueueError,
 )
+from frt_experiments.monitoring import InterimDecision, judge_interim, judge_interim_results
 from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
 from frt_experiments.schema import (
     check_tables,

@@ -23,7 +23,8 @@ history's (the variances come from it).
 
 With ``looks > 1`` the maximum sample size is the fixed one times the inflation factor of the
 Lan-DeMets group-sequential design (:mod:`frt_experiments.stats.sequential`);
-:func:`judge_interim` compares an interim z statistic with the plan's boundary.
+:func:`frt_experiments.monitoring.judge_interim` compares an interim z statistic with the
+plan's boundary.
 
 References:
     Deng, A., Knoblich, U. and Lu, J. (2018). Applying the delta method in metric analytics.
@@ -44,7 +45,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from frt_experiments import schema
 from frt_experiments.errors import DataError, Problem
@@ -55,12 +56,9 @@ from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
 __all__ = [
     "METRICS",
     "DesignResult",
-    "InterimDecision",
     "MetricVariance",
     "PowerResult",
     "estimate_variances",
-    "judge_interim",
-    "judge_interim_results",
     "metric_power",
     "plan_experiment",
 ]
@@ -498,129 +496,3 @@ def _count(looks: int | Sequence[float] | None) -> int | None:
     if isinstance(looks, int):
         return looks
     return len(list(looks))
-
-
-@dataclass(frozen=True)
-class InterimDecision:
-    """The verdict of one look of a group-sequential plan."""
-
-    look: int
-    looks: int
-    information: float
-    z: float
-    bound: float
-    nominal_p: float
-    decision: str  # "stop: efficacy", "continue", "final: not significant"
-
-    @property
-    def stop(self) -> bool:
-        return self.decision != "continue"
-
-    def to_pandas(self) -> pd.Series:
-        return pd.Series(asdict(self))
-
-    def summary(self) -> str:
-        return (f"look {self.look} of {self.looks} (information {self.information:.2f}): "
-                f"z = {self.z:+.3f} vs boundary {self.bound:+.3f} (nominal p "
-                f"{self.nominal_p:.4g}) -> {self.decision}")
-
-    def __repr__(self) -> str:
-        return f"InterimDecision({self.summary()})"
-
-
-def judge_interim(
-    z: float,
-    *,
-    look: int,
-    plan: ExperimentPlan | SequentialBounds,
-    information: Sequence[float] | None = None,
-) -> InterimDecision:
-    """Compare the z statistic of look ``look`` (1-based) with the plan's efficacy boundary.
-
-    ``information`` gives the information fractions actually reached at looks 1..look (e.g.
-    customers analysed / planned); the Lan-DeMets boundaries are then recomputed for them,
-    which keeps the overall alpha whatever the timing (the final look spends all that is
-    left, whatever its fraction). Without it the planned fractions are used. A two-sided
-    plan stops when |z| >= bound; a one-sided one when z crosses it.
-
-    References:
-        Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2.
-    """
-    if isinstance(plan, SequentialBounds):
-        bounds = plan
-        planned = plan.information
-    else:
-        planned = plan.information_fractions
-        bounds = sequential_bounds(list(planned), alpha=plan.alpha, spending=plan.spending,
-                                   alternative=plan.alternative)
-    k = len(planned)
-    if isinstance(look, bool) or not isinstance(look, int) or not 1 <= look <= k:
-        raise ValueError(f"look must be an integer from 1 to {k}, got {look!r}")
-    if not math.isfinite(float(z)):
-        raise ValueError(f"z must be finite, got {z!r}")
-    if information is not None:
-        info = [float(x) for x in information]
-        if len(info) != look:
-            raise ValueError(f"information must give {look} fractions (looks 1..{look}), got "
-                             f"{len(info)}")
-        frac = info[-1]
-        if look == k:  # the final analysis spends whatever alpha is left (Lan-DeMets)
-            info[-1] = 1.0
-        try:
-            bounds = sequential_bounds(info, alpha=bounds.alpha, spending=bounds.spending,
-                                       alternative=bounds.alternative)
-        except ValueError:
-            raise ValueError("information must be increasing fractions in (0, 1] (the final "
-                             f"look may overrun 1), got {list(information)!r}") from None
-    else:
-        frac = planned[look - 1]
-    bound = bounds.bounds[look - 1]
-    if bounds.alternative == "two-sided":
-        crossed = abs(z) >= bound
-    elif bounds.alternative == "greater":
-        crossed = z >= bound
-    else:
-        crossed = z <= bound
-    decision = ("stop: efficacy" if crossed
-                else "final: not significant" if look == k else "continue")
-    return InterimDecision(look=look, looks=k, information=float(frac), z=float(z),
-                           bound=float(bound), nominal_p=float(bounds.nominal_p[look - 1]),
-                           decision=decision)
-
-
-def judge_interim_results(
-    results: pd.DataFrame,
-    *,
-    look: int,
-    plan: ExperimentPlan | SequentialBounds,
-    information: Sequence[float] | None = None,
-) -> pd.DataFrame:
-    """Judge every metric of an interim analysis table against the plan.
-
-    ``results`` is ``ExperimentResult.to_pandas()`` or a ``results.csv`` frame with columns
-    ``metric``, ``diff`` and ``p_value`` (two-sided p-values of difference tests); each row's
-    z statistic is recovered as ``sign(diff) * Phi^-1(1 - p/2)``. Returns one row per metric:
-    metric, z, bound, nominal_p, decision.
-
-    References:
-        Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2.
-    """
-    missing = [c for c in ("metric", "diff", "p_value") if c not in results.columns]
-    if missing:
-        raise ValueError(f"results: missing columns {missing} (need metric, diff, p_value)")
-    p = results["p_value"].astype(float).to_numpy()
-    bad = ~((p > 0) & (p <= 1))
-    if bad.any():
-        rows = ", ".join(str(i) for i in np.flatnonzero(bad)[:5])
-        raise ValueError(f"results: column p_value: {int(bad.sum())} rows are not in (0, 1] "
-                         f"(rows {rows})")
-    z = np.sign(results["diff"].astype(float).to_numpy()) * stats.norm.isf(p / 2)
-    decisions = [judge_interim(float(zi), look=look, plan=plan, information=information)
-                 for zi in z]
-    return pd.DataFrame({
-        "metric": results["metric"].to_numpy(),
-        "z": z,
-        "bound": [d.bound for d in decisions],
-        "nominal_p": [d.nominal_p for d in decisions],
-        "decision": [d.decision for d in decisions],
-    })

@@ -1,0 +1,45 @@
+"""Interim looks judged against Lan-DeMets boundaries (gsDesign reference values)."""
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from frt_experiments.monitoring import judge_interim, judge_interim_results
+from frt_experiments.plan import ExperimentPlan
+from frt_experiments.stats.sequential import sequential_bounds
+
+
+def test_judge_interim():
+    plan = ExperimentPlan(name="x", looks=5)
+    assert judge_interim(3.0, look=2, plan=plan).decision == "continue"
+    assert judge_interim(-3.4, look=2, plan=plan).decision == "stop: efficacy"
+    assert judge_interim(2.0, look=5, plan=plan).decision == "final: not significant"
+    d = judge_interim(2.1, look=5, plan=plan)
+    assert d.stop
+    assert d.bound == pytest.approx(2.031, abs=6e-4)
+    # observed information differs from the plan: boundaries are recomputed (Lan-DeMets)
+    d = judge_interim(3.0, look=2, plan=plan, information=[0.25, 0.5])
+    assert d.bound == pytest.approx(sequential_bounds([0.25, 0.5, 1.0]).bounds[1], abs=1e-9)
+    with pytest.raises(ValueError, match="look must be"):
+        judge_interim(1.0, look=6, plan=plan)
+
+
+def test_judge_interim_final_look_spends_what_is_left():
+    plan = ExperimentPlan(name="x", looks=3)
+    d = judge_interim(2.0, look=3, plan=plan, information=[0.3, 0.6, 0.95])
+    assert d.information == 0.95
+    assert d.bound == pytest.approx(sequential_bounds([0.3, 0.6, 1.0]).bounds[2], abs=1e-9)
+    with pytest.raises(ValueError, match="information must"):
+        judge_interim(2.0, look=2, plan=plan, information=[0.6, 0.3])
+
+
+def test_judge_interim_results_table():
+    plan = ExperimentPlan(name="x", looks=5)
+    # z = -3.5 at look 2 (p = 2 * Phi(-3.5)) crosses 3.357; z = 2 does not
+    results = pd.DataFrame({"metric": ["csat", "questions"], "diff": [-0.01, 0.05],
+                            "p_value": [2 * stats.norm.sf(3.5), 2 * stats.norm.sf(2.0)]})
+    out = judge_interim_results(results, look=2, plan=plan)
+    assert out["z"].to_numpy() == pytest.approx([-3.5, 2.0])
+    assert list(out["decision"]) == ["stop: efficacy", "continue"]
+    with pytest.raises(ValueError, match="p_value"):
+        judge_interim_results(results.assign(p_value=[0.0, 0.5]), look=2, plan=plan)
