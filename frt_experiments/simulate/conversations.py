@@ -1,0 +1,204 @@
+"""Synthetic conversations: arrivals, handle time, first response and CSAT ratings.
+
+Per customer, the count over the window is Poisson(rate x months x questions multiplier); the
+customer's attributes are repeated onto its conversations with :func:`numpy.repeat`.
+
+- Arrivals: a day of the window and an hour of the day are drawn by inverse-CDF sampling of
+  the scenario's day-of-week and hour-of-day profiles (the hour-of-week profile is their
+  product) *in the customer's time zone*, plus a uniform second within the hour; then
+  converted to UTC. The few arrivals that the zone offset pushes outside the window are
+  wrapped around it.
+- First response: FRT in business hours is LogNormal(log(fast_median_hours), fast_sigma) in
+  the fast arm, plus ``slow_delay_hours`` (one business day) in the slow arm, added to the
+  creation time on the desk's business calendar. Conversations created out of hours wait for
+  the desk to open, so calendar FRT exceeds business FRT as in real helpdesk data.
+- Handle time: LogNormal(log(median), sigma) x the customer's factor x the arm's multiplier,
+  whole seconds.
+- CSAT: rated with probability ``survey_response``; satisfied with the dose-response of
+  :mod:`~frt_experiments.simulate.effects` on the business-hour FRT actually received; a
+  satisfied rating is 5 with probability ``satisfied_five`` else 4, an unsatisfied one is
+  1, 2 or 3 (0.4, 0.25, 0.35).
+
+Hook for the desk simulation (staffing): pass ``frt_business_seconds`` to
+:func:`draw_conversations` (one value per conversation, in arrival order of the customer
+repeat) to replace the policy-based FRT with simulated queue waits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from frt_experiments.simulate.effects import satisfaction_probability
+from frt_experiments.simulate.scenario import Scenario
+
+__all__ = ["DeskClock", "draw_arrivals", "draw_conversations"]
+
+_UNSATISFIED_CDF = np.cumsum([0.4, 0.25, 0.35])
+_NS = 1_000_000_000
+
+
+class DeskClock:
+    """Business time of the desk: weekdays between the open and close hour, minus holidays.
+
+    A vectorised business clock: ``to_business`` maps UTC nanoseconds to business seconds
+    since an epoch (a business day before the window), ``from_business`` inverts it, so adding
+    a business duration is ``from_business(to_business(t) + d)``. Used when
+    :mod:`frt_experiments.calendar` is not available.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        f = scenario.frt
+        self.tz = f.timezone
+        self.open_s = f.open_hour * 3600.0
+        self.length = (f.close_hour - f.open_hour) * 3600.0
+        start = scenario.start.tz_convert(self.tz).tz_localize(None).normalize()
+        end = scenario.end + pd.Timedelta(days=60)
+        days: list[np.datetime64] = []
+        if f.holidays:
+            import holidays as holidays_lib  # noqa: PLC0415 -- only when holidays are asked for
+
+            years = range(start.year - 1, end.year + 1)
+            try:
+                days = [np.datetime64(d, "D")
+                        for d in holidays_lib.country_holidays(f.holidays, years=years)]
+            except NotImplementedError as exc:
+                raise ValueError(f"frt.holidays: unknown country code {f.holidays!r}") from exc
+        self.holidays = np.array(sorted(days), dtype="datetime64[D]")
+        first = (start - pd.Timedelta(days=7)).to_datetime64().astype("datetime64[D]")
+        self.epoch = np.busday_offset(first, 0, roll="forward", holidays=self.holidays)
+
+    def to_business(self, utc_ns: np.ndarray) -> np.ndarray:
+        local = (pd.DatetimeIndex(utc_ns.astype("datetime64[ns]"), tz="UTC")
+                 .tz_convert(self.tz).tz_localize(None).to_numpy())
+        day = local.astype("datetime64[D]")
+        tod = (local - day).astype("int64") / _NS
+        before = np.busday_count(self.epoch, day, holidays=self.holidays)
+        open_day = np.is_busday(day, holidays=self.holidays)
+        return before * self.length + open_day * np.clip(tod - self.open_s, 0, self.length)
+
+    def from_business(self, seconds: np.ndarray) -> np.ndarray:
+        k = np.floor(seconds / self.length).astype("int64")
+        rem = seconds - k * self.length
+        day = np.busday_offset(self.epoch, k, roll="forward", holidays=self.holidays)
+        local = day.astype("datetime64[ns]") + np.round(
+            (self.open_s + rem) * _NS).astype("int64").astype("timedelta64[ns]")
+        utc = (pd.DatetimeIndex(local).tz_localize(self.tz, ambiguous=np.zeros(len(local), bool),
+                                                   nonexistent="shift_forward")
+               .tz_convert("UTC").tz_localize(None).to_numpy())
+        return utc.astype("int64")
+
+
+def _inverse_cdf(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
+    cdf = np.cumsum(weights) / np.sum(weights)
+    return np.minimum(np.searchsorted(cdf, u, side="right"), len(weights) - 1)
+
+
+def draw_arrivals(scenario: Scenario, tz_index: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Creation times (UTC nanoseconds, whole seconds) for conversations of given zones."""
+    n = tz_index.size
+    c = scenario.conversations
+    u_day, u_hour = rng.random(n), rng.random(n)
+    sec = rng.integers(0, 3600, n)
+    hour = _inverse_cdf(np.asarray(c.hour_weights), u_hour)
+    start, end = scenario.start, scenario.end
+    out = np.empty(n, dtype="int64")
+    for i, tz in enumerate(scenario.population.timezones):
+        mask = tz_index == i
+        if not mask.any():
+            continue
+        local0 = start.tz_convert(tz).tz_localize(None).normalize()
+        n_days = int(np.ceil((end - start) / pd.Timedelta(days=1)))
+        days = local0.to_datetime64().astype("datetime64[D]") + np.arange(n_days)
+        dow = (days.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday (Mon = 0)
+        d = _inverse_cdf(np.asarray(c.day_weights)[dow], u_day[mask])
+        local = (days[d].astype("datetime64[ns]")
+                 + (hour[mask] * 3600 + sec[mask]).astype("timedelta64[s]"))
+        utc = (pd.DatetimeIndex(local).tz_localize(tz, ambiguous=np.zeros(local.size, bool),
+                                                   nonexistent="shift_forward")
+               .tz_convert("UTC").tz_localize(None).to_numpy())
+        out[mask] = utc.astype("int64")
+    s0, length = start.value, end.value - start.value
+    return s0 + np.mod(out - s0, length) // _NS * _NS
+
+
+@dataclass(frozen=True)
+class DrawnConversations:
+    """Per-conversation arrays (numpy), sorted by creation time."""
+
+    customer: np.ndarray  # customer row index
+    created_ns: np.ndarray
+    first_response_ns: np.ndarray
+    frt_business_seconds: np.ndarray
+    handle_seconds: np.ndarray
+    rating: np.ndarray  # 0 = unrated, 1..5
+
+
+def _add_business(scenario: Scenario, created_ns: np.ndarray,
+                  seconds: np.ndarray) -> np.ndarray:
+    calendar = _real_calendar(scenario)
+    if calendar is not None:
+        created = pd.Series(pd.DatetimeIndex(created_ns.astype("datetime64[ns]"), tz="UTC"))
+        done = calendar.add_business_time(created, pd.to_timedelta(seconds, unit="s"))
+        return pd.DatetimeIndex(done).tz_convert("UTC").as_unit("ns").asi8
+    clock = DeskClock(scenario)
+    return clock.from_business(clock.to_business(created_ns) + seconds)
+
+
+def _real_calendar(scenario: Scenario) -> object | None:
+    """The toolkit's BusinessCalendar (issue 3) when installed, else None (use DeskClock)."""
+    try:
+        from frt_experiments.calendar import BusinessCalendar  # noqa: PLC0415
+    except ImportError:
+        return None
+    f = scenario.frt
+    hours = f"Mon-Fri {int(f.open_hour):02d}:{int(f.open_hour % 1 * 60):02d}-" \
+            f"{int(f.close_hour):02d}:{int(f.close_hour % 1 * 60):02d}"
+    try:
+        return BusinessCalendar(f.timezone, hours=hours, holidays=f.holidays or None)
+    except (TypeError, ValueError):
+        return None
+
+
+def draw_conversations(
+    scenario: Scenario, *, rate: np.ndarray, propensity: np.ndarray,
+    handle_factor: np.ndarray, tz_index: np.ndarray, treated: np.ndarray,
+    rng: np.random.Generator, frt_business_seconds: np.ndarray | None = None,
+) -> DrawnConversations:
+    """Draw every conversation of the window for customers with the given latent attributes.
+
+    ``treated`` is True for customers in the slow arm (their questions, handle-time and FRT
+    follow the slow arm's effects).
+    """
+    e, c, f, cs = scenario.effects, scenario.conversations, scenario.frt, scenario.csat
+    mult = np.where(treated, e.questions, 1.0)
+    counts = rng.poisson(rate * scenario.window.months * mult)
+    owner = np.repeat(np.arange(rate.size), counts)
+    m = owner.size
+    created = draw_arrivals(scenario, tz_index[owner], rng)
+    slow = treated[owner]
+    if frt_business_seconds is None:
+        hours = f.fast_median_hours * np.exp(f.fast_sigma * rng.standard_normal(m))
+        hours = hours + f.slow_delay_hours * slow
+        frt_s = np.round(hours * 3600.0)
+    else:
+        frt_s = np.asarray(frt_business_seconds, dtype=float)
+        if frt_s.shape != (m,):
+            raise ValueError(f"frt_business_seconds: expected {m} values, got {frt_s.shape}")
+    first = _add_business(scenario, created, frt_s)
+    handle = np.maximum(1.0, np.round(
+        c.handle_median_minutes * 60 * handle_factor[owner] * np.where(slow, e.handle_time, 1.0)
+        * np.exp(c.handle_sigma * rng.standard_normal(m))))
+    rated = rng.random(m) < c.survey_response
+    p = satisfaction_probability(frt_s / 3600.0, propensity[owner], intercept=cs.intercept,
+                                 slope=cs.slope)
+    sat = rng.random(m) < p
+    five = rng.random(m) < c.satisfied_five
+    low = np.searchsorted(_UNSATISFIED_CDF, rng.random(m), side="right") + 1
+    rating = np.where(sat, np.where(five, 5, 4), np.minimum(low, 3)) * rated
+    order = np.argsort(created, kind="stable")
+    return DrawnConversations(owner[order], created[order], first[order], frt_s[order],
+                              handle[order], rating[order].astype("int8"))

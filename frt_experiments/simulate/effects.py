@@ -1,0 +1,122 @@
+"""Effects of the slow arm: the CSAT dose-response on FRT, and its calibration.
+
+Satisfaction of a rated conversation follows a logistic dose-response in the first response
+time the conversation actually got, in business hours ``h``, with a customer random effect
+``u ~ N(0, sd^2)``::
+
+    P(satisfied | h, u) = expit(intercept + u - slope * log(1 + h))
+
+The fast arm's FRT is log-normal (median ``m``, sigma ``s``) in business hours; the slow arm
+adds ``D`` business hours (one business day = 8). With survey response independent of the
+outcome, the expected pooled CSAT of an arm is ``E_{u,h}[P]``, a two-dimensional Gaussian
+integral computed here by Gauss-Hermite quadrature. Calibration solves for ``intercept`` and
+``slope`` so that the fast arm's CSAT equals ``target_fast`` and the slow/fast ratio equals
+``target_ratio`` (nested Brent root finding).
+
+References:
+    Abramowitz, M. and Stegun, I. A. (1964). *Handbook of Mathematical Functions*, 25.4.46
+    (Gauss-Hermite quadrature).
+    Brent, R. P. (1973). *Algorithms for Minimization without Derivatives*, ch. 4.
+    Agresti, A. (2013). *Categorical Data Analysis*, 3rd ed., ch. 13 (logistic models with
+    random effects).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import expit
+
+from frt_experiments.simulate.scenario import Scenario
+
+__all__ = ["CsatCalibration", "calibrate_csat", "expected_csat", "satisfaction_probability"]
+
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(64)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+def satisfaction_probability(
+    frt_hours: np.ndarray, propensity: np.ndarray, *, intercept: float, slope: float
+) -> np.ndarray:
+    """``expit(intercept + propensity - slope * log1p(frt_hours))``, elementwise."""
+    return expit(intercept + propensity - slope * np.log1p(frt_hours))
+
+
+def expected_csat(
+    *, intercept: float, slope: float, median_hours: float, sigma: float,
+    delay_hours: float = 0.0, satisfaction_sd: float = 0.0,
+) -> float:
+    """Expected satisfied share when FRT = ``delay + LogNormal(log(median), sigma)`` hours.
+
+    Gauss-Hermite quadrature (64 x 64 nodes) over the FRT and the customer random effect.
+    """
+    h = delay_hours + median_hours * np.exp(sigma * _NODES)
+    u = satisfaction_sd * _NODES
+    p = expit(intercept + u[None, :] - slope * np.log1p(h)[:, None])
+    return float(_WEIGHTS @ p @ _WEIGHTS)
+
+
+@dataclass(frozen=True)
+class CsatCalibration:
+    """Dose-response parameters and the CSAT they imply per arm."""
+
+    intercept: float
+    slope: float
+    csat_fast: float
+    csat_slow: float
+
+    @property
+    def ratio(self) -> float:
+        return self.csat_slow / self.csat_fast
+
+    def __repr__(self) -> str:
+        return (f"CsatCalibration(intercept={self.intercept:.4f}, slope={self.slope:.4f}, "
+                f"csat_fast={self.csat_fast:.4f}, csat_slow={self.csat_slow:.4f}, "
+                f"rel_diff={self.ratio - 1:+.4%})")
+
+
+def _csat_pair(scenario: Scenario, intercept: float, slope: float) -> tuple[float, float]:
+    f, sd = scenario.frt, scenario.population.satisfaction_sd
+    kw = {"median_hours": f.fast_median_hours, "sigma": f.fast_sigma, "satisfaction_sd": sd}
+    fast = expected_csat(intercept=intercept, slope=slope, **kw)
+    slow = expected_csat(intercept=intercept, slope=slope, delay_hours=f.slow_delay_hours, **kw)
+    return fast, slow
+
+
+def calibrate_csat(scenario: Scenario) -> CsatCalibration:
+    """Solve ``(intercept, slope)`` for the scenario's ``csat.target_fast`` and ``target_ratio``.
+
+    For a given slope the intercept is found by Brent's method so that the fast arm's expected
+    CSAT hits its target; the slope is then found by Brent's method so that the slow/fast ratio
+    hits its target.
+
+    Raises:
+        ValueError: the targets cannot be reached (e.g. a ratio below 1 with no delay).
+    """
+    c = scenario.csat
+
+    def intercept_for(slope: float) -> float:
+        return brentq(lambda a: _csat_pair(scenario, a, slope)[0] - c.target_fast,
+                      -30.0, 30.0, xtol=1e-12)
+
+    def ratio_gap(slope: float) -> float:
+        fast, slow = _csat_pair(scenario, intercept_for(slope), slope)
+        return slow / fast - c.target_ratio
+
+    if c.target_ratio == 1.0 or scenario.frt.slow_delay_hours == 0:
+        if c.target_ratio != 1.0:
+            raise ValueError("csat.target_ratio: cannot differ from 1 when "
+                             "frt.slow_delay_hours is 0 (the arms' FRT are the same)")
+        slope = c.slope
+    else:
+        lo, hi = (0.0, 5.0) if c.target_ratio < 1 else (-5.0, 0.0)
+        try:
+            slope = brentq(ratio_gap, lo, hi, xtol=1e-12)
+        except ValueError as exc:
+            raise ValueError(f"csat.target_ratio = {c.target_ratio} cannot be reached with "
+                             f"a slope in [{lo}, {hi}]") from exc
+    a = intercept_for(slope)
+    fast, slow = _csat_pair(scenario, a, slope)
+    return CsatCalibration(a, slope, fast, slow)

@@ -1,0 +1,347 @@
+"""Simulation scenarios: every parameter of the generative model, read from TOML and validated.
+
+A scenario file has one table per part of the model (all optional; a missing key keeps its
+default)::
+
+    name = "published"
+    description = "..."
+
+    [window]        start, months, customers, seed
+    [population]    spend, contact rate, satisfaction propensity, time zones
+    [eligibility]   max_spend (only customers at or below it are assigned)
+    [revenue]       churn, contraction, expansion per month
+    [conversations] channel, handle time, survey response, arrival shape
+    [frt]           the desk calendar and each arm's first-response distribution
+    [csat]          the dose-response of satisfaction on business-hour FRT
+    [effects]       the slow arm's question, handle-time and churn multipliers
+
+Unknown sections or keys and out-of-range values raise
+:class:`~frt_experiments.errors.ScenarioError` naming the file and the key. Presets
+(``published``, ``aa``, ``harsh``) ship inside the package (``frt_experiments/scenarios``) and
+are loaded by name.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from frt_experiments.errors import ScenarioError
+
+__all__ = ["PRESETS", "Scenario", "load_scenario", "scenario_to_toml"]
+
+#: Preset names shipped with the package.
+PRESETS = ("aa", "harsh", "published")
+
+
+def _f(default: Any, lo: float | None = None, hi: float | None = None, *,
+       lo_open: bool = False, doc: str = "") -> Any:
+    return field(default=default, metadata={"lo": lo, "hi": hi, "lo_open": lo_open, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Window:
+    start: str = _f("2025-01-06T00:00:00+00:00", doc="window start, ISO 8601 with offset")
+    months: float = _f(5.0, 0.0, 60.0, lo_open=True, doc="window length in months")
+    customers: int = _f(20_000, 1, 100_000_000, doc="customers simulated")
+    pre_months: float = _f(3.0, 0.0, 60.0, doc="pre-period length for covariates")
+
+
+@dataclass(frozen=True)
+class Population:
+    spend_median: float = _f(60.0, 0.0, None, lo_open=True, doc="median monthly spend")
+    spend_sigma: float = _f(1.2, 0.0, 5.0, doc="log-normal sigma of monthly spend")
+    contact_rate: float = _f(0.7, 0.0, 100.0, doc="mean conversations per customer-month")
+    contact_shape: float = _f(1.5, 0.0, None, lo_open=True,
+                              doc="gamma shape of the contact rate (smaller: more dispersed)")
+    satisfaction_sd: float = _f(0.8, 0.0, 5.0, doc="sd of the customer random effect (logit)")
+    handle_sd: float = _f(0.3, 0.0, 3.0, doc="sd of the customer log handle-time factor")
+    timezones: tuple[str, ...] = _f(("America/New_York", "America/Chicago",
+                                     "America/Los_Angeles", "Europe/London"))
+    timezone_weights: tuple[float, ...] = _f((0.4, 0.2, 0.25, 0.15))
+    segments: tuple[str, ...] = _f(("smb", "mid"))
+    segment_weights: tuple[float, ...] = _f((0.8, 0.2))
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    max_spend: float = _f(100.0, 0.0, None, doc="only customers at or below it are assigned")
+    experiment: str = _f("frt-low-spend")
+    salt: str = _f("frt-low-spend-2025")
+
+
+@dataclass(frozen=True)
+class Revenue:
+    churn: float = _f(0.015, 0.0, 1.0, doc="monthly churn probability")
+    contraction: float = _f(0.02, 0.0, 1.0, doc="monthly probability of a contraction")
+    contraction_size: float = _f(0.3, 0.0, 1.0, doc="relative size of a contraction")
+    expansion: float = _f(0.05, 0.0, 1.0, doc="monthly probability of an expansion")
+    expansion_size: float = _f(0.3, 0.0, 10.0, doc="relative size of an expansion")
+
+
+@dataclass(frozen=True)
+class Conversations:
+    channel: str = _f("email")
+    handle_median_minutes: float = _f(9.0, 0.0, None, lo_open=True)
+    handle_sigma: float = _f(0.8, 0.0, 5.0)
+    survey_response: float = _f(0.25, 0.0, 1.0, doc="share of conversations rated")
+    satisfied_five: float = _f(0.7, 0.0, 1.0, doc="share of satisfied ratings that are 5")
+    day_weights: tuple[float, ...] = _f((1.0, 1.0, 1.0, 1.0, 0.9, 0.35, 0.3),
+                                        doc="relative volume Mon..Sun (customer's zone)")
+    hour_weights: tuple[float, ...] = _f(
+        (0.2, 0.15, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.4, 1.9, 2.0, 2.0,
+         1.8, 1.9, 2.0, 1.9, 1.7, 1.3, 1.0, 0.9, 0.8, 0.7, 0.5, 0.3),
+        doc="relative volume by local hour 0..23")
+
+
+@dataclass(frozen=True)
+class Frt:
+    timezone: str = _f("America/New_York", doc="the desk's time zone")
+    open_hour: float = _f(9.0, 0.0, 24.0)
+    close_hour: float = _f(17.0, 0.0, 24.0)
+    holidays: str = _f("US", doc="country code for public holidays, or empty for none")
+    fast_median_hours: float = _f(2.0, 0.0, None, lo_open=True,
+                                  doc="median business-hour FRT of the fast arm")
+    fast_sigma: float = _f(0.6, 0.0, 5.0, doc="log-normal sigma of the fast arm's FRT")
+    slow_delay_hours: float = _f(8.0, 0.0, 1000.0,
+                                 doc="business hours added in the slow arm (one business day)")
+
+
+@dataclass(frozen=True)
+class Csat:
+    intercept: float = _f(2.316358476095767, doc="logit of satisfaction at FRT 0 (calibrated)")
+    slope: float = _f(0.08397421059806692, doc="logit drop per unit log(1 + business hours) (calibrated)")
+    target_fast: float = _f(0.88, 0.0, 1.0, lo_open=True,
+                            doc="calibration target: fast-arm CSAT")
+    target_ratio: float = _f(0.9875, 0.0, None, lo_open=True,
+                             doc="calibration target: slow/fast CSAT ratio")
+
+
+@dataclass(frozen=True)
+class Effects:
+    questions: float = _f(0.96, 0.0, None, doc="slow arm's conversation-rate multiplier")
+    handle_time: float = _f(1 / 1.2, 0.0, None, lo_open=True,
+                            doc="slow arm's handle-time multiplier (1/1.2: +20% efficiency)")
+    churn: float = _f(1.0, 0.0, None, doc="slow arm's churn hazard multiplier")
+    arms: tuple[str, ...] = _f(("fast", "one_business_day"))
+    weights: tuple[float, ...] = _f((0.5, 0.5))
+
+
+_SECTIONS: dict[str, type] = {
+    "window": Window, "population": Population, "eligibility": Eligibility,
+    "revenue": Revenue, "conversations": Conversations, "frt": Frt, "csat": Csat,
+    "effects": Effects,
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """All parameters of one simulation (see the module docstring for the file layout).
+
+    Use :func:`load_scenario` to read a preset or a file, and :meth:`with_` /
+    :func:`dataclasses.replace` to change a part.
+    """
+
+    name: str = "published"
+    description: str = ""
+    window: Window = field(default_factory=Window)
+    population: Population = field(default_factory=Population)
+    eligibility: Eligibility = field(default_factory=Eligibility)
+    revenue: Revenue = field(default_factory=Revenue)
+    conversations: Conversations = field(default_factory=Conversations)
+    frt: Frt = field(default_factory=Frt)
+    csat: Csat = field(default_factory=Csat)
+    effects: Effects = field(default_factory=Effects)
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ScenarioError(f"scenario {self.name}: {problems[0]}")
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.window.start).tz_convert("UTC")
+
+    @property
+    def end(self) -> pd.Timestamp:
+        months = self.window.months
+        whole = int(months)
+        end = self.start + pd.DateOffset(months=whole)
+        return end + pd.Timedelta(days=(months - whole) * 30.4375)
+
+    def with_(self, **sections: dict[str, Any]) -> Scenario:
+        """A copy with some keys of some sections changed, e.g. ``with_(window={"months": 2})``."""
+        changes = {}
+        for name, values in sections.items():
+            if name not in _SECTIONS:
+                raise ScenarioError(f"scenario {self.name}: unknown section [{name}]")
+            changes[name] = _section(_SECTIONS[name], values, f"scenario {self.name}", name,
+                                     base=getattr(self, name))
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return scenario_to_toml(self)
+
+
+def _problems(s: Scenario) -> list[str]:
+    out: list[str] = []
+    for sec in _SECTIONS:
+        obj = getattr(s, sec)
+        for f in fields(obj):
+            v = getattr(obj, f.name)
+            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                if not math.isfinite(v):
+                    out.append(f"{sec}.{f.name} = {v} is not finite")
+                elif lo is not None and (v < lo or (f.metadata["lo_open"] and v == lo)):
+                    rel = ">" if f.metadata["lo_open"] else ">="
+                    out.append(f"{sec}.{f.name} = {v} must be {rel} {lo}")
+                elif hi is not None and v > hi:
+                    out.append(f"{sec}.{f.name} = {v} must be <= {hi}")
+    p, c, fr, e = s.population, s.conversations, s.frt, s.effects
+    pairs = (("population.timezones", p.timezones, "population.timezone_weights",
+              p.timezone_weights),
+             ("population.segments", p.segments, "population.segment_weights",
+              p.segment_weights),
+             ("effects.arms", e.arms, "effects.weights", e.weights))
+    for an, a, wn, w in pairs:
+        if len(a) == 0 or len(a) != len(w):
+            out.append(f"{wn} must have one weight per entry of {an} ({len(a)})")
+        elif any(x < 0 for x in w) or sum(w) <= 0:
+            out.append(f"{wn} must be >= 0 with a positive sum")
+    if len(e.arms) != 2 or len(set(e.arms)) != 2:
+        out.append(f"effects.arms must name two distinct arms (control, treatment), got {e.arms}")
+    for name, w, k in (("conversations.day_weights", c.day_weights, 7),
+                       ("conversations.hour_weights", c.hour_weights, 24)):
+        if len(w) != k or any(x < 0 for x in w) or sum(w) <= 0:
+            out.append(f"{name} must be {k} numbers >= 0 with a positive sum")
+    if fr.close_hour <= fr.open_hour:
+        out.append(f"frt.close_hour = {fr.close_hour} must be later than frt.open_hour "
+                   f"= {fr.open_hour}")
+    for tz in (*p.timezones, fr.timezone):
+        try:
+            pd.Timestamp("2025-01-01").tz_localize(tz)
+        except Exception:  # noqa: BLE001 -- any failure means an unknown zone
+            out.append(f"time zone {tz!r} is not a known IANA zone")
+    try:
+        ts = pd.Timestamp(s.window.start)
+        if ts.tzinfo is None:
+            out.append(f"window.start = {s.window.start!r} needs an offset (e.g. +00:00)")
+    except ValueError:
+        out.append(f"window.start = {s.window.start!r} is not an ISO 8601 timestamp")
+    return out
+
+
+def _section(cls: type, values: Any, source: str, name: str, base: Any = None) -> Any:
+    if not isinstance(values, dict):
+        raise ScenarioError(f"{source}: {name} must be a table [{name}]")
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, v in values.items():
+        if key not in known:
+            raise ScenarioError(f"{source}: unknown key {name}.{key} (known: "
+                                f"{', '.join(sorted(known))})")
+        default = known[key].default
+        kwargs[key] = _coerce(v, default, f"{source}: {name}.{key}")
+    return replace(base if base is not None else cls(), **kwargs)
+
+
+def _coerce(v: Any, default: Any, where: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(v, bool):
+            raise ScenarioError(f"{where} must be true or false, got {v!r}")
+        return v
+    if isinstance(default, int):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ScenarioError(f"{where} must be an integer, got {v!r}")
+        return v
+    if isinstance(default, float):
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ScenarioError(f"{where} must be a number, got {v!r}")
+        return float(v)
+    if isinstance(default, str):
+        if not isinstance(v, str):
+            raise ScenarioError(f"{where} must be a string, got {v!r}")
+        return v
+    if isinstance(default, tuple):
+        if not isinstance(v, list):
+            raise ScenarioError(f"{where} must be a list, got {v!r}")
+        kind = type(default[0]) if default else str
+        return tuple(_coerce(x, kind(), where) for x in v)
+    raise ScenarioError(f"{where}: unsupported value {v!r}")  # pragma: no cover
+
+
+def scenario_from_mapping(data: dict[str, Any], *, source: str = "scenario") -> Scenario:
+    """Build a :class:`Scenario` from parsed TOML, validating every key."""
+    kwargs: dict[str, Any] = {}
+    for key, v in data.items():
+        if key in ("name", "description"):
+            if not isinstance(v, str):
+                raise ScenarioError(f"{source}: {key} must be a string, got {v!r}")
+            kwargs[key] = v
+        elif key in _SECTIONS:
+            kwargs[key] = _section(_SECTIONS[key], v, source, key)
+        else:
+            raise ScenarioError(f"{source}: unknown section or key {key!r} (known: name, "
+                                f"description, {', '.join(_SECTIONS)})")
+    try:
+        return Scenario(**kwargs)
+    except ScenarioError as exc:
+        msg = str(exc).split(": ", 1)[-1]
+        raise ScenarioError(f"{source}: {msg}") from None
+
+
+def load_scenario(name_or_path: str | Path | Scenario) -> Scenario:
+    """A preset by name (``"published"``, ``"aa"``, ``"harsh"``) or a TOML file by path.
+
+    Raises:
+        ScenarioError: unknown preset, unreadable file, invalid TOML, unknown keys or bad values.
+    """
+    if isinstance(name_or_path, Scenario):
+        return name_or_path
+    text_name = str(name_or_path)
+    if text_name in PRESETS:
+        ref = resources.files("frt_experiments").joinpath(f"scenarios/{text_name}.toml")
+        text, source = ref.read_text(encoding="utf-8"), f"{text_name}.toml"
+    else:
+        p = Path(name_or_path)
+        if p.suffix.lower() != ".toml" and not p.exists():
+            raise ScenarioError(f"scenario {text_name!r}: not a preset ({', '.join(PRESETS)}) "
+                                "nor a .toml file")
+        if not p.is_file():
+            raise ScenarioError(f"{p.name}: scenario file not found ({p})")
+        text, source = p.read_text(encoding="utf-8"), p.name
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from exc
+    return scenario_from_mapping(data, source=source)
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return "[" + ", ".join(_toml(x) for x in v) + "]"
+
+
+def scenario_to_toml(s: Scenario) -> str:
+    """The fully resolved scenario as TOML (every key, defaults included)."""
+    lines = [f"name = {_toml(s.name)}", f"description = {_toml(s.description)}"]
+    for sec in _SECTIONS:
+        lines.append(f"\n[{sec}]")
+        obj = getattr(s, sec)
+        lines.extend(f"{f.name} = {_toml(getattr(obj, f.name))}" for f in fields(obj))
+    return "\n".join(lines) + "\n"

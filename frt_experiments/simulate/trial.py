@@ -1,0 +1,225 @@
+"""Simulate a whole trial: customers, assignments and conversations as canonical tables."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm import tqdm
+
+from frt_experiments import schema as S
+from frt_experiments.simulate.conversations import draw_conversations
+from frt_experiments.simulate.population import draw_population, revenue_end
+from frt_experiments.simulate.scenario import Scenario, load_scenario, scenario_to_toml
+
+__all__ = ["SimulatedTrial", "simulate"]
+
+
+@dataclass(frozen=True, repr=False)
+class SimulatedTrial:
+    """The three canonical tables of one simulated trial, and the scenario that made them."""
+
+    scenario: Scenario
+    customers: pd.DataFrame
+    assignments: pd.DataFrame
+    conversations: pd.DataFrame
+    seed: int | None = None
+
+    def __repr__(self) -> str:
+        return (f"SimulatedTrial(scenario={self.scenario.name!r}, "
+                f"customers={len(self.customers):,}, assignments={len(self.assignments):,}, "
+                f"conversations={len(self.conversations):,}, "
+                f"window={self.scenario.start.isoformat()}..{self.scenario.end.isoformat()})")
+
+    def to_pandas(self) -> dict[str, pd.DataFrame]:
+        return {"customers": self.customers, "assignments": self.assignments,
+                "conversations": self.conversations}
+
+    def summary(self) -> str:
+        conv = self.conversations.merge(self.assignments[[S.CUSTOMER_ID, S.ARM]],
+                                        on=S.CUSTOMER_ID)
+        per = conv.groupby(S.ARM, observed=True).agg(
+            conversations=(S.CONVERSATION_ID, "size"),
+            median_frt_business_hours=(S.FIRST_RESPONSE_BUSINESS_SECONDS,
+                                       lambda s: s.median() / 3600))
+        return f"{self!r}\n{per.to_string()}"
+
+    def write(self, out: str | os.PathLike[str], *, format: str = "csv") -> dict[str, Path]:  # noqa: A002
+        """Write the tables (``csv`` or ``parquet``) and ``scenario.toml`` atomically."""
+        if format not in ("csv", "parquet"):
+            raise ValueError(f"format must be 'csv' or 'parquet', got {format!r}")
+        d = Path(out)
+        d.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, df in self.to_pandas().items():
+            paths[name] = _write_arrow(_to_arrow(df), d / f"{name}.{format}", format)
+        paths["scenario"] = _atomic_text(d / "scenario.toml", scenario_to_toml(self.scenario))
+        return paths
+
+
+def _to_arrow(df: pd.DataFrame) -> pa.Table:
+    cols = {}
+    for name in df.columns:
+        s = df[name]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            ns = s.to_numpy(dtype="datetime64[s]", na_value=np.datetime64("NaT"))
+            text = pa.array(np.datetime_as_string(ns, unit="s"), mask=np.isnat(ns))
+            cols[name] = pc.binary_join_element_wise(text, "+00:00", "")
+        elif name in (S.HANDLE_SECONDS, *S.PRE_COVARIATES, S.FIRST_RESPONSE_BUSINESS_SECONDS):
+            cols[name] = pa.array(s.to_numpy(dtype=float).astype("int64"))  # whole numbers
+        else:
+            cols[name] = pa.array(s)
+    return pa.table(cols)
+
+
+def _write_arrow(table: pa.Table, path: Path, format: str) -> Path:  # noqa: A002
+    import pyarrow.csv as pacsv  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if format == "csv":
+            pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="none", quoting_header="none"))
+        else:
+            pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def _ids(prefix: str, n: int, width: int) -> pd.Series:
+    num = pc.cast(pa.array(np.arange(1, n + 1)), pa.string())
+    return pd.Series(pc.binary_join_element_wise(prefix, pc.utf8_lpad(num, width, "0"), "")
+                     .to_pandas(), dtype="string")
+
+
+def _buckets(ids: pd.Series, salt: str) -> np.ndarray:
+    """Assignment buckets: the toolkit's hash_buckets (issue 4) when installed, else the same
+    agreed rule (SHA-256 of "{salt}:{id}", first 8 bytes big-endian / 2**64)."""
+    try:
+        from frt_experiments.assignment import hash_buckets  # noqa: PLC0415
+    except ImportError:
+        raw = b"".join(hashlib.sha256(f"{salt}:{i}".encode()).digest()[:8]
+                       for i in ids.tolist())
+        return np.frombuffer(raw, dtype=">u8").astype(np.float64) / 2.0**64
+    return np.asarray(hash_buckets(ids, salt), dtype=np.float64)
+
+
+def _utc(ns: np.ndarray) -> pd.Series:
+    return pd.Series(pd.DatetimeIndex(ns.astype("datetime64[ns]"), tz="UTC"))
+
+
+def simulate(
+    scenario: str | os.PathLike[str] | Scenario = "published", *,
+    customers: int | None = None, months: float | None = None,
+    rng: int | np.random.Generator | None = None, progress: bool = False,
+) -> SimulatedTrial:
+    """Simulate a trial: customers, the assignment of the low-spend ones, and conversations.
+
+    Args:
+        scenario: A preset name (``"published"``, ``"aa"``, ``"harsh"``), a TOML path or a
+            :class:`Scenario`.
+        customers: Number of customers (default: the scenario's ``window.customers``).
+        months: Window length in months (default: the scenario's ``window.months``).
+        rng: Seed or generator; the same seed gives the same tables.
+        progress: Show a progress bar on stderr (only when stderr is a terminal).
+
+    Returns:
+        A :class:`SimulatedTrial` with canonical, typed tables (UTC timestamps, string ids).
+
+    References:
+        The generative model and its calibration are described in
+        :mod:`frt_experiments.simulate` and DESIGN section 5.
+    """
+    sc = load_scenario(scenario)
+    changes: dict[str, int | float] = {}
+    if customers is not None:
+        if isinstance(customers, bool) or not isinstance(customers, int | np.integer) \
+                or customers < 1:
+            raise ValueError(f"customers must be a positive integer, got {customers!r}")
+        changes["customers"] = int(customers)
+    if months is not None:
+        if not (isinstance(months, int | float) and 0 < months <= 60):
+            raise ValueError(f"months must be in (0, 60], got {months!r}")
+        changes["months"] = float(months)
+    if changes:
+        sc = sc.with_(window=changes)
+    seed = rng if isinstance(rng, int) else None
+    gen = np.random.default_rng(rng)
+    n = sc.window.customers
+    bar = tqdm(total=4, desc="simulate", unit="step", file=sys.stderr,
+               disable=not (progress and sys.stderr.isatty()))
+    pop = draw_population(sc, n, gen)
+    bar.update()
+    ids = _ids("C", n, max(7, len(str(n))))
+    el, e = sc.eligibility, sc.effects
+    eligible = pop.spend <= el.max_spend
+    buckets = np.full(n, np.nan)
+    buckets[eligible] = _buckets(ids[eligible], el.salt)
+    cdf = np.cumsum(e.weights) / np.sum(e.weights)
+    arm_idx = np.where(eligible, np.minimum(np.searchsorted(cdf, np.nan_to_num(buckets),
+                                                            side="right"), 1), -1)
+    treated = arm_idx == 1
+    rev_end = revenue_end(sc, pop.spend, np.where(treated, e.churn, 1.0), gen)
+    p = sc.population
+    cust = pd.DataFrame({
+        S.CUSTOMER_ID: ids,
+        S.MONTHLY_SPEND: pop.spend,
+        S.REVENUE_START: pop.spend,
+        S.REVENUE_END: rev_end,
+        S.SEGMENT: pd.Series(np.asarray(p.segments)[pop.segment], dtype="string"),
+        S.TIMEZONE: pd.Series(np.asarray(p.timezones)[pop.timezone], dtype="string"),
+        S.PRE_CONVERSATIONS: pop.pre_conversations,
+        S.PRE_RATED: pop.pre_rated,
+        S.PRE_SATISFIED: pop.pre_satisfied,
+        S.PRE_HANDLE_SECONDS: pop.pre_handle_seconds,
+    })
+    assigned = np.flatnonzero(eligible)
+    asg = pd.DataFrame({
+        S.CUSTOMER_ID: ids.iloc[assigned].reset_index(drop=True),
+        S.EXPERIMENT: pd.Series(np.full(assigned.size, el.experiment), dtype="string"),
+        S.ARM: pd.Series(np.asarray(e.arms)[arm_idx[assigned]], dtype="string"),
+        S.ASSIGNED_AT: pd.Series(pd.DatetimeIndex(np.full(assigned.size, sc.start.value)
+                                                  .astype("datetime64[ns]"), tz="UTC")),
+        S.BUCKET: buckets[assigned],
+    })
+    bar.update()
+    conv = draw_conversations(sc, rate=pop.rate, propensity=pop.propensity,
+                              handle_factor=pop.handle_factor, tz_index=pop.timezone,
+                              treated=treated, rng=gen)
+    bar.update()
+    m = conv.customer.size
+    rating = pd.Series(conv.rating.astype(str), dtype="string").where(conv.rating > 0)
+    convs = pd.DataFrame({
+        S.CONVERSATION_ID: _ids("V", m, max(8, len(str(m)))),
+        S.CUSTOMER_ID: ids.iloc[conv.customer].reset_index(drop=True),
+        S.CREATED_AT: _utc(conv.created_ns),
+        S.FIRST_RESPONSE_AT: _utc(conv.first_response_ns),
+        S.HANDLE_SECONDS: conv.handle_seconds,
+        S.CSAT: rating,
+        S.CSAT_SCALE: pd.Series(np.full(m, S.SCALE_1_5), dtype="string"),
+        S.CHANNEL: pd.Series(np.full(m, sc.conversations.channel), dtype="string"),
+        S.FIRST_RESPONSE_BUSINESS_SECONDS: conv.frt_business_seconds,
+    })
+    bar.update()
+    bar.close()
+    return SimulatedTrial(sc, cust, asg, convs, seed)
