@@ -31,7 +31,13 @@ from scipy.special import expit
 
 from frt_experiments.simulate.scenario import Scenario
 
-__all__ = ["CsatCalibration", "calibrate_csat", "expected_csat", "satisfaction_probability"]
+__all__ = [
+    "CsatCalibration",
+    "calibrate_csat",
+    "csat_by_arm",
+    "expected_csat",
+    "satisfaction_probability",
+]
 
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(64)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
@@ -77,7 +83,8 @@ class CsatCalibration:
                 f"rel_diff={self.ratio - 1:+.4%})")
 
 
-def _csat_pair(scenario: Scenario, intercept: float, slope: float) -> tuple[float, float]:
+def csat_by_arm(scenario: Scenario, intercept: float, slope: float) -> tuple[float, float]:
+    """Expected CSAT of the fast and the slow arm for given dose-response parameters."""
     f, sd = scenario.frt, scenario.population.satisfaction_sd
     kw = {"median_hours": f.fast_median_hours, "sigma": f.fast_sigma, "satisfaction_sd": sd}
     fast = expected_csat(intercept=intercept, slope=slope, **kw)
@@ -98,11 +105,11 @@ def calibrate_csat(scenario: Scenario) -> CsatCalibration:
     c = scenario.csat
 
     def intercept_for(slope: float) -> float:
-        return brentq(lambda a: _csat_pair(scenario, a, slope)[0] - c.target_fast,
+        return brentq(lambda a: csat_by_arm(scenario, a, slope)[0] - c.target_fast,
                       -30.0, 30.0, xtol=1e-12)
 
     def ratio_gap(slope: float) -> float:
-        fast, slow = _csat_pair(scenario, intercept_for(slope), slope)
+        fast, slow = csat_by_arm(scenario, intercept_for(slope), slope)
         return slow / fast - c.target_ratio
 
     if c.target_ratio == 1.0 or scenario.frt.slow_delay_hours == 0:
@@ -118,5 +125,5 @@ def calibrate_csat(scenario: Scenario) -> CsatCalibration:
             raise ValueError(f"csat.target_ratio = {c.target_ratio} cannot be reached with "
                              f"a slope in [{lo}, {hi}]") from exc
     a = intercept_for(slope)
-    fast, slow = _csat_pair(scenario, a, slope)
+    fast, slow = csat_by_arm(scenario, a, slope)
     return CsatCalibration(a, slope, fast, slow)

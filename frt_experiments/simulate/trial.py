@@ -88,7 +88,8 @@ def _write_arrow(table: pa.Table, path: Path, format: str) -> Path:  # noqa: A00
     os.close(fd)
     try:
         if format == "csv":
-            pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="none", quoting_header="none"))
+            opts = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
+            pacsv.write_csv(table, tmp, opts)
         else:
             pq.write_table(table, tmp)
         os.replace(tmp, path)
