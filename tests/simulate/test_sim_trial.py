@@ -1,0 +1,123 @@
+"""Whole trials: calibrated effects, A/A, canonical output, determinism and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from frt_experiments import schema as S
+from frt_experiments.cli import main
+from frt_experiments.simulate import SimulatedTrial, load_scenario, simulate
+from frt_experiments.simulate.calibrate import arm_effects, expected_effects
+
+TARGETS = {"questions": -0.04, "csat": -0.0125, "nrr": 0.0, "efficiency": 0.20}
+
+
+@pytest.fixture(scope="module")
+def published() -> SimulatedTrial:
+    return simulate("published", customers=150_000, rng=20250106)
+
+
+def test_published_preset_expects_the_published_table() -> None:
+    exp = expected_effects(load_scenario("published"))
+    for metric, target in TARGETS.items():
+        assert exp[metric] == pytest.approx(target, abs=1e-9), metric
+
+
+@pytest.mark.parametrize("metric", list(TARGETS))
+def test_published_preset_reproduces_the_table(published, metric: str) -> None:
+    row = arm_effects(published).loc[metric]
+    # tolerance: 4 delta-method standard errors of the simulated relative change
+    assert abs(row["rel_diff"] - TARGETS[metric]) < 4 * row["rel_se"]
+
+
+def test_published_effects_are_detectable_where_they_should_be(published) -> None:
+    eff = arm_effects(published)
+    assert abs(eff.loc["efficiency", "rel_diff"] / eff.loc["efficiency", "rel_se"]) > 10
+    assert 0.85 < eff.loc["csat", "control"] < 0.90
+    assert 0.95 < eff.loc["nrr", "control"] < 1.0
+
+
+def test_aa_shows_no_effect() -> None:
+    eff = arm_effects(simulate("aa", customers=100_000, rng=99))
+    assert np.all(np.abs(eff["rel_diff"]) < 4 * eff["rel_se"])
+    trial = simulate("aa", customers=5_000, rng=1)
+    conv = trial.conversations.merge(trial.assignments, on=S.CUSTOMER_ID)
+    med = conv.groupby(S.ARM)[S.FIRST_RESPONSE_BUSINESS_SECONDS].median() / 3600
+    assert med.max() < 3  # both arms answered within the fast target
+
+
+def test_output_is_canonical(published) -> None:
+    t = published
+    cust = S.validate_customers(t.customers)
+    asg = S.validate_assignments(t.assignments)
+    conv = S.validate_conversations(t.conversations)
+    pd.testing.assert_frame_equal(conv, t.conversations, check_dtype=False)
+    assert S.check_tables(cust, conv, asg, window=(t.scenario.start, t.scenario.end)) == []
+    assert str(conv[S.CREATED_AT].dt.tz) == "UTC"
+    assert set(conv[S.CSAT].dropna().unique()) == set(S.RATINGS_1_5)
+    assert conv[S.FIRST_RESPONSE_BUSINESS_SECONDS].notna().all()
+
+
+def test_only_low_spend_customers_are_assigned_by_the_agreed_hash(published) -> None:
+    t, sc = published, published.scenario
+    low = t.customers.loc[t.customers[S.MONTHLY_SPEND] <= sc.eligibility.max_spend,
+                          S.CUSTOMER_ID]
+    assert set(t.assignments[S.CUSTOMER_ID]) == set(low)
+    sample = t.assignments.head(50)
+    want = [int.from_bytes(hashlib.sha256(f"{sc.eligibility.salt}:{i}".encode()).digest()[:8],
+                           "big") / 2**64 for i in sample[S.CUSTOMER_ID]]
+    np.testing.assert_allclose(sample[S.BUCKET], want, rtol=0, atol=0)
+    arms = np.where(sample[S.BUCKET] < 0.5, "fast", "one_business_day")
+    assert (sample[S.ARM].to_numpy() == arms).all()
+
+
+def test_repr_and_summary(published) -> None:
+    assert "SimulatedTrial(scenario='published', customers=150,000" in repr(published)
+    assert "one_business_day" in published.summary()
+
+
+def _files(d: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+
+
+def test_cli_same_seed_same_bytes_and_validates(tmp_path: Path, capsys) -> None:
+    args = ["simulate", "--customers", "2000", "--months", "2", "--no-progress"]
+    assert main([*args, "--seed", "4", "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--seed", "4", "--out", str(tmp_path / "b")]) == 0
+    assert main([*args, "--seed", "5", "--out", str(tmp_path / "c")]) == 0
+    a, b, c = (_files(tmp_path / x) for x in "abc")
+    assert set(a) == {"customers.csv", "assignments.csv", "conversations.csv", "scenario.toml"}
+    assert a == b
+    assert a["conversations.csv"] != c["conversations.csv"]
+    assert load_scenario(tmp_path / "a" / "scenario.toml").window.months == 2.0
+    capsys.readouterr()
+    d = tmp_path / "a"
+    assert main(["validate", "--customers", str(d / "customers.csv"), "--conversations",
+                 str(d / "conversations.csv"), "--assignments", str(d / "assignments.csv")]) == 0
+    assert "conversations ok" in capsys.readouterr().out
+
+
+def test_cli_parquet(tmp_path: Path) -> None:
+    assert main(["simulate", "--customers", "500", "--seed", "1", "--format", "parquet",
+                 "--scenario", "harsh", "--no-progress", "--out", str(tmp_path)]) == 0
+    conv = S.read_table(tmp_path / "conversations.parquet", "conversations")
+    csv = simulate("harsh", customers=500, rng=1).conversations
+    assert len(conv) == len(csv)
+    assert (conv[S.CREATED_AT] == csv[S.CREATED_AT]).all()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--scenario", "nope"], "not a preset"),
+    (["--customers", "0"], "customers must be a positive integer"),
+    (["--months", "-1"], "months must be in (0, 60]"),
+])
+def test_cli_errors_are_one_line(tmp_path: Path, capsys, argv, message) -> None:
+    assert main(["simulate", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
