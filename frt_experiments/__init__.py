@@ -26,6 +26,7 @@ Where things live:
 """
 
 from frt_experiments._version import __version__
+from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.design import (
     DesignResult,
     MetricVariance,
@@ -57,11 +58,13 @@ from frt_experiments.schema import (
     validate_customers,
     write_table,
 )
+from frt_experiments.simulate import Scenario, SimulatedTrial, load_scenario, simulate
 from frt_experiments.stats.power import proportion_power, proportion_sample_size
 from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
 
 __all__ = [
     "BalanceWarning",
+    "BusinessCalendar",
     "DataError",
     "DataWarning",
     "DesignResult",
@@ -74,8 +77,10 @@ __all__ = [
     "PowerResult",
     "Problem",
     "SampleRatioMismatchWarning",
+    "Scenario",
     "ScenarioError",
     "SequentialBounds",
+    "SimulatedTrial",
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
     "__version__",
@@ -83,6 +88,7 @@ __all__ = [
     "estimate_variances",
     "judge_interim",
     "judge_interim_results",
+    "load_scenario",
     "metric_power",
     "plan_experiment",
     "proportion_power",
@@ -90,6 +96,7 @@ __all__ = [
     "read_plan",
     "read_table",
     "sequential_bounds",
+    "simulate",
     "validate_assignments",
     "validate_conversations",
     "validate_customers",
