@@ -26,7 +26,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from frt_experiments import schema as S
+from frt_experiments import schema
 from frt_experiments.simulate.effects import calibrate_csat, csat_by_arm
 from frt_experiments.simulate.population import expected_nrr
 from frt_experiments.simulate.scenario import Scenario, load_scenario
@@ -69,23 +69,24 @@ def arm_effects(trial: SimulatedTrial) -> pd.DataFrame:
     """
     conv = trial.conversations
     per = pd.DataFrame({
-        S.CUSTOMER_ID: conv[S.CUSTOMER_ID],
+        schema.CUSTOMER_ID: conv[schema.CUSTOMER_ID],
         "n": 1.0,
-        "rated": conv[S.CSAT].notna().astype(float),
-        "sat": S.satisfied(conv).fillna(0.0),
-        "hours": conv[S.HANDLE_SECONDS] / 3600,
-    }).groupby(S.CUSTOMER_ID).sum()
-    rows = trial.assignments[[S.CUSTOMER_ID, S.ARM]].merge(
-        trial.customers[[S.CUSTOMER_ID, S.REVENUE_START, S.REVENUE_END]], on=S.CUSTOMER_ID)
-    rows = rows.join(per, on=S.CUSTOMER_ID).fillna({"n": 0, "rated": 0, "sat": 0, "hours": 0})
+        "rated": conv[schema.CSAT].notna().astype(float),
+        "sat": schema.satisfied(conv).fillna(0.0),
+        "hours": conv[schema.HANDLE_SECONDS] / 3600,
+    }).groupby(schema.CUSTOMER_ID).sum()
+    rows = trial.assignments[[schema.CUSTOMER_ID, schema.ARM]].merge(
+        trial.customers[[schema.CUSTOMER_ID, schema.REVENUE_START, schema.REVENUE_END]],
+        on=schema.CUSTOMER_ID)
+    rows = rows.join(per, on=schema.CUSTOMER_ID).fillna({"n": 0, "rated": 0, "sat": 0, "hours": 0})
     control, treatment = trial.scenario.effects.arms
     out = []
     for metric, num, den in (("questions", "n", None), ("csat", "sat", "rated"),
-                             ("nrr", S.REVENUE_END, S.REVENUE_START),
+                             ("nrr", schema.REVENUE_END, schema.REVENUE_START),
                              ("efficiency", "n", "hours")):
         vals = {}
         for arm in (control, treatment):
-            g = rows[rows[S.ARM] == arm]
+            g = rows[rows[schema.ARM] == arm]
             y = g[num].to_numpy(float)
             x = np.ones_like(y) if den is None else g[den].to_numpy(float)
             vals[arm] = _ratio_se(y, x)

@@ -27,6 +27,7 @@ repeat) to replace the policy-based FRT with simulated queue waits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,7 +149,7 @@ def _add_business(scenario: Scenario, created_ns: np.ndarray,
     return clock.from_business(clock.to_business(created_ns) + seconds)
 
 
-def _real_calendar(scenario: Scenario) -> object | None:
+def _real_calendar(scenario: Scenario) -> Any | None:
     """The toolkit's BusinessCalendar (issue 3) when installed, else None (use DeskClock)."""
     try:
         from frt_experiments.calendar import BusinessCalendar  # noqa: PLC0415

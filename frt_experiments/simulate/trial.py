@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from frt_experiments import schema as S
+from frt_experiments import schema
 from frt_experiments.simulate.conversations import draw_conversations
 from frt_experiments.simulate.population import draw_population, revenue_end
 from frt_experiments.simulate.scenario import Scenario, load_scenario, scenario_to_toml
@@ -44,15 +44,15 @@ class SimulatedTrial:
                 "conversations": self.conversations}
 
     def summary(self) -> str:
-        conv = self.conversations.merge(self.assignments[[S.CUSTOMER_ID, S.ARM]],
-                                        on=S.CUSTOMER_ID)
-        per = conv.groupby(S.ARM, observed=True).agg(
-            conversations=(S.CONVERSATION_ID, "size"),
-            median_frt_business_hours=(S.FIRST_RESPONSE_BUSINESS_SECONDS,
+        conv = self.conversations.merge(self.assignments[[schema.CUSTOMER_ID, schema.ARM]],
+                                        on=schema.CUSTOMER_ID)
+        per = conv.groupby(schema.ARM, observed=True).agg(
+            conversations=(schema.CONVERSATION_ID, "size"),
+            median_frt_business_hours=(schema.FIRST_RESPONSE_BUSINESS_SECONDS,
                                        lambda s: s.median() / 3600))
         return f"{self!r}\n{per.to_string()}"
 
-    def write(self, out: str | os.PathLike[str], *, format: str = "csv") -> dict[str, Path]:  # noqa: A002
+    def write(self, out: str | os.PathLike[str], *, format: str = "csv") -> dict[str, Path]:
         """Write the tables (``csv`` or ``parquet``) and ``scenario.toml`` atomically."""
         if format not in ("csv", "parquet"):
             raise ValueError(f"format must be 'csv' or 'parquet', got {format!r}")
@@ -65,6 +65,10 @@ class SimulatedTrial:
         return paths
 
 
+_WHOLE_NUMBERS = (schema.HANDLE_SECONDS, *schema.PRE_COVARIATES,
+                  schema.FIRST_RESPONSE_BUSINESS_SECONDS)
+
+
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
     cols = {}
     for name in df.columns:
@@ -73,14 +77,14 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
             ns = s.to_numpy(dtype="datetime64[s]", na_value=np.datetime64("NaT"))
             text = pa.array(np.datetime_as_string(ns, unit="s"), mask=np.isnat(ns))
             cols[name] = pc.binary_join_element_wise(text, "+00:00", "")
-        elif name in (S.HANDLE_SECONDS, *S.PRE_COVARIATES, S.FIRST_RESPONSE_BUSINESS_SECONDS):
+        elif name in _WHOLE_NUMBERS:
             cols[name] = pa.array(s.to_numpy(dtype=float).astype("int64"))  # whole numbers
         else:
             cols[name] = pa.array(s)
     return pa.table(cols)
 
 
-def _write_arrow(table: pa.Table, path: Path, format: str) -> Path:  # noqa: A002
+def _write_arrow(table: pa.Table, path: Path, format: str) -> Path:
     import pyarrow.csv as pacsv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
@@ -130,7 +134,7 @@ def _utc(ns: np.ndarray) -> pd.Series:
 
 
 def simulate(
-    scenario: str | os.PathLike[str] | Scenario = "published", *,
+    scenario: str | Path | Scenario = "published", *,
     customers: int | None = None, months: float | None = None,
     rng: int | np.random.Generator | None = None, progress: bool = False,
 ) -> SimulatedTrial:
@@ -183,25 +187,25 @@ def simulate(
     rev_end = revenue_end(sc, pop.spend, np.where(treated, e.churn, 1.0), gen)
     p = sc.population
     cust = pd.DataFrame({
-        S.CUSTOMER_ID: ids,
-        S.MONTHLY_SPEND: pop.spend,
-        S.REVENUE_START: pop.spend,
-        S.REVENUE_END: rev_end,
-        S.SEGMENT: pd.Series(np.asarray(p.segments)[pop.segment], dtype="string"),
-        S.TIMEZONE: pd.Series(np.asarray(p.timezones)[pop.timezone], dtype="string"),
-        S.PRE_CONVERSATIONS: pop.pre_conversations,
-        S.PRE_RATED: pop.pre_rated,
-        S.PRE_SATISFIED: pop.pre_satisfied,
-        S.PRE_HANDLE_SECONDS: pop.pre_handle_seconds,
+        schema.CUSTOMER_ID: ids,
+        schema.MONTHLY_SPEND: pop.spend,
+        schema.REVENUE_START: pop.spend,
+        schema.REVENUE_END: rev_end,
+        schema.SEGMENT: pd.Series(np.asarray(p.segments)[pop.segment], dtype="string"),
+        schema.TIMEZONE: pd.Series(np.asarray(p.timezones)[pop.timezone], dtype="string"),
+        schema.PRE_CONVERSATIONS: pop.pre_conversations,
+        schema.PRE_RATED: pop.pre_rated,
+        schema.PRE_SATISFIED: pop.pre_satisfied,
+        schema.PRE_HANDLE_SECONDS: pop.pre_handle_seconds,
     })
     assigned = np.flatnonzero(eligible)
     asg = pd.DataFrame({
-        S.CUSTOMER_ID: ids.iloc[assigned].reset_index(drop=True),
-        S.EXPERIMENT: pd.Series(np.full(assigned.size, el.experiment), dtype="string"),
-        S.ARM: pd.Series(np.asarray(e.arms)[arm_idx[assigned]], dtype="string"),
-        S.ASSIGNED_AT: pd.Series(pd.DatetimeIndex(np.full(assigned.size, sc.start.value)
+        schema.CUSTOMER_ID: ids.iloc[assigned].reset_index(drop=True),
+        schema.EXPERIMENT: pd.Series(np.full(assigned.size, el.experiment), dtype="string"),
+        schema.ARM: pd.Series(np.asarray(e.arms)[arm_idx[assigned]], dtype="string"),
+        schema.ASSIGNED_AT: pd.Series(pd.DatetimeIndex(np.full(assigned.size, sc.start.value)
                                                   .astype("datetime64[ns]"), tz="UTC")),
-        S.BUCKET: buckets[assigned],
+        schema.BUCKET: buckets[assigned],
     })
     bar.update()
     conv = draw_conversations(sc, rate=pop.rate, propensity=pop.propensity,
@@ -211,15 +215,15 @@ def simulate(
     m = conv.customer.size
     rating = pd.Series(conv.rating.astype(str), dtype="string").where(conv.rating > 0)
     convs = pd.DataFrame({
-        S.CONVERSATION_ID: _ids("V", m, max(8, len(str(m)))),
-        S.CUSTOMER_ID: ids.iloc[conv.customer].reset_index(drop=True),
-        S.CREATED_AT: _utc(conv.created_ns),
-        S.FIRST_RESPONSE_AT: _utc(conv.first_response_ns),
-        S.HANDLE_SECONDS: conv.handle_seconds,
-        S.CSAT: rating,
-        S.CSAT_SCALE: pd.Series(np.full(m, S.SCALE_1_5), dtype="string"),
-        S.CHANNEL: pd.Series(np.full(m, sc.conversations.channel), dtype="string"),
-        S.FIRST_RESPONSE_BUSINESS_SECONDS: conv.frt_business_seconds,
+        schema.CONVERSATION_ID: _ids("V", m, max(8, len(str(m)))),
+        schema.CUSTOMER_ID: ids.iloc[conv.customer].reset_index(drop=True),
+        schema.CREATED_AT: _utc(conv.created_ns),
+        schema.FIRST_RESPONSE_AT: _utc(conv.first_response_ns),
+        schema.HANDLE_SECONDS: conv.handle_seconds,
+        schema.CSAT: rating,
+        schema.CSAT_SCALE: pd.Series(np.full(m, schema.SCALE_1_5), dtype="string"),
+        schema.CHANNEL: pd.Series(np.full(m, sc.conversations.channel), dtype="string"),
+        schema.FIRST_RESPONSE_BUSINESS_SECONDS: conv.frt_business_seconds,
     })
     bar.update()
     bar.close()

@@ -125,3 +125,19 @@ def test_desk_hook_takes_given_frt_and_checks_its_length(scenario) -> None:
     with pytest.raises(ValueError, match="frt_business_seconds: expected"):
         draw_conversations(scenario, rng=np.random.default_rng(1),
                            frt_business_seconds=np.ones(3), **kw)
+
+
+def test_desk_clock_agrees_with_the_business_calendar(scenario) -> None:
+    calendar = pytest.importorskip("frt_experiments.calendar")
+    f = scenario.frt
+    cal = calendar.BusinessCalendar(f.timezone, hours="Mon-Fri 09:00-17:00", holidays="US")
+    rng = np.random.default_rng(21)
+    created = rng.integers(scenario.start.value, scenario.end.value, 3000) // 10**9 * 10**9
+    secs = rng.integers(1, 30 * 3600, 3000).astype(float)
+    clock = DeskClock(scenario)
+    ours = clock.from_business(clock.to_business(created) + secs)
+    theirs = cal.add_business_time(pd.Series(pd.DatetimeIndex(created, tz="UTC")),
+                                   pd.to_timedelta(secs, unit="s"))
+    theirs_b = clock.to_business(pd.DatetimeIndex(theirs).tz_convert("UTC").as_unit("ns").asi8)
+    # same business instant (the calendar may end at closing time where we start at opening)
+    np.testing.assert_allclose(clock.to_business(ours), theirs_b, atol=1e-6)

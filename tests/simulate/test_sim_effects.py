@@ -42,5 +42,5 @@ def test_calibration_hits_its_targets(target_fast: float, target_ratio: float) -
 
 def test_calibration_rejects_a_ratio_without_a_delay() -> None:
     sc = load_scenario("aa").with_(csat={"target_ratio": 0.98})
-    with pytest.raises(ValueError, match="csat.target_ratio"):
+    with pytest.raises(ValueError, match=r"csat\.target_ratio"):
         calibrate_csat(sc)

@@ -41,7 +41,8 @@ def test_resolved_toml_round_trips(tmp_path: Path) -> None:
     ("[speed]\nx = 1\n", "unknown section or key 'speed'"),
     ("[window]\nmonths = -1\n", "window.months = -1.0 must be > 0.0"),
     ("[window]\nmonths = \"five\"\n", "window.months must be a number"),
-    ("[conversations]\nsurvey_response = 1.5\n", "conversations.survey_response = 1.5 must be <= 1.0"),
+    ("[conversations]\nsurvey_response = 1.5\n",
+     "conversations.survey_response = 1.5 must be <= 1.0"),
     ("[frt]\ntimezone = \"Mars/Base\"\n", "'Mars/Base' is not a known IANA zone"),
     ("[frt]\nopen_hour = 18.0\n", "frt.close_hour = 17.0 must be later than frt.open_hour"),
     ("[effects]\nweights = [1.0]\n", "effects.weights must have one weight per entry"),
@@ -52,7 +53,7 @@ def test_resolved_toml_round_trips(tmp_path: Path) -> None:
 def test_bad_scenarios_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(ScenarioError, match="bad.toml") as info:
+    with pytest.raises(ScenarioError, match=r"bad\.toml") as info:
         load_scenario(path)
     assert message in str(info.value)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from frt_experiments import schema as S
+from frt_experiments import schema
 from frt_experiments.cli import main
 from frt_experiments.simulate import SimulatedTrial, load_scenario, simulate
 from frt_experiments.simulate.calibrate import arm_effects, expected_effects
@@ -46,34 +46,34 @@ def test_aa_shows_no_effect() -> None:
     eff = arm_effects(simulate("aa", customers=100_000, rng=99))
     assert np.all(np.abs(eff["rel_diff"]) < 4 * eff["rel_se"])
     trial = simulate("aa", customers=5_000, rng=1)
-    conv = trial.conversations.merge(trial.assignments, on=S.CUSTOMER_ID)
-    med = conv.groupby(S.ARM)[S.FIRST_RESPONSE_BUSINESS_SECONDS].median() / 3600
+    conv = trial.conversations.merge(trial.assignments, on=schema.CUSTOMER_ID)
+    med = conv.groupby(schema.ARM)[schema.FIRST_RESPONSE_BUSINESS_SECONDS].median() / 3600
     assert med.max() < 3  # both arms answered within the fast target
 
 
 def test_output_is_canonical(published) -> None:
     t = published
-    cust = S.validate_customers(t.customers)
-    asg = S.validate_assignments(t.assignments)
-    conv = S.validate_conversations(t.conversations)
+    cust = schema.validate_customers(t.customers)
+    asg = schema.validate_assignments(t.assignments)
+    conv = schema.validate_conversations(t.conversations)
     pd.testing.assert_frame_equal(conv, t.conversations, check_dtype=False)
-    assert S.check_tables(cust, conv, asg, window=(t.scenario.start, t.scenario.end)) == []
-    assert str(conv[S.CREATED_AT].dt.tz) == "UTC"
-    assert set(conv[S.CSAT].dropna().unique()) == set(S.RATINGS_1_5)
-    assert conv[S.FIRST_RESPONSE_BUSINESS_SECONDS].notna().all()
+    assert schema.check_tables(cust, conv, asg, window=(t.scenario.start, t.scenario.end)) == []
+    assert str(conv[schema.CREATED_AT].dt.tz) == "UTC"
+    assert set(conv[schema.CSAT].dropna().unique()) == set(schema.RATINGS_1_5)
+    assert conv[schema.FIRST_RESPONSE_BUSINESS_SECONDS].notna().all()
 
 
 def test_only_low_spend_customers_are_assigned_by_the_agreed_hash(published) -> None:
     t, sc = published, published.scenario
-    low = t.customers.loc[t.customers[S.MONTHLY_SPEND] <= sc.eligibility.max_spend,
-                          S.CUSTOMER_ID]
-    assert set(t.assignments[S.CUSTOMER_ID]) == set(low)
+    low = t.customers.loc[t.customers[schema.MONTHLY_SPEND] <= sc.eligibility.max_spend,
+                          schema.CUSTOMER_ID]
+    assert set(t.assignments[schema.CUSTOMER_ID]) == set(low)
     sample = t.assignments.head(50)
     want = [int.from_bytes(hashlib.sha256(f"{sc.eligibility.salt}:{i}".encode()).digest()[:8],
-                           "big") / 2**64 for i in sample[S.CUSTOMER_ID]]
-    np.testing.assert_allclose(sample[S.BUCKET], want, rtol=0, atol=0)
-    arms = np.where(sample[S.BUCKET] < 0.5, "fast", "one_business_day")
-    assert (sample[S.ARM].to_numpy() == arms).all()
+                           "big") / 2**64 for i in sample[schema.CUSTOMER_ID]]
+    np.testing.assert_allclose(sample[schema.BUCKET], want, rtol=0, atol=0)
+    arms = np.where(sample[schema.BUCKET] < 0.5, "fast", "one_business_day")
+    assert (sample[schema.ARM].to_numpy() == arms).all()
 
 
 def test_repr_and_summary(published) -> None:
@@ -105,10 +105,10 @@ def test_cli_same_seed_same_bytes_and_validates(tmp_path: Path, capsys) -> None:
 def test_cli_parquet(tmp_path: Path) -> None:
     assert main(["simulate", "--customers", "500", "--seed", "1", "--format", "parquet",
                  "--scenario", "harsh", "--no-progress", "--out", str(tmp_path)]) == 0
-    conv = S.read_table(tmp_path / "conversations.parquet", "conversations")
+    conv = schema.read_table(tmp_path / "conversations.parquet", "conversations")
     csv = simulate("harsh", customers=500, rng=1).conversations
     assert len(conv) == len(csv)
-    assert (conv[S.CREATED_AT] == csv[S.CREATED_AT]).all()
+    assert (conv[schema.CREATED_AT] == csv[schema.CREATED_AT]).all()
 
 
 @pytest.mark.parametrize(("argv", "message"), [
