@@ -50,6 +50,7 @@ from frt_experiments.errors import (
 )
 from frt_experiments.monitoring import InterimDecision, judge_interim, judge_interim_results
 from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
+from frt_experiments.policy import Attainment, FrtPolicy, attainment_table, default_policies
 from frt_experiments.schema import (
     check_tables,
     read_table,
@@ -63,6 +64,7 @@ from frt_experiments.stats.power import proportion_power, proportion_sample_size
 from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
 
 __all__ = [
+    "Attainment",
     "BalanceWarning",
     "BusinessCalendar",
     "DataError",
@@ -70,6 +72,7 @@ __all__ = [
     "DesignResult",
     "ExperimentPlan",
     "FrtError",
+    "FrtPolicy",
     "FrtWarning",
     "InterimDecision",
     "LedgerError",
@@ -84,7 +87,9 @@ __all__ = [
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
     "__version__",
+    "attainment_table",
     "check_tables",
+    "default_policies",
     "estimate_variances",
     "judge_interim",
     "judge_interim_results",

@@ -1,0 +1,229 @@
+"""First-response-time policies per arm: targets, deadlines, FRT in business time, attainment.
+
+The experiment's treatment is a business-time promise. An :class:`FrtPolicy` turns a
+conversation's ``created_at`` into its first-response *deadline* on a
+:class:`~frt_experiments.calendar.BusinessCalendar`, and judges a first response against it.
+
+Arms (see :func:`default_policies`):
+
+- ``fast``: a target in business time (default 4 business hours); deadline
+  ``calendar.add_business_time(created_at, target)``.
+- ``one_business_day``: deadline ``calendar.add_business_days(created_at, 1)``: the same clock
+  time on the next business day (for a conversation created while the desk is closed: the close
+  of the first business day that follows). This is what a helpdesk SLA target of "1 business
+  day" (one full business day of open time) amounts to. With ``rule="end_of_next_business_day"``
+  the deadline is instead the closing time of the first business day after the local date the
+  conversation arrived on (``calendar.end_of_next_business_day``).
+
+A first response *meets* the policy when the business time from creation to response does not
+exceed the business time from creation to the deadline (judged on business time, so a reply
+sent after hours, before the desk reopens, counts as on time).
+
+Attainment per arm reports the median and 90th percentile of FRT in calendar and business hours
+(quantiles by linear interpolation, Hyndman and Fan's type 7, R's default) and the share of
+conversations within target. Conversations without a first response count as missed.
+
+References:
+    Hyndman, R. J. and Fan, Y. (1996). Sample quantiles in statistical packages. The American
+    Statistician 50(4), 361-365.
+    Zendesk Help Center, "Defining and using SLA policies" (first reply time targets measured
+    in business hours).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.schema import (
+    ARM,
+    CONTROL_ARM,
+    CREATED_AT,
+    CUSTOMER_ID,
+    FIRST_RESPONSE_AT,
+    TREATMENT_ARM,
+)
+
+__all__ = ["Attainment", "FrtPolicy", "attainment_table", "default_policies"]
+
+Rule = Literal["business_time", "next_business_day", "end_of_next_business_day"]
+_RULES = ("business_time", "next_business_day", "end_of_next_business_day")
+_HOUR_NS = 3600 * 10**9
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """FRT attainment of one arm's policy.
+
+    Attributes:
+        arm: The arm.
+        n: Conversations.
+        n_responded: Conversations with a first response.
+        median_calendar_hours, p90_calendar_hours: FRT quantiles in calendar hours.
+        median_business_hours, p90_business_hours: FRT quantiles in business hours.
+        share_within_target: Share of all conversations answered within the policy's target
+            (unanswered conversations count as missed).
+    """
+
+    arm: str
+    n: int
+    n_responded: int
+    median_calendar_hours: float
+    p90_calendar_hours: float
+    median_business_hours: float
+    p90_business_hours: float
+    share_within_target: float
+
+    def to_pandas(self) -> pd.DataFrame:
+        return pd.DataFrame([{f.name: getattr(self, f.name) for f in fields(self)}])
+
+    def __repr__(self) -> str:
+        return (f"Attainment(arm={self.arm!r}, n={self.n}, median={self.median_business_hours:.2f}"
+                f" business h ({self.median_calendar_hours:.2f} calendar h), p90="
+                f"{self.p90_business_hours:.2f} business h, within target="
+                f"{self.share_within_target:.1%})")
+
+
+@dataclass(frozen=True)
+class FrtPolicy:
+    """One arm's first-response promise on a business calendar.
+
+    Args:
+        arm: The arm this policy belongs to.
+        calendar: The desk's business calendar.
+        rule: ``"business_time"`` (deadline = ``target`` of business time after creation),
+            ``"next_business_day"`` (same clock time on the next business day) or
+            ``"end_of_next_business_day"`` (close of the first business day after the local
+            creation date).
+        target: The business-time target for ``rule="business_time"``.
+
+    References:
+        See the module docstring (Zendesk SLA conventions; Hyndman and Fan 1996 quantiles).
+    """
+
+    arm: str
+    calendar: BusinessCalendar
+    rule: Rule = "business_time"
+    target: _dt.timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.rule not in _RULES:
+            raise ValueError(f"rule: expected one of {_RULES}, got {self.rule!r}")
+        if self.rule == "business_time":
+            if self.target is None:
+                raise ValueError("target: required when rule='business_time'")
+            t = pd.Timedelta(self.target)
+            if pd.isna(t) or t <= pd.Timedelta(0):
+                raise ValueError(f"target: must be a positive duration, got {self.target!r}")
+            object.__setattr__(self, "target", t.to_pytimedelta())
+        elif self.target is not None:
+            raise ValueError(f"target: only used with rule='business_time', not {self.rule!r}")
+
+    def deadline(self, created_at: Any) -> Any:
+        """The first-response deadline of conversations created at ``created_at``."""
+        if self.rule == "business_time":
+            return self.calendar.add_business_time(created_at, self.target)
+        if self.rule == "next_business_day":
+            return self.calendar.add_business_days(created_at, 1)
+        return self.calendar.end_of_next_business_day(created_at)
+
+    def evaluate(self, created_at: Any, first_response_at: Any) -> pd.DataFrame:
+        """Per conversation: deadline, FRT in calendar and business hours, target met.
+
+        Returns a frame with columns ``created_at``, ``first_response_at``, ``deadline``,
+        ``frt_calendar_hours``, ``frt_business_hours``, ``met``. FRT is NaN without a first
+        response; ``met`` is then False.
+        """
+        created = _series(created_at, "created_at")
+        first = _series(first_response_at, "first_response_at")
+        if len(created) != len(first):
+            raise ValueError(f"created_at and first_response_at: lengths differ "
+                             f"({len(created)} vs {len(first)})")
+        first = pd.Series(first.to_numpy(), index=created.index, name=FIRST_RESPONSE_AT)
+        deadline = self.deadline(created)
+        cal = self.calendar
+        frt_cal = (first - created).dt.total_seconds() / 3600.0
+        frt_bus = cal.business_duration(created, first).dt.total_seconds() / 3600.0
+        allowed = cal.business_duration(created, deadline).dt.total_seconds() / 3600.0
+        bad = (frt_cal < 0).to_numpy()
+        if bad.any():
+            rows = np.flatnonzero(bad)[:5].tolist()
+            raise ValueError(f"first_response_at: {int(bad.sum())} rows are earlier than "
+                             f"created_at (rows {rows})")
+        met = (frt_bus <= allowed).fillna(False).astype(bool)
+        return pd.DataFrame({
+            CREATED_AT: created, FIRST_RESPONSE_AT: first, "deadline": deadline,
+            "frt_calendar_hours": frt_cal, "frt_business_hours": frt_bus, "met": met,
+        })
+
+    def attainment(self, created_at: Any, first_response_at: Any) -> Attainment:
+        """Median and p90 FRT (calendar and business hours) and share within target."""
+        ev = self.evaluate(created_at, first_response_at)
+        cal_h = ev["frt_calendar_hours"].dropna().to_numpy()
+        bus_h = ev["frt_business_hours"].dropna().to_numpy()
+
+        def q(x: np.ndarray, p: float) -> float:
+            return float(np.quantile(x, p)) if len(x) else float("nan")
+
+        return Attainment(
+            arm=self.arm, n=len(ev), n_responded=len(cal_h),
+            median_calendar_hours=q(cal_h, 0.5), p90_calendar_hours=q(cal_h, 0.9),
+            median_business_hours=q(bus_h, 0.5), p90_business_hours=q(bus_h, 0.9),
+            share_within_target=float(ev["met"].mean()) if len(ev) else float("nan"),
+        )
+
+
+def default_policies(
+    calendar: BusinessCalendar,
+    *,
+    fast_target: _dt.timedelta = _dt.timedelta(hours=4),
+    one_business_day: Literal["next_business_day", "end_of_next_business_day"] = (
+        "next_business_day"),
+) -> dict[str, FrtPolicy]:
+    """The experiment's two arms: ``fast`` (a business-time target) and ``one_business_day``.
+
+    Args:
+        calendar: The desk's business calendar.
+        fast_target: Business-time target of the ``fast`` arm (default 4 business hours).
+        one_business_day: ``"next_business_day"`` (same clock time next business day) or
+            ``"end_of_next_business_day"``.
+    """
+    return {
+        CONTROL_ARM: FrtPolicy(CONTROL_ARM, calendar, rule="business_time", target=fast_target),
+        TREATMENT_ARM: FrtPolicy(TREATMENT_ARM, calendar, rule=one_business_day),
+    }
+
+
+def attainment_table(
+    conversations: pd.DataFrame, assignments: pd.DataFrame, policies: dict[str, FrtPolicy]
+) -> pd.DataFrame:
+    """Attainment of every arm's policy, one row per arm (columns of :class:`Attainment`).
+
+    ``conversations`` needs ``customer_id``, ``created_at`` and ``first_response_at``;
+    ``assignments`` maps ``customer_id`` to ``arm``.
+    """
+    arm_of = assignments.set_index(CUSTOMER_ID)[ARM]
+    arm = conversations[CUSTOMER_ID].map(arm_of)
+    rows = []
+    for name, policy in policies.items():  # one pass per arm, not per row
+        sub = conversations.loc[(arm == name).to_numpy()]
+        rows.append(policy.attainment(sub[CREATED_AT], sub[FIRST_RESPONSE_AT]).to_pandas())
+    return pd.concat(rows, ignore_index=True)
+
+
+def _series(x: Any, name: str) -> pd.Series:
+    try:
+        idx = pd.DatetimeIndex(x)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected time-zone-aware timestamps ({exc})") from exc
+    if idx.tz is None:
+        if not idx.isna().all():
+            raise ValueError(f"{name}: timestamps are naive (no time zone); localize them "
+                             "first, e.g. with .dt.tz_localize('UTC')")
+        idx = idx.tz_localize("UTC")
+    return pd.Series(idx, index=x.index if isinstance(x, pd.Series) else None, name=name)
