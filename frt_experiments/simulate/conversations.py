@@ -19,13 +19,16 @@ customer's attributes are repeated onto its conversations with :func:`numpy.repe
   satisfied rating is 5 with probability ``satisfied_five`` else 4, an unsatisfied one is
   1, 2 or 3 (0.4, 0.25, 0.35).
 
-Hook for the desk simulation (staffing): pass ``frt_business_seconds`` to
-:func:`draw_conversations` (one value per conversation, in arrival order of the customer
-repeat) to replace the policy-based FRT with simulated queue waits.
+Hook for the desk simulation (staffing): pass ``frt_model`` to :func:`draw_conversations` (or
+to :func:`~frt_experiments.simulate.simulate`), a callable
+``frt_model(created_at: pandas.Series[UTC], slow: numpy.ndarray[bool]) -> business seconds``
+that returns one FRT per conversation, e.g. the waits of a desk simulation with the two queues;
+the CSAT dose-response then follows those FRTs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,7 +170,8 @@ def _real_calendar(scenario: Scenario) -> Any | None:
 def draw_conversations(
     scenario: Scenario, *, rate: np.ndarray, propensity: np.ndarray,
     handle_factor: np.ndarray, tz_index: np.ndarray, treated: np.ndarray,
-    rng: np.random.Generator, frt_business_seconds: np.ndarray | None = None,
+    rng: np.random.Generator,
+    frt_model: Callable[[pd.Series, np.ndarray], np.ndarray] | None = None,
 ) -> DrawnConversations:
     """Draw every conversation of the window for customers with the given latent attributes.
 
@@ -181,14 +185,16 @@ def draw_conversations(
     m = owner.size
     created = draw_arrivals(scenario, tz_index[owner], rng)
     slow = treated[owner]
-    if frt_business_seconds is None:
+    if frt_model is None:
         hours = f.fast_median_hours * np.exp(f.fast_sigma * rng.standard_normal(m))
         hours = hours + f.slow_delay_hours * slow
         frt_s = np.round(hours * 3600.0)
     else:
-        frt_s = np.asarray(frt_business_seconds, dtype=float)
-        if frt_s.shape != (m,):
-            raise ValueError(f"frt_business_seconds: expected {m} values, got {frt_s.shape}")
+        frt_s = np.asarray(frt_model(pd.Series(pd.DatetimeIndex(
+            created.astype("datetime64[ns]"), tz="UTC")), slow), dtype=float)
+        if frt_s.shape != (m,) or not np.all(np.isfinite(frt_s) & (frt_s >= 0)):
+            raise ValueError(f"frt_model: must return {m} finite business seconds >= 0, got "
+                             f"shape {frt_s.shape}")
     first = _add_business(scenario, created, frt_s)
     handle = np.maximum(1.0, np.round(
         c.handle_median_minutes * 60 * handle_factor[owner] * np.where(slow, e.handle_time, 1.0)

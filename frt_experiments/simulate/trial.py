@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,7 @@ def simulate(
     scenario: str | Path | Scenario = "published", *,
     customers: int | None = None, months: float | None = None,
     rng: int | np.random.Generator | None = None, progress: bool = False,
+    frt_model: Callable[[pd.Series, np.ndarray], np.ndarray] | None = None,
 ) -> SimulatedTrial:
     """Simulate a trial: customers, the assignment of the low-spend ones, and conversations.
 
@@ -147,6 +149,9 @@ def simulate(
         months: Window length in months (default: the scenario's ``window.months``).
         rng: Seed or generator; the same seed gives the same tables.
         progress: Show a progress bar on stderr (only when stderr is a terminal).
+        frt_model: Optional hook replacing the policy FRT, e.g. by a desk simulation:
+            ``frt_model(created_at, slow) -> business seconds`` per conversation (see
+            :mod:`frt_experiments.simulate.conversations`).
 
     Returns:
         A :class:`SimulatedTrial` with canonical, typed tables (UTC timestamps, string ids).
@@ -210,7 +215,7 @@ def simulate(
     bar.update()
     conv = draw_conversations(sc, rate=pop.rate, propensity=pop.propensity,
                               handle_factor=pop.handle_factor, tz_index=pop.timezone,
-                              treated=treated, rng=gen)
+                              treated=treated, rng=gen, frt_model=frt_model)
     bar.update()
     m = conv.customer.size
     rating = pd.Series(conv.rating.astype(str), dtype="string").where(conv.rating > 0)

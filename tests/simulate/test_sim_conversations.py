@@ -119,12 +119,16 @@ def test_handle_time_and_ratings(scenario, drawn) -> None:
         assert abs(sat[m].mean() - want) < 4 * np.sqrt(want * (1 - want) / m.sum())
 
 
-def test_desk_hook_takes_given_frt_and_checks_its_length(scenario) -> None:
+def test_desk_hook_takes_given_frt_and_checks_it(scenario) -> None:
     kw = {"rate": np.full(50, 1.0), "propensity": np.zeros(50), "handle_factor": np.ones(50),
-          "tz_index": np.zeros(50, np.int64), "treated": np.zeros(50, bool)}
-    with pytest.raises(ValueError, match="frt_business_seconds: expected"):
+          "tz_index": np.zeros(50, np.int64), "treated": np.arange(50) % 2 == 0}
+    with pytest.raises(ValueError, match="frt_model: must return"):
         draw_conversations(scenario, rng=np.random.default_rng(1),
-                           frt_business_seconds=np.ones(3), **kw)
+                           frt_model=lambda created, slow: np.ones(3), **kw)
+    conv = draw_conversations(scenario, rng=np.random.default_rng(1),
+                              frt_model=lambda created, slow: np.where(slow, 7200.0, 60.0), **kw)
+    slow = kw["treated"][conv.customer]
+    assert (conv.frt_business_seconds == np.where(slow, 7200.0, 60.0)).all()
 
 
 def test_desk_clock_agrees_with_the_business_calendar(scenario) -> None:
