@@ -121,3 +121,21 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys, argv, message) -> None:
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_fast_arm_meets_its_policy_as_the_frt_distribution_implies(published) -> None:
+    from scipy.stats import norm
+
+    from frt_experiments.calendar import BusinessCalendar
+    from frt_experiments.policy import default_policies
+
+    t, f = published, published.scenario.frt
+    cal = BusinessCalendar(f.timezone, hours="Mon-Fri 09:00-17:00", holidays=f.holidays)
+    fast = t.assignments.loc[t.assignments[schema.ARM] == "fast", schema.CUSTOMER_ID]
+    conv = t.conversations[t.conversations[schema.CUSTOMER_ID].isin(fast)]
+    got = default_policies(cal)["fast"].attainment(conv[schema.CREATED_AT],
+                                                   conv[schema.FIRST_RESPONSE_AT])
+    # P(LogNormal(log 2, 0.6) <= 4 business hours), closed form; binomial standard error
+    want = norm.cdf(np.log(4 / f.fast_median_hours) / f.fast_sigma)
+    assert abs(got.share_within_target - want) < 4 * np.sqrt(want * (1 - want) / len(conv))
+    assert got.median_calendar_hours > got.median_business_hours  # nights and weekends wait
