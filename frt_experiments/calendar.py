@@ -420,7 +420,12 @@ class BusinessCalendar:
                 sp = self._grow(sp, before=True, business_ns=under)
         else:  # pragma: no cover - guarded by _grow's 2000-year limit
             raise ValueError("duration: could not reach the result")
-        out = np.where(d > 0, sp.earliest(b), np.where(d < 0, sp.latest(b), t))
+        out = t.copy()
+        for mask, invert in ((d > 0, sp.earliest), (d < 0, sp.latest)):
+            if mask.all():
+                out = invert(b)
+            elif mask.any():
+                out[mask] = invert(b[mask])
         return wrap.times(out, nat)
 
     def add_business_days(self, ts: Any, n: Any = 1) -> Any:
