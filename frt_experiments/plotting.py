@@ -1,0 +1,193 @@
+"""Plots of a trial's data, with one colour per arm across the whole toolkit.
+
+Every function returns a :class:`matplotlib.figure.Figure` built with the object API (no global
+pyplot state), so it works the same in scripts, notebooks and report builders. Axes carry units.
+
+- :func:`plot_frt_distribution` -- first response time by arm, calendar and business hours.
+- :func:`plot_csat_by_frt` -- satisfaction by first-response band (the dose-response).
+- :func:`plot_questions_over_time` -- conversations per customer per week, by arm.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from frt_experiments import schema
+
+__all__ = [
+    "ARM_COLORS",
+    "arm_color",
+    "conversations_by_arm",
+    "plot_csat_by_frt",
+    "plot_frt_distribution",
+    "plot_questions_over_time",
+]
+
+#: Colours of the default arms (colour-blind safe pair); other arms cycle through the rest.
+ARM_COLORS: dict[str, str] = {
+    schema.CONTROL_ARM: "#1b6ca8",
+    schema.TREATMENT_ARM: "#e66101",
+}
+_EXTRA = ("#5e3c99", "#1a9641", "#b2182b", "#666666")
+
+#: First-response bands (business hours) for the dose-response plot.
+FRT_BANDS_HOURS: tuple[float, ...] = (0, 1, 2, 4, 8, 16, 24, 48, np.inf)
+
+
+def arm_color(arm: str, arms: Sequence[str] = ()) -> str:
+    """The colour of ``arm``: fixed for the default arms, stable by position otherwise."""
+    if arm in ARM_COLORS:
+        return ARM_COLORS[arm]
+    others = [a for a in arms if a not in ARM_COLORS] or [arm]
+    return _EXTRA[others.index(arm) % len(_EXTRA)] if arm in others else _EXTRA[0]
+
+
+def conversations_by_arm(conversations: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+    """Conversations of assigned customers with their ``arm`` and FRT columns added.
+
+    Adds ``arm``, ``frt_calendar_hours`` and, when the table has
+    ``first_response_business_seconds``, ``frt_business_hours``.
+    """
+    arms = assignments[[schema.CUSTOMER_ID, schema.ARM]].drop_duplicates(schema.CUSTOMER_ID)
+    out = conversations.merge(arms, on=schema.CUSTOMER_ID, how="inner")
+    delta = out[schema.FIRST_RESPONSE_AT] - out[schema.CREATED_AT]
+    out["frt_calendar_hours"] = delta.dt.total_seconds() / 3600.0
+    if schema.FIRST_RESPONSE_BUSINESS_SECONDS in out:
+        out["frt_business_hours"] = out[schema.FIRST_RESPONSE_BUSINESS_SECONDS] / 3600.0
+    return out
+
+
+def _arms(df: pd.DataFrame) -> list[str]:
+    present = list(pd.unique(df[schema.ARM].dropna()))
+    known = [a for a in ARM_COLORS if a in present]
+    return known + sorted(a for a in present if a not in ARM_COLORS)
+
+
+def plot_frt_distribution(
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    *,
+    targets_hours: dict[str, float] | None = None,
+) -> Figure:
+    """Empirical CDFs of first response time by arm, in calendar and in business hours.
+
+    Args:
+        conversations: Canonical conversations table.
+        assignments: Canonical assignments table.
+        targets_hours: Optional FRT target per arm (business hours), drawn as dashed lines.
+    """
+    df = conversations_by_arm(conversations, assignments)
+    panels = [("frt_calendar_hours", "calendar hours")]
+    if "frt_business_hours" in df:
+        panels.append(("frt_business_hours", "business hours"))
+    fig = Figure(figsize=(5.2 * len(panels), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (col, unit) in zip(axes, panels, strict=True):
+        for arm in _arms(df):
+            x = np.sort(df.loc[df[schema.ARM] == arm, col].dropna().to_numpy())
+            if x.size == 0:
+                continue
+            y = np.arange(1, x.size + 1) / x.size
+            ax.step(np.maximum(x, 1e-3), y, where="post", color=arm_color(arm),
+                    label=f"{arm} (median {np.median(x):.1f} h)")
+            if targets_hours and arm in targets_hours and unit == "business hours":
+                ax.axvline(targets_hours[arm], color=arm_color(arm), ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"first response time ({unit}, log scale)")
+        ax.set_ylabel("share of conversations answered")
+        ax.set_ylim(0, 1.01)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle("First response time by arm")
+    return fig
+
+
+def plot_csat_by_frt(
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    *,
+    bands_hours: Sequence[float] = FRT_BANDS_HOURS,
+    min_ratings: int = 30,
+) -> Figure:
+    """Share of satisfied ratings by first-response band, per arm, with 95% Wilson intervals.
+
+    Uses business hours when the table has them, calendar hours otherwise. This is
+    conversation-level description (the dose-response), not the experiment's test. Bands with
+    fewer than ``min_ratings`` ratings in an arm are not drawn.
+
+    References:
+        Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
+        inference. JASA 22(158), 209-212.
+    """
+    df = conversations_by_arm(conversations, assignments)
+    col, unit = (("frt_business_hours", "business hours") if "frt_business_hours" in df
+                 else ("frt_calendar_hours", "calendar hours"))
+    df = df.assign(sat=schema.satisfied(df)).dropna(subset=["sat", col])
+    edges = np.asarray(bands_hours, dtype=float)
+    labels = [f"{a:g}-{b:g}" if np.isfinite(b) else f"{a:g}+" for a, b in
+              itertools.pairwise(edges)]
+    df["band"] = pd.cut(df[col], edges, right=False, labels=labels)
+    fig = Figure(figsize=(7.5, 4.0), layout="constrained")
+    ax = fig.subplots()
+    arms = _arms(df)
+    width = 0.8 / max(len(arms), 1)
+    for i, arm in enumerate(arms):
+        g = df[df[schema.ARM] == arm].groupby("band", observed=False)["sat"]
+        n = g.size().to_numpy(dtype=float)
+        k = g.sum().to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = k / n
+            z = 1.959963984540054
+            centre = (k + z * z / 2) / (n + z * z)
+            half = z * np.sqrt(n * p * (1 - p) + z * z / 4) / (n + z * z)
+        x = np.arange(len(labels)) + (i - (len(arms) - 1) / 2) * width
+        ok = n >= min_ratings
+        ax.errorbar(x[ok], 100 * p[ok], yerr=100 * np.vstack([p - (centre - half),
+                                                               centre + half - p])[:, ok],
+                    fmt="o", color=arm_color(arm), label=arm, capsize=3)
+    ax.set_xticks(np.arange(len(labels)), labels)
+    ax.set_xlabel(f"first response time band ({unit})")
+    ax.set_ylabel("satisfied ratings (%)")
+    ax.set_title("CSAT by first response time (95% Wilson intervals)")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_questions_over_time(
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    *,
+    freq: str = "W",
+) -> Figure:
+    """Conversations per assigned customer per period (default weekly), by arm."""
+    df = conversations_by_arm(conversations, assignments)
+    sizes = assignments.groupby(schema.ARM)[schema.CUSTOMER_ID].nunique()
+    period = df[schema.CREATED_AT].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period(freq)
+    counts = df.groupby([period.rename("period"), schema.ARM]).size().unstack(fill_value=0)
+    # Drop partial periods at either end: they would show as spurious dips.
+    first, last = df[schema.CREATED_AT].min(), df[schema.CREATED_AT].max()
+    starts = counts.index.start_time.tz_localize("UTC")
+    ends = counts.index.end_time.tz_localize("UTC")
+    counts = counts[(starts >= first.floor("D")) & (ends <= last)]
+    fig = Figure(figsize=(7.5, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for arm in _arms(df):
+        if arm not in counts:
+            continue
+        per_customer = counts[arm] / sizes[arm]
+        ax.plot(per_customer.index.to_timestamp(), per_customer.to_numpy(), marker=".",
+                color=arm_color(arm), label=f"{arm} ({sizes[arm]:,} customers)")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("week" if freq.upper().startswith("W") else "period")
+    ax.set_ylabel("conversations per customer per week" if freq.upper().startswith("W")
+                  else "conversations per customer per period")
+    ax.set_title("Question volume over time by arm")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
