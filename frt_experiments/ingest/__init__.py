@@ -1,0 +1,7 @@
+"""Helpdesk importers: Zendesk and Intercom exports to the canonical tables."""
+
+from frt_experiments.ingest._common import ImportResult
+from frt_experiments.ingest.intercom import import_intercom
+from frt_experiments.ingest.zendesk import import_zendesk
+
+__all__ = ["ImportResult", "import_intercom", "import_zendesk"]
