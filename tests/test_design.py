@@ -191,3 +191,20 @@ def test_bad_inputs():
             pd.DataFrame({c: [] for c in ["conversation_id", "customer_id", "created_at",
                                           "first_response_at", "handle_seconds", "csat",
                                           "csat_scale"]}))
+
+
+def test_variances_from_simulated_history():
+    # The scenario simulator writes canonical tables: the design reads them directly.
+    from frt_experiments.simulate import simulate
+
+    trial = simulate(customers=3_000, rng=1)
+    fast = trial.assignments.loc[trial.assignments["arm"] == "fast", "customer_id"]
+    customers = trial.customers[trial.customers["customer_id"].isin(fast)]
+    conversations = trial.conversations[trial.conversations["customer_id"].isin(fast)]
+    v = estimate_variances(customers, conversations)
+    assert set(v) == {"questions", "csat", "nrr", "efficiency"}
+    assert 0 < v["csat"].baseline < 1
+    assert v["csat"].units_per_customer == pytest.approx(
+        conversations["csat"].notna().sum() / len(customers))
+    design = plan_experiment(v, eligible_per_month=2_000, rel_mde={"csat": -0.0125})
+    assert design.binding_metric == "csat"
