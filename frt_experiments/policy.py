@@ -211,7 +211,7 @@ def attainment_table(
     arm = conversations[CUSTOMER_ID].map(arm_of)
     rows = []
     for name, policy in policies.items():  # one pass per arm, not per row
-        sub = conversations.loc[(arm == name).to_numpy()]
+        sub = conversations.loc[arm.eq(name).fillna(False).to_numpy(dtype=bool)]
         rows.append(policy.attainment(sub[CREATED_AT], sub[FIRST_RESPONSE_AT]).to_pandas())
     return pd.concat(rows, ignore_index=True)
 

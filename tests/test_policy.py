@@ -78,15 +78,17 @@ def test_attainment_matches_r_type_7_quantiles(cal):
 
 def test_attainment_table_per_arm(cal):
     conv = pd.DataFrame({
-        "customer_id": ["a", "a", "b"],
-        "created_at": [ts("2025-03-04 14:00"), ts("2025-03-04 14:00"), ts("2025-03-04 14:00")],
+        "customer_id": pd.array(["a", "a", "b", "z"], dtype="string"),  # z: not assigned
+        "created_at": [ts("2025-03-04 14:00")] * 4,
         "first_response_at": [ts("2025-03-04 15:00"), ts("2025-03-05 12:00"),
-                              ts("2025-03-05 12:00")],
+                              ts("2025-03-05 12:00"), ts("2025-03-05 12:00")],
     })
-    assign = pd.DataFrame({"customer_id": ["a", "b"], "arm": ["fast", "one_business_day"]})
+    assign = pd.DataFrame({"customer_id": pd.array(["a", "b"], dtype="string"),
+                           "arm": pd.array(["fast", "one_business_day"], dtype="string")})
     table = attainment_table(conv, assign, default_policies(cal))
     assert list(table["arm"]) == ["fast", "one_business_day"]
     assert list(table["share_within_target"]) == [0.5, 1.0]
+    assert list(table["n"]) == [2, 1]
 
 
 @pytest.mark.parametrize(
