@@ -48,6 +48,7 @@ from frt_experiments.errors import (
     TreatmentNotDeliveredWarning,
     UnstableQueueError,
 )
+from frt_experiments.ingest import ImportResult, import_intercom, import_zendesk
 from frt_experiments.monitoring import InterimDecision, judge_interim, judge_interim_results
 from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
 from frt_experiments.policy import Attainment, FrtPolicy, attainment_table, default_policies
@@ -74,6 +75,7 @@ __all__ = [
     "FrtError",
     "FrtPolicy",
     "FrtWarning",
+    "ImportResult",
     "InterimDecision",
     "LedgerError",
     "MetricVariance",
@@ -91,6 +93,8 @@ __all__ = [
     "check_tables",
     "default_policies",
     "estimate_variances",
+    "import_intercom",
+    "import_zendesk",
     "judge_interim",
     "judge_interim_results",
     "load_scenario",

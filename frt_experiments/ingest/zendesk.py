@@ -107,7 +107,7 @@ def import_zendesk(
         conv, people, notes = _api(
             tickets, beside(ticket_metrics, "ticket_metrics.json"),
             beside(satisfaction_ratings, "satisfaction_ratings.json"),
-            beside(users, "users.json"), time_field, timezone)
+            beside(users, "users.json"), time_field=time_field, timezone=timezone)
         source = "zendesk (API JSON)"
     return c.finish(conv, source=source, notes=notes, billing=billing,
                     billing_key=billing_key, people=people)
@@ -116,7 +116,7 @@ def import_zendesk(
 # ----------------------------------------------------------------------------- API JSON
 def _api(
     tickets_path: Path, metrics_path: Path | None, ratings_path: Path | None,
-    users_path: Path | None, time_field: int | str | None, timezone: str,
+    users_path: Path | None, *, time_field: int | str | None, timezone: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple[str, ...]]:
     name = tickets_path.name
     raw = c.read_json_records(tickets_path, ("tickets",), what="tickets file")
