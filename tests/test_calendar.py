@@ -270,3 +270,33 @@ def test_independent_of_input_order(pairs, random):
     assert (shuffled.sort_index() == whole).all()
     one_by_one = [fresh.add_business_time(t.iloc[i], d.iloc[i]) for i in range(min(3, len(pairs)))]
     assert one_by_one == list(whole.iloc[: len(one_by_one)])
+
+
+def test_other_hours_spellings_and_holiday_objects():
+    import holidays
+
+    by_number = BusinessCalendar("UTC", hours={4: [(dt.time(9), "24:00")], "Monday": [
+        ("00:00", "03:00")]})
+    # Friday 23:00 + 2h: 1h to midnight, then Monday 00:00-01:00
+    assert by_number.add_business_time(ts("2025-03-07 23:00", "UTC"), 2 * H) == ts(
+        "2025-03-10 01:00", "UTC")
+    wrap = BusinessCalendar("UTC", hours="Fri-Mon 10:00-11:00")  # wraps over the weekend
+    assert wrap.business_duration(ts("2025-03-03 00:00", "UTC"), ts("2025-03-10 00:00", "UTC")
+                                  ) == 4 * H
+    obj = BusinessCalendar(NY, holidays=holidays.country_holidays("US"))
+    assert not obj.is_open(ts("2025-11-27 12:00"))
+    assert "America/New_York" in repr(obj)
+
+
+def test_scalars_and_indexes_come_back_as_scalars_and_indexes():
+    cal = BusinessCalendar("UTC")
+    idx = pd.DatetimeIndex(["2025-03-07 16:00", "NaT"]).tz_localize("UTC")
+    out = cal.add_business_time(idx, H)
+    assert isinstance(out, pd.DatetimeIndex)
+    assert out[0] == ts("2025-03-07 17:00", "UTC")
+    assert pd.isna(out[1])
+    dur = cal.business_duration(ts("2025-03-07 16:00", "UTC"), ts("2025-03-10 10:00", "UTC"))
+    assert dur == 2 * H
+    assert isinstance(cal.is_open(ts("2025-03-07 16:00", "UTC")), bool)
+    many = cal.add_business_time(ts("2025-03-07 16:00", "UTC"), pd.to_timedelta([1, 2], unit="h"))
+    assert list(many) == [ts("2025-03-07 17:00", "UTC"), ts("2025-03-10 10:00", "UTC")]

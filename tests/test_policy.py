@@ -9,6 +9,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.policy import Attainment, FrtPolicy, attainment_table, default_policies
@@ -114,3 +116,27 @@ def test_bad_evaluation_input(cal):
         fast.evaluate(created, pd.Series(pd.to_datetime(["2025-03-04 15:00"] * 2)))
     with pytest.raises(ValueError, match="lengths differ"):
         fast.evaluate(created, created.iloc[:1])
+
+
+UNIFORM = BusinessCalendar(NY, holidays="US")
+_instants = st.integers(pd.Timestamp("2024-06-01", tz="UTC").value,
+                        pd.Timestamp("2026-06-01", tz="UTC").value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(_instants, st.integers(0, 200 * 3600)), min_size=1, max_size=25))
+def test_deadlines_are_one_business_day_and_met_is_business_time(pairs):
+    # on a uniform 8-hour calendar, one business day is exactly 8 business hours (closed form)
+    created = pd.Series(pd.to_datetime([p[0] for p in pairs], utc=True))
+    first = created + pd.to_timedelta([p[1] for p in pairs], unit="s")
+    pol = default_policies(UNIFORM)
+    slow = pol["one_business_day"]
+    allowed = UNIFORM.business_duration(created, slow.deadline(created))
+    assert (allowed == pd.Timedelta(hours=8)).all()
+    ev = pol["fast"].evaluate(created, first)
+    busy = UNIFORM.business_duration(created, first)
+    assert (ev["met"] == (busy <= pd.Timedelta(hours=4))).all()
+    eod = default_policies(UNIFORM, one_business_day="end_of_next_business_day")
+    late = eod["one_business_day"].deadline(created)
+    assert (late >= slow.deadline(created)).all()
+    assert (late.dt.tz_convert(NY).dt.hour == 17).all()
