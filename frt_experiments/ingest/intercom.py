@@ -135,8 +135,7 @@ def import_intercom(
 def _csat_1_5(rating: pd.Series) -> dict[str, pd.Series]:
     num = pd.to_numeric(rating, errors="coerce")
     text = num.astype("Int64").astype("string")
-    scale = pd.Series(np.where(num.notna(), schema.SCALE_1_5, None), index=rating.index,
-                      dtype="string")
+    scale = pd.Series(schema.SCALE_1_5, index=rating.index, dtype="string").where(num.notna())
     return {schema.CSAT: text, schema.CSAT_SCALE: scale}
 
 

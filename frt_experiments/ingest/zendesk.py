@@ -204,8 +204,7 @@ def _csat(score: pd.Series) -> dict[str, pd.Series]:
     """good/bad are ratings; offered/unoffered (and anything else) are not."""
     rated = score.isin(_GOOD_BAD).fillna(False).to_numpy(dtype=bool)
     csat = score.where(rated, pd.NA).astype("string")
-    scale = pd.Series(np.where(rated, schema.SCALE_GOOD_BAD, None), index=score.index,
-                      dtype="string")
+    scale = pd.Series(schema.SCALE_GOOD_BAD, index=score.index, dtype="string").where(rated)
     return {schema.CSAT: csat, schema.CSAT_SCALE: scale}
 
 

@@ -45,7 +45,7 @@ def test_api_conversation_without_contact_is_an_error(tmp_path: Path) -> None:
     f = tmp_path / "c.json"
     f.write_text(json.dumps([{"id": "1", "created_at": 1709543700,
                               "source": {"author": {"type": "admin", "id": "9"}}}]))
-    with pytest.raises(DataError, match="c.json: column contacts: 1 row is without a contact"):
+    with pytest.raises(DataError, match=r"c\.json: column contacts: 1 row is without a contact"):
         import_intercom(f)
 
 
@@ -62,7 +62,7 @@ def test_csv_export_mapping() -> None:
 def test_csv_export_missing_column(tmp_path: Path) -> None:
     f = tmp_path / "export.csv"
     pd.read_csv(CSV, dtype=str).drop(columns="Contact ID").to_csv(f, index=False)
-    with pytest.raises(DataError, match="export.csv: column customer_id: missing: the export "
+    with pytest.raises(DataError, match=r"export\.csv: column customer_id: missing: the export "
                        "needs one of the columns contact_id"):
         import_intercom(f)
 
@@ -110,7 +110,7 @@ def test_warehouse_latest_row_wins_for_rating(tmp_path: Path) -> None:
 
 
 def test_warehouse_missing_table(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="conversation_history_data.csv: conversation history "
+    with pytest.raises(DataError, match=r"conversation_history_data\.csv: conversation history "
                        "table not found"):
         import_intercom(tmp_path)
 

@@ -132,7 +132,7 @@ def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
     d.mkdir()
     pd.read_csv(FIX / "ticket_data.csv", dtype=str).drop(columns="requester_id").to_csv(
         d / "ticket_data.csv", index=False)
-    with pytest.raises(DataError, match="ticket_data.csv: column requester_id: missing"):
+    with pytest.raises(DataError, match=r"ticket_data\.csv: column requester_id: missing"):
         import_zendesk(d)
 
 
@@ -141,7 +141,7 @@ def test_missing_file_and_bad_timestamp(tmp_path: Path) -> None:
         import_zendesk(tmp_path)
     f = tmp_path / "tickets.json"
     f.write_text(json.dumps({"tickets": [{"id": 1, "requester_id": 2, "created_at": "soon"}]}))
-    with pytest.raises(DataError, match="tickets.json: column created_at: 1 row is not "
+    with pytest.raises(DataError, match=r"tickets\.json: column created_at: 1 row is not "
                        "parseable as timestamps"):
         import_zendesk(f)
 
