@@ -77,7 +77,8 @@ def missing_file(path: Path, what: str) -> DataError:
 
 
 def read_export_csv(path: Path, required: tuple[str, ...], *, what: str) -> pd.DataFrame:
-    """Read one CSV of an export as text; DataError naming the file and missing columns."""
+    """Read one CSV of an export as text, indexed by file line; DataError naming the file and
+    missing columns."""
     if not path.is_file():
         raise missing_file(path, what)
     try:
@@ -86,6 +87,8 @@ def read_export_csv(path: Path, required: tuple[str, ...], *, what: str) -> pd.D
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError([Problem(path.name, None, f"cannot be read: {msg}")]) from exc
     df.columns = [c.strip() for c in df.columns]
+    # Index rows by their line in the file (header = line 1), so messages can name lines.
+    df.index = pd.RangeIndex(2, len(df) + 2)
     check_columns(df, required, path.name)
     return df
 
@@ -158,20 +161,18 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC") -
     if epoch.any():
         out[epoch] = pd.to_datetime(num[epoch], unit="s", utc=True)
     rest = text.notna().to_numpy() & ~epoch
-    if rest.any():
-        parsed = pd.to_datetime(text[rest], errors="coerce", format="ISO8601", utc=False)
-        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-            out[rest] = parsed.dt.tz_convert("UTC")
-        else:
-            has_tz = text[rest].str.contains(r"(?:[Zz]|[+-]\d{2}:?\d{2})$", regex=True)
-            parsed = pd.to_datetime(text[rest], errors="coerce", format="ISO8601", utc=True)
-            naive = pd.to_datetime(text[rest].where(~has_tz), errors="coerce",
-                                   format="ISO8601")
-            local = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-            out[rest] = parsed.where(has_tz.to_numpy(), local.dt.tz_convert("UTC"))
+    has_tz = (text.str.contains(r"(?:[Zz]|[+-]\d{2}:?\d{2})$", regex=True)
+              .fillna(False).to_numpy(dtype=bool))
+    aware, naive = rest & has_tz, rest & ~has_tz
+    if aware.any():
+        out[aware] = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
+    if naive.any():
+        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
+        out[naive] = (local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+                      .dt.tz_convert("UTC"))
     bad = text.notna().to_numpy() & out.isna().to_numpy()
     if bad.any():
-        rows = tuple(int(i) + 2 for i in np.flatnonzero(bad)[:5])
+        rows = tuple(int(i) for i in s.index[bad][:5])
         raise DataError([Problem(source, name, "not parseable as timestamps", int(bad.sum()),
                                  rows, "lines" if source.endswith(".csv") else "rows")])
     return out

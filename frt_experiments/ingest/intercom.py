@@ -209,7 +209,7 @@ def _csv(path: Path, timezone: str) -> tuple[pd.DataFrame, None, tuple[str, ...]
     raw = c.read_export_csv(path, (), what="Intercom CSV export")
     raw.columns = [re.sub(r"[^a-z0-9]+", "_", col.lower()).strip("_") for col in raw.columns]
     if "message_type" in raw.columns:
-        raw = raw[raw["message_type"] == "conversation_message"].reset_index(drop=True)
+        raw = raw[raw["message_type"] == "conversation_message"]
     picked = {canon: next((a for a in aliases if a in raw.columns), None)
               for canon, aliases in _CSV_ALIASES.items()}
     missing = [k for k in _CSV_REQUIRED if picked[k] is None]
@@ -250,7 +250,7 @@ def _warehouse(
     hpath = d / "conversation_history_data.csv"
     h = c.read_export_csv(hpath, ("id", "updated_at", "created_at", "state"),
                           what="conversation history table")
-    h = c.latest(h, "id", _HISTORY_ORDER).reset_index(drop=True)
+    h = c.latest(h, "id", _HISTORY_ORDER)
     cid = c.ids(h["id"])
 
     def ts(df: pd.DataFrame, name: str, source: str) -> pd.Series:
@@ -269,7 +269,7 @@ def _warehouse(
         customer = c.ids(cid.map(c.ids(cc["contact_id"]))).fillna(customer)
     missing = customer.isna().to_numpy()
     if missing.any():
-        rows = tuple(int(i) + 2 for i in np.flatnonzero(missing)[:5])
+        rows = tuple(int(i) for i in h.index[missing][:5])
         raise DataError([Problem(hpath.name, "source_author_id", "conversations without a "
                                  "contact (no contact author, not in "
                                  "conversation_contact_history_data.csv)",

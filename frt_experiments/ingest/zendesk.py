@@ -122,15 +122,15 @@ def _api(
     raw = c.read_json_records(tickets_path, ("tickets",), what="tickets file")
     t = c.flatten(raw)
     c.check_columns(t, ("id", "requester_id", "created_at"), name)
-    t = t[c.column(t, "status").astype("string").fillna("") != "deleted"].reset_index(drop=True)
+    t = t[c.column(t, "status").astype("string").fillna("") != "deleted"]
     tid = c.ids(t["id"])
     created = c.timestamps(t["created_at"], source=name, name="created_at", timezone=timezone)
 
     # Metrics: inline metric_set first, then the ticket_metrics file.
     reply_cal = pd.to_numeric(c.column(t, "metric_set.reply_time_in_minutes.calendar"),
-                              errors="coerce")
+                              errors="coerce").astype("float64")
     reply_bus = pd.to_numeric(c.column(t, "metric_set.reply_time_in_minutes.business"),
-                              errors="coerce")
+                              errors="coerce").astype("float64")
     solved = c.timestamps(c.column(t, "metric_set.solved_at"), source=name,
                           name="metric_set.solved_at", timezone=timezone)
     notes: list[str] = []
@@ -143,11 +143,11 @@ def _api(
             m = m.assign(ticket_id=c.ids(m["ticket_id"])).drop_duplicates("ticket_id",
                                                                            keep="last")
             m = m.set_index("ticket_id")
-            reply_cal = reply_cal.fillna(pd.Series(tid.map(pd.to_numeric(
-                m["reply_time_in_minutes.calendar"], errors="coerce")).to_numpy(dtype=float)))
-            reply_bus = reply_bus.fillna(pd.Series(tid.map(pd.to_numeric(
-                c.column(m, "reply_time_in_minutes.business"), errors="coerce"))
-                .to_numpy(dtype=float)))
+            reply_cal = reply_cal.fillna(c.lookup(tid, pd.to_numeric(
+                m["reply_time_in_minutes.calendar"], errors="coerce").astype("float64")))
+            reply_bus = reply_bus.fillna(c.lookup(tid, pd.to_numeric(
+                c.column(m, "reply_time_in_minutes.business"), errors="coerce")
+                .astype("float64")))
             m_solved = c.timestamps(c.column(m, "solved_at"), source=mname, name="solved_at",
                                     timezone=timezone)
             m_solved.index = m.index
@@ -217,7 +217,7 @@ def _warehouse(
                           what="tickets table")
     # Fivetran keeps one row per ticket; keep the latest sync should a history creep in.
     t = c.latest(t, "id", ("updated_at", "_fivetran_synced"))
-    t = t[t["status"].fillna("") != "deleted"].reset_index(drop=True)
+    t = t[t["status"].fillna("") != "deleted"]
     tid = c.ids(t["id"])
     requester = c.ids(t["requester_id"])
     created = c.timestamps(t["created_at"], source=tpath.name, name="created_at",

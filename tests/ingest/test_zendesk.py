@@ -149,3 +149,14 @@ def test_missing_file_and_bad_timestamp(tmp_path: Path) -> None:
 def test_bad_billing_key() -> None:
     with pytest.raises(ValueError, match="billing_key must be one of id, email, external_id"):
         import_zendesk(API, billing=FIX / "none.csv", billing_key="name")
+
+
+def test_bad_timestamp_names_its_file_line(tmp_path: Path) -> None:
+    d = tmp_path / "zd"
+    d.mkdir()
+    t = pd.read_csv(FIX / "ticket_data.csv", dtype=str)
+    t.loc[t["id"] == "14173", "created_at"] = "yesterday"  # file line 4, after a deleted row
+    t.to_csv(d / "ticket_data.csv", index=False)
+    with pytest.raises(DataError, match=r"ticket_data\.csv: column created_at: 1 row is not "
+                       r"parseable as timestamps \(line 4\)"):
+        import_zendesk(d)
