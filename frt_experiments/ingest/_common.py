@@ -115,6 +115,12 @@ def read_json_records(path: Path, keys: tuple[str, ...], *, what: str) -> list[d
         records = data
     elif isinstance(data, dict):
         found = [k for k in keys if k in data]
+        other = [k for k, v in data.items() if isinstance(v, list) and v
+                 and all(isinstance(r, dict) for r in v)]
+        if not found and other:
+            raise DataError([Problem(path.name, None, f"holds {other[0]!r}, expected "
+                                     f"{' or '.join(repr(k) for k in keys)} (is it the "
+                                     f"right helpdesk's {what}?)")])
         records = data[found[0]] if found else [data]
     else:
         records = None

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
+from frt_experiments.errors import DataError, Problem
 from frt_experiments.ingest import _common as c
 
 __all__ = ["import_zendesk"]
@@ -96,6 +97,9 @@ def import_zendesk(
         conv, people, notes = _warehouse(p, timezone)
         source = "zendesk (warehouse)"
     else:
+        if p.is_dir() and not (p / "tickets.json").exists():
+            raise DataError([Problem(p.name, None, "holds neither ticket_data.csv (warehouse "
+                                     f"layout) nor tickets.json (API layout) ({p})")])
         tickets = p / "tickets.json" if p.is_dir() else p
         base = tickets.parent
 

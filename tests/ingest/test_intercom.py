@@ -121,3 +121,10 @@ def test_billing_by_external_id_from_api_contacts() -> None:
                          "revenue_end": [5, 6, 0]})
     with pytest.raises(DataError, match=r"1 customers have no external_id .*\(c-3\)"):
         import_intercom(API, billing=bill, billing_key="external_id")
+
+
+def test_zendesk_json_given_to_intercom_says_so() -> None:
+    tickets = FIX.parent / "zendesk" / "api" / "tickets.json"
+    with pytest.raises(DataError, match=r"tickets\.json: holds 'tickets', expected "
+                       r"'conversations' or 'data'"):
+        import_intercom(tickets)

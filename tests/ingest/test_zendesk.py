@@ -137,8 +137,11 @@ def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_bad_timestamp(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"tickets\.json: tickets file not found"):
+    with pytest.raises(DataError, match=r"holds neither ticket_data\.csv \(warehouse layout\) "
+                       r"nor tickets\.json"):
         import_zendesk(tmp_path)
+    with pytest.raises(DataError, match=r"nope\.json: tickets file not found"):
+        import_zendesk(tmp_path / "nope.json")
     f = tmp_path / "tickets.json"
     f.write_text(json.dumps({"tickets": [{"id": 1, "requester_id": 2, "created_at": "soon"}]}))
     with pytest.raises(DataError, match=r"tickets\.json: column created_at: 1 row is not "
