@@ -128,3 +128,15 @@ def test_zendesk_json_given_to_intercom_says_so() -> None:
     with pytest.raises(DataError, match=r"tickets\.json: holds 'tickets', expected "
                        r"'conversations' or 'data'"):
         import_intercom(tickets)
+
+
+def test_result_repr_summary_and_write(tmp_path: Path) -> None:
+    result = import_intercom(CSV)
+    assert repr(result) == ("ImportResult(source='intercom (CSV export)', conversations=3 "
+                            "rows, customers=None)")
+    assert result.summary().splitlines()[0] == (
+        "intercom (CSV export): 3 conversations of 2 customers; 2 with a first response, "
+        "2 rated")
+    (path,) = result.write(tmp_path)
+    back = schema.read_table(path, "conversations")
+    assert back[schema.FIRST_RESPONSE_AT].equals(result.conversations[schema.FIRST_RESPONSE_AT])
