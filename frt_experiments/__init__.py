@@ -25,6 +25,7 @@ Where things live:
 - :mod:`~frt_experiments.report`, :mod:`~frt_experiments.cli` -- plots, reports, ``frt``.
 """
 
+from frt_experiments import plotting as plotting  # the arm-coloured plots, as frt.plotting
 from frt_experiments._version import __version__
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.design import (

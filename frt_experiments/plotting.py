@@ -6,6 +6,7 @@ pyplot state), so it works the same in scripts, notebooks and report builders. A
 - :func:`plot_frt_distribution` -- first response time by arm, calendar and business hours.
 - :func:`plot_csat_by_frt` -- satisfaction by first-response band (the dose-response).
 - :func:`plot_questions_over_time` -- conversations per customer per week, by arm.
+- :func:`plot_sequential_bounds` -- group-sequential efficacy boundaries against information.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from scipy.stats import norm
 
 from frt_experiments import schema
+from frt_experiments.stats.sequential import SequentialBounds
 
 __all__ = [
     "ARM_COLORS",
@@ -26,6 +29,7 @@ __all__ = [
     "plot_csat_by_frt",
     "plot_frt_distribution",
     "plot_questions_over_time",
+    "plot_sequential_bounds",
 ]
 
 #: Colours of the default arms (colour-blind safe pair); other arms cycle through the rest.
@@ -188,6 +192,33 @@ def plot_questions_over_time(
     ax.set_ylabel("conversations per customer per week" if freq.upper().startswith("W")
                   else "conversations per customer per period")
     ax.set_title("Question volume over time by arm")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_sequential_bounds(plans: Sequence[SequentialBounds] | SequentialBounds) -> Figure:
+    """Efficacy boundaries (z scale) against the information fraction, one line per plan.
+
+    The dotted line is the fixed-design critical value at the same alpha, for comparison.
+    """
+    items = [plans] if isinstance(plans, SequentialBounds) else list(plans)
+    if not items:
+        raise ValueError("plans: give at least one SequentialBounds")
+    fig = Figure(figsize=(6.5, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for i, b in enumerate(items):
+        ax.plot(b.information, np.abs(b.bounds), marker="o", color=_EXTRA[i % len(_EXTRA)],
+                label=f"{b.spending} ({b.looks} looks)")
+    first = items[0]
+    sides = 2 if first.alternative == "two-sided" else 1
+    ax.axhline(norm.isf(first.alpha / sides), color="#444444", ls=":", lw=1,
+               label=f"fixed design ({first.alpha:g}, {first.alternative})")
+    ax.set_xlabel("information fraction (share of planned sample)")
+    ax.set_ylabel("efficacy boundary |z|")
+    ax.set_xlim(0, 1.05)
+    ax.set_ylim(bottom=0)
+    ax.set_title("Group-sequential boundaries (Lan-DeMets alpha spending)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
