@@ -12,7 +12,9 @@ slow arm vs fast arm):
   ``expit(intercept + u - slope log(1 + h))``; :func:`~frt_experiments.simulate.effects.
   calibrate_csat` solves ``intercept`` and ``slope`` so that the fast arm's expected CSAT is
   ``csat.target_fast`` and the slow/fast ratio is ``csat.target_ratio``, integrating over the
-  arms' FRT distributions and the customer random effect by Gauss-Hermite quadrature.
+  arms' FRT distributions (the slow arm's: held to shortly before its one-business-day
+  deadline, :mod:`~frt_experiments.simulate.first_response`) and the customer random effect
+  by Gauss-Hermite and Gauss-Legendre quadrature.
 
 This script prints the solved parameters, the closed-form expectations, and the relative
 changes observed on a large seeded run (with their Monte Carlo standard errors, from the
@@ -25,11 +27,13 @@ import sys
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 
 from frt_experiments import schema
 from frt_experiments.simulate.effects import calibrate_csat, csat_by_arm
+from frt_experiments.simulate.first_response import slow_frt_cdf, slow_share_within_deadline
 from frt_experiments.simulate.population import expected_nrr
-from frt_experiments.simulate.scenario import Scenario, load_scenario
+from frt_experiments.simulate.scenario import Frt, Scenario, load_scenario
 from frt_experiments.simulate.trial import SimulatedTrial, simulate
 
 __all__ = ["arm_effects", "expected_effects", "main"]
@@ -45,6 +49,11 @@ def expected_effects(scenario: Scenario) -> dict[str, float]:
         "nrr": expected_nrr(scenario, churn_multiplier=e.churn) / expected_nrr(scenario) - 1,
         "efficiency": 1 / e.handle_time - 1,
     }
+
+
+def _slow_median(frt: Frt) -> float:
+    """Median of the slow arm's business-hour FRT: root of its closed-form CDF minus 1/2."""
+    return float(brentq(lambda x: float(slow_frt_cdf(x, frt)) - 0.5, 1e-9, 1e4, xtol=1e-12))
 
 
 def _ratio_se(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
@@ -108,12 +117,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  targets: fast CSAT {sc.csat.target_fast}, ratio {sc.csat.target_ratio}")
     print(f"  solved:  {cal!r}")
     print(f"  in file: intercept={sc.csat.intercept:.6f} slope={sc.csat.slope:.6f}")
+    f = sc.frt
+    print(f"  slow arm FRT ({f.slow_policy}): median {_slow_median(f):.3f} business hours, "
+          f"{slow_share_within_deadline(f):.4f} within the {f.deadline_hours:g}-business-hour "
+          "deadline (closed form)")
     exp = expected_effects(sc)
     trial = simulate(sc, customers=n, rng=20250106)
     obs = arm_effects(trial)
     obs["expected"] = pd.Series(exp)
     obs["z"] = (obs["rel_diff"] - obs["expected"]) / obs["rel_se"]
     print(f"large run: {trial!r}")
+    conv = trial.conversations.merge(trial.assignments[[schema.CUSTOMER_ID, schema.ARM]],
+                                     on=schema.CUSTOMER_ID)
+    slow_h = conv.loc[conv[schema.ARM] == sc.effects.arms[1],
+                      schema.FIRST_RESPONSE_BUSINESS_SECONDS].to_numpy(float) / 3600
+    within = np.mean(slow_h <= f.deadline_hours)
+    print(f"  slow arm FRT: median {np.median(slow_h):.3f} business hours, {within:.4f} within "
+          f"the deadline (binomial SE {np.sqrt(within * (1 - within) / slow_h.size):.4f}, "
+          f"n = {slow_h.size:,})")
     with pd.option_context("display.float_format", "{:.5f}".format, "display.width", 120):
         print(obs)
     return 0

@@ -9,9 +9,12 @@ customer's attributes are repeated onto its conversations with :func:`numpy.repe
   converted to UTC. The few arrivals that the zone offset pushes outside the window are
   wrapped around it.
 - First response: FRT in business hours is LogNormal(log(fast_median_hours), fast_sigma) in
-  the fast arm, plus ``slow_delay_hours`` (one business day) in the slow arm, added to the
-  creation time on the desk's business calendar. Conversations created out of hours wait for
-  the desk to open, so calendar FRT exceeds business FRT as in real helpdesk data.
+  the fast arm; in the slow arm the desk holds the conversation and answers it a log-normal
+  slack before its one-business-day deadline (a share ``slow_late_share`` slip the slack past
+  it), never sooner than the fast arm would have (:mod:`~frt_experiments.simulate.
+  first_response`, with the closed-form distribution). The FRT is added to the creation time
+  on the desk's business calendar. Conversations created out of hours wait for the desk to
+  open, so calendar FRT exceeds business FRT as in real helpdesk data.
 - Handle time: LogNormal(log(median), sigma) x the customer's factor x the arm's multiplier,
   whole seconds.
 - CSAT: rated with probability ``survey_response``; satisfied with the dose-response of
@@ -36,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments.simulate.effects import satisfaction_probability
+from frt_experiments.simulate.first_response import draw_frt_hours
 from frt_experiments.simulate.scenario import Scenario
 
 __all__ = ["DeskClock", "draw_arrivals", "draw_conversations"]
@@ -186,9 +190,7 @@ def draw_conversations(
     created = draw_arrivals(scenario, tz_index[owner], rng)
     slow = treated[owner]
     if frt_model is None:
-        hours = f.fast_median_hours * np.exp(f.fast_sigma * rng.standard_normal(m))
-        hours = hours + f.slow_delay_hours * slow
-        frt_s = np.round(hours * 3600.0)
+        frt_s = np.round(draw_frt_hours(f, slow, rng) * 3600.0)
     else:
         frt_s = np.asarray(frt_model(pd.Series(pd.DatetimeIndex(
             created.astype("datetime64[ns]"), tz="UTC")), slow), dtype=float)

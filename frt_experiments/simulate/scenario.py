@@ -38,6 +38,8 @@ __all__ = ["PRESETS", "Scenario", "load_scenario", "scenario_to_toml"]
 
 #: Preset names shipped with the package.
 PRESETS = ("aa", "harsh", "published")
+#: Values of ``frt.slow_policy``: the slow arm held to one business day, or A/A (as fast).
+SLOW_POLICIES = ("one_business_day", "fast")
 
 
 def _f(default: Any, lo: float | None = None, hi: float | None = None, *,
@@ -109,14 +111,27 @@ class Frt:
     fast_median_hours: float = _f(2.0, 0.0, None, lo_open=True,
                                   doc="median business-hour FRT of the fast arm")
     fast_sigma: float = _f(0.6, 0.0, 5.0, doc="log-normal sigma of the fast arm's FRT")
-    slow_delay_hours: float = _f(8.0, 0.0, 1000.0,
-                                 doc="business hours added in the slow arm (one business day)")
+    slow_policy: str = _f("one_business_day",
+                          doc="slow arm's FRT: 'one_business_day' (held until shortly before "
+                              "its deadline) or 'fast' (A/A: the fast arm's FRT)")
+    slow_slack_median_hours: float = _f(1.0, 0.0, None, lo_open=True,
+                                        doc="median business hours answered before the "
+                                            "one-business-day deadline (log-normal slack)")
+    slow_slack_sigma: float = _f(0.75, 0.0, 5.0, doc="log-normal sigma of the slack")
+    slow_late_share: float = _f(0.05, 0.0, 1.0,
+                                doc="share of held conversations that slip past the deadline "
+                                    "(answered the slack after it instead of before)")
+
+    @property
+    def deadline_hours(self) -> float:
+        """Business hours from creation to the one-business-day deadline (one open day)."""
+        return self.close_hour - self.open_hour
 
 
 @dataclass(frozen=True)
 class Csat:
-    intercept: float = _f(2.316358476095767, doc="logit of satisfaction at FRT 0 (calibrated)")
-    slope: float = _f(0.08397421059806692,
+    intercept: float = _f(2.356345282712768, doc="logit of satisfaction at FRT 0 (calibrated)")
+    slope: float = _f(0.11880013394227015,
                       doc="logit drop per unit log(1 + business hours) (calibrated)")
     target_fast: float = _f(0.88, 0.0, 1.0, lo_open=True,
                             doc="calibration target: fast-arm CSAT")
@@ -225,6 +240,9 @@ def _problems(s: Scenario) -> list[str]:
                        ("conversations.hour_weights", c.hour_weights, 24)):
         if len(w) != k or any(x < 0 for x in w) or sum(w) <= 0:
             out.append(f"{name} must be {k} numbers >= 0 with a positive sum")
+    if fr.slow_policy not in SLOW_POLICIES:
+        out.append(f"frt.slow_policy = {fr.slow_policy!r} must be one of "
+                   f"{', '.join(SLOW_POLICIES)}")
     if fr.close_hour <= fr.open_hour:
         out.append(f"frt.close_hour = {fr.close_hour} must be later than frt.open_hour "
                    f"= {fr.open_hour}")

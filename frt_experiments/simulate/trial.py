@@ -130,6 +130,20 @@ def _buckets(ids: pd.Series, salt: str) -> np.ndarray:
     return np.asarray(hash_buckets(ids, salt), dtype=np.float64)
 
 
+def _arm_index(buckets: np.ndarray, arms: tuple[str, ...],
+               weights: tuple[float, ...]) -> np.ndarray:
+    """0 (control) or 1 (treatment) per bucket: the toolkit's arms_from_buckets (issue 4) when
+    installed, so a simulated trial is assigned by the users' code path; else the same agreed
+    rule (the first arm whose cumulative weight share exceeds the bucket)."""
+    try:
+        from frt_experiments.assignment import arms_from_buckets  # noqa: PLC0415
+    except ImportError:
+        cdf = np.cumsum(weights) / np.sum(weights)
+        return np.minimum(np.searchsorted(cdf, buckets, side="right"), len(arms) - 1)
+    labels = np.asarray(arms_from_buckets(buckets, arms=tuple(arms), weights=tuple(weights)))
+    return (labels == arms[1]).astype(np.int64)
+
+
 def _utc(ns: np.ndarray) -> pd.Series:
     return pd.Series(pd.DatetimeIndex(ns.astype("datetime64[ns]"), tz="UTC"))
 
@@ -185,9 +199,8 @@ def simulate(
     eligible = pop.spend <= el.max_spend
     buckets = np.full(n, np.nan)
     buckets[eligible] = _buckets(ids[eligible], el.salt)
-    cdf = np.cumsum(e.weights) / np.sum(e.weights)
-    arm_idx = np.where(eligible, np.minimum(np.searchsorted(cdf, np.nan_to_num(buckets),
-                                                            side="right"), 1), -1)
+    arm_idx = np.full(n, -1)
+    arm_idx[eligible] = _arm_index(buckets[eligible], e.arms, e.weights)
     treated = arm_idx == 1
     rev_end = revenue_end(sc, pop.spend, np.where(treated, e.churn, 1.0), gen)
     p = sc.population

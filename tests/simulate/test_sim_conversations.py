@@ -8,6 +8,8 @@ import pytest
 
 from frt_experiments.simulate import expected_csat, load_scenario
 from frt_experiments.simulate.conversations import DeskClock, draw_arrivals, draw_conversations
+from frt_experiments.simulate.effects import expected_csat_slow
+from frt_experiments.simulate.first_response import slow_frt_cdf
 
 NY = "America/New_York"
 
@@ -91,7 +93,11 @@ def test_frt_business_seconds_and_first_response(scenario, drawn) -> None:
     logs = np.log(conv.frt_business_seconds[~slow] / 3600)
     assert abs(np.median(logs) - np.log(f.fast_median_hours)) < 4 * 1.2533 * f.fast_sigma \
         / np.sqrt(logs.size)
-    assert conv.frt_business_seconds[slow].min() >= f.slow_delay_hours * 3600
+    # slow arm: the closed-form CDF of first_response at a few points, binomial SEs
+    grid = np.array([4.0, 6.0, 7.0, 7.5, 8.0, 9.0])
+    want = slow_frt_cdf(grid, f)
+    got = (conv.frt_business_seconds[slow][:, None] / 3600 <= grid).mean(axis=0)
+    assert np.all(np.abs(got - want) < 4.5 * np.sqrt(want * (1 - want) / slow.sum()))
     assert np.all(conv.first_response_ns >= conv.created_ns)
     clock = DeskClock(scenario)
     elapsed = clock.to_business(conv.first_response_ns) - clock.to_business(conv.created_ns)
@@ -111,11 +117,11 @@ def test_handle_time_and_ratings(scenario, drawn) -> None:
     assert abs(rated.mean() - r) < 4 * np.sqrt(r * (1 - r) / rated.size)
     sat = conv.rating >= 4
     cs, f = scenario.csat, scenario.frt
-    for arm, delay in ((False, 0.0), (True, f.slow_delay_hours)):
+    fast = expected_csat(intercept=cs.intercept, slope=cs.slope,
+                         median_hours=f.fast_median_hours, sigma=f.fast_sigma)
+    held = expected_csat_slow(intercept=cs.intercept, slope=cs.slope, frt=f)
+    for arm, want in ((False, fast), (True, held)):
         m = rated & (slow == arm)
-        want = expected_csat(intercept=cs.intercept, slope=cs.slope,
-                             median_hours=f.fast_median_hours, sigma=f.fast_sigma,
-                             delay_hours=delay)
         assert abs(sat[m].mean() - want) < 4 * np.sqrt(want * (1 - want) / m.sum())
 
 

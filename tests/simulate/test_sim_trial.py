@@ -139,3 +139,36 @@ def test_fast_arm_meets_its_policy_as_the_frt_distribution_implies(published) ->
     want = norm.cdf(np.log(4 / f.fast_median_hours) / f.fast_sigma)
     assert abs(got.share_within_target - want) < 4 * np.sqrt(want * (1 - want) / len(conv))
     assert got.median_calendar_hours > got.median_business_hours  # nights and weekends wait
+
+
+def test_slow_arm_meets_its_one_business_day_deadline_as_the_model_implies(published) -> None:
+    from scipy.optimize import brentq
+
+    from frt_experiments.calendar import BusinessCalendar
+    from frt_experiments.policy import default_policies
+    from frt_experiments.simulate.first_response import slow_frt_cdf, slow_share_within_deadline
+
+    t, f = published, published.scenario.frt
+    cal = BusinessCalendar(f.timezone, hours="Mon-Fri 09:00-17:00", holidays=f.holidays)
+    slow = t.assignments.loc[t.assignments[schema.ARM] == "one_business_day", schema.CUSTOMER_ID]
+    conv = t.conversations[t.conversations[schema.CUSTOMER_ID].isin(slow)]
+    got = default_policies(cal)["one_business_day"].attainment(conv[schema.CREATED_AT],
+                                                               conv[schema.FIRST_RESPONSE_AT])
+    # closed form (1 - q) Phi(log(8 / 2) / 0.6) = 0.9401; binomial standard error
+    want = slow_share_within_deadline(f)
+    assert want == pytest.approx(0.95 * 0.98962, abs=1e-4)
+    assert abs(got.share_within_target - want) < 4 * np.sqrt(want * (1 - want) / len(conv))
+    # median business-hour FRT: the closed-form median, SE 1 / (2 f(median) sqrt(n))
+    med = brentq(lambda x: float(slow_frt_cdf(x, f)) - 0.5, 0.1, 50, xtol=1e-12)
+    dens = float(slow_frt_cdf(med + 1e-4, f) - slow_frt_cdf(med - 1e-4, f)) / 2e-4
+    se = 1 / (2 * dens * np.sqrt(len(conv)))
+    assert abs(got.median_business_hours - med) < 4 * se
+    assert 6.5 < med < 7.5  # about one business day, answered as the deadline approaches
+
+
+def test_assignment_uses_the_toolkit_arms_from_buckets_when_installed(published) -> None:
+    assignment = pytest.importorskip("frt_experiments.assignment")
+    t, e = published, published.scenario.effects
+    arms = assignment.arms_from_buckets(t.assignments[schema.BUCKET].to_numpy(),
+                                        arms=e.arms, weights=e.weights)
+    assert (np.asarray(arms) == t.assignments[schema.ARM].to_numpy()).all()
