@@ -5,12 +5,20 @@
   ``harsh`` (a stronger CSAT and churn response).
 - :mod:`~frt_experiments.simulate.population` -- customers, revenue, pre-period covariates.
 - :mod:`~frt_experiments.simulate.conversations` -- arrivals, FRT, handle time, ratings.
+- :mod:`~frt_experiments.simulate.first_response` -- each arm's FRT model (the slow arm held
+  until shortly before its one-business-day deadline) and its closed-form distribution.
 - :mod:`~frt_experiments.simulate.effects` -- the CSAT dose-response and its calibration.
 - :mod:`~frt_experiments.simulate.calibrate` -- ``python -m frt_experiments.simulate.calibrate``
   prints the calibration and checks it on a large run.
 """
 
-from frt_experiments.simulate.effects import CsatCalibration, calibrate_csat, expected_csat
+from frt_experiments.simulate.effects import (
+    CsatCalibration,
+    calibrate_csat,
+    expected_csat,
+    expected_csat_slow,
+)
+from frt_experiments.simulate.first_response import slow_frt_cdf, slow_share_within_deadline
 from frt_experiments.simulate.scenario import PRESETS, Scenario, load_scenario, scenario_to_toml
 from frt_experiments.simulate.trial import SimulatedTrial, simulate
 
@@ -21,7 +29,10 @@ __all__ = [
     "SimulatedTrial",
     "calibrate_csat",
     "expected_csat",
+    "expected_csat_slow",
     "load_scenario",
     "scenario_to_toml",
     "simulate",
+    "slow_frt_cdf",
+    "slow_share_within_deadline",
 ]
