@@ -33,8 +33,8 @@ hours.
 References:
     Johnson, N. L., Kotz, S. and Balakrishnan, N. (1994). *Continuous Univariate
     Distributions*, vol. 1, 2nd ed., ch. 14 (the log-normal distribution).
-    Zendesk Help Center, "Defining and using SLA policies" (business-hour targets; deferred
-    tickets answered against their SLA deadline).
+    Zendesk Help Center, "Defining and using SLA policies" (first reply time targets in
+    business hours, the convention of :mod:`frt_experiments.policy`).
 """
 
 from __future__ import annotations
