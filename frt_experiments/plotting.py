@@ -7,6 +7,8 @@ pyplot state), so it works the same in scripts, notebooks and report builders. A
 - :func:`plot_csat_by_frt` -- satisfaction by first-response band (the dose-response).
 - :func:`plot_questions_over_time` -- conversations per customer per week, by arm.
 - :func:`plot_sequential_bounds` -- group-sequential efficacy boundaries against information.
+- :func:`plot_forest` -- relative change of every metric with its confidence interval.
+- :func:`plot_staffing_curve` -- agents needed against the first-response target, per policy.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ __all__ = [
     "arm_color",
     "conversations_by_arm",
     "plot_csat_by_frt",
+    "plot_forest",
     "plot_frt_distribution",
     "plot_questions_over_time",
     "plot_sequential_bounds",
+    "plot_staffing_curve",
 ]
 
 #: Colours of the default arms (colour-blind safe pair); other arms cycle through the rest.
@@ -219,6 +223,88 @@ def plot_sequential_bounds(plans: Sequence[SequentialBounds] | SequentialBounds)
     ax.set_xlim(0, 1.05)
     ax.set_ylim(bottom=0)
     ax.set_title("Group-sequential boundaries (Lan-DeMets alpha spending)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+#: Column names of an analysis results table used by :func:`plot_forest`.
+_FOREST_COLUMNS = ("metric", "rel_diff", "rel_ci_low", "rel_ci_high", "significant")
+
+
+def plot_forest(results: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Relative change (treatment against control, in %) of each metric with its interval.
+
+    ``results`` is an analysis results table (``ExperimentResult.to_pandas()`` or a
+    ``results.csv``), one row per metric. Significant changes are drawn filled in the treatment
+    arm's colour, the others hollow; the vertical line marks no change.
+    """
+    missing = [c for c in _FOREST_COLUMNS if c not in results.columns]
+    if missing:
+        raise ValueError(f"results: missing column(s) {', '.join(missing)} for a forest plot")
+    if results.empty:
+        raise ValueError("results: no metric rows to plot")
+    df = results.iloc[::-1].reset_index(drop=True)  # first metric on top
+    y = np.arange(len(df))
+    est = df["rel_diff"].to_numpy(float) * 100
+    lo = df["rel_ci_low"].to_numpy(float) * 100
+    hi = df["rel_ci_high"].to_numpy(float) * 100
+    sig = df["significant"].astype(bool).to_numpy()
+    treat = str(df["treatment_arm"].iloc[0]) if "treatment_arm" in df else schema.TREATMENT_ARM
+    ctrl = str(df["control_arm"].iloc[0]) if "control_arm" in df else schema.CONTROL_ARM
+    color = arm_color(treat)
+    fig = Figure(figsize=(6.5, 0.7 * len(df) + 1.4), layout="constrained")
+    ax = fig.subplots()
+    ax.hlines(y, lo, hi, color=color, lw=2)
+    ax.scatter(est[sig], y[sig], s=55, color=color, zorder=3, label="significant")
+    ax.scatter(est[~sig], y[~sig], s=55, facecolor="white", edgecolor=color, lw=1.8, zorder=3,
+               label="not significant")
+    for yi, e, l_, h in zip(y, est, lo, hi, strict=True):
+        ax.annotate(f"{e:+.2f}% [{l_:+.2f}, {h:+.2f}]", (h, yi), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    ax.axvline(0, color="#444444", lw=1)
+    span = max(np.nanmax(np.abs(np.r_[lo, hi])), 1e-3)
+    ax.set_xlim(-1.15 * span, 1.9 * span)  # room for the labels on the right
+    ax.set_yticks(y, df["metric"].astype(str).tolist())
+    ax.set_ylim(-0.6, len(df) - 0.4)
+    ax.set_xlabel(f"relative change, {treat} vs {ctrl} (%)")
+    ax.set_title(title or "Relative change by metric (95% confidence intervals)")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def plot_staffing_curve(
+    curve: pd.DataFrame,
+    *,
+    colors: dict[str, str] | None = None,
+) -> Figure:
+    """Agents needed against the first-response target, one line per staffing policy.
+
+    ``curve`` has columns ``target_hours`` (business hours), ``policy`` and ``agents``. By
+    default the first policy listed is drawn in the fast arm's colour and the second in the
+    slow arm's, matching the other plots (pass ``colors`` to map policies explicitly).
+    """
+    missing = [c for c in ("target_hours", "policy", "agents") if c not in curve.columns]
+    if missing:
+        raise ValueError(f"curve: missing column(s) {', '.join(missing)} for a staffing curve")
+    policies = list(pd.unique(curve["policy"]))
+    default = [ARM_COLORS[schema.CONTROL_ARM], ARM_COLORS[schema.TREATMENT_ARM], *_EXTRA]
+    palette = {p: (colors or {}).get(p, default[i % len(default)])
+               for i, p in enumerate(policies)}
+    fig = Figure(figsize=(6.5, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for p in policies:
+        d = curve[curve["policy"] == p].sort_values("target_hours")
+        ax.step(d["target_hours"], d["agents"], where="post", color=palette[p], alpha=0.35)
+        ax.plot(d["target_hours"], d["agents"], "o", color=palette[p], label=str(p))
+    ax.set_xscale("log")
+    targets = np.sort(pd.unique(curve["target_hours"].astype(float)))
+    ax.set_xticks(targets, [f"{t:g}" for t in targets])
+    ax.set_xlabel("first-response target of the fast queue (business hours, log scale)")
+    ax.set_ylabel("agents needed")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Staffing curve: agents against FRT target")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig

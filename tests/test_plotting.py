@@ -1,0 +1,131 @@
+"""Plots: units on every axis, one colour per arm across plots, the numbers they draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+
+from frt_experiments import plotting, schema
+from frt_experiments._document import Document
+from frt_experiments.simulate import simulate
+from frt_experiments.stats.sequential import sequential_bounds
+
+
+@pytest.fixture(scope="module")
+def trial():
+    return simulate("published", customers=3_000, months=2, rng=7)
+
+
+def _results() -> pd.DataFrame:
+    return pd.DataFrame({
+        "metric": ["questions", "csat", "nrr", "efficiency"],
+        "control_arm": "fast", "treatment_arm": "one_business_day",
+        "rel_diff": [-0.04, -0.0125, 0.0, 0.20],
+        "rel_ci_low": [-0.06, -0.02, -0.01, 0.17],
+        "rel_ci_high": [-0.02, -0.005, 0.01, 0.23],
+        "significant": [True, True, False, True],
+    })
+
+
+def _labelled(fig) -> None:
+    for ax in fig.axes:
+        assert ax.get_xlabel(), "x axis without a label"
+        assert ax.get_ylabel(), "y axis without a label"
+
+
+def _line_colors(fig) -> set[str]:
+    return {to_hex(line.get_color()) for ax in fig.axes for line in ax.get_lines()
+            if line.get_label() and not line.get_label().startswith("_")}
+
+
+def test_arm_colours_are_the_same_in_every_trial_plot(trial):
+    want = {plotting.ARM_COLORS["fast"], plotting.ARM_COLORS["one_business_day"]}
+    for fig in (plotting.plot_frt_distribution(trial.conversations, trial.assignments),
+                plotting.plot_questions_over_time(trial.conversations, trial.assignments)):
+        _labelled(fig)
+        assert _line_colors(fig) == want
+    fig = plotting.plot_csat_by_frt(trial.conversations, trial.assignments, min_ratings=5)
+    _labelled(fig)
+    legend = fig.axes[0].get_legend()
+    assert {to_hex(h.get_color()) for h in legend.legend_handles} == want
+
+
+def test_frt_distribution_has_calendar_and_business_panels(trial):
+    fig = plotting.plot_frt_distribution(trial.conversations, trial.assignments)
+    units = [ax.get_xlabel() for ax in fig.axes]
+    assert any("calendar hours" in u for u in units)
+    assert any("business hours" in u for u in units)
+    # Each CDF ends at 1: every answered conversation is counted once.
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if line.get_label().startswith("_"):
+                continue
+            assert line.get_ydata()[-1] == pytest.approx(1.0)
+
+
+def test_forest_draws_each_estimate_at_its_relative_change():
+    res = _results()
+    fig = plotting.plot_forest(res)
+    ax = fig.axes[0]
+    assert "relative change" in ax.get_xlabel()
+    assert "%" in ax.get_xlabel()
+    pts = np.vstack([c.get_offsets() for c in ax.collections if len(c.get_offsets())
+                     and c.get_offsets().shape[1] == 2 and hasattr(c, "get_sizes")
+                     and len(c.get_sizes())])
+    drawn = sorted(pts[:, 0].round(6))
+    assert drawn == sorted((res["rel_diff"] * 100).round(6))
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(res["metric"][::-1])
+
+
+def test_forest_rejects_a_table_without_intervals():
+    with pytest.raises(ValueError, match="rel_ci_low"):
+        plotting.plot_forest(_results().drop(columns="rel_ci_low"))
+    with pytest.raises(ValueError, match="no metric rows"):
+        plotting.plot_forest(_results().iloc[:0])
+
+
+def test_staffing_curve_colours_policies_like_the_arms():
+    curve = pd.DataFrame({"target_hours": [1, 4, 24] * 2,
+                          "policy": ["everyone fast"] * 3 + ["experiment"] * 3,
+                          "agents": [30, 22, 17, 25, 19, 15]})
+    fig = plotting.plot_staffing_curve(curve)
+    _labelled(fig)
+    marker_lines = [ln for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("_")]
+    assert [to_hex(ln.get_color()) for ln in marker_lines] == [
+        plotting.ARM_COLORS["fast"], plotting.ARM_COLORS["one_business_day"]]
+    assert list(marker_lines[0].get_ydata()) == [30, 22, 17]
+    with pytest.raises(ValueError, match="agents"):
+        plotting.plot_staffing_curve(curve.drop(columns="agents"))
+
+
+def test_sequential_bounds_plot_shows_the_boundaries():
+    b = sequential_bounds(5)
+    fig = plotting.plot_sequential_bounds(b)
+    line = fig.axes[0].get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), np.abs(b.bounds))
+    with pytest.raises(ValueError, match="plans"):
+        plotting.plot_sequential_bounds([])
+
+
+def test_document_is_self_contained_and_written_atomically(tmp_path):
+    doc = Document("Trial report").section("Results").verdict("Ship it").text("a < b")
+    doc.table(pd.DataFrame({"metric": ["csat"], "rel_diff": [-0.0125]}))
+    doc.figure(plotting.plot_forest(_results()), "forest")
+    paths = doc.write(tmp_path)
+    html = paths["html"].read_text()
+    assert "data:image/png;base64," in html
+    assert "src='http" not in html
+    assert "a &lt; b" in html  # text is escaped
+    md = paths["markdown"].read_text()
+    assert "**Verdict:** Ship it" in md
+    assert "| csat | -0.0125 |" in md
+    assert "![forest](figures/forest.png)" in md
+    assert (tmp_path / "figures" / "forest.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figures", "report.html", "report.md"]
+
+
+def test_schema_arms_have_fixed_colours():
+    assert set(plotting.ARM_COLORS) == {schema.CONTROL_ARM, schema.TREATMENT_ARM}
+    assert plotting.arm_color("other", ["other"]) not in plotting.ARM_COLORS.values()
