@@ -13,7 +13,8 @@ Where things live:
 - :mod:`~frt_experiments.ingest` -- helpdesk importers (Zendesk, Intercom).
 - :mod:`~frt_experiments.calendar`, :mod:`~frt_experiments.policy` -- business time and FRT
   policies per arm.
-- :mod:`~frt_experiments.assignment` -- eligibility, hashed split, ledger, SRM and balance.
+- :mod:`~frt_experiments.assignment` -- eligibility, hashed split, ledger, SRM and balance
+  (the checks in :mod:`~frt_experiments.balance`).
 - :mod:`~frt_experiments.simulate` -- synthetic customers and conversations (scenarios).
 - :mod:`~frt_experiments.metrics`, :mod:`~frt_experiments.stats`,
   :mod:`~frt_experiments.analysis` -- per-customer rows, sufficient statistics, tests, results.
@@ -27,6 +28,15 @@ Where things live:
 
 from frt_experiments import plotting as plotting  # the arm-coloured plots, as frt.plotting
 from frt_experiments._version import __version__
+from frt_experiments.assignment import (
+    AssignmentResult,
+    arms_from_buckets,
+    assign,
+    hash_buckets,
+    stratified_assign,
+    write_tags,
+)
+from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.design import (
     DesignResult,
@@ -66,6 +76,7 @@ from frt_experiments.stats.power import proportion_power, proportion_sample_size
 from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
 
 __all__ = [
+    "AssignmentResult",
     "Attainment",
     "BalanceWarning",
     "BusinessCalendar",
@@ -82,6 +93,7 @@ __all__ = [
     "MetricVariance",
     "PowerResult",
     "Problem",
+    "SRMResult",
     "SampleRatioMismatchWarning",
     "Scenario",
     "ScenarioError",
@@ -90,10 +102,14 @@ __all__ = [
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
     "__version__",
+    "arms_from_buckets",
+    "assign",
     "attainment_table",
     "check_tables",
+    "covariate_balance",
     "default_policies",
     "estimate_variances",
+    "hash_buckets",
     "import_intercom",
     "import_zendesk",
     "judge_interim",
@@ -105,11 +121,14 @@ __all__ = [
     "proportion_sample_size",
     "read_plan",
     "read_table",
+    "sample_ratio_mismatch",
     "sequential_bounds",
     "simulate",
+    "stratified_assign",
     "validate_assignments",
     "validate_conversations",
     "validate_customers",
     "write_plan",
     "write_table",
+    "write_tags",
 ]

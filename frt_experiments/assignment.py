@@ -1,0 +1,705 @@
+"""Assignment: eligible low-spend customers split between arms, reproducibly, with a ledger.
+
+The split is a deterministic hash, so any system can reproduce it (a helpdesk routing rule, a
+warehouse query, code in another language)::
+
+    bucket = int.from_bytes(sha256(f"{salt}:{customer_id}".encode("utf-8")).digest()[:8],
+                            "big") / 2**64
+
+and the arms are taken by cumulative weight in their listed order: with arms
+``("fast", "one_business_day")`` and weights ``(0.5, 0.5)`` a bucket below 0.5 is ``fast``. A
+customer's arm depends only on the salt and their id: not on the machine, the order of the
+list or who else is in it.
+
+Eligibility (low spend by an absolute ceiling or a spend quantile, optional segment lists) is
+judged once, when a customer is first seen, from pre-experiment data. With a ``ledger`` file
+the decision is recorded and later runs never move a customer in or out:
+
+- ``<ledger>`` -- the assignments table (:data:`~frt_experiments.schema.ASSIGNMENTS`); a
+  re-run keeps every existing line byte for byte and appends newly seen eligible customers;
+- ``<ledger>.excluded.csv`` -- customers screened out, with the reason, so a customer whose
+  spend later falls under the ceiling stays out;
+- ``<ledger>.meta.json`` -- the experiment, a SHA-256 fingerprint of the salt, the arms, the
+  weights and the eligibility rule (a spend quantile is fixed as a spend ceiling on the first
+  run). A later run with another salt, arm set, weights or eligibility rule raises
+  :class:`~frt_experiments.errors.LedgerError` instead of re-shuffling anyone.
+
+For a fixed cohort known in advance, :func:`stratified_assign` randomizes in permuted blocks
+within strata (e.g. spend bands) for exact balance per stratum.
+
+Checks (:func:`sample_ratio_mismatch`, :func:`covariate_balance`) live in
+:mod:`frt_experiments.balance` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from frt_experiments import schema
+from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
+from frt_experiments.errors import (
+    DataError,
+    LedgerError,
+    Problem,
+    SampleRatioMismatchWarning,
+)
+
+__all__ = [
+    "AssignmentResult",
+    "SRMResult",
+    "arms_from_buckets",
+    "assign",
+    "covariate_balance",
+    "hash_buckets",
+    "sample_ratio_mismatch",
+    "stratified_assign",
+    "write_tags",
+]
+
+DEFAULT_ARMS: tuple[str, ...] = (schema.CONTROL_ARM, schema.TREATMENT_ARM)
+DEFAULT_WEIGHTS: tuple[float, ...] = (0.5, 0.5)
+REASON = "reason"
+TAG = "tag"
+_SCALE = 2.0**64
+_BELOW_ONE = float(np.nextafter(1.0, 0.0))
+_META_FORMAT = 1
+
+
+# ----------------------------------------------------------------------------- hashing
+def hash_buckets(customer_ids: Iterable[Any], salt: str) -> np.ndarray:
+    """The assignment bucket in [0, 1) of each customer id.
+
+    ``bucket = int.from_bytes(sha256(f"{salt}:{id}".encode("utf-8")).digest()[:8], "big")
+    / 2**64``, returned as float64 (the 64-bit integer correctly rounded; the handful of
+    integers within 2**10 of 2**64, which would round to 1.0, are kept just below 1).
+
+    Args:
+        customer_ids: Ids (converted with ``str``); no missing values.
+        salt: The experiment's salt; a new salt gives an independent split.
+
+    Returns:
+        float64 array, one bucket per id, in input order.
+
+    References:
+        NIST FIPS 180-4, Secure Hash Standard (SHA-256). Kohavi, R., Tang, D. and Xu, Y. (2020).
+        Trustworthy Online Controlled Experiments, ch. 14 (hash-based randomization units).
+    """
+    if not isinstance(salt, str):
+        raise TypeError(f"salt must be a string, got {type(salt).__name__}")
+    ids = pd.Series(customer_ids) if not isinstance(customer_ids, pd.Series) else customer_ids
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        raise ValueError(f"customer_ids: {int(missing.sum())} ids are missing "
+                         f"(positions {_first(missing)}); every customer needs an id")
+    prefix = f"{salt}:"
+    sha = hashlib.sha256
+    raw = b"".join([sha(f"{prefix}{i}".encode()).digest()[:8] for i in ids.astype(str)])
+    out = np.frombuffer(raw, dtype=">u8").astype(np.float64) / _SCALE
+    return np.minimum(out, _BELOW_ONE)
+
+
+def _weights(arms: Sequence[str], weights: Sequence[float]) -> tuple[tuple[str, ...],
+                                                                    np.ndarray]:
+    arms_t = tuple(arms) if not isinstance(arms, str) else (arms,)
+    if len(arms_t) < 2:
+        raise ValueError(f"arms: need at least two arms, got {arms_t!r}")
+    if not all(isinstance(a, str) and a.strip() for a in arms_t):
+        raise ValueError(f"arms: every arm must be a non-empty string, got {arms_t!r}")
+    if len(set(arms_t)) != len(arms_t):
+        raise ValueError(f"arms: names must be unique, got {arms_t!r}")
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(arms_t),):
+        raise ValueError(f"weights: need one weight per arm ({len(arms_t)}), got {weights!r}")
+    if not np.all(np.isfinite(w) & (w > 0)):
+        raise ValueError(f"weights: every weight must be positive and finite, got {weights!r}")
+    return arms_t, w / w.sum()
+
+
+def arms_from_buckets(
+    buckets: Any,
+    arms: Sequence[str] = DEFAULT_ARMS,
+    weights: Sequence[float] = DEFAULT_WEIGHTS,
+) -> np.ndarray:
+    """The arm of each bucket: the first arm whose cumulative weight share exceeds it.
+
+    With arms ``("fast", "one_business_day")`` and weights ``(0.5, 0.5)``, ``bucket < 0.5`` is
+    ``fast`` and ``bucket >= 0.5`` is ``one_business_day``. Weights need not sum to one; they
+    are normalised.
+
+    Args:
+        buckets: Values in [0, 1) (see :func:`hash_buckets`).
+        arms: Arm names, in the order their shares are laid out on [0, 1).
+        weights: Relative size of each arm.
+
+    Returns:
+        Array of arm names (numpy unicode strings), one per bucket.
+    """
+    arms_t, share = _weights(arms, weights)
+    b = np.asarray(buckets, dtype=np.float64)
+    bad = ~((b >= 0) & (b < 1))
+    if bad.any():
+        raise ValueError(f"buckets: {int(bad.sum())} values are not in [0, 1) "
+                         f"(positions {_first(bad)})")
+    cdf = np.cumsum(share)
+    idx = np.minimum(np.searchsorted(cdf, b, side="right"), len(arms_t) - 1)
+    return np.asarray(arms_t)[idx]
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass(frozen=True, repr=False)
+class AssignmentResult:
+    """The outcome of an assignment run.
+
+    Attributes:
+        assignments: The canonical assignments table (every row of the ledger, old and new).
+        excluded: Customers screened out: ``customer_id`` and ``reason``.
+        counts: Assigned customers per arm (in the arms' order).
+        srm: Sample-ratio-mismatch test of the counts against the weights.
+        balance: Covariate balance table (see :func:`covariate_balance`).
+        experiment: The experiment name.
+        arms, weights: The design (weights normalised to shares).
+        n_new: Rows added by this run (all rows without a ledger).
+        spend_ceiling: The spend ceiling applied (``None`` without a spend rule).
+    """
+
+    assignments: pd.DataFrame
+    excluded: pd.DataFrame
+    counts: pd.Series
+    srm: SRMResult
+    balance: pd.DataFrame
+    experiment: str
+    arms: tuple[str, ...]
+    weights: tuple[float, ...]
+    n_new: int
+    spend_ceiling: float | None = None
+    ledger: Path | None = field(default=None)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The assignments table."""
+        return self.assignments.copy()
+
+    def summary(self) -> str:
+        """Counts per arm, the SRM test and the balance table as text."""
+        total = int(self.counts.sum())
+        lines = [f"experiment {self.experiment}: {total:,} customers assigned "
+                 f"({self.n_new:,} new), {len(self.excluded):,} not eligible"]
+        for arm, n, w in zip(self.arms, self.counts.to_numpy(), self.weights, strict=True):
+            share = n / total if total else float("nan")
+            lines.append(f"  {arm}: {int(n):,} ({share:.2%}; design {w:.2%})")
+        flag = "  SAMPLE RATIO MISMATCH" if self.srm.flagged else ""
+        lines.append(f"sample ratio: chi-square {self.srm.statistic:.3f}, "
+                     f"p = {self.srm.p_value:.4g}{flag}")
+        if not self.balance.empty:
+            lines.append("covariate balance (standardized mean difference vs "
+                         f"{self.arms[0]}):")
+            lines.append(self.balance.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{a}={int(n):,}" for a, n in self.counts.items())
+        return (f"AssignmentResult(experiment={self.experiment!r}, {counts}, "
+                f"srm_p={self.srm.p_value:.4g}, n_new={self.n_new:,})")
+
+
+# ----------------------------------------------------------------------------- eligibility
+def _problem(source: str, column: str | None, mask: np.ndarray, rule: str) -> Problem:
+    rows = tuple(int(i) for i in np.flatnonzero(mask)[:5])
+    return Problem(source, column, rule, int(mask.sum()), rows)
+
+
+def _customers(customers: pd.DataFrame, source: str, *, need_segment: bool) -> pd.DataFrame:
+    """Light validation of what assignment needs: unique ids and a non-negative spend."""
+    if not isinstance(customers, pd.DataFrame):
+        raise TypeError(f"customers must be a pandas DataFrame, got {type(customers).__name__}")
+    need = [schema.CUSTOMER_ID, schema.MONTHLY_SPEND] + ([schema.SEGMENT] if need_segment else [])
+    missing = [c for c in need if c not in customers.columns]
+    if missing:
+        raise DataError([Problem(source, None, f"missing required column "
+                                 f"{', '.join(missing)} (needed for assignment)")])
+    ids = customers[schema.CUSTOMER_ID]
+    text = ids.astype("string").str.strip()
+    problems = []
+    empty = (text.isna() | (text == "")).to_numpy(bool)
+    if empty.any():
+        problems.append(_problem(source, schema.CUSTOMER_ID, empty, "empty (a value is required)"))
+    dup = (text.duplicated(keep="first") & ~text.isna()).to_numpy(bool)
+    if dup.any():
+        problems.append(_problem(source, schema.CUSTOMER_ID, dup,
+                                 "repeating an earlier customer_id"))
+    spend = pd.to_numeric(customers[schema.MONTHLY_SPEND], errors="coerce").astype("float64")
+    nan = spend.isna().to_numpy()
+    if nan.any():
+        problems.append(_problem(source, schema.MONTHLY_SPEND, nan,
+                                 "empty or not numbers (spend decides eligibility)"))
+    neg = (spend < 0).to_numpy()
+    if neg.any():
+        problems.append(_problem(source, schema.MONTHLY_SPEND, neg, "negative (must be >= 0)"))
+    if problems:
+        raise DataError(problems)
+    out = pd.DataFrame({schema.CUSTOMER_ID: text.reset_index(drop=True),
+                        schema.MONTHLY_SPEND: spend.reset_index(drop=True)})
+    if schema.SEGMENT in customers.columns:
+        out[schema.SEGMENT] = customers[schema.SEGMENT].astype("string").reset_index(drop=True)
+    return out
+
+
+def _rule(max_spend: float | None, spend_quantile: float | None,
+          include: Sequence[str] | None, exclude: Sequence[str] | None) -> dict[str, Any]:
+    if max_spend is not None and spend_quantile is not None:
+        raise ValueError("give max_spend or spend_quantile, not both")
+    if max_spend is not None and not (np.isfinite(max_spend) and max_spend >= 0):
+        raise ValueError(f"max_spend must be a finite number >= 0, got {max_spend!r}")
+    if spend_quantile is not None and not (0 < spend_quantile <= 1):
+        raise ValueError(f"spend_quantile must be in (0, 1], got {spend_quantile!r}")
+    for name, seg in (("include_segments", include), ("exclude_segments", exclude)):
+        if isinstance(seg, str):
+            raise TypeError(f"{name} must be a list of segment names, not a string ({seg!r})")
+    return {"max_spend": None if max_spend is None else float(max_spend),
+            "spend_quantile": None if spend_quantile is None else float(spend_quantile),
+            "include_segments": None if include is None else sorted(map(str, include)),
+            "exclude_segments": None if exclude is None else sorted(map(str, exclude))}
+
+
+def _screen(cust: pd.DataFrame, rule: dict[str, Any], ceiling: float | None) -> np.ndarray:
+    """Reason each customer is screened out ("" when eligible)."""
+    reason = np.full(len(cust), "", dtype=object)
+    if ceiling is not None:
+        reason[(cust[schema.MONTHLY_SPEND] > ceiling).to_numpy()] = "spend above ceiling"
+    seg = cust[schema.SEGMENT] if schema.SEGMENT in cust.columns else None
+    if rule["include_segments"] is not None and seg is not None:
+        out = ~seg.isin(rule["include_segments"]).fillna(False).to_numpy(bool)
+        reason[out & (reason == "")] = "segment not included"
+    if rule["exclude_segments"] is not None and seg is not None:
+        out = seg.isin(rule["exclude_segments"]).fillna(False).to_numpy(bool)
+        reason[out & (reason == "")] = "segment excluded"
+    return reason
+
+
+def _timestamp(assigned_at: Any) -> pd.Timestamp:
+    if assigned_at is None:
+        return pd.Timestamp.now(tz="UTC").floor("s")
+    try:
+        ts = pd.Timestamp(assigned_at)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"assigned_at: cannot read {assigned_at!r} as a timestamp") from exc
+    if ts.tzinfo is None:
+        raise ValueError(f"assigned_at must be time-zone aware, got {assigned_at!r}")
+    return ts.tz_convert("UTC")
+
+
+def _table(ids: pd.Series, experiment: str, arms: np.ndarray, ts: pd.Timestamp,
+           buckets: np.ndarray) -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame({
+        schema.CUSTOMER_ID: pd.Series(ids.to_numpy(), dtype="string"),
+        schema.EXPERIMENT: pd.Series(np.full(n, experiment, dtype=object), dtype="string"),
+        schema.ARM: pd.Series(arms, dtype="string"),
+        schema.ASSIGNED_AT: pd.Series(pd.DatetimeIndex(np.full(n, ts.value)
+                                                       .astype("datetime64[ns]"), tz="UTC")),
+        schema.BUCKET: np.asarray(buckets, dtype=np.float64),
+    })
+
+
+# ----------------------------------------------------------------------------- assign
+def assign(
+    customers: pd.DataFrame,
+    *,
+    experiment: str,
+    salt: str,
+    max_spend: float | None = None,
+    spend_quantile: float | None = None,
+    arms: Sequence[str] = DEFAULT_ARMS,
+    weights: Sequence[float] = DEFAULT_WEIGHTS,
+    include_segments: Sequence[str] | None = None,
+    exclude_segments: Sequence[str] | None = None,
+    assigned_at: Any = None,
+    ledger: str | os.PathLike[str] | None = None,
+    source: str = "customers",
+) -> AssignmentResult:
+    """Screen customers for eligibility and split the eligible ones by hashed bucket.
+
+    Eligible: ``monthly_spend <= max_spend`` (or ``<=`` the ``spend_quantile`` of the spend
+    distribution, numpy's default linear quantile, fixed as a ceiling on the ledger's first
+    run), in ``include_segments`` when given and not in ``exclude_segments``. The arm is
+    ``arms_from_buckets(hash_buckets(customer_id, salt), arms, weights)``.
+
+    Args:
+        customers: Needs ``customer_id`` and ``monthly_spend`` (pre-experiment), and
+            ``segment`` when a segment list is given. Other columns (pre-period covariates) feed
+            the balance table.
+        experiment: Experiment name, written in every row.
+        salt: Hash salt; use a new one per experiment.
+        max_spend, spend_quantile: The low-spend rule (at most one; neither: everyone).
+        arms, weights: Arm names (control first) and their relative sizes.
+        include_segments, exclude_segments: Optional segment lists.
+        assigned_at: Aware timestamp written for new rows (default: now, UTC, to the second).
+        ledger: CSV or Parquet path of the ledger; existing rows are kept as they are and
+            newly eligible customers appended (see the module docstring).
+        source: Name of the customers table in error messages (e.g. its file name).
+
+    Returns:
+        An :class:`AssignmentResult`. Warns
+        :class:`~frt_experiments.errors.SampleRatioMismatchWarning` when the SRM test flags
+        the counts and :class:`~frt_experiments.errors.BalanceWarning` for |SMD| > 0.1.
+
+    Raises:
+        ValueError: Bad arguments. DataError: Bad customers table or ledger file.
+        LedgerError: The ledger was made with another salt, arm set, weights, eligibility
+            rule or experiment.
+
+    References:
+        Kohavi, R., Tang, D. and Xu, Y. (2020). Trustworthy Online Controlled Experiments,
+        Cambridge University Press, ch. 14 and 21 (randomization units, sample ratio mismatch).
+    """
+    if not isinstance(experiment, str) or not experiment.strip():
+        raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
+    arms_t, share = _weights(arms, weights)
+    rule = _rule(max_spend, spend_quantile, include_segments, exclude_segments)
+    segments = rule["include_segments"] is not None or rule["exclude_segments"] is not None
+    cust = _customers(customers, source, need_segment=segments)
+    ts = _timestamp(assigned_at)
+    meta = _meta(experiment, salt, arms_t, share, rule)
+
+    path = None if ledger is None else Path(ledger)
+    old = _read_ledger(path, meta, salt) if path is not None else None
+    if old is not None:
+        old_rows, old_excluded, stored = old
+        ceiling = stored["eligibility"].get("spend_ceiling")
+        if ceiling is None and rule["spend_quantile"] is not None:  # old ledger, no meta file
+            ceiling = float(np.quantile(cust[schema.MONTHLY_SPEND].to_numpy(),
+                                        rule["spend_quantile"]))
+        meta["eligibility"]["spend_ceiling"] = ceiling
+        seen = pd.Index(old_rows[schema.CUSTOMER_ID]).union(
+            pd.Index(old_excluded[schema.CUSTOMER_ID]))
+        fresh = cust[~cust[schema.CUSTOMER_ID].isin(seen).to_numpy()]
+    else:
+        old_rows = _table(pd.Series([], dtype="string"), experiment, np.array([], dtype=str),
+                          ts, np.array([]))
+        old_excluded = pd.DataFrame({schema.CUSTOMER_ID: pd.Series([], dtype="string"),
+                                     REASON: pd.Series([], dtype="string")})
+        fresh = cust
+        ceiling = rule["max_spend"]
+        if rule["spend_quantile"] is not None:
+            ceiling = float(np.quantile(cust[schema.MONTHLY_SPEND].to_numpy(),
+                                        rule["spend_quantile"]))
+        meta["eligibility"]["spend_ceiling"] = ceiling
+
+    ceiling = meta["eligibility"]["spend_ceiling"]
+    reason = _screen(fresh, rule, ceiling)
+    keep = reason == ""
+    ids = fresh[schema.CUSTOMER_ID][keep]
+    buckets = hash_buckets(ids, salt)
+    new_rows = _table(ids, experiment, arms_from_buckets(buckets, arms_t, share), ts, buckets)
+    new_excl = pd.DataFrame({schema.CUSTOMER_ID: fresh[schema.CUSTOMER_ID][~keep].to_numpy(),
+                             REASON: reason[~keep]}).astype("string")
+
+    if path is not None:
+        _write_ledger(path, new_rows, new_excl, meta, append=old is not None)
+    table = pd.concat([old_rows, new_rows], ignore_index=True) if len(old_rows) else new_rows
+    excluded = (pd.concat([old_excluded, new_excl], ignore_index=True)
+                if len(old_excluded) else new_excl)
+    counts = _counts(table, arms_t)
+    srm = sample_ratio_mismatch(counts.to_numpy(), share)
+    if srm.flagged:
+        warnings.warn(f"sample ratio mismatch in {experiment}: counts "
+                      f"{dict(zip(arms_t, counts.tolist(), strict=True))} against weights "
+                      f"{tuple(round(float(s), 4) for s in share)} (chi-square "
+                      f"{srm.statistic:.2f}, p = {srm.p_value:.2g} < 0.001)",
+                      SampleRatioMismatchWarning, stacklevel=2)
+    balance = covariate_balance(customers, table, arms=arms_t)
+    return AssignmentResult(table, excluded, counts, srm, balance, experiment, arms_t,
+                            tuple(float(s) for s in share), len(new_rows), ceiling, path)
+
+
+# ----------------------------------------------------------------------------- ledger
+def _meta(experiment: str, salt: str, arms: tuple[str, ...], share: np.ndarray,
+          rule: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(salt, str) or not salt:
+        raise ValueError(f"salt must be a non-empty string, got {salt!r}")
+    return {"format": _META_FORMAT, "experiment": experiment,
+            "salt_sha256": hashlib.sha256(salt.encode()).hexdigest(),
+            "arms": list(arms), "weights": [float(s) for s in share],
+            "eligibility": dict(rule)}
+
+
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    return (path.with_name(path.name + ".meta.json"),
+            path.with_name(path.name + ".excluded.csv"))
+
+
+def _read_ledger(path: Path, meta: dict[str, Any], salt: str
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]] | None:
+    """The existing ledger, its screened-out customers and its design, checked against meta."""
+    meta_path, excl_path = _sidecars(path)
+    if not path.exists():
+        return None
+    rows = schema.read_table(path, "assignments")
+    name = path.name
+    other = sorted(set(rows[schema.EXPERIMENT].dropna()) - {meta["experiment"]})
+    if other:
+        raise LedgerError(f"{name}: holds experiment {other[0]!r}, not "
+                          f"{meta['experiment']!r}; keep one ledger per experiment")
+    if rows[schema.BUCKET].isna().any():
+        raise LedgerError(f"{name}: has rows without a bucket (a stratified assignment?); "
+                          "a hashed assignment cannot extend it")
+    if meta_path.exists():
+        try:
+            stored = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise LedgerError(f"{meta_path.name}: cannot be read ({exc})") from exc
+        _compare(meta_path.name, stored, meta)
+    else:
+        stored = _infer_meta(name, rows, meta, salt)
+    if excl_path.exists():
+        excluded = pd.read_csv(excl_path, dtype="string", keep_default_na=False)
+    else:
+        excluded = pd.DataFrame({schema.CUSTOMER_ID: pd.Series([], dtype="string"),
+                                 REASON: pd.Series([], dtype="string")})
+    return rows, excluded, stored
+
+
+def _compare(name: str, stored: dict[str, Any], meta: dict[str, Any]) -> None:
+    if stored.get("salt_sha256") != meta["salt_sha256"]:
+        raise LedgerError(f"{name}: the salt differs from the one the ledger was made with; "
+                          "changing it would re-shuffle assigned customers (use a new ledger "
+                          "for a new experiment)")
+    if list(stored.get("arms", [])) != meta["arms"]:
+        raise LedgerError(f"{name}: arms {meta['arms']} differ from the ledger's "
+                          f"{stored.get('arms')}")
+    sw = np.asarray(stored.get("weights", []), dtype=float)
+    if sw.shape != (len(meta["weights"]),) or not np.allclose(sw, meta["weights"],
+                                                              rtol=0, atol=1e-12):
+        raise LedgerError(f"{name}: weights {meta['weights']} differ from the ledger's "
+                          f"{stored.get('weights')}")
+    if stored.get("experiment") != meta["experiment"]:
+        raise LedgerError(f"{name}: experiment {meta['experiment']!r} differs from the "
+                          f"ledger's {stored.get('experiment')!r}")
+    el = stored.get("eligibility", {})
+    for key in ("max_spend", "spend_quantile", "include_segments", "exclude_segments"):
+        if el.get(key) != meta["eligibility"][key]:
+            raise LedgerError(f"{name}: eligibility rule {key}={meta['eligibility'][key]!r} "
+                              f"differs from the ledger's {el.get(key)!r}; eligibility is "
+                              "fixed when the ledger is created")
+
+
+def _infer_meta(name: str, rows: pd.DataFrame, meta: dict[str, Any], salt: str
+                ) -> dict[str, Any]:
+    """Check a ledger without a meta file against its own rows: every stored bucket must be the
+    hash of its id with this salt, and every stored arm the arm of its bucket."""
+    buckets = rows[schema.BUCKET].to_numpy(dtype=np.float64)
+    again = hash_buckets(rows[schema.CUSTOMER_ID], salt)
+    off = again != buckets
+    if off.any():
+        raise LedgerError(f"{name}: {int(off.sum())} stored buckets are not the hash of their "
+                          f"customer_id with this salt (rows {_first(off)}); was the ledger "
+                          "made with another salt?")
+    arms = arms_from_buckets(buckets, meta["arms"], meta["weights"])
+    off = arms != rows[schema.ARM].to_numpy(dtype=object).astype(str)
+    if off.any():
+        raise LedgerError(f"{name}: {int(off.sum())} stored arms differ from arms "
+                          f"{meta['arms']} with weights {meta['weights']} (rows {_first(off)}); "
+                          "was the ledger made with other arms or weights?")
+    el = dict(meta["eligibility"])
+    el.setdefault("spend_ceiling", el.get("max_spend"))
+    return {**meta, "eligibility": el}
+
+
+def _write_ledger(path: Path, rows: pd.DataFrame, excluded: pd.DataFrame,
+                  meta: dict[str, Any], *, append: bool) -> None:
+    meta_path, excl_path = _sidecars(path)
+    _atomic_text(meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    if not append or not excl_path.exists():
+        _atomic_csv(excl_path, excluded, header=True)
+    elif len(excluded):
+        _append_csv(excl_path, excluded)
+    if not append:
+        schema.write_table(rows, path)
+    elif len(rows):
+        if path.suffix.lower() == ".parquet":
+            old = pd.read_parquet(path)
+            schema.write_table(pd.concat([old, rows], ignore_index=True), path)
+        else:
+            _append_csv(path, _csv_ready(rows))
+
+
+def _csv_ready(rows: pd.DataFrame) -> pd.DataFrame:
+    """Assignments with ``assigned_at`` as the ISO 8601 text write_table would give."""
+    out = rows.copy()
+    ts = out[schema.ASSIGNED_AT]
+    text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
+        r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True) if len(out) else ts.astype("string")
+    out[schema.ASSIGNED_AT] = text
+    return out
+
+
+def _atomic_text(path: Path, text: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode() if isinstance(text, str) else text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_csv(path: Path, df: pd.DataFrame, *, header: bool) -> None:
+    _atomic_text(path, df.to_csv(index=False, header=header, lineterminator="\n"))
+
+
+def _append_csv(path: Path, df: pd.DataFrame) -> None:
+    """Rewrite ``path`` atomically as its exact old bytes followed by ``df``'s rows."""
+    old = path.read_bytes()
+    if old and not old.endswith(b"\n"):
+        old += b"\n"
+    header = pd.read_csv(path, nrows=0).columns.tolist()
+    new = df[header].to_csv(index=False, header=False, lineterminator="\n").encode()
+    _atomic_text(path, old + new)
+
+
+# ----------------------------------------------------------------------------- tags
+def write_tags(assignments: pd.DataFrame, path: str | os.PathLike[str],
+               experiment: str) -> Path:
+    """Write a CSV for bulk tagging in a helpdesk: ``customer_id``, ``arm``, ``tag``.
+
+    The tag is ``frt-<experiment>-<arm>``, lower-cased, with every character other than
+    letters, digits, ``-`` and ``_`` replaced by ``_`` (Zendesk and Intercom tags cannot hold
+    spaces). Only rows of ``experiment`` are written. The file is written atomically.
+    """
+    for col in (schema.CUSTOMER_ID, schema.ARM):
+        if col not in assignments.columns:
+            raise DataError([Problem("assignments", None, f"missing required column {col}")])
+    rows = assignments
+    if schema.EXPERIMENT in assignments.columns:
+        rows = assignments[(assignments[schema.EXPERIMENT] == experiment).fillna(False)
+                           .to_numpy(bool)]
+        if rows.empty:
+            raise ValueError(f"experiment: no assignments of {experiment!r} to tag")
+    tag = ("frt-" + experiment + "-" + rows[schema.ARM].astype("string")).str.lower()
+    tag = tag.str.replace(r"[^a-z0-9_-]", "_", regex=True)
+    out = pd.DataFrame({schema.CUSTOMER_ID: rows[schema.CUSTOMER_ID].to_numpy(),
+                        schema.ARM: rows[schema.ARM].to_numpy(), TAG: tag.to_numpy()})
+    p = Path(path)
+    _atomic_csv(p, out, header=True)
+    return p
+
+
+# ----------------------------------------------------------------------------- stratified
+def _block(share: np.ndarray) -> np.ndarray:
+    """Arm indices of one permuted block: the smallest whole-number block with these shares."""
+    fr = [Fraction(float(s)).limit_denominator(1000) for s in share]
+    size = math.lcm(*(f.denominator for f in fr))
+    counts = [int(f * size) for f in fr]
+    exact = all(abs(float(f) - float(s)) < 1e-9 for f, s in zip(fr, share, strict=True))
+    if not exact or size > 1000 or sum(counts) != size or min(counts) < 1:
+        raise ValueError(f"weights: {share.tolist()} cannot be laid out in a permuted block of "
+                         "at most 1000 customers; use simple ratios such as (1, 1) or (2, 1)")
+    return np.repeat(np.arange(len(share)), counts)
+
+
+def stratified_assign(
+    customers: pd.DataFrame,
+    *,
+    strata: str | Sequence[str] | pd.Series | np.ndarray,
+    experiment: str,
+    arms: Sequence[str] = DEFAULT_ARMS,
+    weights: Sequence[float] = DEFAULT_WEIGHTS,
+    rng: int | np.random.Generator | None = None,
+    assigned_at: Any = None,
+) -> AssignmentResult:
+    """Randomize a fixed cohort in permuted blocks within strata (exact balance per stratum).
+
+    Customers are shuffled within each stratum and dealt arms from a block holding each arm in
+    proportion to its weight (size 2 for 50/50), the block's order drawn at random per
+    stratum. Every complete block holds the arms exactly in proportion, so within a stratum of
+    ``m`` customers each arm gets ``m * share`` give or take less than one block. The buckets
+    are empty: this assignment is not a hash and cannot be extended to new customers.
+
+    Args:
+        customers: The cohort (all of it is assigned): ``customer_id`` and
+            ``monthly_spend``, plus the strata columns.
+        strata: A column name, a list of column names, or one label per customer (e.g.
+            ``pd.qcut(customers.monthly_spend, 4)`` for spend quartiles).
+        experiment, arms, weights, assigned_at: As in :func:`assign`.
+        rng: Seed or generator.
+
+    References:
+        Matts, J. P. and Lachin, J. M. (1988). Properties of permuted-block randomization in
+        clinical trials. Controlled Clinical Trials 9(4), 327-344. Kernan, W. N. et al. (1999).
+        Stratified randomization for clinical trials: a review. J. Clin. Epidemiol. 52(1),
+        19-26.
+    """
+    if not isinstance(experiment, str) or not experiment.strip():
+        raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
+    arms_t, share = _weights(arms, weights)
+    cust = _customers(customers, "customers", need_segment=False)
+    labels = _strata(customers, strata)
+    gen = np.random.default_rng(rng)
+    block = _block(share)
+    codes = pd.factorize(labels, use_na_sentinel=False)[0]
+    n = len(cust)
+    order = np.lexsort((gen.random(n), codes))
+    sorted_codes = codes[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
+    sizes = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, sizes)
+    n_strata = int(codes.max()) + 1 if n else 0
+    perms = np.argsort(gen.random((n_strata, block.size)), axis=1)
+    arm_idx = np.empty(n, dtype=np.int64)
+    arm_idx[order] = block[perms[sorted_codes, rank % block.size]]
+    ts = _timestamp(assigned_at)
+    table = _table(cust[schema.CUSTOMER_ID], experiment, np.asarray(arms_t)[arm_idx], ts,
+                   np.full(n, np.nan))
+    counts = _counts(table, arms_t)
+    srm = sample_ratio_mismatch(counts.to_numpy(), share)
+    balance = covariate_balance(customers, table, arms=arms_t)
+    excluded = pd.DataFrame({schema.CUSTOMER_ID: pd.Series([], dtype="string"),
+                             REASON: pd.Series([], dtype="string")})
+    return AssignmentResult(table, excluded, counts, srm, balance, experiment, arms_t,
+                            tuple(float(s) for s in share), n, None, None)
+
+
+def _strata(customers: pd.DataFrame, strata: Any) -> np.ndarray:
+    if isinstance(strata, str):
+        strata = [strata]
+    if isinstance(strata, list | tuple) and all(isinstance(s, str) for s in strata):
+        missing = [s for s in strata if s not in customers.columns]
+        if missing:
+            raise ValueError(f"strata: columns {missing} are not in customers")
+        cols = customers[list(strata)].astype("string").fillna("<NA>")
+        key = cols.iloc[:, 0]
+        for c in cols.columns[1:]:
+            key = key + "\x1f" + cols[c]
+        return key.to_numpy()
+    arr = np.asarray(pd.Series(strata).astype("string").fillna("<NA>").to_numpy())
+    if arr.shape != (len(customers),):
+        raise ValueError(f"strata: need one label per customer ({len(customers)}), "
+                         f"got {arr.shape[0] if arr.ndim else 0}")
+    return arr
+
+
+def _counts(table: pd.DataFrame, arms: tuple[str, ...]) -> pd.Series:
+    arm = table[schema.ARM].to_numpy(dtype=object)
+    n = [int(np.count_nonzero(arm == a)) for a in arms]
+    return pd.Series(n, index=pd.Index(list(arms), name=schema.ARM), name="customers",
+                     dtype="int64")
+
+
+def _first(mask: np.ndarray) -> str:
+    shown = np.flatnonzero(mask)[:5]
+    more = ", ..." if mask.sum() > len(shown) else ""
+    return ", ".join(str(int(i)) for i in shown) + more
