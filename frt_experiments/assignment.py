@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pyarrow import csv as pa_csv
 
 from frt_experiments import schema
 from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
@@ -64,6 +66,7 @@ __all__ = [
     "assign",
     "covariate_balance",
     "hash_buckets",
+    "read_customers",
     "sample_ratio_mismatch",
     "stratified_assign",
     "write_tags",
@@ -214,10 +217,43 @@ class AssignmentResult:
                 f"srm_p={self.srm.p_value:.4g}, n_new={self.n_new:,})")
 
 
+# ----------------------------------------------------------------------------- reading
+def read_customers(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a customers file (CSV or Parquet) for assignment, ids and segments as text.
+
+    Unlike :func:`~frt_experiments.schema.read_table` this does not require the revenue
+    columns, which are not known before the experiment; :func:`assign` checks what it needs.
+
+    Raises:
+        DataError: The file is missing, empty or unreadable.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError([Problem(p.name, None, f"file not found ({p})")])
+    if p.stat().st_size == 0:
+        raise DataError([Problem(p.name, None, "file is empty")])
+    try:
+        if p.suffix.lower() == ".parquet":
+            df = pd.read_parquet(p)
+        else:
+            text = {schema.CUSTOMER_ID: pa.string(), schema.SEGMENT: pa.string()}
+            table = pa_csv.read_csv(p, convert_options=pa_csv.ConvertOptions(
+                column_types=text, strings_can_be_null=True))
+            df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    except (pa.ArrowInvalid, ValueError, OSError, UnicodeDecodeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError([Problem(p.name, None, f"cannot be read: {msg}")]) from exc
+    if df.empty:
+        raise DataError([Problem(p.name, None, "file has no rows")])
+    return df
+
+
 # ----------------------------------------------------------------------------- eligibility
 def _problem(source: str, column: str | None, mask: np.ndarray, rule: str) -> Problem:
-    rows = tuple(int(i) for i in np.flatnonzero(mask)[:5])
-    return Problem(source, column, rule, int(mask.sum()), rows)
+    """Offending rows: 0-based positions, or file lines (header = line 1) for a CSV source."""
+    csv = source.lower().endswith(".csv")
+    rows = tuple(int(i) + (2 if csv else 0) for i in np.flatnonzero(mask)[:5])
+    return Problem(source, column, rule, int(mask.sum()), rows, "lines" if csv else "rows")
 
 
 def _customers(customers: pd.DataFrame, source: str, *, need_segment: bool) -> pd.DataFrame:

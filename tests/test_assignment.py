@@ -205,9 +205,9 @@ def test_assign_bad_input_messages():
     bad.loc[3, schema.CUSTOMER_ID] = bad.loc[1, schema.CUSTOMER_ID]
     bad.loc[5, schema.MONTHLY_SPEND] = -1
     with pytest.raises(DataError) as err:
-        assign(bad, experiment="e", salt="s", source="customers.csv")
+        assign(bad, experiment="e", salt="s", source="customers")
     text = str(err.value)
-    assert "customers.csv: column customer_id: 1 row is repeating an earlier customer_id " \
+    assert "customers: column customer_id: 1 row is repeating an earlier customer_id " \
            "(row 3)" in text
     assert "column monthly_spend: 1 row is negative (must be >= 0) (row 5)" in text
     with pytest.raises(DataError, match="missing required column segment"):

@@ -1,0 +1,78 @@
+"""``frt assign``: screen customers, split the eligible ones by hash, keep the ledger."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from frt_experiments.assignment import assign, read_customers, write_tags
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "assign",
+        help="assign eligible low-spend customers to arms (hashed split, append-only ledger)",
+        description="Screen customers for eligibility (low spend by a ceiling or a quantile, "
+        "optional segments), assign the eligible ones by SHA-256 bucket of 'SALT:customer_id', "
+        "and append newly eligible customers to the ledger (existing rows never change; a "
+        "changed salt, arm set, weights or eligibility rule is an error). Prints counts per "
+        "arm, the sample-ratio-mismatch test and the covariate balance table.",
+    )
+    p.add_argument("--customers", type=Path, required=True, metavar="FILE",
+                   help="customers (CSV or Parquet): customer_id, monthly_spend[, segment, "
+                   "pre-period covariates]")
+    p.add_argument("--experiment", required=True, metavar="NAME")
+    p.add_argument("--salt", required=True, help="hash salt; a new one per experiment")
+    rule = p.add_mutually_exclusive_group(required=True)
+    rule.add_argument("--max-spend", type=float, metavar="X",
+                      help="eligible: monthly_spend at most X")
+    rule.add_argument("--spend-quantile", type=float, metavar="Q",
+                      help="eligible: monthly_spend at most its Q quantile (fixed on first run)")
+    p.add_argument("--ledger", type=Path, required=True, metavar="FILE",
+                   help="assignments ledger (CSV or Parquet); created or appended to")
+    p.add_argument("--export-tags", type=Path, metavar="FILE",
+                   help="also write customer_id, arm, tag (frt-NAME-ARM) for helpdesk tagging")
+    p.add_argument("--arms", default="fast,one_business_day", metavar="A,B",
+                   help="arm names, control first (default: fast,one_business_day)")
+    p.add_argument("--weights", default=None, metavar="W1,W2",
+                   help="relative arm sizes (default: equal)")
+    p.add_argument("--include-segment", action="append", metavar="SEGMENT",
+                   help="only customers in this segment (repeatable)")
+    p.add_argument("--exclude-segment", action="append", metavar="SEGMENT",
+                   help="leave out customers in this segment (repeatable)")
+    p.add_argument("--assigned-at", metavar="TIMESTAMP",
+                   help="ISO 8601 time with offset written for new rows (default: now)")
+    p.set_defaults(func=run)
+
+
+def _list(text: str, name: str) -> list[str]:
+    items = [t.strip() for t in text.split(",")]
+    if any(not t for t in items):
+        raise ValueError(f"{name}: empty item in {text!r} (use comma-separated values)")
+    return items
+
+
+def run(args: argparse.Namespace) -> int:
+    arms = _list(args.arms, "--arms")
+    if args.weights is None:
+        weights = [1.0] * len(arms)
+    else:
+        try:
+            weights = [float(w) for w in _list(args.weights, "--weights")]
+        except ValueError as exc:
+            raise ValueError(f"--weights: {args.weights!r} is not a list of numbers") from exc
+    customers = read_customers(args.customers)
+    result = assign(
+        customers, experiment=args.experiment, salt=args.salt, max_spend=args.max_spend,
+        spend_quantile=args.spend_quantile, arms=arms, weights=weights,
+        include_segments=args.include_segment, exclude_segments=args.exclude_segment,
+        assigned_at=args.assigned_at, ledger=args.ledger, source=args.customers.name,
+    )
+    print(result.summary(), file=sys.stdout)
+    print(f"ledger: {args.ledger} ({len(result.assignments):,} rows, "
+          f"{result.n_new:,} new)", file=sys.stdout)
+    if args.export_tags is not None:
+        write_tags(result.assignments, args.export_tags, args.experiment)
+        print(f"tags: {args.export_tags}", file=sys.stdout)
+    return 0

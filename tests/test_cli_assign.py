@@ -1,0 +1,100 @@
+"""`frt assign` in process: counts, ledger growth, tag export, one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from frt_experiments import schema
+from frt_experiments.cli import main
+
+# Small test populations can trip the balance warning by chance (printed as a warning line).
+pytestmark = pytest.mark.filterwarnings("ignore::frt_experiments.errors.BalanceWarning")
+
+
+def _write_customers(path, n, *, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        schema.CUSTOMER_ID: [f"{i:05d}" for i in range(n)],   # leading zeros stay text
+        schema.MONTHLY_SPEND: np.round(rng.lognormal(4.0, 0.8, n), 2),
+        schema.SEGMENT: rng.choice(["smb", "partner"], n),
+        schema.PRE_CONVERSATIONS: rng.poisson(2.0, n),
+    })
+    df.to_csv(path, index=False)
+    return df
+
+
+def _args(tmp_path, *extra):
+    return ["assign", "--customers", str(tmp_path / "customers.csv"), "--experiment", "spring",
+            "--salt", "s1", "--ledger", str(tmp_path / "ledger.csv"),
+            "--assigned-at", "2026-03-02T09:00:00Z", *extra]
+
+
+def test_assign_prints_counts_srm_and_balance_and_writes_ledger(tmp_path, capsys):
+    df = _write_customers(tmp_path / "customers.csv", 1_500)
+    status = main(_args(tmp_path, "--max-spend", "60", "--export-tags",
+                        str(tmp_path / "tags.csv")))
+    out = capsys.readouterr().out
+    assert status == 0
+    eligible = df[df[schema.MONTHLY_SPEND] <= 60]
+    ledger = schema.read_table(tmp_path / "ledger.csv", "assignments")
+    assert len(ledger) == len(eligible)
+    assert ledger[schema.CUSTOMER_ID].iloc[0] == eligible[schema.CUSTOMER_ID].iloc[0]
+    first = ledger.iloc[0]
+    digest = hashlib.sha256(f"s1:{first[schema.CUSTOMER_ID]}".encode()).digest()
+    assert first[schema.BUCKET] == int.from_bytes(digest[:8], "big") / 2**64
+    fast = int((ledger[schema.ARM] == "fast").sum())
+    assert f"fast: {fast:,}" in out
+    assert "sample ratio: chi-square" in out
+    assert "monthly_spend" in out
+    assert f"({len(eligible):,} rows, {len(eligible):,} new)" in out
+    tags = pd.read_csv(tmp_path / "tags.csv", dtype=str)
+    assert set(tags["tag"]) == {"frt-spring-fast", "frt-spring-one_business_day"}
+
+
+def test_rerun_appends_and_changed_salt_exits_2(tmp_path, capsys):
+    _write_customers(tmp_path / "customers.csv", 800)
+    assert main(_args(tmp_path, "--spend-quantile", "0.5")) == 0
+    before = (tmp_path / "ledger.csv").read_bytes()
+    _write_customers(tmp_path / "customers.csv", 1_200)   # the same 800 plus 400 new
+    assert main(_args(tmp_path, "--spend-quantile", "0.5")) == 0
+    assert (tmp_path / "ledger.csv").read_bytes().startswith(before)
+    capsys.readouterr()
+    args = _args(tmp_path, "--spend-quantile", "0.5")
+    args[args.index("s1")] = "s2"
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: ledger.csv.meta.json: the salt differs")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--max-spend", "10", "--spend-quantile", "0.5"], "not allowed with argument"),
+    ([], "one of the arguments --max-spend --spend-quantile is required"),
+    (["--max-spend", "10", "--weights", "1,x"], "--weights: '1,x' is not a list of numbers"),
+    (["--max-spend", "10", "--arms", "fast,"], "--arms: empty item"),
+])
+def test_bad_arguments_exit_2(tmp_path, capsys, extra, message):
+    _write_customers(tmp_path / "customers.csv", 20)
+    assert main(_args(tmp_path, *extra)) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "ledger.csv").exists()
+
+
+def test_bad_customers_file_names_file_column_and_lines(tmp_path, capsys):
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,monthly_spend\nA,10\nB,ten\nA,5\n", encoding="utf-8")
+    assert main(_args(tmp_path, "--max-spend", "50")) == 2
+    err = capsys.readouterr().err
+    assert "customers.csv: column customer_id: 1 row is repeating an earlier customer_id " \
+           "(line 4)" in err
+    assert "customers.csv: column monthly_spend: 1 row is empty or not numbers" in err
+    assert not (tmp_path / "ledger.csv").exists()
+    assert main(["assign", "--customers", str(tmp_path / "nope.csv"), "--experiment", "e",
+                 "--salt", "s", "--max-spend", "1", "--ledger", str(tmp_path / "l.csv")]) == 2
+    assert "nope.csv: file not found" in capsys.readouterr().err
