@@ -72,6 +72,14 @@ from frt_experiments.schema import (
     write_table,
 )
 from frt_experiments.simulate import Scenario, SimulatedTrial, load_scenario, simulate
+from frt_experiments.staffing import (
+    QueueMetrics,
+    StaffingRequirement,
+    erlang_a,
+    erlang_b,
+    erlang_c,
+    required_agents,
+)
 from frt_experiments.stats.power import proportion_power, proportion_sample_size
 from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
 
@@ -93,12 +101,14 @@ __all__ = [
     "MetricVariance",
     "PowerResult",
     "Problem",
+    "QueueMetrics",
     "SRMResult",
     "SampleRatioMismatchWarning",
     "Scenario",
     "ScenarioError",
     "SequentialBounds",
     "SimulatedTrial",
+    "StaffingRequirement",
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
     "__version__",
@@ -108,6 +118,9 @@ __all__ = [
     "check_tables",
     "covariate_balance",
     "default_policies",
+    "erlang_a",
+    "erlang_b",
+    "erlang_c",
     "estimate_variances",
     "hash_buckets",
     "import_intercom",
@@ -121,6 +134,7 @@ __all__ = [
     "proportion_sample_size",
     "read_plan",
     "read_table",
+    "required_agents",
     "sample_ratio_mismatch",
     "sequential_bounds",
     "simulate",
