@@ -1,0 +1,249 @@
+"""Desk simulation: against queueing theory (Erlang C, Erlang A) and on hand-built desks."""
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.errors import DataError
+from frt_experiments.policy import FrtPolicy
+from frt_experiments.staffing.desk import simulate_desk
+from frt_experiments.staffing.profile import ArrivalProfile, ArrivalStream
+
+UTC247 = BusinessCalendar("UTC", hours="24/7")
+OFFICE = BusinessCalendar("UTC", hours="Mon-Fri 09:00-17:00")
+
+
+# ----------------------------------------------------------------------------- closed forms
+def erlang_c_closed_form(c, lam, mu, t):
+    """M/M/c: P(wait), mean wait, P(wait <= t) (Gross & Harris, Fundamentals of Queueing
+    Theory, 4th ed., section 2.3; Erlang 1917)."""
+    a = lam / mu
+    terms = sum(a**k / math.factorial(k) for k in range(c))
+    last = a**c / math.factorial(c) * c / (c - a)
+    pw = last / (terms + last)
+    return pw, pw / (c * mu - lam), 1.0 - pw * math.exp(-(c * mu - lam) * t)
+
+
+def erlang_a_abandon_ctmc(c, lam, mu, theta, n_max=400):
+    """M/M/c+M (Palm 1943): P(abandon) from the birth-death chain's stationary law, with death
+    rate min(n, c) mu + max(n - c, 0) theta (Garnett, Mandelbaum and Reiman 2002, eq. 2.1);
+    P(Ab) = sum_n pi_n (n - c)+ theta / lambda (rate conservation)."""
+    n = np.arange(n_max + 1)
+    death = np.minimum(n, c) * mu + np.maximum(n - c, 0) * theta
+    log_pi = np.concatenate([[0.0], np.cumsum(np.log(lam) - np.log(death[1:]))])
+    pi = np.exp(log_pi - log_pi.max())
+    pi /= pi.sum()
+    return float((pi * np.maximum(n - c, 0) * theta).sum() / lam)
+
+
+def test_closed_forms_agree_with_the_erlang_module():
+    erlang = pytest.importorskip("frt_experiments.staffing.erlang")
+    pw, wq, sl = erlang_c_closed_form(5, 4.0, 1.0, 20 / 60)
+    m = erlang.erlang_c(5, 240.0, 60.0, target_seconds=20.0)
+    assert float(m.p_wait[0]) == pytest.approx(pw, rel=1e-10)
+    assert float(m.asa[0]) == pytest.approx(wq * 60.0, rel=1e-10)
+    assert float(m.service_level[0]) == pytest.approx(sl, rel=1e-10)
+    a = erlang.erlang_a(4, 240.0, 60.0, 120.0)
+    assert float(a.p_abandon[0]) == pytest.approx(erlang_a_abandon_ctmc(4, 4.0, 1.0, 0.5),
+                                                  rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- theory
+START = pd.Timestamp("2025-01-06", tz="UTC")
+
+
+def test_matches_erlang_c_within_the_replication_intervals():
+    # M/M/5 at load 4 (occupancy 0.8): 4 arrivals a minute, 60 s mean handle time.
+    profile = ArrivalProfile.constant(240.0, aht_seconds=60.0)
+    res = simulate_desk(profile, agents=5, calendar=UTC247, start=START,
+                        end=START + pd.Timedelta(hours=24), warmup=1.0, replications=40,
+                        confidence=0.99, rng=20251123)
+    pw, wq_min, sl = erlang_c_closed_form(5, 4.0, 1.0, 20 / 60)
+    mean, lo, hi = res.estimate("p_wait")
+    assert lo <= pw <= hi, (pw, mean, lo, hi)
+    mean, lo, hi = res.estimate("mean_wait_hours")
+    assert lo <= wq_min / 60 <= hi, (wq_min / 60, mean, lo, hi)
+    mean, lo, hi = res.service_level(20.0)
+    assert lo <= sl <= hi, (sl, mean, lo, hi)
+    mean, lo, hi = res.estimate("occupancy")
+    assert lo <= 0.8 <= hi
+    # the intervals are informative: half-width within a few percent of the value
+    assert hi - lo < 0.05
+
+
+def test_matches_erlang_a_abandonment_within_the_replication_intervals():
+    # M/M/4+M at load 4 (critically loaded; abandonment keeps it stable), patience 120 s.
+    profile = ArrivalProfile.constant(240.0, aht_seconds=60.0)
+    res = simulate_desk(profile, agents=4, calendar=UTC247, patience_seconds=120.0,
+                        start=START, end=START + pd.Timedelta(hours=24), warmup=1.0,
+                        replications=40, confidence=0.99, rng=7)
+    p_ab = erlang_a_abandon_ctmc(4, 4.0, 1.0, 0.5)
+    mean, lo, hi = res.estimate("p_abandon")
+    assert lo <= p_ab <= hi, (p_ab, mean, lo, hi)
+    assert 0.05 < p_ab < 0.3  # the case is not degenerate
+
+
+def test_schedule_of_constant_agents_equals_a_constant_headcount():
+    profile = ArrivalProfile.constant(100.0, aht_seconds=150.0)
+    kw = {"calendar": OFFICE, "start": START, "end": START + pd.Timedelta(days=9),
+          "replications": 2, "rng": 3}
+    a = simulate_desk(profile, agents=5, **kw)
+    b = simulate_desk(profile, agents=np.full(168, 5), **kw)
+    pd.testing.assert_frame_equal(a.conversations, b.conversations)
+
+
+# ----------------------------------------------------------------------------- hand-built desks
+def _table(rows):
+    """rows: (customer_id, arm, created_at, handle minutes)."""
+    conv = pd.DataFrame({
+        "conversation_id": [f"V{i}" for i in range(len(rows))],
+        "customer_id": [r[0] for r in rows],
+        "created_at": pd.to_datetime([r[2] for r in rows], utc=True),
+        "handle_seconds": [60.0 * r[3] for r in rows],
+    })
+    asg = pd.DataFrame({"customer_id": [r[0] for r in rows], "arm": [r[1] for r in rows]})
+    return conv, asg.drop_duplicates("customer_id")
+
+
+def test_deferred_queue_is_served_by_earliest_deadline_after_fast_work():
+    cal = UTC247
+    policies = {
+        "fast": FrtPolicy("fast", cal, target=dt.timedelta(hours=4)),
+        "late": FrtPolicy("late", cal, target=dt.timedelta(hours=48)),
+        "mid": FrtPolicy("mid", cal, target=dt.timedelta(hours=24)),
+        "soon": FrtPolicy("soon", cal, target=dt.timedelta(hours=10)),
+    }
+    conv, asg = _table([
+        ("c0", "fast", "2025-01-06 00:00", 60),   # occupies the only agent until 01:00
+        ("c1", "late", "2025-01-06 00:10", 10),   # deadline 48:10
+        ("c2", "mid", "2025-01-06 00:20", 10),    # deadline 24:20
+        ("c3", "soon", "2025-01-06 00:30", 10),   # deadline 10:30
+        ("c4", "fast", "2025-01-06 00:40", 5),    # fast: first when the agent frees up
+    ])
+    res = simulate_desk(conv, asg, agents=1, calendar=cal, policies=policies)
+    c = res.conversations.set_index(conv["customer_id"])
+    start = c["first_response_at"].dt.strftime("%H:%M").to_dict()
+    assert start == {"c0": "00:00", "c4": "01:00", "c3": "01:05", "c2": "01:15", "c1": "01:25"}
+    assert c["met"].all()
+
+
+def test_backlog_carries_over_the_weekend_and_work_pauses_at_closing():
+    conv, asg = _table([
+        ("f", "fast", "2025-01-10 16:30", 60),   # Friday: 30 min on Friday, 30 on Monday
+        ("s1", "fast", "2025-01-11 10:00", 60),  # Saturday
+        ("s2", "fast", "2025-01-11 11:00", 60),
+        ("s3", "fast", "2025-01-12 12:00", 60),  # Sunday
+    ])
+    res = simulate_desk(conv, asg, agents=1, calendar=OFFICE,
+                        end=pd.Timestamp("2025-01-13 18:00", tz="UTC"))
+    c = res.conversations.set_index(conv["customer_id"])
+    assert c["first_response_at"].dt.strftime("%a %H:%M").to_dict() == {
+        "f": "Fri 16:30", "s1": "Mon 09:30", "s2": "Mon 10:30", "s3": "Mon 11:30"}
+    # business FRT: the desk was closed until Monday 09:00
+    np.testing.assert_allclose(c["frt_business_hours"], [0.0, 0.5, 1.5, 2.5])
+    np.testing.assert_allclose(c["frt_calendar_hours"], [0.0, 47.5, 47.5, 23.5])
+    bl = res.backlog["fast"]
+    assert bl[pd.Timestamp("2025-01-12 13:00", tz="UTC")] == 3  # Sunday: all three wait
+    assert bl[pd.Timestamp("2025-01-13 10:00", tz="UTC")] == 2  # s1 taken at 09:30
+    assert bl[pd.Timestamp("2025-01-13 12:00", tz="UTC")] == 0
+
+
+def test_deferred_work_fills_quiet_hours_before_its_deadline():
+    # Monday 09:00-12:00 two fast conversations every 30 min (30 min each) keep 2 agents busy;
+    # ten deferred ones created 09:01-09:28 wait for the peak to pass, then are done Monday.
+    fast = [(f"f{i}{k}", "fast", START + pd.Timedelta(hours=9, minutes=30 * i), 30)
+            for i in range(6) for k in "ab"]
+    slow = [(f"s{i}", "one_business_day", START + pd.Timedelta(hours=9, minutes=1 + 3 * i), 30)
+            for i in range(10)]
+    conv, asg = _table(fast + slow)
+    res = simulate_desk(conv, asg, agents=2, calendar=OFFICE)
+    c = res.conversations
+    is_fast = c["arm"] == "fast"
+    last_fast_start = c.loc[is_fast, "first_response_at"].max()
+    slow_start = c.loc[~is_fast, "first_response_at"]
+    assert (slow_start >= last_fast_start).all()
+    assert (slow_start.dt.day_of_week == 0).all()  # done on Monday, well before Tuesday's deadline
+    assert c["met"].all()
+    # the deferred queue never delayed a fast conversation
+    only_fast = simulate_desk(*_table(fast), agents=2, calendar=OFFICE)
+    np.testing.assert_array_equal(c.loc[is_fast, "frt_business_hours"].to_numpy(),
+                                  only_fast.conversations["frt_business_hours"].to_numpy())
+    assert (c.loc[is_fast, "frt_business_hours"] == 0).all()
+
+
+def test_a_schedule_without_agents_in_an_hour_answers_nobody_then():
+    agents = np.zeros(168, dtype=int)
+    agents[9:12] = 1  # Monday 09:00-12:00 only
+    conv, asg = _table([("a", "fast", "2025-01-06 08:00", 10),
+                        ("b", "fast", "2025-01-06 13:00", 10)])
+    res = simulate_desk(conv, asg, agents=agents, calendar=OFFICE)
+    when = res.conversations["first_response_at"].dt.strftime("%a %H:%M").tolist()
+    assert when == ["Mon 09:00", "Mon 09:00"]  # b waits a week for the next Monday shift
+    assert res.conversations["first_response_at"].iloc[1] == pd.Timestamp(
+        "2025-01-13 09:00", tz="UTC")
+
+
+# ----------------------------------------------------------------------------- profiles
+def test_profile_from_conversations_counts_hours_of_the_week():
+    conv, asg = _table([("a", "fast", "2025-01-06 09:10", 5), ("b", "fast", "2025-01-06 09:50", 7),
+                        ("c", "one_business_day", "2025-01-13 09:30", 9),
+                        ("d", "one_business_day", "2025-01-19 23:59", 9)])
+    p = ArrivalProfile.from_conversations(conv, asg.iloc[:3])
+    rates = p.to_pandas()
+    # two Mondays in the window: Monday 09:00 saw 2 fast (rate 1/h) and 1 deferred (0.5/h)
+    assert rates.loc[9, "fast"] == 1.0
+    assert rates.loc[9, "one_business_day"] == 0.5
+    assert rates.loc[167, "unassigned"] == 0.5  # customer d has no assignment
+    assert {s.name: s.arm for s in p.streams}["unassigned"] == "fast"
+    assert p.workload_hours_per_week() == pytest.approx(
+        (1.0 * 6 * 60 + 0.5 * 9 * 60 + 0.5 * 9 * 60) / 3600)
+
+
+def test_profile_draws_poisson_counts_at_the_hourly_rates():
+    rates = np.zeros(168)
+    rates[9] = 30.0  # Monday 09:00-10:00
+    p = ArrivalProfile((ArrivalStream("fast", "fast", rates, aht_seconds=60.0),),
+                       timezone="Europe/Paris")
+    df = p.sample(START, START + pd.Timedelta(weeks=40), rng=1)
+    local = df["created_at"].dt.tz_convert("Europe/Paris")
+    assert ((local.dt.day_of_week == 0) & (local.dt.hour == 9)).all()
+    # 40 Mondays x 30: Poisson mean 1200, sd 34.6; allow 4 sd
+    assert abs(len(df) - 1200) < 4 * math.sqrt(1200)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_input_names_the_argument():
+    p = ArrivalProfile.constant(10.0, aht_seconds=60.0)
+    with pytest.raises(ValueError, match="start and end: required"):
+        simulate_desk(p, agents=1)
+    with pytest.raises(ValueError, match="naive"):
+        simulate_desk(p, agents=1, start="2025-01-06", end="2025-01-07")
+    with pytest.raises(ValueError, match="agents: must be >= 1"):
+        simulate_desk(p, agents=0, start=START, end=START + pd.Timedelta(days=1))
+    with pytest.raises(ValueError, match="agents: expected an integer"):
+        simulate_desk(p, agents=[1, 2], start=START, end=START + pd.Timedelta(days=1))
+    with pytest.raises(ValueError, match="replications"):
+        simulate_desk(p, agents=1, start=START, end=START + pd.Timedelta(days=1),
+                      replications=0)
+    conv, asg = _table([("a", "vip", "2025-01-06 09:10", 5)])
+    with pytest.raises(ValueError, match=r"arms \['vip'\] have no first-response policy"):
+        simulate_desk(conv, asg, agents=1)
+    with pytest.raises(DataError, match="handle_seconds"):
+        simulate_desk(conv.drop(columns="handle_seconds"), asg, agents=1)
+
+
+def test_result_reads_well():
+    p = ArrivalProfile.constant(100.0, aht_seconds=150.0)
+    res = simulate_desk(p, agents=5, calendar=OFFICE, start=START,
+                        end=START + pd.Timedelta(days=7), replications=3, rng=1)
+    assert repr(res).startswith("DeskResult(5 agents, within target: fast=")
+    assert "occupancy" in res.summary()
+    t = res.to_pandas()
+    assert list(t.columns) == ["arm", "statistic", "mean", "ci_low", "ci_high", "replications"]
+    assert (t["ci_low"] <= t["mean"]).all()
+    assert (t["mean"] <= t["ci_high"]).all()
+    assert len(res.frt("fast")) == int(res.replications["n"].sum())
