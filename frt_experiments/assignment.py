@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
 from frt_experiments import schema
@@ -109,7 +110,9 @@ def hash_buckets(customer_ids: Iterable[Any], salt: str) -> np.ndarray:
                          f"(positions {_first(missing)}); every customer needs an id")
     prefix = f"{salt}:"
     sha = hashlib.sha256
-    raw = b"".join([sha(f"{prefix}{i}".encode()).digest()[:8] for i in ids.astype(str)])
+    # Python-level hashing is the one loop (hashlib has no vectorized form); f-strings format
+    # each id as str() does.
+    raw = b"".join([sha(f"{prefix}{i}".encode()).digest()[:8] for i in ids.tolist()])
     out = np.frombuffer(raw, dtype=">u8").astype(np.float64) / _SCALE
     return np.minimum(out, _BELOW_ONE)
 
@@ -316,12 +319,20 @@ def _screen(cust: pd.DataFrame, rule: dict[str, Any], ceiling: float | None) -> 
         reason[(cust[schema.MONTHLY_SPEND] > ceiling).to_numpy()] = "spend above ceiling"
     seg = cust[schema.SEGMENT] if schema.SEGMENT in cust.columns else None
     if rule["include_segments"] is not None and seg is not None:
-        out = ~seg.isin(rule["include_segments"]).fillna(False).to_numpy(bool)
+        out = ~_isin(seg, rule["include_segments"])
         reason[out & (reason == "")] = "segment not included"
     if rule["exclude_segments"] is not None and seg is not None:
-        out = seg.isin(rule["exclude_segments"]).fillna(False).to_numpy(bool)
+        out = _isin(seg, rule["exclude_segments"])
         reason[out & (reason == "")] = "segment excluded"
     return reason
+
+
+def _isin(values: pd.Series, among: Iterable[Any]) -> np.ndarray:
+    """Boolean mask of ``values`` (text) found in ``among``; missing values are not found."""
+    pool = among if isinstance(among, pd.Series | pd.Index) else [str(v) for v in among]
+    arr = pa.array(pd.Series(values).astype("string")).cast(pa.large_string())
+    ref = pa.array(pd.Series(pool, dtype="string")).cast(pa.large_string())
+    return np.asarray(pc.is_in(arr, value_set=ref).fill_null(False), dtype=bool)
 
 
 def _timestamp(assigned_at: Any) -> pd.Timestamp:
@@ -420,7 +431,7 @@ def assign(
         meta["eligibility"]["spend_ceiling"] = ceiling
         seen = pd.Index(old_rows[schema.CUSTOMER_ID]).union(
             pd.Index(old_excluded[schema.CUSTOMER_ID]))
-        fresh = cust[~cust[schema.CUSTOMER_ID].isin(seen).to_numpy()]
+        fresh = cust[~_isin(cust[schema.CUSTOMER_ID], seen)]
     else:
         old_rows = _table(pd.Series([], dtype="string"), experiment, np.array([], dtype=str),
                           ts, np.array([]))
@@ -562,7 +573,10 @@ def _write_ledger(path: Path, rows: pd.DataFrame, excluded: pd.DataFrame,
     elif len(excluded):
         _append_csv(excl_path, excluded)
     if not append:
-        schema.write_table(rows, path)
+        if path.suffix.lower() == ".parquet":
+            schema.write_table(rows, path)
+        else:
+            _atomic_csv(path, _csv_ready(rows), header=True)
     elif len(rows):
         if path.suffix.lower() == ".parquet":
             old = pd.read_parquet(path)
@@ -572,12 +586,14 @@ def _write_ledger(path: Path, rows: pd.DataFrame, excluded: pd.DataFrame,
 
 
 def _csv_ready(rows: pd.DataFrame) -> pd.DataFrame:
-    """Assignments with ``assigned_at`` as the ISO 8601 text write_table would give."""
+    """Assignments with ``assigned_at`` as the ISO 8601 text write_table gives (formatted once
+    per distinct time: a run's rows share one)."""
     out = rows.copy()
-    ts = out[schema.ASSIGNED_AT]
-    text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
-        r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True) if len(out) else ts.astype("string")
-    out[schema.ASSIGNED_AT] = text
+    codes, uniques = pd.factorize(out[schema.ASSIGNED_AT])
+    text = pd.Series(uniques).dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
+        r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True).to_numpy(dtype=object)
+    out[schema.ASSIGNED_AT] = pd.Series(text[codes] if len(text) else [], dtype="string",
+                                        index=out.index)
     return out
 
 
