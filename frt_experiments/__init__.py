@@ -38,6 +38,7 @@ from frt_experiments.assignment import (
 )
 from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
 from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.decision import Decision, decide
 from frt_experiments.design import (
     DesignResult,
     MetricVariance,
@@ -90,6 +91,7 @@ __all__ = [
     "BusinessCalendar",
     "DataError",
     "DataWarning",
+    "Decision",
     "DesignResult",
     "ExperimentPlan",
     "FrtError",
@@ -117,6 +119,7 @@ __all__ = [
     "attainment_table",
     "check_tables",
     "covariate_balance",
+    "decide",
     "default_policies",
     "erlang_a",
     "erlang_b",

@@ -1,0 +1,360 @@
+"""The success criterion of the slower-first-response experiment, and its cost-benefit verdict.
+
+The published criterion (DESIGN section 1): the longer first response time is a success if it
+has *no significant effect on CSAT*, **or** if *whatever retention it costs is outweighed by the
+savings* from slower support headcount growth. :func:`decide` applies it to an analysis result
+(``frt_experiments.analyze(...)`` or the ``results.csv`` of ``frt analyze``):
+
+1. **CSAT.** Without a margin: CSAT passes unless it is significantly worse (the ``csat`` row is
+   ``significant`` with a negative difference). With a relative non-inferiority margin ``m < 0``
+   (from the argument or the experiment plan): CSAT passes when the lower confidence bound of its
+   relative change lies above the margin, ``rel_ci_low > m`` -- the confidence-interval form of a
+   non-inferiority test (Wellek 2010, ch. 2; EMA 2000; FDA 2016). With 95% two-sided intervals this
+   is a one-sided test at 2.5%.
+2. **Revenue.** The NRR relative change ``r`` (slow arm / fast arm - 1) applied to the annual
+   recurring revenue ``R`` of the customers the policy would cover gives the annual revenue at risk
+   ``-r R`` (positive: a loss). It is computed at the estimate and at both confidence bounds; the
+   pessimistic one, ``-rel_ci_low R``, is compared with the annual staffing savings ``S`` by
+   default (``basis="estimate"`` compares the point estimate). Revenue passes when the revenue at
+   risk is smaller than ``S``. The break-even NRR drop is ``S / R``: the relative NRR loss at which
+   the revenue lost equals the savings.
+
+The verdict is ``"success"`` when CSAT passes or revenue passes, ``"failure"`` otherwise.
+
+Assumptions worth stating to a reader: the relative NRR change measured over the analysis window
+is taken as the annual relative revenue change (annualise it first if the window's churn would
+compound); ``R`` is the revenue as it would stand under the fast arm (the analysis window's
+retained revenue of the covered customers), so ``-r R`` is the revenue the slower policy loses.
+
+References:
+    Wellek, S. (2010). *Testing Statistical Hypotheses of Equivalence and Noninferiority*, 2nd ed.
+    Chapman & Hall/CRC, ch. 2 (non-inferiority by confidence bounds).
+    European Medicines Agency (2000). *Points to consider on switching between superiority and
+    non-inferiority* (CPMP/EWP/482/99).
+    U.S. Food and Drug Administration (2016). *Non-Inferiority Clinical Trials to Establish
+    Effectiveness: Guidance for Industry*, section IV (the two-sided 95% interval's lower bound).
+    Kohavi, R., Tang, D. and Xu, Y. (2020). *Trustworthy Online Controlled Experiments*.
+    Cambridge University Press, ch. 7 (overall evaluation criteria that trade a metric's loss
+    against a business gain).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+
+from frt_experiments.errors import DataError, Problem
+
+__all__ = ["Decision", "decide"]
+
+#: Columns of the analysis result the decision reads.
+REQUIRED_COLUMNS = ("metric", "control_arm", "treatment_arm", "diff", "rel_diff", "rel_ci_low",
+                    "rel_ci_high", "p_value", "significant")
+#: Metrics the criterion needs.
+REQUIRED_METRICS = ("csat", "nrr")
+_BASES = ("ci_bound", "estimate")
+_SOURCE = "result"
+
+
+@dataclass(frozen=True, repr=False)
+class Decision:
+    """The verdict of the published success criterion, with the figures behind it.
+
+    Attributes:
+        success: ``True`` when CSAT passes or revenue passes.
+        verdict: ``"success"`` or ``"failure"``.
+        reason: One or two plain-language sentences explaining the verdict.
+        control_arm, treatment_arm: The arms compared (treatment: the slower policy).
+        csat_rule: ``"not significantly worse"`` or ``"non-inferiority"``.
+        csat_margin: Relative non-inferiority margin used, or ``None``.
+        csat_rel_diff, csat_rel_ci_low, csat_rel_ci_high, csat_p_value: CSAT's relative change,
+            its confidence interval and p-value, from the result.
+        csat_significantly_worse: The result marks CSAT significant with a negative difference.
+        csat_ok: The CSAT part of the criterion holds.
+        nrr_rel_diff, nrr_rel_ci_low, nrr_rel_ci_high: NRR's relative change and interval.
+        low_spend_revenue_per_year: Annual recurring revenue ``R`` the policy would cover.
+        annual_staffing_savings: Annual staffing savings ``S`` of the slower policy.
+        revenue_at_risk: ``-nrr_rel_diff * R`` (positive: revenue lost per year).
+        revenue_at_risk_pessimistic: ``-nrr_rel_ci_low * R``.
+        revenue_at_risk_optimistic: ``-nrr_rel_ci_high * R``.
+        break_even_nrr_drop: ``S / R``: the relative NRR drop at which revenue lost equals
+            the savings.
+        basis: ``"ci_bound"`` (the pessimistic bound is compared) or ``"estimate"``.
+        revenue_ok: The revenue at risk on ``basis`` is smaller than ``S``.
+        net_benefit: ``S`` minus the revenue at risk on ``basis``.
+    """
+
+    success: bool
+    verdict: str
+    reason: str
+    control_arm: str
+    treatment_arm: str
+    csat_rule: str
+    csat_margin: float | None
+    csat_rel_diff: float
+    csat_rel_ci_low: float
+    csat_rel_ci_high: float
+    csat_p_value: float
+    csat_significantly_worse: bool
+    csat_ok: bool
+    nrr_rel_diff: float
+    nrr_rel_ci_low: float
+    nrr_rel_ci_high: float
+    low_spend_revenue_per_year: float
+    annual_staffing_savings: float
+    revenue_at_risk: float
+    revenue_at_risk_pessimistic: float
+    revenue_at_risk_optimistic: float
+    break_even_nrr_drop: float
+    basis: str
+    revenue_ok: bool
+    net_benefit: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_pandas(self) -> pd.Series:
+        """Every field, one entry each."""
+        return pd.Series(self.to_dict(), dtype=object, name="decision")
+
+    def _rows(self) -> list[tuple[str, str]]:
+        margin = "" if self.csat_margin is None else f" (margin {self.csat_margin:+.2%})"
+        at_risk = "pessimistic bound" if self.basis == "ci_bound" else "estimate"
+        return [
+            ("CSAT relative change", f"{self.csat_rel_diff:+.2%} (CI {self.csat_rel_ci_low:+.2%} "
+                                     f"to {self.csat_rel_ci_high:+.2%}, p = "
+                                     f"{self.csat_p_value:.3g})"),
+            (f"CSAT {self.csat_rule}{margin}", _yes(self.csat_ok)),
+            ("NRR relative change", f"{self.nrr_rel_diff:+.2%} (CI {self.nrr_rel_ci_low:+.2%} "
+                                    f"to {self.nrr_rel_ci_high:+.2%})"),
+            ("Low-spend revenue per year", _money(self.low_spend_revenue_per_year)),
+            ("Revenue at risk per year (estimate)", _money(self.revenue_at_risk)),
+            ("Revenue at risk per year (pessimistic bound)",
+             _money(self.revenue_at_risk_pessimistic)),
+            ("Annual staffing savings", _money(self.annual_staffing_savings)),
+            ("Break-even NRR drop", f"{self.break_even_nrr_drop:.2%}"),
+            (f"Revenue at risk ({at_risk}) below savings", _yes(self.revenue_ok)),
+            ("Net benefit per year", _money(self.net_benefit)),
+            ("Verdict", self.verdict),
+        ]
+
+    def summary(self) -> str:
+        """The verdict, its reason and the figures behind it, as plain text."""
+        width = max(len(k) for k, _ in self._rows())
+        lines = [f"Decision: {self.verdict} -- {self.reason}"]
+        lines += [f"  {k:<{width}}  {v}" for k, v in self._rows()]
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        """The verdict, its reason and a two-column Markdown table of the figures."""
+        lines = [f"**Decision: {self.verdict}.** {self.reason}", "", "| | |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in self._rows()]
+        return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:
+        return (f"Decision(verdict={self.verdict!r}, csat_ok={self.csat_ok}, "
+                f"revenue_ok={self.revenue_ok}, revenue_at_risk_pessimistic="
+                f"{self.revenue_at_risk_pessimistic:.6g}, annual_staffing_savings="
+                f"{self.annual_staffing_savings:.6g}, break_even_nrr_drop="
+                f"{self.break_even_nrr_drop:.4g})")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _money(x: float) -> str:
+    return f"-{abs(x):,.0f}" if x < 0 else f"{x:,.0f}"
+
+
+def _number(name: str, value: Any, *, strictly_positive: bool) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    ok = math.isfinite(v) and (v > 0 if strictly_positive else v >= 0)
+    if not ok or isinstance(value, bool):
+        rule = "a positive finite amount" if strictly_positive else "a finite amount >= 0"
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    return v
+
+
+def _as_frame(result: Any) -> pd.DataFrame:
+    if isinstance(result, pd.DataFrame):
+        frame = result
+    elif hasattr(result, "to_pandas"):
+        frame = result.to_pandas()
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"result.to_pandas() must return a DataFrame, got "
+                            f"{type(frame).__name__}")
+    else:
+        raise TypeError(f"result must be an analysis result with to_pandas() or a DataFrame "
+                        f"of results.csv, got {type(result).__name__}")
+    if "metric" not in frame.columns and frame.index.name == "metric":
+        frame = frame.reset_index()
+    return frame
+
+
+def _boolean(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    return {"true": True, "false": False, "1": True, "0": False}.get(text)
+
+
+def _metric_rows(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError([Problem(_SOURCE, None, f"missing column(s) {', '.join(missing)}; the "
+                                 f"decision needs {', '.join(REQUIRED_COLUMNS)}")])
+    metrics = frame["metric"].astype(str)
+    problems = []
+    rows: dict[str, pd.Series] = {}
+    for name in REQUIRED_METRICS:
+        positions = [int(i) for i in (metrics == name).to_numpy().nonzero()[0]]
+        if not positions:
+            problems.append(Problem(_SOURCE, "metric", f"has no row for metric {name!r} (the "
+                                    f"decision needs {', '.join(REQUIRED_METRICS)})"))
+        elif len(positions) > 1:
+            problems.append(Problem(_SOURCE, "metric", f"repeated metric {name!r}",
+                                    count=len(positions), rows=tuple(positions)))
+        else:
+            rows[name] = frame.iloc[positions[0]]
+    if problems:
+        raise DataError(problems)
+    for name, row in rows.items():
+        for col in ("diff", "rel_diff", "rel_ci_low", "rel_ci_high", "p_value"):
+            value = pd.to_numeric(pd.Series([row[col]]), errors="coerce").iloc[0]
+            if pd.isna(value) or not math.isfinite(float(value)):
+                problems.append(Problem(_SOURCE, col, f"metric {name!r} has a missing or "
+                                        f"non-numeric value {row[col]!r}"))
+        if _boolean(row["significant"]) is None:
+            problems.append(Problem(_SOURCE, "significant", f"metric {name!r} has "
+                                    f"{row['significant']!r}, not true or false"))
+        low, high = pd.to_numeric(pd.Series([row["rel_ci_low"], row["rel_ci_high"]]),
+                                  errors="coerce")
+        if pd.notna(low) and pd.notna(high) and low > high:
+            problems.append(Problem(_SOURCE, "rel_ci_low", f"metric {name!r} has rel_ci_low "
+                                    f"{low} above rel_ci_high {high}"))
+    if problems:
+        raise DataError(problems)
+    return rows
+
+
+def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_savings: float,
+           csat_margin: float | None = None, plan: Any = None,
+           basis: str = "ci_bound") -> Decision:
+    """Apply the published success criterion to an analysis result.
+
+    Success if CSAT is not significantly worse (or, with a margin, is non-inferior), **or** if
+    the annual revenue at risk -- NRR's relative change applied to the low-spend revenue base --
+    is smaller than the annual staffing savings. See the module docstring for the formulas.
+
+    Args:
+        result: An analysis result with ``to_pandas()`` (``frt_experiments.analyze``) or a
+            DataFrame with the columns of ``results.csv``; it needs the ``csat`` and ``nrr`` rows.
+            Relative changes are treatment (the slower arm) / control - 1.
+        low_spend_revenue_per_year: Annual recurring revenue ``R`` of the customers the slower
+            policy would cover (> 0).
+        annual_staffing_savings: Annual savings ``S`` from the slower policy's headcount (>= 0),
+            e.g. from the staffing plan.
+        csat_margin: Relative non-inferiority margin for CSAT, in (-1, 0] (e.g. ``-0.02``). When
+            ``None``, ``plan.csat_margin`` is used if a plan is given; without either, CSAT
+            passes unless it is significantly worse.
+        plan: Optional :class:`frt_experiments.ExperimentPlan` supplying ``csat_margin``.
+        basis: ``"ci_bound"`` (default: compare the revenue at risk at NRR's pessimistic
+            confidence bound) or ``"estimate"`` (at the point estimate).
+
+    Returns:
+        :class:`Decision`.
+
+    Raises:
+        DataError: If columns or the ``csat``/``nrr`` rows are missing, repeated or not numbers.
+        ValueError: If an amount, the margin or ``basis`` is invalid.
+
+    References:
+        Wellek (2010), ch. 2; FDA (2016), section IV; Kohavi, Tang and Xu (2020), ch. 7.
+
+    Examples:
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({
+        ...     "metric": ["csat", "nrr"], "control_arm": "fast",
+        ...     "treatment_arm": "one_business_day", "diff": [-0.011, -0.002],
+        ...     "rel_diff": [-0.0125, -0.002], "rel_ci_low": [-0.03, -0.01],
+        ...     "rel_ci_high": [0.005, 0.006], "p_value": [0.16, 0.6],
+        ...     "significant": [False, False]})
+        >>> d = decide(table, low_spend_revenue_per_year=2_000_000,
+        ...            annual_staffing_savings=120_000)
+        >>> d.verdict, d.revenue_at_risk_pessimistic, d.break_even_nrr_drop
+        ('success', 20000.0, 0.06)
+    """
+    revenue = _number("low_spend_revenue_per_year", low_spend_revenue_per_year,
+                      strictly_positive=True)
+    savings = _number("annual_staffing_savings", annual_staffing_savings,
+                      strictly_positive=False)
+    if basis not in _BASES:
+        raise ValueError(f"basis must be one of {', '.join(_BASES)}, got {basis!r}")
+    if csat_margin is None and plan is not None:
+        csat_margin = getattr(plan, "csat_margin", None)
+    if csat_margin is not None:
+        m = float(csat_margin) if isinstance(csat_margin, int | float) else math.nan
+        if isinstance(csat_margin, bool) or not (-1.0 < m <= 0.0):
+            raise ValueError(f"csat_margin must be a relative margin in (-1, 0] (e.g. -0.02), "
+                             f"got {csat_margin!r}")
+        csat_margin = m
+
+    rows = _metric_rows(_as_frame(result))
+    csat, nrr = rows["csat"], rows["nrr"]
+    c_rel, c_low, c_high, c_p, c_diff = (float(csat[k]) for k in
+                                         ("rel_diff", "rel_ci_low", "rel_ci_high", "p_value",
+                                          "diff"))
+    n_rel, n_low, n_high = (float(nrr[k]) for k in ("rel_diff", "rel_ci_low", "rel_ci_high"))
+    worse = bool(_boolean(csat["significant"])) and c_diff < 0
+
+    if csat_margin is None:
+        rule = "not significantly worse"
+        csat_ok = not worse
+        csat_text = (f"CSAT is {'significantly worse' if worse else 'not significantly worse'} "
+                     f"({c_rel:+.2%}, CI {c_low:+.2%} to {c_high:+.2%}, p = {c_p:.3g})")
+    else:
+        rule = "non-inferiority"
+        csat_ok = c_low > csat_margin
+        csat_text = (f"CSAT is {'non-inferior' if csat_ok else 'not shown non-inferior'}: the "
+                     f"lower bound of its relative change ({c_low:+.2%}) lies "
+                     f"{'above' if csat_ok else 'at or below'} the margin ({csat_margin:+.2%})")
+
+    at_risk = -n_rel * revenue
+    at_risk_low = -n_low * revenue  # pessimistic: the lower bound of NRR's change
+    at_risk_high = -n_high * revenue
+    compared = at_risk_low if basis == "ci_bound" else at_risk
+    revenue_ok = compared < savings
+    which = "at NRR's pessimistic bound" if basis == "ci_bound" else "at NRR's estimate"
+    revenue_text = (f"the annual revenue at risk {which} ({_money(compared)}) is "
+                    f"{'smaller' if revenue_ok else 'not smaller'} than the annual staffing "
+                    f"savings ({_money(savings)}); break-even NRR drop {savings / revenue:.2%}")
+    success = csat_ok or revenue_ok
+    if csat_ok and revenue_ok:
+        reason = f"{csat_text}, and {revenue_text}."
+    elif csat_ok:
+        reason = f"{csat_text}; that alone meets the criterion ({revenue_text})."
+    elif revenue_ok:
+        reason = f"{csat_text}, but {revenue_text}, which meets the criterion."
+    else:
+        reason = f"{csat_text}, and {revenue_text}."
+    reason = reason[0].upper() + reason[1:]
+
+    return Decision(
+        success=success, verdict="success" if success else "failure", reason=reason,
+        control_arm=str(csat["control_arm"]), treatment_arm=str(csat["treatment_arm"]),
+        csat_rule=rule, csat_margin=csat_margin, csat_rel_diff=c_rel, csat_rel_ci_low=c_low,
+        csat_rel_ci_high=c_high, csat_p_value=c_p, csat_significantly_worse=worse,
+        csat_ok=csat_ok, nrr_rel_diff=n_rel, nrr_rel_ci_low=n_low, nrr_rel_ci_high=n_high,
+        low_spend_revenue_per_year=revenue, annual_staffing_savings=savings,
+        revenue_at_risk=at_risk, revenue_at_risk_pessimistic=at_risk_low,
+        revenue_at_risk_optimistic=at_risk_high, break_even_nrr_drop=savings / revenue,
+        basis=basis, revenue_ok=revenue_ok, net_benefit=savings - compared)

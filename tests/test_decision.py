@@ -1,0 +1,193 @@
+"""The success criterion against hand-computed closed forms.
+
+Revenue at risk = -(relative NRR change) x R; break-even NRR drop = S / R; CSAT passes unless
+significantly worse, or (with a margin m) when rel_ci_low > m; success = CSAT passes or the
+revenue at risk on the chosen basis is below S.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from frt_experiments import Decision, ExperimentPlan, decide
+from frt_experiments.errors import DataError
+
+COLUMNS = ["metric", "control_arm", "treatment_arm", "n_control", "n_treatment", "control",
+           "treatment", "diff", "diff_ci_low", "diff_ci_high", "rel_diff", "rel_ci_low",
+           "rel_ci_high", "p_value", "significant", "method"]
+
+
+def results(*, csat=(-0.0125, -0.03, 0.005, 0.16, False), nrr=(0.0, -0.01, 0.01, 0.99, False)):
+    """A results.csv-shaped table; each metric given as (rel, rel_low, rel_high, p, sig)."""
+    rows = []
+    for metric, base, (rel, low, high, p, sig) in [
+        ("questions", 1.0, (-0.04, -0.06, -0.02, 0.001, True)), ("csat", 0.88, csat),
+        ("nrr", 0.97, nrr), ("efficiency", 2.0, (0.2, 0.15, 0.25, 1e-6, True))]:
+        rows.append({"metric": metric, "control_arm": "fast",
+                     "treatment_arm": "one_business_day", "n_control": 5000,
+                     "n_treatment": 5000, "control": base, "treatment": base * (1 + rel),
+                     "diff": base * rel, "diff_ci_low": base * low, "diff_ci_high": base * high,
+                     "rel_diff": rel, "rel_ci_low": low, "rel_ci_high": high, "p_value": p,
+                     "significant": sig, "method": "welch-delta"})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def test_published_result_succeeds_on_csat():
+    # published table: CSAT -1.25% (not significant), NRR 0%
+    d = decide(results(), low_spend_revenue_per_year=1_000_000, annual_staffing_savings=50_000)
+    assert isinstance(d, Decision)
+    assert d.success
+    assert d.verdict == "success"
+    assert d.csat_ok
+    assert d.csat_rule == "not significantly worse"
+    assert "not significantly worse" in d.reason
+    # closed forms: at risk = -r R; pessimistic = -low R = 0.01 * 1e6; break-even = 5e4 / 1e6
+    assert d.revenue_at_risk == 0.0
+    assert d.revenue_at_risk_pessimistic == pytest.approx(10_000.0)
+    assert d.revenue_at_risk_optimistic == pytest.approx(-10_000.0)
+    assert d.break_even_nrr_drop == pytest.approx(0.05)
+    assert d.revenue_ok
+    assert d.net_benefit == pytest.approx(40_000.0)
+
+
+def test_csat_significantly_worse_but_savings_outweigh_revenue_at_risk():
+    table = results(csat=(-0.03, -0.05, -0.01, 0.002, True),
+                    nrr=(-0.005, -0.02, 0.01, 0.5, False))
+    d = decide(table, low_spend_revenue_per_year=2_000_000, annual_staffing_savings=50_000)
+    assert d.csat_significantly_worse
+    assert not d.csat_ok
+    assert d.revenue_at_risk == pytest.approx(10_000.0)  # 0.005 * 2e6
+    assert d.revenue_at_risk_pessimistic == pytest.approx(40_000.0)  # 0.02 * 2e6 < 5e4
+    assert d.revenue_ok
+    assert d.success
+    assert d.break_even_nrr_drop == pytest.approx(0.025)
+    assert d.net_benefit == pytest.approx(10_000.0)
+    assert "which meets the criterion" in d.reason
+
+
+def test_failure_when_csat_worse_and_pessimistic_revenue_exceeds_savings():
+    table = results(csat=(-0.03, -0.05, -0.01, 0.002, True),
+                    nrr=(-0.02, -0.06, 0.02, 0.3, False))
+    d = decide(table, low_spend_revenue_per_year=1_000_000, annual_staffing_savings=50_000)
+    assert d.revenue_at_risk == pytest.approx(20_000.0)
+    assert d.revenue_at_risk_pessimistic == pytest.approx(60_000.0)
+    assert not d.revenue_ok
+    assert not d.success
+    assert d.verdict == "failure"
+    assert d.net_benefit == pytest.approx(-10_000.0)
+    # on the point estimate the same figures pass (20,000 < 50,000)
+    e = decide(table, low_spend_revenue_per_year=1_000_000, annual_staffing_savings=50_000,
+               basis="estimate")
+    assert e.revenue_ok
+    assert e.success
+    assert e.net_benefit == pytest.approx(30_000.0)
+
+
+def test_revenue_at_risk_equal_to_savings_is_not_smaller():
+    table = results(csat=(-0.03, -0.05, -0.01, 0.002, True),
+                    nrr=(-0.01, -0.05, 0.03, 0.6, False))
+    d = decide(table, low_spend_revenue_per_year=1_000_000, annual_staffing_savings=50_000)
+    assert d.revenue_at_risk_pessimistic == pytest.approx(50_000.0)
+    assert not d.revenue_ok
+
+
+def test_a_significant_csat_improvement_is_not_worse():
+    table = results(csat=(0.03, 0.01, 0.05, 0.002, True), nrr=(-0.05, -0.1, 0.0, 0.05, False))
+    d = decide(table, low_spend_revenue_per_year=1_000_000, annual_staffing_savings=0)
+    assert not d.csat_significantly_worse
+    assert d.csat_ok
+    assert not d.revenue_ok
+    assert d.success
+
+
+@pytest.mark.parametrize(("low", "ok"), [(-0.019, True), (-0.02, False), (-0.021, False)])
+def test_non_inferiority_margin_uses_the_lower_bound(low, ok):
+    table = results(csat=(-0.005, low, 0.009, 0.4, False),
+                    nrr=(-0.02, -0.06, 0.02, 0.3, False))
+    d = decide(table, low_spend_revenue_per_year=1_000_000, annual_staffing_savings=10_000,
+               csat_margin=-0.02)
+    assert d.csat_rule == "non-inferiority"
+    assert d.csat_margin == -0.02
+    assert d.csat_ok is ok
+    assert d.success is ok  # revenue fails: 60,000 > 10,000
+
+
+def test_margin_comes_from_the_plan_and_the_argument_wins():
+    table = results(csat=(-0.005, -0.025, 0.015, 0.6, False))
+    plan = ExperimentPlan(name="frt", csat_margin=-0.02)
+    d = decide(table, low_spend_revenue_per_year=1e6, annual_staffing_savings=0, plan=plan)
+    assert d.csat_margin == -0.02
+    assert not d.csat_ok
+    d = decide(table, low_spend_revenue_per_year=1e6, annual_staffing_savings=0, plan=plan,
+               csat_margin=-0.03)
+    assert d.csat_margin == -0.03
+    assert d.csat_ok
+
+
+def test_reads_results_csv_and_result_objects(tmp_path):
+    path = tmp_path / "results.csv"
+    results().to_csv(path, index=False)
+    table = pd.read_csv(path)
+    d = decide(table, low_spend_revenue_per_year=1e6, annual_staffing_savings=5e4)
+    assert d.revenue_at_risk_pessimistic == pytest.approx(10_000.0)
+
+    class Result:
+        def to_pandas(self):
+            return results()
+
+    assert decide(Result(), low_spend_revenue_per_year=1e6,
+                  annual_staffing_savings=5e4).success
+    # string booleans, as a spreadsheet round trip may write them
+    table["significant"] = table["significant"].map({True: "TRUE", False: "false"})
+    assert decide(table, low_spend_revenue_per_year=1e6, annual_staffing_savings=5e4).success
+
+
+def test_missing_metric_rows_and_columns_are_named():
+    table = results()
+    with pytest.raises(DataError, match="no row for metric 'nrr'"):
+        decide(table[table["metric"] != "nrr"], low_spend_revenue_per_year=1e6,
+               annual_staffing_savings=0)
+    with pytest.raises(DataError, match=r"missing column.*rel_ci_low, p_value"):
+        decide(table.drop(columns=["rel_ci_low", "p_value"]), low_spend_revenue_per_year=1e6,
+               annual_staffing_savings=0)
+    doubled = pd.concat([table, table[table["metric"] == "csat"]], ignore_index=True)
+    with pytest.raises(DataError, match="2 rows are repeated metric 'csat'"):
+        decide(doubled, low_spend_revenue_per_year=1e6, annual_staffing_savings=0)
+    bad = table.copy()
+    bad.loc[bad["metric"] == "nrr", "rel_ci_low"] = float("nan")
+    with pytest.raises(DataError, match="column rel_ci_low: metric 'nrr'"):
+        decide(bad, low_spend_revenue_per_year=1e6, annual_staffing_savings=0)
+    bad = table.astype({"significant": object})
+    bad.loc[bad["metric"] == "csat", "significant"] = "maybe"
+    with pytest.raises(DataError, match="significant"):
+        decide(bad, low_spend_revenue_per_year=1e6, annual_staffing_savings=0)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"low_spend_revenue_per_year": 0}, "low_spend_revenue_per_year"),
+    ({"low_spend_revenue_per_year": float("inf")}, "low_spend_revenue_per_year"),
+    ({"annual_staffing_savings": -1}, "annual_staffing_savings"),
+    ({"annual_staffing_savings": "lots"}, "annual_staffing_savings"),
+    ({"csat_margin": 0.02}, "csat_margin"),
+    ({"basis": "median"}, "basis"),
+])
+def test_bad_arguments_name_the_argument(kwargs, name):
+    args = {"low_spend_revenue_per_year": 1e6, "annual_staffing_savings": 5e4, **kwargs}
+    with pytest.raises(ValueError, match=name):
+        decide(results(), **args)
+    with pytest.raises(TypeError, match="result"):
+        decide([1, 2], low_spend_revenue_per_year=1e6, annual_staffing_savings=0)
+
+
+def test_outputs_are_readable():
+    d = decide(results(), low_spend_revenue_per_year=1_000_000, annual_staffing_savings=50_000)
+    s = d.to_pandas()
+    assert s["verdict"] == "success"
+    assert s["break_even_nrr_drop"] == pytest.approx(0.05)
+    assert "Break-even NRR drop" in d.summary()
+    assert "5.00%" in d.summary()
+    md = d.to_markdown()
+    assert md.startswith("**Decision: success.**")
+    assert "| Annual staffing savings | 50,000 |" in md
+    assert repr(d).startswith("Decision(verdict='success'")
