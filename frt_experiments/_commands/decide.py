@@ -1,0 +1,79 @@
+"""``frt decide``: the published success criterion applied to ``frt analyze`` results."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from frt_experiments.decision import decide
+from frt_experiments.errors import DataError
+from frt_experiments.plan import read_plan
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "decide",
+        help="verdict of the success criterion from results.csv, revenue and staffing savings",
+        description="Success if CSAT is not significantly worse (or is non-inferior with a "
+        "margin), or if the annual revenue at risk (NRR's relative change and its pessimistic "
+        "confidence bound applied to the low-spend revenue) is smaller than the annual staffing "
+        "savings. Prints the verdict, the reason and the break-even NRR drop.",
+    )
+    p.add_argument("--results", type=Path, required=True, metavar="FILE",
+                   help="results.csv written by `frt analyze`")
+    p.add_argument("--revenue-per-year", type=float, required=True, metavar="AMOUNT",
+                   help="annual recurring revenue of the low-spend customers the policy covers")
+    p.add_argument("--staffing-savings", type=float, required=True, metavar="AMOUNT",
+                   help="annual staffing savings of the slower policy")
+    p.add_argument("--csat-margin", type=float, metavar="REL",
+                   help="CSAT relative non-inferiority margin, e.g. -0.02 (default: from --plan, "
+                   "else 'not significantly worse')")
+    p.add_argument("--plan", type=Path, metavar="FILE", help="experiment plan TOML (margins)")
+    p.add_argument("--basis", choices=("ci_bound", "estimate"), default="ci_bound",
+                   help="compare savings with the revenue at risk at NRR's pessimistic "
+                   "confidence bound (default) or at its estimate")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="also write the decision as Markdown to FILE")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = read_plan(args.plan) if args.plan is not None else None
+    table = pd.read_csv(args.results)
+    try:
+        decision = decide(table, low_spend_revenue_per_year=args.revenue_per_year,
+                          annual_staffing_savings=args.staffing_savings,
+                          csat_margin=args.csat_margin, plan=plan, basis=args.basis)
+    except DataError as exc:
+        raise DataError([dataclasses.replace(p, source=args.results.name)
+                         for p in exc.problems]) from None
+    except ValueError as exc:
+        # name the command-line option rather than the Python argument
+        text = str(exc)
+        for arg, option in (("low_spend_revenue_per_year", "--revenue-per-year"),
+                            ("annual_staffing_savings", "--staffing-savings"),
+                            ("csat_margin", "--csat-margin")):
+            text = text.replace(arg, option)
+        raise ValueError(f"frt decide: {text}") from None
+    print(decision.summary())
+    if args.out is not None:
+        _write_text_atomically(args.out, decision.to_markdown())
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
