@@ -17,7 +17,8 @@ Where things live:
   (the checks in :mod:`~frt_experiments.balance`).
 - :mod:`~frt_experiments.simulate` -- synthetic customers and conversations (scenarios).
 - :mod:`~frt_experiments.metrics`, :mod:`~frt_experiments.stats`,
-  :mod:`~frt_experiments.analysis` -- per-customer rows, sufficient statistics, tests, results.
+  :mod:`~frt_experiments.analysis` -- per-customer rows, sufficient statistics, tests, results;
+  :mod:`~frt_experiments.diagnostics` -- was it run as designed (SRM, response rates, FRT).
 - :mod:`~frt_experiments.design`, :mod:`~frt_experiments.plan`,
   :mod:`~frt_experiments.monitoring` -- power, sample size, duration, sequential plans; the
   experiment plan file; judging interim looks.
@@ -47,6 +48,7 @@ from frt_experiments.design import (
     metric_power,
     plan_experiment,
 )
+from frt_experiments.diagnostics import Diagnostics, diagnose
 from frt_experiments.errors import (
     BalanceWarning,
     DataError,
@@ -93,6 +95,7 @@ __all__ = [
     "DataWarning",
     "Decision",
     "DesignResult",
+    "Diagnostics",
     "ExperimentPlan",
     "FrtError",
     "FrtPolicy",
@@ -121,6 +124,7 @@ __all__ = [
     "covariate_balance",
     "decide",
     "default_policies",
+    "diagnose",
     "erlang_a",
     "erlang_b",
     "erlang_c",

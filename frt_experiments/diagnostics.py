@@ -1,0 +1,352 @@
+"""Diagnostics shown beside the tests: was the experiment run as designed?
+
+:func:`diagnose` answers four questions before anyone reads an effect:
+
+1. **Sample ratio**: are the arms' sizes what the weights promise? (chi-square goodness of fit,
+   flagged at p < 0.001; :func:`~frt_experiments.balance.sample_ratio_mismatch`).
+2. **CSAT response rate**: did the arms rate their conversations equally often? A difference
+   means the rated conversations are not comparable and CSAT may be biased by who answers the
+   survey.
+3. **First response time**: per arm, median and 90th percentile FRT in calendar and business
+   hours and the share answered within the arm's target (:func:`~frt_experiments.policy.
+   attainment_table`).
+4. **Treatment delivered**: did the arms' FRTs differ as designed? (rule below).
+
+The treatment counts as *delivered* when both hold:
+
+- the control arm's median business-hours FRT is within the control policy's target (the fast
+  arm really was answered fast), and
+- the treatment arm's median business-hours FRT is above that same target (the typical
+  treated conversation really waited longer than the fast arm's promise).
+
+The control target is the policy's business-time target (4 business hours by default); for a
+control policy with a calendar-day rule it is the median business time its deadlines allow.
+Otherwise :class:`~frt_experiments.errors.TreatmentNotDeliveredWarning` is raised: an effect
+(or its absence) then says nothing about a slower first response.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from frt_experiments import schema
+from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
+from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.errors import (
+    BalanceWarning,
+    DataError,
+    DataWarning,
+    Problem,
+    SampleRatioMismatchWarning,
+    TreatmentNotDeliveredWarning,
+)
+from frt_experiments.policy import FrtPolicy, attainment_table, default_policies
+from frt_experiments.stats.ratio import delta_ratio
+from frt_experiments.stats.tests import two_proportion_ztest
+
+__all__ = ["RESPONSE_RATE_THRESHOLD", "Diagnostics", "default_calendar", "diagnose"]
+
+#: Clustered p-value below which the arms' CSAT response rates are reported as different.
+RESPONSE_RATE_THRESHOLD = 0.001
+
+
+def default_calendar() -> BusinessCalendar:
+    """The simulator's desk: ``America/New_York``, ``Mon-Fri 09:00-17:00``, US holidays.
+
+    Taken from the ``published`` scenario's ``[frt]`` table, so simulated trials are judged on
+    the calendar that made them. Pass your own desk's calendar for real data.
+    """
+    from frt_experiments.simulate import load_scenario  # noqa: PLC0415 (simulator is heavy)
+
+    f = load_scenario("published").frt
+
+    def hhmm(h: float) -> str:
+        return f"{int(h):02d}:{round(h % 1 * 60):02d}"
+
+    return BusinessCalendar(f.timezone, hours=f"Mon-Fri {hhmm(f.open_hour)}-"
+                            f"{hhmm(f.close_hour)}", holidays=f.holidays or None)
+
+
+@dataclass(frozen=True, repr=False)
+class Diagnostics:
+    """The run-as-designed checks of one experiment.
+
+    Attributes:
+        control, treatment: The compared arms.
+        srm: Sample-ratio-mismatch test of the assigned customers per arm.
+        counts: Assigned customers per arm (``arm``, ``customers``, ``expected``).
+        response_rates: Per arm: ``customers``, ``conversations``, ``rated``,
+            ``response_rate``; and for the treatment-minus-control difference (in every row):
+            ``diff``, ``p_value`` (customer-clustered, delta method) and ``ztest_p_value``
+            (two-proportion z test treating conversations as independent).
+        frt: Per arm: ``n``, ``n_responded``, median and p90 FRT in calendar and business
+            hours, ``share_within_target``, and ``target_business_hours`` of the arm's policy.
+        balance: Covariate balance table (empty without customers).
+        treatment_delivered: See the module docstring for the rule.
+        control_target_business_hours: The control target the rule uses.
+        warnings: Every message raised as a warning, in order.
+    """
+
+    control: str
+    treatment: str
+    srm: SRMResult
+    counts: pd.DataFrame
+    response_rates: pd.DataFrame
+    frt: pd.DataFrame
+    balance: pd.DataFrame
+    treatment_delivered: bool
+    control_target_business_hours: float
+    warnings: list[str] = field(default_factory=list)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per arm: customers, response rate and FRT attainment side by side."""
+        rr = self.response_rates[[schema.ARM, "conversations", "rated", "response_rate"]]
+        frt = self.frt.drop(columns=["n"])
+        return (self.counts.merge(rr, on=schema.ARM, how="left")
+                .merge(frt, on=schema.ARM, how="left"))
+
+    def to_markdown(self) -> str:
+        """Plain Markdown: sample ratio, response rates, FRT, balance and warnings."""
+        s, rr = self.srm, self.response_rates
+        parts = [
+            "### Sample ratio",
+            _md_table(self.counts, {"expected": "{:,.1f}"}),
+            f"Chi-square {s.statistic:.3f} (df {s.df}), p = {s.p_value:.4g}"
+            + (" -- **sample ratio mismatch** (p < 0.001)" if s.flagged else "."),
+            "### CSAT response rate",
+            _md_table(rr[[schema.ARM, "customers", "conversations", "rated", "response_rate"]],
+                      {"response_rate": "{:.2%}"}),
+            f"Difference ({self.treatment} - {self.control}) {rr['diff'].iloc[0]:+.2%}: "
+            f"p = {rr['p_value'].iloc[0]:.4g} by customer (delta method), "
+            f"p = {rr['ztest_p_value'].iloc[0]:.4g} by two-proportion z test "
+            "(conversations as independent).",
+            "### First response time",
+            _md_table(self.frt, {c: "{:.2f}" for c in self.frt.columns if c.endswith("hours")}
+                      | {"share_within_target": "{:.1%}"}),
+            ("Treatment delivered" if self.treatment_delivered else "**Treatment NOT "
+             "delivered**") + f" (control target {self.control_target_business_hours:.2f} "
+            "business hours).",
+        ]
+        if not self.balance.empty:
+            cols = ["covariate", "treatment_arm", "control", "treatment", "smd", "imbalanced"]
+            parts += ["### Covariate balance",
+                      _md_table(self.balance[cols], {"control": "{:.4g}", "treatment": "{:.4g}",
+                                                     "smd": "{:+.3f}"})]
+        if self.warnings:
+            parts += ["### Warnings", "\n".join(f"- {w}" for w in self.warnings)]
+        return "\n\n".join(parts) + "\n"
+
+    def summary(self) -> str:
+        """The Markdown report (readable as plain text)."""
+        return self.to_markdown()
+
+    def __repr__(self) -> str:
+        med = self.frt.set_index(schema.ARM)["median_business_hours"]
+        return (f"Diagnostics({self.control} vs {self.treatment}: srm_p={self.srm.p_value:.4g}, "
+                f"median business FRT {med.get(self.control, np.nan):.2f} h vs "
+                f"{med.get(self.treatment, np.nan):.2f} h, treatment_delivered="
+                f"{self.treatment_delivered}, warnings={len(self.warnings)})")
+
+
+def _md_table(df: pd.DataFrame, formats: dict[str, str]) -> str:
+    def cell(col: str, v: Any) -> str:
+        if isinstance(v, float) and math.isnan(v):
+            return ""
+        if col in formats:
+            return formats[col].format(v)
+        if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            return f"{int(v):,}"
+        if isinstance(v, (float, np.floating)):
+            return f"{float(v):.4g}"
+        return str(v)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(cell(c, v) for c, v in zip(df.columns, r, strict=True)) + " |"
+            for r in df.itertuples(index=False)]
+    return "\n".join([head, rule, *rows])
+
+
+def _require(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError([Problem(name, None, f"missing required column "
+                                 f"{', '.join(missing)}")])
+
+
+def _response_rates(conversations: pd.DataFrame, arm_of: pd.Series, control: str,
+                    treatment: str) -> pd.DataFrame:
+    """Per-arm response rates and the clustered and unclustered tests of their difference."""
+    customers = arm_of.index.to_numpy()
+    conv = pd.DataFrame({schema.CUSTOMER_ID: conversations[schema.CUSTOMER_ID].astype("string"),
+                         "rated": conversations[schema.CSAT].notna().to_numpy(float)})
+    per = conv.groupby(schema.CUSTOMER_ID, sort=False)["rated"].agg(["size", "sum"])
+    per = per.reindex(customers, fill_value=0)
+    arms = arm_of.to_numpy(dtype=object)
+    rows, est = [], {}
+    for arm in (control, treatment):
+        sub = per[arms == arm]
+        x, y = sub["size"].to_numpy(float), sub["sum"].to_numpy(float)
+        est[arm] = delta_ratio(y, x) if x.sum() > 0 and len(x) >= 2 else None
+        rows.append({schema.ARM: arm, "customers": len(sub), "conversations": int(x.sum()),
+                     "rated": int(y.sum()),
+                     "response_rate": y.sum() / x.sum() if x.sum() else np.nan})
+    out = pd.DataFrame(rows)
+    c, t = est[control], est[treatment]
+    diff = out["response_rate"].iloc[1] - out["response_rate"].iloc[0]
+    p_cluster = np.nan
+    if c is not None and t is not None and c.variance + t.variance > 0:
+        z = (t.ratio - c.ratio) / math.sqrt(c.variance + t.variance)
+        p_cluster = float(2 * stats.norm.sf(abs(z)))
+    p_z = np.nan
+    n = out["conversations"].to_numpy()
+    k = out["rated"].to_numpy()
+    if (n > 0).all() and 0 < k.sum() < n.sum():
+        p_z = two_proportion_ztest(k[::-1], n[::-1]).p_value
+    return out.assign(diff=diff, p_value=p_cluster, ztest_p_value=p_z)
+
+
+def _target_hours(policy: FrtPolicy, created: pd.Series) -> float:
+    if policy.rule == "business_time" and policy.target is not None:
+        return policy.target.total_seconds() / 3600.0
+    if created.empty:
+        return float("nan")
+    allowed = policy.calendar.business_duration(created, policy.deadline(created))
+    return float(np.median(allowed.dt.total_seconds().to_numpy() / 3600.0))
+
+
+def diagnose(
+    customers: pd.DataFrame | None,
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    *,
+    control: str = schema.CONTROL_ARM,
+    treatment: str = schema.TREATMENT_ARM,
+    calendar: BusinessCalendar | None = None,
+    policies: dict[str, FrtPolicy] | None = None,
+    weights: Sequence[float] | None = None,
+) -> Diagnostics:
+    """Check that the experiment ran as designed: sample ratio, response rates, FRT per arm.
+
+    Args:
+        customers: Customers with pre-period covariates for the balance table (or ``None``).
+        conversations: Canonical conversations (``customer_id``, ``created_at``,
+            ``first_response_at``, ``csat``).
+        assignments: ``customer_id`` and ``arm`` (one row per customer).
+        control, treatment: The arms compared.
+        calendar: The desk's business calendar (default :func:`default_calendar`, the
+            simulator's desk).
+        policies: FRT policy per arm (default ``default_policies(calendar)``).
+        weights: Design weights of ``control``, ``treatment`` (and any other arm in
+            ``assignments``, sorted by name) for the SRM test (default: equal).
+
+    Returns:
+        :class:`Diagnostics`. Warns :class:`~frt_experiments.errors.SampleRatioMismatchWarning`,
+        :class:`~frt_experiments.errors.TreatmentNotDeliveredWarning`,
+        :class:`~frt_experiments.errors.DataWarning` (response rates differ at clustered
+        p < 0.001) and :class:`~frt_experiments.errors.BalanceWarning` (|SMD| > 0.1).
+
+    References:
+        Fabijan, A. et al. (2019). Diagnosing sample ratio mismatch in online controlled
+        experiments. KDD '19 (SRM at p < 0.001). Agresti, A. (2013). Categorical Data Analysis,
+        3rd ed., section 3.1 (two-proportion z test). Deng, A., Knoblich, U. and Lu, J. (2018).
+        Applying the delta method in metric analytics. KDD '18 (response rate as a ratio of
+        per-customer sums). Kohavi, R., Tang, D. and Xu, Y. (2020). Trustworthy Online
+        Controlled Experiments, ch. 21 (guardrail and trust metrics).
+    """
+    _require(conversations, "conversations", (schema.CUSTOMER_ID, schema.CREATED_AT,
+                                              schema.FIRST_RESPONSE_AT, schema.CSAT))
+    _require(assignments, "assignments", (schema.CUSTOMER_ID, schema.ARM))
+    if control == treatment:
+        raise ValueError(f"control and treatment must differ, both are {control!r}")
+    ids = assignments[schema.CUSTOMER_ID].astype("string")
+    dup = ids.duplicated().to_numpy(bool)
+    if dup.any():
+        rows = tuple(int(i) for i in np.flatnonzero(dup)[:5])
+        raise DataError([Problem("assignments", schema.CUSTOMER_ID,
+                                 "repeating an earlier customer_id (diagnose one experiment "
+                                 "at a time)", int(dup.sum()), rows)])
+    arm_of = pd.Series(assignments[schema.ARM].astype("string").to_numpy(), index=ids.to_numpy())
+    present = set(arm_of.dropna())
+    for name, arm in (("control", control), ("treatment", treatment)):
+        if arm not in present:
+            raise ValueError(f"{name}: arm {arm!r} has no customers in assignments (arms: "
+                             f"{sorted(present)})")
+    order = [control, treatment, *sorted(present - {control, treatment})]
+    counts = np.array([int((arm_of == a).sum()) for a in order])
+    if weights is not None and len(weights) != len(order):
+        raise ValueError(f"weights: need one weight per arm {order}, got {list(weights)!r}")
+    srm = sample_ratio_mismatch(counts, weights)
+    counts_df = pd.DataFrame({schema.ARM: order, "customers": counts,
+                              "expected": list(srm.expected)})
+
+    cal = calendar if calendar is not None else default_calendar()
+    pol = policies if policies is not None else default_policies(cal)
+    for arm in (control, treatment):
+        if arm not in pol:
+            raise ValueError(f"policies: no FRT policy for arm {arm!r} (have {sorted(pol)})")
+    two = {control: pol[control], treatment: pol[treatment]}
+    frt = attainment_table(conversations, assignments, two)
+    conv_arm = conversations[schema.CUSTOMER_ID].astype("string").map(arm_of)
+    created_c = conversations.loc[conv_arm.eq(control).fillna(False).to_numpy(bool),
+                                  schema.CREATED_AT]
+    target = _target_hours(pol[control], created_c)
+    frt["target_business_hours"] = [
+        _target_hours(two[a], conversations.loc[conv_arm.eq(a).fillna(False).to_numpy(bool),
+                                                schema.CREATED_AT]) for a in (control, treatment)]
+    rates = _response_rates(conversations, arm_of[arm_of.isin([control, treatment])], control,
+                            treatment)
+
+    messages: list[str] = []
+
+    def emit(text: str, category: type[Warning]) -> None:
+        messages.append(text)
+        warnings.warn(text, category, stacklevel=3)
+
+    if srm.flagged:
+        per_arm = dict(zip(order, counts.tolist(), strict=True))
+        emit(f"sample ratio mismatch: customers per arm {per_arm} differ from the design "
+             f"(chi-square {srm.statistic:.2f}, p = {srm.p_value:.2g} < 0.001); "
+             "check the assignment and the data pipeline before reading effects",
+             SampleRatioMismatchWarning)
+    med = frt.set_index(schema.ARM)["median_business_hours"]
+    med_c, med_t = float(med[control]), float(med[treatment])
+    delivered = bool(med_c <= target < med_t)
+    if not delivered:
+        why = []
+        if not med_c <= target:
+            why.append(f"{control}'s median FRT {med_c:.2f} business hours is not within its "
+                       f"target {target:.2f}")
+        if not target < med_t:
+            why.append(f"{treatment}'s median FRT {med_t:.2f} business hours is not above "
+                       f"{control}'s target {target:.2f}")
+        emit("treatment not delivered: " + "; ".join(why) + " -- the arms' first responses do "
+             "not differ as designed", TreatmentNotDeliveredWarning)
+    p_rr = rates["p_value"].iloc[0]
+    if np.isfinite(p_rr) and p_rr < RESPONSE_RATE_THRESHOLD:
+        r = rates.set_index(schema.ARM)["response_rate"]
+        emit(f"CSAT response rates differ: {control} {r[control]:.1%}, {treatment} "
+             f"{r[treatment]:.1%} (p = {p_rr:.2g} by customer); rated conversations may not "
+             "be comparable", DataWarning)
+    balance = pd.DataFrame()
+    if customers is not None:
+        _require(customers, "customers", (schema.CUSTOMER_ID,))
+        two_arms = assignments[assignments[schema.ARM].astype("string")
+                               .isin([control, treatment]).fillna(False).to_numpy(bool)]
+        balance = covariate_balance(customers, two_arms, arms=(control, treatment), warn=False)
+        bad = balance[balance["imbalanced"]]
+        if len(bad):
+            emit("covariate imbalance above |SMD| 0.1: " + ", ".join(
+                f"{r.covariate} SMD {r.smd:+.3f}" for r in bad.itertuples()), BalanceWarning)
+    return Diagnostics(control, treatment, srm, counts_df, rates, frt, balance, delivered,
+                       target, messages)
