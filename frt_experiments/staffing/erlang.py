@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
 from frt_experiments.errors import UnstableQueueError
 
@@ -114,10 +114,17 @@ def _log_erlang_b(agents: np.ndarray, load: np.ndarray) -> np.ndarray:
     """log B(n, a) by Jagerman's recursion in log space, broadcast over agents and load."""
     n, a = np.broadcast_arrays(agents, load)
     log_a = np.log(a)
-    log_b = np.zeros(n.shape)  # B(0, a) = 1
-    for k in range(1, int(n.max()) + 1):  # a loop over agent counts, vectorised over inputs
-        step = log_a + log_b - np.logaddexp(math.log(k), log_a + log_b)
-        log_b = np.where(k <= n, step, log_b)
+    # Where n >= a, B = Poisson pmf / cdf at n: the cdf is at least about 1/2, so the direct
+    # form neither underflows nor cancels and costs O(1). Elsewhere, the recursion from B(0)=1.
+    direct = n >= a
+    log_b = np.where(direct, stats.poisson.logpmf(n, a) - stats.poisson.logcdf(n, a), 0.0)
+    if not direct.all():
+        rec = np.zeros(n.shape)  # B(0, a) = 1
+        top = int(n[~direct].max())
+        for k in range(1, top + 1):  # a loop over agent counts, vectorised over inputs
+            step = log_a + rec - np.logaddexp(math.log(k), log_a + rec)
+            rec = np.where(k <= n, step, rec)
+        log_b = np.where(direct, log_b, rec)
     return log_b
 
 

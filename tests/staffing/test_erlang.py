@@ -107,6 +107,15 @@ def test_erlang_b_and_c_against_exact_rationals(n, a):
     assert m.p_wait[0] == pytest.approx(float(_exact_c(n, a)), rel=1e-12)
 
 
+@pytest.mark.parametrize(("n", "a"), [(1, Fraction(3)), (5, Fraction(10)), (7, Fraction(15, 2)),
+                                      (40, Fraction(100)), (12, Fraction(12))])
+def test_erlang_b_overloaded_against_exact_rationals(n, a):
+    # n <= a takes the recursion (n >= a the Poisson pmf/cdf form); both against exact sums
+    assert erlang_b(n, float(a)) == pytest.approx(float(_exact_b(n, a)), rel=1e-12)
+    mixed = erlang_b([n, n + 30], float(a))
+    assert mixed[1] == pytest.approx(float(_exact_b(n + 30, a)), rel=1e-12)
+
+
 def test_erlang_b_published_table_value():
     # Classical Erlang B table (e.g. Cooper, Introduction to Queueing Theory, 1981,
     # table of B(c, a)): 10 trunks, 5 Erlangs -> 0.01838.
