@@ -1,0 +1,530 @@
+"""Headcount planning: the fewest agents that hold every arm's first-response target.
+
+The question the experiment exists to answer in money: how many agents does the desk need if
+everyone keeps the fast first response, and how many if the experiment's policy is rolled out
+(low-spend customers deferred to one business day)? :func:`plan_staffing` answers it with the
+desk simulation (:func:`~frt_experiments.staffing.desk.simulate_desk`), on arrivals drawn from
+the trial's own conversations:
+
+- an :class:`~frt_experiments.staffing.profile.ArrivalProfile` per hour of the week is
+  estimated for the customers outside the experiment and for each arm; the low-spend
+  population under a policy is that policy's arm scaled up by the inverse of the arm's share
+  of assignments (its volume *and* its handle times, so the arm's effects on questions and
+  efficiency enter the plan);
+- *everyone fast*: the outside stream and the scaled-up control arm join the fast queue;
+  *rollout*: the outside stream joins the fast queue, the scaled-up treatment arm the
+  deferred queue;
+- for each, the fewest agents (a constant headcount while the desk is open) such that the
+  mean share answered within target over the replications reaches each arm's service level.
+
+**Search.** The share within target is assumed non-decreasing in the number of agents (more
+agents never make a queue slower; with common random numbers, the same arrivals and handle
+times for every candidate, this holds for the simulated FCFS queue path by path and for the
+priority/deadline desk in all but contrived cases). The search starts at the offered load
+(agents below it cannot keep up over the window), gallops by doubling steps to bracket the
+answer and bisects the bracket, so it needs O(log n) simulations.
+
+References:
+    Kiefer, J. and Wolfowitz, J. (1955): a FCFS multi-server queue's waits are
+    non-increasing in the number of servers for fixed arrivals and service times (the
+    monotonicity the bisection relies on).
+    Glasserman, P. and Yao, D. D. (1992). Some guidelines and guarantees for common random
+    numbers. Management Science 38(6), 884-908.
+    Green, L. V., Kolesar, P. J. and Whitt, W. (2007). Coping with time-varying demand when
+    setting staffing requirements for a service system. Production and Operations
+    Management 16(1), 13-39 (simulation-based staffing when steady-state formulas fail).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.policy import FrtPolicy, default_policies
+from frt_experiments.schema import ARM, CONTROL_ARM, CREATED_AT, CUSTOMER_ID, TREATMENT_ARM
+from frt_experiments.staffing import desk as _desk
+from frt_experiments.staffing.profile import ArrivalProfile, _checked
+
+__all__ = ["HeadcountProjection", "StaffingPlan", "plan_staffing", "project_headcount",
+           "staffing_curve"]
+
+#: The two policies compared.
+EVERYONE_FAST = "everyone_fast"
+ROLLOUT = "rollout"
+POLICIES = (EVERYONE_FAST, ROLLOUT)
+_WEEK_NS = 7 * 86_400 * 10**9
+_MAX_AGENTS = 100_000
+
+
+@dataclass(frozen=True)
+class _Scenario:
+    """Arrival profiles of the two policies, built from the trial."""
+
+    profiles: dict[str, ArrivalProfile]
+    start: pd.Timestamp  # a local Monday 00:00
+    control_share: float
+
+
+def _scenario(conversations: pd.DataFrame, assignments: pd.DataFrame, *,
+              calendar: BusinessCalendar, control: str, treatment: str) -> _Scenario:
+    conv = _checked(conversations, "conversations")
+    if ARM not in assignments.columns or CUSTOMER_ID not in assignments.columns:
+        raise ValueError(f"assignments: needs columns {CUSTOMER_ID!r} and {ARM!r}")
+    counts = assignments[ARM].value_counts()
+    for arm in (control, treatment):
+        if counts.get(arm, 0) == 0:
+            raise ValueError(f"assignments: no customer in arm {arm!r} (arms: "
+                             f"{sorted(counts.index.astype(str))})")
+    n_c, n_t = float(counts[control]), float(counts[treatment])
+    base = ArrivalProfile.from_conversations(conv, assignments, timezone=calendar.timezone,
+                                             unassigned_arm=control)
+    names = {s.name for s in base.streams}
+    for arm in (control, treatment):
+        if arm not in names:
+            raise ValueError(f"conversations: no conversation from a customer in arm {arm!r}")
+    outside = ["unassigned"] if "unassigned" in names else []
+    fast = base.select([*outside, control]).scaled({control: (n_c + n_t) / n_c})
+    roll = base.select([*outside, treatment]).scaled({treatment: (n_c + n_t) / n_t})
+    first = pd.Timestamp(conv[CREATED_AT].min()).tz_convert(calendar.timezone).normalize()
+    monday = first + pd.Timedelta(days=(7 - first.day_of_week) % 7)
+    return _Scenario({EVERYONE_FAST: fast, ROLLOUT: roll}, monday, n_c / (n_c + n_t))
+
+
+@dataclass(frozen=True)
+class _Search:
+    agents: int
+    share: dict[str, float]
+    occupancy: float
+    simulations: int
+
+
+def _min_agents(setup: _desk._Setup, service_levels: Mapping[str, float], guess: int, *,
+                lower: int = 0) -> _Search:
+    """Fewest constant agents with mean share within target >= each arm's service level.
+
+    ``lower``: a headcount known to miss the targets (e.g. one less than the answer for a
+    looser target or a smaller volume); the answer is searched above it.
+    """
+    cache: dict[int, tuple[float, dict[str, float], float]] = {0: (-1.0, {}, float("nan"))}
+
+    def margin(n: int) -> float:
+        """min over arms of (mean share within target - service level); >= 0 is feasible."""
+        if n not in cache:
+            staff = _desk._staff(n, setup)
+            shares: dict[str, list[float]] = {}
+            work = 0.0
+            for sample in setup.samples:
+                start = _desk._run(sample, staff)
+                for arm, v in _desk._share_met(sample, start).items():
+                    shares.setdefault(arm, []).append(v)
+                work += float(sample.handle[np.isfinite(start) & sample.measured].sum())
+            mean = {a: float(np.mean(v)) for a, v in shares.items()}
+            gap = min((mean.get(a, 1.0) - sl for a, sl in service_levels.items()), default=0.0)
+            cache[n] = (gap, mean, work / (staff.duty_seconds * len(setup.samples)))
+        return cache[n][0]
+
+    # bracket: margin(lo) < 0 <= margin(hi), galloping by growing steps from the guess
+    n = max(guess, lower + 1, 1)
+    step = max(1, n // 16)
+    if margin(n) >= 0:
+        hi, lo = n, lower
+        while hi - 1 > lower:
+            cand = max(hi - step, lower + 1)
+            if margin(cand) >= 0:
+                hi = cand
+                step *= 2
+            else:
+                lo = cand
+                break
+    else:
+        lo = n
+        while True:
+            cand = lo + step
+            if cand > _MAX_AGENTS:
+                raise ValueError(f"no headcount up to {_MAX_AGENTS:,} agents meets the "
+                                 "targets; check the service levels and the calendar")
+            if margin(cand) >= 0:
+                hi = cand
+                break
+            lo = cand
+            step *= 2
+    # safeguarded regula falsi on the margin (falls back to bisection when it stalls)
+    use_secant = True
+    while hi - lo > 1:
+        m_lo, m_hi = margin(lo), margin(hi)
+        mid = (lo + hi) // 2
+        if use_secant and m_hi > m_lo:
+            x = lo + (0.0 - m_lo) / (m_hi - m_lo) * (hi - lo)
+            mid = min(max(round(x), lo + 1), hi - 1)
+        width = hi - lo
+        if margin(mid) >= 0:
+            hi = mid
+        else:
+            lo = mid
+        use_secant = (hi - lo) <= width // 2 or not use_secant  # alternate when slow
+    margin(hi)
+    _, share, occ = cache[hi]
+    return _Search(hi, share, occ, len(cache) - 1)
+
+
+def _setup(profile: ArrivalProfile, *, calendar: BusinessCalendar,
+           policies: Mapping[str, FrtPolicy], start: pd.Timestamp, weeks: float,
+           warmup_days: float, replications: int, rng: np.random.Generator,
+           control: str) -> _desk._Setup:
+    end = start + pd.Timedelta(days=warmup_days) + pd.Timedelta(weeks=weeks)
+    return _desk._prepare(profile, None, calendar=calendar, policies=policies,
+                          fast_arms=(control,), unassigned_arm=control, patience_seconds=None,
+                          start=start, end=end, warmup=pd.Timedelta(days=warmup_days),
+                          replications=replications, rng=rng)
+
+
+def _load_guess(setup: _desk._Setup) -> int:
+    """Offered load: work per unit of open time (agents below it cannot keep up)."""
+    work = np.mean([float(s.handle[s.measured].sum()) for s in setup.samples])
+    b = _desk._business_seconds(setup.calendar, setup.origin,
+                                np.array([setup.measure_from, setup.end]))
+    return max(1, math.ceil(work / max(b[1] - b[0], 1.0)))
+
+
+def _seeds(gen: np.random.Generator) -> list[int]:
+    """One seed per policy, drawn in the same order by every planning function, so that the
+    same ``rng`` gives the same arrivals to :func:`plan_staffing`, :func:`staffing_curve` and
+    month 0 of :func:`project_headcount`."""
+    return [int(x) for x in gen.integers(0, 2**63 - 1, size=len(POLICIES))]
+
+
+def _with_fast_target(setup: _desk._Setup, control: str, seconds: float) -> _desk._Setup:
+    """The same arrivals judged against another fast-policy target (business seconds)."""
+    samples = []
+    for smp in setup.samples:
+        allowed = np.where(smp.arm == control, seconds, smp.allowed)
+        samples.append(replace(smp, allowed=allowed))
+    return replace(setup, samples=tuple(samples))
+
+
+def _validate_common(service_levels: Mapping[str, float], weeks: float, warmup_days: float,
+                     replications: int, cost_per_agent: float) -> None:
+    for arm, sl in service_levels.items():
+        if not 0 < sl < 1:
+            raise ValueError(f"service_levels: {arm!r} must be in (0, 1), got {sl!r}")
+    if not (np.isfinite(weeks) and weeks > 0):
+        raise ValueError(f"weeks: must be > 0, got {weeks!r}")
+    if not (np.isfinite(warmup_days) and warmup_days >= 0):
+        raise ValueError(f"warmup_days: must be >= 0, got {warmup_days!r}")
+    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
+        raise ValueError(f"replications: must be a positive integer, got {replications!r}")
+    if not (np.isfinite(cost_per_agent) and cost_per_agent >= 0):
+        raise ValueError(f"cost_per_agent: must be >= 0, got {cost_per_agent!r}")
+
+
+def _open_hours_per_week(setup: _desk._Setup, weeks: float) -> float:
+    b = _desk._business_seconds(setup.calendar, setup.origin,
+                                np.array([setup.measure_from, setup.end]))
+    return float(b[1] - b[0]) / 3600.0 / weeks
+
+
+@dataclass(frozen=True, repr=False)
+class StaffingPlan:
+    """Agents needed for everyone fast and for the rollout, and what the difference is worth.
+
+    Attributes:
+        table: One row per policy (``everyone_fast``, ``rollout``): ``policy, agents,
+            scheduled_hours_per_week, workload_hours_per_week, occupancy`` and
+            ``share_within_target_<arm>`` per arm.
+        agents_saved: Agents the rollout saves (negative: it costs agents).
+        agent_hours_saved_per_year: Scheduled agent hours saved per year (52 weeks).
+        annual_savings: ``agents_saved * cost_per_agent``.
+        cost_per_agent: Loaded cost of one agent per year.
+        service_levels: Required share within target per arm.
+        weeks, replications: Simulated weeks (after warm-up) and replications per candidate.
+        simulations: Desk simulations run by the searches.
+    """
+
+    table: pd.DataFrame
+    agents_saved: int
+    agent_hours_saved_per_year: float
+    annual_savings: float
+    cost_per_agent: float
+    service_levels: dict[str, float] = field(default_factory=dict)
+    weeks: float = 4.0
+    replications: int = 1
+    simulations: int = 0
+
+    def agents(self, policy: str) -> int:
+        """Agents needed under ``policy`` (``"everyone_fast"`` or ``"rollout"``)."""
+        if policy not in POLICIES:
+            raise ValueError(f"policy: expected one of {POLICIES}, got {policy!r}")
+        return int(self.table.set_index("policy").loc[policy, "agents"])
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> str:
+        t = self.table.set_index("policy")
+        lines = [f"Staffing plan ({self.weeks:g} simulated weeks x {self.replications} "
+                 f"replications; targets: " + ", ".join(
+                     f"{a} {sl:.0%}" for a, sl in self.service_levels.items()) + ")"]
+        for pol in POLICIES:
+            r = t.loc[pol]
+            shares = ", ".join(f"{c.removeprefix('share_within_target_')} {r[c]:.1%}"
+                               for c in t.columns if c.startswith("share_within_target_")
+                               and np.isfinite(r[c]))
+            lines.append(f"  {pol}: {int(r['agents'])} agents, "
+                         f"{r['scheduled_hours_per_week']:,.0f} scheduled h/week, occupancy "
+                         f"{r['occupancy']:.1%}; within target: {shares}")
+        lines.append(f"  saved: {self.agents_saved} agents, "
+                     f"{self.agent_hours_saved_per_year:,.0f} agent hours and "
+                     f"{self.annual_savings:,.0f} a year at {self.cost_per_agent:,.0f} per agent")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"StaffingPlan(everyone_fast={self.agents(EVERYONE_FAST)} agents, rollout="
+                f"{self.agents(ROLLOUT)} agents, saved {self.agents_saved} agents = "
+                f"{self.annual_savings:,.0f}/year)")
+
+
+def _default_levels(control: str, treatment: str,
+                    service_levels: Mapping[str, float] | None) -> dict[str, float]:
+    out = {control: 0.9, treatment: 0.95}
+    out.update(service_levels or {})
+    return out
+
+
+def _policies(calendar: BusinessCalendar, policies: Mapping[str, FrtPolicy] | None,
+              fast_target: _dt.timedelta, control: str,
+              treatment: str) -> dict[str, FrtPolicy]:
+    if policies is not None:
+        return dict(policies)
+    d = default_policies(calendar, fast_target=fast_target)
+    return {control: d[CONTROL_ARM], treatment: d[TREATMENT_ARM]}
+
+
+def plan_staffing(
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    *,
+    calendar: BusinessCalendar,
+    policies: Mapping[str, FrtPolicy] | None = None,
+    fast_target: _dt.timedelta = _dt.timedelta(hours=4),
+    service_levels: Mapping[str, float] | None = None,
+    cost_per_agent: float = 65_000.0,
+    weeks: float = 4.0,
+    warmup_days: float = 4.0,
+    replications: int = 1,
+    growth: float = 1.0,
+    control: str = CONTROL_ARM,
+    treatment: str = TREATMENT_ARM,
+    rng: int | np.random.Generator | None = None,
+) -> StaffingPlan:
+    """The fewest agents for (a) everyone on the fast policy, (b) the rollout; the savings.
+
+    Args:
+        conversations: The trial's canonical conversations (``customer_id``, ``created_at``,
+            ``handle_seconds``).
+        assignments: The trial's assignments (``customer_id``, ``arm``); customers without
+            one are outside the experiment and keep the fast policy.
+        calendar: The desk's business calendar (agents work only while it is open).
+        policies: First-response policy per arm (default
+            :func:`~frt_experiments.policy.default_policies` with ``fast_target``).
+        fast_target: Business-time target of the fast policy (ignored with ``policies``).
+        service_levels: Required share within target per arm (default 0.9 for ``control``,
+            0.95 for ``treatment``).
+        cost_per_agent: Loaded cost of one agent per year.
+        weeks: Weeks of arrivals measured per replication (after the warm-up).
+        warmup_days: Days simulated first and not measured (the desk starts empty).
+        replications: Replications per candidate headcount (common random numbers).
+        growth: Volume multiplier (e.g. 1.3 for 30% more conversations).
+        control, treatment: Arm names.
+        rng: Seed or generator.
+
+    Returns:
+        A :class:`StaffingPlan`.
+
+    References:
+        See the module docstring (Kiefer and Wolfowitz 1955; Glasserman and Yao 1992; Green,
+        Kolesar and Whitt 2007).
+    """
+    levels = _default_levels(control, treatment, service_levels)
+    _validate_common(levels, weeks, warmup_days, replications, cost_per_agent)
+    gen = np.random.default_rng(rng)
+    pols = _policies(calendar, policies, fast_target, control, treatment)
+    sc = _scenario(conversations, assignments, calendar=calendar, control=control,
+                   treatment=treatment)
+    rows, sims = [], 0
+    hours_per_week = float("nan")
+    for name, seed in zip(POLICIES, _seeds(gen), strict=True):
+        profile = sc.profiles[name].scaled(growth) if growth != 1.0 else sc.profiles[name]
+        setup = _setup(profile, calendar=calendar, policies=pols, start=sc.start, weeks=weeks,
+                       warmup_days=warmup_days, replications=replications,
+                       rng=np.random.default_rng(seed), control=control)
+        found = _min_agents(setup, {a: levels[a] for a in setup.arms if a in levels},
+                            _load_guess(setup))
+        sims += found.simulations
+        hours_per_week = _open_hours_per_week(setup, weeks)
+        row: dict[str, Any] = {
+            "policy": name, "agents": found.agents,
+            "scheduled_hours_per_week": found.agents * hours_per_week,
+            "workload_hours_per_week": profile.workload_hours_per_week(),
+            "occupancy": found.occupancy,
+        }
+        for arm in (control, treatment):
+            row[f"share_within_target_{arm}"] = found.share.get(arm, np.nan)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    saved = int(table["agents"].iloc[0] - table["agents"].iloc[1])
+    return StaffingPlan(table, saved, saved * hours_per_week * 52.0, saved * cost_per_agent,
+                        float(cost_per_agent), levels, float(weeks), replications, sims)
+
+
+def staffing_curve(
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    *,
+    calendar: BusinessCalendar,
+    targets_hours: Sequence[float] = (1, 2, 4, 8, 24),
+    service_levels: Mapping[str, float] | None = None,
+    weeks: float = 4.0,
+    warmup_days: float = 4.0,
+    replications: int = 1,
+    control: str = CONTROL_ARM,
+    treatment: str = TREATMENT_ARM,
+    rng: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Agents needed against the fast policy's FRT target, for both policies.
+
+    For each target (business hours) the fast policy becomes "answer within the target";
+    under the rollout the low-spend customers keep the one-business-day deadline. Columns
+    ``target_hours, policy, agents``.
+
+    References:
+        As :func:`plan_staffing`.
+    """
+    targets = [float(t) for t in targets_hours]
+    if not targets or any(not (np.isfinite(t) and t > 0) for t in targets):
+        raise ValueError(f"targets_hours: must be positive numbers, got {list(targets_hours)}")
+    levels = _default_levels(control, treatment, service_levels)
+    _validate_common(levels, weeks, warmup_days, replications, 0.0)
+    gen = np.random.default_rng(rng)
+    sc = _scenario(conversations, assignments, calendar=calendar, control=control,
+                   treatment=treatment)
+    pols = _policies(calendar, None, _dt.timedelta(hours=4), control, treatment)
+    rows = []
+    for name, seed in zip(POLICIES, _seeds(gen), strict=True):
+        base = _setup(sc.profiles[name], calendar=calendar, policies=pols, start=sc.start,
+                      weeks=weeks, warmup_days=warmup_days, replications=replications,
+                      rng=np.random.default_rng(seed), control=control)
+        arm_levels = {a: levels[a] for a in base.arms if a in levels}
+        guess, lower = _load_guess(base), 0
+        for t in sorted(set(targets), reverse=True):  # loosest first: answers only grow
+            found = _min_agents(_with_fast_target(base, control, t * 3600.0), arm_levels,
+                                guess, lower=lower)
+            guess, lower = found.agents, found.agents - 1
+            rows.append({"target_hours": t, "policy": name, "agents": found.agents})
+    out = pd.DataFrame(rows).sort_values(["policy", "target_hours"], kind="stable")
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True, repr=False)
+class HeadcountProjection:
+    """Agents needed month by month as the customer base grows, for both policies.
+
+    Attributes:
+        table: ``month, growth, policy, conversations_per_week, agents, annual_cost``.
+        monthly_growth: Growth rate of conversation volume per month.
+        cost_per_agent: Loaded cost of one agent per year.
+    """
+
+    table: pd.DataFrame
+    monthly_growth: float
+    cost_per_agent: float
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    @property
+    def savings(self) -> pd.DataFrame:
+        """Per month: ``agents_saved`` and ``annual_savings`` of the rollout."""
+        w = self.table.pivot(index="month", columns="policy", values="agents")
+        saved = (w[EVERYONE_FAST] - w[ROLLOUT]).astype(int)
+        return pd.DataFrame({"agents_saved": saved,
+                             "annual_savings": saved * self.cost_per_agent}).reset_index()
+
+    def summary(self) -> str:
+        w = self.table.pivot(index="month", columns="policy", values="agents")
+        last = int(w.index.max())
+        return (f"Headcount over {last} months at {self.monthly_growth:.1%} monthly growth: "
+                f"everyone fast {int(w.loc[0, EVERYONE_FAST])} -> "
+                f"{int(w.loc[last, EVERYONE_FAST])} agents, rollout {int(w.loc[0, ROLLOUT])} -> "
+                f"{int(w.loc[last, ROLLOUT])} agents")
+
+    def __repr__(self) -> str:
+        return f"HeadcountProjection({self.summary()})"
+
+
+def project_headcount(
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    *,
+    calendar: BusinessCalendar,
+    months: int = 24,
+    monthly_growth: float = 0.03,
+    step_months: int = 3,
+    cost_per_agent: float = 65_000.0,
+    service_levels: Mapping[str, float] | None = None,
+    weeks: float = 4.0,
+    warmup_days: float = 4.0,
+    replications: int = 1,
+    control: str = CONTROL_ARM,
+    treatment: str = TREATMENT_ARM,
+    rng: int | np.random.Generator | None = None,
+) -> HeadcountProjection:
+    """Agents for both policies every ``step_months`` over ``months`` of compound growth.
+
+    Conversation volume grows by ``(1 + monthly_growth) ** month`` (customers grow, each
+    asks as often as today); each month's plan is found as in :func:`plan_staffing`,
+    searching from the previous month's answer.
+
+    References:
+        As :func:`plan_staffing`.
+    """
+    if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
+        raise ValueError(f"months: must be a whole number of months in 1..120, got {months!r}")
+    if isinstance(step_months, bool) or not isinstance(step_months, int) or step_months < 1:
+        raise ValueError(f"step_months: must be a positive integer, got {step_months!r}")
+    if not (np.isfinite(monthly_growth) and monthly_growth > -1):
+        raise ValueError(f"monthly_growth: must be > -1, got {monthly_growth!r}")
+    levels = _default_levels(control, treatment, service_levels)
+    _validate_common(levels, weeks, warmup_days, replications, cost_per_agent)
+    gen = np.random.default_rng(rng)
+    pols = _policies(calendar, None, _dt.timedelta(hours=4), control, treatment)
+    sc = _scenario(conversations, assignments, calendar=calendar, control=control,
+                   treatment=treatment)
+    rows = []
+    steps = sorted({*range(0, months + 1, step_months), months})
+    for name, seed in zip(POLICIES, _seeds(gen), strict=True):
+        sub = np.random.default_rng(seed)
+        previous = 0
+        for m in steps:
+            g = (1.0 + monthly_growth) ** m
+            profile = sc.profiles[name].scaled(g)
+            setup = _setup(profile, calendar=calendar, policies=pols, start=sc.start,
+                           weeks=weeks, warmup_days=warmup_days, replications=replications,
+                           rng=sub, control=control)
+            # volume grows (or shrinks) monotonically: search up (or down) from last month
+            lower = previous - 1 if previous and monthly_growth >= 0 else 0
+            found = _min_agents(setup, {a: levels[a] for a in setup.arms if a in levels},
+                                max(previous, _load_guess(setup)), lower=lower)
+            previous = found.agents
+            rows.append({"month": m, "growth": g, "policy": name,
+                         "conversations_per_week": sum(s.per_week for s in profile.streams),
+                         "agents": found.agents,
+                         "annual_cost": found.agents * float(cost_per_agent)})
+    return HeadcountProjection(pd.DataFrame(rows), float(monthly_growth), float(cost_per_agent))
+
