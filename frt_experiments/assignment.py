@@ -117,8 +117,8 @@ def hash_buckets(customer_ids: Iterable[Any], salt: str) -> np.ndarray:
     return np.minimum(out, _BELOW_ONE)
 
 
-def _weights(arms: Sequence[str], weights: Sequence[float]) -> tuple[tuple[str, ...],
-                                                                    np.ndarray]:
+def _weights(arms: Sequence[str], weights: Sequence[float] | np.ndarray
+             ) -> tuple[tuple[str, ...], np.ndarray]:
     arms_t = tuple(arms) if not isinstance(arms, str) else (arms,)
     if len(arms_t) < 2:
         raise ValueError(f"arms: need at least two arms, got {arms_t!r}")
@@ -137,7 +137,7 @@ def _weights(arms: Sequence[str], weights: Sequence[float]) -> tuple[tuple[str, 
 def arms_from_buckets(
     buckets: Any,
     arms: Sequence[str] = DEFAULT_ARMS,
-    weights: Sequence[float] = DEFAULT_WEIGHTS,
+    weights: Sequence[float] | np.ndarray = DEFAULT_WEIGHTS,
 ) -> np.ndarray:
     """The arm of each bucket: the first arm whose cumulative weight share exceeds it.
 
@@ -269,6 +269,9 @@ def _customers(customers: pd.DataFrame, source: str, *, need_segment: bool) -> p
         raise DataError([Problem(source, None, f"missing required column "
                                  f"{', '.join(missing)} (needed for assignment)")])
     ids = customers[schema.CUSTOMER_ID]
+    if pd.api.types.is_float_dtype(ids):  # ids read as numbers: 17.0 is the id "17"
+        whole = ids.notna() & (ids == np.floor(ids))
+        ids = ids.astype(object).where(~whole, ids.where(whole, 0).astype("int64"))
     text = ids.astype("string").str.strip()
     problems = []
     empty = (text.isna() | (text == "")).to_numpy(bool)

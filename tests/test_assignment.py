@@ -352,3 +352,10 @@ def test_stratified_each_customer_is_fast_with_probability_one_half():
         fast += (r.assignments[schema.ARM] == "fast").to_numpy()
     # Binomial(600, 1/2): sd = sqrt(600)/2 = 12.2; allow 4 sd.
     assert np.all(np.abs(fast - reps / 2) <= 4 * math.sqrt(reps) / 2)
+
+
+def test_ids_read_as_numbers_hash_as_their_text():
+    cust = pd.DataFrame({schema.CUSTOMER_ID: [17.0, 18.0], schema.MONTHLY_SPEND: [1.0, 2.0]})
+    r = assign(cust, experiment="e", salt="s", assigned_at=T0)
+    assert r.assignments[schema.CUSTOMER_ID].tolist() == ["17", "18"]
+    assert r.assignments[schema.BUCKET].iloc[0] == _reference_bucket("s", "17")
