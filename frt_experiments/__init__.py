@@ -76,17 +76,28 @@ from frt_experiments.schema import (
 )
 from frt_experiments.simulate import Scenario, SimulatedTrial, load_scenario, simulate
 from frt_experiments.staffing import (
+    ArrivalProfile,
+    ArrivalStream,
+    DeskResult,
+    HeadcountProjection,
     QueueMetrics,
+    StaffingPlan,
     StaffingRequirement,
     erlang_a,
     erlang_b,
     erlang_c,
+    plan_staffing,
+    project_headcount,
     required_agents,
+    simulate_desk,
+    staffing_curve,
 )
 from frt_experiments.stats.power import proportion_power, proportion_sample_size
 from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
 
 __all__ = [
+    "ArrivalProfile",
+    "ArrivalStream",
     "AssignmentResult",
     "Attainment",
     "BalanceWarning",
@@ -95,11 +106,13 @@ __all__ = [
     "DataWarning",
     "Decision",
     "DesignResult",
+    "DeskResult",
     "Diagnostics",
     "ExperimentPlan",
     "FrtError",
     "FrtPolicy",
     "FrtWarning",
+    "HeadcountProjection",
     "ImportResult",
     "InterimDecision",
     "LedgerError",
@@ -113,6 +126,7 @@ __all__ = [
     "ScenarioError",
     "SequentialBounds",
     "SimulatedTrial",
+    "StaffingPlan",
     "StaffingRequirement",
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
@@ -137,6 +151,8 @@ __all__ = [
     "load_scenario",
     "metric_power",
     "plan_experiment",
+    "plan_staffing",
+    "project_headcount",
     "proportion_power",
     "proportion_sample_size",
     "read_plan",
@@ -145,6 +161,8 @@ __all__ = [
     "sample_ratio_mismatch",
     "sequential_bounds",
     "simulate",
+    "simulate_desk",
+    "staffing_curve",
     "stratified_assign",
     "validate_assignments",
     "validate_conversations",

@@ -1,8 +1,15 @@
 """Staffing: Erlang formulas for live channels, the desk simulation and headcount planning.
 
 - :mod:`~frt_experiments.staffing.erlang` -- Erlang B, C and A; ``required_agents``.
+- :mod:`~frt_experiments.staffing.profile` -- ``ArrivalProfile``: Poisson arrivals by hour of
+  the week.
+- :mod:`~frt_experiments.staffing.desk` -- ``simulate_desk``: the desk on business hours, fast
+  queue first, deferred queue by deadline.
+- :mod:`~frt_experiments.staffing.plan` -- ``plan_staffing``, ``staffing_curve``,
+  ``project_headcount``.
 """
 
+from frt_experiments.staffing.desk import DeskResult, simulate_desk
 from frt_experiments.staffing.erlang import (
     QueueMetrics,
     StaffingRequirement,
@@ -11,12 +18,29 @@ from frt_experiments.staffing.erlang import (
     erlang_c,
     required_agents,
 )
+from frt_experiments.staffing.plan import (
+    HeadcountProjection,
+    StaffingPlan,
+    plan_staffing,
+    project_headcount,
+    staffing_curve,
+)
+from frt_experiments.staffing.profile import ArrivalProfile, ArrivalStream
 
 __all__ = [
+    "ArrivalProfile",
+    "ArrivalStream",
+    "DeskResult",
+    "HeadcountProjection",
     "QueueMetrics",
+    "StaffingPlan",
     "StaffingRequirement",
     "erlang_a",
     "erlang_b",
     "erlang_c",
+    "plan_staffing",
+    "project_headcount",
     "required_agents",
+    "simulate_desk",
+    "staffing_curve",
 ]
