@@ -173,3 +173,31 @@ def test_bad_input():
         diagnose(None, conv, pd.concat([asg, asg.iloc[:2]]), calendar=UTC_DESK)
     with pytest.raises(ValueError, match="policies: no FRT policy for arm 'one_business_day'"):
         diagnose(None, conv, asg, policies={"fast": default_policies(UTC_DESK)["fast"]})
+
+
+def test_clustered_response_rate_test_holds_its_size_in_an_aa_simulation():
+    # A/A: customers differ in contacts (gamma-Poisson) and willingness to rate (beta), the same
+    # in both arms. The clustered test should reject 5% at alpha 0.05; with 300 replications
+    # the Monte Carlo se is sqrt(0.05 * 0.95 / 300) = 0.0126, so allow 3 se either side.
+    from frt_experiments.diagnostics import _response_rates
+
+    rng = np.random.default_rng(11)
+    reps, n = 300, 2_000
+    ids = np.char.add("C", np.arange(n).astype(str))
+    arm_of = pd.Series(np.where(np.arange(n) < n // 2, "fast", "one_business_day"), index=ids)
+    p = np.empty((reps, 2))
+    for r in range(reps):
+        contacts = rng.poisson(rng.gamma(1.5, 2.0, n))
+        rated = rng.binomial(contacts, rng.beta(0.6, 1.4, n))
+        start = np.r_[0, np.cumsum(contacts)[:-1]]
+        pos = np.arange(contacts.sum()) - np.repeat(start, contacts)
+        conv = pd.DataFrame({
+            schema.CUSTOMER_ID: np.repeat(ids, contacts),
+            schema.CSAT: pd.Series(np.where(pos < np.repeat(rated, contacts), "good", None),
+                                   dtype="string")})
+        rr = _response_rates(conv, arm_of, "fast", "one_business_day")
+        p[r] = rr["p_value"].iloc[0], rr["ztest_p_value"].iloc[0]
+    clustered, naive = (p < 0.05).mean(axis=0)
+    se = math.sqrt(0.05 * 0.95 / reps)
+    assert abs(clustered - 0.05) <= 3 * se
+    assert naive > 0.05 + 3 * se   # conversations are not independent: the z test over-rejects
