@@ -29,6 +29,7 @@ Where things live:
 
 from frt_experiments import plotting as plotting  # the arm-coloured plots, as frt.plotting
 from frt_experiments._version import __version__
+from frt_experiments.analysis import ExperimentResult, MetricResult, analyze
 from frt_experiments.assignment import (
     AssignmentResult,
     arms_from_buckets,
@@ -63,6 +64,7 @@ from frt_experiments.errors import (
     UnstableQueueError,
 )
 from frt_experiments.ingest import ImportResult, import_intercom, import_zendesk
+from frt_experiments.metrics import ArmStatistics, arm_statistics, customer_rows
 from frt_experiments.monitoring import InterimDecision, judge_interim, judge_interim_results
 from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
 from frt_experiments.policy import Attainment, FrtPolicy, attainment_table, default_policies
@@ -92,23 +94,40 @@ from frt_experiments.staffing import (
     simulate_desk,
     staffing_curve,
 )
+from frt_experiments.stats.cuped import CupedAdjustment, cuped
+from frt_experiments.stats.multiplicity import holm
 from frt_experiments.stats.power import proportion_power, proportion_sample_size
+from frt_experiments.stats.ratio import RatioEstimate, delta_ratio
 from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
+from frt_experiments.stats.tests import (
+    ArmSummary,
+    DiffTestResult,
+    MarginTestResult,
+    equivalence_test,
+    noninferiority_test,
+    two_proportion_ztest,
+    welch_test,
+)
 
 __all__ = [
+    "ArmStatistics",
+    "ArmSummary",
     "ArrivalProfile",
     "ArrivalStream",
     "AssignmentResult",
     "Attainment",
     "BalanceWarning",
     "BusinessCalendar",
+    "CupedAdjustment",
     "DataError",
     "DataWarning",
     "Decision",
     "DesignResult",
     "DeskResult",
     "Diagnostics",
+    "DiffTestResult",
     "ExperimentPlan",
+    "ExperimentResult",
     "FrtError",
     "FrtPolicy",
     "FrtWarning",
@@ -116,10 +135,13 @@ __all__ = [
     "ImportResult",
     "InterimDecision",
     "LedgerError",
+    "MarginTestResult",
+    "MetricResult",
     "MetricVariance",
     "PowerResult",
     "Problem",
     "QueueMetrics",
+    "RatioEstimate",
     "SRMResult",
     "SampleRatioMismatchWarning",
     "Scenario",
@@ -131,25 +153,33 @@ __all__ = [
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
     "__version__",
+    "analyze",
+    "arm_statistics",
     "arms_from_buckets",
     "assign",
     "attainment_table",
     "check_tables",
     "covariate_balance",
+    "cuped",
+    "customer_rows",
     "decide",
     "default_policies",
+    "delta_ratio",
     "diagnose",
+    "equivalence_test",
     "erlang_a",
     "erlang_b",
     "erlang_c",
     "estimate_variances",
     "hash_buckets",
+    "holm",
     "import_intercom",
     "import_zendesk",
     "judge_interim",
     "judge_interim_results",
     "load_scenario",
     "metric_power",
+    "noninferiority_test",
     "plan_experiment",
     "plan_staffing",
     "project_headcount",
@@ -164,9 +194,11 @@ __all__ = [
     "simulate_desk",
     "staffing_curve",
     "stratified_assign",
+    "two_proportion_ztest",
     "validate_assignments",
     "validate_conversations",
     "validate_customers",
+    "welch_test",
     "write_plan",
     "write_table",
     "write_tags",

@@ -146,7 +146,7 @@ def customer_rows(
 def _window_end(window_end: object, created: np.ndarray, assigned_at: np.ndarray
                 ) -> np.datetime64:
     if window_end is not None:
-        ts = pd.Timestamp(window_end)  # type: ignore[arg-type]
+        ts = pd.Timestamp(window_end)
         if ts.tzinfo is None:
             raise ValueError(f"window_end must be time-zone aware, got {window_end!r}")
         return np.datetime64(ts.tz_convert("UTC").tz_localize(None).as_unit("ns"))

@@ -1,0 +1,533 @@
+"""Analyse a trial: the four metrics at 95% confidence, customer-clustered, as the published table.
+
+:func:`analyze` takes the canonical tables and returns an :class:`ExperimentResult`:
+
+- ``questions`` -- conversations per customer (a mean), or per 30 days of exposure (a ratio)
+  when customers were exposed for different lengths of time;
+- ``csat`` -- satisfied ratings / all ratings (a ratio of per-customer sums);
+- ``nrr`` -- Σ revenue at the end / Σ revenue at the start;
+- ``efficiency`` -- conversations per agent hour, Σ conversations / Σ handle hours.
+
+Arm B (``treatment``, default ``one_business_day``) is compared with arm A (``control``,
+default ``fast``): differences are B - A, relative changes B / A - 1. The customer is the unit
+of analysis: ratios use the delta method over customers, never conversations as independent
+samples. Each metric gets Welch's t test (two-sided by default) and its interval, the relative
+change with a delta-method interval on the log ratio, and, when pre-period covariates exist,
+CUPED on the (linearized) values with ``θ`` pooled across arms. Holm-adjusted p-values across
+the four metrics are reported beside the raw ones; CSAT non-inferiority and NRR equivalence
+(TOST) are decided when margins are given (directly or by an experiment plan).
+
+``control`` and ``treatment`` in the table are the arms' plain estimates; with CUPED the
+``diff``, ``rel_diff``, their intervals and the p-value are those of the adjusted estimates
+(so ``diff`` can differ slightly from ``treatment - control``; ``method`` says so).
+
+References:
+    Deng, A., Knoblich, U. and Lu, J. (2018). Applying the delta method in metric analytics.
+    *KDD '18*, 233-242.
+    Deng, A., Xu, Y., Kohavi, R. and Walker, T. (2013). Improving the sensitivity of online
+    controlled experiments by utilizing pre-experiment data. *WSDM '13*, 123-132.
+    Welch, B. L. (1947). *Biometrika* 34, 28-35.
+    Holm, S. (1979). *Scandinavian Journal of Statistics* 6(2), 65-70.
+    Schuirmann, D. J. (1987). *J. Pharmacokinet. Biopharm.* 15, 657-680 (TOST).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from frt_experiments import schema
+from frt_experiments.errors import DataError, Problem
+from frt_experiments.metrics import (
+    CONVERSATIONS,
+    EXPOSURE_DAYS,
+    HANDLE_HOURS,
+    RATED,
+    SATISFIED,
+    ArmStatistics,
+    arm_statistics,
+    customer_rows,
+)
+from frt_experiments.plan import ALTERNATIVES, ExperimentPlan
+from frt_experiments.plotting import arm_color, plot_forest
+from frt_experiments.stats.cuped import cuped_adjust
+from frt_experiments.stats.multiplicity import holm
+from frt_experiments.stats.ratio import ratio_gradient
+from frt_experiments.stats.tests import (
+    ArmSummary,
+    MarginTestResult,
+    equivalence_test,
+    noninferiority_test,
+    welch_test,
+)
+
+try:  # diagnostics are shown beside the tests when the module is available
+    from frt_experiments.diagnostics import diagnose as _diagnose_tables
+except ImportError:  # pragma: no cover
+    _diagnose_tables = None  # type: ignore[assignment]
+
+__all__ = ["INDICATORS", "METRICS", "RESULT_COLUMNS", "ExperimentResult", "MetricResult",
+           "analyze"]
+
+#: The metrics, in the order of the published table.
+METRICS = ("questions", "csat", "nrr", "efficiency")
+#: The published table's wording of each metric.
+INDICATORS = {
+    "questions": "questions asked (conversations per customer)",
+    "csat": "CSAT",
+    "nrr": "net revenue retention",
+    "efficiency": "efficiency (conversations per agent hour)",
+}
+#: Columns of :meth:`ExperimentResult.to_pandas` and of ``results.csv`` (DESIGN section 4).
+RESULT_COLUMNS = ("metric", "control_arm", "treatment_arm", "n_control", "n_treatment",
+                  "control", "treatment", "diff", "diff_ci_low", "diff_ci_high", "rel_diff",
+                  "rel_ci_low", "rel_ci_high", "p_value", "significant", "method")
+
+_EXPOSURE_30D = "_exposure_30d"
+#: numerator, denominator (None: a mean), what the denominator is called in messages
+_DEFINITIONS: dict[str, tuple[str, str | None, str]] = {
+    "questions": (CONVERSATIONS, None, "customers"),
+    "csat": (SATISFIED, RATED, "ratings"),
+    "nrr": (schema.REVENUE_END, schema.REVENUE_START, "revenue at the start"),
+    "efficiency": (CONVERSATIONS, HANDLE_HOURS, "handle time"),
+}
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric's comparison (the fields of one row of ``results.csv``, and more).
+
+    Besides :data:`RESULT_COLUMNS`: ``se`` and ``df`` of the difference, the t ``statistic``,
+    ``variance_reduction`` achieved by CUPED (0 without it) and the ``covariates`` used.
+    """
+
+    metric: str
+    control_arm: str
+    treatment_arm: str
+    n_control: int
+    n_treatment: int
+    control: float
+    treatment: float
+    diff: float
+    diff_ci_low: float
+    diff_ci_high: float
+    rel_diff: float
+    rel_ci_low: float
+    rel_ci_high: float
+    p_value: float
+    significant: bool
+    method: str
+    se: float
+    df: float
+    statistic: float
+    variance_reduction: float
+    covariates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """The analysis of one trial.
+
+    Attributes:
+        metrics: One :class:`MetricResult` per metric, in the order of :data:`METRICS`.
+        alpha: Level of the tests (intervals have coverage ``1 - alpha``).
+        alternative: Alternative of the difference tests.
+        cuped: Whether CUPED was requested.
+        p_holm: Holm-adjusted p-values, in the order of ``metrics``.
+        margin_tests: ``(metric, MarginTestResult)`` pairs: CSAT non-inferiority and NRR
+            equivalence when their margins were given.
+        diagnostics: The :func:`frt_experiments.diagnostics.diagnose` result, or ``None``.
+        window_end: End of the analysis window.
+        plan: The experiment plan the analysis followed, if any.
+    """
+
+    metrics: tuple[MetricResult, ...]
+    alpha: float
+    alternative: str
+    cuped: bool
+    p_holm: tuple[float, ...]
+    margin_tests: tuple[tuple[str, MarginTestResult], ...] = ()
+    diagnostics: Any = None
+    window_end: pd.Timestamp | None = None
+    plan: ExperimentPlan | None = None
+
+    # ------------------------------------------------------------------ tables
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per metric with exactly the columns of :data:`RESULT_COLUMNS`."""
+        rows = [{c: getattr(m, c) for c in RESULT_COLUMNS} for m in self.metrics]
+        df = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+        return df.astype({"n_control": "int64", "n_treatment": "int64", "significant": bool})
+
+    def __getitem__(self, metric: str) -> MetricResult:
+        for m in self.metrics:
+            if m.metric == metric:
+                return m
+        raise KeyError(f"no metric {metric!r} (have {', '.join(m.metric for m in self.metrics)})")
+
+    @property
+    def holm(self) -> pd.DataFrame:
+        """Raw and Holm-adjusted p-values side by side, with significance at ``alpha``."""
+        p = [m.p_value for m in self.metrics]
+        return pd.DataFrame({"metric": [m.metric for m in self.metrics], "p_value": p,
+                             "p_holm": list(self.p_holm),
+                             "significant": [x < self.alpha for x in p],
+                             "significant_holm": [x < self.alpha for x in self.p_holm]})
+
+    @property
+    def variance_reduction(self) -> pd.Series:
+        """Share of each metric's difference variance removed by CUPED (0 without it)."""
+        return pd.Series({m.metric: m.variance_reduction for m in self.metrics},
+                         name="variance_reduction")
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """CSAT non-inferiority and NRR equivalence (TOST) decisions; empty without margins."""
+        cols = ["metric", "test", "margin", "estimate", "ci_low", "ci_high", "p_value",
+                "alpha", "conclusion"]
+        rows = []
+        for metric, t in self.margin_tests:
+            d = asdict(t)
+            rows.append({"metric": metric, **{k: d[k] for k in cols[1:-1]},
+                         "conclusion": t.conclusion})
+        return pd.DataFrame(rows, columns=cols)
+
+    def summary(self) -> pd.DataFrame:
+        """The published-style table: indicator, relative change with its interval, p-values.
+
+        Relative changes and intervals are formatted in percent; ``significant`` is judged on
+        the raw p-value at ``alpha`` (Holm-adjusted p-values beside it).
+        """
+        level = _level(self.alpha)
+        return pd.DataFrame({
+            "indicator": [INDICATORS.get(m.metric, m.metric) for m in self.metrics],
+            "relative change": [_pct(m.rel_diff) for m in self.metrics],
+            f"{level} CI": [f"[{_pct(m.rel_ci_low)}, {_pct(m.rel_ci_high)}]"
+                            for m in self.metrics],
+            "p-value": [_p(m.p_value) for m in self.metrics],
+            "Holm p": [_p(p) for p in self.p_holm],
+            "significant": ["yes" if m.significant else "no" for m in self.metrics],
+        })
+
+    def to_markdown(self) -> str:
+        """The summary, the decisions and the diagnostics as Markdown (no extra dependency)."""
+        m0 = self.metrics[0]
+        parts = [f"## {m0.treatment_arm} vs {m0.control_arm}: relative change "
+                 f"({_level(self.alpha)} confidence, {self.alternative})",
+                 _markdown_table(self.summary())]
+        notes = [f"{m.metric}: {m.method}" for m in self.metrics]
+        parts.append("Methods: " + "; ".join(notes) + ".")
+        dec = self.decisions
+        if not dec.empty:
+            shown = pd.DataFrame({
+                "metric": dec["metric"], "test": dec["test"],
+                "margin": [_pct(x) if t == "non-inferiority" else f"±{abs(x):.2%}"
+                           for x, t in zip(dec["margin"], dec["test"], strict=True)],
+                "relative change": [_pct(x) for x in dec["estimate"]],
+                "interval": [f"[{_pct(a)}, {_pct(b)}]"
+                             for a, b in zip(dec["ci_low"], dec["ci_high"], strict=True)],
+                "p-value": [_p(x) for x in dec["p_value"]],
+                "conclusion": dec["conclusion"]})
+            parts += ["### Decisions", _markdown_table(shown)]
+        if self.diagnostics is not None and hasattr(self.diagnostics, "to_markdown"):
+            parts += ["### Diagnostics", str(self.diagnostics.to_markdown()).strip()]
+        return "\n\n".join(parts) + "\n"
+
+    def __repr__(self) -> str:
+        m0 = self.metrics[0]
+        head = (f"ExperimentResult({m0.treatment_arm} vs {m0.control_arm}, "
+                f"n = {m0.n_treatment:,} vs {m0.n_control:,}, alpha = {self.alpha:g}, "
+                f"{self.alternative}, cuped = {self.cuped})")
+        return head + "\n" + self.summary().to_string(index=False)
+
+    def _repr_html_(self) -> str:
+        m0 = self.metrics[0]
+        title = html.escape(f"{m0.treatment_arm} vs {m0.control_arm}: relative change "
+                            f"({_level(self.alpha)} confidence)")
+        body = self.summary().to_html(index=False, escape=True)
+        dec = self.decisions
+        extra = "" if dec.empty else "<h5>Decisions</h5>" + dec.to_html(index=False)
+        return f"<div><h4>{title}</h4>{body}{extra}</div>"
+
+    # ------------------------------------------------------------------ plot
+    def plot(self, ax: Any = None) -> Any:
+        """Forest plot of the relative changes (%) with their intervals.
+
+        Without ``ax`` returns a new :class:`matplotlib.figure.Figure`
+        (:func:`frt_experiments.plotting.plot_forest`); with ``ax`` draws on it and returns
+        it. Infinite (one-sided) bounds are drawn to the plot's edge.
+        """
+        df = self.to_pandas()
+        finite = df[["rel_ci_low", "rel_ci_high"]].replace([np.inf, -np.inf], np.nan)
+        span = float(np.nanmax(np.abs(np.r_[finite.to_numpy().ravel(), df["rel_diff"]])))
+        span = span if math.isfinite(span) and span > 0 else 1e-3
+        df["rel_ci_low"] = df["rel_ci_low"].clip(lower=-2 * span)
+        df["rel_ci_high"] = df["rel_ci_high"].clip(upper=2 * span)
+        if ax is None:
+            return plot_forest(df, title=f"Relative change by metric ({_level(self.alpha)} "
+                                         "confidence intervals)")
+        d = df.iloc[::-1].reset_index(drop=True)
+        y = np.arange(len(d))
+        color = arm_color(str(d["treatment_arm"].iloc[0]))
+        sig = d["significant"].to_numpy(bool)
+        est = d["rel_diff"].to_numpy(float) * 100
+        ax.hlines(y, d["rel_ci_low"] * 100, d["rel_ci_high"] * 100, color=color, lw=2)
+        ax.scatter(est[sig], y[sig], s=50, color=color, zorder=3, label="significant")
+        ax.scatter(est[~sig], y[~sig], s=50, facecolor="white", edgecolor=color, zorder=3,
+                   label="not significant")
+        ax.axvline(0, color="#444444", lw=1)
+        ax.set_yticks(y, d["metric"].tolist())
+        ax.set_xlabel(f"relative change, {d['treatment_arm'].iloc[0]} vs "
+                      f"{d['control_arm'].iloc[0]} (%)")
+        return ax
+
+
+def _level(alpha: float) -> str:
+    return f"{100 * (1 - alpha):g}%"
+
+
+def _pct(x: float) -> str:
+    if math.isinf(x):
+        return "+∞" if x > 0 else "-∞"
+    return f"{100 * x:+.2f}%"
+
+
+def _p(p: float) -> str:
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def _markdown_table(df: pd.DataFrame) -> str:
+    cells = df.astype(str).map(lambda s: s.replace("|", "\\|"))
+    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(r) + " |" for r in cells.itertuples(index=False, name=None)]
+    return "\n".join([head, rule, *body])
+
+
+# ---------------------------------------------------------------------- computation
+def _problem(metric: str, rule: str) -> DataError:
+    return DataError([Problem(f"metric {metric}", None, rule)])
+
+
+def _linearization(st: ArmStatistics, metric: str, numerator: str, denominator: str | None,
+                   what: str) -> tuple[float, np.ndarray]:
+    """(estimate, coefficient vector g) such that gᵀ v is the linearized per-customer value."""
+    mu = st.mean
+    g = np.zeros(len(mu))
+    iy = st.index(numerator)
+    if denominator is None:
+        g[iy] = 1.0
+        return float(mu[iy]), g
+    ix = st.index(denominator)
+    if mu[ix] == 0:
+        raise _problem(metric, f"arm {st.arm!r} has no {what} (the denominator "
+                               f"Σ{denominator} is zero), so {metric} is undefined there")
+    gy, gx = ratio_gradient(float(mu[iy]), float(mu[ix]))
+    g[iy] += gy
+    g[ix] += gx
+    return float(mu[iy] / mu[ix]), g
+
+
+def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
+             definition: tuple[str, str | None, str], covariates: list[str], *,
+             alpha: float, alternative: str, method: str
+             ) -> tuple[MetricResult, ArmSummary, ArmSummary]:
+    numerator, denominator, what = definition
+    ests, gs = [], []
+    for st in (stats_c, stats_t):
+        est, g = _linearization(st, metric, numerator, denominator, what)
+        if est == 0:
+            raise _problem(metric, f"arm {st.arm!r} has {metric} = 0 (no "
+                                   f"{numerator.replace('_', ' ')}), so the relative change "
+                                   "is undefined")
+        ests.append(est)
+        gs.append(g)
+    n = np.array([stats_c.n, stats_t.n], dtype=float)
+    var = np.array([g @ st.cov @ g for g, st in zip(gs, (stats_c, stats_t), strict=True)])
+    means = np.array(ests)
+    reduction = 0.0
+    if covariates:
+        ic = [stats_c.index(c) for c in covariates]
+        adj = cuped_adjust(
+            n, mean_y=means, var_y=var,
+            mean_x=np.array([st.mean[ic] for st in (stats_c, stats_t)]),
+            cov_xx=np.array([st.cov[np.ix_(ic, ic)] for st in (stats_c, stats_t)]),
+            cov_xy=np.array([st.cov[ic] @ g for g, st in zip(gs, (stats_c, stats_t),
+                                                              strict=True)]))
+        means, var, reduction = adj.means, adj.variances, adj.variance_reduction
+        method += f"; CUPED on {len(covariates)} pre-period covariate" + \
+            ("s" if len(covariates) > 1 else "") + f" ({reduction:.1%} less variance)"
+    summ_c = ArmSummary(float(means[0]), float(var[0]), stats_c.n)
+    summ_t = ArmSummary(float(means[1]), float(var[1]), stats_t.n)
+    for s, st in ((summ_c, stats_c), (summ_t, stats_t)):
+        if s.mean <= 0:
+            raise _problem(metric, f"arm {st.arm!r}: the CUPED-adjusted {metric} is "
+                                   f"{s.mean:.4g}, not positive; analyse with cuped=False")
+    r = welch_test(summ_c, summ_t, alpha=alpha, alternative=alternative)
+    res = MetricResult(
+        metric, stats_c.arm, stats_t.arm, stats_c.n, stats_t.n, ests[0], ests[1], r.diff,
+        r.diff_ci_low, r.diff_ci_high, r.rel_diff, r.rel_ci_low, r.rel_ci_high, r.p_value,
+        bool(r.p_value < alpha), method, r.se, r.df, r.statistic, float(reduction),
+        tuple(covariates))
+    return res, summ_c, summ_t
+
+
+def _settings(alpha: float, alternative: str, csat_margin: float | None,
+              nrr_margin: float | None, plan: ExperimentPlan | None
+              ) -> tuple[float, str, float | None, float | None]:
+    if plan is not None:
+        if not isinstance(plan, ExperimentPlan):
+            raise TypeError(f"plan must be an ExperimentPlan, got {type(plan).__name__}")
+        if alpha not in (0.05, plan.alpha):
+            raise ValueError(f"alpha={alpha!r} disagrees with the plan's alpha {plan.alpha!r}; "
+                             "give one of them")
+        alpha, alternative = plan.alpha, plan.alternative
+        csat_margin = plan.csat_margin if csat_margin is None else csat_margin
+        nrr_margin = plan.nrr_margin if nrr_margin is None else nrr_margin
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {', '.join(ALTERNATIVES)}, "
+                         f"got {alternative!r}")
+    if csat_margin is not None and not -1 < csat_margin < 0:
+        raise ValueError("csat_margin must be a relative non-inferiority margin in (-1, 0) "
+                         f"(e.g. -0.02: at most 2% lower), got {csat_margin!r}")
+    if nrr_margin is not None and not 0 < nrr_margin < 1:
+        raise ValueError("nrr_margin must be a relative equivalence margin in (0, 1) "
+                         f"(e.g. 0.01: within ±1%), got {nrr_margin!r}")
+    return float(alpha), alternative, csat_margin, nrr_margin
+
+
+def analyze(
+    customers: pd.DataFrame,
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    cuped: bool = True,
+    control: str = schema.CONTROL_ARM,
+    treatment: str = schema.TREATMENT_ARM,
+    csat_margin: float | None = None,
+    nrr_margin: float | None = None,
+    plan: ExperimentPlan | None = None,
+    window_end: pd.Timestamp | str | None = None,
+    alternative: str = "two-sided",
+    diagnostics: bool = True,
+    validate: bool = True,
+) -> ExperimentResult:
+    """Analyse a trial: questions, CSAT, NRR and efficiency, treatment against control.
+
+    Args:
+        customers, conversations, assignments: The canonical tables.
+        alpha: Level of the tests; intervals have coverage ``1 - alpha``.
+        cuped: Adjust by CUPED with the pre-period covariates present (``pre_conversations``,
+            ``pre_rated``, ``pre_satisfied``, ``pre_handle_seconds``).
+        control, treatment: The compared arms (changes are treatment against control).
+        csat_margin: Relative CSAT non-inferiority margin (e.g. ``-0.02``); tested one-sided
+            at ``alpha / 2`` for a two-sided plan (so the two-sided interval must clear it),
+            at ``alpha`` otherwise -- the convention :mod:`frt_experiments.design` sizes with.
+        nrr_margin: Relative NRR equivalence margin (e.g. ``0.01``); TOST at ``alpha`` per
+            side (the ``1 - 2 alpha`` interval must lie within ``±margin``).
+        plan: An :class:`~frt_experiments.plan.ExperimentPlan`: its ``alpha``,
+            ``alternative`` and margins are used (explicit margins take precedence).
+        window_end: End of the analysis window (default: the latest conversation).
+        alternative: Alternative of the difference tests (``"two-sided"``, ``"greater"``,
+            ``"less"``).
+        diagnostics: Run :func:`frt_experiments.diagnostics.diagnose` beside the tests (its
+            warnings are raised as warnings).
+        validate: Validate the tables first (turn off only for already validated tables).
+
+    Returns:
+        :class:`ExperimentResult`.
+
+    Raises:
+        DataError: A table breaks a schema rule; an arm has no customers or fewer than two;
+            a metric's denominator is zero in an arm (e.g. no ratings) or its value is zero.
+        ValueError: A bad argument.
+
+    References:
+        Deng, Knoblich and Lu (2018); Deng, Xu, Kohavi and Walker (2013); Welch (1947);
+        Holm (1979); Schuirmann (1987). See the module docstring.
+    """
+    alpha, alternative, csat_margin, nrr_margin = _settings(alpha, alternative, csat_margin,
+                                                            nrr_margin, plan)
+    if control == treatment:
+        raise ValueError(f"control and treatment must differ, both are {control!r}")
+    if validate:
+        customers = schema.validate_customers(customers)
+        conversations = schema.validate_conversations(conversations)
+        assignments = schema.validate_assignments(assignments)
+    rows = customer_rows(customers, conversations, assignments, window_end=window_end,
+                         validate=False)
+    arms = rows[schema.ARM]
+    for name, arm in (("control", control), ("treatment", treatment)):
+        n_arm = int((arms == arm).sum())
+        if n_arm < 2:
+            have = sorted(str(a) for a in arms.dropna().unique())
+            raise DataError([Problem("assignments", schema.ARM,
+                                     f"{name} arm {arm!r} has {n_arm} customer"
+                                     f"{'' if n_arm == 1 else 's'}; at least 2 are needed "
+                                     f"(arms present: {', '.join(have) or 'none'})")])
+    rows = rows[arms.isin([control, treatment]).to_numpy(bool)]
+    exposure = rows[EXPOSURE_DAYS].to_numpy()
+    definitions = dict(_DEFINITIONS)
+    per_30_days = bool(exposure.max() > 0 and np.ptp(exposure) > 1e-9 * exposure.max())
+    if per_30_days:
+        rows = rows.assign(**{_EXPOSURE_30D: exposure / 30.0})
+        definitions["questions"] = (CONVERSATIONS, _EXPOSURE_30D, "exposure")
+    covariates = [c for c in schema.PRE_COVARIATES if c in rows.columns] if cuped else []
+    columns = [CONVERSATIONS, RATED, SATISFIED, HANDLE_HOURS, schema.REVENUE_START,
+               schema.REVENUE_END, *([_EXPOSURE_30D] if per_30_days else []), *covariates]
+    st = arm_statistics(rows, columns=columns)
+    methods = {
+        "questions": ("Welch t on conversations per 30 days of exposure (delta method)"
+                      if per_30_days else "Welch t on conversations per customer"),
+        "csat": "Welch t, delta method over customers (satisfied / rated)",
+        "nrr": "Welch t, delta method over customers (revenue end / start)",
+        "efficiency": "Welch t, delta method over customers (conversations / handle hours)",
+    }
+    results: list[MetricResult] = []
+    summaries: dict[str, tuple[ArmSummary, ArmSummary]] = {}
+    for metric in METRICS:
+        res, sc, stt = _compare(metric, st[control], st[treatment], definitions[metric],
+                                covariates, alpha=alpha, alternative=alternative,
+                                method=methods[metric])
+        results.append(res)
+        summaries[metric] = (sc, stt)
+    margin_tests: list[tuple[str, MarginTestResult]] = []
+    if csat_margin is not None:
+        one_sided = alpha / 2 if alternative == "two-sided" else alpha
+        margin_tests.append(("csat", noninferiority_test(*summaries["csat"], margin=csat_margin,
+                                                         alpha=one_sided)))
+    if nrr_margin is not None:
+        margin_tests.append(("nrr", equivalence_test(*summaries["nrr"], margin=nrr_margin,
+                                                     alpha=alpha)))
+    diag = None
+    if diagnostics:
+        diag = _diagnose(customers, conversations, assignments, control, treatment)
+    end = _end(conversations, window_end)
+    return ExperimentResult(tuple(results), alpha, alternative, bool(cuped),
+                            tuple(float(p) for p in holm([r.p_value for r in results])),
+                            tuple(margin_tests), diag, end, plan)
+
+
+def _diagnose(customers: pd.DataFrame, conversations: pd.DataFrame, assignments: pd.DataFrame,
+              control: str, treatment: str) -> Any:
+    if _diagnose_tables is None:  # pragma: no cover
+        return None
+    return _diagnose_tables(customers, conversations, assignments, control=control,
+                            treatment=treatment)
+
+
+def _end(conversations: pd.DataFrame, window_end: object) -> pd.Timestamp | None:
+    if window_end is not None:
+        return pd.Timestamp(window_end).tz_convert("UTC")
+    created = conversations.get(schema.CREATED_AT)
+    if created is None or len(created) == 0:
+        return None
+    ts = pd.to_datetime(created, utc=True, errors="coerce").max()
+    return None if pd.isna(ts) else pd.Timestamp(ts)
