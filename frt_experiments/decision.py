@@ -40,6 +40,7 @@ References:
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -153,6 +154,12 @@ class Decision:
         lines = [f"**Decision: {self.verdict}.** {self.reason}", "", "| | |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in self._rows()]
         return "\n".join(lines) + "\n"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                       f"<td>{html.escape(v)}</td></tr>" for k, v in self._rows())
+        return (f"<div><h4>Decision: {html.escape(self.verdict)}</h4>"
+                f"<p>{html.escape(self.reason)}</p><table>{rows}</table></div>")
 
     def __repr__(self) -> str:
         return (f"Decision(verdict={self.verdict!r}, csat_ok={self.csat_ok}, "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from frt_experiments import Decision, ExperimentPlan, decide
 from frt_experiments.errors import DataError
@@ -191,3 +193,44 @@ def test_outputs_are_readable():
     assert md.startswith("**Decision: success.**")
     assert "| Annual staffing savings | 50,000 |" in md
     assert repr(d).startswith("Decision(verdict='success'")
+
+
+def test_html_repr_escapes_and_shows_the_verdict():
+    d = decide(results(), low_spend_revenue_per_year=1e6, annual_staffing_savings=5e4)
+    page = d._repr_html_()
+    assert "<h4>Decision: success</h4>" in page
+    assert "Break-even NRR drop" in page
+
+
+@settings(max_examples=60, deadline=None)
+@given(rel=st.floats(-0.2, 0.2), half=st.floats(0.0, 0.1),
+       revenue=st.floats(1e3, 1e9), share=st.floats(0.0, 0.3))
+def test_revenue_rule_closed_form(rel, half, revenue, share):
+    savings = share * revenue
+    table = results(csat=(-0.03, -0.05, -0.01, 0.002, True),
+                    nrr=(rel, rel - half, rel + half, 0.5, False))
+    d = decide(table, low_spend_revenue_per_year=revenue, annual_staffing_savings=savings)
+    assert d.revenue_at_risk == pytest.approx(-rel * revenue, abs=1e-9 * revenue)
+    assert d.revenue_at_risk_pessimistic >= d.revenue_at_risk >= d.revenue_at_risk_optimistic
+    assert d.break_even_nrr_drop == pytest.approx(share)
+    # revenue passes exactly when NRR's pessimistic bound is above minus the break-even drop
+    assert d.revenue_ok == (d.revenue_at_risk_pessimistic < savings)
+    assert d.success == d.revenue_ok  # CSAT is significantly worse here
+    more = decide(table, low_spend_revenue_per_year=revenue,
+                  annual_staffing_savings=savings * 2 + 1)
+    assert more.success or not d.success  # more savings never turns success into failure
+
+
+def test_decides_on_an_analysis_of_a_simulated_trial():
+    analysis = pytest.importorskip("frt_experiments.analysis")
+    from frt_experiments import simulate
+
+    trial = simulate("published", customers=3000, rng=11)
+    result = analysis.analyze(trial.customers, trial.conversations, trial.assignments)
+    d = decide(result, low_spend_revenue_per_year=2e6, annual_staffing_savings=6e4)
+    rows = result.to_pandas().set_index("metric")
+    assert d.nrr_rel_ci_low == rows.loc["nrr", "rel_ci_low"]
+    assert d.revenue_at_risk_pessimistic == pytest.approx(-rows.loc["nrr", "rel_ci_low"] * 2e6)
+    worse = bool(rows.loc["csat", "significant"]) and rows.loc["csat", "diff"] < 0
+    assert d.csat_ok == (not worse)
+    assert d.success == (d.csat_ok or d.revenue_at_risk_pessimistic < 6e4)

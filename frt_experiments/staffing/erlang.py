@@ -370,6 +370,9 @@ class QueueMetrics:
     def __repr__(self) -> str:
         return f"QueueMetrics({self.summary()})"
 
+    def _repr_html_(self) -> str:
+        return self.to_pandas().to_html(index=False, escape=True)
+
 
 def _rate_inputs(arrivals_per_hour: Any, aht_seconds: Any, target_seconds: Any
                  ) -> tuple[float, float, float, float]:
@@ -525,6 +528,9 @@ class StaffingRequirement:
 
     def __repr__(self) -> str:
         return f"StaffingRequirement({self.summary()})"
+
+    def _repr_html_(self) -> str:
+        return self.to_pandas().to_frame().to_html(escape=True)
 
 
 def _scheduled(raw: int, shrinkage: float) -> int:

@@ -9,6 +9,8 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import linalg, special
 
 from frt_experiments.errors import UnstableQueueError
@@ -307,3 +309,28 @@ def test_records_to_pandas_and_repr():
                                    "occupancy", "p_abandon"]
     assert len(frame) == 2
     assert "erlang_c" in repr(m)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=st.tuples(st.floats(1, 3000), st.floats(30, 1800), st.floats(0, 600),
+                     st.floats(0.05, 0.99), st.one_of(st.none(), st.floats(0.5, 1.0)),
+                     st.one_of(st.none(), st.floats(10, 3600))))
+def test_required_agents_minimal_property(case):
+    lam, aht, t, sl, occ, patience = case
+    r = required_agents(lam, aht, t, sl, max_occupancy=occ, patience_seconds=patience)
+    assert r.service_level >= sl
+    assert occ is None or r.occupancy <= occ
+    n = r.raw_agents - 1
+    if n < 1 or (patience is None and n <= r.load):
+        return
+    if patience is None:
+        m = erlang_c(n, lam, aht, target_seconds=t)
+    else:
+        m = erlang_a(n, lam, aht, patience, target_seconds=t)
+    assert m.service_level[0] < sl or (occ is not None and m.occupancy[0] > occ)
+
+
+def test_html_reprs():
+    r = required_agents(200, 180, 20, 0.8)
+    assert "raw_agents" in r._repr_html_()
+    assert "<table" in erlang_c([13, 14], 200, 180)._repr_html_()
