@@ -24,7 +24,8 @@ from frt_experiments.errors import DataError, FrtError
 __all__ = ["main", "run"]
 
 #: Subcommand modules, in the order ``frt --help`` lists them.
-COMMANDS: tuple[str, ...] = ("validate", "power", "simulate", "import_", "assign", "decide")
+COMMANDS: tuple[str, ...] = ("validate", "power", "simulate", "import_", "assign", "decide",
+                              "staffing", "analyze")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,237 @@
+"""``frt staffing``: Erlang headcount for live channels, desk simulation and staffing plans.
+
+- ``frt staffing erlang``: the fewest agents for a service level (Erlang C, or Erlang A with
+  ``--patience``).
+- ``frt staffing desk``: simulate the desk with a given headcount on the trial's conversations.
+- ``frt staffing plan``: agents for everyone fast and for the rollout, the staffing curve, an
+  optional headcount projection, and the decision when ``frt analyze`` results are given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.decision import decide
+from frt_experiments.errors import DataError
+from frt_experiments.policy import default_policies
+from frt_experiments.schema import read_table, write_table
+from frt_experiments.staffing import (
+    plan_staffing,
+    project_headcount,
+    required_agents,
+    simulate_desk,
+    staffing_curve,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "staffing",
+        help="agents needed: Erlang for live channels, desk simulation and staffing plans",
+        description="Staffing for the FRT tradeoff: `erlang` sizes a live queue, `desk` "
+        "simulates the desk on business hours with a given headcount, `plan` finds the fewest "
+        "agents for everyone fast and for the rollout and prices the difference.",
+    )
+    cmds = p.add_subparsers(dest="staffing_command", metavar="ACTION")
+    p.set_defaults(func=lambda _args: _help(p))
+
+    e = cmds.add_parser("erlang", help="fewest agents for a live channel's service level",
+                        description="Erlang C (or Erlang A with --patience): the fewest agents "
+                        "that answer --service-level of contacts within --target seconds.")
+    e.add_argument("--arrivals-per-hour", type=float, required=True, metavar="RATE")
+    e.add_argument("--aht", type=float, required=True, metavar="SECONDS",
+                   help="average handle time in seconds")
+    e.add_argument("--target", type=float, required=True, metavar="SECONDS",
+                   help="answer within this many seconds")
+    e.add_argument("--service-level", type=float, required=True, metavar="SHARE",
+                   help="required share answered within --target, e.g. 0.8")
+    e.add_argument("--max-occupancy", type=float, metavar="SHARE")
+    e.add_argument("--shrinkage", type=float, default=0.0, metavar="SHARE")
+    e.add_argument("--patience", type=float, metavar="SECONDS",
+                   help="mean patience (Erlang A); default: nobody abandons (Erlang C)")
+    e.set_defaults(func=_run_erlang)
+
+    d = cmds.add_parser("desk", help="simulate the desk with a given headcount",
+                        description="Simulate the desk on the trial's conversations: fast arm "
+                        "first, deferred arm by deadline, agents only in open hours. Writes "
+                        "desk_summary.csv and backlog.csv under --out.")
+    _tables(d)
+    _calendar(d)
+    d.add_argument("--agents", type=int, required=True, metavar="N",
+                   help="agents on duty while the desk is open")
+    d.add_argument("--patience", type=float, metavar="SECONDS",
+                   help="mean patience in business seconds (live channels)")
+    d.add_argument("--warmup-hours", type=float, default=0.0, metavar="H")
+    d.add_argument("--out", type=Path, required=True, metavar="DIR")
+    d.set_defaults(func=_run_desk)
+
+    pl = cmds.add_parser("plan", help="agents for everyone fast vs the rollout, and the value",
+                         description="Fewest agents meeting every arm's FRT target for everyone "
+                         "on the fast policy and for the rollout to low-spend customers, found by "
+                         "desk simulation on arrivals drawn from the trial. Writes "
+                         "staffing_plan.csv, staffing_curve.csv (and headcount.csv with "
+                         "--months, decision.md with --results) under --out.")
+    _tables(pl)
+    _calendar(pl)
+    pl.add_argument("--service-level-fast", type=float, default=0.9, metavar="SHARE",
+                    help="share of the fast arm within its target (default 0.9)")
+    pl.add_argument("--service-level-deferred", type=float, default=0.95, metavar="SHARE",
+                    help="share of the deferred arm within its deadline (default 0.95)")
+    pl.add_argument("--cost-per-agent", type=float, default=65_000.0, metavar="AMOUNT",
+                    help="loaded cost of one agent per year (default 65000)")
+    pl.add_argument("--weeks", type=float, default=4.0, help="simulated weeks (default 4)")
+    pl.add_argument("--replications", type=int, default=1)
+    pl.add_argument("--targets", default="1,2,4,8,24", metavar="H,H,...",
+                    help="fast-policy targets (business hours) of the staffing curve")
+    pl.add_argument("--months", type=int, metavar="N",
+                    help="also project headcount over N months of growth")
+    pl.add_argument("--monthly-growth", type=float, default=0.03, metavar="RATE")
+    pl.add_argument("--results", type=Path, metavar="FILE",
+                    help="results.csv of `frt analyze`: also decide")
+    pl.add_argument("--revenue-per-year", type=float, metavar="AMOUNT",
+                    help="annual revenue of the low-spend customers (with --results)")
+    pl.add_argument("--out", type=Path, required=True, metavar="DIR")
+    pl.set_defaults(func=_run_plan)
+
+
+def _help(p: argparse.ArgumentParser) -> int:
+    p.print_help()
+    return 0
+
+
+def _tables(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--conversations", type=Path, required=True, metavar="FILE")
+    p.add_argument("--assignments", type=Path, required=True, metavar="FILE")
+    p.add_argument("--timezone", metavar="ZONE", help="IANA zone of naive timestamps in files")
+    p.add_argument("--seed", type=int, default=2025)
+
+
+def _calendar(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--desk-timezone", default="UTC", metavar="ZONE",
+                   help="time zone of the desk's opening hours (default UTC)")
+    p.add_argument("--hours", default="Mon-Fri 09:00-17:00",
+                   help="opening hours (default 'Mon-Fri 09:00-17:00'; '24/7' for always open)")
+    p.add_argument("--holidays", metavar="COUNTRY", help="public holidays, e.g. US")
+    p.add_argument("--fast-target-hours", type=float, default=4.0, metavar="H",
+                   help="the fast arm's target in business hours (default 4)")
+
+
+def _desk_calendar(args: argparse.Namespace) -> BusinessCalendar:
+    return BusinessCalendar(args.desk_timezone, hours=args.hours, holidays=args.holidays)
+
+
+def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    conv = read_table(args.conversations, "conversations", timezone=args.timezone)
+    asg = read_table(args.assignments, "assignments", timezone=args.timezone)
+    return conv, asg
+
+
+def _fast_target(args: argparse.Namespace) -> dt.timedelta:
+    h = args.fast_target_hours
+    if not h > 0:
+        raise ValueError(f"frt staffing: --fast-target-hours must be > 0, got {h}")
+    return dt.timedelta(hours=h)
+
+
+_ERLANG_OPTIONS = (("arrivals_per_hour", "--arrivals-per-hour"), ("aht_seconds", "--aht"),
+                   ("target_seconds", "--target"), ("service_level", "--service-level"),
+                   ("max_occupancy", "--max-occupancy"), ("shrinkage", "--shrinkage"),
+                   ("patience_seconds", "--patience"))
+
+
+def _run_erlang(args: argparse.Namespace) -> int:
+    try:
+        req = required_agents(args.arrivals_per_hour, args.aht, args.target,
+                              args.service_level, max_occupancy=args.max_occupancy,
+                              shrinkage=args.shrinkage, patience_seconds=args.patience)
+    except ValueError as exc:  # name the command-line option, not the Python argument
+        text = str(exc)
+        for arg, option in _ERLANG_OPTIONS:
+            text = text.replace(arg, option)
+        raise ValueError(f"frt staffing erlang: {text}") from None
+    print(req.summary())
+    return 0
+
+
+def _run_desk(args: argparse.Namespace) -> int:
+    cal = _desk_calendar(args)
+    target = _fast_target(args)
+    conv, asg = _read(args)
+    res = simulate_desk(conv, asg, agents=args.agents, calendar=cal,
+                        policies=default_policies(cal, fast_target=target),
+                        patience_seconds=args.patience, warmup=args.warmup_hours, rng=args.seed)
+    summary = write_table(res.to_pandas(), args.out / "desk_summary.csv")
+    backlog = res.backlog.rename_axis("time").reset_index()
+    write_table(backlog, args.out / "backlog.csv")
+    print(res.summary())
+    print(f"wrote {summary} and {args.out / 'backlog.csv'}")
+    return 0
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    if args.results is not None and args.revenue_per_year is None:
+        raise ValueError("frt staffing plan: --results needs --revenue-per-year")
+    if args.revenue_per_year is not None and args.results is None:
+        raise ValueError("frt staffing plan: --revenue-per-year needs --results")
+    try:
+        targets = [float(t) for t in args.targets.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"frt staffing plan: --targets must be numbers separated by commas, "
+                         f"got {args.targets!r}") from None
+    cal = _desk_calendar(args)
+    target = _fast_target(args)
+    results = None
+    if args.results is not None:
+        if not args.results.is_file():
+            raise ValueError(f"{args.results.name}: file not found ({args.results})")
+        results = pd.read_csv(args.results)
+    conv, asg = _read(args)
+    levels = {"fast": args.service_level_fast, "one_business_day": args.service_level_deferred}
+    common = {"calendar": cal, "weeks": args.weeks, "replications": args.replications,
+              "service_levels": levels, "rng": args.seed}
+    plan = plan_staffing(conv, asg, fast_target=target, cost_per_agent=args.cost_per_agent,
+                         **common)
+    curve = staffing_curve(conv, asg, targets_hours=targets, **common)
+    paths = [write_table(plan.to_pandas(), args.out / "staffing_plan.csv"),
+             write_table(curve, args.out / "staffing_curve.csv")]
+    print(plan.summary())
+    if args.months is not None:
+        proj = project_headcount(conv, asg, months=args.months,
+                                 monthly_growth=args.monthly_growth,
+                                 cost_per_agent=args.cost_per_agent, **common)
+        table = proj.to_pandas().merge(proj.savings, on="month")
+        paths.append(write_table(table, args.out / "headcount.csv"))
+        print(proj.summary())
+    if results is not None:
+        try:
+            decision = decide(results, low_spend_revenue_per_year=args.revenue_per_year,
+                              annual_staffing_savings=max(plan.annual_savings, 0.0))
+        except DataError as exc:
+            raise DataError([dataclasses.replace(p, source=args.results.name)
+                             for p in exc.problems]) from None
+        path = args.out / "decision.md"
+        _write_text(path, decision.to_markdown())
+        paths.append(path)
+        print(decision.summary())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
