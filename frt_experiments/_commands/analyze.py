@@ -1,0 +1,114 @@
+"""``frt analyze``: the four metrics of a trial -> results.csv, summary.md and forest.png."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from frt_experiments.analysis import analyze
+from frt_experiments.errors import DataError
+from frt_experiments.plan import read_plan
+from frt_experiments.schema import check_tables, read_table, write_table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="analyse a trial: questions, CSAT, NRR and efficiency with intervals",
+        description="Compare the treatment arm with the control arm on questions per customer, "
+        "CSAT, net revenue retention and efficiency (conversations per agent hour), customer-"
+        "clustered (delta method), with CUPED when pre-period covariates exist, Holm-adjusted "
+        "p-values, and CSAT non-inferiority / NRR equivalence when margins are given. Writes "
+        "results.csv, summary.md and forest.png to --out and prints the summary table.",
+    )
+    p.add_argument("--customers", type=Path, required=True, metavar="FILE")
+    p.add_argument("--conversations", type=Path, required=True, metavar="FILE")
+    p.add_argument("--assignments", type=Path, required=True, metavar="FILE")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    p.add_argument("--no-cuped", action="store_true", help="do not adjust by CUPED")
+    p.add_argument("--alpha", type=float, default=None, metavar="A",
+                   help="level of the tests (default 0.05, or the plan's)")
+    p.add_argument("--plan", type=Path, metavar="PLAN.toml",
+                   help="experiment plan: alpha, alternative and margins")
+    p.add_argument("--csat-margin", type=float, metavar="M",
+                   help="relative CSAT non-inferiority margin, e.g. -0.02")
+    p.add_argument("--nrr-margin", type=float, metavar="M",
+                   help="relative NRR equivalence margin, e.g. 0.01")
+    p.add_argument("--control", default="fast", metavar="ARM", help="control arm (fast)")
+    p.add_argument("--treatment", default="one_business_day", metavar="ARM",
+                   help="treatment arm (one_business_day)")
+    p.add_argument("--window-end", metavar="TIMESTAMP",
+                   help="end of the analysis window, ISO 8601 with offset (default: the "
+                   "latest conversation)")
+    p.add_argument("--timezone", metavar="ZONE",
+                   help="IANA zone of naive timestamps (default: naive timestamps are errors)")
+    p.add_argument("--no-diagnostics", action="store_true",
+                   help="skip the diagnostics (sample ratio, response rates, FRT per arm)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = read_plan(args.plan) if args.plan is not None else None
+    alpha = args.alpha if args.alpha is not None else (plan.alpha if plan else 0.05)
+    customers = read_table(args.customers, "customers")
+    conversations = read_table(args.conversations, "conversations", timezone=args.timezone)
+    assignments = read_table(args.assignments, "assignments", timezone=args.timezone)
+    names = {"customers": args.customers.name, "conversations": args.conversations.name,
+             "assignments": args.assignments.name}
+    problems = check_tables(customers, conversations, assignments, names=names)
+    if problems:
+        raise DataError(problems)
+    window_end = None
+    if args.window_end is not None:
+        window_end = pd.Timestamp(args.window_end)
+        if window_end.tzinfo is None:
+            raise ValueError(f"--window-end must carry a UTC offset, got {args.window_end!r}")
+    result = analyze(customers, conversations, assignments, alpha=alpha,
+                     cuped=not args.no_cuped, control=args.control, treatment=args.treatment,
+                     csat_margin=args.csat_margin, nrr_margin=args.nrr_margin, plan=plan,
+                     window_end=window_end, diagnostics=not args.no_diagnostics,
+                     validate=False)
+    markdown = result.to_markdown()
+    figure = result.plot()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    written = [_write_png(figure, out / "forest.png"),
+               _write_text(markdown, out / "summary.md"),
+               write_table(result.to_pandas(), out / "results.csv")]
+    print(result.summary().to_string(index=False), file=sys.stdout)
+    dec = result.decisions
+    for row in dec.itertuples(index=False):
+        print(f"{row.metric} {row.test}: {row.conclusion} (p = {row.p_value:.4g})",
+              file=sys.stdout)
+    for path in written:
+        print(f"wrote {path}", file=sys.stdout)
+    return 0
+
+
+def _write_text(text: str, path: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_png(figure: object, path: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        figure.savefig(tmp, dpi=120)  # type: ignore[attr-defined]
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
