@@ -549,11 +549,13 @@ def required_agents(arrivals_per_hour: float, aht_seconds: float, target_seconds
     the share of all arrivals answered within the target, so abandonments count against it).
 
     The search is exhaustive from the smallest admissible count upwards -- ``floor(load) + 1``
-    for Erlang C (fewer agents have no steady state), 1 for Erlang A -- and returns the first
-    count that meets every requirement. It therefore finds the true minimum without relying on
-    monotonicity (a common shortcut starts from ``ceil(load) + 1`` or a rounded guess and
-    misses it: 18 contacts an hour at 15 minutes with 90% within 4 hours needs 5 agents,
-    not 6).
+    for Erlang C (fewer agents have no steady state); for Erlang A ``floor(load * SL) + 1``,
+    because the share answered within the target is at most the share answered at all,
+    ``1 - P(Ab) = carried load / load < n / load``, so no ``n <= load * SL`` can meet it -- and
+    returns the first count that meets every requirement. It therefore finds the true minimum
+    without relying on monotonicity (a common shortcut starts from ``ceil(load) + 1`` or a
+    rounded guess and misses it: 18 contacts an hour at 15 minutes with 90% within 4 hours
+    needs 5 agents, not 6).
 
     Args:
         arrivals_per_hour: Poisson arrival rate (> 0).
@@ -591,7 +593,11 @@ def required_agents(arrivals_per_hour: float, aht_seconds: float, target_seconds
     if patience_seconds is not None:
         patience_seconds = _positive("patience_seconds", patience_seconds)
 
-    start = 1 if patience_seconds is not None else math.floor(load) + 1
+    if patience_seconds is None:
+        start = math.floor(load) + 1
+    else:
+        # SL <= 1 - P(Ab) = carried load / a < n / a, so no n <= a * SL can meet the target
+        start = max(1, math.floor(load * sl_target * (1.0 - 1e-12)) + 1)
     block = 32
     while start <= _MAX_AGENTS:
         n = np.arange(start, start + block)

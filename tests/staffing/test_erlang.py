@@ -334,3 +334,12 @@ def test_html_reprs():
     r = required_agents(200, 180, 20, 0.8)
     assert "raw_agents" in r._repr_html_()
     assert "<table" in erlang_c([13, 14], 200, 180)._repr_html_()
+
+
+@pytest.mark.parametrize("case", [(200, 180, 20, 0.8, 120.0), (600, 300, 60, 0.95, 30.0),
+                                  (50, 600, 0, 0.3, 900.0), (3000, 240, 20, 0.99, 3600.0)])
+def test_erlang_a_search_equals_brute_force_from_one_agent(case):
+    lam, aht, t, sl, patience = case
+    r = required_agents(lam, aht, t, sl, patience_seconds=patience)
+    every = erlang_a(np.arange(1, r.raw_agents + 1), lam, aht, patience, target_seconds=t)
+    assert int(np.flatnonzero(every.service_level >= sl)[0]) + 1 == r.raw_agents
