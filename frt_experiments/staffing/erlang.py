@@ -64,12 +64,12 @@ _MAX_AGENTS = 1_000_000
 # ---------------------------------------------------------------------------- validation
 
 
-def _positive(name: str, value: Any, *, allow_inf: bool = False) -> float:
+def _positive(name: str, value: Any) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (v > 0) or (math.isinf(v) and not allow_inf):
+    if not (v > 0) or math.isinf(v):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return v
 
@@ -111,7 +111,8 @@ def _out(x: np.ndarray) -> Any:
 
 
 def _log_erlang_b(agents: np.ndarray, load: np.ndarray) -> np.ndarray:
-    """log B(n, a) by Jagerman's recursion in log space, broadcast over agents and load."""
+    """log B(n, a), broadcast over agents and load: Poisson pmf/cdf where n >= a, else
+    Jagerman's recursion in log space."""
     n, a = np.broadcast_arrays(agents, load)
     log_a = np.log(a)
     # Where n >= a, B = Poisson pmf / cdf at n: the cdf is at least about 1/2, so the direct
