@@ -34,10 +34,8 @@ Checks (:func:`sample_ratio_mismatch`, :func:`covariate_balance`) live in
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +57,7 @@ from frt_experiments.errors import (
     Problem,
     SampleRatioMismatchWarning,
 )
+from frt_experiments.ledger import REASON, atomic_csv, design_record, read_ledger, write_ledger
 
 __all__ = [
     "AssignmentResult",
@@ -75,11 +74,9 @@ __all__ = [
 
 DEFAULT_ARMS: tuple[str, ...] = (schema.CONTROL_ARM, schema.TREATMENT_ARM)
 DEFAULT_WEIGHTS: tuple[float, ...] = (0.5, 0.5)
-REASON = "reason"
 TAG = "tag"
 _SCALE = 2.0**64
 _BELOW_ONE = float(np.nextafter(1.0, 0.0))
-_META_FORMAT = 1
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -421,12 +418,13 @@ def assign(
     segments = rule["include_segments"] is not None or rule["exclude_segments"] is not None
     cust = _customers(customers, source, need_segment=segments)
     ts = _timestamp(assigned_at)
-    meta = _meta(experiment, salt, arms_t, share, rule)
+    meta = design_record(experiment, salt, arms_t, share, rule)
 
     path = None if ledger is None else Path(ledger)
-    old = _read_ledger(path, meta, salt) if path is not None else None
-    if old is not None:
-        old_rows, old_excluded, stored = old
+    old = read_ledger(path, meta) if path is not None else None
+    if path is not None and old is not None:
+        old_rows, old_excluded, record = old
+        stored = record if record is not None else _check_rows(path.name, old_rows, meta, salt)
         ceiling = stored["eligibility"].get("spend_ceiling")
         if ceiling is None and rule["spend_quantile"] is not None:  # old ledger, no meta file
             ceiling = float(np.quantile(cust[schema.MONTHLY_SPEND].to_numpy(),
@@ -457,7 +455,7 @@ def assign(
                              REASON: reason[~keep]}).astype("string")
 
     if path is not None:
-        _write_ledger(path, new_rows, new_excl, meta, append=old is not None)
+        write_ledger(path, new_rows, new_excl, meta, append=old is not None)
     table = pd.concat([old_rows, new_rows], ignore_index=True) if len(old_rows) else new_rows
     excluded = (pd.concat([old_excluded, new_excl], ignore_index=True)
                 if len(old_excluded) else new_excl)
@@ -474,78 +472,8 @@ def assign(
                             tuple(float(s) for s in share), len(new_rows), ceiling, path)
 
 
-# ----------------------------------------------------------------------------- ledger
-def _meta(experiment: str, salt: str, arms: tuple[str, ...], share: np.ndarray,
-          rule: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(salt, str) or not salt:
-        raise ValueError(f"salt must be a non-empty string, got {salt!r}")
-    return {"format": _META_FORMAT, "experiment": experiment,
-            "salt_sha256": hashlib.sha256(salt.encode()).hexdigest(),
-            "arms": list(arms), "weights": [float(s) for s in share],
-            "eligibility": dict(rule)}
-
-
-def _sidecars(path: Path) -> tuple[Path, Path]:
-    return (path.with_name(path.name + ".meta.json"),
-            path.with_name(path.name + ".excluded.csv"))
-
-
-def _read_ledger(path: Path, meta: dict[str, Any], salt: str
-                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]] | None:
-    """The existing ledger, its screened-out customers and its design, checked against meta."""
-    meta_path, excl_path = _sidecars(path)
-    if not path.exists():
-        return None
-    rows = schema.read_table(path, "assignments")
-    name = path.name
-    other = sorted(set(rows[schema.EXPERIMENT].dropna()) - {meta["experiment"]})
-    if other:
-        raise LedgerError(f"{name}: holds experiment {other[0]!r}, not "
-                          f"{meta['experiment']!r}; keep one ledger per experiment")
-    if rows[schema.BUCKET].isna().any():
-        raise LedgerError(f"{name}: has rows without a bucket (a stratified assignment?); "
-                          "a hashed assignment cannot extend it")
-    if meta_path.exists():
-        try:
-            stored = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise LedgerError(f"{meta_path.name}: cannot be read ({exc})") from exc
-        _compare(meta_path.name, stored, meta)
-    else:
-        stored = _infer_meta(name, rows, meta, salt)
-    if excl_path.exists():
-        excluded = pd.read_csv(excl_path, dtype="string", keep_default_na=False)
-    else:
-        excluded = pd.DataFrame({schema.CUSTOMER_ID: pd.Series([], dtype="string"),
-                                 REASON: pd.Series([], dtype="string")})
-    return rows, excluded, stored
-
-
-def _compare(name: str, stored: dict[str, Any], meta: dict[str, Any]) -> None:
-    if stored.get("salt_sha256") != meta["salt_sha256"]:
-        raise LedgerError(f"{name}: the salt differs from the one the ledger was made with; "
-                          "changing it would re-shuffle assigned customers (use a new ledger "
-                          "for a new experiment)")
-    if list(stored.get("arms", [])) != meta["arms"]:
-        raise LedgerError(f"{name}: arms {meta['arms']} differ from the ledger's "
-                          f"{stored.get('arms')}")
-    sw = np.asarray(stored.get("weights", []), dtype=float)
-    if sw.shape != (len(meta["weights"]),) or not np.allclose(sw, meta["weights"],
-                                                              rtol=0, atol=1e-12):
-        raise LedgerError(f"{name}: weights {meta['weights']} differ from the ledger's "
-                          f"{stored.get('weights')}")
-    if stored.get("experiment") != meta["experiment"]:
-        raise LedgerError(f"{name}: experiment {meta['experiment']!r} differs from the "
-                          f"ledger's {stored.get('experiment')!r}")
-    el = stored.get("eligibility", {})
-    for key in ("max_spend", "spend_quantile", "include_segments", "exclude_segments"):
-        if el.get(key) != meta["eligibility"][key]:
-            raise LedgerError(f"{name}: eligibility rule {key}={meta['eligibility'][key]!r} "
-                              f"differs from the ledger's {el.get(key)!r}; eligibility is "
-                              "fixed when the ledger is created")
-
-
-def _infer_meta(name: str, rows: pd.DataFrame, meta: dict[str, Any], salt: str
+# ----------------------------------------------------------------------------- ledger checks
+def _check_rows(name: str, rows: pd.DataFrame, meta: dict[str, Any], salt: str
                 ) -> dict[str, Any]:
     """Check a ledger without a meta file against its own rows: every stored bucket must be the
     hash of its id with this salt, and every stored arm the arm of its bucket."""
@@ -565,65 +493,6 @@ def _infer_meta(name: str, rows: pd.DataFrame, meta: dict[str, Any], salt: str
     el = dict(meta["eligibility"])
     el.setdefault("spend_ceiling", el.get("max_spend"))
     return {**meta, "eligibility": el}
-
-
-def _write_ledger(path: Path, rows: pd.DataFrame, excluded: pd.DataFrame,
-                  meta: dict[str, Any], *, append: bool) -> None:
-    meta_path, excl_path = _sidecars(path)
-    _atomic_text(meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    if not append or not excl_path.exists():
-        _atomic_csv(excl_path, excluded, header=True)
-    elif len(excluded):
-        _append_csv(excl_path, excluded)
-    if not append:
-        if path.suffix.lower() == ".parquet":
-            schema.write_table(rows, path)
-        else:
-            _atomic_csv(path, _csv_ready(rows), header=True)
-    elif len(rows):
-        if path.suffix.lower() == ".parquet":
-            old = pd.read_parquet(path)
-            schema.write_table(pd.concat([old, rows], ignore_index=True), path)
-        else:
-            _append_csv(path, _csv_ready(rows))
-
-
-def _csv_ready(rows: pd.DataFrame) -> pd.DataFrame:
-    """Assignments with ``assigned_at`` as the ISO 8601 text write_table gives (formatted once
-    per distinct time: a run's rows share one)."""
-    out = rows.copy()
-    codes, uniques = pd.factorize(out[schema.ASSIGNED_AT])
-    text = pd.Series(uniques).dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
-        r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True).to_numpy(dtype=object)
-    out[schema.ASSIGNED_AT] = pd.Series(text[codes] if len(text) else [], dtype="string",
-                                        index=out.index)
-    return out
-
-
-def _atomic_text(path: Path, text: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode() if isinstance(text, str) else text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_csv(path: Path, df: pd.DataFrame, *, header: bool) -> None:
-    _atomic_text(path, df.to_csv(index=False, header=header, lineterminator="\n"))
-
-
-def _append_csv(path: Path, df: pd.DataFrame) -> None:
-    """Rewrite ``path`` atomically as its exact old bytes followed by ``df``'s rows."""
-    old = path.read_bytes()
-    if old and not old.endswith(b"\n"):
-        old += b"\n"
-    header = pd.read_csv(path, nrows=0).columns.tolist()
-    new = df[header].to_csv(index=False, header=False, lineterminator="\n").encode()
-    _atomic_text(path, old + new)
 
 
 # ----------------------------------------------------------------------------- tags
@@ -649,7 +518,7 @@ def write_tags(assignments: pd.DataFrame, path: str | os.PathLike[str],
     out = pd.DataFrame({schema.CUSTOMER_ID: rows[schema.CUSTOMER_ID].to_numpy(),
                         schema.ARM: rows[schema.ARM].to_numpy(), TAG: tag.to_numpy()})
     p = Path(path)
-    _atomic_csv(p, out, header=True)
+    atomic_csv(p, out, header=True)
     return p
 
 
