@@ -563,7 +563,7 @@ def simulate_desk(
         rows.extend(rs)
         backlogs.append(bl)
     backlog = sum(backlogs[1:], backlogs[0].astype(float)) / len(backlogs)
-    agents_rec: int | tuple[int, ...] = (int(agents) if staff.agents is not None
+    agents_rec: int | tuple[int, ...] = (staff.agents if staff.agents is not None
                                          else tuple(int(a) for a in np.asarray(agents)))
     return DeskResult(pd.DataFrame(rows), pd.concat(convs, ignore_index=True), backlog,
                       agents_rec, confidence, setup.arms)
