@@ -14,7 +14,7 @@ Where things live:
 - :mod:`~frt_experiments.calendar`, :mod:`~frt_experiments.policy` -- business time and FRT
   policies per arm.
 - :mod:`~frt_experiments.assignment` -- eligibility, hashed split, ledger, SRM and balance
-  (the checks in :mod:`~frt_experiments.balance`).
+  (the checks in :mod:`~frt_experiments.balance`, the files in :mod:`~frt_experiments.ledger`).
 - :mod:`~frt_experiments.simulate` -- synthetic customers and conversations (scenarios).
 - :mod:`~frt_experiments.metrics`, :mod:`~frt_experiments.stats`,
   :mod:`~frt_experiments.analysis` -- per-customer rows, sufficient statistics, tests, results;
