@@ -29,7 +29,7 @@ Where things live:
 
 from frt_experiments import plotting as plotting  # the arm-coloured plots, as frt.plotting
 from frt_experiments._version import __version__
-from frt_experiments.analysis import ExperimentResult, MetricResult, analyze
+from frt_experiments.analysis import ExperimentResult, MetricResult, analyze, analyze_rows
 from frt_experiments.assignment import (
     AssignmentResult,
     arms_from_buckets,
@@ -154,6 +154,7 @@ __all__ = [
     "UnstableQueueError",
     "__version__",
     "analyze",
+    "analyze_rows",
     "arm_statistics",
     "arms_from_buckets",
     "assign",

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -71,8 +71,8 @@ try:  # diagnostics are shown beside the tests when the module is available
 except ImportError:  # pragma: no cover
     _diagnose_tables = None  # type: ignore[assignment]
 
-__all__ = ["INDICATORS", "METRICS", "RESULT_COLUMNS", "ExperimentResult", "MetricResult",
-           "analyze"]
+__all__ = ["INDICATORS", "METRICS", "RESULT_COLUMNS", "ROW_COLUMNS", "ExperimentResult",
+           "MetricResult", "analyze", "analyze_rows"]
 
 #: The metrics, in the order of the published table.
 METRICS = ("questions", "csat", "nrr", "efficiency")
@@ -463,6 +463,52 @@ def analyze(
         assignments = schema.validate_assignments(assignments)
     rows = customer_rows(customers, conversations, assignments, window_end=window_end,
                          validate=False)
+    result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
+                          csat_margin=csat_margin, nrr_margin=nrr_margin,
+                          alternative=alternative)
+    diag = None
+    if diagnostics:
+        diag = _diagnose(customers, conversations, assignments, control, treatment)
+    return replace(result, diagnostics=diag, window_end=_end(conversations, window_end),
+                   plan=plan)
+
+
+#: Columns :func:`analyze_rows` needs (``exposure_days`` and pre-period covariates optional).
+ROW_COLUMNS = (schema.ARM, CONVERSATIONS, RATED, SATISFIED, HANDLE_HOURS, schema.REVENUE_START,
+               schema.REVENUE_END)
+
+
+def analyze_rows(
+    rows: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    cuped: bool = True,
+    control: str = schema.CONTROL_ARM,
+    treatment: str = schema.TREATMENT_ARM,
+    csat_margin: float | None = None,
+    nrr_margin: float | None = None,
+    plan: ExperimentPlan | None = None,
+    alternative: str = "two-sided",
+) -> ExperimentResult:
+    """Analyse per-customer rows (:func:`frt_experiments.metrics.customer_rows`) directly.
+
+    The statistical half of :func:`analyze`, for rows built elsewhere (a warehouse query, a
+    simulation): columns ``arm``, ``conversations``, ``rated``, ``satisfied``,
+    ``handle_hours``, ``revenue_start``, ``revenue_end``, optionally ``exposure_days`` and the
+    pre-period covariates. Arguments as for :func:`analyze`; no diagnostics.
+
+    References:
+        Deng, Knoblich and Lu (2018); Deng, Xu, Kohavi and Walker (2013); Welch (1947);
+        Holm (1979); Schuirmann (1987).
+    """
+    alpha, alternative, csat_margin, nrr_margin = _settings(alpha, alternative, csat_margin,
+                                                            nrr_margin, plan)
+    if control == treatment:
+        raise ValueError(f"control and treatment must differ, both are {control!r}")
+    missing = [c for c in ROW_COLUMNS if c not in rows.columns]
+    if missing:
+        raise ValueError(f"rows: missing column(s) {', '.join(missing)} (see "
+                         "frt_experiments.metrics.customer_rows)")
     arms = rows[schema.ARM]
     for name, arm in (("control", control), ("treatment", treatment)):
         n_arm = int((arms == arm).sum())
@@ -473,7 +519,8 @@ def analyze(
                                      f"{'' if n_arm == 1 else 's'}; at least 2 are needed "
                                      f"(arms present: {', '.join(have) or 'none'})")])
     rows = rows[arms.isin([control, treatment]).to_numpy(bool)]
-    exposure = rows[EXPOSURE_DAYS].to_numpy()
+    exposure = (rows[EXPOSURE_DAYS].to_numpy(dtype=float) if EXPOSURE_DAYS in rows.columns
+                else np.zeros(len(rows)))
     definitions = dict(_DEFINITIONS)
     per_30_days = bool(exposure.max() > 0 and np.ptp(exposure) > 1e-9 * exposure.max())
     if per_30_days:
@@ -506,13 +553,9 @@ def analyze(
     if nrr_margin is not None:
         margin_tests.append(("nrr", equivalence_test(*summaries["nrr"], margin=nrr_margin,
                                                      alpha=alpha)))
-    diag = None
-    if diagnostics:
-        diag = _diagnose(customers, conversations, assignments, control, treatment)
-    end = _end(conversations, window_end)
     return ExperimentResult(tuple(results), alpha, alternative, bool(cuped),
                             tuple(float(p) for p in holm([r.p_value for r in results])),
-                            tuple(margin_tests), diag, end, plan)
+                            tuple(margin_tests), None, None, plan)
 
 
 def _diagnose(customers: pd.DataFrame, conversations: pd.DataFrame, assignments: pd.DataFrame,

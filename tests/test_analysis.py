@@ -215,3 +215,13 @@ def test_aa_interval_coverage_by_simulation():
         hits += ((df["diff_ci_low"] <= 0) & (df["diff_ci_high"] >= 0)).to_numpy()
     mcse = math.sqrt(0.95 * 0.05 / reps)
     assert (np.abs(hits / reps - 0.95) < 4 * mcse).all(), hits / reps
+
+
+def test_analyze_rows_is_the_statistical_half(trial, result):
+    from frt_experiments.analysis import analyze_rows
+
+    rows = customer_rows(trial.customers, trial.conversations, trial.assignments)
+    again = analyze_rows(rows, csat_margin=-0.02, nrr_margin=0.01)
+    pd.testing.assert_frame_equal(again.to_pandas(), result.to_pandas())
+    with pytest.raises(ValueError, match="missing column"):
+        analyze_rows(rows.drop(columns="rated"))
