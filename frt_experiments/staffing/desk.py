@@ -408,10 +408,18 @@ class DeskResult:
         lines.append(f"  occupancy {self.occupancy:.1%}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        return (f"<p>{_html_escape(repr(self))}</p>"
+                + self.to_pandas().to_html(index=False, float_format="{:.4g}".format))
+
     def __repr__(self) -> str:
         share = ", ".join(f"{a}={v:.1%}" for a, v in self.share_within_target.items())
         return (f"DeskResult({_agents_text(self.agents)}, within target: {share}, occupancy "
                 f"{self.occupancy:.1%})")
+
+
+def _html_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _agents_text(agents: int | tuple[int, ...]) -> str:

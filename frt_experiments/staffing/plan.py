@@ -284,6 +284,10 @@ class StaffingPlan:
                      f"{self.annual_savings:,.0f} a year at {self.cost_per_agent:,.0f} per agent")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        return (f"<p>{_desk._html_escape(repr(self))}</p>"
+                + self.table.to_html(index=False, float_format="{:.4g}".format))
+
     def __repr__(self) -> str:
         return (f"StaffingPlan(everyone_fast={self.agents(EVERYONE_FAST)} agents, rollout="
                 f"{self.agents(ROLLOUT)} agents, saved {self.agents_saved} agents = "
@@ -463,6 +467,10 @@ class HeadcountProjection:
                 f"everyone fast {int(w.loc[0, EVERYONE_FAST])} -> "
                 f"{int(w.loc[last, EVERYONE_FAST])} agents, rollout {int(w.loc[0, ROLLOUT])} -> "
                 f"{int(w.loc[last, ROLLOUT])} agents")
+
+    def _repr_html_(self) -> str:
+        return (f"<p>{_desk._html_escape(self.summary())}</p>"
+                + self.table.to_html(index=False, float_format="{:.4g}".format))
 
     def __repr__(self) -> str:
         return f"HeadcountProjection({self.summary()})"

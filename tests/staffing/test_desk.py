@@ -242,6 +242,7 @@ def test_result_reads_well():
                         end=START + pd.Timedelta(days=7), replications=3, rng=1)
     assert repr(res).startswith("DeskResult(5 agents, within target: fast=")
     assert "occupancy" in res.summary()
+    assert res._repr_html_().startswith("<p>DeskResult(")
     t = res.to_pandas()
     assert list(t.columns) == ["arm", "statistic", "mean", "ci_low", "ci_high", "replications"]
     assert (t["ci_low"] <= t["mean"]).all()

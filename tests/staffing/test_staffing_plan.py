@@ -97,6 +97,7 @@ def test_plan_curve_and_projection_agree_and_read_well():
     assert t.loc["rollout", "share_within_target_one_business_day"] >= 0.95
     assert "saved" in plan.summary()
     assert repr(plan).startswith("StaffingPlan(everyone_fast=")
+    assert "<table" in plan._repr_html_()
 
     curve = staffing_curve(conv, asg, targets_hours=(1, 4, 24), **kw)
     assert list(curve.columns) == ["target_hours", "policy", "agents"]
@@ -117,6 +118,7 @@ def test_plan_curve_and_projection_agree_and_read_well():
     assert first["everyone_fast"] == plan.agents("everyone_fast")
     assert list(proj.savings.columns) == ["month", "agents_saved", "annual_savings"]
     assert "12 months" in proj.summary()
+    assert "<table" in proj._repr_html_()
 
 
 def test_bad_input_names_the_argument():
