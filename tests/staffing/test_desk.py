@@ -85,6 +85,14 @@ def test_matches_erlang_a_abandonment_within_the_replication_intervals():
     mean, lo, hi = res.estimate("p_abandon")
     assert lo <= p_ab <= hi, (p_ab, mean, lo, hi)
     assert 0.05 < p_ab < 0.3  # the case is not degenerate
+    # P(wait), ASA and the service level within 20 s from Erlang A (Mandelbaum and Zeltyn
+    # 2007, as computed by frt_experiments.staffing.erlang)
+    erlang = pytest.importorskip("frt_experiments.staffing.erlang")
+    m = erlang.erlang_a(4, 240.0, 60.0, 120.0, target_seconds=20.0)
+    for value, (mean, lo, hi) in ((m.p_wait[0], res.estimate("p_wait")),
+                                  (m.asa[0] / 3600, res.estimate("mean_wait_hours")),
+                                  (m.service_level[0], res.service_level(20.0))):
+        assert lo <= value <= hi, (value, mean, lo, hi)
 
 
 def test_schedule_of_constant_agents_equals_a_constant_headcount():
