@@ -460,14 +460,14 @@ def assign(
     excluded = (pd.concat([old_excluded, new_excl], ignore_index=True)
                 if len(old_excluded) else new_excl)
     counts = _counts(table, arms_t)
-    srm = sample_ratio_mismatch(counts.to_numpy(), share)
+    srm = _srm(counts, share)
     if srm.flagged:
         warnings.warn(f"sample ratio mismatch in {experiment}: counts "
                       f"{dict(zip(arms_t, counts.tolist(), strict=True))} against weights "
                       f"{tuple(round(float(s), 4) for s in share)} (chi-square "
                       f"{srm.statistic:.2f}, p = {srm.p_value:.2g} < 0.001)",
                       SampleRatioMismatchWarning, stacklevel=2)
-    balance = covariate_balance(customers, table, arms=arms_t)
+    balance = covariate_balance(_same_ids(customers, cust), table, arms=arms_t)
     return AssignmentResult(table, excluded, counts, srm, balance, experiment, arms_t,
                             tuple(float(s) for s in share), len(new_rows), ceiling, path)
 
@@ -589,8 +589,8 @@ def stratified_assign(
     table = _table(cust[schema.CUSTOMER_ID], experiment, np.asarray(arms_t)[arm_idx], ts,
                    np.full(n, np.nan))
     counts = _counts(table, arms_t)
-    srm = sample_ratio_mismatch(counts.to_numpy(), share)
-    balance = covariate_balance(customers, table, arms=arms_t)
+    srm = _srm(counts, share)
+    balance = covariate_balance(_same_ids(customers, cust), table, arms=arms_t)
     excluded = pd.DataFrame({schema.CUSTOMER_ID: pd.Series([], dtype="string"),
                              REASON: pd.Series([], dtype="string")})
     return AssignmentResult(table, excluded, counts, srm, balance, experiment, arms_t,
@@ -614,6 +614,19 @@ def _strata(customers: pd.DataFrame, strata: Any) -> np.ndarray:
         raise ValueError(f"strata: need one label per customer ({len(customers)}), "
                          f"got {arr.shape[0] if arr.ndim else 0}")
     return arr
+
+
+def _srm(counts: pd.Series, share: np.ndarray) -> SRMResult:
+    """The SRM test of the counts; not testable (NaN, not flagged) with nobody assigned."""
+    if counts.sum() == 0:
+        return SRMResult(float("nan"), float("nan"), False, len(share) - 1,
+                         tuple(int(c) for c in counts), tuple(0.0 for _ in share))
+    return sample_ratio_mismatch(counts.to_numpy(), share)
+
+
+def _same_ids(customers: pd.DataFrame, checked: pd.DataFrame) -> pd.DataFrame:
+    """``customers`` with the ids as assignment normalised them (text, stripped)."""
+    return customers.assign(**{schema.CUSTOMER_ID: checked[schema.CUSTOMER_ID].to_numpy()})
 
 
 def _counts(table: pd.DataFrame, arms: tuple[str, ...]) -> pd.Series:

@@ -359,3 +359,41 @@ def test_ids_read_as_numbers_hash_as_their_text():
     r = assign(cust, experiment="e", salt="s", assigned_at=T0)
     assert r.assignments[schema.CUSTOMER_ID].tolist() == ["17", "18"]
     assert r.assignments[schema.BUCKET].iloc[0] == _reference_bucket("s", "17")
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 40), min_size=1, max_size=6),
+       weights=st.sampled_from([(1, 1), (2, 1), (1, 3), (1, 1, 1)]), seed=st.integers(0, 2**32))
+def test_stratified_balance_property(sizes, weights, seed):
+    # Every stratum of m customers gives each arm m * share, give or take less than one block.
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    n = labels.size
+    cust = pd.DataFrame({schema.CUSTOMER_ID: [f"C{i}" for i in range(n)],
+                         schema.MONTHLY_SPEND: 1.0})
+    arms = ("a", "b", "c")[:len(weights)]
+    with _quiet():
+        r = stratified_assign(cust, strata=labels, experiment="p", arms=arms, weights=weights,
+                              rng=seed, assigned_at=T0)
+    share = np.asarray(weights) / sum(weights)
+    block = sum(weights)
+    got = pd.crosstab(labels, r.assignments[schema.ARM].to_numpy()).reindex(
+        columns=list(arms), fill_value=0).to_numpy()
+    want = np.asarray(sizes)[:, None] * share[None, :]
+    assert np.all(np.abs(got - want) < block)
+    assert got.sum() == n
+
+
+def test_nobody_eligible_is_an_empty_assignment_not_an_error():
+    cust = pd.DataFrame({schema.CUSTOMER_ID: ["a", "b"], schema.MONTHLY_SPEND: [500.0, 600.0]})
+    r = assign(cust, experiment="e", salt="s", max_spend=10, assigned_at=T0)
+    assert r.assignments.empty
+    assert r.counts.tolist() == [0, 0]
+    assert not r.srm.flagged
+    assert math.isnan(r.srm.p_value)
+
+
+def test_balance_uses_the_normalised_ids():
+    cust = _customers(400).assign(**{schema.CUSTOMER_ID: np.arange(400, dtype=float)})
+    r = assign(cust, experiment="e", salt="s", assigned_at=T0)
+    spend = r.balance.set_index("covariate").loc[schema.MONTHLY_SPEND]
+    assert spend["n_control"] + spend["n_treatment"] == 400
