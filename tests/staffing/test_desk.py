@@ -256,3 +256,20 @@ def test_result_reads_well():
     assert (t["ci_low"] <= t["mean"]).all()
     assert (t["mean"] <= t["ci_high"]).all()
     assert len(res.frt("fast")) == int(res.replications["n"].sum())
+
+
+def test_work_resumes_across_a_daylight_saving_weekend_with_either_kind_of_staffing():
+    # New York desk; 2025-03-09 the clocks go forward. Friday 16:30 EST: one hour of work,
+    # half of it Monday 09:00-09:30 EDT; Saturday's conversation is answered Monday 09:30 EDT
+    # = 13:30 UTC, 46.5 calendar hours after 10:00 EST Saturday.
+    cal = BusinessCalendar("America/New_York")
+    conv, asg = _table([("a", "fast", "2025-03-07 21:30", 60),
+                        ("b", "fast", "2025-03-08 15:00", 10)])
+    schedule = np.zeros(168, dtype=int)
+    for day in range(5):
+        schedule[day * 24 + 9:day * 24 + 17] = 1
+    for agents in (1, schedule):
+        c = simulate_desk(conv, asg, agents=agents, calendar=cal).conversations
+        assert c["first_response_at"].iloc[1] == pd.Timestamp("2025-03-10 13:30", tz="UTC")
+        np.testing.assert_allclose(c["frt_calendar_hours"], [0.0, 46.5])
+        np.testing.assert_allclose(c["frt_business_hours"], [0.0, 0.5])
