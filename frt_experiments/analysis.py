@@ -88,7 +88,6 @@ RESULT_COLUMNS = ("metric", "control_arm", "treatment_arm", "n_control", "n_trea
                   "control", "treatment", "diff", "diff_ci_low", "diff_ci_high", "rel_diff",
                   "rel_ci_low", "rel_ci_high", "p_value", "significant", "method")
 
-_EXPOSURE_30D = "_exposure_30d"
 #: numerator, denominator (None: a mean), what the denominator is called in messages
 _DEFINITIONS: dict[str, tuple[str, str | None, str]] = {
     "questions": (CONVERSATIONS, None, "customers"),
@@ -327,9 +326,11 @@ def _linearization(st: ArmStatistics, metric: str, numerator: str, denominator: 
         raise _problem(metric, f"arm {st.arm!r} has no {what} (the denominator "
                                f"Σ{denominator} is zero), so {metric} is undefined there")
     gy, gx = ratio_gradient(float(mu[iy]), float(mu[ix]))
-    g[iy] += gy
-    g[ix] += gx
-    return float(mu[iy] / mu[ix]), g
+    # conversations per exposure *day* are reported per 30 days
+    scale = 30.0 if denominator == EXPOSURE_DAYS else 1.0
+    g[iy] += scale * gy
+    g[ix] += scale * gx
+    return float(scale * mu[iy] / mu[ix]), g
 
 
 def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
@@ -347,7 +348,8 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         ests.append(est)
         gs.append(g)
     n = np.array([stats_c.n, stats_t.n], dtype=float)
-    var = np.array([g @ st.cov @ g for g, st in zip(gs, (stats_c, stats_t), strict=True)])
+    var = np.array([max(float(g @ st.cov @ g), 0.0)  # rounding can leave -1e-30
+                    for g, st in zip(gs, (stats_c, stats_t), strict=True)])
     means = np.array(ests)
     reduction = 0.0
     if covariates:
@@ -509,27 +511,30 @@ def analyze_rows(
     if missing:
         raise ValueError(f"rows: missing column(s) {', '.join(missing)} (see "
                          "frt_experiments.metrics.customer_rows)")
-    arms = rows[schema.ARM]
+    has_exposure = EXPOSURE_DAYS in rows.columns
+    covariates = [c for c in schema.PRE_COVARIATES if c in rows.columns] if cuped else []
+    columns = [CONVERSATIONS, RATED, SATISFIED, HANDLE_HOURS, schema.REVENUE_START,
+               schema.REVENUE_END, *([EXPOSURE_DAYS] if has_exposure else []), *covariates]
+    st = arm_statistics(rows, columns=columns, arms=[control, treatment])
     for name, arm in (("control", control), ("treatment", treatment)):
-        n_arm = int((arms == arm).sum())
+        n_arm = st[arm].n
         if n_arm < 2:
-            have = sorted(str(a) for a in arms.dropna().unique())
+            have = sorted(str(a) for a in rows[schema.ARM].dropna().unique())
             raise DataError([Problem("assignments", schema.ARM,
                                      f"{name} arm {arm!r} has {n_arm} customer"
                                      f"{'' if n_arm == 1 else 's'}; at least 2 are needed "
                                      f"(arms present: {', '.join(have) or 'none'})")])
-    rows = rows[arms.isin([control, treatment]).to_numpy(bool)]
-    exposure = (rows[EXPOSURE_DAYS].to_numpy(dtype=float) if EXPOSURE_DAYS in rows.columns
-                else np.zeros(len(rows)))
     definitions = dict(_DEFINITIONS)
-    per_30_days = bool(exposure.max() > 0 and np.ptp(exposure) > 1e-9 * exposure.max())
+    per_30_days = False
+    if has_exposure:
+        i = st[control].index(EXPOSURE_DAYS)
+        means = [st[a].mean[i] for a in (control, treatment)]
+        spread = max(st[a].cross[i, i] for a in (control, treatment))
+        scale = max(abs(m) for m in means)
+        per_30_days = bool(scale > 0 and (spread > 1e-18 * scale**2 * len(rows)
+                                          or abs(means[0] - means[1]) > 1e-9 * scale))
     if per_30_days:
-        rows = rows.assign(**{_EXPOSURE_30D: exposure / 30.0})
-        definitions["questions"] = (CONVERSATIONS, _EXPOSURE_30D, "exposure")
-    covariates = [c for c in schema.PRE_COVARIATES if c in rows.columns] if cuped else []
-    columns = [CONVERSATIONS, RATED, SATISFIED, HANDLE_HOURS, schema.REVENUE_START,
-               schema.REVENUE_END, *([_EXPOSURE_30D] if per_30_days else []), *covariates]
-    st = arm_statistics(rows, columns=columns)
+        definitions["questions"] = (CONVERSATIONS, EXPOSURE_DAYS, "exposure")
     methods = {
         "questions": ("Welch t on conversations per 30 days of exposure (delta method)"
                       if per_30_days else "Welch t on conversations per customer"),

@@ -209,6 +209,7 @@ def arm_statistics(
     *,
     columns: Sequence[str] | None = None,
     arm_column: str = schema.ARM,
+    arms: Sequence[str] | None = None,
 ) -> dict[str, ArmStatistics]:
     """Per-arm count, sums and centred cross-products of per-customer rows.
 
@@ -216,39 +217,56 @@ def arm_statistics(
         rows: Per-customer rows, e.g. from :func:`customer_rows`.
         columns: Numeric columns to summarise (default: every numeric column).
         arm_column: The column naming each row's arm.
+        arms: Only these arms (default: every arm present). An arm without rows gets
+            ``n = 0``.
 
     Returns:
-        ``{arm: ArmStatistics}`` in order of first appearance.
+        ``{arm: ArmStatistics}`` in the order of ``arms`` (default: of first appearance).
 
     Raises:
         ValueError: A named column is missing or holds missing values.
 
+    Each arm's columns are shifted by their means before the cross-products are accumulated
+    (one matrix product per arm), so the centred cross-products keep full precision even when
+    a column's mean is large against its spread; sums come straight from the raw values.
+
     References:
-        Chan, Golub and LeVeque (1979) for centred cross-products.
+        Chan, Golub and LeVeque (1979) for centred, shifted cross-products.
     """
     if arm_column not in rows.columns:
         raise ValueError(f"rows: missing the arm column {arm_column!r}")
     if columns is None:
         columns = [c for c in rows.columns
                    if c != arm_column and pd.api.types.is_numeric_dtype(rows[c])]
+    columns = list(columns)
     missing = [c for c in columns if c not in rows.columns]
     if missing:
         raise ValueError(f"rows: missing column(s) {', '.join(missing)}")
-    values = rows[list(columns)].to_numpy(dtype=float)
-    bad = np.isnan(values)
-    if bad.any():
-        col = list(columns)[int(np.flatnonzero(bad.any(axis=0))[0])]
-        raise ValueError(f"rows: column {col} has {int(bad.any(axis=1).sum())} missing values")
-    codes, arms = pd.factorize(rows[arm_column], use_na_sentinel=True)
-    if (codes < 0).any():
-        raise ValueError(f"rows: {int((codes < 0).sum())} rows have no {arm_column}")
+    arm_values = rows[arm_column]
+    if isinstance(arm_values.dtype, pd.CategoricalDtype):
+        codes = arm_values.cat.codes.to_numpy()
+        labels = pd.Index(arm_values.cat.categories)
+    else:
+        codes, labels = pd.factorize(arm_values, use_na_sentinel=True)
+    wanted = [str(a) for a in labels] if arms is None else [str(a) for a in arms]
+    position = pd.Index([str(a) for a in labels]).get_indexer(wanted)
+    values = rows[columns].to_numpy(dtype=float)
     out: dict[str, ArmStatistics] = {}
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(arms) + 1))
-    for j, arm in enumerate(arms):
-        v = values[order[bounds[j]:bounds[j + 1]]]
-        sums = v.sum(axis=0)
-        centred = v - sums / len(v)
-        out[str(arm)] = ArmStatistics(str(arm), len(v), tuple(columns), sums,
-                                      centred.T @ centred)
+    k = len(columns)
+    for arm, pos in zip(wanted, position, strict=True):
+        mask = codes == pos
+        n = int(mask.sum()) if pos >= 0 else 0
+        if n == 0:
+            out[arm] = ArmStatistics(arm, 0, tuple(columns), np.zeros(k), np.zeros((k, k)))
+            continue
+        sums = mask.astype(float) @ values  # exact for counts
+        if np.isnan(sums).any():
+            j = int(np.flatnonzero(np.isnan(sums))[0])
+            bad = int(np.isnan(values[mask, j]).sum())
+            raise ValueError(f"rows: column {columns[j]} has {bad} missing values "
+                             f"(arm {arm})")
+        v = values[mask]
+        v -= sums / n  # shift by the arm's mean; the correction below removes its rounding
+        d = v.sum(axis=0)
+        out[arm] = ArmStatistics(arm, n, tuple(columns), sums, v.T @ v - np.outer(d, d) / n)
     return out
