@@ -243,30 +243,28 @@ def arm_statistics(
     if missing:
         raise ValueError(f"rows: missing column(s) {', '.join(missing)}")
     arm_values = rows[arm_column]
-    if isinstance(arm_values.dtype, pd.CategoricalDtype):
-        codes = arm_values.cat.codes.to_numpy()
-        labels = pd.Index(arm_values.cat.categories)
-    else:
-        codes, labels = pd.factorize(arm_values, use_na_sentinel=True)
-    wanted = [str(a) for a in labels] if arms is None else [str(a) for a in arms]
-    position = pd.Index([str(a) for a in labels]).get_indexer(wanted)
-    values = rows[columns].to_numpy(dtype=float)
+    if arms is None:
+        labels = pd.unique(arm_values.dropna())
+        arms = [str(a) for a in labels]
+    # columns as rows (k x N): selecting an arm's customers is then one compress per arm
+    values_t = rows[columns].to_numpy(dtype=float).T
     out: dict[str, ArmStatistics] = {}
     k = len(columns)
-    for arm, pos in zip(wanted, position, strict=True):
-        mask = codes == pos
-        n = int(mask.sum()) if pos >= 0 else 0
+    for arm in (str(a) for a in arms):
+        mask = (arm_values == arm).fillna(False).to_numpy(dtype=bool)
+        v = values_t.compress(mask, axis=1)
+        n = v.shape[1]
         if n == 0:
             out[arm] = ArmStatistics(arm, 0, tuple(columns), np.zeros(k), np.zeros((k, k)))
             continue
-        sums = mask.astype(float) @ values  # exact for counts
+        ones = np.ones(n)
+        sums = v @ ones  # exact for counts
         if np.isnan(sums).any():
             j = int(np.flatnonzero(np.isnan(sums))[0])
-            bad = int(np.isnan(values[mask, j]).sum())
+            bad = int(np.isnan(v[j]).sum())
             raise ValueError(f"rows: column {columns[j]} has {bad} missing values "
                              f"(arm {arm})")
-        v = values[mask]
-        v -= sums / n  # shift by the arm's mean; the correction below removes its rounding
-        d = v.sum(axis=0)
-        out[arm] = ArmStatistics(arm, n, tuple(columns), sums, v.T @ v - np.outer(d, d) / n)
+        v -= (sums / n)[:, None]  # shift by the arm's mean; d below removes its rounding
+        d = v @ ones
+        out[arm] = ArmStatistics(arm, n, tuple(columns), sums, v @ v.T - np.outer(d, d) / n)
     return out
