@@ -538,12 +538,18 @@ def _block(share: np.ndarray) -> np.ndarray:
 def stratified_assign(
     customers: pd.DataFrame,
     *,
-    strata: str | Sequence[str] | pd.Series | np.ndarray,
+    strata: str | Sequence[str] | pd.Series | np.ndarray | None = None,
     experiment: str,
     arms: Sequence[str] = DEFAULT_ARMS,
     weights: Sequence[float] = DEFAULT_WEIGHTS,
     rng: int | np.random.Generator | None = None,
     assigned_at: Any = None,
+    spend_bands: int | None = None,
+    max_spend: float | None = None,
+    spend_quantile: float | None = None,
+    include_segments: Sequence[str] | None = None,
+    exclude_segments: Sequence[str] | None = None,
+    source: str = "customers",
 ) -> AssignmentResult:
     """Randomize a fixed cohort in permuted blocks within strata (exact balance per stratum).
 
@@ -554,11 +560,14 @@ def stratified_assign(
     are empty: this assignment is not a hash and cannot be extended to new customers.
 
     Args:
-        customers: The cohort (all of it is assigned): ``customer_id`` and
-            ``monthly_spend``, plus the strata columns.
+        customers: The candidates: ``customer_id`` and ``monthly_spend``, plus the strata
+            columns.
         strata: A column name, a list of column names, or one label per customer (e.g.
-            ``pd.qcut(customers.monthly_spend, 4)`` for spend quartiles).
-        experiment, arms, weights, assigned_at: As in :func:`assign`.
+            ``pd.qcut(customers.monthly_spend, 4)``).
+        spend_bands: Also stratify by this many spend quantile bands of the eligible cohort.
+        experiment, arms, weights, assigned_at, source: As in :func:`assign`.
+        max_spend, spend_quantile, include_segments, exclude_segments: Eligibility, as in
+            :func:`assign` (default: the whole table is the cohort).
         rng: Seed or generator.
 
     References:
@@ -569,13 +578,33 @@ def stratified_assign(
     """
     if not isinstance(experiment, str) or not experiment.strip():
         raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
+    if strata is None and spend_bands is None:
+        raise ValueError("give strata (columns or labels), spend_bands, or both")
+    if spend_bands is not None and (isinstance(spend_bands, bool) or not isinstance(
+            spend_bands, int | np.integer) or spend_bands < 1):
+        raise ValueError(f"spend_bands must be a positive integer, got {spend_bands!r}")
     arms_t, share = _weights(arms, weights)
-    cust = _customers(customers, "customers", need_segment=False)
-    labels = _strata(customers, strata)
-    gen = np.random.default_rng(rng)
     block = _block(share)
+    rule = _rule(max_spend, spend_quantile, include_segments, exclude_segments)
+    segments = rule["include_segments"] is not None or rule["exclude_segments"] is not None
+    cust = _customers(customers, source, need_segment=segments)
+    spend = cust[schema.MONTHLY_SPEND].to_numpy()
+    ceiling = rule["max_spend"]
+    if rule["spend_quantile"] is not None:
+        ceiling = float(np.quantile(spend, rule["spend_quantile"]))
+    reason = _screen(cust, rule, ceiling)
+    keep = reason == ""
+    key = pd.Series("", index=range(len(cust)), dtype="string")
+    if strata is not None:
+        key = key + pd.Series(_strata(customers, strata), dtype="string").to_numpy()
+    if spend_bands is not None and keep.any():
+        band = np.zeros(len(cust), dtype=np.int64)
+        band[keep] = pd.qcut(spend[keep], spend_bands, labels=False, duplicates="drop")
+        key = key + "\x1fband" + pd.Series(band).astype("string").to_numpy()
+    labels = key.to_numpy(dtype=object)[keep]
+    gen = np.random.default_rng(rng)
     codes = pd.factorize(labels, use_na_sentinel=False)[0]
-    n = len(cust)
+    n = int(keep.sum())
     order = np.lexsort((gen.random(n), codes))
     sorted_codes = codes[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
@@ -586,15 +615,15 @@ def stratified_assign(
     arm_idx = np.empty(n, dtype=np.int64)
     arm_idx[order] = block[perms[sorted_codes, rank % block.size]]
     ts = _timestamp(assigned_at)
-    table = _table(cust[schema.CUSTOMER_ID], experiment, np.asarray(arms_t)[arm_idx], ts,
+    table = _table(cust[schema.CUSTOMER_ID][keep], experiment, np.asarray(arms_t)[arm_idx], ts,
                    np.full(n, np.nan))
     counts = _counts(table, arms_t)
     srm = _srm(counts, share)
     balance = covariate_balance(_same_ids(customers, cust), table, arms=arms_t)
-    excluded = pd.DataFrame({schema.CUSTOMER_ID: pd.Series([], dtype="string"),
-                             REASON: pd.Series([], dtype="string")})
+    excluded = pd.DataFrame({schema.CUSTOMER_ID: cust[schema.CUSTOMER_ID][~keep].to_numpy(),
+                             REASON: reason[~keep]}).astype("string")
     return AssignmentResult(table, excluded, counts, srm, balance, experiment, arms_t,
-                            tuple(float(s) for s in share), n, None, None)
+                            tuple(float(s) for s in share), n, ceiling, None)
 
 
 def _strata(customers: pd.DataFrame, strata: Any) -> np.ndarray:

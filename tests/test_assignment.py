@@ -342,16 +342,17 @@ def test_stratified_unequal_weights_and_column_strata():
 
 
 def test_stratified_each_customer_is_fast_with_probability_one_half():
-    # A stratum of 3 (one full block and one left over): every position must be a fair coin.
-    cust = _customers(3)
+    # 600 strata of 3 (one full block and one left over each), randomized independently: the
+    # j-th customer of every stratum must be a fair coin, the left-over one included.
     reps = 600
-    fast = np.zeros(3)
-    for seed in range(reps):
-        r = stratified_assign(cust, strata=np.zeros(3), experiment="f", rng=seed,
-                              assigned_at=T0)
-        fast += (r.assignments[schema.ARM] == "fast").to_numpy()
+    cust = _customers(3 * reps)
+    r = stratified_assign(cust, strata=np.repeat(np.arange(reps), 3), experiment="f", rng=9,
+                          assigned_at=T0)
+    fast = (r.assignments[schema.ARM] == "fast").to_numpy().reshape(reps, 3).sum(axis=0)
     # Binomial(600, 1/2): sd = sqrt(600)/2 = 12.2; allow 4 sd.
     assert np.all(np.abs(fast - reps / 2) <= 4 * math.sqrt(reps) / 2)
+    per_stratum = (r.assignments[schema.ARM] == "fast").to_numpy().reshape(reps, 3).sum(axis=1)
+    assert set(per_stratum) == {1, 2}   # exact balance: 2-1 or 1-2 in every stratum
 
 
 def test_ids_read_as_numbers_hash_as_their_text():
@@ -397,3 +398,20 @@ def test_balance_uses_the_normalised_ids():
     r = assign(cust, experiment="e", salt="s", assigned_at=T0)
     spend = r.balance.set_index("covariate").loc[schema.MONTHLY_SPEND]
     assert spend["n_control"] + spend["n_treatment"] == 400
+
+
+def test_stratified_with_eligibility_and_spend_bands():
+    cust = _customers(2_001)
+    r = stratified_assign(cust, spend_bands=4, strata=schema.SEGMENT, max_spend=80.0,
+                          experiment="cohort", rng=5, assigned_at=T0)
+    eligible = cust[cust[schema.MONTHLY_SPEND] <= 80.0]
+    assert set(r.assignments[schema.CUSTOMER_ID]) == set(eligible[schema.CUSTOMER_ID])
+    assert set(r.excluded[asg.REASON]) == {"spend above ceiling"}
+    band = pd.qcut(eligible[schema.MONTHLY_SPEND], 4, labels=False).to_numpy()
+    t = r.assignments.assign(band=band, seg=eligible[schema.SEGMENT].to_numpy())
+    per = t.groupby(["band", "seg", schema.ARM]).size().unstack(fill_value=0)
+    assert (per["fast"] - per["one_business_day"]).abs().max() <= 1
+    with pytest.raises(ValueError, match="give strata"):
+        stratified_assign(cust, experiment="cohort")
+    with pytest.raises(ValueError, match="spend_bands must be a positive integer"):
+        stratified_assign(cust, experiment="cohort", spend_bands=0)
