@@ -98,3 +98,34 @@ def test_bad_customers_file_names_file_column_and_lines(tmp_path, capsys):
     assert main(["assign", "--customers", str(tmp_path / "nope.csv"), "--experiment", "e",
                  "--salt", "s", "--max-spend", "1", "--ledger", str(tmp_path / "l.csv")]) == 2
     assert "nope.csv: file not found" in capsys.readouterr().err
+
+
+def test_stratified_cohort(tmp_path, capsys):
+    df = _write_customers(tmp_path / "customers.csv", 1_000)
+    args = ["assign", "--customers", str(tmp_path / "customers.csv"), "--experiment", "cohort",
+            "--ledger", str(tmp_path / "cohort.csv"), "--max-spend", "80",
+            "--strata", "segment", "--spend-bands", "3", "--seed", "4",
+            "--assigned-at", "2026-03-02T09:00:00Z"]
+    assert main(args) == 0
+    table = schema.read_table(tmp_path / "cohort.csv", "assignments")
+    assert len(table) == int((df[schema.MONTHLY_SPEND] <= 80).sum())
+    assert table[schema.BUCKET].isna().all()
+    seg = df.set_index(schema.CUSTOMER_ID).loc[table[schema.CUSTOMER_ID], schema.SEGMENT]
+    per = pd.crosstab(seg.to_numpy(), table[schema.ARM].to_numpy())
+    assert (per["fast"] - per["one_business_day"]).abs().max() <= 3   # one per spend band
+    capsys.readouterr()
+    assert main(args) == 2   # a cohort is assigned once
+    assert "cohort.csv: exists; a stratified cohort" in capsys.readouterr().err
+    assert main([*args[:-4], "--salt", "s"]) == 2
+    assert "--salt: a stratified cohort is not hashed" in capsys.readouterr().err
+    no_seed = [a for a in args if a not in ("--seed", "4")]
+    assert main(no_seed) == 2
+    assert "--seed: required" in capsys.readouterr().err
+
+
+def test_hashed_split_needs_a_salt(tmp_path, capsys):
+    _write_customers(tmp_path / "customers.csv", 20)
+    args = _args(tmp_path, "--max-spend", "10")
+    i = args.index("--salt")
+    assert main(args[:i] + args[i + 2:]) == 2
+    assert "--salt: required for the hashed split" in capsys.readouterr().err

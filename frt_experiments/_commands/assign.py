@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
-from frt_experiments.assignment import assign, read_customers, write_tags
+from frt_experiments.assignment import assign, read_customers, stratified_assign, write_tags
+from frt_experiments.errors import LedgerError
+from frt_experiments.schema import write_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,14 +19,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Screen customers for eligibility (low spend by a ceiling or a quantile, "
         "optional segments), assign the eligible ones by SHA-256 bucket of 'SALT:customer_id', "
         "and append newly eligible customers to the ledger (existing rows never change; a "
-        "changed salt, arm set, weights or eligibility rule is an error). Prints counts per "
-        "arm, the sample-ratio-mismatch test and the covariate balance table.",
+        "changed salt, arm set, weights or eligibility rule is an error). With --strata or "
+        "--spend-bands and --seed, a fixed cohort is randomized in permuted blocks within "
+        "strata instead. Prints counts per arm, the sample-ratio-mismatch test and the "
+        "covariate balance table.",
     )
     p.add_argument("--customers", type=Path, required=True, metavar="FILE",
                    help="customers (CSV or Parquet): customer_id, monthly_spend[, segment, "
                    "pre-period covariates]")
     p.add_argument("--experiment", required=True, metavar="NAME")
-    p.add_argument("--salt", required=True, help="hash salt; a new one per experiment")
+    p.add_argument("--salt", help="hash salt; a new one per experiment (hashed split)")
     rule = p.add_mutually_exclusive_group(required=True)
     rule.add_argument("--max-spend", type=float, metavar="X",
                       help="eligible: monthly_spend at most X")
@@ -43,6 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="leave out customers in this segment (repeatable)")
     p.add_argument("--assigned-at", metavar="TIMESTAMP",
                    help="ISO 8601 time with offset written for new rows (default: now)")
+    strat = p.add_argument_group(
+        "stratified cohort", "instead of the hashed split: permuted blocks within strata, exact "
+        "balance per stratum, for a fixed cohort (the ledger must not exist yet)")
+    strat.add_argument("--strata", action="append", metavar="COLUMN",
+                       help="stratify by this customers column (repeatable)")
+    strat.add_argument("--spend-bands", type=int, metavar="K",
+                       help="stratify by K spend quantile bands of the eligible cohort")
+    strat.add_argument("--seed", type=int, help="random seed of the stratified assignment")
     p.set_defaults(func=run)
 
 
@@ -62,13 +75,33 @@ def run(args: argparse.Namespace) -> int:
             weights = [float(w) for w in _list(args.weights, "--weights")]
         except ValueError as exc:
             raise ValueError(f"--weights: {args.weights!r} is not a list of numbers") from exc
+    stratified = bool(args.strata) or args.spend_bands is not None
+    if stratified:
+        if args.salt is not None:
+            raise ValueError("--salt: a stratified cohort is not hashed; leave out --salt, or "
+                             "leave out --strata/--spend-bands for the hashed split")
+        if args.seed is None:
+            raise ValueError("--seed: required with --strata/--spend-bands, so the "
+                             "assignment can be reproduced")
+        if args.ledger.exists():
+            raise LedgerError(f"{args.ledger.name}: exists; a stratified cohort is assigned "
+                              "once and cannot be extended (use a new ledger file)")
+    elif args.salt is None:
+        raise ValueError("--salt: required for the hashed split (or give --strata/"
+                         "--spend-bands and --seed for a stratified cohort)")
     customers = read_customers(args.customers)
-    result = assign(
-        customers, experiment=args.experiment, salt=args.salt, max_spend=args.max_spend,
-        spend_quantile=args.spend_quantile, arms=arms, weights=weights,
-        include_segments=args.include_segment, exclude_segments=args.exclude_segment,
-        assigned_at=args.assigned_at, ledger=args.ledger, source=args.customers.name,
-    )
+    common: dict[str, Any] = {
+        "experiment": args.experiment, "max_spend": args.max_spend,
+        "spend_quantile": args.spend_quantile, "arms": arms, "weights": weights,
+        "include_segments": args.include_segment, "exclude_segments": args.exclude_segment,
+        "assigned_at": args.assigned_at, "source": args.customers.name,
+    }
+    if stratified:
+        result = stratified_assign(customers, strata=args.strata, spend_bands=args.spend_bands,
+                                   rng=args.seed, **common)
+        write_table(result.assignments, args.ledger)
+    else:
+        result = assign(customers, salt=str(args.salt), ledger=args.ledger, **common)
     print(result.summary(), file=sys.stdout)
     print(f"ledger: {args.ledger} ({len(result.assignments):,} rows, "
           f"{result.n_new:,} new)", file=sys.stdout)
