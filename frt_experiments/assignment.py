@@ -34,6 +34,7 @@ Checks (:func:`sample_ratio_mismatch`, :func:`covariate_balance`) live in
 from __future__ import annotations
 
 import hashlib
+import html
 import math
 import os
 import warnings
@@ -210,6 +211,14 @@ class AssignmentResult:
                          f"{self.arms[0]}):")
             lines.append(self.balance.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = html.escape(self.summary().splitlines()[0])
+        counts = self.counts.to_frame().reset_index().to_html(index=False)
+        s = self.srm
+        srm = (f"<p>sample ratio: chi-square {s.statistic:.3f}, p = {s.p_value:.4g}"
+               + (" <b>SAMPLE RATIO MISMATCH</b>" if s.flagged else "") + "</p>")
+        return "\n".join([f"<p>{head}</p>", counts, srm, self.balance.to_html(index=False)])
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{a}={int(n):,}" for a, n in self.counts.items())

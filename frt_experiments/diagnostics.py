@@ -27,6 +27,7 @@ Otherwise :class:`~frt_experiments.errors.TreatmentNotDeliveredWarning` is raise
 
 from __future__ import annotations
 
+import html
 import math
 import warnings
 from collections.abc import Sequence
@@ -147,6 +148,21 @@ class Diagnostics:
     def summary(self) -> str:
         """The Markdown report (readable as plain text)."""
         return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        s = self.srm
+        parts = [
+            "<h4>Sample ratio</h4>", self.counts.to_html(index=False),
+            f"<p>chi-square {s.statistic:.3f}, p = {s.p_value:.4g}"
+            + (" <b>sample ratio mismatch</b>" if s.flagged else "") + "</p>",
+            "<h4>CSAT response rate</h4>", self.response_rates.to_html(index=False),
+            "<h4>First response time</h4>", self.frt.to_html(index=False),
+            f"<p>treatment delivered: <b>{self.treatment_delivered}</b></p>",
+        ]
+        if not self.balance.empty:
+            parts += ["<h4>Covariate balance</h4>", self.balance.to_html(index=False)]
+        parts += [f"<p>warning: {html.escape(w)}</p>" for w in self.warnings]
+        return "\n".join(parts)
 
     def __repr__(self) -> str:
         med = self.frt.set_index(schema.ARM)["median_business_hours"]

@@ -175,6 +175,7 @@ def test_assign_canonical_table_and_eligibility_by_ceiling():
     assert r.srm.counts == tuple(r.counts.tolist())
     assert set(r.balance["covariate"]) == {"monthly_spend", "pre_conversations", "pre_csat"}
     assert "sample ratio" in r.summary()
+    assert "<table" in r._repr_html_()
     assert "fast" in repr(r)
 
 

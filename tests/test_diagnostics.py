@@ -201,3 +201,10 @@ def test_clustered_response_rate_test_holds_its_size_in_an_aa_simulation():
     se = math.sqrt(0.05 * 0.95 / reps)
     assert abs(clustered - 0.05) <= 3 * se
     assert naive > 0.05 + 3 * se   # conversations are not independent: the z test over-rejects
+
+
+def test_html_for_notebooks(trial):
+    d = diagnose(trial.customers, trial.conversations, trial.assignments)
+    page = d._repr_html_()
+    assert "<h4>First response time</h4>" in page
+    assert "<table" in page
