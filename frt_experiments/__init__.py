@@ -24,7 +24,9 @@ Where things live:
   experiment plan file; judging interim looks.
 - :mod:`~frt_experiments.staffing`, :mod:`~frt_experiments.decision` -- Erlang, desk
   simulation, headcount and the cost-benefit verdict.
-- :mod:`~frt_experiments.report`, :mod:`~frt_experiments.cli` -- plots, reports, ``frt``.
+- :mod:`~frt_experiments.plotting`, :mod:`~frt_experiments.report`,
+  :mod:`~frt_experiments.demo`, :mod:`~frt_experiments.cli` -- plots, the HTML/Markdown
+  report, the end-to-end demo, ``frt``.
 """
 
 from frt_experiments import plotting as plotting  # the arm-coloured plots, as frt.plotting
@@ -41,6 +43,7 @@ from frt_experiments.assignment import (
 from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import Decision, decide
+from frt_experiments.demo import DemoOutput, run_demo
 from frt_experiments.design import (
     DesignResult,
     MetricVariance,
@@ -68,6 +71,7 @@ from frt_experiments.metrics import ArmStatistics, arm_statistics, customer_rows
 from frt_experiments.monitoring import InterimDecision, judge_interim, judge_interim_results
 from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
 from frt_experiments.policy import Attainment, FrtPolicy, attainment_table, default_policies
+from frt_experiments.report import build_report
 from frt_experiments.schema import (
     check_tables,
     read_table,
@@ -122,6 +126,7 @@ __all__ = [
     "DataError",
     "DataWarning",
     "Decision",
+    "DemoOutput",
     "DesignResult",
     "DeskResult",
     "Diagnostics",
@@ -159,6 +164,7 @@ __all__ = [
     "arms_from_buckets",
     "assign",
     "attainment_table",
+    "build_report",
     "check_tables",
     "covariate_balance",
     "cuped",
@@ -189,6 +195,7 @@ __all__ = [
     "read_plan",
     "read_table",
     "required_agents",
+    "run_demo",
     "sample_ratio_mismatch",
     "sequential_bounds",
     "simulate",

@@ -33,6 +33,7 @@ img { max-width: 100%; margin: .6em 0; }
 .verdict { font-size: 1.15em; padding: .6em 1em; border-left: 5px solid #1b6ca8;
            background: #f2f5f8; }
 .note { color: #555; font-size: .9em; }
+pre { background: #f7f7f7; padding: .6em 1em; overflow-x: auto; font-size: .88em; }
 """
 
 
@@ -63,7 +64,7 @@ def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
 
 @dataclass
 class _Block:
-    kind: str  # "text", "html", "table", "figure", "verdict"
+    kind: str  # "text", "verdict", "pre", "bullets", "table", "figure"
     content: object
     name: str = ""
 
@@ -91,6 +92,13 @@ class Document:
     def verdict(self, text: str) -> Document:
         return self._add(_Block("verdict", text))
 
+    def preformatted(self, text: str) -> Document:
+        """Fixed-width text (aligned console output such as a ``summary()``)."""
+        return self._add(_Block("pre", text))
+
+    def bullets(self, items: list[str]) -> Document:
+        return self._add(_Block("bullets", list(items)))
+
     def table(self, df: pd.DataFrame) -> Document:
         return self._add(_Block("table", df))
 
@@ -110,6 +118,12 @@ class Document:
                     parts.append(f"<p>{html.escape(str(b.content))}</p>")
                 elif b.kind == "verdict":
                     parts.append(f"<p class='verdict'>{html.escape(str(b.content))}</p>")
+                elif b.kind == "pre":
+                    parts.append(f"<pre>{html.escape(str(b.content))}</pre>")
+                elif b.kind == "bullets":
+                    items = "".join(f"<li>{html.escape(str(i))}</li>"
+                                    for i in cast(list, b.content))
+                    parts.append(f"<ul>{items}</ul>")
                 elif b.kind == "table":
                     table = cast(pd.DataFrame, b.content)
                     parts.append(table.to_html(index=False, border=0, na_rep=""))
@@ -129,6 +143,10 @@ class Document:
                 if b.kind in ("text", "verdict"):
                     prefix = "**Verdict:** " if b.kind == "verdict" else ""
                     lines += [prefix + str(b.content), ""]
+                elif b.kind == "pre":
+                    lines += ["```", str(b.content), "```", ""]
+                elif b.kind == "bullets":
+                    lines += [*(f"- {i}" for i in cast(list, b.content)), ""]
                 elif b.kind == "table":
                     lines += [_markdown_table(cast(pd.DataFrame, b.content)), ""]
                 elif image_dir is not None:

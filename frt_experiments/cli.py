@@ -24,8 +24,8 @@ from frt_experiments.errors import DataError, FrtError
 __all__ = ["main", "run"]
 
 #: Subcommand modules, in the order ``frt --help`` lists them.
-COMMANDS: tuple[str, ...] = ("validate", "power", "simulate", "import_", "assign", "decide",
-                              "staffing", "analyze")
+COMMANDS: tuple[str, ...] = ("demo", "validate", "power", "simulate", "import_", "assign",
+                              "analyze", "decide", "staffing")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -191,7 +191,9 @@ def plot_questions_over_time(
         per_customer = counts[arm] / sizes[arm]
         ax.plot(per_customer.index.to_timestamp(), per_customer.to_numpy(), marker=".",
                 color=arm_color(arm), label=f"{arm} ({sizes[arm]:,} customers)")
-    ax.set_ylim(bottom=0)
+    lo, hi = ax.get_ylim()  # zoomed to the data (not from 0) so a few percent is visible
+    pad = 0.6 * (hi - lo)
+    ax.set_ylim(max(lo - pad, 0), hi + pad)
     ax.set_xlabel("week" if freq.upper().startswith("W") else "period")
     ax.set_ylabel("conversations per customer per week" if freq.upper().startswith("W")
                   else "conversations per customer per period")

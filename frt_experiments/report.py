@@ -1,0 +1,153 @@
+"""The trial report: results, plots, staffing and the decision in one self-contained document.
+
+:func:`build_report` assembles a document from the canonical tables and the outputs of the
+analysis (:func:`frt_experiments.analyze`), the assignment, the staffing plan and the decision
+(:func:`frt_experiments.decide`). The document writes itself as one HTML file with its plots
+embedded (no external files, so it can be mailed or attached to a ticket) and as Markdown with
+the plots beside it as PNG files (``figures/``).
+
+Everything after the results is optional, so the same function reports a trial with or without
+a staffing model. Sections, in order: results (the published-style table and the forest plot),
+the decision with its figures and assumptions, diagnostics (sample ratio, covariate balance,
+survey response, treatment delivered with the FRT distributions), satisfaction and volume (CSAT
+by FRT band, questions over time), staffing (plan and curve), and the full results table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from frt_experiments import plotting
+from frt_experiments._document import Document
+
+__all__ = ["build_report"]
+
+
+def _rounded(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    out = df.copy()
+    num = out.select_dtypes("number").columns
+    out[num] = out[num].round(digits)
+    return out
+
+
+def _need(obj: Any, name: str, attrs: Sequence[str]) -> None:
+    missing = [a for a in attrs if not hasattr(obj, a)]
+    if missing:
+        raise TypeError(f"{name}: expected an object with {', '.join(missing)} "
+                        f"(got {type(obj).__name__})")
+
+
+def build_report(
+    customers: pd.DataFrame,
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    result: Any,
+    *,
+    summary: pd.DataFrame | None = None,
+    title: str = "First-response-time experiment",
+    scenario: str | None = None,
+    assignment: Any = None,
+    staffing: pd.DataFrame | None = None,
+    staffing_text: str | None = None,
+    curve: pd.DataFrame | None = None,
+    decision: Any = None,
+    assumptions: Sequence[str] = (),
+) -> Document:
+    """Assemble the trial report; call ``.write(out_dir)`` on it to write HTML and Markdown.
+
+    Args:
+        customers, conversations, assignments: The canonical tables the result was computed on.
+        result: The analysis result (:class:`frt_experiments.ExperimentResult`).
+        summary: The headline table (default ``result.summary()``).
+        title: The document's title.
+        scenario: Where the data came from, shown under the title.
+        assignment: The :class:`frt_experiments.AssignmentResult` (counts, SRM, balance);
+            without it the balance is computed from ``customers`` and ``assignments``.
+        staffing: Agents needed per staffing policy (e.g. ``StaffingPlan.to_pandas()``).
+        staffing_text: The staffing plan's summary in words and figures.
+        curve: Staffing curve (``target_hours``, ``policy``, ``agents``).
+        decision: The decision (:class:`frt_experiments.Decision`).
+        assumptions: Assumptions behind the decision, one sentence each.
+    """
+    _need(result, "result", ("to_pandas", "summary"))
+    table = result.to_pandas()
+    doc = Document(title)
+
+    n_arm = assignments.groupby("arm")["customer_id"].nunique()
+    intro = (f"{len(assignments):,} assigned customers ("
+             + ", ".join(f"{arm}: {n:,}" for arm, n in n_arm.items())
+             + f"), {len(conversations):,} conversations")
+    if scenario:
+        intro += f"; {scenario}"
+    doc.section("Results").text(
+        intro + ". Relative change of the slow arm against the fast arm with 95% confidence "
+        "intervals: customer-level delta method (Deng, Knoblich and Lu 2018), CUPED on "
+        "pre-period covariates, two-sided Welch tests, Holm-adjusted p-values beside the raw.")
+    doc.table(result.summary() if summary is None else summary)
+    doc.figure(result.plot() if hasattr(result, "plot") else plotting.plot_forest(table),
+               "forest")
+    decisions = getattr(result, "decisions", None)
+    if isinstance(decisions, pd.DataFrame) and not decisions.empty:
+        doc.text("Margin tests (non-inferiority for CSAT, equivalence for NRR):")
+        doc.table(_rounded(decisions))
+
+    if decision is not None:
+        _need(decision, "decision", ("verdict", "reason", "summary"))
+        doc.section("Decision")
+        doc.verdict(f"{str(decision.verdict).upper()}: {decision.reason}")
+        lines = str(decision.summary()).splitlines()
+        if lines and lines[0].startswith("Decision:"):  # the verdict above says it already
+            lines = lines[1:]
+        doc.preformatted("\n".join(lines))
+        if assumptions:
+            doc.text("Assumptions:")
+            doc.bullets(list(assumptions))
+
+    doc.section("Diagnostics: was the experiment run as designed?")
+    diag = getattr(result, "diagnostics", None)
+    if assignment is not None:
+        doc.preformatted(str(assignment.summary()))
+    else:
+        from frt_experiments.assignment import covariate_balance  # noqa: PLC0415
+
+        doc.text("Covariate balance (standardized mean difference; |SMD| > 0.1 is flagged):")
+        doc.table(_rounded(covariate_balance(customers, assignments)))
+    if diag is not None:
+        delivered = getattr(diag, "treatment_delivered", None)
+        if delivered is not None:
+            doc.text("Treatment delivered: " + (
+                "yes -- the arms' first response times differ as designed."
+                if delivered else "NO -- the arms' first response times do not differ as "
+                "designed; the trial does not test the policy."))
+        for name, caption in (("frt", "First response time per arm (hours):"),
+                              ("response_rates", "CSAT survey response per arm (a slower arm "
+                               "may change who answers surveys):")):
+            part = getattr(diag, name, None)
+            if isinstance(part, pd.DataFrame):
+                doc.text(caption)
+                doc.table(_rounded(part))
+        for w in getattr(diag, "warnings", None) or []:
+            doc.verdict(f"Warning: {w}")
+    doc.figure(plotting.plot_frt_distribution(conversations, assignments), "frt_distribution")
+
+    doc.section("Satisfaction and volume")
+    doc.text("CSAT by the first response each conversation actually got (a description of the "
+             "dose-response, not the experiment's test), and conversations per customer per week.")
+    doc.figure(plotting.plot_csat_by_frt(conversations, assignments), "csat_by_frt")
+    doc.figure(plotting.plot_questions_over_time(conversations, assignments), "questions")
+
+    if staffing is not None or curve is not None or staffing_text:
+        doc.section("Staffing")
+        if staffing_text:
+            doc.preformatted(staffing_text)
+        if staffing is not None:
+            doc.table(_rounded(staffing))
+        if curve is not None:
+            doc.figure(plotting.plot_staffing_curve(curve), "staffing_curve")
+
+    doc.section("Full results (the columns of results.csv)")
+    doc.table(_rounded(table, 6))
+    return doc
