@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from frt_experiments import schema
 from frt_experiments.errors import DataError, Problem
@@ -100,17 +102,17 @@ def customer_rows(
             if missing:
                 raise DataError([Problem(name, None, "missing required column(s) "
                                          + ", ".join(missing))])
-    ids = pd.Index(assignments[schema.CUSTOMER_ID].to_numpy(dtype=object))
-    if ids.has_duplicates:
-        dup = ids.duplicated(keep="first")
+    assigned = _arrow_strings(assignments[schema.CUSTOMER_ID])
+    n = len(assigned)
+    if pc.count_distinct(assigned, mode="all").as_py() != n:
+        dup = assignments[schema.CUSTOMER_ID].duplicated(keep="first").to_numpy(bool)
         raise DataError([Problem("assignments", schema.CUSTOMER_ID,
                                  "assigning a customer already assigned (analyse one "
                                  "experiment at a time)", int(dup.sum()),
                                  tuple(int(i) for i in np.flatnonzero(dup)[:5]))])
-    n = len(ids)
     assigned_at = assignments[schema.ASSIGNED_AT].to_numpy(dtype="datetime64[ns]")
 
-    cust_pos = pd.Index(customers[schema.CUSTOMER_ID].to_numpy(dtype=object)).get_indexer(ids)
+    cust_pos = _positions(assigned, _arrow_strings(customers[schema.CUSTOMER_ID]))
     unknown = cust_pos < 0
     if unknown.any():
         raise DataError([Problem("assignments", schema.CUSTOMER_ID,
@@ -120,14 +122,15 @@ def customer_rows(
 
     created = conversations[schema.CREATED_AT].to_numpy(dtype="datetime64[ns]")
     end = _window_end(window_end, created, assigned_at)
-    code = ids.get_indexer(conversations[schema.CUSTOMER_ID].to_numpy(dtype=object))
+    code = _positions(_arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
     keep = code >= 0
     keep[keep] = (created[keep] >= assigned_at[code[keep]]) & (created[keep] <= end)
     c = code[keep]
     sat = schema.satisfied(conversations).to_numpy(dtype=float)[keep]
     handle = conversations[schema.HANDLE_SECONDS].to_numpy(dtype=float)[keep]
 
-    out = pd.DataFrame(index=pd.Index(ids, name=schema.CUSTOMER_ID, dtype="string"))
+    out = pd.DataFrame(index=pd.Index(pd.array(assigned, dtype="string"),
+                                      name=schema.CUSTOMER_ID))
     out[schema.ARM] = assignments[schema.ARM].astype("string").to_numpy()
     out[CONVERSATIONS] = np.bincount(c, minlength=n).astype(float)
     rated = ~np.isnan(sat)
@@ -141,6 +144,18 @@ def customer_rows(
     exposure = (end - assigned_at) / np.timedelta64(1, "s") / _SECONDS_PER_DAY
     out[EXPOSURE_DAYS] = np.clip(exposure, 0.0, None)
     return out
+
+
+def _arrow_strings(s: pd.Series) -> pa.Array:
+    """A column of ids as an Arrow string array (zero-copy for Arrow-backed columns)."""
+    arr = pa.array(s.astype("string[pyarrow]"))
+    return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+
+
+def _positions(values: pa.Array, keys: pa.Array) -> np.ndarray:
+    """Position of each value among ``keys`` (first match), -1 where absent; hash-based."""
+    pos = pc.fill_null(pc.index_in(values, value_set=keys), -1)
+    return np.asarray(pos.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _window_end(window_end: object, created: np.ndarray, assigned_at: np.ndarray
