@@ -225,3 +225,17 @@ def test_analyze_rows_is_the_statistical_half(trial, result):
     pd.testing.assert_frame_equal(again.to_pandas(), result.to_pandas())
     with pytest.raises(ValueError, match="missing column"):
         analyze_rows(rows.drop(columns="rated"))
+
+
+@pytest.mark.parametrize("use_cuped", [False, True])
+def test_swapping_arms_flips_the_comparison(trial, use_cuped):
+    """With θ pooled across arms, swapping control and treatment negates every difference and
+    inverts every ratio exactly; p-values are unchanged."""
+    a = analyze(trial.customers, trial.conversations, trial.assignments, cuped=use_cuped,
+                diagnostics=False).to_pandas()
+    b = analyze(trial.customers, trial.conversations, trial.assignments, cuped=use_cuped,
+                diagnostics=False, control="one_business_day",
+                treatment="fast").to_pandas()
+    np.testing.assert_allclose(b["diff"], -a["diff"], rtol=1e-9)
+    np.testing.assert_allclose(1 + b["rel_diff"], 1 / (1 + a["rel_diff"]), rtol=1e-9)
+    np.testing.assert_allclose(b["p_value"], a["p_value"], rtol=1e-9)
