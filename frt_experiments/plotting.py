@@ -9,6 +9,8 @@ pyplot state), so it works the same in scripts, notebooks and report builders. A
 - :func:`plot_sequential_bounds` -- group-sequential efficacy boundaries against information.
 - :func:`plot_forest` -- relative change of every metric with its confidence interval.
 - :func:`plot_staffing_curve` -- agents needed against the first-response target, per policy.
+- :func:`plot_backlog` -- conversations waiting for a first response over time, by arm.
+- :func:`plot_headcount` -- agents needed as customers grow, per staffing policy.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ __all__ = [
     "ARM_COLORS",
     "arm_color",
     "conversations_by_arm",
+    "plot_backlog",
     "plot_csat_by_frt",
     "plot_forest",
     "plot_frt_distribution",
+    "plot_headcount",
     "plot_questions_over_time",
     "plot_sequential_bounds",
     "plot_staffing_curve",
@@ -291,9 +295,7 @@ def plot_staffing_curve(
     if missing:
         raise ValueError(f"curve: missing column(s) {', '.join(missing)} for a staffing curve")
     policies = list(pd.unique(curve["policy"]))
-    default = [ARM_COLORS[schema.CONTROL_ARM], ARM_COLORS[schema.TREATMENT_ARM], *_EXTRA]
-    palette = {p: (colors or {}).get(p, default[i % len(default)])
-               for i, p in enumerate(policies)}
+    palette = _policy_palette(policies, colors)
     fig = Figure(figsize=(6.5, 3.8), layout="constrained")
     ax = fig.subplots()
     for p in policies:
@@ -307,6 +309,70 @@ def plot_staffing_curve(
     ax.set_ylabel("agents needed")
     ax.set_ylim(bottom=0)
     ax.set_title("Staffing curve: agents against FRT target")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _policy_palette(policies: Sequence[str], colors: dict[str, str] | None) -> dict[str, str]:
+    """First policy in the fast arm's colour, second in the slow arm's, then the extras."""
+    default = [ARM_COLORS[schema.CONTROL_ARM], ARM_COLORS[schema.TREATMENT_ARM], *_EXTRA]
+    return {p: (colors or {}).get(p, default[i % len(default)]) for i, p in enumerate(policies)}
+
+
+def plot_backlog(backlog: pd.DataFrame, *, days: float | None = 21) -> Figure:
+    """Conversations waiting for a first response, hour by hour, one line per arm.
+
+    ``backlog`` is ``DeskResult.backlog`` (a time index, one column per arm). Only the first
+    ``days`` are drawn (``None``: all) so nights and weekends stay visible.
+    """
+    if not isinstance(backlog, pd.DataFrame) or backlog.empty:
+        raise ValueError("backlog: expected a non-empty DataFrame with one column per arm")
+    if not isinstance(backlog.index, pd.DatetimeIndex):
+        raise ValueError("backlog: expected a DatetimeIndex (hourly times)")
+    df = backlog
+    if days is not None:
+        df = df[df.index < df.index[0] + pd.Timedelta(days=days)]
+    fig = Figure(figsize=(8.5, 3.8), layout="constrained")
+    ax = fig.subplots()
+    arms = [a for a in ARM_COLORS if a in df.columns] + sorted(
+        str(c) for c in df.columns if c not in ARM_COLORS)
+    for arm in arms:
+        ax.plot(df.index, df[arm].to_numpy(), color=arm_color(arm, arms), lw=1.2, label=arm)
+    ax.set_ylim(bottom=0)
+    tz = df.index.tz
+    ax.set_xlabel(f"time ({tz})" if tz is not None else "time")
+    ax.set_ylabel("conversations waiting for a first reply")
+    ax.set_title("Backlog by arm (builds overnight and at weekends, cleared in open hours)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_headcount(
+    projection: pd.DataFrame,
+    *,
+    colors: dict[str, str] | None = None,
+) -> Figure:
+    """Agents needed month by month as customers grow, one line per staffing policy.
+
+    ``projection`` has columns ``month``, ``policy`` and ``agents``
+    (``HeadcountProjection.table``).
+    """
+    missing = [c for c in ("month", "policy", "agents") if c not in projection.columns]
+    if missing:
+        raise ValueError(f"projection: missing column(s) {', '.join(missing)}")
+    policies = list(pd.unique(projection["policy"]))
+    palette = _policy_palette(policies, colors)
+    fig = Figure(figsize=(6.5, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for p in policies:
+        d = projection[projection["policy"] == p].sort_values("month")
+        ax.plot(d["month"], d["agents"], marker="o", color=palette[p], label=str(p))
+    ax.set_xlabel("months from now (customer growth)")
+    ax.set_ylabel("agents needed")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Headcount projection by staffing policy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig

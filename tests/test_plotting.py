@@ -129,3 +129,29 @@ def test_document_is_self_contained_and_written_atomically(tmp_path):
 def test_schema_arms_have_fixed_colours():
     assert set(plotting.ARM_COLORS) == {schema.CONTROL_ARM, schema.TREATMENT_ARM}
     assert plotting.arm_color("other", ["other"]) not in plotting.ARM_COLORS.values()
+
+
+def test_backlog_plot_draws_each_arm_over_the_first_days():
+    idx = pd.date_range("2025-01-06", periods=24 * 30, freq="h", tz="UTC")
+    backlog = pd.DataFrame({"one_business_day": np.arange(idx.size) % 24,
+                            "fast": np.arange(idx.size) % 5}, index=idx)
+    fig = plotting.plot_backlog(backlog, days=7)
+    _labelled(fig)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    assert list(lines) == ["fast", "one_business_day"]  # the arms' fixed order
+    assert to_hex(lines["fast"].get_color()) == plotting.ARM_COLORS["fast"]
+    assert len(lines["fast"].get_ydata()) == 7 * 24
+    with pytest.raises(ValueError, match="DatetimeIndex"):
+        plotting.plot_backlog(backlog.reset_index(drop=True))
+
+
+def test_headcount_plot_follows_the_projection():
+    proj = pd.DataFrame({"month": [0, 6, 12] * 2, "policy": ["everyone_fast"] * 3 + ["rollout"] * 3,
+                         "agents": [44, 54, 64, 37, 42, 49]})
+    fig = plotting.plot_headcount(proj)
+    _labelled(fig)
+    lines = fig.axes[0].get_lines()
+    assert [list(ln.get_ydata()) for ln in lines] == [[44, 54, 64], [37, 42, 49]]
+    assert to_hex(lines[1].get_color()) == plotting.ARM_COLORS["one_business_day"]
+    with pytest.raises(ValueError, match="month"):
+        plotting.plot_headcount(proj.drop(columns="month"))
