@@ -233,7 +233,10 @@ class ExperimentResult:
                 "conclusion": dec["conclusion"]})
             parts += ["### Decisions", _markdown_table(shown)]
         if self.diagnostics is not None and hasattr(self.diagnostics, "to_markdown"):
-            parts += ["### Diagnostics", str(self.diagnostics.to_markdown()).strip()]
+            diag = str(self.diagnostics.to_markdown()).strip()
+            diag = "\n".join("#" + line if line.startswith("#") else line
+                              for line in diag.splitlines())  # nest under Diagnostics
+            parts += ["### Diagnostics", diag]
         return "\n\n".join(parts) + "\n"
 
     def __repr__(self) -> str:

@@ -146,3 +146,18 @@ def test_bad_arguments_are_named():
         noninferiority_test((0.0, 1.0, 5), (1.0, 1.0, 5), margin=-0.1)
     with pytest.raises(ValueError, match="count <= nobs"):
         two_proportion_ztest([5, 120], [83, 99])
+
+
+def test_log_ratio_interval_agrees_with_fieller():
+    """DESIGN section 4: the delta-method interval on the log ratio agrees with Fieller's
+    interval to about three significant figures at experiment sizes. Fieller (1954), for
+    independent means m_t, m_c with variances v_t, v_c of the means: the bounds are the roots
+    of (m_c² - q² v_c) ρ² - 2 m_t m_c ρ + (m_t² - q² v_t) = 0."""
+    c, t = (0.85, 0.13, 6000), (0.84, 0.14, 6100)
+    r = welch_test(c, t)
+    a, b = c[1] / c[2], t[1] / t[2]
+    df = (a / c[0] ** 2 + b / t[0] ** 2) ** 2 / (
+        (a / c[0] ** 2) ** 2 / (c[2] - 1) + (b / t[0] ** 2) ** 2 / (t[2] - 1))
+    q = stats.t.isf(0.025, df)
+    roots = np.sort(np.roots([c[0] ** 2 - q * q * a, -2 * t[0] * c[0], t[0] ** 2 - q * q * b]))
+    np.testing.assert_allclose(1 + np.array([r.rel_ci_low, r.rel_ci_high]), roots, rtol=5e-4)
