@@ -10,13 +10,14 @@ import base64
 import html
 import io
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 import pandas as pd
 from matplotlib.figure import Figure
+
+from frt_experiments._atomic import write_bytes_atomic, write_text_atomic
 
 __all__ = ["Document", "write_text_atomic"]
 
@@ -35,24 +36,6 @@ img { max-width: 100%; margin: .6em 0; }
 .note { color: #555; font-size: .9em; }
 pre { background: #f7f7f7; padding: .6em 1em; overflow-x: auto; font-size: .88em; }
 """
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    return _write_bytes_atomic(Path(path), text.encode("utf-8"))
-
-
-def _write_bytes_atomic(p: Path, data: bytes) -> Path:
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
 
 
 def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
@@ -162,7 +145,7 @@ class Document:
         for _, blocks in self.sections:
             for b in blocks:
                 if b.kind == "figure":
-                    _write_bytes_atomic(out / "figures" / f"{b.name}.png",
+                    write_bytes_atomic(out / "figures" / f"{b.name}.png",
                                         cast(bytes, b.content))
         return paths
 

@@ -30,7 +30,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from frt_experiments import schema
-from frt_experiments._document import write_text_atomic
+from frt_experiments._atomic import write_text_atomic
 from frt_experiments.errors import FrtWarning
 from frt_experiments.report import build_report
 

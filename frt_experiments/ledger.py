@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
+from frt_experiments._atomic import write_bytes_atomic
 from frt_experiments.errors import LedgerError
 
 __all__ = ["META_FORMAT", "REASON", "atomic_csv", "atomic_text", "design_record",
@@ -152,15 +151,7 @@ def _csv_ready(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def atomic_text(path: Path, text: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode() if isinstance(text, str) else text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, text.encode() if isinstance(text, str) else text)
 
 
 def atomic_csv(path: Path, df: pd.DataFrame, *, header: bool) -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,6 +42,7 @@ from typing import Any
 
 import pandas as pd
 
+from frt_experiments._atomic import write_text_atomic
 from frt_experiments.errors import ScenarioError
 
 __all__ = ["ALTERNATIVES", "SPENDING_FUNCTIONS", "ExperimentPlan", "read_plan", "write_plan"]
@@ -262,15 +262,4 @@ def write_plan(plan: ExperimentPlan, path: str | os.PathLike[str]) -> Path:
     """Write ``plan`` to ``path`` as TOML, atomically (temporary file, then rename)."""
     if not isinstance(plan, ExperimentPlan):
         raise TypeError(f"plan must be an ExperimentPlan, got {type(plan).__name__}")
-    p = Path(path)
-    text = plan_to_toml(plan)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return p
+    return write_text_atomic(path, plan_to_toml(plan))

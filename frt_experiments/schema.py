@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv as csv_module
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from frt_experiments._atomic import atomic_path
 from frt_experiments.errors import DataError, DataWarning, Problem
 
 __all__ = [
@@ -512,10 +512,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     Timestamps are written as ISO 8601 in UTC with an explicit offset.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    try:
+    with atomic_path(p) as tmp:
         if p.suffix.lower() == ".parquet":
             df.to_parquet(tmp, index=False)
         else:
@@ -525,10 +522,6 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
                     out[c] = out[c].dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
                         r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
             out.to_csv(tmp, index=False)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return p
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from frt_experiments._atomic import write_text_atomic
 from frt_experiments.decision import decide
 from frt_experiments.errors import DataError
 from frt_experiments.plan import read_plan
@@ -62,18 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"frt decide: {text}") from None
     print(decision.summary())
     if args.out is not None:
-        _write_text_atomically(args.out, decision.to_markdown())
+        write_text_atomic(args.out, decision.to_markdown())
         print(f"wrote {args.out}")
     return 0
 
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from frt_experiments._atomic import write_text_atomic
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import decide
 from frt_experiments.errors import DataError
@@ -218,20 +217,9 @@ def _run_plan(args: argparse.Namespace) -> int:
             raise DataError([dataclasses.replace(p, source=args.results.name)
                              for p in exc.problems]) from None
         path = args.out / "decision.md"
-        _write_text(path, decision.to_markdown())
+        write_text_atomic(path, decision.to_markdown())
         paths.append(path)
         print(decision.summary())
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from frt_experiments import schema
+from frt_experiments._atomic import atomic_path, write_text_atomic
 from frt_experiments.simulate.conversations import draw_conversations
 from frt_experiments.simulate.population import draw_population, revenue_end
 from frt_experiments.simulate.scenario import Scenario, load_scenario, scenario_to_toml
@@ -62,7 +62,7 @@ class SimulatedTrial:
         paths = {}
         for name, df in self.to_pandas().items():
             paths[name] = _write_arrow(_to_arrow(df), d / f"{name}.{format}", format)
-        paths["scenario"] = _atomic_text(d / "scenario.toml", scenario_to_toml(self.scenario))
+        paths["scenario"] = write_text_atomic(d / "scenario.toml", scenario_to_toml(self.scenario))
         return paths
 
 
@@ -89,26 +89,12 @@ def _write_arrow(table: pa.Table, path: Path, format: str) -> Path:
     import pyarrow.csv as pacsv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if format == "csv":
             opts = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
-            pacsv.write_csv(table, tmp, opts)
+            pacsv.write_csv(table, str(tmp), opts)
         else:
-            pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _atomic_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+            pq.write_table(table, str(tmp))
     return path
 
 
