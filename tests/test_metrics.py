@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from frt_experiments import schema
 from frt_experiments.errors import DataError
@@ -107,3 +109,15 @@ def test_rows_from_simulated_trial_add_up():
     mine = conv[conv[schema.CUSTOMER_ID].isin(trial.assignments[schema.CUSTOMER_ID])]
     assert rows["conversations"].sum() == len(mine)
     assert rows["rated"].sum() == mine[schema.CSAT].notna().sum()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_customer_rows_do_not_depend_on_row_order(seed):
+    customers, conversations, assignments = _tables()
+    rng = np.random.default_rng(seed)
+    shuffled = customer_rows(customers.sample(frac=1, random_state=rng),
+                             conversations.sample(frac=1, random_state=rng),
+                             assignments.sample(frac=1, random_state=rng))
+    ref = customer_rows(customers, conversations, assignments)
+    pd.testing.assert_frame_equal(shuffled.loc[ref.index], ref)
