@@ -128,7 +128,7 @@ class MetricResult:
     covariates: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds frames (diagnostics): compared by identity
 class ExperimentResult:
     """The analysis of one trial.
 
