@@ -144,7 +144,9 @@ class FrtPolicy:
         if len(created) != len(first):
             raise ValueError(f"created_at and first_response_at: lengths differ "
                              f"({len(created)} vs {len(first)})")
-        first = pd.Series(first.to_numpy(), index=created.index, name=FIRST_RESPONSE_AT)
+        # Align on created_at's index, keeping the tz-aware array (to_numpy() would box
+        # every timestamp into an object array).
+        first = first.set_axis(created.index).rename(FIRST_RESPONSE_AT)
         deadline = self.deadline(created)
         cal = self.calendar
         frt_cal = (first - created).dt.total_seconds() / 3600.0
