@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
+from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.diagnostics import diagnose as _diagnose_tables
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.metrics import (
     CONVERSATIONS,
@@ -65,11 +67,6 @@ from frt_experiments.stats.tests import (
     noninferiority_test,
     welch_test,
 )
-
-try:  # diagnostics are shown beside the tests when the module is available
-    from frt_experiments.diagnostics import diagnose as _diagnose_tables
-except ImportError:  # pragma: no cover
-    _diagnose_tables = None  # type: ignore[assignment]
 
 __all__ = ["INDICATORS", "METRICS", "RESULT_COLUMNS", "ROW_COLUMNS", "ExperimentResult",
            "MetricResult", "analyze", "analyze_rows"]
@@ -423,6 +420,7 @@ def analyze(
     alternative: str = "two-sided",
     diagnostics: bool = True,
     validate: bool = True,
+    calendar: BusinessCalendar | None = None,
 ) -> ExperimentResult:
     """Analyse a trial: questions, CSAT, NRR and efficiency, treatment against control.
 
@@ -445,6 +443,10 @@ def analyze(
         diagnostics: Run :func:`frt_experiments.diagnostics.diagnose` beside the tests (its
             warnings are raised as warnings).
         validate: Validate the tables first (turn off only for already validated tables).
+        calendar: The desk's business calendar, on which the diagnostics measure FRT in
+            business hours and judge each arm's target (default: the simulator's desk,
+            ``America/New_York`` Mon-Fri 09:00-17:00 with US holidays -- pass your own for
+            real data).
 
     Returns:
         :class:`ExperimentResult`.
@@ -473,7 +475,8 @@ def analyze(
                           alternative=alternative)
     diag = None
     if diagnostics:
-        diag = _diagnose(customers, conversations, assignments, control, treatment)
+        diag = _diagnose_tables(customers, conversations, assignments, control=control,
+                                treatment=treatment, calendar=calendar)
     return replace(result, diagnostics=diag, window_end=_end(conversations, window_end),
                    plan=plan)
 
@@ -564,14 +567,6 @@ def analyze_rows(
     return ExperimentResult(tuple(results), alpha, alternative, bool(cuped),
                             tuple(float(p) for p in holm([r.p_value for r in results])),
                             tuple(margin_tests), None, None, plan)
-
-
-def _diagnose(customers: pd.DataFrame, conversations: pd.DataFrame, assignments: pd.DataFrame,
-              control: str, treatment: str) -> Any:
-    if _diagnose_tables is None:  # pragma: no cover
-        return None
-    return _diagnose_tables(customers, conversations, assignments, control=control,
-                            treatment=treatment)
 
 
 def _end(conversations: pd.DataFrame, window_end: object) -> pd.Timestamp | None:

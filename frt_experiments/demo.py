@@ -70,7 +70,7 @@ class DemoOutput:
 def run_demo(
     out: str | os.PathLike[str] = "frt-demo",
     *,
-    scenario: str | os.PathLike[str] = "published",
+    scenario: str | Path = "published",
     customers: int = 200_000,
     rng: int | np.random.Generator | None = 2025,
     progress: bool = True,

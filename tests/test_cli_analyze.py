@@ -4,7 +4,9 @@ import pandas as pd
 import pytest
 
 from frt_experiments.analysis import RESULT_COLUMNS, analyze
+from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.cli import main
+from frt_experiments.errors import TreatmentNotDeliveredWarning
 from frt_experiments.plan import ExperimentPlan, write_plan
 from frt_experiments.simulate import simulate
 
@@ -67,3 +69,25 @@ def test_errors_are_one_line_and_nothing_is_written(data, tmp_path, capsys):
                "--assignments", str(d / "assignments.csv"), "--out", str(out)]
     assert main(missing) == 2
     assert "nope.csv: file not found" in capsys.readouterr().err
+
+
+def test_desk_calendar_reaches_the_diagnostics(data, tmp_path):
+    # On an always-open desk in UTC, business time is calendar time: the FRT table in
+    # summary.md must show equal medians; on the default (New York, 9-17) desk it must not.
+    _, d = data
+    out = tmp_path / "allday"
+    assert main(_args(d, out, "--desk-timezone", "UTC", "--hours", "24/7")) == 0
+    trial = data[0]
+    # Judged on business hours that are really calendar hours, the fast arm's overnight
+    # waits miss its 4-hour target: the diagnostics say so.
+    with pytest.warns(TreatmentNotDeliveredWarning, match="fast's median FRT"):
+        res = analyze(trial.customers, trial.conversations, trial.assignments,
+                      calendar=BusinessCalendar("UTC", hours="24/7"))
+    frt = res.diagnostics.frt.set_index("arm")
+    assert frt["median_business_hours"].to_numpy() == pytest.approx(
+        frt["median_calendar_hours"].to_numpy())
+    default = analyze(trial.customers, trial.conversations, trial.assignments)
+    frt0 = default.diagnostics.frt.set_index("arm")
+    assert (frt0["median_business_hours"] < frt0["median_calendar_hours"]).all()
+    summary = (out / "summary.md").read_text()
+    assert f"{frt.loc['fast', 'median_calendar_hours']:.2f}" in summary

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from frt_experiments._atomic import atomic_path, write_text_atomic
 from frt_experiments.analysis import analyze
+from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.errors import DataError
 from frt_experiments.plan import read_plan
 from frt_experiments.schema import check_tables, read_table, write_table
@@ -47,6 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "latest conversation)")
     p.add_argument("--timezone", metavar="ZONE",
                    help="IANA zone of naive timestamps (default: naive timestamps are errors)")
+    p.add_argument("--desk-timezone", metavar="ZONE",
+                   help="time zone of the desk's opening hours, for FRT in business hours in "
+                   "the diagnostics (default: the simulator's desk, America/New_York, "
+                   "Mon-Fri 09:00-17:00, US holidays)")
+    p.add_argument("--hours", metavar="HOURS",
+                   help="the desk's opening hours (default 'Mon-Fri 09:00-17:00')")
+    p.add_argument("--holidays", metavar="COUNTRY", help="the desk's public holidays, e.g. US")
     p.add_argument("--no-diagnostics", action="store_true",
                    help="skip the diagnostics (sample ratio, response rates, FRT per arm)")
     p.set_defaults(func=run)
@@ -72,13 +79,14 @@ def run(args: argparse.Namespace) -> int:
                      cuped=not args.no_cuped, control=args.control, treatment=args.treatment,
                      csat_margin=args.csat_margin, nrr_margin=args.nrr_margin, plan=plan,
                      window_end=window_end, diagnostics=not args.no_diagnostics,
-                     validate=False)
+                     validate=False, calendar=_calendar(args))
     markdown = result.to_markdown()
     figure = result.plot()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    written = [_write_png(figure, out / "forest.png"),
-               _write_text(markdown, out / "summary.md"),
+    with atomic_path(out / "forest.png", suffix=".png") as tmp:
+        figure.savefig(tmp, dpi=120)
+    written = [out / "forest.png", write_text_atomic(out / "summary.md", markdown),
                write_table(result.to_pandas(), out / "results.csv")]
     print(result.summary().to_string(index=False), file=sys.stdout)
     dec = result.decisions
@@ -90,25 +98,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_text(text: str, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _write_png(figure: object, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        figure.savefig(tmp, dpi=120)  # type: ignore[attr-defined]
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+def _calendar(args: argparse.Namespace) -> BusinessCalendar | None:
+    """The desk calendar from --desk-timezone/--hours/--holidays (None: the default desk)."""
+    if args.desk_timezone is None and args.hours is None and args.holidays is None:
+        return None
+    return BusinessCalendar(args.desk_timezone or "UTC",
+                            hours=args.hours or "Mon-Fri 09:00-17:00", holidays=args.holidays)
