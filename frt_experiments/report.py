@@ -108,13 +108,23 @@ def build_report(
 
     doc.section("Diagnostics: was the experiment run as designed?")
     diag = getattr(result, "diagnostics", None)
+    srm = getattr(assignment, "srm", None) or getattr(diag, "srm", None)
+    if srm is not None:
+        doc.text(f"Sample ratio: chi-square {srm.statistic:.3f}, p = {srm.p_value:.4g} -- "
+                 + ("MISMATCH (p < 0.001): find the cause before trusting any result."
+                    if srm.flagged else "no mismatch (flagged at p < 0.001)."))
     if assignment is not None:
-        doc.preformatted(str(assignment.summary()))
+        balance = assignment.balance
     else:
-        from frt_experiments.assignment import covariate_balance  # noqa: PLC0415
+        from frt_experiments.balance import covariate_balance  # noqa: PLC0415
 
-        doc.text("Covariate balance (standardized mean difference; |SMD| > 0.1 is flagged):")
-        doc.table(_rounded(covariate_balance(customers, assignments)))
+        balance = covariate_balance(customers, assignments, warn=False)
+    if not balance.empty:
+        doc.text("Covariate balance (standardized mean difference of pre-period covariates; "
+                 "|SMD| > 0.1 is flagged):")
+        cols = [c for c in ("covariate", "n_control", "n_treatment", "control", "treatment",
+                            "smd", "imbalanced") if c in balance.columns]
+        doc.table(_rounded(balance[cols]))
     if diag is not None:
         delivered = getattr(diag, "treatment_delivered", None)
         if delivered is not None:

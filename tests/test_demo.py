@@ -101,3 +101,14 @@ def test_demo_cli_bad_arguments_are_one_line_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1
     assert "customers" in err
     assert "Traceback" not in err
+
+
+def test_report_without_the_assignment_run_computes_balance_itself(demo):
+    res, _ = demo
+    t = res.trial
+    doc = build_report(t.customers, t.conversations, t.assignments, res.result)
+    md = doc.to_markdown()
+    assert "Covariate balance" in md
+    assert "| monthly_spend |" in md
+    assert f"p = {res.result.diagnostics.srm.p_value:.4g}" in md
+    assert "## Decision" not in md  # nothing to decide without a decision
