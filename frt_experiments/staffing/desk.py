@@ -6,7 +6,8 @@ the desk closes at night and at weekends, work arrives in daily peaks, and a bac
 over. :func:`simulate_desk` runs the desk itself:
 
 - **Arrivals** from a conversations table (trace-driven: every conversation at its
-  ``created_at`` with its ``handle_seconds``, its arm from an assignments table) or from an
+  ``created_at`` with its ``handle_seconds``, its arm from an assignments table; with several
+  replications each one is a day bootstrap of the trace) or from an
   :class:`~frt_experiments.staffing.profile.ArrivalProfile` (Poisson by hour of the week, drawn
   afresh in every replication).
 - **Agents** work only while the :class:`~frt_experiments.calendar.BusinessCalendar` is open:
@@ -30,6 +31,8 @@ reply, judged against the arm's policy like :meth:`FrtPolicy.evaluate
 References:
     Law, A. M. (2015). Simulation Modeling and Analysis, 5th ed. McGraw-Hill: section 9.4
     (independent replications with deletion of a warm-up period, t confidence intervals).
+    Efron, B. and Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman &
+    Hall, ch. 8 (resampling blocks of dependent data; here whole days of a trace).
     Gans, N., Koole, G. and Mandelbaum, A. (2003). Telephone call centers: tutorial, review,
     and research prospects. M&SOM 5(2), 79-141 (Erlang C and A as the steady-state models
     that the simulation must reproduce).
@@ -140,7 +143,7 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
              calendar: BusinessCalendar | None, policies: Mapping[str, FrtPolicy] | None,
              fast_arms: Sequence[str], unassigned_arm: str, patience_seconds: float | None,
              start: Any, end: Any, warmup: Any, replications: int,
-             rng: np.random.Generator) -> _Setup:
+             rng: np.random.Generator, resample: str = "auto") -> _Setup:
     if isinstance(replications, bool) or not isinstance(replications, int | np.integer) \
             or replications < 1:
         raise ValueError(f"replications: must be a positive integer, got {replications!r}")
@@ -165,6 +168,10 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
         origin, stop = _ts(start, "start"), _ts(end, "end")
         if stop <= origin:
             raise ValueError(f"end: must be after start ({end!r} <= {start!r})")
+        if resample != "auto":
+            raise ValueError(f"resample: applies to a conversations table; an ArrivalProfile "
+                             f"draws fresh Poisson arrivals in every replication (got "
+                             f"{resample!r})")
         _check_arms(np.array(arrivals.arms, dtype=object), pols, "arrivals (profile)")
         arm_names = np.array([s.arm for s in arrivals.streams], dtype=object)
         for _ in range(replications):
@@ -191,14 +198,74 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
             raise ValueError("start/end: no conversation was created in the window")
         created, arm, handle = created[keep], arm[keep], handle[keep]
         _check_arms(arm, pols, "conversations")
-        samples.extend(_make_sample(
-            cal, pols, fast_set, created=created, arm=arm, handle=handle,
-            patience=patience_seconds, origin=origin, measure_from=origin + warm, rng=rng)
-            for _ in range(replications))
+        mode = _resample_mode(resample, replications)
+        for _ in range(replications):
+            if mode == "days":
+                c, a, h = _bootstrap_days(created, arm, handle, tz=cal.timezone,
+                                          origin=origin, stop=stop, rng=rng)
+            else:
+                c, a, h = created, arm, handle
+            samples.append(_make_sample(
+                cal, pols, fast_set, created=c, arm=a, handle=h, patience=patience_seconds,
+                origin=origin, measure_from=origin + warm, rng=rng))
     if origin + warm >= stop:
         raise ValueError(f"warmup: {pd.Timedelta(warm, unit='ns')} leaves no time to measure")
     arms = tuple(a for a in pols if any((s.arm == a).any() for s in samples))
     return _Setup(cal, pols, origin, origin + warm, stop, arms, tuple(samples))
+
+
+_RESAMPLE = ("auto", "days", "none")
+
+
+def _resample_mode(resample: str, replications: int) -> str:
+    if resample not in _RESAMPLE:
+        raise ValueError(f"resample: expected one of {_RESAMPLE}, got {resample!r}")
+    if resample == "auto":
+        return "days" if replications > 1 else "none"
+    return resample
+
+
+def _bootstrap_days(created: np.ndarray, arm: np.ndarray, handle: np.ndarray, *, tz: str,
+                    origin: int, stop: int, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One day-bootstrap replicate of a trace (Efron and Tibshirani 1993, ch. 8: resampling
+    blocks, here local days, keeps the dependence within a block).
+
+    Every local day of ``[origin, stop)`` receives the conversations of a day drawn with
+    replacement from the trace's whole days of the same weekday (any whole day if the trace
+    has none of that weekday), at the same elapsed time since local midnight, with their arms
+    and handle times.
+    """
+    first = pd.Timestamp(origin, tz="UTC").tz_convert(tz).normalize()
+    last = pd.Timestamp(stop - 1, tz="UTC").tz_convert(tz).normalize()
+    days = pd.date_range(first, last + pd.Timedelta(days=1), freq="D")  # local midnights
+    mid = days.as_unit("ns").asi8  # len(days) = number of days + 1
+    whole = np.flatnonzero((mid[:-1] >= origin) & (mid[1:] <= stop))
+    if whole.size == 0:
+        raise ValueError("resample: 'days' needs a window holding at least one whole local "
+                         "day; use resample='none' or a longer window")
+    day_of = np.searchsorted(mid, created, side="right") - 1  # each conversation's day
+    lo = np.searchsorted(day_of, np.arange(len(mid) - 1), side="left")
+    hi = np.searchsorted(day_of, np.arange(len(mid) - 1), side="right")
+    weekday = days[:-1].day_of_week.to_numpy()
+    slots = np.arange(len(mid) - 1)
+    source = np.empty(slots.size, dtype=np.int64)
+    for wd in range(7):  # one vectorized draw per weekday
+        want = slots[weekday == wd]
+        if not want.size:
+            continue
+        pool = whole[weekday[whole] == wd]
+        if not pool.size:
+            pool = whole
+        source[want] = pool[rng.integers(0, pool.size, want.size)]
+    counts = hi[source] - lo[source]
+    total = int(counts.sum())
+    offset = np.repeat(np.cumsum(counts) - counts, counts)
+    idx = np.repeat(lo[source], counts) + (np.arange(total) - offset)
+    shifted = created[idx] - np.repeat(mid[source], counts) + np.repeat(mid[slots], counts)
+    keep = (shifted >= origin) & (shifted < stop)
+    order = np.argsort(shifted[keep], kind="stable")
+    return shifted[keep][order], arm[idx][keep][order], handle[idx][keep][order]
 
 
 def _check_arms(arm: np.ndarray, policies: Mapping[str, FrtPolicy], source: str) -> None:
@@ -519,6 +586,7 @@ def simulate_desk(
     end: Any = None,
     warmup: float | _dt.timedelta | str = 0.0,
     replications: int = 1,
+    resample: str = "auto",
     confidence: float = 0.95,
     rng: int | np.random.Generator | None = None,
 ) -> DeskResult:
@@ -547,6 +615,14 @@ def simulate_desk(
         warmup: Hours (or a timedelta) after ``start`` whose conversations are simulated but
             not measured.
         replications: Independent replications (profile arrivals, patience draws).
+        resample: How the replications of a conversations table differ: ``"days"`` -- each
+            is a day bootstrap of the trace (every local day of the window gets the
+            conversations of a whole day of the same weekday drawn with replacement), so the
+            intervals reflect day-to-day variation of the arrivals; ``"none"`` -- every
+            replication replays the trace as it is (only patience draws differ);
+            ``"auto"`` (default) -- ``"days"`` with more than one replication, otherwise
+            ``"none"`` (one replication replays the history). Must be ``"auto"`` for an
+            :class:`ArrivalProfile`, which draws fresh arrivals in every replication.
         confidence: Level of the t intervals across replications.
         rng: Seed or generator.
 
@@ -554,7 +630,8 @@ def simulate_desk(
         A :class:`DeskResult`.
 
     References:
-        See the module docstring (Law 2015; Kiefer and Wolfowitz 1955; Gans et al. 2003).
+        See the module docstring (Law 2015; Kiefer and Wolfowitz 1955; Gans et al. 2003;
+        Efron and Tibshirani 1993 for the day bootstrap).
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence: must be in (0, 1), got {confidence!r}")
@@ -562,7 +639,7 @@ def simulate_desk(
     setup = _prepare(arrivals, assignments, calendar=calendar, policies=policies,
                      fast_arms=fast_arms, unassigned_arm=unassigned_arm,
                      patience_seconds=patience_seconds, start=start, end=end, warmup=warmup,
-                     replications=replications, rng=gen)
+                     replications=replications, rng=gen, resample=resample)
     staff = _staff(agents, setup)
     convs, rows, backlogs = [], [], []
     for r, sample in enumerate(setup.samples):

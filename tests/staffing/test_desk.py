@@ -273,3 +273,74 @@ def test_work_resumes_across_a_daylight_saving_weekend_with_either_kind_of_staff
         assert c["first_response_at"].iloc[1] == pd.Timestamp("2025-03-10 13:30", tz="UTC")
         np.testing.assert_allclose(c["frt_calendar_hours"], [0.0, 46.5])
         np.testing.assert_allclose(c["frt_business_hours"], [0.0, 0.5])
+
+
+# ----------------------------------------------------------------------------- day bootstrap
+def _trace(days, rate_per_hour, aht_seconds, rng):
+    """Poisson conversations over ``days`` whole UTC days; handle times carry their source day
+    as ``day * 10_000 + seconds`` when ``aht_seconds`` is None (a tag, not a workload)."""
+    gen = np.random.default_rng(rng)
+    draws = ArrivalProfile.constant(rate_per_hour, aht_seconds=aht_seconds or 60.0).sample(
+        START, START + pd.Timedelta(days=days), rng=gen)
+    n = len(draws)
+    created = draws["created_at"]
+    if aht_seconds is None:
+        day = ((created - START) // pd.Timedelta(days=1)).to_numpy()
+        handle = day * 10_000.0 + gen.integers(1, 100, n)
+    else:
+        handle = draws["handle_seconds"].to_numpy()
+    ids = np.array([f"C{i}" for i in range(n)])
+    conv = pd.DataFrame({"conversation_id": ids, "customer_id": ids, "created_at": created,
+                         "handle_seconds": handle})
+    asg = pd.DataFrame({"customer_id": ids, "arm": "fast"})
+    return conv, asg
+
+
+def test_day_bootstrap_redraws_whole_days_of_the_same_weekday():
+    conv, asg = _trace(21, 2.0, None, rng=3)  # three whole weeks, days tagged in handle time
+    end = START + pd.Timedelta(days=21)
+    res = simulate_desk(conv, asg, agents=50, calendar=UTC247, start=START, end=end,
+                        replications=6, rng=11)
+    c = res.conversations
+    day = ((c["created_at"] - START) // pd.Timedelta(days=1)).to_numpy()
+    src = (c["handle_seconds"].to_numpy() // 10_000).astype(int)
+    frame = pd.DataFrame({"r": c["replication"], "day": day, "src": src})
+    per_day = frame.groupby(["r", "day"])["src"].agg(["nunique", "first"])
+    assert (per_day["nunique"] == 1).all()  # a day's conversations come from one source day
+    assert ((per_day.index.get_level_values("day") - per_day["first"]) % 7 == 0).all()
+    # the time since midnight is kept: shift back by the whole days moved
+    moved = pd.to_timedelta((day - src) * 86_400, unit="s")
+    back = (c["created_at"] - moved).to_numpy()
+    assert np.isin(back, conv["created_at"].to_numpy()).all()
+    # replications differ (a replay would repeat the trace); each covers all 21 days
+    assert per_day.groupby("r")["first"].apply(tuple).nunique() > 1
+    assert (per_day.groupby("r").size() == 21).all()
+    # resample="none" replays the trace in every replication
+    same = simulate_desk(conv, asg, agents=50, calendar=UTC247, start=START, end=end,
+                         replications=2, resample="none", rng=11)
+    assert (same.replications["n"] == len(conv)).all()
+
+
+def test_day_bootstrap_agrees_with_erlang_c_within_the_bootstrap_error():
+    # A 28-day M/M/5 trace at load 4 (24 an hour, 10 minutes each). The day-bootstrap
+    # replications estimate the trace's own P(wait); their spread (sd across replications,
+    # each a full-length resample) is the bootstrap standard error of that estimate around
+    # the truth (Efron and Tibshirani 1993, ch. 6).
+    conv, asg = _trace(28, 24.0, 600.0, rng=5)
+    res = simulate_desk(conv, asg, agents=5, calendar=UTC247, start=START,
+                        end=START + pd.Timedelta(days=28), replications=30, rng=2)
+    pw, wq_h, _ = erlang_c_closed_form(5, 24.0, 6.0, 0.0)
+    rep = res.replications
+    for stat, truth in (("p_wait", pw), ("mean_wait_hours", wq_h)):
+        x = rep[stat].to_numpy()
+        se = x.std(ddof=1)
+        assert se > 0  # replications are not copies of one another
+        assert abs(x.mean() - truth) < 3.5 * se, (stat, x.mean(), truth, se)
+    with pytest.raises(ValueError, match="resample: expected one of"):
+        simulate_desk(conv, asg, agents=5, calendar=UTC247, replications=2, resample="weeks")
+    with pytest.raises(ValueError, match="resample: applies to a conversations table"):
+        simulate_desk(ArrivalProfile.constant(10.0, aht_seconds=60.0), agents=1, start=START,
+                      end=START + pd.Timedelta(days=1), resample="days")
+    with pytest.raises(ValueError, match="at least one whole local day"):
+        simulate_desk(conv, asg, agents=5, calendar=UTC247, start=START,
+                      end=START + pd.Timedelta(hours=20), replications=2)
