@@ -204,7 +204,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     print(plan.summary())
     if args.months is not None:
         proj = project_headcount(conv, asg, months=args.months,
-                                 monthly_growth=args.monthly_growth,
+                                 monthly_growth=args.monthly_growth, fast_target=target,
                                  cost_per_agent=args.cost_per_agent, **common)
         table = proj.to_pandas().merge(proj.savings, on="month")
         paths.append(write_table(table, args.out / "headcount.csv"))

@@ -30,6 +30,8 @@ References:
     monotonicity the bisection relies on).
     Glasserman, P. and Yao, D. D. (1992). Some guidelines and guarantees for common random
     numbers. Management Science 38(6), 884-908.
+    Lewis, P. A. W. and Shedler, G. S. (1979). Simulation of nonhomogeneous Poisson processes
+    by thinning. Naval Research Logistics Quarterly 26(3), 403-413.
     Green, L. V., Kolesar, P. J. and Whitt, W. (2007). Coping with time-varying demand when
     setting staffing requirements for a service system. Production and Operations
     Management 16(1), 13-39 (simulation-based staffing when steady-state formulas fail).
@@ -200,13 +202,37 @@ def _seeds(gen: np.random.Generator) -> list[int]:
     return [int(x) for x in gen.integers(0, 2**63 - 1, size=len(POLICIES))]
 
 
-def _with_fast_target(setup: _desk._Setup, control: str, seconds: float) -> _desk._Setup:
-    """The same arrivals judged against another fast-policy target (business seconds)."""
+def _with_fast_target(setup: _desk._Setup, control: str, seconds: float | None
+                      ) -> _desk._Setup:
+    """The same arrivals judged against a fast-policy target of ``seconds`` (business time);
+    deferred conversations get at least as long (their deadline is never tighter than the
+    fast target), and the deferred queue is ordered by those deadlines. ``None``: the
+    policies' own targets, deferred deadlines floored at nothing."""
+    if seconds is None:
+        return setup
     samples = []
     for smp in setup.samples:
         allowed = np.where(smp.arm == control, seconds, smp.allowed)
-        samples.append(replace(smp, allowed=allowed))
+        allowed = np.where(smp.fast, allowed, np.maximum(allowed, seconds))
+        d = ~smp.fast
+        jobs = replace(smp.jobs, def_deadline=smp.b[d] + allowed[d])
+        samples.append(replace(smp, allowed=allowed, jobs=jobs))
     return replace(setup, samples=tuple(samples))
+
+
+def _defers(setup: _desk._Setup, seconds: float | None) -> bool:
+    """Whether the deferred queue gives any conversation more time than the fast target."""
+    if seconds is None:
+        return True
+    return any(bool((smp.allowed[~smp.fast] > seconds + 1e-9).any()) for smp in setup.samples)
+
+
+def _fast_seconds(policies: Mapping[str, FrtPolicy], control: str) -> float | None:
+    """The fast policy's business-time target in seconds (``None`` for a deadline rule)."""
+    pol = policies.get(control)
+    if pol is None or pol.rule != "business_time" or pol.target is None:
+        return None
+    return float(pol.target.total_seconds())
 
 
 def _validate_common(service_levels: Mapping[str, float], weeks: float, warmup_days: float,
@@ -236,8 +262,10 @@ class StaffingPlan:
 
     Attributes:
         table: One row per policy (``everyone_fast``, ``rollout``): ``policy, agents,
-            scheduled_hours_per_week, workload_hours_per_week, occupancy`` and
-            ``share_within_target_<arm>`` per arm.
+            scheduled_hours_per_week, workload_hours_per_week, occupancy``,
+            ``share_within_target_<arm>`` per arm and ``deferred`` (low-spend conversations
+            wait in the deferred queue; ``False`` for the rollout when the fast target is at
+            or beyond the deferred deadline, which then repeats everyone fast's row).
         agents_saved: Agents the rollout saves (negative: it costs agents).
         agent_hours_saved_per_year: Scheduled agent hours saved per year (52 weeks).
         annual_savings: ``agents_saved * cost_per_agent``.
@@ -279,6 +307,9 @@ class StaffingPlan:
             lines.append(f"  {pol}: {int(r['agents'])} agents, "
                          f"{r['scheduled_hours_per_week']:,.0f} scheduled h/week, occupancy "
                          f"{r['occupancy']:.1%}; within target: {shares}")
+        if not bool(t.loc[ROLLOUT, "deferred"]):
+            lines.append("  (nobody deferred: the deferred deadline gives no conversation "
+                         "more time than the fast target, so the rollout is everyone fast)")
         lines.append(f"  saved: {self.agents_saved} agents, "
                      f"{self.agent_hours_saved_per_year:,.0f} agent hours and "
                      f"{self.annual_savings:,.0f} a year at {self.cost_per_agent:,.0f} per agent")
@@ -361,13 +392,21 @@ def plan_staffing(
     pols = _policies(calendar, policies, fast_target, control, treatment)
     sc = _scenario(conversations, assignments, calendar=calendar, control=control,
                    treatment=treatment)
-    rows, sims = [], 0
+    fast_s = _fast_seconds(pols, control)
+    rows: list[dict[str, Any]] = []
+    sims = 0
     hours_per_week = float("nan")
     for name, seed in zip(POLICIES, _seeds(gen), strict=True):
         profile = sc.profiles[name].scaled(growth) if growth != 1.0 else sc.profiles[name]
         setup = _setup(profile, calendar=calendar, policies=pols, start=sc.start, weeks=weeks,
                        warmup_days=warmup_days, replications=replications,
                        rng=np.random.default_rng(seed), control=control)
+        setup = _with_fast_target(setup, control, fast_s)
+        if name == ROLLOUT and not _defers(setup, fast_s):
+            # the deferred deadline gives nobody more time than the fast target: nobody is
+            # deferred, so the rollout is everyone fast (and saves nothing)
+            rows.append(dict(rows[0], policy=ROLLOUT))
+            continue
         found = _min_agents(setup, {a: levels[a] for a in setup.arms if a in levels},
                             _load_guess(setup))
         sims += found.simulations
@@ -380,6 +419,7 @@ def plan_staffing(
         }
         for arm in (control, treatment):
             row[f"share_within_target_{arm}"] = found.share.get(arm, np.nan)
+        row["deferred"] = name == ROLLOUT
         rows.append(row)
     table = pd.DataFrame(rows)
     saved = int(table["agents"].iloc[0] - table["agents"].iloc[1])
@@ -404,8 +444,16 @@ def staffing_curve(
     """Agents needed against the fast policy's FRT target, for both policies.
 
     For each target (business hours) the fast policy becomes "answer within the target";
-    under the rollout the low-spend customers keep the one-business-day deadline. Columns
-    ``target_hours, policy, agents``.
+    under the rollout the low-spend customers keep the one-business-day deadline, but it is
+    never tighter than the fast target: a deferred conversation gets the later of the two.
+    Once the target reaches one business day (8 business hours on a 09:00-17:00 desk) the
+    deferral gives nobody more time, so nobody is deferred: the rollout *is* everyone fast,
+    its row repeats everyone fast's agents and ``deferred`` is ``False`` there. (Without the
+    floor, the deferred arm's one-day deadline would bind and the "rollout" would need more
+    agents than everyone fast at loose targets.)
+
+    Columns ``target_hours, policy, agents, deferred`` (``deferred``: some low-spend
+    conversations wait in the deferred queue; always ``False`` for everyone fast).
 
     References:
         As :func:`plan_staffing`.
@@ -420,6 +468,7 @@ def staffing_curve(
                    treatment=treatment)
     pols = _policies(calendar, None, _dt.timedelta(hours=4), control, treatment)
     rows = []
+    fast_agents: dict[float, int] = {}
     for name, seed in zip(POLICIES, _seeds(gen), strict=True):
         base = _setup(sc.profiles[name], calendar=calendar, policies=pols, start=sc.start,
                       weeks=weeks, warmup_days=warmup_days, replications=replications,
@@ -427,10 +476,17 @@ def staffing_curve(
         arm_levels = {a: levels[a] for a in base.arms if a in levels}
         guess, lower = _load_guess(base), 0
         for t in sorted(set(targets), reverse=True):  # loosest first: answers only grow
-            found = _min_agents(_with_fast_target(base, control, t * 3600.0), arm_levels,
-                                guess, lower=lower)
-            guess, lower = found.agents, found.agents - 1
-            rows.append({"target_hours": t, "policy": name, "agents": found.agents})
+            setup = _with_fast_target(base, control, t * 3600.0)
+            deferred = name == ROLLOUT and _defers(setup, t * 3600.0)
+            if name == ROLLOUT and not deferred:
+                agents = fast_agents[t]  # nobody deferred: the rollout is everyone fast
+            else:
+                agents = _min_agents(setup, arm_levels, guess, lower=lower).agents
+                guess, lower = agents, agents - 1
+            if name == EVERYONE_FAST:
+                fast_agents[t] = agents
+            rows.append({"target_hours": t, "policy": name, "agents": agents,
+                         "deferred": deferred})
     out = pd.DataFrame(rows).sort_values(["policy", "target_hours"], kind="stable")
     return out.reset_index(drop=True)
 
@@ -476,6 +532,37 @@ class HeadcountProjection:
         return f"HeadcountProjection({self.summary()})"
 
 
+def _grown(base: _desk._Setup, extra: _desk._Setup | None, marks: list[np.ndarray],
+           extra_marks: list[np.ndarray], *, growth: float, top: float) -> _desk._Setup:
+    """The base arrivals grown to ``growth`` with common random numbers.
+
+    Poisson thinning and superposition (Lewis and Shedler 1979): the base draw (rate lambda)
+    thinned to ``min(growth, 1)`` plus the extra draw (rate ``(top - 1) lambda``) thinned to
+    ``max(growth - 1, 0) / (top - 1)`` is a Poisson process of rate ``growth * lambda``, and
+    the sets are nested: a larger growth keeps every arrival of a smaller one.
+    """
+    samples = []
+    for k, smp in enumerate(base.samples):
+        keep = marks[k] < min(growth, 1.0)
+        parts = [(smp, keep)]
+        if extra is not None and growth > 1.0:
+            parts.append((extra.samples[k], extra_marks[k] < (growth - 1.0) / (top - 1.0)))
+        created = np.concatenate([p.created[m] for p, m in parts])
+        order = np.argsort(created, kind="stable")
+
+        def cat(field: str, parts: list = parts, order: np.ndarray = order) -> np.ndarray:
+            return np.concatenate([getattr(p, field)[m] for p, m in parts])[order]
+
+        b, allowed, handle, pat, fast = (cat("b"), cat("allowed"), cat("handle"),
+                                         cat("patience"), cat("fast"))
+        d = ~fast
+        jobs = _desk._engine.Jobs(b[fast], handle[fast], pat[fast], b[d], handle[d], pat[d],
+                                  b[d] + allowed[d])
+        samples.append(_desk._Sample(created[order], cat("arm"), handle, b, allowed, pat, fast,
+                                     cat("measured"), jobs))
+    return replace(base, samples=tuple(samples))
+
+
 def project_headcount(
     conversations: pd.DataFrame,
     assignments: pd.DataFrame,
@@ -486,6 +573,7 @@ def project_headcount(
     step_months: int = 3,
     cost_per_agent: float = 65_000.0,
     service_levels: Mapping[str, float] | None = None,
+    fast_target: _dt.timedelta = _dt.timedelta(hours=4),
     weeks: float = 4.0,
     warmup_days: float = 4.0,
     replications: int = 1,
@@ -496,11 +584,19 @@ def project_headcount(
     """Agents for both policies every ``step_months`` over ``months`` of compound growth.
 
     Conversation volume grows by ``(1 + monthly_growth) ** month`` (customers grow, each
-    asks as often as today); each month's plan is found as in :func:`plan_staffing`,
-    searching from the previous month's answer.
+    asks as often as today); each month's plan is found as in :func:`plan_staffing` (month 0
+    *is* that plan for the same ``rng``), searching from the previous month's answer.
+
+    **Common random numbers across months.** The months do not draw fresh arrivals: month
+    0's arrivals are kept, and growth adds arrivals from one extra draw, thinned so that each
+    month's arrivals contain the previous month's (Poisson thinning and superposition). The
+    headcount then rises smoothly with volume instead of jumping with the sampling noise of
+    separate draws, and the savings move with the growth rather than bouncing month to month
+    (Glasserman and Yao 1992).
 
     References:
-        As :func:`plan_staffing`.
+        As :func:`plan_staffing`; Lewis and Shedler (1979) for thinning; Glasserman and Yao
+        (1992) for common random numbers.
     """
     if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
         raise ValueError(f"months: must be a whole number of months in 1..120, got {months!r}")
@@ -511,28 +607,45 @@ def project_headcount(
     levels = _default_levels(control, treatment, service_levels)
     _validate_common(levels, weeks, warmup_days, replications, cost_per_agent)
     gen = np.random.default_rng(rng)
-    pols = _policies(calendar, None, _dt.timedelta(hours=4), control, treatment)
+    pols = _policies(calendar, None, fast_target, control, treatment)
+    fast_s = _fast_seconds(pols, control)
     sc = _scenario(conversations, assignments, calendar=calendar, control=control,
                    treatment=treatment)
     rows = []
     steps = sorted({*range(0, months + 1, step_months), months})
+    growth = {m: (1.0 + monthly_growth) ** m for m in steps}
+    top = max(growth.values())
+    fast_agents: dict[int, int] = {}
     for name, seed in zip(POLICIES, _seeds(gen), strict=True):
-        sub = np.random.default_rng(seed)
+        common = {"calendar": calendar, "policies": pols, "start": sc.start, "weeks": weeks,
+                  "warmup_days": warmup_days, "replications": replications,
+                  "control": control}
+        base = _with_fast_target(_setup(sc.profiles[name], rng=np.random.default_rng(seed),
+                                        **common), control, fast_s)
+        crn = np.random.default_rng([seed, 1])
+        extra = None
+        if top > 1.0:
+            extra = _with_fast_target(_setup(sc.profiles[name].scaled(top - 1.0), rng=crn,
+                                             **common), control, fast_s)
+        marks = [crn.random(len(smp.b)) for smp in base.samples]
+        extra_marks = ([crn.random(len(smp.b)) for smp in extra.samples]
+                       if extra is not None else [])
         previous = 0
         for m in steps:
-            g = (1.0 + monthly_growth) ** m
+            g = growth[m]
             profile = sc.profiles[name].scaled(g)
-            setup = _setup(profile, calendar=calendar, policies=pols, start=sc.start,
-                           weeks=weeks, warmup_days=warmup_days, replications=replications,
-                           rng=sub, control=control)
-            # volume grows (or shrinks) monotonically: search up (or down) from last month
-            lower = previous - 1 if previous and monthly_growth >= 0 else 0
-            found = _min_agents(setup, {a: levels[a] for a in setup.arms if a in levels},
-                                max(previous, _load_guess(setup)), lower=lower)
-            previous = found.agents
+            setup = _grown(base, extra, marks, extra_marks, growth=g, top=top)
+            if name == ROLLOUT and not _defers(setup, fast_s):
+                agents = fast_agents[m]  # nobody deferred: the rollout is everyone fast
+            else:
+                # volume grows (or shrinks) monotonically: search up (or down) from last month
+                lower = previous - 1 if previous and monthly_growth >= 0 else 0
+                agents = _min_agents(setup, {a: levels[a] for a in setup.arms if a in levels},
+                                     max(previous, _load_guess(setup)), lower=lower).agents
+                previous = agents
+            if name == EVERYONE_FAST:
+                fast_agents[m] = agents
             rows.append({"month": m, "growth": g, "policy": name,
                          "conversations_per_week": sum(s.per_week for s in profile.streams),
-                         "agents": found.agents,
-                         "annual_cost": found.agents * float(cost_per_agent)})
+                         "agents": agents, "annual_cost": agents * float(cost_per_agent)})
     return HeadcountProjection(pd.DataFrame(rows), float(monthly_growth), float(cost_per_agent))
-

@@ -65,7 +65,7 @@ def test_plan_writes_plan_curve_projection_and_decision(trial_files, tmp_path, c
     plan = pd.read_csv(out / "staffing_plan.csv")
     assert list(plan["policy"]) == ["everyone_fast", "rollout"]
     curve = pd.read_csv(out / "staffing_curve.csv")
-    assert list(curve.columns) == ["target_hours", "policy", "agents"]
+    assert list(curve.columns) == ["target_hours", "policy", "agents", "deferred"]
     assert len(curve) == 6
     head = pd.read_csv(out / "headcount.csv")
     assert {"month", "policy", "agents", "agents_saved", "annual_savings"} <= set(head.columns)

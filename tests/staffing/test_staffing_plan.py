@@ -1,6 +1,7 @@
 """Headcount planning: the search finds the true minimum; plans agree with Erlang C."""
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -100,7 +101,7 @@ def test_plan_curve_and_projection_agree_and_read_well():
     assert "<table" in plan._repr_html_()
 
     curve = staffing_curve(conv, asg, targets_hours=(1, 4, 24), **kw)
-    assert list(curve.columns) == ["target_hours", "policy", "agents"]
+    assert list(curve.columns) == ["target_hours", "policy", "agents", "deferred"]
     for _, g in curve.groupby("policy"):
         assert g.sort_values("target_hours")["agents"].is_monotonic_decreasing
     at4 = curve[curve["target_hours"] == 4].set_index("policy")["agents"]
@@ -131,3 +132,68 @@ def test_bad_input_names_the_argument():
         staffing_curve(conv, asg, calendar=OFFICE, targets_hours=(0, 4))
     with pytest.raises(ValueError, match="months"):
         project_headcount(conv, asg, calendar=OFFICE, months=0)
+
+
+def test_targets_at_or_beyond_the_deferred_deadline_defer_nobody():
+    # On a 09:00-17:00 desk the deferred deadline (next business day, same clock time) is 8
+    # business hours. At an 8- or 24-hour fast target deferring gives nobody more time, so the
+    # rollout is everyone fast: same agents, no savings (before the fix the one-day deadline
+    # bound and the "rollout" needed more agents than everyone fast).
+    conv, asg = _trial(40.0, 480.0, 4, rng=3, outside_share=0.4)
+    kw = {"calendar": OFFICE, "weeks": 2, "warmup_days": 2, "rng": 9}
+    curve = staffing_curve(conv, asg, targets_hours=(2, 4, 8, 24), **kw)
+    wide = curve.pivot(index="target_hours", columns="policy", values="agents")
+    flag = curve[curve["policy"] == "rollout"].set_index("target_hours")["deferred"]
+    assert flag.to_dict() == {2.0: True, 4.0: True, 8.0: False, 24.0: False}
+    assert not curve.loc[curve["policy"] == "everyone_fast", "deferred"].any()
+    assert (wide.loc[[8.0, 24.0], "rollout"] == wide.loc[[8.0, 24.0], "everyone_fast"]).all()
+    assert (wide["rollout"] <= wide["everyone_fast"]).all()
+    assert wide["rollout"].is_monotonic_decreasing
+    plan = plan_staffing(conv, asg, fast_target=dt.timedelta(hours=8), **kw)
+    assert plan.agents_saved == 0
+    assert plan.agents("rollout") == plan.agents("everyone_fast") == wide.loc[8.0,
+                                                                               "everyone_fast"]
+    assert list(plan.table["deferred"]) == [False, False]
+    assert "nobody deferred" in plan.summary()
+    # a just-longer deadline is the deadline, not the target: at 7 h deferral still applies
+    setup = _plan._with_fast_target(
+        _plan._setup(_plan._scenario(conv, asg, calendar=OFFICE, control="fast",
+                                     treatment="one_business_day").profiles["rollout"],
+                     calendar=OFFICE, policies=default_policies(OFFICE), start=START, weeks=1,
+                     warmup_days=0, replications=1, rng=np.random.default_rng(1),
+                     control="fast"), "fast", 7 * 3600.0)
+    smp = setup.samples[0]
+    deferred = smp.allowed[~smp.fast]
+    assert deferred.min() >= 7 * 3600.0
+    np.testing.assert_allclose(np.median(deferred), 8 * 3600.0)
+    np.testing.assert_array_equal(smp.jobs.def_deadline, smp.b[~smp.fast] + deferred)
+
+
+def test_projection_months_share_their_arrivals():
+    # Common random numbers: each month's arrivals contain the previous month's, and the
+    # volume grows as (1 + g)^m up to Poisson noise of the added arrivals.
+    conv, asg = _trial(40.0, 480.0, 4, rng=3, outside_share=0.4)
+    sc = _plan._scenario(conv, asg, calendar=OFFICE, control="fast",
+                         treatment="one_business_day")
+    common = {"calendar": OFFICE, "policies": default_policies(OFFICE), "start": sc.start,
+              "weeks": 2, "warmup_days": 1, "replications": 2, "control": "fast"}
+    base = _plan._setup(sc.profiles["rollout"], rng=np.random.default_rng(1), **common)
+    top = 1.5
+    extra = _plan._setup(sc.profiles["rollout"].scaled(top - 1), rng=np.random.default_rng(2),
+                         **common)
+    u = np.random.default_rng(3)
+    marks = [u.random(len(s.b)) for s in base.samples]
+    extra_marks = [u.random(len(s.b)) for s in extra.samples]
+    grown = [_plan._grown(base, extra, marks, extra_marks, growth=g, top=top)
+             for g in (0.8, 1.0, 1.2, 1.5)]
+    for k in range(2):
+        sets = [set(zip(s.samples[k].created.tolist(), s.samples[k].handle.tolist(),
+                        strict=True)) for s in grown]
+        assert all(a <= b for a, b in itertools.pairwise(sets))
+        np.testing.assert_array_equal(grown[1].samples[k].created, base.samples[k].created)
+        n = np.array([len(s) for s in sets], dtype=float)
+        added = n[3] - n[1]  # Poisson with mean 0.5 x base volume
+        assert abs(added - 0.5 * n[1]) < 4 * np.sqrt(0.5 * n[1])
+        smp = grown[2].samples[k]
+        assert np.all(np.diff(smp.created) >= 0)
+        np.testing.assert_array_equal(smp.jobs.fast_arrival, smp.b[smp.fast])
