@@ -343,3 +343,27 @@ def test_erlang_a_search_equals_brute_force_from_one_agent(case):
     r = required_agents(lam, aht, t, sl, patience_seconds=patience)
     every = erlang_a(np.arange(1, r.raw_agents + 1), lam, aht, patience, target_seconds=t)
     assert int(np.flatnonzero(every.service_level >= sl)[0]) + 1 == r.raw_agents
+
+
+def test_erlang_a_matches_pyworkforce_published_example():
+    # pyworkforce documentation, "Erlang A (abandonment)"
+    # (https://pyworkforce.rodrigo-arenas.com/stable/guide/erlanga), computed from the M/M/c+M
+    # birth-death chain, an implementation independent of ours:
+    #   ErlangA(transactions=100, aht=3, asa=20/60, interval=30, patience=5, shrinkage=0.3)
+    #   .required_positions(service_level=0.8, max_occupancy=0.85, max_abandonment=0.05)
+    #   -> raw_positions 13, positions 19, service_level 0.858..., occupancy 0.750...,
+    #      abandonment_probability 0.025..., waiting_probability 0.226...,
+    #      average_speed_of_answer 0.125... (minutes; the mean wait of *all* arrivals)
+    # i.e. 200 contacts/h, 180 s handle time, 20 s target, 300 s mean patience.
+    r = required_agents(200, 180, 20, 0.8, max_occupancy=0.85, shrinkage=0.3,
+                        patience_seconds=300)
+    assert (r.raw_agents, r.scheduled_agents) == (13, 19)
+    assert r.model == "erlang_a"
+    # the page shows three decimals
+    assert round(r.service_level, 3) == 0.858
+    assert round(r.occupancy, 3) == 0.750
+    assert round(r.p_abandon, 3) == 0.025
+    assert round(r.p_wait, 3) == 0.226
+    m = erlang_a(13, 200, 180, 300, target_seconds=20)
+    assert round(float(m.mean_wait[0]) / 60, 3) == 0.125  # pyworkforce's ASA: all arrivals
+    assert float(m.asa[0]) < float(m.mean_wait[0])  # ours: answered contacts only
