@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -55,6 +56,7 @@ from frt_experiments.metrics import (
     arm_statistics,
     customer_rows,
 )
+from frt_experiments.monitoring import judge_interim_results
 from frt_experiments.plan import ALTERNATIVES, ExperimentPlan
 from frt_experiments.plotting import arm_color, plot_forest
 from frt_experiments.stats.cuped import cuped_adjust
@@ -191,6 +193,37 @@ class ExperimentResult:
             rows.append({"metric": metric, **{k: d[k] for k in cols[1:-1]},
                          "conclusion": t.conclusion})
         return pd.DataFrame(rows, columns=cols)
+
+    def sequential(self, *, look: int | None = None,
+                   information: Sequence[float] | None = None) -> pd.DataFrame:
+        """Each metric judged against the plan's group-sequential efficacy boundary.
+
+        The fixed-sample ``significant`` column spends all of ``alpha`` at once; a plan with
+        ``looks > 1`` spends it over the looks (Lan-DeMets), so at look ``k`` a metric is
+        significant only when its z statistic crosses that look's boundary (e.g. 2.031 rather
+        than 1.960 at the last of five O'Brien-Fleming looks).
+
+        Args:
+            look: Which look this analysis is (1-based; default: the plan's last look).
+            information: Information fractions reached at looks 1..``look`` (e.g. customers
+                analysed / planned); the boundaries are then recomputed for them.
+
+        Returns:
+            One row per metric: metric, z, bound, nominal_p, decision
+            (:func:`frt_experiments.monitoring.judge_interim_results`).
+
+        Raises:
+            ValueError: The analysis had no plan, or ``look`` is not one of its looks.
+
+        References:
+            Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2.
+        """
+        if self.plan is None:
+            raise ValueError("sequential: this analysis has no experiment plan; analyse with "
+                             "plan=... (frt analyze --plan)")
+        k = self.plan.looks or 1
+        return judge_interim_results(self.to_pandas(), look=k if look is None else look,
+                                     plan=self.plan, information=information)
 
     def summary(self) -> pd.DataFrame:
         """The published-style table: indicator, relative change with its interval, p-values.
@@ -462,6 +495,12 @@ def analyze(
     """
     alpha, alternative, csat_margin, nrr_margin = _settings(alpha, alternative, csat_margin,
                                                             nrr_margin, plan)
+    _check_flags(cuped=cuped, diagnostics=diagnostics, validate=validate)
+    for name, table in (("customers", customers), ("conversations", conversations),
+                        ("assignments", assignments)):
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"{name} must be a pandas DataFrame (the canonical {name} table), "
+                            f"got {type(table).__name__}")
     if control == treatment:
         raise ValueError(f"control and treatment must differ, both are {control!r}")
     if validate:
@@ -511,6 +550,10 @@ def analyze_rows(
     """
     alpha, alternative, csat_margin, nrr_margin = _settings(alpha, alternative, csat_margin,
                                                             nrr_margin, plan)
+    _check_flags(cuped=cuped)
+    if not isinstance(rows, pd.DataFrame):
+        raise TypeError("rows must be a pandas DataFrame of per-customer rows (see "
+                        f"frt_experiments.metrics.customer_rows), got {type(rows).__name__}")
     if control == treatment:
         raise ValueError(f"control and treatment must differ, both are {control!r}")
     missing = [c for c in ROW_COLUMNS if c not in rows.columns]
@@ -521,6 +564,7 @@ def analyze_rows(
     covariates = [c for c in schema.PRE_COVARIATES if c in rows.columns] if cuped else []
     columns = [CONVERSATIONS, RATED, SATISFIED, HANDLE_HOURS, schema.REVENUE_START,
                schema.REVENUE_END, *([EXPOSURE_DAYS] if has_exposure else []), *covariates]
+    _check_rows(rows, columns)
     st = arm_statistics(rows, columns=columns, arms=[control, treatment])
     for name, arm in (("control", control), ("treatment", treatment)):
         n_arm = st[arm].n
@@ -567,6 +611,31 @@ def analyze_rows(
     return ExperimentResult(tuple(results), alpha, alternative, bool(cuped),
                             tuple(float(p) for p in holm([r.p_value for r in results])),
                             tuple(margin_tests), None, None, plan)
+
+
+def _check_flags(**flags: object) -> None:
+    for name, value in flags.items():
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def _check_rows(rows: pd.DataFrame, columns: list[str]) -> None:
+    """Per-customer sums must be numbers, finite and non-negative (DataError otherwise)."""
+    problems = []
+    for col in columns:
+        try:
+            v = rows[col].to_numpy(dtype=float, na_value=np.nan)
+        except (TypeError, ValueError):
+            problems.append(Problem("rows", col, "must hold numbers (per-customer sums)"))
+            continue
+        bad = ~(np.isfinite(v) & (v >= 0))
+        if bad.any():
+            where = np.flatnonzero(bad)
+            problems.append(Problem("rows", col, "missing, infinite or negative (per-customer "
+                                    "sums are finite and >= 0)", int(where.size),
+                                    tuple(int(i) for i in where[:5])))
+    if problems:
+        raise DataError(problems)
 
 
 def _end(conversations: pd.DataFrame, window_end: object) -> pd.Timestamp | None:

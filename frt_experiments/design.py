@@ -49,7 +49,7 @@ from scipy import optimize
 
 from frt_experiments import schema
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.plan import ExperimentPlan
+from frt_experiments.plan import ALTERNATIVES, ExperimentPlan
 from frt_experiments.stats.power import margin_power, solve_power
 from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
 
@@ -238,8 +238,12 @@ def metric_power(
     References:
         Chow, Shao and Wang (2008), chapter 3; statsmodels ``NormalIndPower.solve_power``.
     """
+    if not isinstance(variance, MetricVariance):
+        raise TypeError(f"variance must be a MetricVariance, got {type(variance).__name__}")
     if test not in _TESTS:
         raise ValueError(f"test must be one of {', '.join(_TESTS)}, got {test!r}")
+    _check_power_args(n_per_arm=n_per_arm, rel_mde=rel_mde, mde=mde, power=power, alpha=alpha,
+                      ratio=ratio, alternative=alternative, test=test, margin=margin)
     if rel_mde is not None and mde is not None:
         raise ValueError("give rel_mde or mde, not both")
     base, sd = variance.baseline, variance.sd
@@ -280,6 +284,41 @@ def metric_power(
         design_effect=variance.design_effect,
         solved_for="mde" if solved == "effect" else solved,
     )
+
+
+def _check_power_args(*, n_per_arm: float | None, rel_mde: float | None, mde: float | None,
+                      power: float | None, alpha: float | None, ratio: float,
+                      alternative: str, test: str, margin: float | None) -> None:
+    """Name the argument and the rule before any solver sees a bad value."""
+    def number(name: str, v: object) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float | np.number) \
+                or not math.isfinite(float(v)):
+            raise ValueError(f"{name} must be a finite number, got {v!r}")
+        return float(v)
+
+    if n_per_arm is not None and not number("n_per_arm", n_per_arm) > 0:
+        raise ValueError(f"n_per_arm must be positive (control customers), got {n_per_arm!r}")
+    for name, v in (("power", power), ("alpha", alpha)):
+        if v is not None and not 0 < number(name, v) < 1:
+            raise ValueError(f"{name} must be in (0, 1), got {v!r}")
+    if not number("ratio", ratio) > 0:
+        raise ValueError(f"ratio must be positive (treatment/control customers), got {ratio!r}")
+    for name, v in (("rel_mde", rel_mde), ("mde", mde)):
+        if v is not None:
+            number(name, v)
+    if rel_mde is not None and rel_mde <= -1:
+        raise ValueError(f"rel_mde must be > -1 (a relative change), got {rel_mde!r}")
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {', '.join(ALTERNATIVES)}, "
+                         f"got {alternative!r}")
+    if margin is not None:
+        m = number("margin", margin)
+        if test == "non-inferiority" and not (m != 0 and m > -1):
+            raise ValueError(f"a non-inferiority margin must be relative, non-zero and > -1 "
+                             f"(e.g. -0.02), got {margin!r}")
+        if test == "equivalence" and not 0 < m < 1:
+            raise ValueError(f"an equivalence margin must be relative, in (0, 1) (e.g. 0.01), "
+                             f"got {margin!r}")
 
 
 def _solve_margin(sd: float, abs_margin: float, *, n: float | None, effect: float,
@@ -406,6 +445,14 @@ def plan_experiment(
     """
     if not variances:
         raise ValueError("variances: give at least one MetricVariance")
+    wrong = [k for k, v in variances.items() if not isinstance(v, MetricVariance)]
+    if wrong:
+        raise TypeError(f"variances: values must be MetricVariance, not for {wrong}")
+    if n_per_arm is not None and (isinstance(n_per_arm, bool)
+                                  or not isinstance(n_per_arm, int | float)
+                                  or not math.isfinite(n_per_arm) or not n_per_arm > 0):
+        raise ValueError(f"n_per_arm must be a positive number (control customers), got "
+                         f"{n_per_arm!r}")
     rel_mde = dict(rel_mde or {})
     unknown = sorted(set(rel_mde) - set(variances))
     if unknown:

@@ -90,6 +90,11 @@ def customer_rows(
         DataError: A table breaks a schema rule, or an assigned customer is missing from
             ``customers``, or a customer is assigned twice.
     """
+    for name, table in (("customers", customers), ("conversations", conversations),
+                        ("assignments", assignments)):
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"{name} must be a pandas DataFrame (the canonical {name} table), "
+                            f"got {type(table).__name__}")
     if validate:
         customers = schema.validate_customers(customers)
         conversations = schema.validate_conversations(conversations)
@@ -122,6 +127,10 @@ def customer_rows(
 
     created = conversations[schema.CREATED_AT].to_numpy(dtype="datetime64[ns]")
     end = _window_end(window_end, created, assigned_at)
+    if window_end is not None and n and not (assigned_at <= end).any():
+        raise ValueError(f"window_end {window_end!s} is before every assignment (the first "
+                         f"is {pd.Timestamp(np.nanmin(assigned_at), tz='UTC')}): no customer "
+                         "was exposed")
     code = _positions(_arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
     keep = code >= 0
     keep[keep] = (created[keep] >= assigned_at[code[keep]]) & (created[keep] <= end)

@@ -77,6 +77,9 @@ def judge_interim(
     if isinstance(plan, SequentialBounds):
         bounds = plan
         planned = plan.information
+    elif not isinstance(plan, ExperimentPlan):
+        raise TypeError(f"plan must be an ExperimentPlan or SequentialBounds, got "
+                        f"{type(plan).__name__}")
     else:
         planned = plan.information_fractions
         bounds = sequential_bounds(list(planned), alpha=plan.alpha, spending=plan.spending,
@@ -126,23 +129,39 @@ def judge_interim_results(
     """Judge every metric of an interim analysis table against the plan.
 
     ``results`` is ``ExperimentResult.to_pandas()`` or a ``results.csv`` frame with columns
-    ``metric``, ``diff`` and ``p_value`` (two-sided p-values of difference tests); each row's
-    z statistic is recovered as ``sign(diff) * Phi^-1(1 - p/2)``. Returns one row per metric:
-    metric, z, bound, nominal_p, decision.
+    ``metric``, ``diff`` and ``p_value``: the p-values of the difference tests under the
+    plan's alternative (what :func:`frt_experiments.analyze` reports when given the plan).
+    Each row's z statistic is recovered from its p-value: ``sign(diff) Phi^-1(1 - p/2)`` for
+    a two-sided plan, ``Phi^-1(1 - p)`` for ``"greater"`` and ``Phi^-1(p)`` for ``"less"``.
+    A p-value that underflowed to 0 (a very large trial) counts as the smallest positive
+    double, far beyond any boundary. Returns one row per metric: metric, z, bound,
+    nominal_p, decision.
 
     References:
         Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2.
     """
+    if not isinstance(results, pd.DataFrame):
+        raise TypeError(f"results must be a DataFrame (ExperimentResult.to_pandas() or "
+                        f"results.csv), got {type(results).__name__}")
     missing = [c for c in ("metric", "diff", "p_value") if c not in results.columns]
     if missing:
         raise ValueError(f"results: missing columns {missing} (need metric, diff, p_value)")
-    p = results["p_value"].astype(float).to_numpy()
-    bad = ~((p > 0) & (p <= 1))
+    p = pd.to_numeric(results["p_value"], errors="coerce").to_numpy(dtype=float)
+    diff = pd.to_numeric(results["diff"], errors="coerce").to_numpy(dtype=float)
+    bad = ~((p >= 0) & (p <= 1)) | ~np.isfinite(diff)
     if bad.any():
         rows = ", ".join(str(i) for i in np.flatnonzero(bad)[:5])
-        raise ValueError(f"results: column p_value: {int(bad.sum())} rows are not in (0, 1] "
-                         f"(rows {rows})")
-    z = np.sign(results["diff"].astype(float).to_numpy()) * stats.norm.isf(p / 2)
+        raise ValueError(f"results: columns p_value, diff: {int(bad.sum())} rows have a "
+                         f"p-value outside [0, 1] or a missing difference (rows {rows})")
+    p = np.maximum(p, np.finfo(float).tiny)
+    alternative = (plan.alternative if isinstance(plan, SequentialBounds)
+                   else getattr(plan, "alternative", "two-sided"))
+    if alternative == "two-sided":
+        z = np.sign(diff) * stats.norm.isf(p / 2)
+    elif alternative == "greater":
+        z = stats.norm.isf(p)
+    else:
+        z = stats.norm.ppf(p)
     decisions = [judge_interim(float(zi), look=look, plan=plan, information=information)
                  for zi in z]
     return pd.DataFrame({

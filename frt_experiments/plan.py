@@ -137,8 +137,9 @@ def _problems(p: ExperimentPlan) -> list[str]:
         out.append(f"experiment.alternative must be one of {', '.join(ALTERNATIVES)}, "
                    f"got {p.alternative!r}")
     if p.csat_margin is not None and (not _is_number(p.csat_margin)
-                                      or not -1 < p.csat_margin <= 0):
-        out.append("margins.csat must be a relative non-inferiority margin in (-1, 0] "
+                                      or not -1 < p.csat_margin < 0):
+        # 0 is no margin: the analysis' non-inferiority test needs a negative one
+        out.append("margins.csat must be a relative non-inferiority margin in (-1, 0) "
                    f"(e.g. -0.02), got {p.csat_margin!r}")
     if p.nrr_margin is not None and (not _is_number(p.nrr_margin)
                                      or not 0 < p.nrr_margin < 1):

@@ -239,3 +239,42 @@ def test_swapping_arms_flips_the_comparison(trial, use_cuped):
     np.testing.assert_allclose(b["diff"], -a["diff"], rtol=1e-9)
     np.testing.assert_allclose(1 + b["rel_diff"], 1 / (1 + a["rel_diff"]), rtol=1e-9)
     np.testing.assert_allclose(b["p_value"], a["p_value"], rtol=1e-9)
+
+
+def test_bad_arguments_and_rows_are_named():
+    rng = np.random.default_rng(6)
+    customers, conversations, assignments = _tables(rng)
+    with pytest.raises(TypeError, match="conversations must be a pandas DataFrame"):
+        analyze(customers, conversations.to_dict(), assignments)
+    with pytest.raises(TypeError, match="cuped must be True or False"):
+        analyze(customers, conversations, assignments, cuped="no", diagnostics=False)
+    with pytest.raises(ValueError, match=r"window_end .* is before every assignment"):
+        analyze(customers, conversations, assignments, window_end="2020-01-01T00:00Z",
+                diagnostics=False)
+    from frt_experiments.analysis import analyze_rows
+
+    rows = customer_rows(customers, conversations, assignments)
+    with pytest.raises(TypeError, match="rows must be a pandas DataFrame"):
+        analyze_rows(rows.to_numpy())
+    bad = rows.copy()
+    bad.iloc[[3, 7], bad.columns.get_loc("revenue_start")] = [-1.0, np.nan]
+    with pytest.raises(DataError, match=r"rows: column revenue_start: 2 rows are missing, "
+                                        r"infinite or negative .*\(rows 3, 7\)"):
+        analyze_rows(bad)
+    res = analyze(customers, conversations, assignments, diagnostics=False)
+    with pytest.raises(ValueError, match="no experiment plan"):
+        res.sequential()
+
+
+def test_sequential_judges_the_plan_look(trial):
+    """With a 5-look O'Brien-Fleming plan, the final analysis is judged at 2.031, not 1.960:
+    the z statistics are the Welch t statistics' normal equivalents."""
+    plan = ExperimentPlan(name="x", looks=5)
+    res = analyze(trial.customers, trial.conversations, trial.assignments, plan=plan,
+                  diagnostics=False)
+    seq = res.sequential()
+    assert seq["bound"].to_numpy() == pytest.approx([2.031] * 4, abs=6e-4)
+    p = res.to_pandas()["p_value"].to_numpy()
+    assert np.abs(seq["z"]).to_numpy() == pytest.approx(stats.norm.isf(p / 2), rel=1e-12)
+    first = res.sequential(look=1)
+    assert first["bound"].to_numpy() == pytest.approx([4.877] * 4, abs=6e-4)

@@ -1,14 +1,17 @@
 """frt analyze in process: outputs written, exact results.csv columns, one-line errors."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from frt_experiments.analysis import RESULT_COLUMNS, analyze
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.cli import main
 from frt_experiments.errors import TreatmentNotDeliveredWarning
-from frt_experiments.plan import ExperimentPlan, write_plan
+from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
 from frt_experiments.simulate import simulate
+from frt_experiments.stats.sequential import sequential_bounds
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +94,65 @@ def test_desk_calendar_reaches_the_diagnostics(data, tmp_path):
     assert (frt0["median_business_hours"] < frt0["median_calendar_hours"]).all()
     summary = (out / "summary.md").read_text()
     assert f"{frt.loc['fast', 'median_calendar_hours']:.2f}" in summary
+
+
+def test_plan_written_by_frt_power_drives_frt_analyze(data, tmp_path, capsys):
+    """frt power --write-plan -> frt analyze --plan: alpha, margins and looks all arrive."""
+    trial, d = data
+    plan_file = tmp_path / "plan.toml"
+    assert main(["power", "--metric", "csat:0.85:0.74:1.3", "--metric", "questions:2.5:3.1",
+                 "--mde", "questions=-0.04", "--csat-margin", "-0.02", "--nrr-margin", "0.01",
+                 "--metric", "nrr:0.97:0.4", "--alpha", "0.1", "--looks", "5",
+                 "--name", "frt-low-spend", "--write-plan", str(plan_file)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(_args(d, out, "--plan", str(plan_file), "--no-diagnostics")) == 0
+    printed = capsys.readouterr().out
+    plan = read_plan(plan_file)
+    assert (plan.alpha, plan.csat_margin, plan.nrr_margin, plan.looks) == (0.1, -0.02, 0.01, 5)
+    # the files hold what the API computes under the same plan
+    ref = analyze(trial.customers, trial.conversations, trial.assignments, plan=plan,
+                  diagnostics=False)
+    res = pd.read_csv(out / "results.csv")
+    pd.testing.assert_series_equal(res["p_value"], ref.to_pandas()["p_value"], rtol=1e-9)
+    dec = ref.decisions.set_index("metric")
+    assert dec.loc["csat", "margin"] == -0.02
+    assert dec.loc["csat", "alpha"] == 0.05  # one-sided alpha/2 of the two-sided 0.1 plan
+    assert dec.loc["nrr", "margin"] == 0.01
+    assert dec.loc["nrr", "alpha"] == 0.1  # TOST at alpha per side
+    assert "csat non-inferiority" in printed
+    assert "nrr equivalence" in printed
+    summary = (out / "summary.md").read_text()
+    assert "90% CI" in summary
+    assert "Sequential monitoring: look 5 of 5" in summary
+    # the last of five O'Brien-Fleming looks at two-sided 0.1 is judged at its own boundary
+    seq = pd.read_csv(out / "sequential.csv")
+    final = sequential_bounds(5, alpha=0.1).bounds[-1]
+    assert seq["bound"].to_numpy() == pytest.approx([final] * 4, abs=1e-9)
+    z = np.sign(ref.to_pandas()["diff"]) * stats.norm.isf(ref.to_pandas()["p_value"] / 2)
+    expected = np.where(np.abs(z) >= final, "stop: efficacy", "final: not significant")
+    assert seq["decision"].tolist() == expected.tolist()
+    # an interim look at observed information fractions: boundaries recomputed (Lan-DeMets)
+    out2 = tmp_path / "interim"
+    assert main(_args(d, out2, "--plan", str(plan_file), "--no-diagnostics", "--look", "2",
+                      "--information", "0.3,0.45")) == 0
+    seq2 = pd.read_csv(out2 / "sequential.csv")
+    assert seq2["bound"].iloc[0] == pytest.approx(
+        sequential_bounds([0.3, 0.45, 1.0], alpha=0.1).bounds[1], abs=1e-9)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--look", "2"], "--look and --information need --plan"),
+    (["--plan", "PLAN", "--look", "7"], "look must be an integer from 1 to 5"),
+    (["--plan", "PLAN", "--look", "2", "--information", "0.3;0.5"], "--information"),
+    (["--plan", "PLAN", "--look", "2", "--information", "0.5"], "information must give 2"),
+])
+def test_sequential_arguments_are_checked(data, tmp_path, capsys, extra, message):
+    _, d = data
+    plan_file = tmp_path / "plan.toml"
+    write_plan(ExperimentPlan(name="x", looks=5), plan_file)
+    extra = [str(plan_file) if x == "PLAN" else x for x in extra]
+    assert main(_args(d, tmp_path / "out", "--no-diagnostics", *extra)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert message in err[0]

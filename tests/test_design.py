@@ -208,3 +208,26 @@ def test_variances_from_simulated_history():
         conversations["csat"].notna().sum() / len(customers))
     design = plan_experiment(v, eligible_per_month=2_000, rel_mde={"csat": -0.0125})
     assert design.binding_metric == "csat"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"rel_mde": -0.01, "n_per_arm": -5, "power": None}, "n_per_arm must be positive"),
+    ({"test": "non-inferiority", "margin": -0.02, "n_per_arm": -5, "power": None},
+     "n_per_arm must be positive"),
+    ({"test": "non-inferiority", "margin": -0.02, "ratio": -1}, "ratio must be positive"),
+    ({"rel_mde": -0.01, "alpha": 1.5}, "alpha must be in"),
+    ({"rel_mde": float("nan")}, "rel_mde must be a finite number"),
+    ({"test": "equivalence", "margin": 1.5}, "equivalence margin must be relative"),
+    ({"rel_mde": -0.01, "alternative": "both"}, "alternative must be one of"),
+])
+def test_bad_power_arguments_are_named(kwargs, message):
+    var = MetricVariance("csat", 0.85, 0.6)
+    with pytest.raises(ValueError, match=message):
+        metric_power(var, **kwargs)
+
+
+def test_plan_rejects_what_is_not_a_variance():
+    with pytest.raises(TypeError, match="variances: values must be MetricVariance"):
+        plan_experiment({"csat": 0.6}, rel_mde={"csat": -0.01})
+    with pytest.raises(ValueError, match="n_per_arm must be a positive number"):
+        plan_experiment({"csat": MetricVariance("csat", 0.85, 0.6)}, n_per_arm=-3)

@@ -1,5 +1,6 @@
 """Interim looks judged against Lan-DeMets boundaries (gsDesign reference values)."""
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
@@ -42,4 +43,25 @@ def test_judge_interim_results_table():
     assert out["z"].to_numpy() == pytest.approx([-3.5, 2.0])
     assert list(out["decision"]) == ["stop: efficacy", "continue"]
     with pytest.raises(ValueError, match="p_value"):
-        judge_interim_results(results.assign(p_value=[0.0, 0.5]), look=2, plan=plan)
+        judge_interim_results(results.assign(p_value=[1.5, 0.5]), look=2, plan=plan)
+    # a p-value that underflowed to 0 (t > 38 on a million customers) is far past any bound
+    under = judge_interim_results(results.assign(p_value=[0.0, 0.5]), look=2, plan=plan)
+    assert under["decision"].tolist() == ["stop: efficacy", "continue"]
+    assert under["z"].iloc[0] < -37
+    with pytest.raises(TypeError, match="plan must be an ExperimentPlan"):
+        judge_interim_results(results, look=2, plan=5)
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less"])
+def test_one_sided_plans_read_one_sided_p_values(alternative):
+    # under a one-sided plan analyze() reports one-sided p-values: p = Phi(-z) ("greater"),
+    # Phi(z) ("less"); z = 2.2 crosses the last one-sided O'Brien-Fleming bound (about 2.04
+    # at 0.025, 5 looks) only in the direction of the alternative
+    plan = ExperimentPlan(name="x", looks=5, alpha=0.025, alternative=alternative)
+    z = np.array([2.2, -2.2])
+    p = stats.norm.sf(z) if alternative == "greater" else stats.norm.cdf(z)
+    results = pd.DataFrame({"metric": ["a", "b"], "diff": z / 100, "p_value": p})
+    out = judge_interim_results(results, look=5, plan=plan)
+    assert out["z"].to_numpy() == pytest.approx(z)
+    crossed = [True, False] if alternative == "greater" else [False, True]
+    assert (out["decision"] == "stop: efficacy").tolist() == crossed

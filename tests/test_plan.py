@@ -54,6 +54,7 @@ def test_minimal_plan_defaults(tmp_path):
     ('[experiment]\nname = "a"\nalpha = 1.5\n', "experiment.alpha"),
     ('[experiment]\nname = "a"\nalternative = "two_sided"\n', "experiment.alternative"),
     ('[experiment]\nname = "a"\n[margins]\ncsat = 0.02\n', "margins.csat"),
+    ('[experiment]\nname = "a"\n[margins]\ncsat = 0.0\n', "margins.csat"),
     ('[experiment]\nname = "a"\n[margins]\nnrr = -0.01\n', "margins.nrr"),
     ('[experiment]\nname = "a"\n[margins]\nbogus = 1\n', "margins.bogus"),
     ('[experiment]\nname = "a"\n[monitoring]\nlooks = 0\n', "monitoring.looks"),

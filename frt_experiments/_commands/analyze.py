@@ -34,7 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=float, default=None, metavar="A",
                    help="level of the tests (default 0.05, or the plan's)")
     p.add_argument("--plan", type=Path, metavar="PLAN.toml",
-                   help="experiment plan: alpha, alternative and margins")
+                   help="experiment plan: alpha, alternative, margins and monitoring looks")
+    p.add_argument("--look", type=int, metavar="K",
+                   help="this analysis is look K of the plan's group-sequential monitoring "
+                   "(default with a plan of several looks: its last look)")
+    p.add_argument("--information", metavar="F,F,...",
+                   help="information fractions reached at looks 1..K (e.g. 0.21,0.4), when "
+                   "they differ from the plan's")
     p.add_argument("--csat-margin", type=float, metavar="M",
                    help="relative CSAT non-inferiority margin, e.g. -0.02")
     p.add_argument("--nrr-margin", type=float, metavar="M",
@@ -62,6 +68,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     plan = read_plan(args.plan) if args.plan is not None else None
     alpha = args.alpha if args.alpha is not None else (plan.alpha if plan else 0.05)
+    information = _fractions(args.information)
+    if (args.look is not None or information is not None) and plan is None:
+        raise ValueError("--look and --information need --plan (its monitoring looks)")
+    sequential = plan is not None and (args.look is not None or (plan.looks or 1) > 1)
     customers = read_table(args.customers, "customers")
     conversations = read_table(args.conversations, "conversations", timezone=args.timezone)
     assignments = read_table(args.assignments, "assignments", timezone=args.timezone)
@@ -81,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
                      window_end=window_end, diagnostics=not args.no_diagnostics,
                      validate=False, calendar=_calendar(args))
     markdown = result.to_markdown()
+    seq = result.sequential(look=args.look, information=information) if sequential else None
+    if seq is not None and plan is not None:
+        look = args.look if args.look is not None else (plan.looks or 1)
+        markdown += (f"\n### Sequential monitoring: look {look} of {plan.looks or 1} "
+                     f"({plan.spending} alpha spending)\n\n" + _markdown(seq) + "\n")
     figure = result.plot()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -88,14 +103,40 @@ def run(args: argparse.Namespace) -> int:
         figure.savefig(tmp, dpi=120)
     written = [out / "forest.png", write_text_atomic(out / "summary.md", markdown),
                write_table(result.to_pandas(), out / "results.csv")]
+    if seq is not None:
+        written.append(write_table(seq, out / "sequential.csv"))
     print(result.summary().to_string(index=False), file=sys.stdout)
     dec = result.decisions
     for row in dec.itertuples(index=False):
         print(f"{row.metric} {row.test}: {row.conclusion} (p = {row.p_value:.4g})",
               file=sys.stdout)
+    if seq is not None:
+        for r in seq.itertuples(index=False):
+            print(f"{r.metric} sequential: z = {r.z:+.3f} vs boundary {r.bound:.3f} -> "
+                  f"{r.decision}", file=sys.stdout)
     for path in written:
         print(f"wrote {path}", file=sys.stdout)
     return 0
+
+
+def _fractions(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--information {text!r}: expected comma-separated fractions, e.g. "
+                         "0.2,0.4") from None
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    shown = df.assign(z=df["z"].map("{:+.3f}".format), bound=df["bound"].map("{:.3f}".format),
+                      nominal_p=df["nominal_p"].map("{:.4g}".format))
+    head = "| " + " | ".join(shown.columns) + " |"
+    rule = "|" + "|".join("---" for _ in shown.columns) + "|"
+    body = ["| " + " | ".join(str(v) for v in r) + " |"
+            for r in shown.itertuples(index=False, name=None)]
+    return "\n".join([head, rule, *body])
 
 
 def _calendar(args: argparse.Namespace) -> BusinessCalendar | None:
