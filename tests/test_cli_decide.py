@@ -67,3 +67,17 @@ def test_errors_are_one_line_with_exit_2(results_csv, tmp_path, capsys):
     assert main(["decide", "--results", str(tmp_path / "missing.csv"),
                  "--revenue-per-year", "1e6", "--staffing-savings", "5e4"]) == 2
     assert "missing.csv" in capsys.readouterr().err
+
+
+def test_unreadable_results_files_name_the_file(tmp_path, capsys):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text(HEADER + "\n")
+    for target, message in ((tmp_path / "empty.csv", "error: empty.csv: file is empty"),
+                            (tmp_path / "header.csv", "error: header.csv: file has no rows"),
+                            (tmp_path, f"error: {tmp_path.name}: is a directory"),
+                            (tmp_path / "nope.csv", "error: nope.csv: file not found")):
+        assert main(["decide", "--results", str(target), "--revenue-per-year", "1e6",
+                     "--staffing-savings", "5e4"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(message), err
+        assert len(err.strip().splitlines()) == 1

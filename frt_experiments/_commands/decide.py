@@ -10,7 +10,7 @@ import pandas as pd
 
 from frt_experiments._atomic import write_text_atomic
 from frt_experiments.decision import decide
-from frt_experiments.errors import DataError
+from frt_experiments.errors import DataError, Problem
 from frt_experiments.plan import read_plan
 
 
@@ -41,9 +41,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def read_results(path: Path) -> pd.DataFrame:
+    """``results.csv`` of ``frt analyze``, or a :class:`DataError` naming the file."""
+    name = path.name
+    if not path.exists():
+        raise DataError([Problem(name, None, f"file not found ({path})")])
+    if path.is_dir():
+        raise DataError([Problem(name, None, f"is a directory, not a file ({path})")])
+    if path.stat().st_size == 0:
+        raise DataError([Problem(name, None, "file is empty (expected results.csv of "
+                                 "`frt analyze`)")])
+    try:
+        table = pd.read_csv(path)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError([Problem(name, None, f"cannot be read as CSV: {msg}")]) from None
+    if table.empty:
+        raise DataError([Problem(name, None, "file has no rows (expected results.csv of "
+                                 "`frt analyze`)")])
+    return table
+
+
+def check_results(table: pd.DataFrame, path: Path, *, revenue_per_year: float) -> None:
+    """Fail early (before a long staffing search) if the results cannot be decided on."""
+    try:
+        decide(table, low_spend_revenue_per_year=revenue_per_year, annual_staffing_savings=0.0)
+    except DataError as exc:
+        raise DataError([dataclasses.replace(p, source=path.name)
+                         for p in exc.problems]) from None
+
+
 def run(args: argparse.Namespace) -> int:
     plan = read_plan(args.plan) if args.plan is not None else None
-    table = pd.read_csv(args.results)
+    table = read_results(args.results)
     try:
         decision = decide(table, low_spend_revenue_per_year=args.revenue_per_year,
                           annual_staffing_savings=args.staffing_savings,

@@ -12,16 +12,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from frt_experiments._atomic import write_text_atomic
+from frt_experiments._commands.decide import check_results, read_results
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import decide
-from frt_experiments.errors import DataError
+from frt_experiments.errors import DataError, Problem
 from frt_experiments.policy import default_policies
-from frt_experiments.schema import read_table, write_table
+from frt_experiments.schema import ARM, CONTROL_ARM, TREATMENT_ARM, read_table, write_table
 from frt_experiments.staffing import (
     plan_staffing,
     project_headcount,
@@ -69,8 +73,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--patience", type=float, metavar="SECONDS",
                    help="mean patience in business seconds (live channels)")
     d.add_argument("--warmup-hours", type=float, default=0.0, metavar="H")
+    d.add_argument("--replications", type=int, default=1, metavar="N",
+                   help="replications (default 1: replay the conversations as they came; "
+                   "more: each a day bootstrap of them, with 95%% intervals)")
     d.add_argument("--out", type=Path, required=True, metavar="DIR")
-    d.set_defaults(func=_run_desk)
+    d.set_defaults(func=_cli_errors("desk", _DESK_OPTIONS)(_run_desk))
 
     pl = cmds.add_parser("plan", help="agents for everyone fast vs the rollout, and the value",
                          description="Fewest agents meeting every arm's FRT target for everyone "
@@ -98,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--revenue-per-year", type=float, metavar="AMOUNT",
                     help="annual revenue of the low-spend customers (with --results)")
     pl.add_argument("--out", type=Path, required=True, metavar="DIR")
-    pl.set_defaults(func=_run_plan)
+    pl.set_defaults(func=_cli_errors("plan", _PLAN_OPTIONS)(_run_plan))
 
 
 def _help(p: argparse.ArgumentParser) -> int:
@@ -127,9 +134,52 @@ def _desk_calendar(args: argparse.Namespace) -> BusinessCalendar:
     return BusinessCalendar(args.desk_timezone, hours=args.hours, holidays=args.holidays)
 
 
+_DESK_OPTIONS = (("agents", "--agents"), ("patience_seconds", "--patience"),
+                 ("warmup", "--warmup-hours"), ("replications", "--replications"))
+_PLAN_OPTIONS = (("service_levels: 'fast'", "--service-level-fast"),
+                 (f"service_levels: '{TREATMENT_ARM}'", "--service-level-deferred"),
+                 ("cost_per_agent", "--cost-per-agent"), ("weeks", "--weeks"),
+                 ("replications", "--replications"), ("targets_hours", "--targets"),
+                 ("months", "--months"), ("monthly_growth", "--monthly-growth"),
+                 ("low_spend_revenue_per_year", "--revenue-per-year"))
+
+
+def _cli_errors(command: str, options: tuple[tuple[str, str], ...]
+                ) -> Callable[[Callable[[argparse.Namespace], int]],
+                              Callable[[argparse.Namespace], int]]:
+    """Name the command-line option, not the Python argument, in a ValueError's message."""
+    def wrap(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(func)
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return func(args)
+            except DataError:
+                raise
+            except ValueError as exc:
+                text = str(exc)
+                for arg, option in options:
+                    text = re.sub(rf"^{re.escape(arg)}(?!\w):?", option, text)
+                if text == str(exc):
+                    raise
+                raise ValueError(f"frt staffing {command}: {text}") from None
+        return run
+    return wrap
+
+
 def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
     conv = read_table(args.conversations, "conversations", timezone=args.timezone)
     asg = read_table(args.assignments, "assignments", timezone=args.timezone)
+    known = (CONTROL_ARM, TREATMENT_ARM)
+    bad = ~asg[ARM].isin(known).to_numpy()
+    if bad.any():
+        name = args.assignments.name
+        csv = args.assignments.suffix.lower() != ".parquet"
+        first = tuple(int(i) + (2 if csv else 0) for i in bad.nonzero()[0][:5])
+        others = ", ".join(sorted(set(asg.loc[bad, ARM].astype(str))))
+        raise DataError([Problem(
+            name, ARM, f"not an arm frt staffing knows ({others}; the arms are "
+            f"{CONTROL_ARM} and {TREATMENT_ARM})", int(bad.sum()), first,
+            "lines" if csv else "rows")])
     return conv, asg
 
 
@@ -166,7 +216,8 @@ def _run_desk(args: argparse.Namespace) -> int:
     conv, asg = _read(args)
     res = simulate_desk(conv, asg, agents=args.agents, calendar=cal,
                         policies=default_policies(cal, fast_target=target),
-                        patience_seconds=args.patience, warmup=args.warmup_hours, rng=args.seed)
+                        patience_seconds=args.patience, warmup=args.warmup_hours,
+                        replications=args.replications, rng=args.seed)
     summary = write_table(res.to_pandas(), args.out / "desk_summary.csv")
     backlog = res.backlog.rename_axis("time").reset_index()
     write_table(backlog, args.out / "backlog.csv")
@@ -189,9 +240,8 @@ def _run_plan(args: argparse.Namespace) -> int:
     target = _fast_target(args)
     results = None
     if args.results is not None:
-        if not args.results.is_file():
-            raise ValueError(f"{args.results.name}: file not found ({args.results})")
-        results = pd.read_csv(args.results)
+        results = read_results(args.results)
+        check_results(results, args.results, revenue_per_year=args.revenue_per_year)
     conv, asg = _read(args)
     levels = {"fast": args.service_level_fast, "one_business_day": args.service_level_deferred}
     common = {"calendar": cal, "weeks": args.weeks, "replications": args.replications,

@@ -43,6 +43,7 @@ References:
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,7 @@ import pandas as pd
 from scipy import stats
 
 from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.errors import FrtWarning
 from frt_experiments.policy import FrtPolicy, default_policies
 from frt_experiments.schema import (
     ARM,
@@ -340,6 +342,23 @@ def _staff(agents: Any, setup: _Setup) -> _Staff:
         duty += float(np.clip(np.minimum(en, b_end) - np.maximum(st, b_from), 0, None).sum())
     roster = _engine.DutyRoster(tuple(starts), tuple(ends), tuple(cums))
     return _Staff(None, roster, duty)
+
+
+def _warn_overload(setup: _Setup, staff: _Staff) -> None:
+    """Warn when the offered work exceeds the scheduled agent time (an unstable queue).
+
+    Only for a measured window of a week or more: over shorter windows work arriving at the
+    end is legitimately finished after it.
+    """
+    if setup.end - setup.measure_from < 7 * 24 * _HOUR_NS:
+        return
+    work = float(np.mean([s.handle[s.measured].sum() for s in setup.samples]))
+    if staff.duty_seconds > 0 and work > staff.duty_seconds:
+        warnings.warn(
+            f"agents: the offered work ({work / 3600:,.0f} agent hours after the warm-up) "
+            f"exceeds the scheduled agent time ({staff.duty_seconds / 3600:,.0f} hours): the "
+            "queue is unstable (load above capacity), the backlog grows through the window "
+            "and the results depend on its length", FrtWarning, stacklevel=3)
 
 
 def _run(sample: _Sample, staff: _Staff) -> np.ndarray:
@@ -641,6 +660,7 @@ def simulate_desk(
                      patience_seconds=patience_seconds, start=start, end=end, warmup=warmup,
                      replications=replications, rng=gen, resample=resample)
     staff = _staff(agents, setup)
+    _warn_overload(setup, staff)
     convs, rows, backlogs = [], [], []
     for r, sample in enumerate(setup.samples):
         c, rs, bl = _replication(r, sample, _run(sample, staff), setup, staff)

@@ -96,3 +96,76 @@ def test_results_need_revenue(trial_files, tmp_path, capsys):
     assert status == 2
     assert "--results needs --revenue-per-year" in capsys.readouterr().err
     assert not (tmp_path / "staffing_plan.csv").exists()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--agents", "0"], "frt staffing desk: --agents must be >= 1, got 0"),
+    (["--agents", "2", "--patience", "0"], "frt staffing desk: --patience must be > 0"),
+    (["--agents", "2", "--warmup-hours", "-1"], "frt staffing desk: --warmup-hours must be"),
+    (["--agents", "2", "--replications", "0"], "frt staffing desk: --replications must be"),
+])
+def test_desk_errors_name_the_option(trial_files, tmp_path, extra, message, capsys):
+    argv = ["staffing", "desk", "--conversations", str(trial_files / "conversations.csv"),
+            "--assignments", str(trial_files / "assignments.csv"), "--out", str(tmp_path),
+            *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--service-level-fast", "1.2"], "frt staffing plan: --service-level-fast must be in"),
+    (["--service-level-deferred", "0"], "frt staffing plan: --service-level-deferred must"),
+    (["--cost-per-agent", "-5"], "frt staffing plan: --cost-per-agent must be >= 0"),
+    (["--weeks", "0"], "frt staffing plan: --weeks must be > 0"),
+    (["--months", "0"], "frt staffing plan: --months must be a whole number"),
+    (["--months", "3", "--monthly-growth", "-2"], "frt staffing plan: --monthly-growth must"),
+])
+def test_plan_errors_name_the_option(trial_files, tmp_path, extra, message, capsys):
+    argv = ["staffing", "plan", "--conversations", str(trial_files / "conversations.csv"),
+            "--assignments", str(trial_files / "assignments.csv"), "--weeks", "1",
+            "--targets", "4", "--out", str(tmp_path), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_arm_names_and_bad_results_fail_before_any_simulation(trial_files, tmp_path,
+                                                                      capsys):
+    asg = pd.read_csv(trial_files / "assignments.csv")
+    asg.loc[[0, 3], "arm"] = "slow"
+    asg.to_csv(tmp_path / "asg.csv", index=False)
+    argv = ["staffing", "desk", "--conversations", str(trial_files / "conversations.csv"),
+            "--assignments", str(tmp_path / "asg.csv"), "--agents", "3", "--out",
+            str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: asg.csv: column arm: 2 rows are not an arm frt staffing knows "
+                   "(slow; the arms are fast and one_business_day) (lines 2, 5)")
+    (tmp_path / "empty.csv").write_text("")
+    bad = pd.read_csv(trial_files / "results.csv").query("metric == 'csat'")
+    bad.to_csv(tmp_path / "no_nrr.csv", index=False)
+    for name, message in (("empty.csv", "error: empty.csv: file is empty"),
+                          ("no_nrr.csv", "error: no_nrr.csv: column metric: has no row for "
+                                         "metric 'nrr'")):
+        argv = ["staffing", "plan", "--conversations", str(trial_files / "conversations.csv"),
+                "--assignments", str(trial_files / "assignments.csv"), "--results",
+                str(tmp_path / name), "--revenue-per-year", "1e6", "--out", str(tmp_path / "p")]
+        assert main(argv) == 2
+        assert capsys.readouterr().err.startswith(message)
+        assert not (tmp_path / "p").exists()  # nothing simulated or written
+
+
+def test_desk_replications_give_intervals(trial_files, tmp_path, capsys):
+    out = tmp_path / "desk"
+    status = main(["staffing", "desk", "--conversations", str(trial_files / "conversations.csv"),
+                   "--assignments", str(trial_files / "assignments.csv"), "--agents", "4",
+                   "--replications", "3", "--out", str(out)])
+    capsys.readouterr()
+    assert status == 0
+    summary = pd.read_csv(out / "desk_summary.csv")
+    assert (summary["replications"] == 3).all()
+    n = summary[summary["statistic"] == "n"]
+    assert (n["ci_high"] > n["ci_low"]).all()  # day bootstraps differ, replays would not

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from frt_experiments.calendar import BusinessCalendar
-from frt_experiments.errors import DataError
+from frt_experiments.errors import DataError, FrtWarning
 from frt_experiments.policy import FrtPolicy
 from frt_experiments.staffing.desk import simulate_desk
 from frt_experiments.staffing.profile import ArrivalProfile, ArrivalStream
@@ -96,7 +96,7 @@ def test_matches_erlang_a_abandonment_within_the_replication_intervals():
 
 
 def test_schedule_of_constant_agents_equals_a_constant_headcount():
-    profile = ArrivalProfile.constant(100.0, aht_seconds=150.0)
+    profile = ArrivalProfile.constant(20.0, aht_seconds=150.0)
     kw = {"calendar": OFFICE, "start": START, "end": START + pd.Timedelta(days=9),
           "replications": 2, "rng": 3}
     a = simulate_desk(profile, agents=5, **kw)
@@ -245,7 +245,7 @@ def test_bad_input_names_the_argument():
 
 
 def test_result_reads_well():
-    p = ArrivalProfile.constant(100.0, aht_seconds=150.0)
+    p = ArrivalProfile.constant(20.0, aht_seconds=150.0)
     res = simulate_desk(p, agents=5, calendar=OFFICE, start=START,
                         end=START + pd.Timedelta(days=7), replications=3, rng=1)
     assert repr(res).startswith("DeskResult(5 agents, within target: fast=")
@@ -278,7 +278,7 @@ def test_work_resumes_across_a_daylight_saving_weekend_with_either_kind_of_staff
 # ----------------------------------------------------------------------------- day bootstrap
 def _trace(days, rate_per_hour, aht_seconds, rng):
     """Poisson conversations over ``days`` whole UTC days; handle times carry their source day
-    as ``day * 10_000 + seconds`` when ``aht_seconds`` is None (a tag, not a workload)."""
+    as ``1 + day / 100`` seconds when ``aht_seconds`` is None (a tag, not a workload)."""
     gen = np.random.default_rng(rng)
     draws = ArrivalProfile.constant(rate_per_hour, aht_seconds=aht_seconds or 60.0).sample(
         START, START + pd.Timedelta(days=days), rng=gen)
@@ -286,7 +286,7 @@ def _trace(days, rate_per_hour, aht_seconds, rng):
     created = draws["created_at"]
     if aht_seconds is None:
         day = ((created - START) // pd.Timedelta(days=1)).to_numpy()
-        handle = day * 10_000.0 + gen.integers(1, 100, n)
+        handle = 1.0 + day / 100.0
     else:
         handle = draws["handle_seconds"].to_numpy()
     ids = np.array([f"C{i}" for i in range(n)])
@@ -303,7 +303,7 @@ def test_day_bootstrap_redraws_whole_days_of_the_same_weekday():
                         replications=6, rng=11)
     c = res.conversations
     day = ((c["created_at"] - START) // pd.Timedelta(days=1)).to_numpy()
-    src = (c["handle_seconds"].to_numpy() // 10_000).astype(int)
+    src = np.round((c["handle_seconds"].to_numpy() - 1.0) * 100).astype(int)
     frame = pd.DataFrame({"r": c["replication"], "day": day, "src": src})
     per_day = frame.groupby(["r", "day"])["src"].agg(["nunique", "first"])
     assert (per_day["nunique"] == 1).all()  # a day's conversations come from one source day
@@ -344,3 +344,12 @@ def test_day_bootstrap_agrees_with_erlang_c_within_the_bootstrap_error():
     with pytest.raises(ValueError, match="at least one whole local day"):
         simulate_desk(conv, asg, agents=5, calendar=UTC247, start=START,
                       end=START + pd.Timedelta(hours=20), replications=2)
+
+
+def test_overloaded_desk_warns_that_the_queue_is_unstable():
+    # 100 an hour around the clock x 150 s = 700 agent hours a week against 5 agents x 40 open
+    # hours = 200: the load is above capacity (Erlang C would raise UnstableQueueError).
+    p = ArrivalProfile.constant(100.0, aht_seconds=150.0)
+    with pytest.warns(FrtWarning, match=r"agents: the offered work \(\d+ agent hours"):
+        simulate_desk(p, agents=5, calendar=OFFICE, start=START,
+                      end=START + pd.Timedelta(days=7), rng=1)
