@@ -235,6 +235,12 @@ def metric_power(
     alpha per side) it is the assumed true change (default 0) and ``margin`` is relative
     (e.g. -0.02 for CSAT, 0.01 for NRR).
 
+    Margin tests are sized on the absolute scale (margin ``baseline * margin``, per-customer
+    ``sd``), while :func:`frt_experiments.analyze` tests ``log(t / c)`` against
+    ``log(1 + margin)``; the two agree to first order in the margin. For a -2% CSAT margin the
+    size planned here is about 2% larger than the log-scale test needs; for a ±1% NRR
+    equivalence margin about 1% smaller.
+
     References:
         Chow, Shao and Wang (2008), chapter 3; statsmodels ``NormalIndPower.solve_power``.
     """
