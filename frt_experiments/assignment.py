@@ -54,6 +54,7 @@ from frt_experiments import schema
 from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
 from frt_experiments.errors import (
     DataError,
+    DataWarning,
     LedgerError,
     Problem,
     SampleRatioMismatchWarning,
@@ -237,6 +238,8 @@ def read_customers(path: str | os.PathLike[str]) -> pd.DataFrame:
         DataError: The file is missing, empty or unreadable.
     """
     p = Path(path)
+    if p.is_dir():
+        raise DataError([Problem(p.name, None, f"is a directory, not a file ({p})")])
     if not p.is_file():
         raise DataError([Problem(p.name, None, f"file not found ({p})")])
     if p.stat().st_size == 0:
@@ -336,6 +339,20 @@ def _screen(cust: pd.DataFrame, rule: dict[str, Any], ceiling: float | None) -> 
     return reason
 
 
+def _warn_absent_segments(cust: pd.DataFrame, rule: dict[str, Any], source: str) -> None:
+    """Warn when a segment named in the rule occurs nowhere in the customers (a typo?)."""
+    if schema.SEGMENT not in cust.columns:
+        return
+    present = set(cust[schema.SEGMENT].dropna().unique().tolist())
+    for name in ("include_segments", "exclude_segments"):
+        absent = sorted(set(rule[name] or ()) - present)
+        if absent:
+            warnings.warn(f"{name}: no customer in {source} has segment "
+                          f"{', '.join(map(repr, absent))} (segments present: "
+                          f"{', '.join(map(repr, sorted(present))) or 'none'})",
+                          DataWarning, stacklevel=3)
+
+
 def _isin(values: pd.Series, among: Iterable[Any]) -> np.ndarray:
     """Boolean mask of ``values`` (text) found in ``among``; missing values are not found."""
     pool = among if isinstance(among, pd.Series | pd.Index) else [str(v) for v in among]
@@ -426,6 +443,7 @@ def assign(
     rule = _rule(max_spend, spend_quantile, include_segments, exclude_segments)
     segments = rule["include_segments"] is not None or rule["exclude_segments"] is not None
     cust = _customers(customers, source, need_segment=segments)
+    _warn_absent_segments(cust, rule, source)
     ts = _timestamp(assigned_at)
     meta = design_record(experiment, salt, arms_t, share, rule)
 

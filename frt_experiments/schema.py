@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv as csv_module
 import os
 import warnings
+import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ __all__ = [
     "Column",
     "TableSpec",
     "check_tables",
+    "check_timezone",
     "read_table",
     "satisfied",
     "validate_assignments",
@@ -452,6 +454,22 @@ def satisfied(conversations: pd.DataFrame) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------- files
+def check_timezone(timezone: str | None, *, name: str = "timezone") -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``timezone`` is ``None`` or an IANA zone.
+
+    Checked up front, so a mistyped zone is an error even when no timestamp is naive.
+    """
+    if timezone is None:
+        return
+    if not isinstance(timezone, str) or not timezone.strip():
+        raise ValueError(f"{name}: expected an IANA time zone name, got {timezone!r}")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name}: unknown time zone {timezone!r} (expected an IANA name "
+                         "such as 'America/New_York')") from exc
+
+
 def read_table(
     path: str | os.PathLike[str], table: str, *, timezone: str | None = None,
 ) -> pd.DataFrame:
@@ -467,6 +485,7 @@ def read_table(
     """
     if table not in TABLES:
         raise ValueError(f"table must be one of {', '.join(TABLES)}, got {table!r}")
+    check_timezone(timezone)
     p = Path(path)
     name = p.name
     if not p.exists():

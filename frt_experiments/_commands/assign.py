@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from frt_experiments._commands._args import check_output_file, seed
 from frt_experiments.assignment import assign, read_customers, stratified_assign, write_tags
 from frt_experiments.errors import LedgerError
 from frt_experiments.schema import write_table
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="stratify by this customers column (repeatable)")
     strat.add_argument("--spend-bands", type=int, metavar="K",
                        help="stratify by K spend quantile bands of the eligible cohort")
-    strat.add_argument("--seed", type=int, help="random seed of the stratified assignment")
+    strat.add_argument("--seed", type=seed, help="random seed of the stratified assignment")
     p.set_defaults(func=run)
 
 
@@ -89,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.salt is None:
         raise ValueError("--salt: required for the hashed split (or give --strata/"
                          "--spend-bands and --seed for a stratified cohort)")
+    check_output_file(args.ledger, "--ledger")
+    if args.export_tags is not None:
+        check_output_file(args.export_tags, "--export-tags")
     customers = read_customers(args.customers)
     common: dict[str, Any] = {
         "experiment": args.experiment, "max_spend": args.max_spend,

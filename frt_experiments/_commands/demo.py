@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from frt_experiments._commands._args import check_output_dir, seed
 from frt_experiments.demo import run_demo
+from frt_experiments.simulate import load_scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="simulator preset or scenario TOML (default: published)")
     p.add_argument("--customers", type=int, default=200_000, metavar="N",
                    help="customers to simulate, all spend levels (default: 200000)")
-    p.add_argument("--seed", type=int, default=2025, metavar="S",
+    p.add_argument("--seed", type=seed, default=2025, metavar="S",
                    help="random seed (default: 2025)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
@@ -39,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    check_output_dir(args.out, "--out")
+    load_scenario(args.scenario)  # a bad scenario fails before the progress bar starts
     out = run_demo(args.out, scenario=args.scenario, customers=args.customers,
                    rng=args.seed, progress=not args.no_progress)
     print(out.table_text)

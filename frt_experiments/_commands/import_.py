@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from frt_experiments._commands._args import check_output_dir
 from frt_experiments.ingest import import_intercom, import_zendesk
 from frt_experiments.ingest._common import BILLING_KEYS, ImportResult
 
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="contacts JSON (for --billing-key email with API JSON)")
     _common(i)
     i.set_defaults(func=_run_intercom)
-    p.set_defaults(func=lambda args: _no_helpdesk(p))
+    p.set_defaults(func=_no_helpdesk)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -54,12 +55,13 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="IANA zone of naive timestamps in the export (default UTC)")
 
 
-def _no_helpdesk(p: argparse.ArgumentParser) -> int:
-    p.print_help()
-    return 2
+def _no_helpdesk(_args: argparse.Namespace) -> int:
+    raise ValueError("frt import: name the helpdesk: zendesk or intercom "
+                     "(see frt import --help)")
 
 
 def _run_zendesk(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
     result = import_zendesk(
         args.path, ticket_metrics=args.ticket_metrics,
         satisfaction_ratings=args.satisfaction_ratings, users=args.users,
@@ -69,6 +71,7 @@ def _run_zendesk(args: argparse.Namespace) -> int:
 
 
 def _run_intercom(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
     result = import_intercom(args.path, contacts=args.contacts, billing=args.billing,
                              billing_key=args.billing_key, timezone=args.timezone)
     return _write(result, args.out)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from frt_experiments._commands._args import check_output_dir, seed
 from frt_experiments.simulate import PRESETS, simulate
 
 
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="customers to simulate (default: the scenario's)")
     p.add_argument("--months", type=float, metavar="M",
                    help="window length in months (default: the scenario's)")
-    p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
+    p.add_argument("--seed", type=seed, default=None, metavar="S", help="random seed")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
     trial = simulate(args.scenario, customers=args.customers, months=args.months,
                      rng=args.seed, progress=not args.no_progress)
     paths = trial.write(args.out, format=args.format)

@@ -113,6 +113,7 @@ def import_intercom(
         DataError: a file or column is missing or unreadable (naming the file and column),
             or the imported tables break the canonical schema.
     """
+    schema.check_timezone(timezone)
     p = Path(path)
     if p.is_dir():
         conv, people, notes = _warehouse(p, timezone)

@@ -92,6 +92,7 @@ def import_zendesk(
         >>> from frt_experiments import import_zendesk
         >>> result = import_zendesk("exports/zendesk")  # doctest: +SKIP
     """
+    schema.check_timezone(timezone)
     p = Path(path)
     if p.is_dir() and (p / "ticket_data.csv").exists():
         conv, people, notes = _warehouse(p, timezone)

@@ -336,13 +336,21 @@ def load_scenario(name_or_path: str | Path | Scenario) -> Scenario:
         if p.suffix.lower() != ".toml" and not p.exists():
             raise ScenarioError(f"scenario {text_name!r}: not a preset ({', '.join(PRESETS)}) "
                                 "nor a .toml file")
+        if p.is_dir():
+            raise ScenarioError(f"{p.name}: is a directory, not a scenario file ({p})")
         if not p.is_file():
             raise ScenarioError(f"{p.name}: scenario file not found ({p})")
-        text, source = p.read_text(encoding="utf-8"), p.name
+        try:
+            text, source = p.read_text(encoding="utf-8"), p.name
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(f"{p.name}: not a TOML text file (not UTF-8)") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from exc
+    if not data:
+        raise ScenarioError(f"{source}: the scenario file holds no settings (give at least "
+                            "one section, or a preset name such as 'published')")
     return scenario_from_mapping(data, source=source)
 
 

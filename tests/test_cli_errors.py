@@ -1,0 +1,182 @@
+"""Bad input on every ``frt`` subcommand: one line per problem on stderr, exit 2, no traceback,
+no output.
+
+Each case runs ``main(argv)`` in process on a small simulated trial and on deliberately broken
+files, and checks that the message names the offending file or option and that nothing was
+written to the output location.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from frt_experiments.cli import main
+
+FIX = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small valid trial (good/) and broken files (bad/)."""
+    root = tmp_path_factory.mktemp("cli_errors")
+    assert main(["simulate", "--customers", "400", "--months", "1", "--seed", "3",
+                 "--no-progress", "--out", str(root / "good")]) == 0
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "empty.csv").write_text("")
+    (bad / "folder.csv").mkdir()
+    (bad / "wrong.csv").write_text("a,b\n1,2\n")
+    (bad / "header_only.csv").write_text("customer_id,monthly_spend,revenue_start,revenue_end\n")
+    cust = (root / "good" / "customers.csv").read_text().splitlines()
+    first = cust[1].split(",")
+    first[1] = "lots"
+    (bad / "text_spend.csv").write_text("\n".join([cust[0], ",".join(first), *cust[2:]]) + "\n")
+    conv = (root / "good" / "conversations.csv").read_text()
+    (bad / "naive_conversations.csv").write_text(conv.replace("+00:00", ""))
+    (bad / "unknown_key.toml").write_text("[window]\nbogus = 1\n")
+    (bad / "empty.toml").write_text("# nothing\n")
+    return root
+
+
+G = "{root}/good"
+B = "{root}/bad"
+OUT = "{root}/out"
+TRIAL = ["--customers", f"{G}/customers.csv", "--conversations", f"{G}/conversations.csv",
+         "--assignments", f"{G}/assignments.csv"]
+ASSIGN = ["assign", "--customers", f"{G}/customers.csv", "--experiment", "e", "--salt", "s",
+          "--max-spend", "100"]
+
+CASES = [
+    # (id, argv, a fragment the one-line message must contain)
+    ("validate-missing", ["validate", "--customers", f"{B}/nope.csv"],
+     "nope.csv: file not found"),
+    ("validate-empty", ["validate", "--customers", f"{B}/empty.csv"], "empty.csv: file is empty"),
+    ("validate-directory", ["validate", "--customers", f"{B}/folder.csv"],
+     "folder.csv: is a directory"),
+    ("validate-header-only", ["validate", "--customers", f"{B}/header_only.csv"],
+     "header_only.csv: file has no rows"),
+    ("validate-wrong-table", ["validate", "--conversations", f"{G}/customers.csv"],
+     "customers.csv: missing required columns conversation_id"),
+    ("validate-text-number", ["validate", "--customers", f"{B}/text_spend.csv"],
+     "text_spend.csv: column monthly_spend: 1 row is text, not numbers (line 2)"),
+    ("validate-unknown-zone", ["validate", "--conversations", f"{G}/conversations.csv",
+                               "--timezone", "Mars/Base"], "unknown time zone 'Mars/Base'"),
+    ("validate-nothing", ["validate"], "give at least one of"),
+    ("import-no-helpdesk", ["import"], "name the helpdesk"),
+    ("import-zendesk-missing", ["import", "zendesk", f"{B}/nope", "--out", OUT],
+     "nope: tickets file not found"),
+    ("import-zendesk-empty", ["import", "zendesk", f"{B}/empty.csv", "--out", OUT],
+     "empty.csv: is not valid JSON"),
+    ("import-zendesk-directory", ["import", "zendesk", f"{B}/folder.csv", "--out", OUT],
+     "folder.csv: holds neither ticket_data.csv"),
+    ("import-zendesk-zone", ["import", "zendesk", str(FIX / "zendesk"), "--out", OUT,
+                             "--timezone", "Mars/Base"], "unknown time zone"),
+    ("import-zendesk-out-is-file", ["import", "zendesk", str(FIX / "zendesk"), "--out",
+                                    f"{G}/customers.csv"], "--out: "),
+    ("import-zendesk-bad-billing", ["import", "zendesk", str(FIX / "zendesk"), "--out", OUT,
+                                    "--billing", f"{B}/text_spend.csv"],
+     "text_spend.csv: column monthly_spend"),
+    ("import-intercom-missing", ["import", "intercom", f"{B}/nope", "--out", OUT],
+     "nope: Intercom export not found"),
+    ("import-intercom-empty", ["import", "intercom", f"{B}/empty.csv", "--out", OUT],
+     "empty.csv: cannot be read"),
+    ("import-intercom-zone", ["import", "intercom", str(FIX / "intercom"), "--out", OUT,
+                              "--timezone", "Mars/Base"], "unknown time zone"),
+    ("assign-missing", [*ASSIGN[:2], f"{B}/nope.csv", *ASSIGN[3:], "--ledger", f"{OUT}/l.csv"],
+     "nope.csv: file not found"),
+    ("assign-empty", [*ASSIGN[:2], f"{B}/empty.csv", *ASSIGN[3:], "--ledger", f"{OUT}/l.csv"],
+     "empty.csv: file is empty"),
+    ("assign-directory", [*ASSIGN[:2], f"{B}/folder.csv", *ASSIGN[3:], "--ledger",
+                          f"{OUT}/l.csv"], "folder.csv: is a directory"),
+    ("assign-wrong-table", [*ASSIGN[:2], f"{B}/wrong.csv", *ASSIGN[3:], "--ledger",
+                            f"{OUT}/l.csv"], "wrong.csv: missing required column"),
+    ("assign-text-spend", [*ASSIGN[:2], f"{B}/text_spend.csv", *ASSIGN[3:], "--ledger",
+                           f"{OUT}/l.csv"], "text_spend.csv: column monthly_spend"),
+    ("assign-negative-ceiling", [*ASSIGN[:-1], "-5", "--ledger", f"{OUT}/l.csv"],
+     "max_spend must be a finite number >= 0"),
+    ("assign-bad-weights", [*ASSIGN, "--ledger", f"{OUT}/l.csv", "--weights", "1,x"],
+     "--weights"),
+    ("assign-naive-time", [*ASSIGN, "--ledger", f"{OUT}/l.csv", "--assigned-at",
+                           "2025-01-01T00:00"], "time-zone aware"),
+    ("assign-ledger-is-directory", [*ASSIGN, "--ledger", f"{B}/folder.csv"],
+     "--ledger: "),
+    ("assign-ledger-under-file", [*ASSIGN, "--ledger", f"{G}/customers.csv/l.csv"],
+     "--ledger: "),
+    # the ledger must not be written when the tag export cannot be
+    ("assign-tags-unwritable", [*ASSIGN, "--ledger", f"{OUT}/l.csv", "--export-tags",
+                                f"{G}/customers.csv/tags.csv"], "--export-tags: "),
+    ("assign-negative-seed", [*ASSIGN[:5], "--max-spend", "100", "--ledger", f"{OUT}/l.csv",
+                              "--spend-bands", "2", "--seed", "-1"], "--seed"),
+    ("simulate-unknown-scenario", ["simulate", "--scenario", "nope", "--out", OUT],
+     "not a preset"),
+    ("simulate-unknown-key", ["simulate", "--scenario", f"{B}/unknown_key.toml", "--out", OUT],
+     "unknown_key.toml: unknown key window.bogus"),
+    ("simulate-empty-scenario", ["simulate", "--scenario", f"{B}/empty.toml", "--out", OUT],
+     "empty.toml: the scenario file holds no settings"),
+    ("simulate-scenario-directory", ["simulate", "--scenario", f"{B}/folder.csv", "--out", OUT],
+     "folder.csv: is a directory"),
+    ("simulate-negative-customers", ["simulate", "--customers", "-5", "--out", OUT],
+     "customers must be a positive integer"),
+    ("simulate-zero-months", ["simulate", "--months", "0", "--out", OUT],
+     "months must be in (0, 60]"),
+    ("simulate-text-months", ["simulate", "--months", "five", "--out", OUT], "--months"),
+    ("simulate-negative-seed", ["simulate", "--seed", "-1", "--out", OUT], "--seed"),
+    ("simulate-out-is-file", ["simulate", "--customers", "50", "--out", f"{G}/customers.csv"],
+     "--out: "),
+    ("analyze-missing", ["analyze", *TRIAL[:1], f"{B}/nope.csv", *TRIAL[2:], "--out", OUT],
+     "nope.csv: file not found"),
+    ("analyze-empty", ["analyze", *TRIAL[:1], f"{B}/empty.csv", *TRIAL[2:], "--out", OUT],
+     "empty.csv: file is empty"),
+    ("analyze-naive", ["analyze", *TRIAL[:3], f"{B}/naive_conversations.csv", *TRIAL[4:],
+                       "--out", OUT, "--no-diagnostics"],
+     "naive_conversations.csv: column created_at"),
+    ("analyze-bad-alpha", ["analyze", *TRIAL, "--out", OUT, "--alpha", "2"], "alpha"),
+    ("decide-text-amount", ["decide", "--results", f"{G}/customers.csv", "--revenue-per-year",
+                            "abc", "--staffing-savings", "1"], "--revenue-per-year"),
+    ("power-nothing", ["power"], "frt power: give"),
+    ("power-bad-p1", ["power", "--p1", "1.5", "--p2", "0.5"], "p1 must be in (0, 1)"),
+    ("staffing-erlang-negative", ["staffing", "erlang", "--arrivals-per-hour", "-5", "--aht",
+                                  "300", "--target", "20", "--service-level", "0.8"],
+     "--arrivals-per-hour"),
+    ("staffing-desk-missing", ["staffing", "desk", "--conversations", f"{B}/nope.csv",
+                               "--assignments", f"{G}/assignments.csv", "--agents", "2",
+                               "--out", OUT], "nope.csv: file not found"),
+    ("staffing-desk-zone", ["staffing", "desk", "--conversations", f"{G}/conversations.csv",
+                            "--assignments", f"{G}/assignments.csv", "--agents", "2",
+                            "--desk-timezone", "Mars/Base", "--out", OUT], "Mars/Base"),
+    ("demo-negative-customers", ["demo", "--customers", "-5", "--out", OUT], "customers"),
+    ("demo-unknown-scenario", ["demo", "--scenario", "nope", "--out", OUT], "not a preset"),
+    ("demo-negative-seed", ["demo", "--seed", "-1", "--out", OUT], "--seed"),
+    ("demo-out-is-file", ["demo", "--customers", "1000", "--no-progress", "--out",
+                          f"{G}/customers.csv"], "--out: "),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [pytest.param(a, f, id=i) for i, a, f in CASES])
+def test_bad_input_is_one_line_exit_2_nothing_written(
+    files: Path, argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = {p: p.stat().st_mtime_ns for p in files.rglob("*")}
+    status = main([a.replace("{root}", str(files)) for a in argv])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if not line.startswith("warning: ")]
+    assert status == 2, err
+    # one line per problem (the naive table has two broken columns), each a plain message
+    assert len(lines) == (2 if "naive" in fragment else 1), err
+    assert all(line.startswith(("error: ", "frt ")) for line in lines), err
+    assert "Traceback" not in err
+    assert fragment in lines[0]
+    assert not (files / "out").exists()  # nothing written half-way
+    assert {p: p.stat().st_mtime_ns for p in files.rglob("*")} == before
+
+
+def test_simulated_files_are_readable_by_others(files: Path) -> None:
+    """Outputs get the mode an ordinary open() gives (0666 less umask), not mkstemp's 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = stat.S_IMODE((files / "good" / "customers.csv").stat().st_mode)
+    assert mode == 0o666 & ~umask
