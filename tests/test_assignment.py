@@ -416,3 +416,24 @@ def test_stratified_with_eligibility_and_spend_bands():
         stratified_assign(cust, experiment="cohort")
     with pytest.raises(ValueError, match="spend_bands must be a positive integer"):
         stratified_assign(cust, experiment="cohort", spend_bands=0)
+
+
+def test_readme_worked_example_matches_the_code() -> None:
+    """The bucket table in README.md is what hash_buckets/arms_from_buckets compute."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    salt = re.search(r"Worked example .*? with salt `([^`]+)`", readme).group(1)
+    rows = re.findall(r"^\| `([^`]+)` \| `([0-9a-f]{16})` \| (\d+) \| ([0-9.]+) \| (\w+) \|$",
+                      readme, flags=re.MULTILINE)
+    assert len(rows) >= 2
+    ids = pd.Series([r[0] for r in rows], dtype="string")
+    buckets = hash_buckets(ids, salt)
+    arms = arms_from_buckets(buckets)
+    for (cid, hexa, integer, bucket, arm), b, a in zip(rows, buckets, arms, strict=True):
+        digest = hashlib.sha256(f"{salt}:{cid}".encode()).digest()[:8]
+        assert digest.hex() == hexa
+        assert int.from_bytes(digest, "big") == int(integer)
+        assert b == float(bucket)
+        assert a == arm

@@ -82,7 +82,7 @@ def test_repr_and_summary(published) -> None:
 
 
 def _files(d: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.is_file()}
 
 
 def test_cli_same_seed_same_bytes_and_validates(tmp_path: Path, capsys) -> None:
@@ -103,8 +103,14 @@ def test_cli_same_seed_same_bytes_and_validates(tmp_path: Path, capsys) -> None:
 
 
 def test_cli_parquet(tmp_path: Path) -> None:
-    assert main(["simulate", "--customers", "500", "--seed", "1", "--format", "parquet",
-                 "--scenario", "harsh", "--no-progress", "--out", str(tmp_path)]) == 0
+    args = ["simulate", "--customers", "500", "--seed", "1", "--format", "parquet",
+            "--scenario", "harsh", "--no-progress", "--out"]
+    assert main([*args, str(tmp_path)]) == 0
+    assert main([*args, str(tmp_path / "again")]) == 0
+    first, again = _files(tmp_path), _files(tmp_path / "again")
+    assert set(first) == {"customers.parquet", "assignments.parquet", "conversations.parquet",
+                          "scenario.toml"}
+    assert first == again  # same seed, byte-identical Parquet files
     conv = schema.read_table(tmp_path / "conversations.parquet", "conversations")
     csv = simulate("harsh", customers=500, rng=1).conversations
     assert len(conv) == len(csv)
