@@ -365,7 +365,14 @@ def _run(sample: _Sample, staff: _Staff) -> np.ndarray:
     """Business-clock start time of every conversation (NaN: abandoned or never reached)."""
     if staff.roster is None:
         assert staff.agents is not None
-        fs, ds = _engine.run_uniform(sample.jobs, staff.agents)
+        jobs = sample.jobs
+        if not len(jobs.def_arrival) and not np.isfinite(jobs.fast_patience).any():
+            # one FCFS queue, nobody abandons: the Kiefer-Wolfowitz recursion is the same
+            # schedule as the two-queue loop, about twice as fast
+            fs, ds = _engine.run_fcfs(jobs.fast_arrival, jobs.fast_service, staff.agents), \
+                np.empty(0)
+        else:
+            fs, ds = _engine.run_uniform(jobs, staff.agents)
     else:
         fs, ds = _engine.run_roster(sample.jobs, staff.roster)
     start = np.empty(len(sample.b))

@@ -10,6 +10,8 @@ import pytest
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.errors import DataError, FrtWarning
 from frt_experiments.policy import FrtPolicy
+from frt_experiments.staffing import _engine
+from frt_experiments.staffing import desk as _desk
 from frt_experiments.staffing.desk import simulate_desk
 from frt_experiments.staffing.profile import ArrivalProfile, ArrivalStream
 
@@ -353,3 +355,16 @@ def test_overloaded_desk_warns_that_the_queue_is_unstable():
     with pytest.warns(FrtWarning, match=r"agents: the offered work \(\d+ agent hours"):
         simulate_desk(p, agents=5, calendar=OFFICE, start=START,
                       end=START + pd.Timedelta(days=7), rng=1)
+
+
+def test_single_queue_fast_path_equals_the_two_queue_loop():
+    p = ArrivalProfile.constant(240.0, aht_seconds=60.0)
+    setup = _desk._prepare(p, None, calendar=UTC247, policies=None, fast_arms=("fast",),
+                          unassigned_arm="fast", patience_seconds=None, start=START,
+                          end=START + pd.Timedelta(hours=6), warmup=0, replications=1,
+                          rng=np.random.default_rng(4))
+    staff = _desk._staff(5, setup)
+    smp = setup.samples[0]
+    assert len(smp.jobs.def_arrival) == 0
+    fast, _ = _engine.run_uniform(smp.jobs, 5)
+    np.testing.assert_array_equal(_desk._run(smp, staff), fast)
