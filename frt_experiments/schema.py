@@ -295,9 +295,7 @@ def _coerce(
         s = out[col.name]
         if col.kind in ("id", "text"):
             if pd.api.types.is_float_dtype(s):
-                # ids read as numbers lose nothing only if integral
-                s = s.map(lambda v: pd.NA if pd.isna(v) else (
-                    str(int(v)) if float(v).is_integer() else str(v)))
+                s = _float_ids_as_text(s)
             t = _coerce_text(s)
         elif col.kind == "number":
             t = _coerce_number(s, col, bag)
@@ -310,6 +308,19 @@ def _coerce(
             bag.rows(col.name, (t < 0).to_numpy(), "negative (must be >= 0)")
         out[col.name] = t
     return out
+
+
+def _float_ids_as_text(s: pd.Series) -> pd.Series:
+    """Ids stored as floats (e.g. Parquet) as text: 17.0 -> "17", 17.5 -> "17.5", NaN -> NA."""
+    arr = s.to_numpy(dtype="float64", na_value=np.nan)
+    text = arr.astype(str).astype(object)
+    integral = np.isfinite(arr) & (arr == np.round(arr))
+    small = integral & (np.abs(arr) < 2.0**63)
+    text[small] = arr[small].astype(np.int64).astype(str)
+    huge = integral & ~small  # beyond int64: rare, so Python ints for these few only
+    text[huge] = [str(int(v)) for v in arr[huge]]
+    out = pd.Series(text, index=s.index, dtype="string")
+    return out.mask(np.isnan(arr))
 
 
 def _was_present(s: pd.Series) -> np.ndarray:

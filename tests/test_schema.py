@@ -329,3 +329,14 @@ def test_cli_unknown_argument_is_one_line(capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "unrecognized arguments: --bogus" in err
+
+
+def test_float_ids_become_their_text():
+    """Ids stored as floats (a Parquet export) are read as the integers they hold."""
+    df = pd.DataFrame({"customer_id": [17.0, 17.5, 1e20, np.nan],
+                       "monthly_spend": [1.0, 2.0, 3.0, 4.0],
+                       "revenue_start": [1.0] * 4, "revenue_end": [1.0] * 4})
+    with pytest.raises(DataError, match=r"customer_id: 1 row is empty \(a value is required\)"):
+        schema.validate_customers(df)
+    out = schema.validate_customers(df.iloc[:3])
+    assert out[schema.CUSTOMER_ID].tolist() == ["17", "17.5", "100000000000000000000"]
