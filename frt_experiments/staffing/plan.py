@@ -105,6 +105,7 @@ class _Search:
     share: dict[str, float]
     occupancy: float
     simulations: int
+    per_replication: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _min_agents(setup: _desk._Setup, service_levels: Mapping[str, float], guess: int, *,
@@ -115,6 +116,7 @@ def _min_agents(setup: _desk._Setup, service_levels: Mapping[str, float], guess:
     looser target or a smaller volume); the answer is searched above it.
     """
     cache: dict[int, tuple[float, dict[str, float], float]] = {0: (-1.0, {}, float("nan"))}
+    per_rep: dict[int, dict[str, list[float]]] = {}
 
     def margin(n: int) -> float:
         """min over arms of (mean share within target - service level); >= 0 is feasible."""
@@ -130,6 +132,7 @@ def _min_agents(setup: _desk._Setup, service_levels: Mapping[str, float], guess:
             mean = {a: float(np.mean(v)) for a, v in shares.items()}
             gap = min((mean.get(a, 1.0) - sl for a, sl in service_levels.items()), default=0.0)
             cache[n] = (gap, mean, work / (staff.duty_seconds * len(setup.samples)))
+            per_rep[n] = shares
         return cache[n][0]
 
     # bracket: margin(lo) < 0 <= margin(hi), galloping by growing steps from the guess
@@ -173,7 +176,7 @@ def _min_agents(setup: _desk._Setup, service_levels: Mapping[str, float], guess:
         use_secant = (hi - lo) <= width // 2 or not use_secant  # alternate when slow
     margin(hi)
     _, share, occ = cache[hi]
-    return _Search(hi, share, occ, len(cache) - 1)
+    return _Search(hi, share, occ, len(cache) - 1, per_rep[hi])
 
 
 def _setup(profile: ArrivalProfile, *, calendar: BusinessCalendar,
@@ -273,6 +276,11 @@ class StaffingPlan:
         service_levels: Required share within target per arm.
         weeks, replications: Simulated weeks (after warm-up) and replications per candidate.
         simulations: Desk simulations run by the searches.
+        intervals: The share within target at each policy's headcount with its t interval
+            across replications (Law 2015, section 9.4): ``policy, arm, service_level,
+            share_within_target, ci_low, ci_high, replications`` (NaN bounds with one
+            replication). The headcount meets the service level *on average over the
+            replications*; a lower bound under it says the plan is at the edge.
     """
 
     table: pd.DataFrame
@@ -284,6 +292,7 @@ class StaffingPlan:
     weeks: float = 4.0
     replications: int = 1
     simulations: int = 0
+    intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def agents(self, policy: str) -> int:
         """Agents needed under ``policy`` (``"everyone_fast"`` or ``"rollout"``)."""
@@ -299,11 +308,16 @@ class StaffingPlan:
         lines = [f"Staffing plan ({self.weeks:g} simulated weeks x {self.replications} "
                  f"replications; targets: " + ", ".join(
                      f"{a} {sl:.0%}" for a, sl in self.service_levels.items()) + ")"]
+        ci: dict[tuple[str, str], str] = {}
+        if self.replications > 1 and len(self.intervals):
+            ci = {(str(i["policy"]), str(i["arm"])): f" [{i['ci_low']:.1%}, {i['ci_high']:.1%}]"
+                  for i in self.intervals.to_dict("records")}
         for pol in POLICIES:
             r = t.loc[pol]
-            shares = ", ".join(f"{c.removeprefix('share_within_target_')} {r[c]:.1%}"
-                               for c in t.columns if c.startswith("share_within_target_")
-                               and np.isfinite(r[c]))
+            shares = ", ".join(
+                f"{c.removeprefix('share_within_target_')} {r[c]:.1%}"
+                + ci.get((pol, c.removeprefix("share_within_target_")), "")
+                for c in t.columns if c.startswith("share_within_target_") and np.isfinite(r[c]))
             lines.append(f"  {pol}: {int(r['agents'])} agents, "
                          f"{r['scheduled_hours_per_week']:,.0f} scheduled h/week, occupancy "
                          f"{r['occupancy']:.1%}; within target: {shares}")
@@ -394,6 +408,7 @@ def plan_staffing(
                    treatment=treatment)
     fast_s = _fast_seconds(pols, control)
     rows: list[dict[str, Any]] = []
+    spans: list[dict[str, Any]] = []
     sims = 0
     hours_per_week = float("nan")
     for name, seed in zip(POLICIES, _seeds(gen), strict=True):
@@ -406,6 +421,7 @@ def plan_staffing(
             # the deferred deadline gives nobody more time than the fast target: nobody is
             # deferred, so the rollout is everyone fast (and saves nothing)
             rows.append(dict(rows[0], policy=ROLLOUT))
+            spans.extend(dict(r, policy=ROLLOUT) for r in list(spans))
             continue
         found = _min_agents(setup, {a: levels[a] for a in setup.arms if a in levels},
                             _load_guess(setup))
@@ -421,10 +437,16 @@ def plan_staffing(
             row[f"share_within_target_{arm}"] = found.share.get(arm, np.nan)
         row["deferred"] = name == ROLLOUT
         rows.append(row)
+        for arm, values in found.per_replication.items():
+            mean, low, high = _desk._mean_ci(np.asarray(values), 0.95)
+            spans.append({"policy": name, "arm": arm, "service_level": levels.get(arm, np.nan),
+                          "share_within_target": mean, "ci_low": low, "ci_high": high,
+                          "replications": len(values)})
     table = pd.DataFrame(rows)
     saved = int(table["agents"].iloc[0] - table["agents"].iloc[1])
     return StaffingPlan(table, saved, saved * hours_per_week * 52.0, saved * cost_per_agent,
-                        float(cost_per_agent), levels, float(weeks), replications, sims)
+                        float(cost_per_agent), levels, float(weeks), replications, sims,
+                        pd.DataFrame(spans))
 
 
 def staffing_curve(

@@ -197,3 +197,28 @@ def test_projection_months_share_their_arrivals():
         smp = grown[2].samples[k]
         assert np.all(np.diff(smp.created) >= 0)
         np.testing.assert_array_equal(smp.jobs.fast_arrival, smp.b[smp.fast])
+
+
+def test_plan_reports_replication_intervals_of_the_share_within_target():
+    conv, asg = _trial(40.0, 480.0, 4, rng=3, outside_share=0.4)
+    plan = plan_staffing(conv, asg, calendar=OFFICE, weeks=1, warmup_days=2, replications=4,
+                         rng=2)
+    iv = plan.intervals
+    assert list(iv.columns) == ["policy", "arm", "service_level", "share_within_target",
+                                "ci_low", "ci_high", "replications"]
+    assert set(zip(iv["policy"], iv["arm"], strict=True)) == {
+        ("everyone_fast", "fast"), ("rollout", "fast"), ("rollout", "one_business_day")}
+    assert (iv["replications"] == 4).all()
+    assert ((iv["ci_low"] <= iv["share_within_target"])
+            & (iv["share_within_target"] <= iv["ci_high"])).all()
+    assert (iv["ci_high"] > iv["ci_low"]).any()  # replications differ
+    # the interval is the t interval of the per-replication shares at the chosen headcount;
+    # its mean is the plan's share and it meets the service level on average
+    t = plan.table.set_index("policy")
+    for r in iv.to_dict("records"):
+        assert r["share_within_target"] == pytest.approx(
+            t.loc[r["policy"], f"share_within_target_{r['arm']}"], rel=1e-12)
+        assert r["share_within_target"] >= r["service_level"]
+    assert "[" in plan.summary()
+    one = plan_staffing(conv, asg, calendar=OFFICE, weeks=1, warmup_days=2, rng=2)
+    assert one.intervals["ci_low"].isna().all()
