@@ -620,7 +620,7 @@ def simulate_desk(
 
     Args:
         arrivals: A canonical conversations table (``customer_id``, ``created_at``,
-            ``handle_seconds``; trace-driven, the same arrivals in every replication) or an
+            ``handle_seconds``; trace-driven, see ``resample`` for replications) or an
             :class:`ArrivalProfile` (Poisson arrivals drawn afresh per replication).
         assignments: Maps ``customer_id`` to ``arm`` for a conversations table; customers
             without an assignment get ``unassigned_arm``.

@@ -13,7 +13,10 @@ the trial's own conversations:
   efficiency enter the plan);
 - *everyone fast*: the outside stream and the scaled-up control arm join the fast queue;
   *rollout*: the outside stream joins the fast queue, the scaled-up treatment arm the
-  deferred queue;
+  deferred queue, whose deadlines are never tighter than the fast target (a deferred
+  conversation gets the later of its one-business-day deadline and the target); when the fast
+  target is at or beyond one business day nobody gains time by deferral, nobody is deferred
+  and the rollout is everyone fast (``deferred`` is ``False``);
 - for each, the fewest agents (a constant headcount while the desk is open) such that the
   mean share answered within target over the replications reaches each arm's service level.
 
@@ -23,6 +26,10 @@ times for every candidate, this holds for the simulated FCFS queue path by path 
 priority/deadline desk in all but contrived cases). The search starts at the offered load
 (agents below it cannot keep up over the window), gallops by doubling steps to bracket the
 answer and bisects the bracket, so it needs O(log n) simulations.
+
+**Growth.** :func:`project_headcount` grows month 0's arrivals by Poisson thinning and
+superposition with common random numbers, so each month's arrivals contain the previous
+month's and the headcount moves with volume, not with sampling noise.
 
 References:
     Kiefer, J. and Wolfowitz, J. (1955): a FCFS multi-server queue's waits are
