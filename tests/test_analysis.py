@@ -261,6 +261,8 @@ def test_bad_arguments_and_rows_are_named():
     with pytest.raises(DataError, match=r"rows: column revenue_start: 2 rows are missing, "
                                         r"infinite or negative .*\(rows 3, 7\)"):
         analyze_rows(bad)
+    with pytest.raises(DataError, match="rows: column rated: must hold numbers"):
+        analyze_rows(rows.assign(rated=rows["rated"].astype(str)))
     res = analyze(customers, conversations, assignments, diagnostics=False)
     with pytest.raises(ValueError, match="no experiment plan"):
         res.sequential()
