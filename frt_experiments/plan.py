@@ -226,6 +226,8 @@ def read_plan(path: str | os.PathLike[str]) -> ExperimentPlan:
         OSError: The file cannot be read.
     """
     p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p.name}: file not found ({p})")
     try:
         with p.open("rb") as fh:
             data = tomllib.load(fh)

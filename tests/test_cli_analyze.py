@@ -156,3 +156,12 @@ def test_sequential_arguments_are_checked(data, tmp_path, capsys, extra, message
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert message in err[0]
+
+
+def test_bad_window_end_and_missing_plan_are_named(data, tmp_path, capsys):
+    _, d = data
+    assert main(_args(d, tmp_path / "out", "--window-end", "abc", "--no-diagnostics")) == 2
+    assert "--window-end 'abc': not an ISO 8601 timestamp" in capsys.readouterr().err
+    assert main(_args(d, tmp_path / "out", "--plan", str(tmp_path / "none.toml"))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: none.toml: file not found ({tmp_path / 'none.toml'})"]

@@ -82,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(problems)
     window_end = None
     if args.window_end is not None:
-        window_end = pd.Timestamp(args.window_end)
+        try:
+            window_end = pd.Timestamp(args.window_end)
+        except ValueError:
+            raise ValueError(f"--window-end {args.window_end!r}: not an ISO 8601 timestamp "
+                             "(e.g. 2025-06-01T00:00:00+00:00)") from None
         if window_end.tzinfo is None:
             raise ValueError(f"--window-end must carry a UTC offset, got {args.window_end!r}")
     result = analyze(customers, conversations, assignments, alpha=alpha,
