@@ -113,6 +113,10 @@ class SequentialBounds:
         ``drift`` is the expected z statistic at full information (for a fixed design at
         level alpha and power 1 - beta, drift = z_alpha + z_beta). Under ``drift = 0`` this
         is the overall type I error rate.
+
+        References:
+            Armitage, McPherson and Rowe (1969); Jennison and Turnbull (2000), chapter 19
+            (recursive numerical integration).
         """
         upper = np.abs(np.asarray(self.bounds))
         sign = -1.0 if self.alternative == "less" else 1.0
@@ -130,8 +134,10 @@ class SequentialBounds:
     def inflation(self, power: float) -> float:
         """Maximum information relative to a fixed design with the same alpha and power.
 
-        Multiply a fixed design's sample size by this factor for the group-sequential maximum
-        (Jennison and Turnbull 2000, section 7.2).
+        Multiply a fixed design's sample size by this factor for the group-sequential maximum.
+
+        References:
+            Jennison and Turnbull (2000), section 7.2.
         """
         side = self.alpha / 2 if self.alternative == "two-sided" else self.alpha
         fixed = stats.norm.isf(side) + stats.norm.ppf(power)
