@@ -349,6 +349,10 @@ class StaffingPlan:
 def _default_levels(control: str, treatment: str,
                     service_levels: Mapping[str, float] | None) -> dict[str, float]:
     out = {control: 0.9, treatment: 0.95}
+    unknown = sorted(set(service_levels or {}) - set(out))
+    if unknown:
+        raise ValueError(f"service_levels: unknown arms {unknown}; the arms are {control!r} "
+                         f"and {treatment!r}")
     out.update(service_levels or {})
     return out
 
@@ -409,6 +413,10 @@ def plan_staffing(
     """
     levels = _default_levels(control, treatment, service_levels)
     _validate_common(levels, weeks, warmup_days, replications, cost_per_agent)
+    if isinstance(growth, bool) or not (isinstance(growth, int | float) and np.isfinite(growth)
+                                        and growth > 0):
+        raise ValueError(f"growth: must be a positive volume multiplier (e.g. 1.3), got "
+                         f"{growth!r}")
     gen = np.random.default_rng(rng)
     pols = _policies(calendar, policies, fast_target, control, treatment)
     sc = _scenario(conversations, assignments, calendar=calendar, control=control,

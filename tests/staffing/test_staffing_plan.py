@@ -132,6 +132,10 @@ def test_bad_input_names_the_argument():
         staffing_curve(conv, asg, calendar=OFFICE, targets_hours=(0, 4))
     with pytest.raises(ValueError, match="months"):
         project_headcount(conv, asg, calendar=OFFICE, months=0)
+    with pytest.raises(ValueError, match=r"service_levels: unknown arms \['vip'\]"):
+        staffing_curve(conv, asg, calendar=OFFICE, service_levels={"vip": 0.9})
+    with pytest.raises(ValueError, match="growth: must be a positive volume multiplier"):
+        plan_staffing(conv, asg, calendar=OFFICE, growth=0)
 
 
 def test_targets_at_or_beyond_the_deferred_deadline_defer_nobody():
