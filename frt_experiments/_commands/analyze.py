@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from frt_experiments._atomic import atomic_path, write_text_atomic
+from frt_experiments._commands._args import check_output_dir
 from frt_experiments.analysis import analyze
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.errors import DataError
@@ -66,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
     plan = read_plan(args.plan) if args.plan is not None else None
     alpha = args.alpha if args.alpha is not None else (plan.alpha if plan else 0.05)
     information = _fractions(args.information)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from frt_experiments._atomic import write_text_atomic
+from frt_experiments._commands._args import check_input_file, check_output_file
 from frt_experiments.decision import decide
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.plan import read_plan
@@ -72,6 +73,10 @@ def check_results(table: pd.DataFrame, path: Path, *, revenue_per_year: float) -
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+    if args.plan is not None:
+        check_input_file(args.plan, "--plan")
     plan = read_plan(args.plan) if args.plan is not None else None
     table = read_results(args.results)
     try:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from frt_experiments._commands._args import check_output_file
 from frt_experiments.design import MetricVariance, estimate_variances, plan_experiment
 from frt_experiments.plan import write_plan
 from frt_experiments.schema import read_table
@@ -81,6 +82,8 @@ def _parse_mde(items: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.write_plan is not None:
+        check_output_file(args.write_plan, "--write-plan")
     if args.p1 is not None or args.p2 is not None:
         if args.p1 is None or args.p2 is None:
             raise ValueError("frt power: give both --p1 and --p2")

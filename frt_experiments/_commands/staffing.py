@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from frt_experiments._atomic import write_text_atomic
+from frt_experiments._commands._args import check_output_dir, seed
 from frt_experiments._commands.decide import check_results, read_results
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import decide
@@ -109,15 +110,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _help(p: argparse.ArgumentParser) -> int:
-    p.print_help()
-    return 0
+    raise ValueError("frt staffing: choose an action: erlang, desk or plan "
+                     "(see frt staffing --help)")
 
 
 def _tables(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conversations", type=Path, required=True, metavar="FILE")
     p.add_argument("--assignments", type=Path, required=True, metavar="FILE")
     p.add_argument("--timezone", metavar="ZONE", help="IANA zone of naive timestamps in files")
-    p.add_argument("--seed", type=int, default=2025)
+    p.add_argument("--seed", type=seed, default=2025)
 
 
 def _calendar(p: argparse.ArgumentParser) -> None:
@@ -211,6 +212,7 @@ def _run_erlang(args: argparse.Namespace) -> int:
 
 
 def _run_desk(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
     cal = _desk_calendar(args)
     target = _fast_target(args)
     conv, asg = _read(args)
@@ -236,6 +238,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     except ValueError:
         raise ValueError(f"frt staffing plan: --targets must be numbers separated by commas, "
                          f"got {args.targets!r}") from None
+    check_output_dir(args.out, "--out")
     cal = _desk_calendar(args)
     target = _fast_target(args)
     results = None
@@ -249,13 +252,14 @@ def _run_plan(args: argparse.Namespace) -> int:
     plan = plan_staffing(conv, asg, fast_target=target, cost_per_agent=args.cost_per_agent,
                          **common)
     curve = staffing_curve(conv, asg, targets_hours=targets, **common)
+    # every computation (and its argument checks) before the first file is written
+    proj = None if args.months is None else project_headcount(
+        conv, asg, months=args.months, monthly_growth=args.monthly_growth, fast_target=target,
+        cost_per_agent=args.cost_per_agent, **common)
     paths = [write_table(plan.to_pandas(), args.out / "staffing_plan.csv"),
              write_table(curve, args.out / "staffing_curve.csv")]
     print(plan.summary())
-    if args.months is not None:
-        proj = project_headcount(conv, asg, months=args.months,
-                                 monthly_growth=args.monthly_growth, fast_target=target,
-                                 cost_per_agent=args.cost_per_agent, **common)
+    if proj is not None:
         table = proj.to_pandas().merge(proj.savings, on="month")
         paths.append(write_table(table, args.out / "headcount.csv"))
         print(proj.summary())
