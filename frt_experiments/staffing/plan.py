@@ -487,7 +487,10 @@ def staffing_curve(
     deferral gives nobody more time, so nobody is deferred: the rollout *is* everyone fast,
     its row repeats everyone fast's agents and ``deferred`` is ``False`` there. (Without the
     floor, the deferred arm's one-day deadline would bind and the "rollout" would need more
-    agents than everyone fast at loose targets.)
+    agents than everyone fast at loose targets.) Below one business day the rollout's
+    headcount is usually set by the deferred arm's own service level (95% by default, stricter
+    than the fast arm's 90%), so it is flat in the target and, close to one business day, can
+    exceed everyone fast's.
 
     Columns ``target_hours, policy, agents, deferred`` (``deferred``: some low-spend
     conversations wait in the deferred queue; always ``False`` for everyone fast).
