@@ -567,8 +567,8 @@ def check_tables(
     """Cross-reference already validated tables; return the problems (errors) found.
 
     Errors: conversations or assignments of customers not in ``customers``. Warnings
-    (:class:`~frt_experiments.errors.DataWarning`): conversations created outside ``window``,
-    assigned customers with no conversations at all when conversations exist.
+    (:class:`~frt_experiments.errors.DataWarning`): conversations created outside ``window``
+    (``[start, end)``, both time-zone aware).
     """
     names = {"customers": "customers", "conversations": "conversations",
              "assignments": "assignments"} | (names or {})

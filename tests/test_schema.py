@@ -340,3 +340,13 @@ def test_float_ids_become_their_text():
         schema.validate_customers(df)
     out = schema.validate_customers(df.iloc[:3])
     assert out[schema.CUSTOMER_ID].tolist() == ["17", "17.5", "100000000000000000000"]
+
+
+def test_cli_validate_warns_about_conversations_outside_the_window(tmp_path, capsys):
+    v = _write(tmp_path, "conversations.csv", CONVERSATIONS_OK)
+    assert main(["validate", "--conversations", str(v),
+                 "--window-end", "2025-01-07T00:00:00+00:00"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("warning: conversations.csv: column created_at: ")
+    assert "outside the analysis window" in err[0]

@@ -24,6 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assignments", type=Path, metavar="FILE")
     p.add_argument("--timezone", metavar="ZONE",
                    help="IANA zone of naive timestamps (default: naive timestamps are errors)")
+    p.add_argument("--window-start", metavar="TIMESTAMP",
+                   help="start of the analysis window (ISO 8601 with offset): warn about "
+                   "conversations created before it")
+    p.add_argument("--window-end", metavar="TIMESTAMP",
+                   help="end of the analysis window (ISO 8601 with offset): warn about "
+                   "conversations created at or after it")
     p.set_defaults(func=run)
 
 
@@ -32,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if not any(paths.values()):
         raise ValueError("frt validate: give at least one of --customers, --conversations, "
                          "--assignments")
+    window = _window(args.window_start, args.window_end)
     problems: list[Problem] = []
     tables = {}
     for table, path in paths.items():
@@ -46,12 +53,36 @@ def run(args: argparse.Namespace) -> int:
                 tables[table] = ids
     names = {k: v.name for k, v in paths.items() if v is not None}
     problems.extend(check_tables(tables.get("customers"), tables.get("conversations"),
-                                 tables.get("assignments"), names=names))
+                                 tables.get("assignments"), names=names,
+                                 window=window if "conversations" in tables else None))
     if problems:
         raise DataError(problems)
     for table, df in tables.items():  # all valid here
         print(f"{names[table]}: {len(df):,} {table} ok", file=sys.stdout)
     return 0
+
+
+def _window(start: str | None, end: str | None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The analysis window from --window-start/--window-end (an open end is unbounded)."""
+    if start is None and end is None:
+        return None
+    bounds = []
+    for option, text, default in (("--window-start", start, pd.Timestamp.min),
+                                  ("--window-end", end, pd.Timestamp.max)):
+        if text is None:
+            bounds.append(default.tz_localize("UTC"))
+            continue
+        try:
+            ts = pd.Timestamp(text)
+        except ValueError:
+            raise ValueError(f"{option}: cannot read {text!r} as an ISO 8601 timestamp") from None
+        if ts.tzinfo is None:
+            raise ValueError(f"{option}: {text!r} has no UTC offset (e.g. "
+                             "2025-01-06T00:00:00+00:00)")
+        bounds.append(ts)
+    if not bounds[0] < bounds[1]:
+        raise ValueError(f"--window-start ({start}) must be before --window-end ({end})")
+    return bounds[0], bounds[1]
 
 
 def _raw_ids(path: Path) -> pd.DataFrame | None:
