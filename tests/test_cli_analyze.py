@@ -144,13 +144,14 @@ def test_plan_written_by_frt_power_drives_frt_analyze(data, tmp_path, capsys):
 @pytest.mark.parametrize(("extra", "message"), [
     (["--look", "2"], "--look and --information need --plan"),
     (["--plan", "PLAN", "--look", "7"], "look must be an integer from 1 to 5"),
+    (["--plan", "PLAN", "--alpha", "0.05"], "--alpha 0.05 disagrees with the plan's alpha 0.1"),
     (["--plan", "PLAN", "--look", "2", "--information", "0.3;0.5"], "--information"),
     (["--plan", "PLAN", "--look", "2", "--information", "0.5"], "information must give 2"),
 ])
 def test_sequential_arguments_are_checked(data, tmp_path, capsys, extra, message):
     _, d = data
     plan_file = tmp_path / "plan.toml"
-    write_plan(ExperimentPlan(name="x", looks=5), plan_file)
+    write_plan(ExperimentPlan(name="x", looks=5, alpha=0.1), plan_file)
     extra = [str(plan_file) if x == "PLAN" else x for x in extra]
     assert main(_args(d, tmp_path / "out", "--no-diagnostics", *extra)) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -69,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     plan = read_plan(args.plan) if args.plan is not None else None
+    if plan is not None and args.alpha is not None and args.alpha != plan.alpha:
+        raise ValueError(f"--alpha {args.alpha:g} disagrees with the plan's alpha "
+                         f"{plan.alpha:g} ({args.plan.name}); give one of them")
     alpha = args.alpha if args.alpha is not None else (plan.alpha if plan else 0.05)
     information = _fractions(args.information)
     if (args.look is not None or information is not None) and plan is None:
