@@ -280,3 +280,25 @@ def test_sequential_judges_the_plan_look(trial):
     assert np.abs(seq["z"]).to_numpy() == pytest.approx(stats.norm.isf(p / 2), rel=1e-12)
     first = res.sequential(look=1)
     assert first["bound"].to_numpy() == pytest.approx([4.877] * 4, abs=6e-4)
+
+
+def test_agrees_with_the_simulators_own_arm_effects(trial):
+    """analyze() and simulate.calibrate.arm_effects (an independent groupby implementation over
+    every conversation) give the same arm values, relative changes and standard errors: the
+    window, the exposure and the assignment filter drop nothing on a simulated trial."""
+    from frt_experiments.simulate.calibrate import arm_effects
+
+    ref = arm_effects(trial)
+    res = analyze(trial.customers, trial.conversations, trial.assignments, cuped=False,
+                  diagnostics=False).to_pandas().set_index("metric")
+    for col in ("control", "treatment", "rel_diff"):
+        np.testing.assert_allclose(res.loc[ref.index, col], ref[col], rtol=1e-10)
+    # arm_effects' SE of the relative change is the delta method on t/c; ours is the log-ratio
+    # interval's half-width / t quantile times (1 + rel_diff): equal to first order
+    m = analyze(trial.customers, trial.conversations, trial.assignments, cuped=False,
+                diagnostics=False)
+    for metric in ref.index:
+        r = m[metric]
+        se_log = math.log((1 + r.rel_ci_high) / (1 + r.rel_ci_low)) / (
+            2 * stats.t.isf(0.025, r.df))
+        assert se_log * (1 + r.rel_diff) == pytest.approx(ref.loc[metric, "rel_se"], rel=1e-4)
