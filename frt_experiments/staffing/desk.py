@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,7 +145,9 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
              calendar: BusinessCalendar | None, policies: Mapping[str, FrtPolicy] | None,
              fast_arms: Sequence[str], unassigned_arm: str, patience_seconds: float | None,
              start: Any, end: Any, warmup: Any, replications: int,
-             rng: np.random.Generator, resample: str = "auto") -> _Setup:
+             rng: np.random.Generator, resample: str = "auto",
+             stream_rngs: Callable[[int], Sequence[np.random.Generator]] | None = None
+             ) -> _Setup:
     if isinstance(replications, bool) or not isinstance(replications, int | np.integer) \
             or replications < 1:
         raise ValueError(f"replications: must be a positive integer, got {replications!r}")
@@ -176,8 +178,9 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
                              f"{resample!r})")
         _check_arms(np.array(arrivals.arms, dtype=object), pols, "arrivals (profile)")
         arm_names = np.array([s.arm for s in arrivals.streams], dtype=object)
-        for _ in range(replications):
-            created, code, handle = arrivals._draw(origin, stop, rng)
+        for r in range(replications):
+            created, code, handle = arrivals._draw(
+                origin, stop, rng if stream_rngs is None else stream_rngs(r))
             samples.append(_make_sample(
                 cal, pols, fast_set, created=created, arm=arm_names[code], handle=handle,
                 patience=patience_seconds, origin=origin, measure_from=origin + warm, rng=rng))

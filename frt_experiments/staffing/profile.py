@@ -20,7 +20,7 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -236,8 +236,19 @@ class ArrivalProfile:
         })
 
     def _draw(self, start_ns: int, end_ns: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(created UTC ns sorted, stream index, handle seconds)."""
+              rng: np.random.Generator | Sequence[np.random.Generator]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(created UTC ns sorted, stream index, handle seconds).
+
+        ``rng``: one generator for all streams, or one per stream (common random numbers:
+        a stream drawn with the same generator in two profiles gets the same arrivals when
+        its rates and handle times are the same).
+        """
+        gens = ([rng] * len(self.streams) if isinstance(rng, np.random.Generator)
+                else list(rng))
+        if len(gens) != len(self.streams):
+            raise ValueError(f"rng: expected one generator per stream ({len(self.streams)}), "
+                             f"got {len(gens)}")
         if end_ns <= start_ns:
             raise ValueError("end: must be after start")
         lo = pd.Timestamp(start_ns, tz="UTC").tz_convert(self.timezone).floor(
@@ -251,13 +262,14 @@ class ArrivalProfile:
         length = (b - a).astype(float)
         times, codes, handles = [], [], []
         for k, s in enumerate(self.streams):  # one vectorized draw per stream
-            counts = rng.poisson(s.rates[how] * length / _HOUR_NS)
+            g = gens[k]
+            counts = g.poisson(s.rates[how] * length / _HOUR_NS)
             total = int(counts.sum())
-            t = np.repeat(a, counts) + (rng.random(total) * np.repeat(length, counts)).astype(
+            t = np.repeat(a, counts) + (g.random(total) * np.repeat(length, counts)).astype(
                 np.int64)
             times.append(t)
             codes.append(np.full(total, k, dtype=np.int64))
-            handles.append(s._handle(total, rng))
+            handles.append(s._handle(total, g))
         created = np.concatenate(times)
         order = np.argsort(created, kind="stable")
         return created[order], np.concatenate(codes)[order], np.concatenate(handles)[order]

@@ -226,3 +226,25 @@ def test_plan_reports_replication_intervals_of_the_share_within_target():
     assert "[" in plan.summary()
     one = plan_staffing(conv, asg, calendar=OFFICE, weeks=1, warmup_days=2, rng=2)
     assert one.intervals["ci_low"].isna().all()
+
+
+def test_policies_share_the_outside_customers_arrivals():
+    # Common random numbers across policies: with the same seed, the customers outside the
+    # experiment arrive at the same times with the same handle times under both policies.
+    conv, asg = _trial(40.0, 480.0, 2, rng=3, outside_share=0.4)
+    sc = _plan._scenario(conv, asg, calendar=OFFICE, control="fast",
+                         treatment="one_business_day")
+    common = {"calendar": OFFICE, "policies": default_policies(OFFICE), "start": sc.start,
+              "weeks": 1, "warmup_days": 1, "replications": 2, "control": "fast"}
+    seed = _plan._seeds(np.random.default_rng(7))
+    assert seed[0] == seed[1]
+    fast = _plan._setup(sc.profiles["everyone_fast"], rng=np.random.default_rng(seed[0]),
+                        **common)
+    roll = _plan._setup(sc.profiles["rollout"], rng=np.random.default_rng(seed[1]), **common)
+    for f, r in zip(fast.samples, roll.samples, strict=True):
+        outside = set(zip(r.created[r.fast].tolist(), r.handle[r.fast].tolist(), strict=True))
+        assert len(outside) > 100
+        assert outside <= set(zip(f.created.tolist(), f.handle.tolist(), strict=True))
+    assert not np.array_equal(fast.samples[0].created, fast.samples[1].created)
+    with pytest.raises(ValueError, match="one generator per stream"):
+        sc.profiles["rollout"]._draw(0, 10**12, [np.random.default_rng(1)])
