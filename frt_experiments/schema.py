@@ -228,11 +228,14 @@ def _coerce_number(s: pd.Series, col: Column, bag: _Collector) -> pd.Series:
         bag.rows(col.name, np.ones(len(s), bool), "true/false, not numbers")
         return pd.Series(np.nan, index=s.index)
     if pd.api.types.is_numeric_dtype(s):
-        return s.astype("float64")
-    text = _coerce_text(s)
-    num = pd.to_numeric(text, errors="coerce").astype("float64")
-    bad = text.notna().to_numpy() & num.isna().to_numpy()
-    bag.rows(col.name, bad, "text, not numbers")
+        num = s.astype("float64")
+    else:
+        text = _coerce_text(s)
+        num = pd.to_numeric(text, errors="coerce").astype("float64")
+        bad = text.notna().to_numpy() & num.isna().to_numpy()
+        bag.rows(col.name, bad, "text, not numbers")
+    infinite = np.isinf(num.to_numpy())
+    bag.rows(col.name, infinite, "infinite (numbers must be finite)")
     return num
 
 
@@ -512,13 +515,23 @@ def read_table(
             dups = sorted({h for h in header if header.count(h) > 1})
             if dups:
                 raise DataError([Problem(name, None, f"duplicate columns {', '.join(dups)}")])
-            raw = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""],
-                              engine="c")
+            with warnings.catch_warnings():
+                # a row longer than the header: pandas would drop its extra fields
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                try:
+                    raw = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""],
+                                      engine="c", index_col=False)
+                except pd.errors.ParserWarning:
+                    raise DataError([_long_rows(p, len(header))]) from None
         else:
             raw = pd.read_parquet(p)
     except DataError:
         raise
     except (ValueError, OSError, UnicodeDecodeError) as exc:
+        if csv and isinstance(exc, pd.errors.ParserError):
+            long_rows = _long_rows(p, len(header))
+            if long_rows.count:
+                raise DataError([long_rows]) from None
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError([Problem(name, None, f"cannot be read: {msg}")]) from exc
     if raw.empty:
@@ -528,6 +541,16 @@ def read_table(
     if table != "customers":
         kwargs["timezone"] = timezone
     return validator(raw, **kwargs)
+
+
+def _long_rows(p: Path, width: int) -> Problem:
+    """The lines of a CSV file with more fields than its header (an error path only)."""
+    with p.open(newline="", encoding="utf-8") as fh:
+        reader = csv_module.reader(fh)
+        next(reader, None)
+        lines = [reader.line_num for row in reader if len(row) > width]
+    return Problem(p.name, None, f"longer than the header (more than {width} fields)",
+                   len(lines), tuple(lines[:5]), "lines")
 
 
 def _csv_header(p: Path) -> list[str]:

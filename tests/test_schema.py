@@ -350,3 +350,25 @@ def test_cli_validate_warns_about_conversations_outside_the_window(tmp_path, cap
     assert len(err) == 1
     assert err[0].startswith("warning: conversations.csv: column created_at: ")
     assert "outside the analysis window" in err[0]
+
+
+def test_row_longer_than_the_header_is_an_error(tmp_path):
+    # pandas would silently turn the extra leading fields into an index and shift the columns
+    text = CUSTOMERS_OK.replace("c2,20,200,0", "c2,20,200,0,7,8")
+    msgs = _messages(_write(tmp_path, "customers.csv", text), "customers")
+    assert msgs == ["customers.csv: 1 row is longer than the header (more than 4 fields) "
+                    "(line 3)"]
+
+
+def test_infinite_numbers_are_errors(tmp_path):
+    text = CUSTOMERS_OK.replace("c1,10,100,100", "c1,1e400,inf,100")
+    msgs = _messages(_write(tmp_path, "customers.csv", text), "customers")
+    assert msgs == [
+        "customers.csv: column monthly_spend: 1 row is infinite (numbers must be finite) "
+        "(line 2)",
+        "customers.csv: column revenue_start: 1 row is infinite (numbers must be finite) "
+        "(line 2)"]
+    df = pd.DataFrame({"customer_id": ["a"], "monthly_spend": [np.inf],
+                       "revenue_start": [1.0], "revenue_end": [1.0]})
+    with pytest.raises(DataError, match=r"monthly_spend: 1 row is infinite .*\(row 0\)"):
+        schema.validate_customers(df)
