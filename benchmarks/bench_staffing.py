@@ -21,8 +21,8 @@ Run: ``python benchmarks/bench_staffing.py``. Prints
 5. ``simulate_desk`` on that trial's conversations with 10 day-bootstrap replications: time
    and the 95% interval of each arm's share within target;
 6. ``project_headcount`` over 24 months on a small desk (20,000 customers) for three seeds:
-   agents saved month by month (months share their arrivals, so the series moves with growth
-   instead of bouncing).
+   agents saved month by month (months share their arrivals, and so do the two policies, so
+   the series moves with growth instead of bouncing).
 
 Speed figures are the best of three runs (the machine is shared).
 """
