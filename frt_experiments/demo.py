@@ -154,7 +154,7 @@ def run_demo(
         stage("report")
         doc = build_report(
             trial.customers, trial.conversations, assigned.assignments, result,
-            summary=with_expected(result, expected),
+            summary=with_expected(result, expected), notes=[EXPECTED_NOTE],
             title="frt demo: the published first-response-time experiment, simulated",
             scenario=f"simulated scenario '{sc.name}', {customers:,} customers, seed {rng}",
             staffing=plan.to_pandas(), staffing_text=plan.summary(), curve=curve,
@@ -169,6 +169,13 @@ def run_demo(
     return DemoOutput(trial=trial, result=result, staffing=plan, decision=decision,
                       paths=paths, expected=expected, timings=timings)
 
+
+#: How to read the "scenario expects" and "in CI" columns (shown under the table).
+EXPECTED_NOTE = (
+    "'scenario expects' is the relative change the simulated scenario implies in expectation "
+    "(the published table for the 'published' preset); 'in CI' says whether this run's 95% "
+    "interval covers it. Each interval misses the truth in about 1 run in 20, so with four "
+    "metrics about one run in five shows a 'no' somewhere by chance alone.")
 
 #: Decision margins and costs the demo assumes (shown in the report).
 CSAT_MARGIN = -0.02

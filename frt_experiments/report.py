@@ -47,6 +47,7 @@ def build_report(
     result: Any,
     *,
     summary: pd.DataFrame | None = None,
+    notes: Sequence[str] = (),
     title: str = "First-response-time experiment",
     scenario: str | None = None,
     assignment: Any = None,
@@ -62,6 +63,7 @@ def build_report(
         customers, conversations, assignments: The canonical tables the result was computed on.
         result: The analysis result (:class:`frt_experiments.ExperimentResult`).
         summary: The headline table (default ``result.summary()``).
+        notes: Sentences shown under the headline table.
         title: The document's title.
         scenario: Where the data came from, shown under the title.
         assignment: The :class:`frt_experiments.AssignmentResult` (counts, SRM, balance);
@@ -87,6 +89,8 @@ def build_report(
         "intervals: customer-level delta method (Deng, Knoblich and Lu 2018), CUPED on "
         "pre-period covariates, two-sided Welch tests, Holm-adjusted p-values beside the raw.")
     doc.table(result.summary() if summary is None else summary)
+    for note in notes:
+        doc.text(note)
     doc.figure(result.plot() if hasattr(result, "plot") else plotting.plot_forest(table),
                "forest")
     decisions = getattr(result, "decisions", None)

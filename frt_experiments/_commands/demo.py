@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 from frt_experiments._commands._args import check_output_dir, seed
-from frt_experiments.demo import run_demo
+from frt_experiments.demo import EXPECTED_NOTE, run_demo
 from frt_experiments.simulate import load_scenario
 
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     out = run_demo(args.out, scenario=args.scenario, customers=args.customers,
                    rng=args.seed, progress=not args.no_progress)
     print(out.table_text)
+    print(textwrap.fill(EXPECTED_NOTE, width=100))
     print()
     print(out.verdict)
     print()
