@@ -209,12 +209,14 @@ def normal_power(
     df = n * (1 + ratio) - 2
     if df <= 0:
         raise ValueError(f"nobs1 = {n:g} leaves no degrees of freedom for the t test")
+    # Lower tails by symmetry, P(T_nc <= -t) = P(T_-nc >= t): SciPy's nct.cdf returns NaN far
+    # in the left tail (e.g. nc 14, df 1e4), where nct.sf stays finite.
     if alternative == "two-sided":
         t = stats.t.isf(alpha / 2, df)
-        return float(stats.nct.sf(t, df, nc) + stats.nct.cdf(-t, df, nc))
+        return float(stats.nct.sf(t, df, nc) + stats.nct.sf(t, df, -nc))
     t = stats.t.isf(alpha, df)
     return float(stats.nct.sf(t, df, nc) if alternative == "greater"
-                 else stats.nct.cdf(-t, df, nc))
+                 else stats.nct.sf(t, df, -nc))
 
 
 def solve_power(

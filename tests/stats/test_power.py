@@ -129,3 +129,19 @@ def test_proportion_round_trip_property(p1, shift, power, ratio, alternative):
         power, abs=1e-9)
     # more units never lower the power
     assert proportion_power(p1, p2, 1.1 * n, ratio=ratio, alternative=alternative) > power
+
+
+def test_t_power_far_tail_is_finite():
+    # SciPy's noncentral t cdf returns NaN far in the left tail (e.g. nc = 14, df = 9998), so a
+    # two-sided t power at a large effect came out NaN (statsmodels' TTestIndPower too) and the
+    # solvers stopped on it. With df ~ 1e4 the t test is the z test to ~1e-4.
+    for nobs1, d in ((5000, 0.2), (2000, 0.3), (800, 0.5)):
+        p = normal_power(d, nobs1, dist="t")
+        assert math.isfinite(p)
+        assert p == pytest.approx(normal_power(d, nobs1), abs=1e-4)
+        assert normal_power(-d, nobs1, dist="t", alternative="less") == pytest.approx(p,
+                                                                                      abs=1e-4)
+    # statsmodels: TTestIndPower().solve_power(effect_size=None, nobs1=100, alpha=0.05,
+    #   power=0.8, ratio=3) -> 0.3242819996350532
+    d = solve_power(nobs1=100, power=0.8, ratio=3.0, dist="t")
+    assert d == pytest.approx(0.3242819996350532, rel=1e-6)
