@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from frt_experiments import schema
+from frt_experiments._ids import arrow_strings, positions
 from frt_experiments.errors import BalanceWarning, DataError, Problem
 
 __all__ = ["SMD_THRESHOLD", "SRM_THRESHOLD", "SRMResult", "covariate_balance",
@@ -169,37 +170,45 @@ def covariate_balance(
             raise DataError([Problem(name, None, f"missing required column {missing[0]}")])
     cov = _covariates(customers)
     names = [c for c in cov.columns if c != schema.CUSTOMER_ID]
-    asg = pd.DataFrame({schema.CUSTOMER_ID: assignments[schema.CUSTOMER_ID].astype("string"),
-                        schema.ARM: assignments[schema.ARM].astype("string")})
-    rows = asg.merge(cov, on=schema.CUSTOMER_ID, how="inner")
-    present = list(pd.unique(asg[schema.ARM].dropna()))
+    arm = assignments[schema.ARM].astype("string")
+    present = list(pd.unique(arm.dropna()))
     order = list(arms) if arms is not None else (
         [schema.CONTROL_ARM, *sorted(a for a in present if a != schema.CONTROL_ARM)]
         if schema.CONTROL_ARM in present else sorted(present))
     columns = ["covariate", "control_arm", "treatment_arm", "n_control", "n_treatment",
                "control", "treatment", "control_sd", "treatment_sd", "smd", "imbalanced"]
-    if len(order) < 2 or not names or rows.empty:
+    # Hashed join of the assigned customers to their covariates (absent customers drop out).
+    pos = positions(arrow_strings(assignments[schema.CUSTOMER_ID]),
+                    arrow_strings(cov[schema.CUSTOMER_ID]))
+    code = pd.Categorical(arm, categories=order).codes
+    found = pos >= 0
+    if len(order) < 2 or not names or not found.any():
         return pd.DataFrame({c: [] for c in columns})
-    long = rows.melt(id_vars=[schema.ARM], value_vars=names, var_name="covariate").dropna()
-    agg = long.groupby(["covariate", schema.ARM], sort=False)["value"].agg(
-        ["count", "mean", "var"])
-    idx = pd.MultiIndex.from_product([names, order], names=["covariate", schema.ARM])
-    agg = agg.reindex(idx)
-    control = agg.xs(order[0], level=schema.ARM)
+    pos, code = pos[found], code[found]
+    # count, mean and sample variance of each covariate (rows) in each arm (columns).
+    count = np.zeros((len(names), len(order)))
+    mean = np.full_like(count, np.nan)
+    var = np.full_like(count, np.nan)
+    for i, name in enumerate(names):
+        values = cov[name].to_numpy(dtype=float)[pos]
+        for k in range(len(order)):
+            v = values[(code == k) & ~np.isnan(values)]
+            count[i, k] = v.size
+            if v.size:
+                mean[i, k] = v.mean()
+            if v.size > 1:
+                var[i, k] = v.var(ddof=1)
     frames = []
-    for arm in order[1:]:
-        t = agg.xs(arm, level=schema.ARM)
-        pooled = np.sqrt((t["var"].to_numpy() + control["var"].to_numpy()) / 2)
-        diff = t["mean"].to_numpy() - control["mean"].to_numpy()
+    for k, arm_name in enumerate(order[1:], start=1):
+        pooled = np.sqrt((var[:, k] + var[:, 0]) / 2)
+        diff = mean[:, k] - mean[:, 0]
         with np.errstate(divide="ignore", invalid="ignore"):
             smd = np.where(pooled > 0, diff / pooled, np.where(diff == 0, 0.0, np.inf * diff))
         frames.append(pd.DataFrame({
-            "covariate": names, "control_arm": order[0], "treatment_arm": arm,
-            "n_control": control["count"].fillna(0).astype("int64").to_numpy(),
-            "n_treatment": t["count"].fillna(0).astype("int64").to_numpy(),
-            "control": control["mean"].to_numpy(), "treatment": t["mean"].to_numpy(),
-            "control_sd": np.sqrt(control["var"].to_numpy()),
-            "treatment_sd": np.sqrt(t["var"].to_numpy()), "smd": smd,
+            "covariate": names, "control_arm": order[0], "treatment_arm": arm_name,
+            "n_control": count[:, 0].astype("int64"), "n_treatment": count[:, k].astype("int64"),
+            "control": mean[:, 0], "treatment": mean[:, k],
+            "control_sd": np.sqrt(var[:, 0]), "treatment_sd": np.sqrt(var[:, k]), "smd": smd,
             "imbalanced": np.abs(smd) > threshold,
         }))
     out = pd.concat(frames, ignore_index=True)

@@ -36,9 +36,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from scipy import stats
 
 from frt_experiments import schema
+from frt_experiments._ids import arrow_strings, positions
 from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.errors import (
@@ -49,7 +51,7 @@ from frt_experiments.errors import (
     SampleRatioMismatchWarning,
     TreatmentNotDeliveredWarning,
 )
-from frt_experiments.policy import FrtPolicy, attainment_table, default_policies
+from frt_experiments.policy import FrtPolicy, attainment_by_code, default_policies
 from frt_experiments.stats.ratio import delta_ratio
 from frt_experiments.stats.tests import two_proportion_ztest
 
@@ -202,19 +204,31 @@ def _require(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
 
 def _response_rates(conversations: pd.DataFrame, arm_of: pd.Series, control: str,
                     treatment: str) -> pd.DataFrame:
-    """Per-arm response rates and the clustered and unclustered tests of their difference."""
-    customers = arm_of.index.to_numpy()
-    conv = pd.DataFrame({schema.CUSTOMER_ID: conversations[schema.CUSTOMER_ID].astype("string"),
-                         "rated": conversations[schema.CSAT].notna().to_numpy(float)})
-    per = conv.groupby(schema.CUSTOMER_ID, sort=False)["rated"].agg(["size", "sum"])
-    per = per.reindex(customers, fill_value=0)
-    arms = arm_of.to_numpy(dtype=object)
+    """Per-arm response rates and the clustered and unclustered tests of their difference.
+
+    ``arm_of`` maps each customer (its index) to an arm; conversations of other customers are
+    left out.
+    """
+    pos = positions(arrow_strings(conversations[schema.CUSTOMER_ID]),
+                    arrow_strings(pd.Series(arm_of.index)))
+    code = pd.Categorical(arm_of.astype("string"), categories=[control, treatment]).codes
+    return _rates(pos, conversations[schema.CSAT].notna().to_numpy(bool), code, control,
+                  treatment)
+
+
+def _rates(pos: np.ndarray, rated: np.ndarray, code: np.ndarray, control: str,
+           treatment: str) -> pd.DataFrame:
+    """Response rates from each conversation's customer position ``pos`` (-1: none), whether it
+    was ``rated``, and each customer's arm ``code`` (0 control, 1 treatment, -1 other)."""
+    hit = pos >= 0
+    size = np.bincount(pos[hit], minlength=code.size).astype(float)
+    total = np.bincount(pos[hit], weights=rated[hit].astype(float), minlength=code.size)
     rows, est = [], {}
-    for arm in (control, treatment):
-        sub = per[arms == arm]
-        x, y = sub["size"].to_numpy(float), sub["sum"].to_numpy(float)
+    for k, arm in enumerate((control, treatment)):
+        sel = code == k
+        x, y = size[sel], total[sel]
         est[arm] = delta_ratio(y, x) if x.sum() > 0 and len(x) >= 2 else None
-        rows.append({schema.ARM: arm, "customers": len(sub), "conversations": int(x.sum()),
+        rows.append({schema.ARM: arm, "customers": int(sel.sum()), "conversations": int(x.sum()),
                      "rated": int(y.sum()),
                      "response_rate": y.sum() / x.sum() if x.sum() else np.nan})
     out = pd.DataFrame(rows)
@@ -286,20 +300,22 @@ def diagnose(
     if control == treatment:
         raise ValueError(f"control and treatment must differ, both are {control!r}")
     ids = assignments[schema.CUSTOMER_ID].astype("string")
-    dup = ids.duplicated().to_numpy(bool)
-    if dup.any():
+    assigned = arrow_strings(ids)
+    if pc.count_distinct(assigned, mode="all").as_py() != len(assigned):
+        dup = ids.duplicated().to_numpy(bool)
         rows = tuple(int(i) for i in np.flatnonzero(dup)[:5])
         raise DataError([Problem("assignments", schema.CUSTOMER_ID,
                                  "repeating an earlier customer_id (diagnose one experiment "
                                  "at a time)", int(dup.sum()), rows)])
-    arm_of = pd.Series(assignments[schema.ARM].astype("string").to_numpy(), index=ids.to_numpy())
-    present = set(arm_of.dropna())
+    arm_codes, arm_names = pd.factorize(assignments[schema.ARM].astype("string"))
+    present = {str(a) for a in arm_names}
     for name, arm in (("control", control), ("treatment", treatment)):
         if arm not in present:
             raise ValueError(f"{name}: arm {arm!r} has no customers in assignments (arms: "
                              f"{sorted(present)})")
     order = [control, treatment, *sorted(present - {control, treatment})]
-    counts = np.array([int((arm_of == a).sum()) for a in order])
+    per_arm = np.bincount(arm_codes[arm_codes >= 0], minlength=len(arm_names))
+    counts = np.array([int(per_arm[arm_names.get_loc(a)]) for a in order])
     if weights is not None and len(weights) != len(order):
         raise ValueError(f"weights: need one weight per arm {order}, got {list(weights)!r}")
     srm = sample_ratio_mismatch(counts, weights)
@@ -312,16 +328,18 @@ def diagnose(
         if arm not in pol:
             raise ValueError(f"policies: no FRT policy for arm {arm!r} (have {sorted(pol)})")
     two = {control: pol[control], treatment: pol[treatment]}
-    frt = attainment_table(conversations, assignments, two)
-    conv_arm = conversations[schema.CUSTOMER_ID].astype("string").map(arm_of)
-    created_c = conversations.loc[conv_arm.eq(control).fillna(False).to_numpy(bool),
-                                  schema.CREATED_AT]
-    target = _target_hours(pol[control], created_c)
-    frt["target_business_hours"] = [
-        _target_hours(two[a], conversations.loc[conv_arm.eq(a).fillna(False).to_numpy(bool),
-                                                schema.CREATED_AT]) for a in (control, treatment)]
-    rates = _response_rates(conversations, arm_of[arm_of.isin([control, treatment])], control,
-                            treatment)
+    # One hashed join of conversations to assignments serves every per-arm figure below.
+    pos = positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
+    code = pd.Categorical.from_codes(arm_codes, categories=arm_names).set_categories(
+        [control, treatment]).codes
+    conv_code = np.where(pos >= 0, code[np.maximum(pos, 0)], -1)
+    created = conversations[schema.CREATED_AT]
+    frt = attainment_by_code(created, conversations[schema.FIRST_RESPONSE_AT], conv_code, two)
+    target = _target_hours(pol[control], created[conv_code == 0])
+    frt["target_business_hours"] = [_target_hours(two[a], created[conv_code == k])
+                                    for k, a in enumerate((control, treatment))]
+    rates = _rates(pos, conversations[schema.CSAT].notna().to_numpy(bool), code, control,
+                   treatment)
 
     messages: list[str] = []
 

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from frt_experiments import schema
+from frt_experiments._ids import arrow_strings, positions
 from frt_experiments.errors import DataError, Problem
 
 __all__ = [
@@ -107,7 +107,7 @@ def customer_rows(
             if missing:
                 raise DataError([Problem(name, None, "missing required column(s) "
                                          + ", ".join(missing))])
-    assigned = _arrow_strings(assignments[schema.CUSTOMER_ID])
+    assigned = arrow_strings(assignments[schema.CUSTOMER_ID])
     n = len(assigned)
     if pc.count_distinct(assigned, mode="all").as_py() != n:
         dup = assignments[schema.CUSTOMER_ID].duplicated(keep="first").to_numpy(bool)
@@ -117,7 +117,7 @@ def customer_rows(
                                  tuple(int(i) for i in np.flatnonzero(dup)[:5]))])
     assigned_at = assignments[schema.ASSIGNED_AT].to_numpy(dtype="datetime64[ns]")
 
-    cust_pos = _positions(assigned, _arrow_strings(customers[schema.CUSTOMER_ID]))
+    cust_pos = positions(assigned, arrow_strings(customers[schema.CUSTOMER_ID]))
     unknown = cust_pos < 0
     if unknown.any():
         raise DataError([Problem("assignments", schema.CUSTOMER_ID,
@@ -131,7 +131,7 @@ def customer_rows(
         raise ValueError(f"window_end {window_end!s} is before every assignment (the first "
                          f"is {pd.Timestamp(np.nanmin(assigned_at), tz='UTC')}): no customer "
                          "was exposed")
-    code = _positions(_arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
+    code = positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
     keep = code >= 0
     keep[keep] = (created[keep] >= assigned_at[code[keep]]) & (created[keep] <= end)
     c = code[keep]
@@ -153,18 +153,6 @@ def customer_rows(
     exposure = (end - assigned_at) / np.timedelta64(1, "s") / _SECONDS_PER_DAY
     out[EXPOSURE_DAYS] = np.clip(exposure, 0.0, None)
     return out
-
-
-def _arrow_strings(s: pd.Series) -> pa.Array:
-    """A column of ids as an Arrow string array (zero-copy for Arrow-backed columns)."""
-    arr = pa.array(s.astype("string[pyarrow]"))
-    return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
-
-
-def _positions(values: pa.Array, keys: pa.Array) -> np.ndarray:
-    """Position of each value among ``keys`` (first match), -1 where absent; hash-based."""
-    pos = pc.fill_null(pc.index_in(values, value_set=keys), -1)
-    return np.asarray(pos.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _window_end(window_end: object, created: np.ndarray, assigned_at: np.ndarray

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from frt_experiments._ids import arm_codes
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.schema import (
     ARM,
@@ -209,12 +210,21 @@ def attainment_table(
     ``conversations`` needs ``customer_id``, ``created_at`` and ``first_response_at``;
     ``assignments`` maps ``customer_id`` to ``arm``.
     """
-    arm_of = assignments.set_index(CUSTOMER_ID)[ARM]
-    arm = conversations[CUSTOMER_ID].map(arm_of)
+    names = list(policies)
+    code = arm_codes(conversations[CUSTOMER_ID], assignments[CUSTOMER_ID], assignments[ARM],
+                     names)
+    return attainment_by_code(conversations[CREATED_AT], conversations[FIRST_RESPONSE_AT], code,
+                              policies)
+
+
+def attainment_by_code(created_at: pd.Series, first_response_at: pd.Series, code: np.ndarray,
+                       policies: dict[str, FrtPolicy]) -> pd.DataFrame:
+    """:func:`attainment_table` for conversations already joined to their arm: ``code[i]`` is
+    the position of conversation ``i``'s arm among ``policies`` (-1 for none)."""
     rows = []
-    for name, policy in policies.items():  # one pass per arm, not per row
-        sub = conversations.loc[arm.eq(name).fillna(False).to_numpy(dtype=bool)]
-        rows.append(policy.attainment(sub[CREATED_AT], sub[FIRST_RESPONSE_AT]).to_pandas())
+    for k, policy in enumerate(policies.values()):  # one pass per arm, not per row
+        mask = code == k
+        rows.append(policy.attainment(created_at[mask], first_response_at[mask]).to_pandas())
     return pd.concat(rows, ignore_index=True)
 
 
