@@ -145,6 +145,21 @@ def test_plan_with_looks_inflates_by_sequential_factor():
     assert seq.plan.looks == 5
 
 
+def test_one_sided_less_plan_with_looks_mirrors_greater():
+    # Testing for a drop (alternative "less") with monthly looks sizes the trial as testing
+    # for the mirrored rise; it used to fail inside the sequential power search.
+    variances = {"questions": MetricVariance("questions", 1.2, 1.7)}
+    less = plan_experiment(variances, rel_mde={"questions": -0.04}, alternative="less",
+                           looks=5)
+    greater = plan_experiment(variances, rel_mde={"questions": 0.04}, alternative="greater",
+                              looks=5)
+    assert less.n_control == greater.n_control
+    assert less.inflation == pytest.approx(sequential_bounds(5, alternative="greater")
+                                           .inflation(0.8), rel=1e-9)
+    assert less.bounds is not None
+    assert less.bounds.bounds[-1] < 0
+
+
 def test_fixed_duration_reports_mde():
     variances = {"questions": MetricVariance("questions", 1.2, 1.7),
                  "csat": MetricVariance("csat", 0.85, 0.6, 1.2)}

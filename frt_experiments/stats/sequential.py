@@ -125,11 +125,20 @@ class SequentialBounds:
         return float(cross.sum())
 
     def drift_for_power(self, power: float) -> float:
-        """The drift E[Z(1)] at which the sequential test has the given power."""
+        """The drift E[Z(1)] at which the sequential test has the given power.
+
+        Positive for ``"two-sided"`` and ``"greater"``, negative for ``"less"`` (the
+        direction in which the test rejects).
+        """
         if not 0 < power < 1:
             raise ValueError(f"power must be in (0, 1), got {power!r}")
-        return float(optimize.brentq(lambda d: self.rejection_probability(d) - power,
-                                     0.0, 20.0, xtol=1e-10))
+        size = self.rejection_probability(0.0)
+        if not power > size:
+            raise ValueError(f"power must exceed the plan's type I error {size:.4g}, got "
+                             f"{power!r}")
+        sign = -1.0 if self.alternative == "less" else 1.0
+        return sign * float(optimize.brentq(
+            lambda d: self.rejection_probability(sign * d) - power, 0.0, 20.0, xtol=1e-10))
 
     def inflation(self, power: float) -> float:
         """Maximum information relative to a fixed design with the same alpha and power.

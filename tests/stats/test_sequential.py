@@ -92,3 +92,17 @@ def test_bad_looks(looks, message):
         sequential_bounds(looks)
     with pytest.raises(ValueError, match="spending must be"):
         sequential_bounds(3, spending="haybittle")
+
+
+def test_one_sided_less_mirrors_greater_in_power_and_inflation():
+    # A "less" plan is the mirror image of a "greater" one: the same drift magnitude, with
+    # E[Z(1)] negative, gives the same power, and the same maximum-information inflation.
+    # (drift_for_power used to search only positive drifts and failed for "less".)
+    g = sequential_bounds(5, alternative="greater", alpha=0.025)
+    s = sequential_bounds(5, alternative="less", alpha=0.025)
+    assert s.rejection_probability(-2.5) == pytest.approx(g.rejection_probability(2.5),
+                                                          abs=1e-12)
+    assert s.drift_for_power(0.8) == pytest.approx(-g.drift_for_power(0.8), abs=1e-8)
+    assert s.inflation(0.8) == pytest.approx(g.inflation(0.8), abs=1e-10)
+    with pytest.raises(ValueError, match="power must exceed"):
+        g.drift_for_power(0.01)
