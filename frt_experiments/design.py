@@ -444,7 +444,9 @@ def plan_experiment(
 
     Margin tests assume a true change of ``rel_mde.get(metric, 0)``. ``looks`` adds a
     Lan-DeMets group-sequential plan; its maximum sample size is the fixed one times the
-    inflation factor at ``power`` (applied to margin tests as an approximation).
+    inflation factor at ``power`` (applied to margin tests as an approximation), and the power
+    of a difference test in a trial of given size is the probability of crossing the plan's
+    boundaries at some look (recursive numerical integration).
 
     References:
         Chow, Shao and Wang (2008), chapter 3; Jennison and Turnbull (2000), section 7.2.
@@ -506,6 +508,11 @@ def plan_experiment(
         else:
             r = solve(n_per_arm=fixed_n, rel_mde=target, power=None)
         row = asdict(r)
+        if bounds is not None and n_per_arm is not None and test == "difference" \
+                and target is not None:
+            # the plan's power: crossing some look's boundary at E[Z(1)] = effect / se(max n)
+            se = var.sd * math.sqrt(1 / n_per_arm + 1 / (ratio * n_per_arm))
+            row["power"] = bounds.rejection_probability(r.mde / se)
         row["n_control"] = r.n_control * inflation
         row["n_treatment"] = r.n_treatment * inflation
         row["units_per_customer"] = var.units_per_customer

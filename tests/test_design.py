@@ -160,6 +160,30 @@ def test_one_sided_less_plan_with_looks_mirrors_greater():
     assert less.bounds.bounds[-1] < 0
 
 
+@pytest.mark.parametrize("spending", ["obrien-fleming", "pocock"])
+@pytest.mark.parametrize(("alternative", "rel"), [("two-sided", -0.0125), ("less", -0.0125),
+                                                  ("greater", 0.0125)])
+def test_power_of_a_fixed_sequential_trial_is_the_plans_crossing_probability(
+        spending, alternative, rel):
+    # The power reported for a given trial size with looks is the probability that the plan's
+    # boundaries are crossed at some look, at E[Z(1)] = effect / se at the maximum size
+    # (Jennison and Turnbull 2000, ch. 19), not the fixed-design power at n / inflation
+    # (which overstated a 5-look Pocock plan's 0.343 as 0.363).
+    v = MetricVariance("csat", 0.85, 0.6, 1.2)
+    n = 20_000
+    d = plan_experiment({"csat": v}, n_per_arm=n, looks=5, spending=spending,
+                        alternative=alternative, rel_mde={"csat": rel})
+    drift = 0.85 * rel / (0.6 * math.sqrt(2 / n))
+    bounds = sequential_bounds(5, spending=spending, alternative=alternative)
+    assert d.table["power"].iloc[0] == pytest.approx(bounds.rejection_probability(drift),
+                                                     abs=1e-9)
+    # and at the MDE the design reports, the plan has the target power
+    mde = plan_experiment({"csat": v}, n_per_arm=n, looks=5, spending=spending,
+                          alternative=alternative)
+    drift_mde = mde.table["mde"].iloc[0] / (0.6 * math.sqrt(2 / n))
+    assert bounds.rejection_probability(drift_mde) == pytest.approx(0.8, abs=2e-3)
+
+
 def test_fixed_duration_reports_mde():
     variances = {"questions": MetricVariance("questions", 1.2, 1.7),
                  "csat": MetricVariance("csat", 0.85, 0.6, 1.2)}
