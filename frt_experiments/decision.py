@@ -7,10 +7,10 @@ savings* from slower support headcount growth. :func:`decide` applies it to an a
 
 1. **CSAT.** Without a margin: CSAT passes unless it is significantly worse (the ``csat`` row is
    ``significant`` with a negative difference). With a relative non-inferiority margin ``m < 0``
-   (from the argument or the experiment plan): CSAT passes when the lower confidence bound of its
-   relative change lies above the margin, ``rel_ci_low > m`` -- the confidence-interval form of a
-   non-inferiority test (Wellek 2010, ch. 2; EMA 2000; FDA 2016). With 95% two-sided intervals this
-   is a one-sided test at 2.5%.
+   (from the argument, the experiment plan, or the margin the analysis result was tested with):
+   CSAT passes when the lower confidence bound of its relative change lies above the margin,
+   ``rel_ci_low > m`` -- the confidence-interval form of a non-inferiority test (Wellek 2010,
+   ch. 2; EMA 2000; FDA 2016). With 95% two-sided intervals this is a one-sided test at 2.5%.
 2. **Revenue.** The NRR relative change ``r`` (slow arm / fast arm - 1) applied to the annual
    recurring revenue ``R`` of the customers the policy would cover gives the annual revenue at risk
    ``-r R`` (positive: a loss). It is computed at the estimate and at both confidence bounds; the
@@ -253,6 +253,18 @@ def _metric_rows(frame: pd.DataFrame) -> dict[str, pd.Series]:
     return rows
 
 
+def _analysis_csat_margin(result: Any) -> float | None:
+    """The relative CSAT non-inferiority margin an analysis result was tested against, if any
+    (``ExperimentResult.margin_tests``; a results.csv table carries none)."""
+    if isinstance(result, pd.DataFrame):
+        return None
+    for metric, test in getattr(result, "margin_tests", None) or ():
+        if (metric == "csat" and getattr(test, "test", None) == "non-inferiority"
+                and getattr(test, "scale", "relative") == "relative"):
+            return float(test.margin)
+    return None
+
+
 def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_savings: float,
            csat_margin: float | None = None, plan: Any = None,
            basis: str = "ci_bound") -> Decision:
@@ -271,8 +283,10 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         annual_staffing_savings: Annual savings ``S`` from the slower policy's headcount (>= 0),
             e.g. from the staffing plan.
         csat_margin: Relative non-inferiority margin for CSAT, in (-1, 0] (e.g. ``-0.02``). When
-            ``None``, ``plan.csat_margin`` is used if a plan is given; without either, CSAT
-            passes unless it is significantly worse.
+            ``None``, ``plan.csat_margin`` is used if a plan is given, else the margin of the
+            result's own CSAT non-inferiority test (an ``ExperimentResult`` analysed with a
+            ``csat_margin`` or a plan); without any, CSAT passes unless it is significantly
+            worse.
         plan: Optional :class:`frt_experiments.ExperimentPlan` supplying ``csat_margin``.
         basis: ``"ci_bound"`` (default: compare the revenue at risk at NRR's pessimistic
             confidence bound) or ``"estimate"`` (at the point estimate).
@@ -308,6 +322,10 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         raise ValueError(f"basis must be one of {', '.join(_BASES)}, got {basis!r}")
     if csat_margin is None and plan is not None:
         csat_margin = getattr(plan, "csat_margin", None)
+    if csat_margin is None:
+        # an analysis run with a CSAT margin (its own or its plan's) is judged by that margin,
+        # not silently by "not significantly worse"
+        csat_margin = _analysis_csat_margin(result)
     if csat_margin is not None:
         m = float(csat_margin) if isinstance(csat_margin, int | float) else math.nan
         if isinstance(csat_margin, bool) or not (-1.0 < m <= 0.0):

@@ -7,6 +7,8 @@ revenue at risk on the chosen basis is below S.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -234,3 +236,32 @@ def test_decides_on_an_analysis_of_a_simulated_trial():
     worse = bool(rows.loc["csat", "significant"]) and rows.loc["csat", "diff"] < 0
     assert d.csat_ok == (not worse)
     assert d.success == (d.csat_ok or d.revenue_at_risk_pessimistic < 6e4)
+
+
+def test_an_analysis_with_a_csat_margin_is_judged_by_that_margin():
+    # CSAT -1.25% with a 95% CI of -3% to +0.5%: not significantly worse, but its lower bound
+    # is below a -2% margin. An analysis run with csat_margin=-0.02 reported "not shown
+    # non-inferior"; decide() on that result must use the same margin, not fall back to "not
+    # significantly worse" (which would pass).
+    class Analysed:
+        margin_tests = (("nrr", SimpleNamespace(test="equivalence", scale="relative",
+                                                margin=0.01)),
+                        ("csat", SimpleNamespace(test="non-inferiority", scale="relative",
+                                                 margin=-0.02)))
+
+        def to_pandas(self):
+            return results()
+
+    d = decide(Analysed(), low_spend_revenue_per_year=1e6, annual_staffing_savings=0)
+    assert d.csat_rule == "non-inferiority"
+    assert d.csat_margin == -0.02
+    assert not d.csat_ok
+    assert not d.success  # revenue at risk 10,000 at the bound is not below 0 savings
+    # an explicit margin or the plan's still wins; a table carries no margin
+    assert decide(Analysed(), low_spend_revenue_per_year=1e6, annual_staffing_savings=0,
+                  csat_margin=-0.05).csat_ok
+    plan = ExperimentPlan(name="frt", csat_margin=-0.04)
+    assert decide(Analysed(), low_spend_revenue_per_year=1e6, annual_staffing_savings=0,
+                  plan=plan).csat_margin == -0.04
+    assert decide(results(), low_spend_revenue_per_year=1e6,
+                  annual_staffing_savings=0).csat_rule == "not significantly worse"
