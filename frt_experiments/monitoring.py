@@ -5,7 +5,13 @@ the efficacy boundary of that look (:mod:`frt_experiments.stats.sequential`). Wh
 information actually reached differs from the plan, the boundaries are recomputed for the
 observed fractions, which keeps the overall type I error (the point of the spending approach).
 
+A *repeated confidence interval* (:func:`repeated_ci`) widens each look's interval to that look's
+boundary: the intervals of all looks then cover the true effect simultaneously with probability
+``1 - alpha``, so an interval read at an interim look (or after stopping) keeps its level.
+
 References:
+    Jennison, C. and Turnbull, B. W. (1989). Interim analyses: the repeated confidence interval
+    approach. *Journal of the Royal Statistical Society B* 51(3), 305-361.
     Lan, K. K. G. and DeMets, D. L. (1983). Discrete sequential boundaries for clinical trials.
     *Biometrika* 70(3), 659-663.
     Jennison, C. and Turnbull, B. W. (2000). *Group Sequential Methods with Applications to
@@ -20,12 +26,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from frt_experiments.plan import ExperimentPlan
 from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
 
-__all__ = ["InterimDecision", "judge_interim", "judge_interim_results"]
+__all__ = ["InterimDecision", "judge_interim", "judge_interim_results", "repeated_ci"]
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,16 @@ def judge_interim(
 
     ``information`` gives the information fractions actually reached at looks 1..look (e.g.
     customers analysed / planned); the Lan-DeMets boundaries are then recomputed for them,
-    which keeps the overall alpha whatever the timing (the final look spends all that is
-    left, whatever its fraction). Without it the planned fractions are used. A two-sided
-    plan stops when |z| >= bound; a one-sided one when z crosses it.
+    which keeps the overall alpha whatever the timing: interims spend the alpha of their
+    fractions, and the final look spends all that is left, whatever its fraction, with the
+    correlations of the information actually reached (fractions of the final information;
+    spending time and information time as gsDesign's ``usTime``). Without it the planned
+    fractions are used. A two-sided plan stops when |z| >= bound; a one-sided one when z
+    crosses it.
 
     References:
-        Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2.
+        Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2; gsDesign
+        ``gsDesign(usTime = )``.
     """
     if isinstance(plan, SequentialBounds):
         bounds = plan
@@ -95,11 +106,15 @@ def judge_interim(
             raise ValueError(f"information must give {look} fractions (looks 1..{look}), got "
                              f"{len(info)}")
         frac = info[-1]
-        if look == k:  # the final analysis spends whatever alpha is left (Lan-DeMets)
-            info[-1] = 1.0
+        spend: list[float] | None = None
+        if look == k and frac > 0:
+            # the final analysis spends whatever alpha is left; the z statistics' correlations
+            # sqrt(I_i / I_j) follow the information reached, so fractions of the final one
+            spend = [*info[:-1], 1.0]
+            info = [x / frac for x in info]
         try:
             bounds = sequential_bounds(info, alpha=bounds.alpha, spending=bounds.spending,
-                                       alternative=bounds.alternative)
+                                       alternative=bounds.alternative, spending_time=spend)
         except ValueError:
             raise ValueError("information must be increasing fractions in (0, 1] (the final "
                              f"look may overrun 1), got {list(information)!r}") from None
@@ -171,3 +186,50 @@ def judge_interim_results(
         "nominal_p": [d.nominal_p for d in decisions],
         "decision": [d.decision for d in decisions],
     })
+
+
+def repeated_ci(
+    estimate: ArrayLike,
+    se: ArrayLike,
+    bound: ArrayLike,
+    *,
+    alternative: str = "two-sided",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Repeated confidence intervals: each look's estimate plus or minus its boundary times its
+    standard error.
+
+    With ``c_k`` the efficacy boundary of look ``k`` on the z scale (:func:`~frt_experiments.
+    stats.sequential.sequential_bounds`), the interval of look ``k`` is
+    ``estimate_k ± |c_k| se_k`` (two-sided), ``[estimate_k - c_k se_k, inf)`` (``"greater"``) or
+    ``(-inf, estimate_k + |c_k| se_k]`` (``"less"``). The intervals of all looks cover the true
+    effect simultaneously with probability ``1 - alpha`` (asymptotically, for estimates with
+    the canonical joint distribution), whereas fixed-sample intervals read at every look do
+    not. With a single look it is the usual normal interval (``c = 1.96`` at alpha 0.05).
+
+    Args:
+        estimate, se: Estimates and standard errors (arrays broadcast together).
+        bound: Boundaries on the z scale, matching ``estimate``.
+        alternative: The plan's alternative.
+
+    Returns:
+        ``(low, high)`` arrays.
+
+    References:
+        Jennison, C. and Turnbull, B. W. (1989). Interim analyses: the repeated confidence
+        interval approach. JRSS B 51(3), 305-361. Jennison and Turnbull (2000), *Group
+        Sequential Methods with Applications to Clinical Trials*, chapter 9.
+    """
+    est, s, c = np.broadcast_arrays(np.asarray(estimate, dtype=float),
+                                    np.asarray(se, dtype=float),
+                                    np.abs(np.asarray(bound, dtype=float)))
+    if np.any(s < 0) or np.any(c == 0):
+        raise ValueError("repeated_ci: se must be >= 0 and bounds non-zero")
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(f"alternative must be 'two-sided', 'greater' or 'less', got "
+                         f"{alternative!r}")
+    low, high = est - c * s, est + c * s
+    if alternative == "greater":
+        high = np.full(est.shape, np.inf)
+    elif alternative == "less":
+        low = np.full(est.shape, -np.inf)
+    return low, high

@@ -29,7 +29,9 @@ def test_judge_interim_final_look_spends_what_is_left():
     plan = ExperimentPlan(name="x", looks=3)
     d = judge_interim(2.0, look=3, plan=plan, information=[0.3, 0.6, 0.95])
     assert d.information == 0.95
-    assert d.bound == pytest.approx(sequential_bounds([0.3, 0.6, 1.0]).bounds[2], abs=1e-9)
+    # spending time (0.3, 0.6, 1); information time relative to the 0.95 reached
+    expected = sequential_bounds([0.3 / 0.95, 0.6 / 0.95, 1.0], spending_time=[0.3, 0.6, 1.0])
+    assert d.bound == pytest.approx(expected.bounds[2], abs=1e-9)
     with pytest.raises(ValueError, match="information must"):
         judge_interim(2.0, look=2, plan=plan, information=[0.6, 0.3])
 
@@ -65,3 +67,24 @@ def test_one_sided_plans_read_one_sided_p_values(alternative):
     assert out["z"].to_numpy() == pytest.approx(z)
     crossed = [True, False] if alternative == "greater" else [False, True]
     assert (out["decision"] == "stop: efficacy").tolist() == crossed
+
+
+@pytest.mark.parametrize("spending", ["obrien-fleming", "pocock"])
+@pytest.mark.parametrize("actual", [[0.3, 0.6, 0.8], [0.3, 0.6, 1.3], [0.5, 0.9, 0.92]])
+def test_final_look_off_plan_keeps_alpha(spending, actual):
+    # A trial that ends short of (or beyond) its planned information: the interims spent
+    # alpha(I_j / I_planned), the final look spends what is left with the correlations of the
+    # information actually reached, corr(Z_i, Z_j) = sqrt(I_i / I_j) (Lan and DeMets 1983;
+    # gsDesign's spending time 'usTime'). Type I error by an independent computation
+    # (SciPy's multivariate normal, Genz's algorithm, error ~1e-5) is then alpha; treating the
+    # final fraction as 1.0 gave 0.0487 (ending at 0.8) and 0.0522 (overrunning to 1.3).
+    plan = ExperimentPlan(name="x", looks=3, spending=spending)
+    c = np.array([judge_interim(0.0, look=k, plan=plan, information=actual[:k]).bound
+                  for k in (1, 2, 3)])
+    t = np.array(actual)
+    cov = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+    size = 1 - stats.multivariate_normal(np.zeros(3), cov).cdf(c, lower_limit=-c)
+    assert size == pytest.approx(0.05, abs=2e-4)
+    # the interim boundaries are those of the planned spending at the observed fractions
+    assert c[:2] == pytest.approx(sequential_bounds(actual[:2], spending=spending).bounds,
+                                  abs=1e-9)

@@ -212,6 +212,7 @@ def sequential_bounds(
     alpha: float = 0.05,
     spending: str = "obrien-fleming",
     alternative: str = "two-sided",
+    spending_time: Sequence[float] | None = None,
 ) -> SequentialBounds:
     """Lan-DeMets efficacy boundaries on the z scale for a group-sequential test.
 
@@ -223,13 +224,20 @@ def sequential_bounds(
         spending: ``"obrien-fleming"`` or ``"pocock"`` (Lan-DeMets types).
         alternative: ``"two-sided"`` (symmetric, alpha/2 per side), ``"greater"`` or
             ``"less"``.
+        spending_time: The fractions at which alpha is spent, when they differ from the
+            information fractions ``looks`` (gsDesign's ``usTime``): a trial that ends at
+            other than its planned information spends ``alpha(I_k / I_planned)`` at its
+            interims and all of alpha at its final look, while the correlations of the z
+            statistics follow the information reached, ``looks = I_k / I_final``.
+            Increasing, in (0, 1], one per look; default ``looks``.
 
     Returns:
-        :class:`SequentialBounds`.
+        :class:`SequentialBounds` (``information`` holds ``looks``, ``alpha_spent`` the
+        alpha spent by the spending times).
 
     References:
         Lan and DeMets (1983); Armitage, McPherson and Rowe (1969); Jennison and Turnbull
-        (2000), chapter 19.
+        (2000), chapter 19; Anderson, K. M. gsDesign ``gsDesign(usTime = )``.
 
     Examples:
         >>> b = sequential_bounds(5)
@@ -246,7 +254,19 @@ def sequential_bounds(
         raise ValueError(f"spending must be one of {', '.join(_SPENDING)}, got {spending!r}")
     two_sided = alternative == "two-sided"
     side_alpha = alpha / 2 if two_sided else alpha
-    cum = spending_function(info, side_alpha, spending)
+    spend_t = info
+    if spending_time is not None:
+        try:
+            if isinstance(spending_time, int | np.integer):
+                raise TypeError
+            spend_t = _fractions(spending_time)
+        except (TypeError, ValueError):
+            raise ValueError("spending_time must be increasing fractions in (0, 1], got "
+                             f"{spending_time!r}") from None
+        if len(spend_t) != len(info):
+            raise ValueError(f"spending_time has {len(spend_t)} fractions for {len(info)} "
+                             "looks")
+    cum = spending_function(spend_t, side_alpha, spending)
     inc = np.diff(np.concatenate([[0.0], cum]))
     bounds = np.empty(len(info))
     x = w = dens = None
@@ -290,7 +310,11 @@ def _fractions(looks: int | Sequence[float]) -> np.ndarray:
         if looks < 1:
             raise ValueError(f"looks must be a positive integer, got {looks!r}")
         return np.arange(1, int(looks) + 1) / int(looks)
-    info = np.asarray(list(looks), dtype=float)
+    try:
+        info = np.asarray(list(looks), dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"looks must be a positive integer or information fractions, got "
+                         f"{looks!r}") from None
     if (info.ndim != 1 or info.size == 0 or not np.all(np.isfinite(info)) or info[0] <= 0
             or info[-1] > 1 + 1e-12 or np.any(np.diff(info) <= 0)):
         raise ValueError("looks: information fractions must be increasing values in (0, 1], "

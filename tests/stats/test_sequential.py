@@ -106,3 +106,20 @@ def test_one_sided_less_mirrors_greater_in_power_and_inflation():
     assert s.inflation(0.8) == pytest.approx(g.inflation(0.8), abs=1e-10)
     with pytest.raises(ValueError, match="power must exceed"):
         g.drift_for_power(0.01)
+
+
+def test_spending_time_separates_alpha_from_correlation():
+    # Interim z boundaries depend only on the spending and on ratios of information, so
+    # rescaling the information fractions with the spending time held fixed leaves them
+    # unchanged; the spending time alone sets alpha_spent.
+    a = sequential_bounds([0.3, 0.6, 0.8], spending="pocock")
+    b = sequential_bounds([0.3 / 0.8, 0.6 / 0.8, 1.0], spending="pocock",
+                          spending_time=[0.3, 0.6, 0.8])
+    assert b.bounds == pytest.approx(a.bounds, abs=1e-7)
+    assert b.alpha_spent == pytest.approx(a.alpha_spent, abs=1e-12)
+    with pytest.raises(ValueError, match="spending_time has 2 fractions for 3 looks"):
+        sequential_bounds(3, spending_time=[0.5, 1.0])
+    with pytest.raises(ValueError, match="spending_time must be increasing"):
+        sequential_bounds(3, spending_time=[0.5, 0.4, 1.0])
+    with pytest.raises(ValueError, match="looks must be a positive integer or information"):
+        sequential_bounds(5.0)
