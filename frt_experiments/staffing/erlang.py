@@ -550,7 +550,8 @@ def required_agents(arrivals_per_hour: float, aht_seconds: float, target_seconds
     the share of all arrivals answered within the target, so abandonments count against it).
 
     The search is exhaustive from the smallest admissible count upwards -- ``floor(load) + 1``
-    for Erlang C (fewer agents have no steady state); for Erlang A ``floor(load * SL) + 1``,
+    for Erlang C (fewer agents have no steady state; with an occupancy cap, at least
+    ``load / max_occupancy``); for Erlang A ``floor(load * SL) + 1``,
     because the share answered within the target is at most the share answered at all,
     ``1 - P(Ab) = carried load / load < n / load``, so no ``n <= load * SL`` can meet it -- and
     returns the first count that meets every requirement. It therefore finds the true minimum
@@ -596,6 +597,13 @@ def required_agents(arrivals_per_hour: float, aht_seconds: float, target_seconds
 
     if patience_seconds is None:
         start = math.floor(load) + 1
+        if max_occupancy is not None:
+            # occupancy a / n <= cap needs n >= a / cap (rounded down for floating error)
+            start = max(start, math.floor(load / max_occupancy * (1.0 - 1e-12)))
+            if start > _MAX_AGENTS:
+                raise ValueError(f"max_occupancy {max_occupancy:g} at a load of {load:.6g} "
+                                 f"Erlangs needs more than {_MAX_AGENTS} agents (occupancy "
+                                 f"= load / agents)")
     else:
         # SL <= 1 - P(Ab) = carried load / a < n / a, so no n <= a * SL can meet the target
         start = max(1, math.floor(load * sl_target * (1.0 - 1e-12)) + 1)
@@ -625,8 +633,9 @@ def required_agents(arrivals_per_hour: float, aht_seconds: float, target_seconds
                 asa=asa, occupancy=float(m.occupancy[i]), p_abandon=float(m.p_abandon[i]))
         start += block
         block *= 2
-    raise ValueError(f"service_level {sl_target} within target_seconds {t} cannot be met by "
-                     f"{_MAX_AGENTS} agents")
+    cap = "" if max_occupancy is None else f" with max_occupancy {max_occupancy:g}"
+    raise ValueError(f"service_level {sl_target} within target_seconds {t}{cap} cannot be met "
+                     f"by {_MAX_AGENTS} agents")
 
 
 def _erlang_a_without_asa(n: np.ndarray, lam: float, aht: float, patience: float,

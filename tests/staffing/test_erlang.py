@@ -367,3 +367,14 @@ def test_erlang_a_matches_pyworkforce_published_example():
     m = erlang_a(13, 200, 180, 300, target_seconds=20)
     assert round(float(m.mean_wait[0]) / 60, 3) == 0.125  # pyworkforce's ASA: all arrivals
     assert float(m.asa[0]) < float(m.mean_wait[0])  # ours: answered contacts only
+
+
+def test_an_occupancy_cap_out_of_reach_is_named():
+    # 100,000 contacts/h x 180 s = 5,000 Erlangs; occupancy <= 0.001 needs 5,000,000 agents,
+    # beyond the search limit: the error names the cap, not the service level
+    with pytest.raises(ValueError, match=r"max_occupancy 0\.001"):
+        required_agents(100_000, 180, 20, 0.8, max_occupancy=0.001)
+    # a cap that binds is met exactly at ceil(load / cap): 10 Erlangs at 1% occupancy
+    r = required_agents(200, 180, 20, 0.8, max_occupancy=0.01)
+    assert r.raw_agents == 1000
+    assert r.occupancy == pytest.approx(0.01)
