@@ -10,6 +10,8 @@ Run: python benchmarks/bench_power.py [--reps 2000]
    it is installed: seeded trials, per-customer sums, delta-method z tests.
 2. Type I error of the Lan-DeMets boundaries (O'Brien-Fleming and Pocock type, 5 looks) by
    simulated Brownian motion, vs the nominal 0.05.
+2b. The same for judge_interim when the looks fall off the planned schedule (late, short of
+   the planned information, or overrunning it).
 3. Speed: sequential_bounds and the power solvers, vs statsmodels' solve_power.
 """
 
@@ -38,6 +40,8 @@ from frt_experiments._parametric import (
 )
 from frt_experiments.design import estimate_variances, metric_power, plan_experiment
 from frt_experiments.errors import DataWarning
+from frt_experiments.monitoring import judge_interim
+from frt_experiments.plan import ExperimentPlan
 from frt_experiments.stats.power import proportion_sample_size, solve_power
 from frt_experiments.stats.sequential import sequential_bounds
 
@@ -162,6 +166,31 @@ def sequential_calibration(reps: int, seed: int) -> None:
               f"max-n inflation at 80% power x{b.inflation(0.8):.3f}")
 
 
+def judge_calibration(reps: int, seed: int) -> None:
+    """Type I error of judge_interim when the looks fall off the plan's schedule.
+
+    Brownian paths under H0 at the information actually reached (fractions of the planned
+    maximum); each look judged by :func:`frt_experiments.judge_interim` with that information.
+    """
+    rng = np.random.default_rng(seed)
+    schedules = {"as planned": [0.2, 0.4, 0.6, 0.8, 1.0],
+                 "late and short": [0.27, 0.38, 0.66, 0.71, 0.83],
+                 "overrun": [0.15, 0.45, 0.7, 0.95, 1.25]}
+    print(f"2b. Type I error of judge_interim at off-plan information (5-look plan, alpha 0.05 "
+          f"two-sided, {reps:,} paths per schedule)")
+    for spending in ("obrien-fleming", "pocock"):
+        plan = ExperimentPlan(name="bench", looks=5, spending=spending)
+        for label, info in schedules.items():
+            bounds = np.array([judge_interim(0.0, look=k, plan=plan, information=info[:k]).bound
+                               for k in range(1, 6)])
+            t = np.array(info)
+            s = np.cumsum(rng.normal(size=(reps, 5)) * np.sqrt(np.diff(t, prepend=0.0)), axis=1)
+            rate = float(np.mean(np.any(np.abs(s / np.sqrt(t)) >= bounds, axis=1)))
+            se = math.sqrt(0.05 * 0.95 / reps)
+            print(f"   {spending:<15}{label:<15} information {', '.join(f'{x:.2f}' for x in info)}"
+                  f": rejection {rate:.4f} (se {se:.4f})")
+
+
 def speed() -> None:
     def per_call(f, k: int) -> float:
         t0 = time.perf_counter()
@@ -205,6 +234,7 @@ def main() -> None:
     else:
         simulator_check(sim, customers=args.sim_customers, reps=args.sim_reps, seed=args.seed)
     sequential_calibration(200_000, args.seed + 1)
+    judge_calibration(200_000, args.seed + 2)
     speed()
 
 
