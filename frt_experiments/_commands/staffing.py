@@ -93,7 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--service-level-deferred", type=float, default=0.95, metavar="SHARE",
                     help="share of the deferred arm within its deadline (default 0.95)")
     pl.add_argument("--cost-per-agent", type=float, default=65_000.0, metavar="AMOUNT",
-                    help="loaded cost of one agent per year (default 65000)")
+                    help="loaded cost per year of one agent on duty through all open hours "
+                    "(agents are counted on duty, before shrinkage; default 65000)")
     pl.add_argument("--weeks", type=float, default=4.0, help="simulated weeks (default 4)")
     pl.add_argument("--replications", type=int, default=1)
     pl.add_argument("--targets", default="1,2,4,8,24", metavar="H,H,...",

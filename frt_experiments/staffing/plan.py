@@ -294,7 +294,10 @@ class StaffingPlan:
         agents_saved: Agents the rollout saves (negative: it costs agents).
         agent_hours_saved_per_year: Scheduled agent hours saved per year (52 weeks).
         annual_savings: ``agents_saved * cost_per_agent``.
-        cost_per_agent: Loaded cost of one agent per year.
+        cost_per_agent: Loaded cost per year of one agent *on duty through all the desk's
+            open hours* (the plans count agents on duty, before shrinkage): on a 40-hour
+            desk one full-time agent grossed up for shrinkage; on a 24/7 desk about 4.2
+            full-time people.
         service_levels: Required share within target per arm.
         weeks, replications: Simulated weeks (after warm-up) and replications per candidate.
         simulations: Desk simulations run by the searches.
@@ -411,7 +414,10 @@ def plan_staffing(
         fast_target: Business-time target of the fast policy (ignored with ``policies``).
         service_levels: Required share within target per arm (default 0.9 for ``control``,
             0.95 for ``treatment``).
-        cost_per_agent: Loaded cost of one agent per year.
+        cost_per_agent: Loaded cost per year of one agent *on duty through all the desk's
+            open hours* (the plans count agents on duty, before shrinkage): on a 40-hour
+            desk one full-time agent grossed up for shrinkage; on a 24/7 desk about 4.2
+            full-time people.
         weeks: Weeks of arrivals measured per replication (after the warm-up).
         warmup_days: Days simulated first and not measured (the desk starts empty).
         replications: Replications per candidate headcount (common random numbers).
@@ -553,7 +559,10 @@ class HeadcountProjection:
     Attributes:
         table: ``month, growth, policy, conversations_per_week, agents, annual_cost``.
         monthly_growth: Growth rate of conversation volume per month.
-        cost_per_agent: Loaded cost of one agent per year.
+        cost_per_agent: Loaded cost per year of one agent *on duty through all the desk's
+            open hours* (the plans count agents on duty, before shrinkage): on a 40-hour
+            desk one full-time agent grossed up for shrinkage; on a 24/7 desk about 4.2
+            full-time people.
     """
 
     table: pd.DataFrame
