@@ -49,9 +49,9 @@ from scipy import optimize
 
 from frt_experiments import schema
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.plan import ALTERNATIVES, ExperimentPlan
+from frt_experiments.plan import ALTERNATIVES, SPENDING_FUNCTIONS, ExperimentPlan
 from frt_experiments.stats.power import margin_power, solve_power
-from frt_experiments.stats.sequential import SequentialBounds, sequential_bounds
+from frt_experiments.stats.sequential import SequentialBounds, _fractions, sequential_bounds
 
 __all__ = [
     "METRICS",
@@ -261,9 +261,16 @@ def metric_power(
     givens = {"n_per_arm": n_per_arm, "effect": effect, "power": power, "alpha": alpha}
     missing = [k for k, v in givens.items() if v is None]
     if len(missing) != 1:
+        named = [("rel_mde/mde" if k == "effect" else k) for k in missing]
         raise ValueError("give all but exactly one of n_per_arm, rel_mde/mde, power, alpha; "
-                         f"missing: {missing or 'none'}")
+                         f"missing: {named or 'none'}")
     solved = missing[0]
+    if test == "difference" and effect is not None and solved in ("n_per_arm", "alpha"):
+        if effect == 0:
+            raise ValueError(f"rel_mde/mde must be non-zero to solve for {solved}")
+        if (alternative == "less" and effect > 0) or (alternative == "greater" and effect < 0):
+            raise ValueError(f"rel_mde/mde {effect:+.3g} (absolute change) points away from "
+                             f"alternative={alternative!r}: no {solved} reaches the power")
     if test == "difference":
         d = solve_power(effect_size=None if effect is None else effect / sd, nobs1=n_per_arm,
                         alpha=alpha, power=power, ratio=ratio, alternative=alternative)
@@ -466,6 +473,20 @@ def plan_experiment(
     if unknown:
         raise ValueError(f"rel_mde names metrics without a variance: {unknown} "
                          f"(have {sorted(variances)})")
+    for arg, v in (("power", power), ("alpha", alpha)):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1:
+            raise ValueError(f"{arg} must be in (0, 1), got {v!r}")
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {', '.join(ALTERNATIVES)}, "
+                         f"got {alternative!r}")
+    if spending not in SPENDING_FUNCTIONS:
+        raise ValueError(f"spending must be one of {', '.join(SPENDING_FUNCTIONS)}, "
+                         f"got {spending!r}")
+    if looks is not None:
+        fractions = _fractions(looks)
+        if not math.isclose(fractions[-1], 1.0):
+            raise ValueError(f"looks: a plan's last look is the final analysis, information "
+                             f"1.0, got {list(looks)!r}")
     if eligible_per_month is not None and not eligible_per_month > 0:
         raise ValueError(f"eligible_per_month must be positive, got {eligible_per_month!r}")
     if months is not None:

@@ -270,3 +270,30 @@ def test_plan_rejects_what_is_not_a_variance():
         plan_experiment({"csat": 0.6}, rel_mde={"csat": -0.01})
     with pytest.raises(ValueError, match="n_per_arm must be a positive number"):
         plan_experiment({"csat": MetricVariance("csat", 0.85, 0.6)}, n_per_arm=-3)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    # an effect of zero, or one pointing away from a one-sided alternative, names rel_mde
+    ({"rel_mde": 0.0}, r"rel_mde/mde must be non-zero"),
+    ({"rel_mde": 0.02, "alternative": "less"}, r"rel_mde/mde \+0.017 .* alternative='less'"),
+    ({"mde": -0.02, "alternative": "greater"}, r"rel_mde/mde -0.02 .*alternative='greater'"),
+    # the missing quantities are listed by their argument names
+    ({"power": None}, r"missing: \['n_per_arm', 'rel_mde/mde', 'power'\]"),
+])
+def test_effect_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        metric_power(MetricVariance("csat", 0.85, 0.6), **kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"power": 1.2}, r"^power must be in \(0, 1\)"),
+    ({"alpha": 0.0}, r"^alpha must be in \(0, 1\)"),
+    ({"looks": 0}, r"^looks must be a positive integer"),
+    ({"looks": [0.5, 0.3, 1.0]}, r"^looks: information fractions must be increasing"),
+    ({"spending": "haybittle"}, r"^spending must be one of"),
+])
+def test_plan_arguments_are_named(kwargs, message):
+    # plan_experiment names its own arguments, not the plan file's keys
+    with pytest.raises(ValueError, match=message):
+        plan_experiment({"csat": MetricVariance("csat", 0.85, 0.6)},
+                        rel_mde={"csat": -0.01}, **kwargs)
