@@ -75,6 +75,8 @@ _TAIL = pd.Timedelta(weeks=8)  # agents keep working this long after the last ar
 STATISTICS = ("n", "share_answered", "p_abandon", "p_wait", "mean_wait_hours",
               "median_business_hours", "p90_business_hours", "median_calendar_hours",
               "p90_calendar_hours", "share_within_target", "occupancy")
+#: Statistics that are shares: their intervals are clipped to [0, 1].
+_SHARES = ("share_answered", "p_abandon", "p_wait", "share_within_target")
 
 
 # ----------------------------------------------------------------------------- preparation
@@ -427,15 +429,16 @@ class DeskResult:
         """Mean of every statistic per arm, with a t interval across replications.
 
         Columns ``arm, statistic, mean, ci_low, ci_high, replications`` (intervals are NaN
-        with a single replication).
+        with a single replication; intervals of shares are clipped to [0, 1]).
         """
         long = self.replications.melt(id_vars=["replication", ARM], value_vars=list(STATISTICS),
                                       var_name="statistic")
         g = long.groupby([ARM, "statistic"], sort=False)["value"]
         out = g.agg(mean="mean", sd="std", replications="count").reset_index()
         half = _t_half(out["sd"].to_numpy(), out["replications"].to_numpy(), self.confidence)
-        out["ci_low"] = out["mean"] - half
-        out["ci_high"] = out["mean"] + half
+        share = out["statistic"].isin(_SHARES).to_numpy()
+        out["ci_low"] = np.where(share, np.maximum(out["mean"] - half, 0.0), out["mean"] - half)
+        out["ci_high"] = np.where(share, np.minimum(out["mean"] + half, 1.0), out["mean"] + half)
         return out[[ARM, "statistic", "mean", "ci_low", "ci_high", "replications"]]
 
     def estimate(self, statistic: str, arm: str | None = None) -> tuple[float, float, float]:
@@ -454,7 +457,7 @@ class DeskResult:
         m = c["measured"].to_numpy() & (c[ARM].to_numpy() == arm)
         hit = (c["frt_business_hours"].to_numpy()[m] * 3600.0 <= seconds)
         per = pd.Series(hit).groupby(c["replication"].to_numpy()[m]).mean().to_numpy()
-        return _mean_ci(per, self.confidence)
+        return _mean_ci(per, self.confidence, bounds=(0.0, 1.0))
 
     def frt(self, arm: str | None = None, *, business: bool = True) -> np.ndarray:
         """First response times (hours) of the answered, measured conversations of an arm."""
@@ -531,11 +534,14 @@ def _t_half(sd: np.ndarray, n: np.ndarray, confidence: float) -> np.ndarray:
         return np.where(n > 1, q * sd / np.sqrt(n), np.nan)
 
 
-def _mean_ci(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
+def _mean_ci(x: np.ndarray, confidence: float, *,
+             bounds: tuple[float, float] = (-np.inf, np.inf)) -> tuple[float, float, float]:
+    """Mean and t interval across replications, clipped to ``bounds`` (e.g. [0, 1] for a
+    share: the t interval of a share near 0 or 1 can cross them; the share cannot)."""
     m = float(np.mean(x))
     sd = float(np.std(x, ddof=1)) if len(x) > 1 else np.nan
     half = float(_t_half(np.array([sd]), np.array([len(x)]), confidence)[0])
-    return m, m - half, m + half
+    return m, max(m - half, bounds[0]), min(m + half, bounds[1])
 
 
 def _quantile(x: np.ndarray, p: float) -> float:

@@ -302,9 +302,9 @@ class StaffingPlan:
         weeks, replications: Simulated weeks (after warm-up) and replications per candidate.
         simulations: Desk simulations run by the searches.
         intervals: The share within target at each policy's headcount with its t interval
-            across replications (Law 2015, section 9.4): ``policy, arm, service_level,
-            share_within_target, ci_low, ci_high, replications`` (NaN bounds with one
-            replication). The headcount meets the service level *on average over the
+            across replications (Law 2015, section 9.4; clipped to [0, 1]): ``policy, arm,
+            service_level, share_within_target, ci_low, ci_high, replications`` (NaN bounds
+            with one replication). The headcount meets the service level *on average over the
             replications*; a lower bound under it says the plan is at the edge.
     """
 
@@ -474,7 +474,7 @@ def plan_staffing(
         row["deferred"] = name == ROLLOUT
         rows.append(row)
         for arm, values in found.per_replication.items():
-            mean, low, high = _desk._mean_ci(np.asarray(values), 0.95)
+            mean, low, high = _desk._mean_ci(np.asarray(values), 0.95, bounds=(0.0, 1.0))
             spans.append({"policy": name, "arm": arm, "service_level": levels.get(arm, np.nan),
                           "share_within_target": mean, "ci_low": low, "ci_high": high,
                           "replications": len(values)})

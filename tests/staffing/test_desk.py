@@ -368,3 +368,25 @@ def test_single_queue_fast_path_equals_the_two_queue_loop():
     assert len(smp.jobs.def_arrival) == 0
     fast, _ = _engine.run_uniform(smp.jobs, 5)
     np.testing.assert_array_equal(_desk._run(smp, staff), fast)
+
+
+def test_intervals_of_shares_stay_within_zero_and_one():
+    # Three replications with shares within target 1.0, 1.0 and 0.97: the t interval of the
+    # mean (0.99 +- 4.303 x 0.01732 / sqrt(3) = 0.99 +- 0.043) crosses 1; a share cannot.
+    # Occupancy and waits are not shares and keep the plain t interval.
+    reps = pd.DataFrame({"replication": [0, 1, 2], "arm": "fast"})
+    for stat in _desk.STATISTICS:
+        reps[stat] = [0.5, 0.6, 0.7]
+    reps["share_within_target"] = [1.0, 1.0, 0.97]
+    reps["p_abandon"] = [0.0, 0.0, 0.03]
+    res = _desk.DeskResult(reps, pd.DataFrame(), pd.DataFrame(), 5, 0.95, ("fast",))
+    mean, lo, hi = res.estimate("share_within_target")
+    assert mean == pytest.approx(0.99)
+    half = 4.302652729911275 * np.std([1.0, 1.0, 0.97], ddof=1) / math.sqrt(3)  # t(0.975, 2)
+    assert lo == pytest.approx(0.99 - half)
+    assert hi == 1.0
+    assert res.estimate("p_abandon")[1] == 0.0
+    _, lo, hi = res.estimate("occupancy")
+    half = 4.302652729911275 * 0.1 / math.sqrt(3)  # sd of 0.5, 0.6, 0.7 is 0.1
+    assert (lo, hi) == pytest.approx((0.6 - half, 0.6 + half))
+    assert _desk._mean_ci(np.array([1.0, 1.0, 0.97]), 0.95, bounds=(0.0, 1.0))[2] == 1.0
