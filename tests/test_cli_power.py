@@ -59,3 +59,22 @@ def test_errors_one_line_exit_2(capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_unequal_looks_reach_the_plan_file(tmp_path, capsys):
+    # rpact: getDesignGroupSequential(kMax = 4, alpha = 0.13, typeOfDesign = "asOF",
+    #   informationRates = c(0.4, 0.75, 0.85, 1), ...)$criticalValues (one-sided)
+    #   2.1280732 1.4368565 1.422873 1.2970881
+    out = tmp_path / "plan.toml"
+    assert main(["power", "--metric", "csat:0.85:0.6", "--mde", "csat=0.0125",
+                 "--alpha", "0.13", "--alternative", "greater", "--information",
+                 "0.4,0.75,0.85,1", "--write-plan", str(out)]) == 0
+    text = capsys.readouterr().out
+    for bound in ("2.1281", "1.4369", "1.4229", "1.2971"):
+        assert bound in text
+    plan = read_plan(out)
+    assert plan.information == (0.4, 0.75, 0.85, 1.0)
+    assert plan.looks == 4
+    assert main(["power", "--metric", "csat:0.85:0.6", "--mde", "csat=-0.0125",
+                 "--looks", "3", "--information", "0.5,1"]) == 2
+    assert "--information gives 2 fractions but --looks is 3" in capsys.readouterr().err

@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     size.add_argument("--n-per-arm", type=float, help="fixed control-arm size")
     seq = p.add_argument_group("monitoring")
     seq.add_argument("--looks", type=int, help="number of analyses including the final one")
+    seq.add_argument("--information", metavar="F,F,...",
+                     help="information fractions of the looks when not equally spaced, "
+                     "increasing and ending at 1 (e.g. 0.25,0.5,0.8,1)")
     seq.add_argument("--spending", default="obrien-fleming",
                      choices=("obrien-fleming", "pocock"))
     p.add_argument("--name", default="frt-experiment", help="experiment name in the plan")
@@ -79,6 +82,20 @@ def _parse_mde(items: list[str]) -> dict[str, float]:
         if not sep or not name:
             raise ValueError(f"--mde {item!r}: expected METRIC=REL, e.g. csat=-0.0125")
     return out
+
+
+def _looks(looks: int | None, information: str | None) -> int | list[float] | None:
+    if information is None:
+        return looks
+    try:
+        fractions = [float(x) for x in information.split(",")]
+    except ValueError:
+        raise ValueError(f"--information {information!r}: expected comma-separated fractions, "
+                         "e.g. 0.25,0.5,0.8,1") from None
+    if looks is not None and looks != len(fractions):
+        raise ValueError(f"--information gives {len(fractions)} fractions but --looks is "
+                         f"{looks}")
+    return fractions
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         variances, eligible_per_month=args.eligible_per_month, rel_mde=_parse_mde(args.mde),
         n_per_arm=args.n_per_arm, months=args.months, power=args.power, alpha=args.alpha,
         ratio=args.ratio, alternative=args.alternative, csat_margin=args.csat_margin,
-        nrr_margin=args.nrr_margin, looks=args.looks, spending=args.spending, name=args.name)
+        nrr_margin=args.nrr_margin, looks=_looks(args.looks, args.information),
+        spending=args.spending, name=args.name)
     print(design.summary())
     if args.write_plan is not None:
         path = write_plan(design.plan, args.write_plan)
