@@ -37,6 +37,13 @@ def test_obrien_fleming_unequal_matches_rpact():
     #   2.1280732 1.4368565 1.2468994
     b = sequential_bounds([0.4, 0.75, 1.0], alpha=0.13, alternative="greater")
     assert b.bounds == pytest.approx([2.1280732, 1.4368565, 1.2468994], abs=2e-5)
+    # same file, kMax = 4, informationRates = c(0.4, 0.75, 0.85, 1):
+    #   criticalValues 2.1280732 1.4368565 1.422873 1.2970881
+    #   stageLevels 0.016665509 0.075379384 0.077386492 0.097300444
+    b = sequential_bounds([0.4, 0.75, 0.85, 1.0], alpha=0.13, alternative="greater")
+    assert b.bounds == pytest.approx([2.1280732, 1.4368565, 1.422873, 1.2970881], abs=2e-5)
+    assert b.nominal_p == pytest.approx([0.016665509, 0.075379384, 0.077386492, 0.097300444],
+                                        abs=1e-6)
 
 
 def test_pocock_two_sided_five_looks_spends_alpha():
