@@ -68,7 +68,12 @@ from frt_experiments.errors import (
 )
 from frt_experiments.ingest import ImportResult, import_intercom, import_zendesk
 from frt_experiments.metrics import ArmStatistics, arm_statistics, customer_rows
-from frt_experiments.monitoring import InterimDecision, judge_interim, judge_interim_results
+from frt_experiments.monitoring import (
+    InterimDecision,
+    judge_interim,
+    judge_interim_results,
+    repeated_ci,
+)
 from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
 from frt_experiments.policy import Attainment, FrtPolicy, attainment_table, default_policies
 from frt_experiments.report import build_report
@@ -194,6 +199,7 @@ __all__ = [
     "proportion_sample_size",
     "read_plan",
     "read_table",
+    "repeated_ci",
     "required_agents",
     "run_demo",
     "sample_ratio_mismatch",

@@ -56,7 +56,7 @@ from frt_experiments.metrics import (
     arm_statistics,
     customer_rows,
 )
-from frt_experiments.monitoring import judge_interim_results
+from frt_experiments.monitoring import judge_interim_results, repeated_ci
 from frt_experiments.plan import ALTERNATIVES, ExperimentPlan
 from frt_experiments.plotting import arm_color, plot_forest
 from frt_experiments.stats.cuped import cuped_adjust
@@ -101,7 +101,8 @@ class MetricResult:
     """One metric's comparison (the fields of one row of ``results.csv``, and more).
 
     Besides :data:`RESULT_COLUMNS`: ``se`` and ``df`` of the difference, the t ``statistic``,
-    ``variance_reduction`` achieved by CUPED (0 without it) and the ``covariates`` used.
+    ``variance_reduction`` achieved by CUPED (0 without it), the ``covariates`` used and
+    ``log_se``, the standard error of the log ratio behind the relative interval.
     """
 
     metric: str
@@ -125,6 +126,7 @@ class MetricResult:
     statistic: float
     variance_reduction: float
     covariates: tuple[str, ...]
+    log_se: float = math.nan
 
 
 @dataclass(frozen=True, eq=False)  # holds frames (diagnostics): compared by identity
@@ -210,20 +212,35 @@ class ExperimentResult:
 
         Returns:
             One row per metric: metric, z, bound, nominal_p, decision
-            (:func:`frt_experiments.monitoring.judge_interim_results`).
+            (:func:`frt_experiments.monitoring.judge_interim_results`), and the repeated
+            confidence intervals of the difference (``rci_low``, ``rci_high``) and of the
+            relative change (``rel_rci_low``, ``rel_rci_high``): this look's interval widened
+            to its boundary (:func:`frt_experiments.monitoring.repeated_ci`), so that the
+            intervals of every look hold their level together.
 
         Raises:
             ValueError: The analysis had no plan, or ``look`` is not one of its looks.
 
         References:
-            Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2.
+            Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2 and chapter 9
+            (repeated confidence intervals); Jennison and Turnbull (1989), JRSS B 51, 305-361.
         """
         if self.plan is None:
             raise ValueError("sequential: this analysis has no experiment plan; analyse with "
                              "plan=... (frt analyze --plan)")
         k = self.plan.looks or 1
-        return judge_interim_results(self.to_pandas(), look=k if look is None else look,
-                                     plan=self.plan, information=information)
+        out = judge_interim_results(self.to_pandas(), look=k if look is None else look,
+                                    plan=self.plan, information=information)
+        bound = out["bound"].to_numpy(float)
+        alt = self.plan.alternative
+        diff = np.array([m.diff for m in self.metrics])
+        se = np.array([m.se for m in self.metrics])
+        log_ratio = np.log1p(np.array([m.rel_diff for m in self.metrics]))
+        log_se = np.array([m.log_se for m in self.metrics])
+        lo, hi = repeated_ci(diff, se, bound, alternative=alt)
+        rlo, rhi = repeated_ci(log_ratio, log_se, bound, alternative=alt)
+        return out.assign(rci_low=lo, rci_high=hi, rel_rci_low=np.expm1(rlo),
+                          rel_rci_high=np.expm1(rhi))
 
     def summary(self) -> pd.DataFrame:
         """The published-style table: indicator, relative change with its interval, p-values.
@@ -407,7 +424,7 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         metric, stats_c.arm, stats_t.arm, stats_c.n, stats_t.n, ests[0], ests[1], r.diff,
         r.diff_ci_low, r.diff_ci_high, r.rel_diff, r.rel_ci_low, r.rel_ci_high, r.p_value,
         bool(r.p_value < alpha), method, r.se, r.df, r.statistic, float(reduction),
-        tuple(covariates))
+        tuple(covariates), r.log_se)
     return res, summ_c, summ_t
 
 

@@ -314,8 +314,8 @@ def diagnose(
             raise ValueError(f"{name}: arm {arm!r} has no customers in assignments (arms: "
                              f"{sorted(present)})")
     order = [control, treatment, *sorted(present - {control, treatment})]
-    per_arm = np.bincount(arm_codes[arm_codes >= 0], minlength=len(arm_names))
-    counts = np.array([int(per_arm[arm_names.get_loc(a)]) for a in order])
+    sizes = np.bincount(arm_codes[arm_codes >= 0], minlength=len(arm_names))
+    counts = np.array([int(sizes[arm_names.get_loc(a)]) for a in order])
     if weights is not None and len(weights) != len(order):
         raise ValueError(f"weights: need one weight per arm {order}, got {list(weights)!r}")
     srm = sample_ratio_mismatch(counts, weights)

@@ -280,6 +280,25 @@ def test_sequential_judges_the_plan_look(trial):
     assert np.abs(seq["z"]).to_numpy() == pytest.approx(stats.norm.isf(p / 2), rel=1e-12)
     first = res.sequential(look=1)
     assert first["bound"].to_numpy() == pytest.approx([4.877] * 4, abs=6e-4)
+    # Repeated confidence intervals: the estimate plus or minus this look's bound times its
+    # standard error, on the difference and on the log ratio; wider than the fixed-sample
+    # interval, and much wider at the first look.
+    se = np.array([m.se for m in res.metrics])
+    diff = np.array([m.diff for m in res.metrics])
+    np.testing.assert_allclose(seq["rci_low"], diff - seq["bound"] * se, rtol=1e-12)
+    np.testing.assert_allclose(seq["rci_high"], diff + seq["bound"] * se, rtol=1e-12)
+    table = res.to_pandas()
+    assert (seq["rci_low"] < table["diff_ci_low"]).all()
+    assert (seq["rel_rci_low"] < table["rel_ci_low"]).all()
+    assert (seq["rel_rci_high"] > table["rel_ci_high"]).all()
+    assert (first["rel_rci_high"] - first["rel_rci_low"]
+            > 2 * (seq["rel_rci_high"] - seq["rel_rci_low"])).all()
+    log_ratio = np.log1p(table["rel_diff"].to_numpy())
+    log_se = np.array([m.log_se for m in res.metrics])
+    np.testing.assert_allclose(seq["rel_rci_low"], np.expm1(log_ratio - seq["bound"] * log_se),
+                               rtol=1e-12)
+    np.testing.assert_allclose(seq["rel_rci_high"], np.expm1(log_ratio + seq["bound"] * log_se),
+                               rtol=1e-12)
 
 
 def test_agrees_with_the_simulators_own_arm_effects(trial):

@@ -132,6 +132,11 @@ def test_plan_written_by_frt_power_drives_frt_analyze(data, tmp_path, capsys):
     z = np.sign(ref.to_pandas()["diff"]) * stats.norm.isf(ref.to_pandas()["p_value"] / 2)
     expected = np.where(np.abs(z) >= final, "stop: efficacy", "final: not significant")
     assert seq["decision"].tolist() == expected.tolist()
+    # repeated confidence intervals: the estimate plus or minus the final boundary times its se
+    se = np.array([m.se for m in ref.metrics])
+    np.testing.assert_allclose(seq["rci_high"] - seq["rci_low"], 2 * final * se, rtol=1e-9)
+    assert "repeated 90% CI of the relative change [" in printed
+    assert "repeated CI (relative change)" in summary
     # an interim look at observed information fractions: boundaries recomputed (Lan-DeMets)
     out2 = tmp_path / "interim"
     assert main(_args(d, out2, "--plan", str(plan_file), "--no-diagnostics", "--look", "2",

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from frt_experiments._atomic import atomic_path, write_text_atomic
@@ -13,7 +14,7 @@ from frt_experiments._commands._args import check_output_dir
 from frt_experiments.analysis import analyze
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.errors import DataError
-from frt_experiments.plan import read_plan
+from frt_experiments.plan import ExperimentPlan, read_plan
 from frt_experiments.schema import check_tables, read_table, write_table
 
 
@@ -122,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     if seq is not None:
         for r in seq.itertuples(index=False):
             print(f"{r.metric} sequential: z = {r.z:+.3f} vs boundary {r.bound:.3f} -> "
-                  f"{r.decision}", file=sys.stdout)
+                  f"{r.decision}; repeated {_level(plan)} CI of the relative change "
+                  f"{_rel_interval(r.rel_rci_low, r.rel_rci_high)}", file=sys.stdout)
     for path in written:
         print(f"wrote {path}", file=sys.stdout)
     return 0
@@ -138,9 +140,24 @@ def _fractions(text: str | None) -> list[float] | None:
                          "0.2,0.4") from None
 
 
+def _level(plan: ExperimentPlan | None) -> str:
+    return f"{1 - (plan.alpha if plan is not None else 0.05):.0%}"
+
+
+def _rel_interval(low: float, high: float) -> str:
+    def pct(x: float) -> str:
+        return f"{x:+.2%}" if np.isfinite(x) else ("-inf" if x < 0 else "+inf")
+
+    return f"[{pct(low)}, {pct(high)}]"
+
+
 def _markdown(df: pd.DataFrame) -> str:
     shown = df.assign(z=df["z"].map("{:+.3f}".format), bound=df["bound"].map("{:.3f}".format),
                       nominal_p=df["nominal_p"].map("{:.4g}".format))
+    shown["repeated CI (relative change)"] = [
+        _rel_interval(lo, hi) for lo, hi in zip(df["rel_rci_low"], df["rel_rci_high"],
+                                                strict=True)]
+    shown = shown.drop(columns=["rci_low", "rci_high", "rel_rci_low", "rel_rci_high"])
     head = "| " + " | ".join(shown.columns) + " |"
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"
     body = ["| " + " | ".join(str(v) for v in r) + " |"

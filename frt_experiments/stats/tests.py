@@ -95,6 +95,8 @@ class DiffTestResult:
         p_value: p-value for ``alternative``.
         alpha, alternative: The test's level and alternative (intervals are one-sided for
             ``"greater"``/``"less"``).
+        log_se: Delta-method standard error of ``log(treatment / control)`` (NaN when an
+            estimate is not positive).
     """
 
     control: float
@@ -111,6 +113,7 @@ class DiffTestResult:
     p_value: float
     alpha: float
     alternative: str
+    log_se: float = math.nan
 
     def to_pandas(self) -> pd.Series:
         """The result as a Series."""
@@ -274,7 +277,7 @@ def welch_test(
         llo, lhi = _interval(lr, se_log, df_log, alpha, alternative)
         rel, rlo, rhi = math.expm1(lr), math.expm1(llo), math.expm1(lhi)
     return DiffTestResult(float(control_mean), float(treatment_mean), diff, lo, hi, rel, rlo,
-                          rhi, se, df, t, p, alpha, alternative)
+                          rhi, se, df, t, p, alpha, alternative, float(se_log))
 
 
 def two_proportion_ztest(

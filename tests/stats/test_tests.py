@@ -35,6 +35,10 @@ def test_welch_matches_scipy(alternative):
     assert ours.df == pytest.approx(ref.df, rel=1e-12)
     assert ours.diff_ci_low == pytest.approx(ci.low, rel=1e-10)
     assert ours.diff_ci_high == pytest.approx(ci.high, rel=1e-10)
+    # delta method on the log ratio: var(log t/c) = s_t^2/(n_t t^2) + s_c^2/(n_c c^2)
+    log_var = (t.var(ddof=1) / (t.size * t.mean() ** 2)
+               + c.var(ddof=1) / (c.size * c.mean() ** 2))
+    assert ours.log_se == pytest.approx(np.sqrt(log_var), rel=1e-12)
 
 
 def test_relative_interval_is_delta_method_on_log_ratio():
