@@ -297,3 +297,22 @@ def test_plan_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         plan_experiment({"csat": MetricVariance("csat", 0.85, 0.6)},
                         rel_mde={"csat": -0.01}, **kwargs)
+
+
+def test_design_effect_of_clustered_ratings_matches_kish():
+    # Kish (1965, 8.2) with unequal cluster sizes m and intra-customer correlation rho:
+    # deff = 1 + rho (E[m^2] / E[m] - 1). Ratings m ~ Poisson(3) (no over-dispersion, every
+    # contact rated) and satisfaction propensity ~ Beta with concentration 4, so rho = 1/5 and
+    # E[m^2]/E[m] = 4: deff = 1.6. Tolerance: 4 standard errors of the variance estimate,
+    # from the per-customer linearized values themselves.
+    model = ParametricModel(contact_rate=3.0, dispersion=1e6, response_rate=1.0,
+                            csat_concentration=4.0)
+    customers, conversations = history_tables(model, 20_000, np.random.default_rng(21))
+    v = estimate_variances(customers, conversations)["csat"]
+    sat = (conversations["csat"] == "good").astype(float)
+    per = pd.DataFrame({"y": sat, "x": 1.0}).groupby(conversations["customer_id"]).sum()
+    per = per.reindex(customers["customer_id"], fill_value=0.0)
+    u2 = ((per["y"] - v.baseline * per["x"]) / per["x"].mean()).to_numpy() ** 2
+    se = v.design_effect * u2.std(ddof=1) / (math.sqrt(len(u2)) * u2.mean())
+    assert v.design_effect == pytest.approx(1.6, abs=4 * se)
+    assert 4 * se < 0.15  # the check can fail: deff 1 (no clustering) is far outside
