@@ -22,7 +22,8 @@ over. :func:`simulate_desk` runs the desk itself:
   live channels are offered only while the desk is open.
 - **Replications** with a warm-up: statistics of conversations created in the warm-up are
   discarded (the desk starts empty), and each statistic comes with a t interval across the
-  independent replications.
+  independent replications (for day-bootstrap replications of a table, widened from the
+  Monte Carlo error of their mean to the sampling error of the observed days).
 
 First response time is reported in business hours (open time from creation to the first
 reply, judged against the arm's policy like :meth:`FrtPolicy.evaluate
@@ -416,6 +417,12 @@ class DeskResult:
             arm (columns) at each time of a regular grid, averaged over replications.
         agents: The headcount (an int) or the per-hour-of-week schedule (a tuple).
         confidence: Confidence level of the intervals.
+        bootstrap: The replications are day-bootstrap resamples of one conversations table.
+            Their spread is then the bootstrap standard error ``se`` of the table's own
+            figures (Efron and Tibshirani 1993, ch. 6), not Monte Carlo noise around a known
+            model, so the intervals are ``mean +- t se sqrt(1 + 1/R)`` (the sampling error of
+            the observed days plus the Monte Carlo error of the mean of ``R`` resamples)
+            rather than ``mean +- t se / sqrt(R)``, which shrinks to nothing as ``R`` grows.
     """
 
     replications: pd.DataFrame
@@ -424,6 +431,7 @@ class DeskResult:
     agents: int | tuple[int, ...]
     confidence: float = 0.95
     arms: tuple[str, ...] = field(default=())
+    bootstrap: bool = False
 
     def to_pandas(self) -> pd.DataFrame:
         """Mean of every statistic per arm, with a t interval across replications.
@@ -435,7 +443,8 @@ class DeskResult:
                                       var_name="statistic")
         g = long.groupby([ARM, "statistic"], sort=False)["value"]
         out = g.agg(mean="mean", sd="std", replications="count").reset_index()
-        half = _t_half(out["sd"].to_numpy(), out["replications"].to_numpy(), self.confidence)
+        half = _t_half(out["sd"].to_numpy(), out["replications"].to_numpy(), self.confidence,
+                       bootstrap=self.bootstrap)
         share = out["statistic"].isin(_SHARES).to_numpy()
         out["ci_low"] = np.where(share, np.maximum(out["mean"] - half, 0.0), out["mean"] - half)
         out["ci_high"] = np.where(share, np.minimum(out["mean"] + half, 1.0), out["mean"] + half)
@@ -457,7 +466,7 @@ class DeskResult:
         m = c["measured"].to_numpy() & (c[ARM].to_numpy() == arm)
         hit = (c["frt_business_hours"].to_numpy()[m] * 3600.0 <= seconds)
         per = pd.Series(hit).groupby(c["replication"].to_numpy()[m]).mean().to_numpy()
-        return _mean_ci(per, self.confidence, bounds=(0.0, 1.0))
+        return _mean_ci(per, self.confidence, bounds=(0.0, 1.0), bootstrap=self.bootstrap)
 
     def frt(self, arm: str | None = None, *, business: bool = True) -> np.ndarray:
         """First response times (hours) of the answered, measured conversations of an arm."""
@@ -527,20 +536,27 @@ def _agents_text(agents: int | tuple[int, ...]) -> str:
     return f"schedule of {min(agents)}-{max(agents)} agents"
 
 
-def _t_half(sd: np.ndarray, n: np.ndarray, confidence: float) -> np.ndarray:
+def _t_half(sd: np.ndarray, n: np.ndarray, confidence: float, *,
+            bootstrap: bool = False) -> np.ndarray:
+    """Half-width of the t interval of a mean of ``n`` replications (Law 2015, section 9.4);
+    for bootstrap resamples of one data set, ``t sd sqrt(1 + 1/n)`` (see
+    :class:`DeskResult`)."""
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         q = stats.t.ppf(0.5 + confidence / 2, np.where(n > 1, n - 1, np.nan))
-        return np.where(n > 1, q * sd / np.sqrt(n), np.nan)
+        scale = np.sqrt(1.0 + 1.0 / n) if bootstrap else 1.0 / np.sqrt(n)
+        return np.where(n > 1, q * sd * scale, np.nan)
 
 
 def _mean_ci(x: np.ndarray, confidence: float, *,
-             bounds: tuple[float, float] = (-np.inf, np.inf)) -> tuple[float, float, float]:
+             bounds: tuple[float, float] = (-np.inf, np.inf),
+             bootstrap: bool = False) -> tuple[float, float, float]:
     """Mean and t interval across replications, clipped to ``bounds`` (e.g. [0, 1] for a
     share: the t interval of a share near 0 or 1 can cross them; the share cannot)."""
     m = float(np.mean(x))
     sd = float(np.std(x, ddof=1)) if len(x) > 1 else np.nan
-    half = float(_t_half(np.array([sd]), np.array([len(x)]), confidence)[0])
+    half = float(_t_half(np.array([sd]), np.array([len(x)]), confidence,
+                         bootstrap=bootstrap)[0])
     return m, max(m - half, bounds[0]), min(m + half, bounds[1])
 
 
@@ -653,12 +669,15 @@ def simulate_desk(
         resample: How the replications of a conversations table differ: ``"days"`` -- each
             is a day bootstrap of the trace (every local day of the window gets the
             conversations of a whole day of the same weekday drawn with replacement), so the
-            intervals reflect day-to-day variation of the arrivals; ``"none"`` -- every
+            intervals reflect day-to-day variation of the arrivals (the sampling error of the
+            observed days, see :class:`DeskResult`; a window with a single day of some
+            weekday cannot vary that weekday); ``"none"`` -- every
             replication replays the trace as it is (only patience draws differ);
             ``"auto"`` (default) -- ``"days"`` with more than one replication, otherwise
             ``"none"`` (one replication replays the history). Must be ``"auto"`` for an
             :class:`ArrivalProfile`, which draws fresh arrivals in every replication.
-        confidence: Level of the t intervals across replications.
+        confidence: Level of the t intervals across replications (for day-bootstrap
+            replications, intervals for the table's figures: see :class:`DeskResult`).
         rng: Seed or generator.
 
     Returns:
@@ -677,6 +696,9 @@ def simulate_desk(
                      replications=replications, rng=gen, resample=resample)
     staff = _staff(agents, setup)
     _warn_overload(setup, staff)
+    # day-bootstrap resamples of one table: their spread is the sampling error of its figures
+    bootstrap = (isinstance(arrivals, pd.DataFrame)
+                 and _resample_mode(resample, replications) == "days")
     convs, rows, backlogs = [], [], []
     for r, sample in enumerate(setup.samples):
         c, rs, bl = _replication(r, sample, _run(sample, staff), setup, staff)
@@ -687,4 +709,4 @@ def simulate_desk(
     agents_rec: int | tuple[int, ...] = (staff.agents if staff.agents is not None
                                          else tuple(int(a) for a in np.asarray(agents)))
     return DeskResult(pd.DataFrame(rows), pd.concat(convs, ignore_index=True), backlog,
-                      agents_rec, confidence, setup.arms)
+                      agents_rec, confidence, setup.arms, bootstrap)

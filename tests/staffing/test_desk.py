@@ -390,3 +390,33 @@ def test_intervals_of_shares_stay_within_zero_and_one():
     half = 4.302652729911275 * 0.1 / math.sqrt(3)  # sd of 0.5, 0.6, 0.7 is 0.1
     assert (lo, hi) == pytest.approx((0.6 - half, 0.6 + half))
     assert _desk._mean_ci(np.array([1.0, 1.0, 0.97]), 0.95, bounds=(0.0, 1.0))[2] == 1.0
+
+
+def test_day_bootstrap_intervals_cover_the_truth_at_about_their_level():
+    # Twenty 28-day M/M/5 traces at load 4 (Poisson, 24 an hour, 10 minutes each), each
+    # replayed as 10 day-bootstrap replications. The spread of the replications is the
+    # sampling error of the trace's own P(wait) (Efron and Tibshirani 1993, ch. 6), so the
+    # 95% interval is mean +- t sd sqrt(1 + 1/R) and covers Erlang C's P(wait) in about 95%
+    # of traces; the Monte Carlo interval mean +- t sd / sqrt(R) covered it in 5 of these 20.
+    # With coverage 0.9, fewer than 15 of 20 has probability 4% (binomial); 0.3% at 0.95.
+    pw, _, _ = erlang_c_closed_form(5, 24.0, 6.0, 0.0)
+    covered = 0
+    for s in range(20):
+        conv, asg = _trace(28, 24.0, 600.0, rng=100 + s)
+        res = simulate_desk(conv, asg, agents=5, calendar=UTC247, start=START,
+                            end=START + pd.Timedelta(days=28), replications=10, rng=s)
+        assert res.bootstrap
+        mean, lo, hi = res.estimate("p_wait")
+        x = res.replications["p_wait"].to_numpy()
+        half = 2.2621571627409915 * x.std(ddof=1) * math.sqrt(1 + 1 / 10)  # t(0.975, 9)
+        assert (lo, hi) == pytest.approx((mean - half, mean + half))
+        covered += lo <= pw <= hi
+    assert covered >= 15, covered
+    # profile draws are independent replications of a known model: the plain t interval
+    p = ArrivalProfile.constant(24.0, aht_seconds=600.0)
+    res = simulate_desk(p, agents=5, calendar=UTC247, start=START,
+                        end=START + pd.Timedelta(days=2), replications=4, rng=1)
+    assert not res.bootstrap
+    mean, lo, _ = res.estimate("p_wait")
+    x = res.replications["p_wait"].to_numpy()
+    assert mean - lo == pytest.approx(3.182446305284263 * x.std(ddof=1) / 2)  # t(0.975, 3)
