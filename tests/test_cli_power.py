@@ -1,5 +1,7 @@
 """`frt power` in process: R's power.prop.test numbers, plans from history, errors."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -78,3 +80,19 @@ def test_unequal_looks_reach_the_plan_file(tmp_path, capsys):
     assert main(["power", "--metric", "csat:0.85:0.6", "--mde", "csat=-0.0125",
                  "--looks", "3", "--information", "0.5,1"]) == 2
     assert "--information gives 2 fractions but --looks is 3" in capsys.readouterr().err
+
+
+def test_proportion_given_directly_uses_its_design_effect(capsys):
+    # CSAT 0.85 with 0.3 rated conversations per customer and design effect 1.2: per-customer
+    # sd sqrt(0.85 * 0.15 * 1.2 / 0.3) (Kish 1965), so the size is the z-test closed form
+    # n = 2 (z_.975 + z_.8)^2 sd^2 / (0.85 * 0.0125)^2 (Chow, Shao and Wang 2008, 3.2.1)
+    assert main(["power", "--proportion", "csat:0.85:0.3:1.2", "--mde", "csat=-0.0125"]) == 0
+    sd2 = 0.85 * 0.15 * 1.2 / 0.3
+    n = 2 * (1.959963984540054 + 0.8416212335729143) ** 2 * sd2 / (0.85 * 0.0125) ** 2
+    out = capsys.readouterr().out
+    assert f"{math.ceil(n):,} control" in out
+    assert "1.20" in out  # the design effect is shown
+    assert main(["power", "--proportion", "csat:1.2:0.3"]) == 2
+    assert "--proportion 'csat:1.2:0.3': p must be in (0, 1)" in capsys.readouterr().err
+    assert main(["power", "--proportion", "csat:0.85:0"]) == 2
+    assert "UNITS and DEFF must be positive" in capsys.readouterr().err

@@ -28,7 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="historical conversations")
     src.add_argument("--timezone", metavar="ZONE", help="zone of naive timestamps")
     src.add_argument("--metric", action="append", default=[], metavar="NAME:BASELINE:SD[:DEFF]",
-                     help="a metric given directly (repeatable), e.g. csat:0.85:0.74:1.3")
+                     help="a metric given directly (repeatable): SD is the per-customer sd of "
+                     "its estimator (an arm of n customers has se SD/sqrt(n), clustering "
+                     "included), DEFF is only reported; e.g. questions:1.2:1.7")
+    src.add_argument("--proportion", action="append", default=[],
+                     metavar="NAME:P:UNITS[:DEFF]",
+                     help="a ratio of 0/1 outcomes given directly (repeatable): proportion P, "
+                     "rated conversations per customer UNITS and design effect DEFF, "
+                     "SD = sqrt(P (1 - P) DEFF / UNITS); e.g. csat:0.85:0.3:1.2")
     tgt = p.add_argument_group("targets")
     tgt.add_argument("--mde", action="append", default=[], metavar="METRIC=REL",
                      help="relative change to detect (repeatable), e.g. questions=-0.04")
@@ -69,6 +76,23 @@ def _parse_metric(text: str) -> MetricVariance:
     except ValueError:
         raise ValueError(f"--metric {text!r}: BASELINE, SD and DEFF must be numbers") from None
     return MetricVariance(parts[0], nums[0], nums[1], *(nums[2:]))
+
+
+def _parse_proportion(text: str) -> MetricVariance:
+    parts = text.split(":")
+    if len(parts) not in (3, 4):
+        raise ValueError(f"--proportion {text!r}: expected NAME:P:UNITS[:DEFF]")
+    try:
+        p, units, *deff = (float(x) for x in parts[1:])
+    except ValueError:
+        raise ValueError(f"--proportion {text!r}: P, UNITS and DEFF must be numbers") from None
+    if not (units > 0 and all(d > 0 for d in deff)):
+        raise ValueError(f"--proportion {text!r}: UNITS and DEFF must be positive")
+    try:
+        return MetricVariance.proportion(parts[0], p, units_per_customer=units,
+                                         design_effect=deff[0] if deff else 1.0)
+    except ValueError as exc:
+        raise ValueError(f"--proportion {text!r}: {exc}") from None
 
 
 def _parse_mde(items: list[str]) -> dict[str, float]:
@@ -127,9 +151,12 @@ def run(args: argparse.Namespace) -> int:
     for text in args.metric:
         v = _parse_metric(text)
         variances[v.metric] = v
+    for text in args.proportion:
+        v = _parse_proportion(text)
+        variances[v.metric] = v
     if not variances:
-        raise ValueError("frt power: give --customers and --conversations, or --metric, "
-                         "or --p1 and --p2")
+        raise ValueError("frt power: give --customers and --conversations, or --metric or "
+                         "--proportion, or --p1 and --p2")
     design = plan_experiment(
         variances, eligible_per_month=args.eligible_per_month, rel_mde=_parse_mde(args.mde),
         n_per_arm=args.n_per_arm, months=args.months, power=args.power, alpha=args.alpha,
