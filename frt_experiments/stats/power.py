@@ -255,6 +255,10 @@ def solve_power(
 
     if target == "power" or power is None:
         return pw()
+    if effect_size is not None and ((alternative == "greater" and effect_size < 0)
+                                    or (alternative == "less" and effect_size > 0)):
+        raise ValueError(f"effect_size {effect_size:g} points away from alternative="
+                         f"{alternative!r}: no {target} reaches power {power:g}")
     if target == "alpha":
         lo_p, hi_p = pw(alpha=1e-12), pw(alpha=1 - 1e-12)
         if not lo_p < power < hi_p:

@@ -145,3 +145,11 @@ def test_t_power_far_tail_is_finite():
     #   power=0.8, ratio=3) -> 0.3242819996350532
     d = solve_power(nobs1=100, power=0.8, ratio=3.0, dist="t")
     assert d == pytest.approx(0.3242819996350532, rel=1e-6)
+
+
+def test_solve_power_names_an_effect_against_the_alternative():
+    with pytest.raises(ValueError, match=r"effect_size -0\.2 points away from alternative="
+                                         r"'greater': no nobs1"):
+        solve_power(effect_size=-0.2, power=0.8, alternative="greater")
+    with pytest.raises(ValueError, match=r"effect_size 0\.2 points away .*no alpha"):
+        solve_power(effect_size=0.2, nobs1=50, alpha=None, power=0.8, alternative="less")
