@@ -7,6 +7,7 @@ import pytest
 
 from frt_experiments._parametric import ParametricModel, history_tables
 from frt_experiments.cli import main
+from frt_experiments.design import estimate_variances, metric_power
 from frt_experiments.plan import read_plan
 from frt_experiments.schema import write_table
 
@@ -96,3 +97,27 @@ def test_proportion_given_directly_uses_its_design_effect(capsys):
     assert "--proportion 'csat:1.2:0.3': p must be in (0, 1)" in capsys.readouterr().err
     assert main(["power", "--proportion", "csat:0.85:0"]) == 2
     assert "UNITS and DEFF must be positive" in capsys.readouterr().err
+
+
+def test_history_screened_to_eligible_customers(tmp_path, capsys):
+    # Variances come from the customers the trial would enrol: --max-spend keeps the history's
+    # customers with monthly_spend <= X and their conversations, as frt assign screens them.
+    customers, conversations = history_tables(ParametricModel(), 3_000,
+                                              np.random.default_rng(8))
+    write_table(customers, tmp_path / "customers.csv")
+    write_table(conversations, tmp_path / "conversations.csv")
+    ceiling = float(np.quantile(customers["monthly_spend"], 0.5))
+    keep = customers[customers["monthly_spend"] <= ceiling]
+    expected = estimate_variances(
+        keep, conversations[conversations["customer_id"].isin(keep["customer_id"])])
+    n = metric_power(expected["nrr"], test="equivalence", margin=0.02).n_control
+    files = ["--customers", str(tmp_path / "customers.csv"),
+             "--conversations", str(tmp_path / "conversations.csv")]
+    assert main(["power", *files, "--max-spend", str(ceiling), "--nrr-margin", "0.02"]) == 0
+    out = capsys.readouterr().out
+    assert f"history: {len(keep):,} of 3,000 customers eligible" in out
+    assert f"needs {math.ceil(n):,} control" in out
+    assert main(["power", *files, "--spend-quantile", "0.5", "--nrr-margin", "0.02"]) == 0
+    assert f"needs {math.ceil(n):,} control" in capsys.readouterr().out
+    assert main(["power", *files, "--spend-quantile", "1.5", "--nrr-margin", "0.02"]) == 2
+    assert "--spend-quantile must be in (0, 1]" in capsys.readouterr().err

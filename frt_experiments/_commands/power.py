@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from frt_experiments import schema
 from frt_experiments._commands._args import check_output_file
 from frt_experiments.design import MetricVariance, estimate_variances, plan_experiment
 from frt_experiments.plan import write_plan
@@ -27,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--conversations", type=Path, metavar="FILE",
                      help="historical conversations")
     src.add_argument("--timezone", metavar="ZONE", help="zone of naive timestamps")
+    spend = src.add_mutually_exclusive_group()
+    spend.add_argument("--max-spend", type=float, metavar="X",
+                       help="estimate from the history's eligible customers only: "
+                       "monthly_spend at most X (as frt assign screens them)")
+    spend.add_argument("--spend-quantile", type=float, metavar="Q",
+                       help="... or monthly_spend at most its Q quantile in the history")
     src.add_argument("--metric", action="append", default=[], metavar="NAME:BASELINE:SD[:DEFF]",
                      help="a metric given directly (repeatable): SD is the per-customer sd of "
                      "its estimator (an arm of n customers has se SD/sqrt(n), clustering "
@@ -95,6 +106,33 @@ def _parse_proportion(text: str) -> MetricVariance:
         raise ValueError(f"--proportion {text!r}: {exc}") from None
 
 
+def _eligible(customers: pd.DataFrame, conversations: pd.DataFrame,
+              args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The history's customers below the spend ceiling, and their conversations."""
+    if args.max_spend is None and args.spend_quantile is None:
+        return customers, conversations
+    spend = pd.to_numeric(customers[schema.MONTHLY_SPEND], errors="coerce")
+    if args.max_spend is not None:
+        if not (math.isfinite(args.max_spend) and args.max_spend >= 0):
+            raise ValueError(f"--max-spend must be a finite number >= 0, got {args.max_spend}")
+        ceiling, rule = args.max_spend, f"monthly_spend <= {args.max_spend:g}"
+    else:
+        q = args.spend_quantile
+        if not 0 < q <= 1:
+            raise ValueError(f"--spend-quantile must be in (0, 1], got {q}")
+        ceiling = float(np.nanquantile(spend.to_numpy(dtype=float), q))
+        rule = f"monthly_spend <= {ceiling:g}, its {q:g} quantile"
+    keep = (spend <= ceiling).to_numpy()
+    if keep.sum() < 3:
+        raise ValueError(f"--customers {args.customers.name}: {int(keep.sum())} customers have "
+                         f"{rule}; too few to estimate variances")
+    eligible = customers[keep]
+    print(f"history: {int(keep.sum()):,} of {len(customers):,} customers eligible ({rule})")
+    ids = eligible[schema.CUSTOMER_ID]
+    return (eligible.reset_index(drop=True),
+            conversations[conversations[schema.CUSTOMER_ID].isin(ids)].reset_index(drop=True))
+
+
 def _parse_mde(items: list[str]) -> dict[str, float]:
     out = {}
     for item in items:
@@ -147,7 +185,11 @@ def run(args: argparse.Namespace) -> int:
         customers = read_table(args.customers, "customers", timezone=args.timezone)
         conversations = read_table(args.conversations, "conversations",
                                    timezone=args.timezone)
+        customers, conversations = _eligible(customers, conversations, args)
         variances.update(estimate_variances(customers, conversations, source="history"))
+    elif args.max_spend is not None or args.spend_quantile is not None:
+        raise ValueError("frt power: --max-spend/--spend-quantile screen the history: give "
+                         "--customers and --conversations")
     for text in args.metric:
         v = _parse_metric(text)
         variances[v.metric] = v
