@@ -153,3 +153,30 @@ def test_solve_power_names_an_effect_against_the_alternative():
         solve_power(effect_size=-0.2, power=0.8, alternative="greater")
     with pytest.raises(ValueError, match=r"effect_size 0\.2 points away .*no alpha"):
         solve_power(effect_size=0.2, nobs1=50, alpha=None, power=0.8, alternative="less")
+
+
+@pytest.mark.parametrize(("p1", "p2", "ratio", "alternative"), [
+    (0.3, 0.4, 2.0, "greater"), (0.3, 0.4, 0.5, "two-sided"), (0.85, 0.83, 3.0, "less"),
+])
+def test_proportions_unequal_allocation_match_statsmodels(p1, p2, ratio, alternative):
+    # statsmodels.stats.proportion.samplesize_proportions_2indep_onetail and
+    # power_proportions_2indep (pooled variance under H0) with its arm 1 = our treatment:
+    # prop1 = p2, nobs1 = treatment = ratio * control, its ratio = 1 / ratio. statsmodels'
+    # two-sided power also counts the far tail, R's (and ours) does not, so one-sided only.
+    from statsmodels.stats.proportion import (
+        power_proportions_2indep,
+        samplesize_proportions_2indep_onetail,
+    )
+
+    sm_alt = {"greater": "larger", "less": "smaller"}.get(alternative, alternative)
+    n_t = samplesize_proportions_2indep_onetail(diff=p2 - p1, prop2=p1, power=0.9,
+                                                ratio=1 / ratio, alpha=0.05,
+                                                alternative=sm_alt)
+    assert proportion_sample_size(p1, p2, power=0.9, ratio=ratio,
+                                  alternative=alternative) == pytest.approx(n_t / ratio,
+                                                                            rel=1e-10)
+    if alternative != "two-sided":
+        sm = power_proportions_2indep(p2 - p1, p1, 100 * ratio, ratio=1 / ratio, alpha=0.05,
+                                      alternative=sm_alt).power
+        assert proportion_power(p1, p2, 100, ratio=ratio,
+                                alternative=alternative) == pytest.approx(sm, abs=1e-12)
