@@ -237,9 +237,12 @@ def _metric_rows(frame: pd.DataFrame) -> dict[str, pd.Series]:
     for name, row in rows.items():
         for col in ("diff", "rel_diff", "rel_ci_low", "rel_ci_high", "p_value"):
             value = pd.to_numeric(pd.Series([row[col]]), errors="coerce").iloc[0]
-            if pd.isna(value) or not math.isfinite(float(value)):
-                problems.append(Problem(_SOURCE, col, f"metric {name!r} has a missing or "
-                                        f"non-numeric value {row[col]!r}"))
+            # a one-sided 'greater' analysis has an open upper bound, rel_ci_high = inf
+            open_upper = col == "rel_ci_high" and value == math.inf
+            if pd.isna(value) or not (math.isfinite(float(value)) or open_upper):
+                shown = row[col] if isinstance(row[col], str) else float(value)
+                problems.append(Problem(_SOURCE, col, f"metric {name!r} has a missing, "
+                                        f"infinite or non-numeric value {shown!r}"))
         if _boolean(row["significant"]) is None:
             problems.append(Problem(_SOURCE, "significant", f"metric {name!r} has "
                                     f"{row['significant']!r}, not true or false"))
@@ -277,7 +280,10 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
     Args:
         result: An analysis result with ``to_pandas()`` (``frt_experiments.analyze``) or a
             DataFrame with the columns of ``results.csv``; it needs the ``csat`` and ``nrr`` rows.
-            Relative changes are treatment (the slower arm) / control - 1.
+            Relative changes are treatment (the slower arm) / control - 1. One-sided analyses
+            are read as they are: ``"greater"`` leaves ``rel_ci_high`` infinite (its one-sided
+            lower bounds are used; CSAT then needs a margin), ``"less"`` puts ``rel_ci_low`` at
+            -100%, so NRR's pessimistic revenue at risk is the whole base.
         low_spend_revenue_per_year: Annual recurring revenue ``R`` of the customers the slower
             policy would cover (> 0).
         annual_staffing_savings: Annual savings ``S`` from the slower policy's headcount (>= 0),
@@ -296,7 +302,9 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
 
     Raises:
         DataError: If columns or the ``csat``/``nrr`` rows are missing, repeated or not numbers.
-        ValueError: If an amount, the margin or ``basis`` is invalid.
+        ValueError: If an amount, the margin or ``basis`` is invalid, or if CSAT was analysed
+            one-sided for an improvement (``alternative="greater"``: ``rel_ci_high`` is
+            infinite and ``significant`` cannot flag a worse CSAT) and no margin is given.
 
     References:
         Wellek (2010), ch. 2; FDA (2016), section IV; Kohavi, Tang and Xu (2020), ch. 7.
@@ -340,6 +348,12 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
                                           "diff"))
     n_rel, n_low, n_high = (float(nrr[k]) for k in ("rel_diff", "rel_ci_low", "rel_ci_high"))
     worse = bool(_boolean(csat["significant"])) and c_diff < 0
+    if csat_margin is None and math.isinf(c_high):
+        raise ValueError(
+            "csat_margin is needed: the result tests CSAT one-sided for an improvement "
+            "(alternative 'greater', rel_ci_high = inf), so it cannot show CSAT significantly "
+            "worse; give a non-inferiority margin (CSAT passes when rel_ci_low > margin) or "
+            "analyse two-sided")
 
     if csat_margin is None:
         rule = "not significantly worse"

@@ -81,3 +81,29 @@ def test_unreadable_results_files_name_the_file(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith(message), err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_one_sided_greater_results_need_a_margin(tmp_path, capsys):
+    # `frt analyze` with a one-sided 'greater' plan writes rel_ci_high as inf
+    rows = [r.split(",") for r in ROWS]
+    for r in rows:
+        r[9], r[12] = "inf", "inf"
+    path = tmp_path / "results.csv"
+    path.write_text("\n".join([HEADER, *(",".join(r) for r in rows)]) + "\n")
+    argv = ["decide", "--results", str(path), "--revenue-per-year", "1e6",
+            "--staffing-savings", "7e4"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: frt decide: --csat-margin is needed: the result tests CSAT "
+                          "one-sided for an improvement")
+    assert len(err.strip().splitlines()) == 1
+    assert main([*argv, "--csat-margin", "-0.06"]) == 0
+    text = capsys.readouterr().out
+    # CSAT lower bound -5% > -6%: non-inferior; NRR's lower bound -6% puts 60,000 at risk
+    assert text.startswith("Decision: success")
+    assert "60,000" in text
+    # frt staffing plan takes the margin too, and checks the results before simulating
+    plan = ["staffing", "plan", "--conversations", "c.csv", "--assignments", "a.csv",
+            "--out", str(tmp_path / "p")]
+    assert main([*plan, "--csat-margin", "-0.02"]) == 2
+    assert "--csat-margin needs --results" in capsys.readouterr().err

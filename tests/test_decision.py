@@ -265,3 +265,27 @@ def test_an_analysis_with_a_csat_margin_is_judged_by_that_margin():
                   plan=plan).csat_margin == -0.04
     assert decide(results(), low_spend_revenue_per_year=1e6,
                   annual_staffing_savings=0).csat_rule == "not significantly worse"
+
+
+def test_one_sided_greater_results_are_decided_with_a_margin():
+    # `frt analyze --plan` with alternative = "greater" writes one-sided intervals: rel_ci_high
+    # is inf (results.csv says "inf"). The NRR lower bound is still the pessimistic bound; CSAT
+    # is judged by the margin, and without one the error says why.
+    table = results(csat=(-0.0266, -0.0554, float("inf"), 0.93, False),
+                    nrr=(-0.0055, -0.0213, float("inf"), 0.71, False))
+    d = decide(table, low_spend_revenue_per_year=1.2e6, annual_staffing_savings=30_000,
+               csat_margin=-0.05)
+    assert d.csat_rule == "non-inferiority"
+    assert not d.csat_ok  # -5.54% is below -5%
+    assert d.revenue_at_risk_pessimistic == pytest.approx(0.0213 * 1.2e6)  # 25,560
+    assert d.revenue_ok
+    assert d.success
+    assert d.revenue_at_risk_optimistic == float("-inf")
+    assert "+inf%" in d.summary()
+    with pytest.raises(ValueError, match=r"csat_margin is needed.*one-sided for an improvement"):
+        decide(table, low_spend_revenue_per_year=1.2e6, annual_staffing_savings=30_000)
+    # an infinite lower bound or a NaN is still an error naming the column
+    bad = results(nrr=(-0.0055, float("-inf"), 0.01, 0.71, False))
+    with pytest.raises(DataError, match=r"column rel_ci_low: metric 'nrr' has a missing, "
+                                        r"infinite or non-numeric value -inf"):
+        decide(bad, low_spend_revenue_per_year=1.2e6, annual_staffing_savings=0)

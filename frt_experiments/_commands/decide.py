@@ -63,10 +63,12 @@ def read_results(path: Path) -> pd.DataFrame:
     return table
 
 
-def check_results(table: pd.DataFrame, path: Path, *, revenue_per_year: float) -> None:
+def check_results(table: pd.DataFrame, path: Path, *, revenue_per_year: float,
+                  csat_margin: float | None = None) -> None:
     """Fail early (before a long staffing search) if the results cannot be decided on."""
     try:
-        decide(table, low_spend_revenue_per_year=revenue_per_year, annual_staffing_savings=0.0)
+        decide(table, low_spend_revenue_per_year=revenue_per_year, annual_staffing_savings=0.0,
+               csat_margin=csat_margin)
     except DataError as exc:
         raise DataError([dataclasses.replace(p, source=path.name)
                          for p in exc.problems]) from None

@@ -106,6 +106,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="results.csv of `frt analyze`: also decide")
     pl.add_argument("--revenue-per-year", type=float, metavar="AMOUNT",
                     help="annual revenue of the low-spend customers (with --results)")
+    pl.add_argument("--csat-margin", type=float, metavar="REL",
+                    help="CSAT relative non-inferiority margin for the decision, e.g. -0.02 "
+                    "(with --results; needed when the analysis was one-sided 'greater'; "
+                    "default: CSAT not significantly worse)")
     pl.add_argument("--out", type=Path, required=True, metavar="DIR")
     pl.set_defaults(func=_cli_errors("plan", _PLAN_OPTIONS)(_run_plan))
 
@@ -143,7 +147,8 @@ _PLAN_OPTIONS = (("service_levels: 'fast'", "--service-level-fast"),
                  ("cost_per_agent", "--cost-per-agent"), ("weeks", "--weeks"),
                  ("replications", "--replications"), ("targets_hours", "--targets"),
                  ("months", "--months"), ("monthly_growth", "--monthly-growth"),
-                 ("low_spend_revenue_per_year", "--revenue-per-year"))
+                 ("low_spend_revenue_per_year", "--revenue-per-year"),
+                 ("csat_margin", "--csat-margin"))
 
 
 def _cli_errors(command: str, options: tuple[tuple[str, str], ...]
@@ -234,6 +239,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         raise ValueError("frt staffing plan: --results needs --revenue-per-year")
     if args.revenue_per_year is not None and args.results is None:
         raise ValueError("frt staffing plan: --revenue-per-year needs --results")
+    if args.csat_margin is not None and args.results is None:
+        raise ValueError("frt staffing plan: --csat-margin needs --results")
     try:
         targets = [float(t) for t in args.targets.split(",") if t.strip()]
     except ValueError:
@@ -245,7 +252,8 @@ def _run_plan(args: argparse.Namespace) -> int:
     results = None
     if args.results is not None:
         results = read_results(args.results)
-        check_results(results, args.results, revenue_per_year=args.revenue_per_year)
+        check_results(results, args.results, revenue_per_year=args.revenue_per_year,
+                      csat_margin=args.csat_margin)
     conv, asg = _read(args)
     levels = {"fast": args.service_level_fast, "one_business_day": args.service_level_deferred}
     common = {"calendar": cal, "weeks": args.weeks, "replications": args.replications,
@@ -267,7 +275,8 @@ def _run_plan(args: argparse.Namespace) -> int:
     if results is not None:
         try:
             decision = decide(results, low_spend_revenue_per_year=args.revenue_per_year,
-                              annual_staffing_savings=max(plan.annual_savings, 0.0))
+                              annual_staffing_savings=max(plan.annual_savings, 0.0),
+                              csat_margin=args.csat_margin)
         except DataError as exc:
             raise DataError([dataclasses.replace(p, source=args.results.name)
                              for p in exc.problems]) from None
