@@ -486,7 +486,7 @@ def plan_experiment(
         fractions = _fractions(looks)
         if not math.isclose(fractions[-1], 1.0):
             raise ValueError(f"looks: a plan's last look is the final analysis, information "
-                             f"1.0, got {list(fractions)!r}")
+                             f"1.0, got {fractions.tolist()!r}")
     if eligible_per_month is not None and not eligible_per_month > 0:
         raise ValueError(f"eligible_per_month must be positive, got {eligible_per_month!r}")
     if months is not None:

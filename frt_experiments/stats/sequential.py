@@ -318,5 +318,5 @@ def _fractions(looks: int | Sequence[float]) -> np.ndarray:
     if (info.ndim != 1 or info.size == 0 or not np.all(np.isfinite(info)) or info[0] <= 0
             or info[-1] > 1 + 1e-12 or np.any(np.diff(info) <= 0)):
         raise ValueError("looks: information fractions must be increasing values in (0, 1], "
-                         f"got {list(info)!r}")
+                         f"got {info.tolist()!r}")
     return np.minimum(info, 1.0)
