@@ -93,6 +93,22 @@ def run_fcfs(arrival: np.ndarray, service: np.ndarray, agents: int) -> np.ndarra
     return np.asarray(start)
 
 
+def _deferred(jobs: Jobs) -> tuple[np.ndarray, list[float], list[float], list[float],
+                                   list[float]]:
+    """The deferred conversations ordered by arrival, then deadline: an idle agent takes the
+    next arrival by position, so among conversations arriving at the same instant (common
+    with timestamps in whole seconds) the earliest deadline must come first."""
+    order = np.lexsort((jobs.def_deadline, jobs.def_arrival))
+    return (order, jobs.def_arrival[order].tolist(), jobs.def_service[order].tolist(),
+            jobs.def_patience[order].tolist(), jobs.def_deadline[order].tolist())
+
+
+def _in_job_order(values: list[float], order: np.ndarray) -> np.ndarray:
+    out = np.empty(len(values))
+    out[order] = values
+    return out
+
+
 def _results(nf: int, nd: int) -> tuple[list[float], list[float]]:
     return [np.nan] * nf, [np.nan] * nd
 
@@ -104,9 +120,7 @@ def run_uniform(jobs: Jobs, agents: int) -> tuple[np.ndarray, np.ndarray]:
     """
     fa, fs, fp = jobs.fast_arrival.tolist(), jobs.fast_service.tolist(), \
         jobs.fast_patience.tolist()
-    da, ds, dp = jobs.def_arrival.tolist(), jobs.def_service.tolist(), \
-        jobs.def_patience.tolist()
-    dd = jobs.def_deadline.tolist()
+    order, da, ds, dp, dd = _deferred(jobs)
     nf, nd = len(fa), len(da)
     fstart, dstart = _results(nf, nd)
     free = [0.0] * agents
@@ -148,7 +162,7 @@ def run_uniform(jobs: Jobs, agents: int) -> tuple[np.ndarray, np.ndarray]:
             dstart[j] = b
             replace(free, b + ds[j])
             j += 1
-    return np.asarray(fstart), np.asarray(dstart)
+    return np.asarray(fstart), _in_job_order(dstart, order)
 
 
 def run_roster(jobs: Jobs, roster: DutyRoster) -> tuple[np.ndarray, np.ndarray]:
@@ -160,9 +174,7 @@ def run_roster(jobs: Jobs, roster: DutyRoster) -> tuple[np.ndarray, np.ndarray]:
     """
     fa, fs, fp = jobs.fast_arrival.tolist(), jobs.fast_service.tolist(), \
         jobs.fast_patience.tolist()
-    da, ds, dp = jobs.def_arrival.tolist(), jobs.def_service.tolist(), \
-        jobs.def_patience.tolist()
-    dd = jobs.def_deadline.tolist()
+    order, da, ds, dp, dd = _deferred(jobs)
     nf, nd = len(fa), len(da)
     fstart, dstart = _results(nf, nd)
     starts, ends, cums = roster.starts, roster.ends, roster.cum
@@ -229,4 +241,4 @@ def run_roster(jobs: Jobs, roster: DutyRoster) -> tuple[np.ndarray, np.ndarray]:
             dstart[j] = b
             replace(free, (on_duty(k, finish(k, b, ds[j])), k))
             j += 1
-    return np.asarray(fstart), np.asarray(dstart)
+    return np.asarray(fstart), _in_job_order(dstart, order)
