@@ -65,7 +65,7 @@ from frt_experiments.schema import (
     HANDLE_SECONDS,
 )
 from frt_experiments.staffing import _engine
-from frt_experiments.staffing.profile import HOURS_PER_WEEK, ArrivalProfile, _checked
+from frt_experiments.staffing.profile import HOURS_PER_WEEK, ArrivalProfile, _checked, _real
 
 __all__ = ["DeskResult", "simulate_desk"]
 
@@ -154,7 +154,7 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
     if isinstance(replications, bool) or not isinstance(replications, int | np.integer) \
             or replications < 1:
         raise ValueError(f"replications: must be a positive integer, got {replications!r}")
-    if patience_seconds is not None and not (np.isfinite(patience_seconds)
+    if patience_seconds is not None and not (np.isfinite(_real(patience_seconds))
                                              and patience_seconds > 0):
         raise ValueError(f"patience_seconds: must be > 0 (or None), got {patience_seconds!r}")
     if isinstance(arrivals, ArrivalProfile):
@@ -167,7 +167,14 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
     cal = calendar if calendar is not None else BusinessCalendar(tz, hours="24/7")
     pols = dict(policies) if policies is not None else default_policies(cal)
     warm = _duration(warmup, "warmup")
+    if isinstance(fast_arms, str):
+        raise ValueError(f"fast_arms: expected a sequence of arm names such as "
+                         f"({fast_arms!r},), got the string {fast_arms!r}")
     fast_set = set(fast_arms)
+    unknown = sorted(fast_set - set(pols))
+    if unknown:
+        raise ValueError(f"fast_arms: arms {unknown} have no first-response policy; policies "
+                         f"cover {sorted(pols)}")
     samples = []
     if isinstance(arrivals, ArrivalProfile):
         if start is None or end is None:
@@ -291,10 +298,13 @@ def _ts(x: Any, name: str) -> int:
 
 
 def _duration(x: Any, name: str) -> int:
-    if isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool):
-        d = pd.Timedelta(hours=float(x))
-    else:
-        d = pd.Timedelta(x)
+    try:
+        if isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool):
+            d = pd.Timedelta(hours=float(x))
+        else:
+            d = pd.Timedelta(x)
+    except (TypeError, ValueError):
+        d = pd.NaT
     if pd.isna(d) or d < pd.Timedelta(0):
         raise ValueError(f"{name}: must be a duration >= 0 (hours or a timedelta), got {x!r}")
     return int(d.value)
@@ -687,7 +697,7 @@ def simulate_desk(
         See the module docstring (Law 2015; Kiefer and Wolfowitz 1955; Gans et al. 2003;
         Efron and Tibshirani 1993 for the day bootstrap).
     """
-    if not 0 < confidence < 1:
+    if not 0 < _real(confidence) < 1:
         raise ValueError(f"confidence: must be in (0, 1), got {confidence!r}")
     gen = np.random.default_rng(rng)
     setup = _prepare(arrivals, assignments, calendar=calendar, policies=policies,

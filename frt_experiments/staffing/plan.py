@@ -59,7 +59,7 @@ from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.policy import FrtPolicy, default_policies
 from frt_experiments.schema import ARM, CONTROL_ARM, CREATED_AT, CUSTOMER_ID, TREATMENT_ARM
 from frt_experiments.staffing import desk as _desk
-from frt_experiments.staffing.profile import ArrivalProfile, _checked
+from frt_experiments.staffing.profile import ArrivalProfile, _checked, _real
 
 __all__ = ["HeadcountProjection", "StaffingPlan", "plan_staffing", "project_headcount",
            "staffing_curve"]
@@ -263,15 +263,15 @@ def _fast_seconds(policies: Mapping[str, FrtPolicy], control: str) -> float | No
 def _validate_common(service_levels: Mapping[str, float], weeks: float, warmup_days: float,
                      replications: int, cost_per_agent: float) -> None:
     for arm, sl in service_levels.items():
-        if not 0 < sl < 1:
+        if not 0 < _real(sl) < 1:
             raise ValueError(f"service_levels: {arm!r} must be in (0, 1), got {sl!r}")
-    if not (np.isfinite(weeks) and weeks > 0):
+    if not (np.isfinite(_real(weeks)) and weeks > 0):
         raise ValueError(f"weeks: must be > 0, got {weeks!r}")
-    if not (np.isfinite(warmup_days) and warmup_days >= 0):
+    if not (np.isfinite(_real(warmup_days)) and warmup_days >= 0):
         raise ValueError(f"warmup_days: must be >= 0, got {warmup_days!r}")
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise ValueError(f"replications: must be a positive integer, got {replications!r}")
-    if not (np.isfinite(cost_per_agent) and cost_per_agent >= 0):
+    if not (np.isfinite(_real(cost_per_agent)) and cost_per_agent >= 0):
         raise ValueError(f"cost_per_agent: must be >= 0, got {cost_per_agent!r}")
 
 
@@ -519,7 +519,7 @@ def staffing_curve(
     References:
         As :func:`plan_staffing`.
     """
-    targets = [float(t) for t in targets_hours]
+    targets = [] if isinstance(targets_hours, str) else [_real(t) for t in targets_hours]
     if not targets or any(not (np.isfinite(t) and t > 0) for t in targets):
         raise ValueError(f"targets_hours: must be positive numbers, got {list(targets_hours)}")
     levels = _default_levels(control, treatment, service_levels)
@@ -666,7 +666,7 @@ def project_headcount(
         raise ValueError(f"months: must be a whole number of months in 1..120, got {months!r}")
     if isinstance(step_months, bool) or not isinstance(step_months, int) or step_months < 1:
         raise ValueError(f"step_months: must be a positive integer, got {step_months!r}")
-    if not (np.isfinite(monthly_growth) and monthly_growth > -1):
+    if not (np.isfinite(_real(monthly_growth)) and monthly_growth > -1):
         raise ValueError(f"monthly_growth: must be > -1, got {monthly_growth!r}")
     levels = _default_levels(control, treatment, service_levels)
     _validate_common(levels, weeks, warmup_days, replications, cost_per_agent)

@@ -129,7 +129,7 @@ class ArrivalProfile:
     def constant(cls, arrivals_per_hour: float, *, aht_seconds: float, arm: str = CONTROL_ARM,
                  timezone: str = "UTC") -> ArrivalProfile:
         """A homogeneous Poisson stream with exponential handle times (M/M/c arrivals)."""
-        if not (np.isfinite(arrivals_per_hour) and arrivals_per_hour > 0):
+        if not (np.isfinite(_real(arrivals_per_hour)) and arrivals_per_hour > 0):
             raise ValueError(f"arrivals_per_hour: must be > 0, got {arrivals_per_hour!r}")
         stream = ArrivalStream(arm, arm, np.full(HOURS_PER_WEEK, float(arrivals_per_hour)),
                                aht_seconds=aht_seconds)
@@ -273,6 +273,14 @@ class ArrivalProfile:
         created = np.concatenate(times)
         order = np.argsort(created, kind="stable")
         return created[order], np.concatenate(codes)[order], np.concatenate(handles)[order]
+
+
+def _real(value: Any) -> float:
+    """``value`` as a float; NaN when it is not a real number (a string, a bool, None), so
+    that range checks reject it with a message naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return float("nan")
+    return float(value)
 
 
 def _ns(ts: Any, name: str) -> int:

@@ -420,3 +420,19 @@ def test_day_bootstrap_intervals_cover_the_truth_at_about_their_level():
     mean, lo, _ = res.estimate("p_wait")
     x = res.replications["p_wait"].to_numpy()
     assert mean - lo == pytest.approx(3.182446305284263 * x.std(ddof=1) / 2)  # t(0.975, 3)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"confidence": "0.95"}, r"confidence: must be in \(0, 1\), got '0.95'"),
+    ({"patience_seconds": "60"}, r"patience_seconds: must be > 0 \(or None\), got '60'"),
+    ({"warmup": "abc"}, r"warmup: must be a duration >= 0 .*got 'abc'"),
+    # a string is a sequence of letters: 'fast' made every arm deferred, silently
+    ({"fast_arms": "fast"}, "fast_arms: expected a sequence of arm names"),
+    ({"fast_arms": ("quick",)}, r"fast_arms: arms \['quick'\] have no first-response policy"),
+])
+def test_bad_desk_arguments_are_named(kwargs, message):
+    conv, asg = _table([("a", "fast", "2025-01-06 09:10", 5)])
+    with pytest.raises(ValueError, match=message):
+        simulate_desk(conv, asg, agents=1, **kwargs)
+    with pytest.raises(ValueError, match=r"arrivals_per_hour: must be > 0, got '10'"):
+        ArrivalProfile.constant("10", aht_seconds=60.0)

@@ -248,3 +248,21 @@ def test_policies_share_the_outside_customers_arrivals():
     assert not np.array_equal(fast.samples[0].created, fast.samples[1].created)
     with pytest.raises(ValueError, match="one generator per stream"):
         sc.profiles["rollout"]._draw(0, 10**12, [np.random.default_rng(1)])
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda c, a: plan_staffing(c, a, calendar=OFFICE, weeks="4"), r"weeks: .*got '4'"),
+    (lambda c, a: plan_staffing(c, a, calendar=OFFICE, cost_per_agent="65k"),
+     r"cost_per_agent: .*got '65k'"),
+    (lambda c, a: plan_staffing(c, a, calendar=OFFICE, service_levels={"fast": "0.9"}),
+     r"service_levels: 'fast' must be in \(0, 1\), got '0.9'"),
+    (lambda c, a: staffing_curve(c, a, calendar=OFFICE, targets_hours="4,8"),
+     "targets_hours: must be positive numbers"),
+    (lambda c, a: project_headcount(c, a, calendar=OFFICE, monthly_growth="3%"),
+     r"monthly_growth: .*got '3%'"),
+])
+def test_values_that_are_not_numbers_are_named(call, message):
+    # strings where numbers belong: a ValueError naming the argument, not numpy's TypeError
+    conv, asg = _trial(10.0, 300.0, 1, rng=1)
+    with pytest.raises(ValueError, match=message):
+        call(conv, asg)
