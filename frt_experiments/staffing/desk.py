@@ -214,10 +214,10 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
         created, arm, handle = created[keep], arm[keep], handle[keep]
         _check_arms(arm, pols, "conversations")
         mode = _resample_mode(resample, replications)
-        for _ in range(replications):
+        for r in range(replications):
             if mode == "days":
                 c, a, h = _bootstrap_days(created, arm, handle, tz=cal.timezone,
-                                          origin=origin, stop=stop, rng=rng)
+                                          origin=origin, stop=stop, rng=rng, warn=r == 0)
             else:
                 c, a, h = created, arm, handle
             samples.append(_make_sample(
@@ -230,6 +230,7 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
 
 
 _RESAMPLE = ("auto", "days", "none")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _resample_mode(resample: str, replications: int) -> str:
@@ -241,7 +242,7 @@ def _resample_mode(resample: str, replications: int) -> str:
 
 
 def _bootstrap_days(created: np.ndarray, arm: np.ndarray, handle: np.ndarray, *, tz: str,
-                    origin: int, stop: int, rng: np.random.Generator
+                    origin: int, stop: int, rng: np.random.Generator, warn: bool = False
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One day-bootstrap replicate of a trace (Efron and Tibshirani 1993, ch. 8: resampling
     blocks, here local days, keeps the dependence within a block).
@@ -264,6 +265,13 @@ def _bootstrap_days(created: np.ndarray, arm: np.ndarray, handle: np.ndarray, *,
     hi = np.searchsorted(day_of, np.arange(len(mid) - 1), side="right")
     weekday = days[:-1].day_of_week.to_numpy()
     slots = np.arange(len(mid) - 1)
+    per_weekday = np.bincount(weekday[whole], minlength=7)
+    single = [_WEEKDAYS[w] for w in range(7) if per_weekday[w] == 1]
+    if warn and single:
+        warnings.warn(
+            f"resample: the window holds a single whole {', '.join(single)}, which is the same "
+            "in every day-bootstrap replication, so the intervals leave out how such days "
+            "vary; use a window of several weeks", FrtWarning, stacklevel=4)
     source = np.empty(slots.size, dtype=np.int64)
     for wd in range(7):  # one vectorized draw per weekday
         want = slots[weekday == wd]

@@ -436,3 +436,12 @@ def test_bad_desk_arguments_are_named(kwargs, message):
         simulate_desk(conv, asg, agents=1, **kwargs)
     with pytest.raises(ValueError, match=r"arrivals_per_hour: must be > 0, got '10'"):
         ArrivalProfile.constant("10", aht_seconds=60.0)
+
+
+def test_day_bootstrap_of_a_single_week_warns_that_it_cannot_vary():
+    # one whole day of each weekday: every replication is the same week, intervals of width 0
+    conv, asg = _trace(7, 24.0, 600.0, rng=5)
+    with pytest.warns(FrtWarning, match="single whole Monday, Tuesday, .* Sunday"):
+        res = simulate_desk(conv, asg, agents=5, calendar=UTC247, start=START,
+                            end=START + pd.Timedelta(days=7), replications=3, rng=2)
+    assert res.replications["p_wait"].nunique() == 1
