@@ -137,6 +137,7 @@ def test_plan_written_by_frt_power_drives_frt_analyze(data, tmp_path, capsys):
     np.testing.assert_allclose(seq["rci_high"] - seq["rci_low"], 2 * final * se, rtol=1e-9)
     assert "repeated 90% CI of the relative change [" in printed
     assert "repeated CI (relative change)" in summary
+    assert "are fixed-sample and do not allow for the plan's looks" in printed
     # an interim look at observed information fractions: boundaries recomputed (Lan-DeMets)
     out2 = tmp_path / "interim"
     assert main(_args(d, out2, "--plan", str(plan_file), "--no-diagnostics", "--look", "2",
@@ -148,10 +149,11 @@ def test_plan_written_by_frt_power_drives_frt_analyze(data, tmp_path, capsys):
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--look", "2"], "--look and --information need --plan"),
-    (["--plan", "PLAN", "--look", "7"], "look must be an integer from 1 to 5"),
+    (["--plan", "PLAN", "--look", "7"], "--look 7: the plan plan.toml has looks 1 to 5"),
     (["--plan", "PLAN", "--alpha", "0.05"], "--alpha 0.05 disagrees with the plan's alpha 0.1"),
     (["--plan", "PLAN", "--look", "2", "--information", "0.3;0.5"], "--information"),
-    (["--plan", "PLAN", "--look", "2", "--information", "0.5"], "information must give 2"),
+    (["--plan", "PLAN", "--look", "2", "--information", "0.5"],
+     "--information: give 2 fractions for looks 1 to 2, got 1"),
 ])
 def test_sequential_arguments_are_checked(data, tmp_path, capsys, extra, message):
     _, d = data
@@ -162,6 +164,7 @@ def test_sequential_arguments_are_checked(data, tmp_path, capsys, extra, message
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert message in err[0]
+    assert not (tmp_path / "out").exists()  # checked before any table is read or written
 
 
 def test_bad_window_end_and_missing_plan_are_named(data, tmp_path, capsys):

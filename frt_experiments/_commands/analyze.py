@@ -67,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+SEQUENTIAL_NOTE = ("With a monitoring plan, judge each metric by its sequential verdict and "
+                   "repeated interval: the table's 'significant' column and intervals, and "
+                   "the margin decisions, are fixed-sample and do not allow for the plan's "
+                   "looks.")
+
+
 def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     plan = read_plan(args.plan) if args.plan is not None else None
@@ -78,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
     if (args.look is not None or information is not None) and plan is None:
         raise ValueError("--look and --information need --plan (its monitoring looks)")
     sequential = plan is not None and (args.look is not None or (plan.looks or 1) > 1)
+    if plan is not None and args.look is not None and not 1 <= args.look <= (plan.looks or 1):
+        raise ValueError(f"--look {args.look}: the plan {args.plan.name} has looks 1 to "
+                         f"{plan.looks or 1}")
+    if information is not None and args.look is not None and len(information) != args.look:
+        raise ValueError(f"--information: give {args.look} fractions for looks 1 to "
+                         f"{args.look}, got {len(information)}")
     customers = read_table(args.customers, "customers")
     conversations = read_table(args.conversations, "conversations", timezone=args.timezone)
     assignments = read_table(args.assignments, "assignments", timezone=args.timezone)
@@ -105,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     if seq is not None and plan is not None:
         look = args.look if args.look is not None else (plan.looks or 1)
         markdown += (f"\n### Sequential monitoring: look {look} of {plan.looks or 1} "
-                     f"({plan.spending} alpha spending)\n\n" + _markdown(seq) + "\n")
+                     f"({plan.spending} alpha spending)\n\n{SEQUENTIAL_NOTE}\n\n"
+                     + _markdown(seq) + "\n")
     figure = result.plot()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -121,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{row.metric} {row.test}: {row.conclusion} (p = {row.p_value:.4g})",
               file=sys.stdout)
     if seq is not None:
+        print(SEQUENTIAL_NOTE, file=sys.stdout)
         for r in seq.itertuples(index=False):
             print(f"{r.metric} sequential: z = {r.z:+.3f} vs boundary {r.bound:.3f} -> "
                   f"{r.decision}; repeated {_level(plan)} CI of the relative change "
