@@ -351,7 +351,8 @@ class StaffingPlan:
                          "more time than the fast target, so the rollout is everyone fast)")
         lines.append(f"  saved: {self.agents_saved} agents, "
                      f"{self.agent_hours_saved_per_year:,.0f} agent hours and "
-                     f"{self.annual_savings:,.0f} a year at {self.cost_per_agent:,.0f} per agent")
+                     f"{self.annual_savings:,.0f} a year at {self.cost_per_agent:,.0f} per "
+                     "agent on duty through the open hours")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
