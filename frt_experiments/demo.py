@@ -92,8 +92,11 @@ def run_demo(
     from frt_experiments.simulate.calibrate import expected_effects  # noqa: PLC0415
     from frt_experiments.staffing import plan_staffing, staffing_curve  # noqa: PLC0415
 
-    if customers < 1_000:
-        raise ValueError(f"customers: the demo needs at least 1,000 customers, got {customers}")
+    if isinstance(customers, bool) or not isinstance(customers, int | np.integer):
+        raise TypeError(f"customers: expected a whole number, got {customers!r}")
+    if customers < MIN_CUSTOMERS:
+        raise ValueError(f"customers: the demo needs at least {MIN_CUSTOMERS:,} customers, "
+                         f"got {customers:,}")
     gen = np.random.default_rng(rng)
     out_dir = Path(out)
     timings: dict[str, float] = {}
@@ -112,7 +115,6 @@ def run_demo(
         stage("simulate")
         trial = simulate(scenario, customers=customers, rng=gen)
         expected = expected_effects(trial.scenario)
-        data_paths = trial.write(out_dir / "data")
         done("simulate")
 
         stage("assign")
@@ -128,7 +130,6 @@ def run_demo(
         stage("analyse")
         result = analyze(trial.customers, trial.conversations, assigned.assignments,
                          csat_margin=CSAT_MARGIN, nrr_margin=NRR_MARGIN)
-        results_path = write_table_csv(result.to_pandas(), out_dir / "results.csv")
         done("analyse")
 
         stage("staff")
@@ -138,7 +139,6 @@ def run_demo(
                              cost_per_agent=COST_PER_AGENT, rng=desk_seed)
         curve = staffing_curve(trial.conversations, assigned.assignments, calendar=calendar,
                                targets_hours=CURVE_TARGETS_HOURS, rng=desk_seed)
-        write_table_csv(curve, out_dir / "staffing_curve.csv")
         done("staff")
 
         stage("decide")
@@ -161,6 +161,11 @@ def run_demo(
             decision=decision, assignment=assigned,
             assumptions=_assumptions(revenue_per_year, plan),
         )
+        # Nothing is written until every stage has succeeded: a failed run leaves no
+        # half-finished output (each file itself is written atomically).
+        data_paths = trial.write(out_dir / "data")
+        results_path = write_table_csv(result.to_pandas(), out_dir / "results.csv")
+        write_table_csv(curve, out_dir / "staffing_curve.csv")
         paths = doc.write(out_dir)
         done("report")
     finally:
@@ -176,6 +181,9 @@ EXPECTED_NOTE = (
     "(the published table for the 'published' preset); 'in CI' says whether this run's 95% "
     "interval covers it. Each interval misses the truth in about 1 run in 20, so with four "
     "metrics about one run in five shows a 'no' somewhere by chance alone.")
+
+#: Fewest customers the demo simulates (fewer leave too few per arm to analyse and staff).
+MIN_CUSTOMERS = 1_000
 
 #: Decision margins and costs the demo assumes (shown in the report).
 CSAT_MARGIN = -0.02

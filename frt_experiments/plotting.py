@@ -21,13 +21,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from scipy.stats import norm
 
 from frt_experiments import schema
+from frt_experiments.staffing.plan import EVERYONE_FAST, ROLLOUT
 from frt_experiments.stats.sequential import SequentialBounds
 
 __all__ = [
     "ARM_COLORS",
+    "POLICY_LABELS",
     "arm_color",
     "conversations_by_arm",
     "plot_backlog",
@@ -74,6 +77,11 @@ def conversations_by_arm(conversations: pd.DataFrame, assignments: pd.DataFrame)
     return out
 
 
+def _plain_number(x: float, _pos: object = None) -> str:
+    """Tick label of a log axis as a plain number (0.1, 1, 10, 100)."""
+    return f"{x:g}"
+
+
 def _arms(df: pd.DataFrame) -> list[str]:
     present = list(pd.unique(df[schema.ARM].dropna()))
     known = [a for a in ARM_COLORS if a in present]
@@ -110,11 +118,13 @@ def plot_frt_distribution(
             if targets_hours and arm in targets_hours and unit == "business hours":
                 ax.axvline(targets_hours[arm], color=arm_color(arm), ls="--", lw=1)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(_plain_number))  # 1, 10, not 10^0, 10^1
         ax.set_xlabel(f"first response time ({unit}, log scale)")
-        ax.set_ylabel("share of conversations answered")
+        ax.set_ylabel("share answered within this time")
         ax.set_ylim(0, 1.01)
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+        # Upper left: the CDFs start at 0 on the left, so that corner is empty.
+        ax.legend(loc="upper left", fontsize=8)
     fig.suptitle("First response time by arm")
     return fig
 
@@ -124,13 +134,15 @@ def plot_csat_by_frt(
     assignments: pd.DataFrame,
     *,
     bands_hours: Sequence[float] = FRT_BANDS_HOURS,
-    min_ratings: int = 30,
+    min_ratings: int = 100,
 ) -> Figure:
     """Share of satisfied ratings by first-response band, per arm, with 95% Wilson intervals.
 
     Uses business hours when the table has them, calendar hours otherwise. This is
     conversation-level description (the dose-response), not the experiment's test. Bands with
-    fewer than ``min_ratings`` ratings in an arm are not drawn.
+    fewer than ``min_ratings`` ratings in an arm are not drawn (at the default 100 a share near
+    88% has an interval of about +-6.5 points, so no sparse band squeezes the others), and
+    bands drawn for neither arm are left off the axis.
 
     References:
         Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
@@ -144,26 +156,31 @@ def plot_csat_by_frt(
     labels = [f"{a:g}-{b:g}" if np.isfinite(b) else f"{a:g}+" for a, b in
               itertools.pairwise(edges)]
     df["band"] = pd.cut(df[col], edges, right=False, labels=labels)
+    arms = _arms(df)
+    grouped = df.groupby([schema.ARM, "band"], observed=False)["sat"]
+    n_all = grouped.size().unstack("band").reindex(index=arms, columns=labels, fill_value=0)
+    k_all = grouped.sum().unstack("band").reindex(index=arms, columns=labels, fill_value=0)
+    shown = (n_all >= min_ratings).any(axis=0).to_numpy()
     fig = Figure(figsize=(7.5, 4.0), layout="constrained")
     ax = fig.subplots()
-    arms = _arms(df)
     width = 0.8 / max(len(arms), 1)
     for i, arm in enumerate(arms):
-        g = df[df[schema.ARM] == arm].groupby("band", observed=False)["sat"]
-        n = g.size().to_numpy(dtype=float)
-        k = g.sum().to_numpy(dtype=float)
+        n = n_all.loc[arm].to_numpy(dtype=float)[shown]
+        k = k_all.loc[arm].to_numpy(dtype=float)[shown]
         with np.errstate(invalid="ignore", divide="ignore"):
             p = k / n
             z = 1.959963984540054
             centre = (k + z * z / 2) / (n + z * z)
             half = z * np.sqrt(n * p * (1 - p) + z * z / 4) / (n + z * z)
-        x = np.arange(len(labels)) + (i - (len(arms) - 1) / 2) * width
+        x = np.arange(shown.sum()) + (i - (len(arms) - 1) / 2) * width
         ok = n >= min_ratings
         ax.errorbar(x[ok], 100 * p[ok], yerr=100 * np.vstack([p - (centre - half),
                                                                centre + half - p])[:, ok],
                     fmt="o", color=arm_color(arm), label=arm, capsize=3)
-    ax.set_xticks(np.arange(len(labels)), labels)
-    ax.set_xlabel(f"first response time band ({unit})")
+    ax.set_xticks(np.arange(shown.sum()), [lab for lab, s in zip(labels, shown, strict=True)
+                                           if s])
+    ax.set_xlabel(f"first response time band ({unit}; bands with at least {min_ratings:,} "
+                  "ratings in an arm)")
     ax.set_ylabel("satisfied ratings (%)")
     ax.set_title("CSAT by first response time (95% Wilson intervals)")
     ax.grid(alpha=0.3, axis="y")
@@ -280,16 +297,30 @@ def plot_forest(results: pd.DataFrame, *, title: str | None = None) -> Figure:
     return fig
 
 
+#: Legend labels of the staffing policies of :func:`frt_experiments.plan_staffing`.
+POLICY_LABELS: dict[str, str] = {
+    EVERYONE_FAST: "everyone fast (no one deferred)",
+    ROLLOUT: "rollout (low-spend customers deferred one business day)",
+}
+
+
+def _policy_label(policy: object, labels: dict[str, str] | None) -> str:
+    return (labels or {}).get(str(policy), POLICY_LABELS.get(str(policy), str(policy)))
+
+
 def plot_staffing_curve(
     curve: pd.DataFrame,
     *,
     colors: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Figure:
     """Agents needed against the first-response target, one line per staffing policy.
 
     ``curve`` has columns ``target_hours`` (business hours), ``policy`` and ``agents``. By
     default the first policy listed is drawn in the fast arm's colour and the second in the
-    slow arm's, matching the other plots (pass ``colors`` to map policies explicitly).
+    slow arm's, matching the other plots (pass ``colors`` to map policies explicitly). The
+    legend says what :func:`frt_experiments.plan_staffing`'s policies mean (``labels`` maps
+    policy names to other legend text).
     """
     missing = [c for c in ("target_hours", "policy", "agents") if c not in curve.columns]
     if missing:
@@ -301,7 +332,8 @@ def plot_staffing_curve(
     for p in policies:
         d = curve[curve["policy"] == p].sort_values("target_hours")
         ax.step(d["target_hours"], d["agents"], where="post", color=palette[p], alpha=0.35)
-        ax.plot(d["target_hours"], d["agents"], "o", color=palette[p], label=str(p))
+        ax.plot(d["target_hours"], d["agents"], "o", color=palette[p],
+                label=_policy_label(p, labels))
     ax.set_xscale("log")
     targets = np.sort(pd.unique(curve["target_hours"].astype(float)))
     ax.set_xticks(targets, [f"{t:g}" for t in targets])
@@ -353,11 +385,13 @@ def plot_headcount(
     projection: pd.DataFrame,
     *,
     colors: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Figure:
     """Agents needed month by month as customers grow, one line per staffing policy.
 
     ``projection`` has columns ``month``, ``policy`` and ``agents``
-    (``HeadcountProjection.table``).
+    (``HeadcountProjection.table``); ``colors`` and ``labels`` as in
+    :func:`plot_staffing_curve`.
     """
     missing = [c for c in ("month", "policy", "agents") if c not in projection.columns]
     if missing:
@@ -368,7 +402,8 @@ def plot_headcount(
     ax = fig.subplots()
     for p in policies:
         d = projection[projection["policy"] == p].sort_values("month")
-        ax.plot(d["month"], d["agents"], marker="o", color=palette[p], label=str(p))
+        ax.plot(d["month"], d["agents"], marker="o", color=palette[p],
+                label=_policy_label(p, labels))
     ax.set_xlabel("months from now (customer growth)")
     ax.set_ylabel("agents needed")
     ax.set_ylim(bottom=0)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from frt_experiments import plotting
+from frt_experiments import plotting, schema
 from frt_experiments._document import Document
 
 __all__ = ["build_report"]
@@ -31,6 +31,27 @@ def _rounded(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     num = out.select_dtypes("number").columns
     out[num] = out[num].round(digits)
     return out
+
+
+def _with_p_values(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """Numbers rounded, and ``p_value`` in significant figures (rounding showed 1e-13 as 0.0)."""
+    out = _rounded(df, digits)
+    if "p_value" in df.columns:
+        p = pd.to_numeric(df["p_value"], errors="coerce")
+        out["p_value"] = ["" if pd.isna(v) else "<1e-300" if v == 0 else f"{v:.3g}" for v in p]
+    return out
+
+
+def _method_sentence(result: Any) -> str:
+    """How the table was computed, from the result's own settings."""
+    alpha = float(getattr(result, "alpha", 0.05))
+    alternative = str(getattr(result, "alternative", "two-sided"))
+    cuped = bool(getattr(result, "cuped", False))
+    return (f"Relative change of the slow arm against the fast arm with {100 * (1 - alpha):g}% "
+            "confidence intervals: customer-level delta method (Deng, Knoblich and Lu 2018), "
+            + ("CUPED on pre-period covariates where the tables have them (Deng et al. 2013), "
+               if cuped else "no CUPED adjustment, ")
+            + f"{alternative} Welch tests, Holm-adjusted p-values beside the raw.")
 
 
 def _need(obj: Any, name: str, attrs: Sequence[str]) -> None:
@@ -78,16 +99,13 @@ def build_report(
     table = result.to_pandas()
     doc = Document(title)
 
-    n_arm = assignments.groupby("arm")["customer_id"].nunique()
+    n_arm = assignments.groupby(schema.ARM)[schema.CUSTOMER_ID].nunique()
     intro = (f"{len(assignments):,} assigned customers ("
              + ", ".join(f"{arm}: {n:,}" for arm, n in n_arm.items())
              + f"), {len(conversations):,} conversations")
     if scenario:
         intro += f"; {scenario}"
-    doc.section("Results").text(
-        intro + ". Relative change of the slow arm against the fast arm with 95% confidence "
-        "intervals: customer-level delta method (Deng, Knoblich and Lu 2018), CUPED on "
-        "pre-period covariates, two-sided Welch tests, Holm-adjusted p-values beside the raw.")
+    doc.section("Results").text(intro + ". " + _method_sentence(result))
     doc.table(result.summary() if summary is None else summary)
     for note in notes:
         doc.text(note)
@@ -95,8 +113,10 @@ def build_report(
                "forest")
     decisions = getattr(result, "decisions", None)
     if isinstance(decisions, pd.DataFrame) and not decisions.empty:
-        doc.text("Margin tests (non-inferiority for CSAT, equivalence for NRR):")
-        doc.table(_rounded(decisions))
+        doc.text("Margin tests on the relative change (non-inferiority for CSAT: the "
+                 "one-sided 1 - alpha bound must lie above the margin; equivalence for NRR by "
+                 "TOST: the 1 - 2 alpha interval must lie inside +-margin):")
+        doc.table(_with_p_values(decisions))
 
     if decision is not None:
         _need(decision, "decision", ("verdict", "reason", "summary"))
@@ -163,5 +183,5 @@ def build_report(
             doc.figure(plotting.plot_staffing_curve(curve), "staffing_curve")
 
     doc.section("Full results (the columns of results.csv)")
-    doc.table(_rounded(table, 6))
+    doc.table(_with_p_values(table, 6))
     return doc

@@ -112,3 +112,39 @@ def test_report_without_the_assignment_run_computes_balance_itself(demo):
     assert "| monthly_spend |" in md
     assert f"p = {res.result.diagnostics.srm.p_value:.4g}" in md
     assert "## Decision" not in md  # nothing to decide without a decision
+
+
+def test_demo_cli_names_the_flag_and_writes_nothing_for_too_few_customers(tmp_path, capsys):
+    out = tmp_path / "d"
+    assert cli.main(["demo", "--out", str(out), "--customers", "0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --customers: the demo needs at least 1,000 customers, got 0")
+    assert err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_failing_stage_leaves_no_half_written_output(tmp_path, monkeypatch, capsys):
+    from frt_experiments import staffing
+
+    def broken(*args, **kwargs):
+        raise ValueError("calendar: the desk is never open")
+
+    monkeypatch.setattr(staffing, "plan_staffing", broken)
+    out = tmp_path / "d"
+    status = cli.main(["demo", "--out", str(out), "--customers", "2000", "--no-progress"])
+    assert status == 2
+    assert "the desk is never open" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_report_states_the_results_settings_and_prints_small_p_values(demo):
+    res, out = demo
+    md = (out / "report.md").read_text()
+    level = f"{100 * (1 - res.result.alpha):g}% confidence intervals"
+    assert level in md
+    assert f"{res.result.alternative} Welch tests" in md
+    # p-values in significant figures: 1e-13 is not printed as 0.0.
+    full = md.split("## Full results")[1]
+    rows = [r.split(" | ") for r in full.splitlines() if r.startswith("| questions")]
+    p = res.result.to_pandas().set_index("metric").loc["questions", "p_value"]
+    assert rows[0][13] == f"{p:.3g}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,50 @@ def test_headcount_plot_follows_the_projection():
     assert to_hex(lines[1].get_color()) == plotting.ARM_COLORS["one_business_day"]
     with pytest.raises(ValueError, match="month"):
         plotting.plot_headcount(proj.drop(columns="month"))
+
+
+def test_csat_by_frt_leaves_off_bands_no_arm_reaches(trial):
+    fig = plotting.plot_csat_by_frt(trial.conversations, trial.assignments, min_ratings=5)
+    ax = fig.axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    df = plotting.conversations_by_arm(trial.conversations, trial.assignments)
+    rated = df[schema.satisfied(df).notna()]
+    band = pd.cut(rated["frt_business_hours"], plotting.FRT_BANDS_HOURS, right=False)
+    counts = rated.groupby([schema.ARM, band], observed=False).size().unstack(fill_value=0)
+    edges = plotting.FRT_BANDS_HOURS
+    labels = [f"{a:g}-{b:g}" if np.isfinite(b) else f"{a:g}+"
+              for a, b in itertools.pairwise(edges)]
+    want = [lab for lab, reached in zip(labels, (counts >= 5).any(axis=0), strict=True)
+            if reached]
+    assert ticks == want
+    assert len(want) < len(labels)  # the slow arm's long tail is empty in this trial
+    # Each drawn point sits on its own band's tick, and is the band's share satisfied.
+    fast = rated[rated[schema.ARM] == "fast"]
+    first = fast[band[fast.index] == band.cat.categories[0]]
+    share = 100 * schema.satisfied(first).mean()
+    line = ax.get_lines()[0]  # the fast arm's markers
+    assert line.get_ydata()[0] == pytest.approx(share)
+
+
+def test_frt_distribution_ticks_read_as_hours_and_legend_sits_in_the_empty_corner(trial):
+    fig = plotting.plot_frt_distribution(trial.conversations, trial.assignments)
+    for ax in fig.axes:
+        assert ax.get_legend()._loc == 2  # upper left: the CDFs start at 0 there
+        fmt = ax.xaxis.get_major_formatter()
+        assert [fmt(v, 0) for v in (0.1, 1.0, 10.0, 100.0)] == ["0.1", "1", "10", "100"]
+
+
+def test_staffing_policies_are_explained_in_the_legend():
+    curve = pd.DataFrame({"target_hours": [1, 4] * 2,
+                          "policy": ["everyone_fast"] * 2 + ["rollout"] * 2,
+                          "agents": [30, 22, 25, 19]})
+    legend = plotting.plot_staffing_curve(curve).axes[0].get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts == [plotting.POLICY_LABELS["everyone_fast"], plotting.POLICY_LABELS["rollout"]]
+    assert "deferred one business day" in texts[1]
+    fig = plotting.plot_staffing_curve(curve, labels={"rollout": "slow for low spend"})
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][1] == (
+        "slow for low spend")
+    proj = curve.rename(columns={"target_hours": "month"})
+    texts = [t.get_text() for t in plotting.plot_headcount(proj).axes[0].get_legend().get_texts()]
+    assert texts[0] == plotting.POLICY_LABELS["everyone_fast"]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from frt_experiments._commands._args import check_output_dir, seed
-from frt_experiments.demo import EXPECTED_NOTE, run_demo
+from frt_experiments.demo import EXPECTED_NOTE, MIN_CUSTOMERS, run_demo
 from frt_experiments.simulate import load_scenario
 
 
@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    if args.customers < MIN_CUSTOMERS:
+        raise ValueError(f"--customers: the demo needs at least {MIN_CUSTOMERS:,} customers, "
+                         f"got {args.customers:,}")
     check_output_dir(args.out, "--out")
     load_scenario(args.scenario)  # a bad scenario fails before the progress bar starts
     out = run_demo(args.out, scenario=args.scenario, customers=args.customers,
