@@ -60,6 +60,11 @@ _SEC_NS = 10**9
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
 _MAX_EXTENSIONS = 64
+# Local days whose nanoseconds int64 can hold (pandas' 1677-09-21 .. 2262-04-11, less slack
+# for UTC offsets): spans never reach past them, so no arithmetic overflows.
+_LO_DAY, _HI_DAY = -106_740, 106_740
+_OUT_OF_RANGE = ("the result lies outside the range of nanosecond timestamps "
+                 "(1677-09-21 to 2262-04-11)")
 
 
 def _weekday(name: object) -> int:
@@ -128,6 +133,9 @@ def _parse_hours(hours: str | Mapping[Any, Any]) -> dict[int, list[tuple[int, in
         for key, spans in hours.items():
             d = _weekday(key)
             for span in spans or ():
+                if isinstance(span, str) or not hasattr(span, "__len__") or len(span) != 2:
+                    raise ValueError(f"hours: {key}: expected a list of (open, close) pairs, "
+                                     f"e.g. [('09:00', '17:00')], got {spans!r}")
                 a, b = span
                 week[d].append((_clock(a, "opening time"), _clock(b, "closing time")))
     else:
@@ -170,7 +178,7 @@ class _Span:
 
     @property
     def total(self) -> int:
-        return int(self.cum[-1] + self.end[-1] - self.start[-1]) if len(self.start) else 0
+        return int(self.cum[-1] + (self.end[-1] - self.start[-1])) if len(self.start) else 0
 
     def clock(self, t: np.ndarray) -> np.ndarray:
         """B(t): business ns since the span start (t must lie inside the span)."""
@@ -209,7 +217,10 @@ class BusinessCalendar:
     Inputs of every method are time-zone-aware timestamps: a :class:`pandas.Series`, a
     :class:`pandas.DatetimeIndex`, an array-like, or a scalar. ``NaT`` passes through. A Series
     comes back as a Series with the same index and time zone; a scalar as a
-    :class:`pandas.Timestamp`; anything else as a :class:`pandas.DatetimeIndex`.
+    :class:`pandas.Timestamp`; anything else as a :class:`pandas.DatetimeIndex`. Two arguments
+    are paired by position; two Series must share their index. Durations are timedeltas (plain
+    numbers are refused: pandas would read them as nanoseconds). Results must lie within
+    pandas' nanosecond range (1677-09-21 to 2262-04-11); beyond it is a ``ValueError``.
 
     References:
         pandas ``CustomBusinessHour`` (reference implementation for tests);
@@ -246,6 +257,10 @@ class BusinessCalendar:
         self._week_ns = sum(b - a for _, a, b in self._template) * _SEC_NS
         self._country: Any = None
         explicit: list[Any] = list(closed_dates)
+        if subdivision is not None and not isinstance(holidays, str):
+            raise ValueError(f"subdivision: only used with a country code in holidays (e.g. "
+                             f"holidays='US', subdivision={subdivision!r}), got "
+                             f"holidays={holidays!r}")
         if isinstance(holidays, str):
             import holidays as _holidays  # noqa: PLC0415  (optional heavy import)
 
@@ -258,6 +273,8 @@ class BusinessCalendar:
             self._country = (holidays, subdivision)
         elif holidays is not None and hasattr(holidays, "_populate"):
             self._country = holidays  # a holidays.HolidayBase
+        elif isinstance(holidays, (_dt.date, np.datetime64)):
+            explicit.append(holidays)  # a single date
         elif holidays is not None:
             explicit.extend(holidays)
         self.holidays = holidays
@@ -306,9 +323,9 @@ class BusinessCalendar:
         keep = end > start
         start, end, day = start[keep], end[keep], day[keep]
         length = end - start
-        cum = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+        cum = (np.cumsum(length) - length).astype(np.int64)
         bday, first = np.unique(day, return_index=True)
-        last = np.concatenate([first[1:], [len(day)]]) - 1
+        last = np.concatenate([first[1:], [len(day)]]) - 1 if len(first) else first
         bday_len = np.add.reduceat(length, first) if len(first) else length[:0]
         return _Span(lo_day, hi_day, start, end, cum, day, bday, cum[first], bday_len,
                      end[last] if len(last) else end[:0])
@@ -322,28 +339,41 @@ class BusinessCalendar:
     def _ensure(self, lo_ns: int, hi_ns: int) -> _Span:
         """A span whose intervals cover [lo_ns, hi_ns] with a margin on both sides."""
         lo_day, hi_day = lo_ns // _DAY_NS - 8, hi_ns // _DAY_NS + 9
+        if lo_day < _LO_DAY or hi_day > _HI_DAY:
+            raise ValueError("timestamps: too close to the limits of nanosecond timestamps "
+                             "(1677-09-21 to 2262-04-11) for business-time arithmetic")
         sp = self._span
         if sp is not None and sp.lo_day <= lo_day and hi_day <= sp.hi_day:
             return sp
         if sp is not None:
             lo_day, hi_day = min(lo_day, sp.lo_day), max(hi_day, sp.hi_day)
-        lo_day -= 183  # grow in generous steps so repeated calls reuse the span
-        hi_day += 366
+        # grow in generous steps so repeated calls reuse the span
+        lo_day, hi_day = max(lo_day - 183, _LO_DAY), min(hi_day + 366, _HI_DAY)
         sp = self._build(lo_day, hi_day)
+        if len(sp.start) == 0 and len(self._explicit):
+            # closed dates covering the whole window: reach past the closure on both sides
+            lo_day = max(min(lo_day, int(self._explicit.min()) - 31), _LO_DAY)
+            hi_day = min(max(hi_day, int(self._explicit.max()) + 31), _HI_DAY)
+            sp = self._build(lo_day, hi_day)
         if len(sp.start) == 0:
             raise ValueError("holidays/closed_dates: the calendar has no open time at all in "
                              f"{np.datetime64(lo_day, 'D')}..{np.datetime64(hi_day, 'D')}")
         self._span = sp
         return sp
 
-    def _grow(self, sp: _Span, *, before: bool, business_ns: float) -> _Span:
+    def _grow(self, sp: _Span, *, before: bool, business_ns: float,
+              what: str = "duration") -> _Span:
         """Extend the span by enough days to hold business_ns more business time."""
-        days = int(business_ns / max(self._week_ns, 1) * 7 * 1.25) + 31
-        if sp.hi_day - sp.lo_day + days > 366 * 2000:
-            raise ValueError("duration: the result lies more than 2000 years away")
+        days = int(min(business_ns / max(self._week_ns, 1) * 7 * 1.25, 10 * _HI_DAY)) + 31
         if before:
-            return self._ensure((sp.lo_day - days) * _DAY_NS, sp.hi_day * _DAY_NS - 10 * _DAY_NS)
-        return self._ensure(sp.lo_day * _DAY_NS + 10 * _DAY_NS, (sp.hi_day + days) * _DAY_NS)
+            if sp.lo_day <= _LO_DAY:
+                raise ValueError(f"{what}: {_OUT_OF_RANGE}")
+            lo = max(sp.lo_day - days, _LO_DAY)
+            return self._ensure((lo + 8) * _DAY_NS, (sp.hi_day - 10) * _DAY_NS)
+        if sp.hi_day >= _HI_DAY:
+            raise ValueError(f"{what}: {_OUT_OF_RANGE}")
+        hi = min(sp.hi_day + days, _HI_DAY)
+        return self._ensure((sp.lo_day + 10) * _DAY_NS, (hi - 9) * _DAY_NS)
 
     def _span_for(self, *arrays: np.ndarray) -> _Span:
         vals = [a for a in arrays if a.size]
@@ -381,6 +411,7 @@ class BusinessCalendar:
 
         Negative when ``end`` precedes ``start``; NaT where either is NaT.
         """
+        _same_index(start, end, "start and end")
         s, nat_s, wrap = _timestamps(start, "start")
         e, nat_e, wrap_e = _timestamps(end, "end")
         s, e, nat_s, nat_e = _broadcast(s, e, nat_s, nat_e, an="start", bn="end")
@@ -398,6 +429,7 @@ class BusinessCalendar:
         returns ``ts`` itself (open or closed); a negative duration counts back and returns the
         latest instant ``u <= ts`` with ``business_duration(u, ts) == -duration``.
         """
+        _same_index(ts, duration, "ts and duration")
         t, nat_t, wrap = _timestamps(ts, "ts")
         d, nat_d = _durations(duration, "duration")
         t, d, nat_t, nat_d = _broadcast(t, d, nat_t, nat_d, an="ts", bn="duration")
@@ -410,8 +442,8 @@ class BusinessCalendar:
         for _ in range(_MAX_EXTENSIONS):
             b = sp.clock(t) + d
             b = np.where(nat, 1, b)
-            over = float(b.max() - sp.total) if b.size else 0.0
-            under = float(-b.min()) if b.size else 0.0
+            over = float(b.max() - sp.total) if b.size else -1.0
+            under = float(-b.min()) if b.size else -1.0
             if over < 0 and under < 0:
                 break
             if over >= 0:
@@ -550,12 +582,27 @@ def _timestamps(ts: Any, name: str) -> tuple[np.ndarray, np.ndarray, _Wrap]:
     return ns, nat, _Wrap(wrap_index, idx.tz, scalar=scalar, name=sname, series=series)
 
 
+def _same_index(a: Any, b: Any, names: str) -> None:
+    """Two Series are paired by position: refuse when their indexes say otherwise."""
+    if isinstance(a, pd.Series) and isinstance(b, pd.Series) and not a.index.equals(b.index):
+        raise ValueError(f"{names}: the Series have different indexes, and are paired by "
+                         "position, not by label; align them first (e.g. b.reindex(a.index)) "
+                         "or pass arrays")
+
+
 def _durations(d: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if d is pd.NaT:
+        return np.zeros(1, dtype=np.int64), np.ones(1, dtype=bool)
     if isinstance(d, (pd.Timedelta, _dt.timedelta, np.timedelta64, str)):
         d = [d]
+    s = d if isinstance(d, pd.Series) else pd.Series(d)
+    if pd.api.types.infer_dtype(s, skipna=True) in (
+            "integer", "floating", "mixed-integer-float", "decimal", "boolean"):
+        raise ValueError(f"{name}: plain numbers are not durations (pandas would read 4 as 4 "
+                         "nanoseconds); give timedeltas, e.g. pd.Timedelta(hours=4) or "
+                         "pd.to_timedelta(values, unit='h')")
     try:
-        idx = pd.TimedeltaIndex(pd.to_timedelta(pd.Series(d) if not isinstance(
-            d, pd.Series) else d))
+        idx = pd.TimedeltaIndex(pd.to_timedelta(s))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name}: expected timedeltas ({exc})") from exc
     nat = np.asarray(idx.isna())
@@ -568,6 +615,6 @@ def _broadcast(a: np.ndarray, b: np.ndarray, na: np.ndarray, nb: np.ndarray, *, 
                bn: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if len(a) != len(b) and 1 not in (len(a), len(b)):
         raise ValueError(f"{an} and {bn}: lengths differ ({len(a)} vs {len(b)})")
-    n = max(len(a), len(b))
+    n = 0 if 0 in (len(a), len(b)) else max(len(a), len(b))
     return (np.broadcast_to(a, n), np.broadcast_to(b, n), np.broadcast_to(na, n),
             np.broadcast_to(nb, n))

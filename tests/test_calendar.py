@@ -300,3 +300,74 @@ def test_scalars_and_indexes_come_back_as_scalars_and_indexes():
     assert isinstance(cal.is_open(ts("2025-03-07 16:00", "UTC")), bool)
     many = cal.add_business_time(ts("2025-03-07 16:00", "UTC"), pd.to_timedelta([1, 2], unit="h"))
     assert list(many) == [ts("2025-03-07 17:00", "UTC"), ts("2025-03-10 10:00", "UTC")]
+
+
+# ------------------------------------------------------------------ edge cases found in review
+def test_empty_inputs_give_empty_outputs():
+    cal = BusinessCalendar(NY)
+    empty = pd.Series([], dtype="datetime64[ns, UTC]", index=pd.Index([], dtype="int64"))
+    out = cal.add_business_time(empty, 4 * H)  # an arm with no conversations yet
+    assert isinstance(out, pd.Series)
+    assert out.empty
+    assert cal.business_duration(ts("2025-03-03 09:00"), empty).empty
+    assert cal.add_business_days(empty, 1).empty
+
+
+def test_plain_numbers_are_not_durations():
+    cal = BusinessCalendar(NY)
+    t = ts("2025-03-03 10:00")
+    # 4 would silently mean 4 nanoseconds
+    for bad in (4, 4.5, np.array([1, 2])):
+        with pytest.raises(ValueError, match=r"duration: plain numbers are not durations"):
+            cal.add_business_time(t, bad)
+    assert pd.isna(cal.add_business_time(t, pd.NaT))   # NaT passes through as a duration too
+
+
+def test_series_paired_by_position_must_share_their_index():
+    cal = BusinessCalendar(NY)
+    s = pd.Series([ts("2025-03-04 10:00"), ts("2025-03-05 10:00")], index=["a", "b"])
+    d = pd.Series([H, 2 * H], index=["b", "a"])
+    with pytest.raises(ValueError, match="ts and duration: the Series have different indexes"):
+        cal.add_business_time(s, d)
+    with pytest.raises(ValueError, match="start and end: the Series have different indexes"):
+        cal.business_duration(s, s.set_axis(["x", "y"]))
+    same = cal.add_business_time(s, d.loc[["a", "b"]])  # a: 2 h, b: 1 h
+    assert list(same) == [ts("2025-03-04 12:00"), ts("2025-03-05 11:00")]
+
+
+def test_closure_longer_than_a_year_is_bridged():
+    # a desk closed from 2025 to 2027 (explicit closed dates): the next opening is 2028-01-03
+    cal = BusinessCalendar("UTC", closed_dates=pd.date_range("2025-01-01", "2027-12-31"))
+    t = ts("2026-06-01 10:00", "UTC")
+    assert not cal.is_open(t)
+    assert cal.next_open(t) == ts("2028-01-03 09:00", "UTC")
+    assert cal.add_business_time(t, 2 * H) == ts("2028-01-03 11:00", "UTC")
+    assert cal.add_business_time(t, -2 * H) == ts("2024-12-31 15:00", "UTC")
+
+
+def test_results_beyond_the_timestamp_range_are_errors_not_garbage():
+    cal = BusinessCalendar(NY)
+    # 30,000 days of business time at 40 h a week is about 350 years: past 2262
+    with pytest.raises(ValueError, match="duration: the result lies outside"):
+        cal.add_business_time(ts("2025-01-01"), pd.Timedelta(days=30_000))
+    with pytest.raises(ValueError, match="duration: the result lies outside"):
+        cal.add_business_time(ts("2025-01-01"), -pd.Timedelta(days=40_000))
+    late = pd.Timestamp("2261-01-03 10:00", tz="UTC")  # a Thursday, 05:00 in New York
+    assert cal.add_business_time(late, H) == pd.Timestamp("2261-01-03 15:00", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"hours": {"Mon": ("09:00", "17:00")}}, r"Mon: expected a list of \(open, close\)"),
+        ({"subdivision": "CA"}, "subdivision: only used with a country code"),
+    ],
+)
+def test_more_bad_calendars(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BusinessCalendar("UTC", **kwargs)
+
+
+def test_a_single_date_is_a_holiday_list():
+    cal = BusinessCalendar("UTC", holidays=dt.date(2025, 3, 3))
+    assert not cal.is_open(ts("2025-03-03 10:00", "UTC"))
