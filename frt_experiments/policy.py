@@ -65,8 +65,9 @@ class Attainment:
         arm: The arm.
         n: Conversations.
         n_responded: Conversations with a first response.
-        median_calendar_hours, p90_calendar_hours: FRT quantiles in calendar hours.
-        median_business_hours, p90_business_hours: FRT quantiles in business hours.
+        median_calendar_hours, p90_calendar_hours: FRT quantiles in calendar hours, over the
+            answered conversations (type 7; NaN when none was answered).
+        median_business_hours, p90_business_hours: The same in business hours.
         share_within_target: Share of all conversations answered within the policy's target
             (unanswered conversations count as missed).
     """
@@ -113,14 +114,27 @@ class FrtPolicy:
     target: _dt.timedelta | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.calendar, BusinessCalendar):
+            raise TypeError(f"calendar: expected a BusinessCalendar, got "
+                            f"{type(self.calendar).__name__}")
         if self.rule not in _RULES:
             raise ValueError(f"rule: expected one of {_RULES}, got {self.rule!r}")
         if self.rule == "business_time":
             if self.target is None:
                 raise ValueError("target: required when rule='business_time'")
-            t = pd.Timedelta(self.target)
+            if isinstance(self.target, (bool, int, float, np.number)):
+                raise ValueError(f"target: plain numbers are not durations (pandas would read "
+                                 f"{self.target!r} as nanoseconds); give a timedelta, e.g. "
+                                 "datetime.timedelta(hours=4) or '4h'")
+            try:
+                t = pd.Timedelta(self.target)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"target: cannot read {self.target!r} as a duration "
+                                 "(e.g. datetime.timedelta(hours=4) or '4h')") from exc
             if pd.isna(t) or t <= pd.Timedelta(0):
                 raise ValueError(f"target: must be a positive duration, got {self.target!r}")
+            if t < pd.Timedelta(1, "us"):
+                raise ValueError(f"target: must be at least one microsecond, got {t!r}")
             object.__setattr__(self, "target", t.to_pytimedelta())
         elif self.target is not None:
             raise ValueError(f"target: only used with rule='business_time', not {self.rule!r}")

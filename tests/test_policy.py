@@ -140,3 +140,38 @@ def test_deadlines_are_one_business_day_and_met_is_business_time(pairs):
     late = eod["one_business_day"].deadline(created)
     assert (late >= slow.deadline(created)).all()
     assert (late.dt.tz_convert(NY).dt.hour == 17).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target": 4}, "target: plain numbers are not durations"),   # pandas: 4 nanoseconds
+        ({"target": 4.0}, "target: plain numbers are not durations"),
+        ({"target": "four hours"}, "target: cannot read 'four hours' as a duration"),
+        ({"target": pd.Timedelta(1, "ns")}, "target: must be at least one microsecond"),
+    ],
+)
+def test_bad_targets_name_the_argument(cal, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FrtPolicy("fast", cal, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        default_policies(cal, fast_target=kwargs["target"])
+
+
+def test_policy_needs_a_business_calendar():
+    with pytest.raises(TypeError, match="calendar: expected a BusinessCalendar, got str"):
+        FrtPolicy("fast", "America/New_York", target=dt.timedelta(hours=4))
+
+
+def test_attainment_of_an_arm_without_conversations(cal):
+    conv = pd.DataFrame({
+        "customer_id": pd.array(["a"], dtype="string"),
+        "created_at": [ts("2025-03-04 14:00")],
+        "first_response_at": [ts("2025-03-04 15:00")],
+    })
+    assign = pd.DataFrame({"customer_id": pd.array(["a", "b"], dtype="string"),
+                           "arm": pd.array(["one_business_day", "fast"], dtype="string")})
+    table = attainment_table(conv, assign, default_policies(cal))
+    assert list(table["n"]) == [0, 1]
+    assert np.isnan(table["share_within_target"].iloc[0])
+    assert table["share_within_target"].iloc[1] == 1.0
