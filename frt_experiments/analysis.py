@@ -311,14 +311,14 @@ class ExperimentResult:
         it. Infinite (one-sided) bounds are drawn to the plot's edge.
         """
         df = self.to_pandas()
+        if ax is None:  # plot_forest draws open (one-sided) ends itself and labels the bound
+            return plot_forest(df, title=f"Relative change by metric ({_level(self.alpha)} "
+                                         "confidence intervals)")
         finite = df[["rel_ci_low", "rel_ci_high"]].replace([np.inf, -np.inf], np.nan)
         span = float(np.nanmax(np.abs(np.r_[finite.to_numpy().ravel(), df["rel_diff"]])))
         span = span if math.isfinite(span) and span > 0 else 1e-3
         df["rel_ci_low"] = df["rel_ci_low"].clip(lower=-2 * span)
         df["rel_ci_high"] = df["rel_ci_high"].clip(upper=2 * span)
-        if ax is None:
-            return plot_forest(df, title=f"Relative change by metric ({_level(self.alpha)} "
-                                         "confidence intervals)")
         d = df.iloc[::-1].reset_index(drop=True)
         y = np.arange(len(d))
         color = arm_color(str(d["treatment_arm"].iloc[0]))

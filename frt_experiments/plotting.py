@@ -260,7 +260,10 @@ def plot_forest(results: pd.DataFrame, *, title: str | None = None) -> Figure:
 
     ``results`` is an analysis results table (``ExperimentResult.to_pandas()`` or a
     ``results.csv``), one row per metric. Significant changes are drawn filled in the treatment
-    arm's colour, the others hollow; the vertical line marks no change.
+    arm's colour, the others hollow; the vertical line marks no change. A one-sided interval's
+    open end (an infinite bound, or the -100% floor of a relative change) is drawn as an arrow
+    to the plot's edge, and its label prints the bound itself (``+inf``, ``-100.00``), so the
+    axis is scaled to the finite ends and the estimates.
     """
     missing = [c for c in _FOREST_COLUMNS if c not in results.columns]
     if missing:
@@ -272,28 +275,45 @@ def plot_forest(results: pd.DataFrame, *, title: str | None = None) -> Figure:
     est = df["rel_diff"].to_numpy(float) * 100
     lo = df["rel_ci_low"].to_numpy(float) * 100
     hi = df["rel_ci_high"].to_numpy(float) * 100
+    open_lo = ~np.isfinite(lo) | (lo <= -100.0)  # a ratio's one-sided lower bound is 0
+    open_hi = ~np.isfinite(hi)
     sig = df["significant"].astype(bool).to_numpy()
     treat = str(df["treatment_arm"].iloc[0]) if "treatment_arm" in df else schema.TREATMENT_ARM
     ctrl = str(df["control_arm"].iloc[0]) if "control_arm" in df else schema.CONTROL_ARM
     color = arm_color(treat)
+    closed = np.r_[est, lo[~open_lo], hi[~open_hi]]
+    closed = closed[np.isfinite(closed)]
+    span = max(float(np.max(np.abs(closed))) if closed.size else 0.0, 1e-3)
+    left, right = -1.15 * span, 1.9 * span  # room for the labels on the right
     fig = Figure(figsize=(6.5, 0.7 * len(df) + 1.4), layout="constrained")
     ax = fig.subplots()
-    ax.hlines(y, lo, hi, color=color, lw=2)
+    ax.hlines(y, np.where(open_lo, left, lo), np.where(open_hi, right, hi), color=color, lw=2)
+    ax.scatter(np.full(open_lo.sum(), left), y[open_lo], marker="<", s=40, color=color,
+               clip_on=False, zorder=3)
+    ax.scatter(np.full(open_hi.sum(), right), y[open_hi], marker=">", s=40, color=color,
+               clip_on=False, zorder=3)
     ax.scatter(est[sig], y[sig], s=55, color=color, zorder=3, label="significant")
     ax.scatter(est[~sig], y[~sig], s=55, facecolor="white", edgecolor=color, lw=1.8, zorder=3,
                label="not significant")
-    for yi, e, l_, h in zip(y, est, lo, hi, strict=True):
-        ax.annotate(f"{e:+.2f}% [{l_:+.2f}, {h:+.2f}]", (h, yi), xytext=(6, 0),
-                    textcoords="offset points", va="center", fontsize=8)
+    for yi, e, l_, h, up in zip(y, est, lo, hi, open_hi, strict=True):
+        text = f"{e:+.2f}% [{l_:+.2f}, {h:+.2f}]"
+        box = {"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8}
+        if up:  # the line runs to the right edge: label above the estimate
+            ax.annotate(text, (e, yi), xytext=(0, 7), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8, bbox=box)
+        else:
+            ax.annotate(text, (h, yi), xytext=(6, 0), textcoords="offset points",
+                        va="center", fontsize=8, bbox=box)
     ax.axvline(0, color="#444444", lw=1)
-    span = max(np.nanmax(np.abs(np.r_[lo, hi])), 1e-3)
-    ax.set_xlim(-1.15 * span, 1.9 * span)  # room for the labels on the right
+    ax.set_xlim(left, right)
     ax.set_yticks(y, df["metric"].astype(str).tolist())
     ax.set_ylim(-0.6, len(df) - 0.4)
     ax.set_xlabel(f"relative change, {treat} vs {ctrl} (%)")
     ax.set_title(title or "Relative change by metric (95% confidence intervals)")
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=8, loc="upper left")
+    # Below the axes: inside, any corner can hold a metric's estimate or label.
+    fig.legend(handles=ax.collections[-2:], loc="outside lower center", ncols=2, fontsize=8,
+               frameon=False)
     return fig
 
 

@@ -204,3 +204,25 @@ def test_staffing_policies_are_explained_in_the_legend():
     proj = curve.rename(columns={"target_hours": "month"})
     texts = [t.get_text() for t in plotting.plot_headcount(proj).axes[0].get_legend().get_texts()]
     assert texts[0] == plotting.POLICY_LABELS["everyone_fast"]
+
+
+def test_forest_draws_one_sided_intervals_open_and_labels_the_true_bound():
+    res = _results()
+    res["rel_ci_high"] = np.inf  # alternative="greater"
+    fig = plotting.plot_forest(res)
+    ax = fig.axes[0]
+    _, hi = ax.get_xlim()
+    assert np.isfinite(hi)
+    # Scaled to the finite ends and the estimates (efficiency's +20%), not to a clipped bound.
+    assert hi == pytest.approx(1.9 * 20.0)
+    texts = [t.get_text() for t in ax.texts]
+    assert "+20.00% [+17.00, +inf]" in texts
+    assert not any("+38" in t for t in texts)
+    lines = ax.collections[0].get_segments()
+    assert all(seg[1][0] == pytest.approx(hi) for seg in lines)  # each runs to the edge
+    # alternative="less": the relative change's lower bound is the -100% floor.
+    res = _results()
+    res["rel_ci_low"] = -1.0
+    ax = plotting.plot_forest(res).axes[0]
+    assert ax.get_xlim()[0] == pytest.approx(-1.15 * 23.0)
+    assert "-4.00% [-100.00, -2.00]" in [t.get_text() for t in ax.texts]
