@@ -272,6 +272,9 @@ def _customers(customers: pd.DataFrame, source: str, *, need_segment: bool) -> p
     """Light validation of what assignment needs: unique ids and a non-negative spend."""
     if not isinstance(customers, pd.DataFrame):
         raise TypeError(f"customers must be a pandas DataFrame, got {type(customers).__name__}")
+    if customers.columns.duplicated().any():
+        dups = sorted({str(c) for c in customers.columns[customers.columns.duplicated()]})
+        raise DataError([Problem(source, None, f"duplicate columns {', '.join(dups)}")])
     need = [schema.CUSTOMER_ID, schema.MONTHLY_SPEND] + ([schema.SEGMENT] if need_segment else [])
     missing = [c for c in need if c not in customers.columns]
     if missing:
@@ -290,14 +293,23 @@ def _customers(customers: pd.DataFrame, source: str, *, need_segment: bool) -> p
     if dup.any():
         problems.append(_problem(source, schema.CUSTOMER_ID, dup,
                                  "repeating an earlier customer_id"))
-    spend = pd.to_numeric(customers[schema.MONTHLY_SPEND], errors="coerce").astype("float64")
+    raw = customers[schema.MONTHLY_SPEND]
+    spend = pd.to_numeric(raw, errors="coerce").astype("float64")
     nan = spend.isna().to_numpy()
-    if nan.any():
+    if pd.api.types.is_bool_dtype(raw):
+        problems.append(_problem(source, schema.MONTHLY_SPEND, np.ones(len(raw), bool),
+                                 "true/false, not numbers"))
+    elif nan.any():
         problems.append(_problem(source, schema.MONTHLY_SPEND, nan,
                                  "empty or not numbers (spend decides eligibility)"))
+    inf = np.isinf(spend.to_numpy())
+    if inf.any():
+        problems.append(_problem(source, schema.MONTHLY_SPEND, inf,
+                                 "infinite (numbers must be finite)"))
     neg = (spend < 0).to_numpy()
     if neg.any():
         problems.append(_problem(source, schema.MONTHLY_SPEND, neg, "negative (must be >= 0)"))
+    problems.extend(_covariate_problems(customers, source))
     if problems:
         raise DataError(problems)
     out = pd.DataFrame({schema.CUSTOMER_ID: text.reset_index(drop=True),
@@ -305,6 +317,41 @@ def _customers(customers: pd.DataFrame, source: str, *, need_segment: bool) -> p
     if schema.SEGMENT in customers.columns:
         out[schema.SEGMENT] = customers[schema.SEGMENT].astype("string").reset_index(drop=True)
     return out
+
+
+def _covariate_problems(customers: pd.DataFrame, source: str) -> list[Problem]:
+    """The pre-period covariates present (they feed the balance table) must be numbers >= 0
+    (empty is allowed: missing), with pre_satisfied <= pre_rated, as in the customers table."""
+    problems: list[Problem] = []
+    values: dict[str, np.ndarray] = {}
+    for col in schema.PRE_COVARIATES:  # a loop over at most four columns
+        if col not in customers.columns:
+            continue
+        raw = customers[col]
+        if pd.api.types.is_bool_dtype(raw):
+            problems.append(_problem(source, col, np.ones(len(raw), bool),
+                                     "true/false, not numbers"))
+            continue
+        if pd.api.types.is_numeric_dtype(raw):
+            num = raw.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            text = raw.astype("string").str.strip().replace("", pd.NA)
+            num = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64",
+                                                                na_value=np.nan)
+            bad = text.notna().to_numpy(bool) & np.isnan(num)
+            if bad.any():
+                problems.append(_problem(source, col, bad, "text, not numbers"))
+        for mask, rule in ((np.isinf(num), "infinite (numbers must be finite)"),
+                           (num < 0, "negative (must be >= 0)")):
+            if mask.any():
+                problems.append(_problem(source, col, mask, rule))
+        values[col] = num
+    if schema.PRE_RATED in values and schema.PRE_SATISFIED in values:
+        over = values[schema.PRE_SATISFIED] > values[schema.PRE_RATED]
+        if over.any():
+            problems.append(_problem(source, schema.PRE_SATISFIED, over,
+                                     f"greater than {schema.PRE_RATED}"))
+    return problems
 
 
 def _rule(max_spend: float | None, spend_quantile: float | None,

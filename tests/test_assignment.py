@@ -437,3 +437,28 @@ def test_readme_worked_example_matches_the_code() -> None:
         assert int.from_bytes(digest, "big") == int(integer)
         assert b == float(bucket)
         assert a == arm
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # pre-period covariates feed the balance table: bad values are errors, not silently dropped
+    ("customer_id,monthly_spend,pre_conversations\nA,5,1\nB,6,two\nC,7,2\nD,3,x\n",
+     "c.csv: column pre_conversations: 2 rows are text, not numbers (lines 3, 5)"),
+    ("customer_id,monthly_spend,pre_conversations\nA,5,1\nB,6,-3\n",
+     "c.csv: column pre_conversations: 1 row is negative (must be >= 0) (line 3)"),
+    ("customer_id,monthly_spend,pre_rated,pre_satisfied\nA,5,1,3\nB,6,2,1\n",
+     "c.csv: column pre_satisfied: 1 row is greater than pre_rated (line 2)"),
+    ("customer_id,monthly_spend\nA,inf\nB,6\n",
+     "c.csv: column monthly_spend: 1 row is infinite (numbers must be finite) (line 2)"),
+    ("customer_id,monthly_spend\nA,true\nB,false\n",
+     "c.csv: column monthly_spend: 2 rows are true/false, not numbers"),
+    ("customer_id,monthly_spend,monthly_spend\nA,5,5\nB,6,6\n",
+     "c.csv: duplicate columns monthly_spend"),
+])
+def test_bad_customers_files_are_named_errors(tmp_path, text, message):
+    path = tmp_path / "c.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        assign(asg.read_customers(path), experiment="e", salt="s", source="c.csv",
+               assigned_at=T0, ledger=tmp_path / "ledger.csv")
+    assert message in str(err.value)
+    assert not (tmp_path / "ledger.csv").exists()
