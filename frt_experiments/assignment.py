@@ -202,8 +202,8 @@ class AssignmentResult:
         lines = [f"experiment {self.experiment}: {total:,} customers assigned "
                  f"({self.n_new:,} new), {len(self.excluded):,} not eligible"]
         for arm, n, w in zip(self.arms, self.counts.to_numpy(), self.weights, strict=True):
-            share = n / total if total else float("nan")
-            lines.append(f"  {arm}: {int(n):,} ({share:.2%}; design {w:.2%})")
+            share = f"{n / total:.2%}" if total else "n/a"
+            lines.append(f"  {arm}: {int(n):,} ({share}; design {w:.2%})")
         flag = "  SAMPLE RATIO MISMATCH" if self.srm.flagged else ""
         lines.append(f"sample ratio: chi-square {self.srm.statistic:.3f}, "
                      f"p = {self.srm.p_value:.4g}{flag}")
@@ -576,13 +576,14 @@ def write_tags(assignments: pd.DataFrame, path: str | os.PathLike[str],
 
     The tag is ``frt-<experiment>-<arm>``, lower-cased, with every character other than
     letters, digits, ``-`` and ``_`` replaced by ``_`` (Zendesk and Intercom tags cannot hold
-    spaces). Only rows of ``experiment`` are written. The file is written atomically.
+    spaces). Only rows of ``experiment`` are written (an empty ledger gives a header-only
+    file; a ledger without rows of ``experiment`` is an error). The file is written atomically.
     """
     for col in (schema.CUSTOMER_ID, schema.ARM):
         if col not in assignments.columns:
             raise DataError([Problem("assignments", None, f"missing required column {col}")])
     rows = assignments
-    if schema.EXPERIMENT in assignments.columns:
+    if schema.EXPERIMENT in assignments.columns and len(assignments):
         rows = assignments[(assignments[schema.EXPERIMENT] == experiment).fillna(False)
                            .to_numpy(bool)]
         if rows.empty:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from frt_experiments import schema
 from frt_experiments._atomic import write_bytes_atomic
-from frt_experiments.errors import LedgerError
+from frt_experiments.errors import DataError, LedgerError
 
 __all__ = ["META_FORMAT", "REASON", "atomic_csv", "atomic_text", "design_record",
            "read_ledger", "sidecars", "write_ledger"]
@@ -66,7 +66,7 @@ def read_ledger(path: Path, meta: dict[str, Any]
     meta_path, excl_path = sidecars(path)
     if not path.exists():
         return None
-    rows = schema.read_table(path, "assignments")
+    rows = _read_rows(path)
     name = path.name
     other = sorted(set(rows[schema.EXPERIMENT].dropna()) - {meta["experiment"]})
     if other:
@@ -89,6 +89,26 @@ def read_ledger(path: Path, meta: dict[str, Any]
         excluded = pd.DataFrame({schema.CUSTOMER_ID: pd.Series([], dtype="string"),
                                  REASON: pd.Series([], dtype="string")})
     return rows, excluded, stored
+
+
+def _read_rows(path: Path) -> pd.DataFrame:
+    """The ledger's rows; a ledger with a header and no rows (nobody was eligible on its first
+    run) is an empty assignments table, not an unreadable file."""
+    try:
+        return schema.read_table(path, "assignments")
+    except DataError as err:
+        if path.stat().st_size == 0:
+            raise
+        try:
+            if path.suffix.lower() == ".parquet":
+                head = pd.read_parquet(path)
+            else:
+                head = pd.read_csv(path, dtype=str, nrows=1, keep_default_na=False)
+        except (ValueError, OSError, UnicodeDecodeError):
+            raise err from None
+        if len(head):
+            raise
+    return schema.validate_assignments(head.astype(object), source=path.name)
 
 
 def _compare(name: str, stored: dict[str, Any], meta: dict[str, Any]) -> None:

@@ -462,3 +462,22 @@ def test_bad_customers_files_are_named_errors(tmp_path, text, message):
                assigned_at=T0, ledger=tmp_path / "ledger.csv")
     assert message in str(err.value)
     assert not (tmp_path / "ledger.csv").exists()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_ledger_that_started_empty_grows(tmp_path, suffix):
+    # nobody eligible on the first run: the ledger holds no rows (but records the excluded);
+    # a later run with newly arrived low spenders must append to it, not fail to read it
+    ledger = tmp_path / f"a{suffix}"
+    rich = pd.DataFrame({schema.CUSTOMER_ID: ["a", "b"], schema.MONTHLY_SPEND: [500.0, 600.0]})
+    r1 = assign(rich, experiment="e", salt="s", max_spend=10, assigned_at=T0, ledger=ledger)
+    assert r1.assignments.empty
+    grown = pd.concat([rich.assign(**{schema.MONTHLY_SPEND: 1.0}),   # spend fell: stays out
+                       pd.DataFrame({schema.CUSTOMER_ID: ["c", "d"],
+                                     schema.MONTHLY_SPEND: [1.0, 2.0]})], ignore_index=True)
+    with _quiet():
+        r2 = assign(grown, experiment="e", salt="s", max_spend=10, assigned_at=T0,
+                    ledger=ledger)
+    assert r2.assignments[schema.CUSTOMER_ID].tolist() == ["c", "d"]
+    assert r2.n_new == 2
+    assert schema.read_table(ledger, "assignments")[schema.CUSTOMER_ID].tolist() == ["c", "d"]

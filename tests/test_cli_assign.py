@@ -129,3 +129,16 @@ def test_hashed_split_needs_a_salt(tmp_path, capsys):
     i = args.index("--salt")
     assert main(args[:i] + args[i + 2:]) == 2
     assert "--salt: required for the hashed split" in capsys.readouterr().err
+
+
+def test_nobody_eligible_with_tag_export_is_not_an_error(tmp_path, capsys):
+    # the ledger is written, so the tag export must not then fail (exit 2 after writing)
+    _write_customers(tmp_path / "customers.csv", 50)
+    status = main(_args(tmp_path, "--max-spend", "0", "--export-tags",
+                        str(tmp_path / "tags.csv")))
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "fast: 0 (n/a; design 50.00%)" in out
+    assert (tmp_path / "tags.csv").read_text(encoding="utf-8") == "customer_id,arm,tag\n"
+    assert (tmp_path / "ledger.csv").read_text(encoding="utf-8").splitlines() == [
+        "customer_id,experiment,arm,assigned_at,bucket"]
