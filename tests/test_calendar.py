@@ -246,6 +246,13 @@ def test_round_trip_and_counting_back(pairs):
     back = PROP_CAL.add_business_time(u, -d)
     assert (PROP_CAL.business_duration(back, u).to_numpy() == d.to_numpy()).all()
     assert (back <= u).all()
+    # earliest (latest when counting back): one nanosecond less falls short of d
+    pos = np.asarray(d > pd.Timedelta(0))
+    ns = pd.Timedelta(1, "ns")
+    short = PROP_CAL.business_duration(t, u - ns).to_numpy()
+    assert (short[pos] < d.to_numpy()[pos]).all()
+    short = PROP_CAL.business_duration(back + ns, u).to_numpy()
+    assert (short[pos] < d.to_numpy()[pos]).all()
 
 
 @settings(max_examples=40, deadline=None)
