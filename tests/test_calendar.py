@@ -378,3 +378,19 @@ def test_more_bad_calendars(kwargs, message):
 def test_a_single_date_is_a_holiday_list():
     cal = BusinessCalendar("UTC", holidays=dt.date(2025, 3, 3))
     assert not cal.is_open(ts("2025-03-03 10:00", "UTC"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3 * 365 * 96), st.integers(0, 200 * 4)), min_size=1,
+                max_size=20))
+def test_earliest_on_a_quarter_hour_grid(pairs):
+    # instants and durations on a 15-minute grid, so results often fall exactly on a closing
+    # time, where "earliest" (closing time) and pandas' convention (next opening) differ
+    q = pd.Timedelta(minutes=15)
+    t = pd.Series(pd.Timestamp("2024-01-01", tz="UTC") + q * np.array([p[0] for p in pairs]))
+    d = pd.to_timedelta(q * np.array([p[1] for p in pairs]))
+    u = PROP_CAL.add_business_time(t, d)
+    assert (PROP_CAL.business_duration(t, u).to_numpy() == d.to_numpy()).all()
+    pos = np.asarray(d > pd.Timedelta(0))
+    short = PROP_CAL.business_duration(t, u - pd.Timedelta(1, "ns")).to_numpy()
+    assert (short[pos] < d.to_numpy()[pos]).all()
