@@ -114,15 +114,6 @@ def test_report_without_the_assignment_run_computes_balance_itself(demo):
     assert "## Decision" not in md  # nothing to decide without a decision
 
 
-def test_demo_cli_names_the_flag_and_writes_nothing_for_too_few_customers(tmp_path, capsys):
-    out = tmp_path / "d"
-    assert cli.main(["demo", "--out", str(out), "--customers", "0", "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: --customers: the demo needs at least 1,000 customers, got 0")
-    assert err.count("\n") == 1
-    assert not out.exists()
-
-
 def test_a_failing_stage_leaves_no_half_written_output(tmp_path, monkeypatch, capsys):
     from frt_experiments import staffing
 
@@ -148,3 +139,24 @@ def test_report_states_the_results_settings_and_prints_small_p_values(demo):
     rows = [r.split(" | ") for r in full.splitlines() if r.startswith("| questions")]
     p = res.result.to_pandas().set_index("metric").loc["questions", "p_value"]
     assert rows[0][13] == f"{p:.3g}"
+
+
+@pytest.mark.parametrize(("flag", "value", "says"), [
+    ("--scenario", "nope", "--scenario: scenario 'nope': not a preset"),
+    ("--scenario", "missing.toml", "--scenario: missing.toml: scenario file not found"),
+    ("--customers", "10", "--customers: the demo needs at least 1,000 customers, got 10"),
+    ("--customers", "0", "--customers: the demo needs at least 1,000 customers, got 0"),
+])
+def test_demo_cli_rejects_bad_input_before_writing(tmp_path, capsys, flag, value, says):
+    out = tmp_path / "d"
+    if value.endswith(".toml"):
+        value = str(tmp_path / value)
+    assert cli.main(["demo", "--out", str(out), flag, value, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {says}")
+    assert err.count("\n") == 1
+    assert not out.exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert cli.main(["demo", "--out", str(blocker / "sub"), "--no-progress"]) == 2
+    assert "--out: cannot write" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from frt_experiments._commands._args import check_output_dir, seed
 from frt_experiments.demo import EXPECTED_NOTE, MIN_CUSTOMERS, run_demo
+from frt_experiments.errors import ScenarioError
 from frt_experiments.simulate import load_scenario
 
 
@@ -46,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--customers: the demo needs at least {MIN_CUSTOMERS:,} customers, "
                          f"got {args.customers:,}")
     check_output_dir(args.out, "--out")
-    load_scenario(args.scenario)  # a bad scenario fails before the progress bar starts
+    try:  # a bad scenario fails before the progress bar starts
+        load_scenario(args.scenario)
+    except ScenarioError as exc:
+        raise ValueError(f"--scenario: {exc}") from None
     out = run_demo(args.out, scenario=args.scenario, customers=args.customers,
                    rng=args.seed, progress=not args.no_progress)
     print(out.table_text)
