@@ -372,17 +372,31 @@ def _policy_palette(policies: Sequence[str], colors: dict[str, str] | None) -> d
     return {p: (colors or {}).get(p, default[i % len(default)]) for i, p in enumerate(policies)}
 
 
-def plot_backlog(backlog: pd.DataFrame, *, days: float | None = 21) -> Figure:
+def plot_backlog(
+    backlog: pd.DataFrame,
+    *,
+    days: float | None = 21,
+    timezone: str | None = None,
+) -> Figure:
     """Conversations waiting for a first response, hour by hour, one line per arm.
 
     ``backlog`` is ``DeskResult.backlog`` (a time index, one column per arm). Only the first
-    ``days`` are drawn (``None``: all) so nights and weekends stay visible.
+    ``days`` are drawn (``None``: all) so nights and weekends stay visible. ``timezone`` (e.g.
+    the desk calendar's, ``calendar.timezone``) sets the clock of the time axis, so opening
+    hours and nights fall where the desk sees them; default: the index's own zone.
     """
     if not isinstance(backlog, pd.DataFrame) or backlog.empty:
         raise ValueError("backlog: expected a non-empty DataFrame with one column per arm")
     if not isinstance(backlog.index, pd.DatetimeIndex):
         raise ValueError("backlog: expected a DatetimeIndex (hourly times)")
     df = backlog
+    if timezone is not None:
+        if df.index.tz is None:
+            raise ValueError("timezone: the backlog's times are naive; give them a zone first")
+        try:
+            df = df.tz_convert(timezone)
+        except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"timezone: unknown time zone {timezone!r}") from exc
     if days is not None:
         df = df[df.index < df.index[0] + pd.Timedelta(days=days)]
     fig = Figure(figsize=(8.5, 3.8), layout="constrained")

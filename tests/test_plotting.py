@@ -226,3 +226,19 @@ def test_forest_draws_one_sided_intervals_open_and_labels_the_true_bound():
     ax = plotting.plot_forest(res).axes[0]
     assert ax.get_xlim()[0] == pytest.approx(-1.15 * 23.0)
     assert "-4.00% [-100.00, -2.00]" in [t.get_text() for t in ax.texts]
+
+
+def test_backlog_plot_reads_the_desk_clock():
+    idx = pd.date_range("2025-01-06", periods=24 * 3, freq="h", tz="UTC")
+    backlog = pd.DataFrame({"fast": np.arange(idx.size) % 24}, index=idx)
+    fig = plotting.plot_backlog(backlog, timezone="America/New_York")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "time (America/New_York)"
+    # Midnight UTC is 19:00 the evening before in New York (winter, UTC-5).
+    from matplotlib.dates import num2date
+    first = num2date(ax.get_lines()[0].get_xdata(orig=False)[0], tz="America/New_York")
+    assert (first.day, first.hour) == (5, 19)
+    with pytest.raises(ValueError, match="timezone: unknown time zone 'Nope/Zone'"):
+        plotting.plot_backlog(backlog, timezone="Nope/Zone")
+    with pytest.raises(ValueError, match="naive"):
+        plotting.plot_backlog(backlog.tz_localize(None), timezone="UTC")
