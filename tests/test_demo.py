@@ -160,3 +160,11 @@ def test_demo_cli_rejects_bad_input_before_writing(tmp_path, capsys, flag, value
     blocker.write_text("")
     assert cli.main(["demo", "--out", str(blocker / "sub"), "--no-progress"]) == 2
     assert "--out: cannot write" in capsys.readouterr().err
+
+
+def test_demo_help_reads_cleanly(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--help"])
+    out = capsys.readouterr().out
+    assert "95% confidence" in out
+    assert "%%" not in out

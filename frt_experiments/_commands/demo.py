@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="simulate, assign, analyse, staff and decide; write an HTML report",
         description="Run the whole toolkit on a simulated trial of the published experiment "
-        "(or another scenario): simulate, assign, analyse at 95%% confidence, size the desk "
+        "(or another scenario): simulate, assign, analyse at 95% confidence, size the desk "
         "for both policies, price the tradeoff, decide, and write report.html (plots "
         "embedded), report.md, results.csv and the simulated tables under --out.",
     )
