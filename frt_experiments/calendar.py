@@ -436,7 +436,9 @@ class BusinessCalendar:
         nat = nat_t | nat_d
         t = np.where(nat, 0, t)
         d = np.where(nat, 0, d)
-        if wrap.scalar and len(t) > 1:
+        if wrap.scalar and isinstance(duration, pd.Series):
+            wrap = _Wrap(duration.index, wrap.tz, scalar=False, series=True)
+        elif wrap.scalar and len(t) > 1:
             wrap = _Wrap(None, wrap.tz, scalar=False)
         sp = self._span_for(t[~nat])
         for _ in range(_MAX_EXTENSIONS):

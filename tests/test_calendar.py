@@ -394,3 +394,12 @@ def test_earliest_on_a_quarter_hour_grid(pairs):
     pos = np.asarray(d > pd.Timedelta(0))
     short = PROP_CAL.business_duration(t, u - pd.Timedelta(1, "ns")).to_numpy()
     assert (short[pos] < d.to_numpy()[pos]).all()
+
+
+def test_scalar_instant_with_a_series_of_durations_gives_a_series():
+    cal = BusinessCalendar("UTC")
+    d = pd.Series([H, 2 * H], index=["x", "y"], name="target")
+    out = cal.add_business_time(ts("2025-03-07 16:00", "UTC"), d)
+    assert isinstance(out, pd.Series)
+    assert list(out.index) == ["x", "y"]
+    assert list(out) == [ts("2025-03-07 17:00", "UTC"), ts("2025-03-10 10:00", "UTC")]
