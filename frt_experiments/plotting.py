@@ -184,7 +184,9 @@ def plot_csat_by_frt(
     ax.set_ylabel("satisfied ratings (%)")
     ax.set_title("CSAT by first response time (95% Wilson intervals)")
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+    # Below the axes: error bars of sparse bands reach any corner of the plot.
+    fig.legend(handles=ax.get_legend_handles_labels()[0], loc="outside lower center",
+               ncols=max(len(arms), 1), fontsize=8, frameon=False)
     return fig
 
 

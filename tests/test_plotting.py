@@ -50,7 +50,7 @@ def test_arm_colours_are_the_same_in_every_trial_plot(trial):
         assert _line_colors(fig) == want
     fig = plotting.plot_csat_by_frt(trial.conversations, trial.assignments, min_ratings=5)
     _labelled(fig)
-    legend = fig.axes[0].get_legend()
+    legend = fig.legends[0]
     assert {to_hex(h.get_color()) for h in legend.legend_handles} == want
 
 
