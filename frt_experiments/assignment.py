@@ -249,8 +249,9 @@ def read_customers(path: str | os.PathLike[str]) -> pd.DataFrame:
             df = pd.read_parquet(p)
         else:
             text = {schema.CUSTOMER_ID: pa.string(), schema.SEGMENT: pa.string()}
+            # only an empty field is missing, as schema.read_table reads it ("NA" is an id)
             table = pa_csv.read_csv(p, convert_options=pa_csv.ConvertOptions(
-                column_types=text, strings_can_be_null=True))
+                column_types=text, strings_can_be_null=True, null_values=[""]))
             df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
     except (pa.ArrowInvalid, ValueError, OSError, UnicodeDecodeError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -481,3 +481,17 @@ def test_ledger_that_started_empty_grows(tmp_path, suffix):
     assert r2.assignments[schema.CUSTOMER_ID].tolist() == ["c", "d"]
     assert r2.n_new == 2
     assert schema.read_table(ledger, "assignments")[schema.CUSTOMER_ID].tolist() == ["c", "d"]
+
+
+def test_ids_that_look_like_missing_values_are_ids(tmp_path):
+    # as schema.read_table reads them: only an empty field is missing ("NA" may be initials)
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,monthly_spend,segment\nNA,5,NA\nnull,6,smb\nB,7,\n",
+                    encoding="utf-8")
+    cust = asg.read_customers(path)
+    assert cust[schema.CUSTOMER_ID].tolist() == ["NA", "null", "B"]
+    assert cust[schema.SEGMENT].isna().tolist() == [False, False, True]
+    with _quiet():
+        r = assign(cust, experiment="e", salt="s", assigned_at=T0)
+    assert r.assignments[schema.BUCKET].tolist() == [_reference_bucket("s", i)
+                                                     for i in ("NA", "null", "B")]
