@@ -487,7 +487,8 @@ class BusinessCalendar:
             pos = np.searchsorted(sp.bday, sp.day[k])
             if (pos + n_arr < len(sp.bday)).all():
                 break
-            sp = self._grow(sp, before=False, business_ns=float(n_arr.max()) * 86_400e9)
+            sp = self._grow(sp, before=False, business_ns=float(n_arr.max()) * 86_400e9,
+                            what="n")
         e = sp.clock(s) - sp.bday_cum[pos]
         p = pos + n_arr
         b = sp.bday_cum[p] + np.minimum(e, sp.bday_len[p])

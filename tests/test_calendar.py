@@ -359,6 +359,10 @@ def test_results_beyond_the_timestamp_range_are_errors_not_garbage():
         cal.add_business_time(ts("2025-01-01"), pd.Timedelta(days=30_000))
     with pytest.raises(ValueError, match="duration: the result lies outside"):
         cal.add_business_time(ts("2025-01-01"), -pd.Timedelta(days=40_000))
+    with pytest.raises(ValueError, match="n: the result lies outside"):
+        cal.add_business_days(ts("2025-01-01"), 10**6)
+    # 2000 business days = 400 weeks (no holidays): Wednesday to Wednesday
+    assert cal.add_business_days(ts("2025-01-01 10:00"), 2000) == ts("2032-09-01 10:00")
     late = pd.Timestamp("2261-01-03 10:00", tz="UTC")  # a Thursday, 05:00 in New York
     assert cal.add_business_time(late, H) == pd.Timestamp("2261-01-03 15:00", tz="UTC")
 
