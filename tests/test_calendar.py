@@ -407,3 +407,19 @@ def test_scalar_instant_with_a_series_of_durations_gives_a_series():
     assert isinstance(out, pd.Series)
     assert list(out.index) == ["x", "y"]
     assert list(out) == [ts("2025-03-07 17:00", "UTC"), ts("2025-03-10 10:00", "UTC")]
+
+
+def test_business_days_on_a_short_friday_and_a_holiday():
+    cal = BusinessCalendar(NY, hours="Mon-Thu 09:00-17:00; Fri 09:00-13:00", holidays="US")
+    created = pd.Series([
+        ts("2025-03-06 16:00"),  # Thu, 7 h into the day: capped at Friday's 13:00 close
+        ts("2025-03-07 12:00"),  # Fri, 3 h in -> Mon 12:00 (across the DST change)
+        ts("2025-03-07 13:00"),  # Fri at closing time (closed) -> Mon close
+        ts("2025-07-03 16:00"),  # Thu before Friday 4 July -> Mon 16:00
+    ])
+    assert list(cal.add_business_days(created, 1)) == [
+        ts("2025-03-07 13:00"), ts("2025-03-10 12:00"), ts("2025-03-10 17:00"),
+        ts("2025-07-07 16:00")]
+    assert list(cal.end_of_next_business_day(created)) == [
+        ts("2025-03-07 13:00"), ts("2025-03-10 17:00"), ts("2025-03-10 17:00"),
+        ts("2025-07-07 17:00")]
