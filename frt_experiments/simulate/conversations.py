@@ -148,27 +148,27 @@ class DrawnConversations:
 def _add_business(scenario: Scenario, created_ns: np.ndarray,
                   seconds: np.ndarray) -> np.ndarray:
     calendar = _real_calendar(scenario)
-    if calendar is not None:
-        created = pd.Series(pd.DatetimeIndex(created_ns.astype("datetime64[ns]"), tz="UTC"))
-        done = calendar.add_business_time(created, pd.to_timedelta(seconds, unit="s"))
-        return pd.DatetimeIndex(done).tz_convert("UTC").as_unit("ns").asi8
-    clock = DeskClock(scenario)
-    return clock.from_business(clock.to_business(created_ns) + seconds)
+    created = pd.Series(pd.DatetimeIndex(created_ns.astype("datetime64[ns]"), tz="UTC"))
+    done = calendar.add_business_time(created, pd.to_timedelta(seconds, unit="s"))
+    return pd.DatetimeIndex(done).tz_convert("UTC").as_unit("ns").asi8
 
 
-def _real_calendar(scenario: Scenario) -> Any | None:
-    """The toolkit's BusinessCalendar (issue 3) when installed, else None (use DeskClock)."""
-    try:
-        from frt_experiments.calendar import BusinessCalendar  # noqa: PLC0415
-    except ImportError:
-        return None
+def _real_calendar(scenario: Scenario) -> Any:
+    """The scenario's desk as the toolkit's BusinessCalendar (issue 3).
+
+    A zone, hours or holiday code the calendar cannot use is an error naming ``frt``; the
+    simulator never falls back quietly to a different clock.
+    """
+    from frt_experiments.calendar import BusinessCalendar  # noqa: PLC0415
+
     f = scenario.frt
     hours = f"Mon-Fri {int(f.open_hour):02d}:{int(f.open_hour % 1 * 60):02d}-" \
             f"{int(f.close_hour):02d}:{int(f.close_hour % 1 * 60):02d}"
     try:
         return BusinessCalendar(f.timezone, hours=hours, holidays=f.holidays or None)
-    except (TypeError, ValueError):
-        return None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"frt: the scenario's desk calendar (timezone {f.timezone!r}, hours "
+                         f"{hours!r}, holidays {f.holidays!r}) is not usable: {exc}") from exc
 
 
 def draw_conversations(
