@@ -19,7 +19,10 @@ savings* from slower support headcount growth. :func:`decide` applies it to an a
    risk is smaller than ``S``. The break-even NRR drop is ``S / R``: the relative NRR loss at which
    the revenue lost equals the savings.
 
-The verdict is ``"success"`` when CSAT passes or revenue passes, ``"failure"`` otherwise.
+The verdict is ``"success"`` when CSAT passes or revenue passes, ``"failure"`` otherwise, and
+``"inconclusive"`` when the analysis result carries diagnostics that void the comparison: a
+sample ratio mismatch or a treatment that was not delivered (Kohavi, Tang and Xu 2020, ch. 21).
+The reason then still says what the criterion would read were the trial sound.
 
 Assumptions worth stating to a reader: the relative NRR change measured over the analysis window
 is taken as the annual relative revenue change (annualise it first if the window's churn would
@@ -65,8 +68,9 @@ class Decision:
     """The verdict of the published success criterion, with the figures behind it.
 
     Attributes:
-        success: ``True`` when CSAT passes or revenue passes.
-        verdict: ``"success"`` or ``"failure"``.
+        success: ``True`` when CSAT passes or revenue passes (and the trial can be trusted).
+        verdict: ``"success"`` or ``"failure"``; ``"inconclusive"`` when the result's own
+            diagnostics found the trial cannot support a decision (see ``trust_problems``).
         reason: One or two plain-language sentences explaining the verdict.
         control_arm, treatment_arm: The arms compared (treatment: the slower policy).
         csat_rule: ``"not significantly worse"`` or ``"non-inferiority"``.
@@ -86,6 +90,9 @@ class Decision:
         basis: ``"ci_bound"`` (the pessimistic bound is compared) or ``"estimate"``.
         revenue_ok: The revenue at risk on ``basis`` is smaller than ``S``.
         net_benefit: ``S`` minus the revenue at risk on ``basis``.
+        trust_problems: What the result's diagnostics found that voids the comparison: a
+            sample ratio mismatch, or a treatment not delivered (the arms' first responses did
+            not differ as designed). Empty when none were found or none were run.
     """
 
     success: bool
@@ -113,6 +120,7 @@ class Decision:
     basis: str
     revenue_ok: bool
     net_benefit: float
+    trust_problems: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -377,6 +385,7 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
                     f"{'smaller' if revenue_ok else 'not smaller'} than the annual staffing "
                     f"savings ({_money(savings)}); break-even NRR drop {savings / revenue:.2%}")
     success = csat_ok or revenue_ok
+    trust = _trust_problems(result)
     if csat_ok and revenue_ok:
         reason = f"{csat_text}, and {revenue_text}."
     elif csat_ok:
@@ -386,9 +395,14 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
     else:
         reason = f"{csat_text}, and {revenue_text}."
     reason = reason[0].upper() + reason[1:]
+    verdict = "success" if success else "failure"
+    if trust:
+        reason = (f"The trial cannot support a decision: {'; '.join(trust)}. Were it sound, "
+                  f"the criterion would read: {verdict}. {reason}")
+        success, verdict = False, "inconclusive"
 
     return Decision(
-        success=success, verdict="success" if success else "failure", reason=reason,
+        success=success, verdict=verdict, reason=reason,
         control_arm=str(csat["control_arm"]), treatment_arm=str(csat["treatment_arm"]),
         csat_rule=rule, csat_margin=csat_margin, csat_rel_diff=c_rel, csat_rel_ci_low=c_low,
         csat_rel_ci_high=c_high, csat_p_value=c_p, csat_significantly_worse=worse,
@@ -396,4 +410,22 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         low_spend_revenue_per_year=revenue, annual_staffing_savings=savings,
         revenue_at_risk=at_risk, revenue_at_risk_pessimistic=at_risk_low,
         revenue_at_risk_optimistic=at_risk_high, break_even_nrr_drop=savings / revenue,
-        basis=basis, revenue_ok=revenue_ok, net_benefit=savings - compared)
+        basis=basis, revenue_ok=revenue_ok, net_benefit=savings - compared,
+        trust_problems=trust)
+
+
+def _trust_problems(result: Any) -> tuple[str, ...]:
+    """Problems the result's diagnostics found that void the comparison (Kohavi, Tang and Xu
+    2020, ch. 21: a sample ratio mismatch or an undelivered treatment makes effects
+    untrustworthy)."""
+    diag = getattr(result, "diagnostics", None)
+    if diag is None:
+        return ()
+    found = []
+    srm = getattr(diag, "srm", None)
+    if srm is not None and getattr(srm, "flagged", False):
+        found.append(f"sample ratio mismatch (p = {srm.p_value:.2g})")
+    if getattr(diag, "treatment_delivered", True) is False:
+        found.append("the treatment was not delivered (the arms' first responses did not "
+                     "differ as designed)")
+    return tuple(found)

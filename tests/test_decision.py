@@ -289,3 +289,43 @@ def test_one_sided_greater_results_are_decided_with_a_margin():
     with pytest.raises(DataError, match=r"column rel_ci_low: metric 'nrr' has a missing, "
                                         r"infinite or non-numeric value -inf"):
         decide(bad, low_spend_revenue_per_year=1.2e6, annual_staffing_savings=0)
+
+
+def test_a_trial_whose_diagnostics_void_it_is_inconclusive():
+    """Same figures, but the result's diagnostics report an undelivered treatment or a sample
+    ratio mismatch: the verdict is 'inconclusive', never 'success', and the reason still says
+    what the criterion would read."""
+
+    class Result:
+        def __init__(self, delivered, flagged):
+            self.diagnostics = SimpleNamespace(
+                treatment_delivered=delivered,
+                srm=SimpleNamespace(flagged=flagged, p_value=1e-6))
+
+        def to_pandas(self):
+            return results()
+
+    kw = {"low_spend_revenue_per_year": 1e6, "annual_staffing_savings": 5e4}
+    assert decide(Result(True, False), **kw).verdict == "success"
+    d = decide(Result(False, False), **kw)
+    assert (d.verdict, d.success) == ("inconclusive", False)
+    assert d.trust_problems == ("the treatment was not delivered (the arms' first responses "
+                                "did not differ as designed)",)
+    assert "would read: success" in d.reason
+    d = decide(Result(True, True), **kw)
+    assert d.verdict == "inconclusive"
+    assert d.trust_problems == ("sample ratio mismatch (p = 1e-06)",)
+
+
+def test_an_aa_trial_cannot_decide_the_policy():
+    """In an A/A simulation both arms get the fast policy: the analysis' diagnostics find the
+    treatment not delivered, so decide() will not call the slower policy a success."""
+    from frt_experiments import analyze, simulate
+    from frt_experiments.errors import TreatmentNotDeliveredWarning
+
+    trial = simulate("aa", customers=3000, rng=11)
+    with pytest.warns(TreatmentNotDeliveredWarning):
+        result = analyze(trial.customers, trial.conversations, trial.assignments)
+    d = decide(result, low_spend_revenue_per_year=2e6, annual_staffing_savings=6e4)
+    assert d.verdict == "inconclusive"
+    assert "treatment was not delivered" in d.reason
