@@ -532,7 +532,7 @@ def analyze(
     diag = None
     if diagnostics:
         diag = _diagnose_tables(customers, conversations, assignments, control=control,
-                                treatment=treatment, calendar=calendar)
+                                treatment=treatment, calendar=calendar, as_of=window_end)
     return replace(result, diagnostics=diag, window_end=_end(conversations, window_end),
                    plan=plan)
 

@@ -265,6 +265,7 @@ def diagnose(
     calendar: BusinessCalendar | None = None,
     policies: dict[str, FrtPolicy] | None = None,
     weights: Sequence[float] | None = None,
+    as_of: Any = None,
 ) -> Diagnostics:
     """Check that the experiment ran as designed: sample ratio, response rates, FRT per arm.
 
@@ -279,6 +280,9 @@ def diagnose(
         policies: FRT policy per arm (default ``default_policies(calendar)``).
         weights: Design weights of ``control``, ``treatment`` (and any other arm in
             ``assignments``, sorted by name) for the SRM test (default: equal).
+        as_of: The data's cut-off (time-zone aware; default: the latest ``created_at`` or
+            ``first_response_at`` in ``conversations``). A conversation unanswered then whose
+            deadline is still ahead is pending, not missed, in the share within target.
 
     Returns:
         :class:`Diagnostics`. Warns :class:`~frt_experiments.errors.SampleRatioMismatchWarning`,
@@ -334,7 +338,10 @@ def diagnose(
         [control, treatment]).codes
     conv_code = np.where(pos >= 0, code[np.maximum(pos, 0)], -1)
     created = conversations[schema.CREATED_AT]
-    frt = attainment_by_code(created, conversations[schema.FIRST_RESPONSE_AT], conv_code, two)
+    first = conversations[schema.FIRST_RESPONSE_AT]
+    if as_of is None and len(created):
+        as_of = max(created.max(), first.max()) if first.notna().any() else created.max()
+    frt = attainment_by_code(created, first, conv_code, two, as_of=as_of)
     target = _target_hours(pol[control], created[conv_code == 0])
     frt["target_business_hours"] = [_target_hours(two[a], created[conv_code == k])
                                     for k, a in enumerate((control, treatment))]

@@ -68,8 +68,12 @@ class Attainment:
         median_calendar_hours, p90_calendar_hours: FRT quantiles in calendar hours, over the
             answered conversations (type 7; NaN when none was answered).
         median_business_hours, p90_business_hours: The same in business hours.
-        share_within_target: Share of all conversations answered within the policy's target
-            (unanswered conversations count as missed).
+        share_within_target: Share of conversations answered within the policy's target, over
+            the conversations decided by ``as_of`` (unanswered conversations count as missed
+            once their deadline has passed).
+        n_pending: Conversations left out of ``share_within_target``: unanswered at ``as_of``
+            (the data's cut-off) with their deadline still ahead, so neither met nor missed
+            yet (0 without ``as_of``).
     """
 
     arm: str
@@ -80,6 +84,7 @@ class Attainment:
     median_business_hours: float
     p90_business_hours: float
     share_within_target: float
+    n_pending: int = 0
 
     def to_pandas(self) -> pd.DataFrame:
         return pd.DataFrame([{f.name: getattr(self, f.name) for f in fields(self)}])
@@ -178,9 +183,22 @@ class FrtPolicy:
             "frt_calendar_hours": frt_cal, "frt_business_hours": frt_bus, "met": met,
         })
 
-    def attainment(self, created_at: Any, first_response_at: Any) -> Attainment:
-        """Median and p90 FRT (calendar and business hours) and share within target."""
+    def attainment(self, created_at: Any, first_response_at: Any, *,
+                   as_of: Any = None) -> Attainment:
+        """Median and p90 FRT (calendar and business hours) and share within target.
+
+        ``as_of`` is the data's cut-off (e.g. the export time): a conversation still
+        unanswered then whose deadline is later is *pending* and left out of the share within
+        target; counting it as missed would bias the share against the slower arm, whose
+        deadlines reach further past the cut-off. Without ``as_of`` every unanswered
+        conversation counts as missed.
+        """
         ev = self.evaluate(created_at, first_response_at)
+        pending = np.zeros(len(ev), dtype=bool)
+        if as_of is not None:
+            cutoff = _cutoff(as_of)
+            pending = (ev[FIRST_RESPONSE_AT].isna() & (ev["deadline"] > cutoff)).to_numpy(bool)
+        met = ev["met"].to_numpy(bool)[~pending]
         cal_h = ev["frt_calendar_hours"].dropna().to_numpy()
         bus_h = ev["frt_business_hours"].dropna().to_numpy()
 
@@ -191,7 +209,8 @@ class FrtPolicy:
             arm=self.arm, n=len(ev), n_responded=len(cal_h),
             median_calendar_hours=q(cal_h, 0.5), p90_calendar_hours=q(cal_h, 0.9),
             median_business_hours=q(bus_h, 0.5), p90_business_hours=q(bus_h, 0.9),
-            share_within_target=float(ev["met"].mean()) if len(ev) else float("nan"),
+            share_within_target=float(met.mean()) if len(met) else float("nan"),
+            n_pending=int(pending.sum()),
         )
 
 
@@ -217,29 +236,42 @@ def default_policies(
 
 
 def attainment_table(
-    conversations: pd.DataFrame, assignments: pd.DataFrame, policies: dict[str, FrtPolicy]
+    conversations: pd.DataFrame, assignments: pd.DataFrame, policies: dict[str, FrtPolicy],
+    *, as_of: Any = None,
 ) -> pd.DataFrame:
     """Attainment of every arm's policy, one row per arm (columns of :class:`Attainment`).
 
     ``conversations`` needs ``customer_id``, ``created_at`` and ``first_response_at``;
-    ``assignments`` maps ``customer_id`` to ``arm``.
+    ``assignments`` maps ``customer_id`` to ``arm``. ``as_of``: the data's cut-off (see
+    :meth:`FrtPolicy.attainment`).
     """
     names = list(policies)
     code = arm_codes(conversations[CUSTOMER_ID], assignments[CUSTOMER_ID], assignments[ARM],
                      names)
     return attainment_by_code(conversations[CREATED_AT], conversations[FIRST_RESPONSE_AT], code,
-                              policies)
+                              policies, as_of=as_of)
 
 
 def attainment_by_code(created_at: pd.Series, first_response_at: pd.Series, code: np.ndarray,
-                       policies: dict[str, FrtPolicy]) -> pd.DataFrame:
+                       policies: dict[str, FrtPolicy], *, as_of: Any = None) -> pd.DataFrame:
     """:func:`attainment_table` for conversations already joined to their arm: ``code[i]`` is
     the position of conversation ``i``'s arm among ``policies`` (-1 for none)."""
     rows = []
     for k, policy in enumerate(policies.values()):  # one pass per arm, not per row
         mask = code == k
-        rows.append(policy.attainment(created_at[mask], first_response_at[mask]).to_pandas())
+        rows.append(policy.attainment(created_at[mask], first_response_at[mask],
+                                      as_of=as_of).to_pandas())
     return pd.concat(rows, ignore_index=True)
+
+
+def _cutoff(as_of: Any) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"as_of: expected a time-zone-aware timestamp, got {as_of!r}") from exc
+    if ts is pd.NaT or ts.tzinfo is None:
+        raise ValueError(f"as_of: expected a time-zone-aware timestamp, got {as_of!r}")
+    return ts
 
 
 def _series(x: Any, name: str) -> pd.Series:

@@ -175,3 +175,46 @@ def test_attainment_of_an_arm_without_conversations(cal):
     assert list(table["n"]) == [0, 1]
     assert np.isnan(table["share_within_target"].iloc[0])
     assert table["share_within_target"].iloc[1] == 1.0
+
+
+def test_unanswered_before_their_deadline_are_pending_at_the_cutoff(cal):
+    """Fast arm, 4 business hours, cut-off Mon 2025-03-03 16:30 (New York):
+    A created Mon 10:00, answered 11:00 -> met; B created Mon 10:00, unanswered, due Mon 14:00
+    -> missed (deadline passed); C created Mon 16:00, unanswered, due Tue 12:00 -> pending.
+    Share within target 1/2 (not 1/3, as without a cut-off)."""
+    pol = default_policies(cal)["fast"]
+    created = pd.Series([ts("2025-03-03 10:00"), ts("2025-03-03 10:00"), ts("2025-03-03 16:00")])
+    first = pd.Series([ts("2025-03-03 11:00"), pd.NaT, pd.NaT], dtype=created.dtype)
+    a = pol.attainment(created, first, as_of=ts("2025-03-03 16:30"))
+    assert (a.n, a.n_responded, a.n_pending) == (3, 1, 1)
+    assert a.share_within_target == pytest.approx(1 / 2)
+    b = pol.attainment(created, first)
+    assert (b.n_pending, b.share_within_target) == (0, pytest.approx(1 / 3))
+    # a day later C's deadline has passed too: missed
+    c = pol.attainment(created, first, as_of=ts("2025-03-04 16:30"))
+    assert (c.n_pending, c.share_within_target) == (0, pytest.approx(1 / 3))
+    with pytest.raises(ValueError, match="as_of: expected a time-zone-aware timestamp"):
+        pol.attainment(created, first, as_of="2025-03-03 16:30")
+
+
+def test_diagnostics_leave_pending_conversations_out_at_the_export_cutoff(cal):
+    """The export's cut-off is the latest timestamp in it: the slow arm's conversation still
+    within its one-business-day deadline is pending, not missed."""
+    from frt_experiments import diagnose
+
+    conv = pd.DataFrame({
+        "customer_id": ["c1", "c2", "c3", "c4"],
+        "created_at": [ts("2025-03-03 10:00"), ts("2025-03-03 10:00"),
+                       ts("2025-03-03 12:00"), ts("2025-03-03 15:00")],
+        "first_response_at": pd.Series([ts("2025-03-03 11:00"), ts("2025-03-03 16:00"),
+                                        ts("2025-03-04 09:30"), pd.NaT]),
+        "csat": pd.Series([None, None, None, None], dtype="string"),
+    })
+    asg = pd.DataFrame({"customer_id": ["c1", "c2", "c3", "c4"],
+                        "arm": ["fast", "fast", "one_business_day", "one_business_day"]})
+    d = diagnose(None, conv, asg, calendar=cal)
+    frt = d.frt.set_index("arm")
+    # cut-off Tue 09:30 (c3's reply); c4 is due Tue 15:00: pending
+    assert frt.loc["one_business_day", "n_pending"] == 1
+    assert frt.loc["one_business_day", "share_within_target"] == 1.0
+    assert frt.loc["fast", "share_within_target"] == 0.5  # c2 answered after 6 business hours
