@@ -246,15 +246,6 @@ def _rates(pos: np.ndarray, rated: np.ndarray, code: np.ndarray, control: str,
     return out.assign(diff=diff, p_value=p_cluster, ztest_p_value=p_z)
 
 
-def _target_hours(policy: FrtPolicy, created: pd.Series) -> float:
-    if policy.rule == "business_time" and policy.target is not None:
-        return policy.target.total_seconds() / 3600.0
-    if created.empty:
-        return float("nan")
-    allowed = policy.calendar.business_duration(created, policy.deadline(created))
-    return float(np.median(allowed.dt.total_seconds().to_numpy() / 3600.0))
-
-
 def diagnose(
     customers: pd.DataFrame | None,
     conversations: pd.DataFrame,
@@ -342,9 +333,7 @@ def diagnose(
     if as_of is None and len(created):
         as_of = max(created.max(), first.max()) if first.notna().any() else created.max()
     frt = attainment_by_code(created, first, conv_code, two, as_of=as_of)
-    target = _target_hours(pol[control], created[conv_code == 0])
-    frt["target_business_hours"] = [_target_hours(two[a], created[conv_code == k])
-                                    for k, a in enumerate((control, treatment))]
+    target = float(frt["target_business_hours"].iloc[0])
     rates = _rates(pos, conversations[schema.CSAT].notna().to_numpy(bool), code, control,
                    treatment)
 

@@ -74,6 +74,9 @@ class Attainment:
         n_pending: Conversations left out of ``share_within_target``: unanswered at ``as_of``
             (the data's cut-off) with their deadline still ahead, so neither met nor missed
             yet (0 without ``as_of``).
+        target_business_hours: The business time the policy allows: its target, or for a
+            calendar-day rule the median over these conversations of the business time from
+            creation to deadline.
     """
 
     arm: str
@@ -85,6 +88,7 @@ class Attainment:
     p90_business_hours: float
     share_within_target: float
     n_pending: int = 0
+    target_business_hours: float = float("nan")
 
     def to_pandas(self) -> pd.DataFrame:
         return pd.DataFrame([{f.name: getattr(self, f.name) for f in fields(self)}])
@@ -156,8 +160,9 @@ class FrtPolicy:
         """Per conversation: deadline, FRT in calendar and business hours, target met.
 
         Returns a frame with columns ``created_at``, ``first_response_at``, ``deadline``,
-        ``frt_calendar_hours``, ``frt_business_hours``, ``met``. FRT is NaN without a first
-        response; ``met`` is then False.
+        ``frt_calendar_hours``, ``frt_business_hours``, ``met`` and
+        ``allowed_business_hours`` (business time from creation to the deadline). FRT is NaN
+        without a first response; ``met`` is then False.
         """
         created = _series(created_at, "created_at")
         first = _series(first_response_at, "first_response_at")
@@ -181,6 +186,7 @@ class FrtPolicy:
         return pd.DataFrame({
             CREATED_AT: created, FIRST_RESPONSE_AT: first, "deadline": deadline,
             "frt_calendar_hours": frt_cal, "frt_business_hours": frt_bus, "met": met,
+            "allowed_business_hours": allowed,
         })
 
     def attainment(self, created_at: Any, first_response_at: Any, *,
@@ -211,6 +217,10 @@ class FrtPolicy:
             median_business_hours=q(bus_h, 0.5), p90_business_hours=q(bus_h, 0.9),
             share_within_target=float(met.mean()) if len(met) else float("nan"),
             n_pending=int(pending.sum()),
+            target_business_hours=(
+                self.target.total_seconds() / 3600.0
+                if self.rule == "business_time" and self.target is not None
+                else q(ev["allowed_business_hours"].to_numpy(float), 0.5)),
         )
 
 

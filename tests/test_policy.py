@@ -53,8 +53,10 @@ def test_evaluate_judges_on_business_time(cal):
     ])
     ev = fast.evaluate(created, first)
     assert list(ev.columns) == ["created_at", "first_response_at", "deadline",
-                                "frt_calendar_hours", "frt_business_hours", "met"]
+                                "frt_calendar_hours", "frt_business_hours", "met",
+                                "allowed_business_hours"]
     assert list(ev["met"]) == [True, False, False, True]
+    assert ev["allowed_business_hours"].to_numpy() == pytest.approx([4.0] * 4)
     assert ev["frt_business_hours"].iloc[0] == pytest.approx(4.0)
     assert ev["frt_calendar_hours"].iloc[0] == pytest.approx(20.0)
     assert ev["frt_business_hours"].iloc[3] == pytest.approx(1.0)
@@ -218,3 +220,5 @@ def test_diagnostics_leave_pending_conversations_out_at_the_export_cutoff(cal):
     assert frt.loc["one_business_day", "n_pending"] == 1
     assert frt.loc["one_business_day", "share_within_target"] == 1.0
     assert frt.loc["fast", "share_within_target"] == 0.5  # c2 answered after 6 business hours
+    # the business time each policy allows: 4 h; one business day of a 09:00-17:00 desk, 8 h
+    assert frt["target_business_hours"].tolist() == [4.0, 8.0]
