@@ -18,6 +18,7 @@ run a real one, and writes what each stage produced:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 import warnings
@@ -27,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from frt_experiments import schema
 from frt_experiments._atomic import write_text_atomic
@@ -67,6 +67,19 @@ class DemoOutput:
         return f"Decision: {v}" + (f" -- {reason}" if reason else "")
 
 
+def _tqdm() -> Any:
+    """tqdm's notebook bar where Jupyter widgets are installed, else the text bar.
+
+    ``tqdm.auto`` warns on import in a kernel without ``ipywidgets`` (the ``notebooks`` extra
+    installs them; a bare kernel does not), so it is only imported when they are there.
+    """
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+    else:
+        from tqdm import tqdm  # noqa: PLC0415
+    return tqdm
+
+
 def run_demo(
     out: str | os.PathLike[str] = "frt-demo",
     *,
@@ -100,7 +113,7 @@ def run_demo(
     gen = np.random.default_rng(rng)
     out_dir = Path(out)
     timings: dict[str, float] = {}
-    bar = tqdm(total=len(_STAGES), desc="frt demo", unit="stage", disable=not progress,
+    bar = _tqdm()(total=len(_STAGES), desc="frt demo", unit="stage", disable=not progress,
                bar_format="{desc} {n}/{total} stages |{bar}| {elapsed}")
 
     def stage(name: str) -> None:
