@@ -326,6 +326,7 @@ class _Staff:
     agents: int | None
     roster: _engine.DutyRoster | None
     duty_seconds: float  # scheduled agent time in the measured window (business seconds)
+    window: tuple[float, float] = (0.0, np.inf)  # the measured window (business seconds)
 
 
 def _staff(agents: Any, setup: _Setup) -> _Staff:
@@ -335,7 +336,7 @@ def _staff(agents: Any, setup: _Setup) -> _Staff:
     if isinstance(agents, int | np.integer) and not isinstance(agents, bool):
         if agents < 1:
             raise ValueError(f"agents: must be >= 1, got {agents}")
-        return _Staff(int(agents), None, float(agents) * (b_end - b_from))
+        return _Staff(int(agents), None, float(agents) * (b_end - b_from), (b_from, b_end))
     per_hour = np.asarray(agents)
     if per_hour.shape != (HOURS_PER_WEEK,) or per_hour.dtype.kind not in "iuf" \
             or (per_hour < 0).any() or (per_hour != np.round(per_hour)).any():
@@ -365,7 +366,7 @@ def _staff(agents: Any, setup: _Setup) -> _Staff:
         cums.append(np.r_[0.0, np.cumsum(en - st)[:-1]].tolist())
         duty += float(np.clip(np.minimum(en, b_end) - np.maximum(st, b_from), 0, None).sum())
     roster = _engine.DutyRoster(tuple(starts), tuple(ends), tuple(cums))
-    return _Staff(None, roster, duty)
+    return _Staff(None, roster, duty, (b_from, b_end))
 
 
 def _warn_overload(setup: _Setup, staff: _Staff) -> None:
@@ -426,7 +427,9 @@ class DeskResult:
             p90_business_hours, median_calendar_hours, p90_calendar_hours,
             share_within_target, occupancy`` (conversations created after the warm-up;
             FRT quantiles over answered conversations, type 7; waits in business hours;
-            occupancy is desk-wide: handle time answered over scheduled agent time).
+            occupancy is desk-wide: agent time spent serving inside the measured window
+            over the agent time scheduled there, so at most 1 on a desk with a constant
+            headcount).
         conversations: Every simulated conversation of every replication: ``replication,
             arm, created_at, first_response_at, frt_business_hours, frt_calendar_hours,
             handle_seconds, met, abandoned, measured`` (``measured``: created after the
@@ -603,7 +606,13 @@ def _replication(r: int, sample: _Sample, start: np.ndarray, setup: _Setup,
         "frt_calendar_hours": frt_c, HANDLE_SECONDS: sample.handle, "met": met,
         "abandoned": abandoned, "measured": sample.measured,
     })
-    work = float(sample.handle[answered & sample.measured].sum())
+    # occupancy: agent time busy inside the measured window over agent time on duty there.
+    # Service runs on the business clock from its start for its handle time; work begun in
+    # the warm-up or still running at the window's end counts only for its part inside.
+    lo, hi = staff.window
+    s0 = start[answered]
+    work = float(np.clip(np.minimum(s0 + sample.handle[answered], hi) - np.maximum(s0, lo),
+                         0.0, None).sum())
     occupancy = work / staff.duty_seconds if staff.duty_seconds > 0 else np.nan
     rows = []
     for arm in setup.arms:

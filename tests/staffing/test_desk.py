@@ -77,6 +77,20 @@ def test_matches_erlang_c_within_the_replication_intervals():
     assert hi - lo < 0.05
 
 
+def test_occupancy_of_an_overloaded_desk_is_at_most_one():
+    """Load 6 on 5 agents: the queue grows without bound and every agent is busy all the
+    time after the first minutes, so occupancy is 1 (it read 1.2 when work finished after the
+    window's end counted against the window's duty time). A run shorter than a week does not
+    warn about overload."""
+    profile = ArrivalProfile.constant(360.0, aht_seconds=60.0)
+    res = simulate_desk(profile, agents=5, calendar=UTC247, start=START,
+                        end=START + pd.Timedelta(hours=12), warmup=1.0, replications=5,
+                        rng=7)
+    occ = res.replications["occupancy"].to_numpy()
+    assert (occ <= 1.0 + 1e-12).all()
+    assert (occ > 0.999).all()
+
+
 def test_matches_erlang_a_abandonment_within_the_replication_intervals():
     # M/M/4+M at load 4 (critically loaded; abandonment keeps it stable), patience 120 s.
     profile = ArrivalProfile.constant(240.0, aht_seconds=60.0)
