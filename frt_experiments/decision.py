@@ -190,9 +190,9 @@ def _number(name: str, value: Any, *, strictly_positive: bool) -> float:
         v = float(value)
     except (TypeError, ValueError):
         v = math.nan
-    ok = math.isfinite(v) and (v > 0 if strictly_positive else v >= 0)
+    ok = math.isfinite(v) and (v > 0 if strictly_positive else True)
     if not ok or isinstance(value, bool):
-        rule = "a positive finite amount" if strictly_positive else "a finite amount >= 0"
+        rule = "a positive finite amount" if strictly_positive else "a finite amount"
         raise ValueError(f"{name} must be {rule}, got {value!r}")
     return v
 
@@ -294,8 +294,9 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
             -100%, so NRR's pessimistic revenue at risk is the whole base.
         low_spend_revenue_per_year: Annual recurring revenue ``R`` of the customers the slower
             policy would cover (> 0).
-        annual_staffing_savings: Annual savings ``S`` from the slower policy's headcount (>= 0),
-            e.g. from the staffing plan.
+        annual_staffing_savings: Annual savings ``S`` from the slower policy's headcount, e.g.
+            from the staffing plan. Negative when the rollout needs more agents than everyone
+            fast: revenue then passes only if NRR rose by more than ``-S / R``.
         csat_margin: Relative non-inferiority margin for CSAT, in (-1, 0] (e.g. ``-0.02``). When
             ``None``, ``plan.csat_margin`` is used if a plan is given, else the margin of the
             result's own CSAT non-inferiority test (an ``ExperimentResult`` analysed with a

@@ -160,7 +160,7 @@ def run_demo(
         revenue_per_year = 12.0 * float(trial.customers.loc[low_spend,
                                                             schema.REVENUE_START].sum())
         decision = decide(result, low_spend_revenue_per_year=revenue_per_year,
-                          annual_staffing_savings=max(plan.annual_savings, 0.0),
+                          annual_staffing_savings=plan.annual_savings,
                           csat_margin=CSAT_MARGIN)
         done("decide")
 

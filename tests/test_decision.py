@@ -171,7 +171,7 @@ def test_missing_metric_rows_and_columns_are_named():
 @pytest.mark.parametrize(("kwargs", "name"), [
     ({"low_spend_revenue_per_year": 0}, "low_spend_revenue_per_year"),
     ({"low_spend_revenue_per_year": float("inf")}, "low_spend_revenue_per_year"),
-    ({"annual_staffing_savings": -1}, "annual_staffing_savings"),
+    ({"annual_staffing_savings": float("nan")}, "annual_staffing_savings"),
     ({"annual_staffing_savings": "lots"}, "annual_staffing_savings"),
     ({"csat_margin": 0.02}, "csat_margin"),
     ({"basis": "median"}, "basis"),
@@ -329,3 +329,18 @@ def test_an_aa_trial_cannot_decide_the_policy():
     d = decide(result, low_spend_revenue_per_year=2e6, annual_staffing_savings=6e4)
     assert d.verdict == "inconclusive"
     assert "treatment was not delivered" in d.reason
+
+
+def test_a_rollout_that_costs_agents_has_negative_savings():
+    """S = -50,000 (the rollout needs more agents): the revenue rule needs NRR to have risen
+    by more than 5% of R = 1,000,000 at its pessimistic bound; break-even drop -5%."""
+    kw = {"low_spend_revenue_per_year": 1e6, "annual_staffing_savings": -5e4}
+    d = decide(results(csat=(-0.03, -0.05, -0.01, 0.001, True)), **kw)
+    assert d.break_even_nrr_drop == pytest.approx(-0.05)
+    assert not d.revenue_ok
+    assert d.net_benefit == pytest.approx(-5e4 - 1e4)  # S minus 1% of R at risk
+    assert d.verdict == "failure"
+    up = decide(results(csat=(-0.03, -0.05, -0.01, 0.001, True),
+                        nrr=(0.08, 0.06, 0.10, 0.001, True)), **kw)
+    assert up.revenue_ok  # -0.06 R = -60,000 < -50,000
+    assert up.verdict == "success"

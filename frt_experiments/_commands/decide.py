@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--revenue-per-year", type=float, required=True, metavar="AMOUNT",
                    help="annual recurring revenue of the low-spend customers the policy covers")
     p.add_argument("--staffing-savings", type=float, required=True, metavar="AMOUNT",
-                   help="annual staffing savings of the slower policy")
+                   help="annual staffing savings of the slower policy (negative when its "
+                   "rollout needs more agents)")
     p.add_argument("--csat-margin", type=float, metavar="REL",
                    help="CSAT relative non-inferiority margin, e.g. -0.02 (default: from --plan, "
                    "else 'not significantly worse')")

@@ -275,7 +275,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     if results is not None:
         try:
             decision = decide(results, low_spend_revenue_per_year=args.revenue_per_year,
-                              annual_staffing_savings=max(plan.annual_savings, 0.0),
+                              annual_staffing_savings=plan.annual_savings,
                               csat_margin=args.csat_margin)
         except DataError as exc:
             raise DataError([dataclasses.replace(p, source=args.results.name)
