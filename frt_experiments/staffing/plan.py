@@ -330,8 +330,9 @@ class StaffingPlan:
 
     def summary(self) -> str:
         t = self.table.set_index("policy")
-        lines = [f"Staffing plan ({self.weeks:g} simulated weeks x {self.replications} "
-                 f"replications; targets: " + ", ".join(
+        weeks = f"{self.weeks:g} simulated week{'' if self.weeks == 1 else 's'}"
+        reps = f"{self.replications} replication{'' if self.replications == 1 else 's'}"
+        lines = [f"Staffing plan ({weeks} x {reps}; targets: " + ", ".join(
                      f"{a} {sl:.0%}" for a, sl in self.service_levels.items()) + ")"]
         ci: dict[tuple[str, str], str] = {}
         if self.replications > 1 and len(self.intervals):

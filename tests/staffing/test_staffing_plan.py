@@ -97,6 +97,7 @@ def test_plan_curve_and_projection_agree_and_read_well():
     assert t.loc["everyone_fast", "share_within_target_fast"] >= 0.9
     assert t.loc["rollout", "share_within_target_one_business_day"] >= 0.95
     assert "saved" in plan.summary()
+    assert plan.summary().startswith("Staffing plan (2 simulated weeks x 1 replication;")
     assert repr(plan).startswith("StaffingPlan(everyone_fast=")
     assert "<table" in plan._repr_html_()
 
