@@ -45,7 +45,9 @@ from __future__ import annotations
 
 import html
 import math
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -198,7 +200,13 @@ def _number(name: str, value: Any, *, strictly_positive: bool) -> float:
 
 
 def _as_frame(result: Any) -> pd.DataFrame:
-    if isinstance(result, pd.DataFrame):
+    if isinstance(result, str | os.PathLike):
+        path = Path(result)
+        if not path.is_file():
+            raise ValueError(f"result: {path} is not a file (give results.csv of frt analyze, "
+                             "a DataFrame or an analysis result)")
+        frame = pd.read_csv(path)
+    elif isinstance(result, pd.DataFrame):
         frame = result
     elif hasattr(result, "to_pandas"):
         frame = result.to_pandas()
@@ -286,8 +294,9 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
     is smaller than the annual staffing savings. See the module docstring for the formulas.
 
     Args:
-        result: An analysis result with ``to_pandas()`` (``frt_experiments.analyze``) or a
-            DataFrame with the columns of ``results.csv``; it needs the ``csat`` and ``nrr`` rows.
+        result: An analysis result with ``to_pandas()`` (``frt_experiments.analyze``), a
+            DataFrame with the columns of ``results.csv``, or the path of that file; it needs
+            the ``csat`` and ``nrr`` rows.
             Relative changes are treatment (the slower arm) / control - 1. One-sided analyses
             are read as they are: ``"greater"`` leaves ``rel_ci_high`` infinite (its one-sided
             lower bounds are used; CSAT then needs a margin), ``"less"`` puts ``rel_ci_low`` at

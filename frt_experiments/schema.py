@@ -247,7 +247,8 @@ def _coerce_timestamp(
     if pd.api.types.is_datetime64_dtype(s):
         if timezone is None:
             bag.rows(col.name, s.notna().to_numpy(),
-                     "time-zone naive (give an offset, or name the zone with timezone=)")
+                     "time-zone naive (give an offset, or name the zone: timezone= in Python, "
+                     "--timezone on the command line)")
             return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
         return (s.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
                 .dt.tz_convert("UTC").astype("datetime64[ns, UTC]"))
@@ -266,7 +267,8 @@ def _coerce_timestamp(
             ok = np.zeros(len(s), bool)
             ok[np.flatnonzero(naive)] = trial.notna().to_numpy()
             bag.rows(col.name, ok,
-                     "time-zone naive (give an offset, or name the zone with timezone=)")
+                     "time-zone naive (give an offset, or name the zone: timezone= in Python, "
+                     "--timezone on the command line)")
             bad = np.zeros(len(s), bool)
             bad[np.flatnonzero(naive)] = trial.isna().to_numpy()
             bag.rows(col.name, bad, "not parseable as ISO 8601 timestamps")

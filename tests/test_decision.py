@@ -135,6 +135,11 @@ def test_reads_results_csv_and_result_objects(tmp_path):
     table = pd.read_csv(path)
     d = decide(table, low_spend_revenue_per_year=1e6, annual_staffing_savings=5e4)
     assert d.revenue_at_risk_pessimistic == pytest.approx(10_000.0)
+    for source in (path, str(path)):  # the file itself, as a path or a string
+        assert decide(source, low_spend_revenue_per_year=1e6,
+                      annual_staffing_savings=5e4) == d
+    with pytest.raises(ValueError, match="is not a file"):
+        decide(tmp_path / "none.csv", low_spend_revenue_per_year=1e6, annual_staffing_savings=0)
 
     class Result:
         def to_pandas(self):

@@ -113,7 +113,8 @@ def test_naive_timestamp_is_an_error_unless_zone_named(tmp_path):
     path = _write(tmp_path, "conversations.csv", text)
     msgs = _messages(path, "conversations")
     assert msgs == ["conversations.csv: column created_at: 1 row is time-zone naive (give an "
-                    "offset, or name the zone with timezone=) (line 3)"]
+                    "offset, or name the zone: timezone= in Python, --timezone on the command "
+                    "line) (line 3)"]
     conv = schema.read_table(path, "conversations", timezone="Europe/Paris")
     assert conv[schema.CREATED_AT].iloc[1] == pd.Timestamp("2025-01-07T09:00:00Z")
 
@@ -235,7 +236,8 @@ def test_parquet_round_trip_and_naive_parquet(tmp_path):
     naive.to_parquet(tmp_path / "naive.parquet")
     msgs = _messages(tmp_path / "naive.parquet", "conversations")
     assert msgs == ["naive.parquet: column created_at: 3 rows are time-zone naive (give an "
-                    "offset, or name the zone with timezone=) (rows 0, 1, 2)"]
+                    "offset, or name the zone: timezone= in Python, --timezone on the command "
+                    "line) (rows 0, 1, 2)"]
 
 
 def test_csv_round_trip_is_exact(tmp_path):

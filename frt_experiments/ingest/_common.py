@@ -44,9 +44,9 @@ class ImportResult:
         rated = int(conv[schema.CSAT].notna().sum())
         replied = int(conv[schema.FIRST_RESPONSE_AT].notna().sum())
         lines = [
-            f"{self.source}: {len(conv):,} conversations of "
-            f"{conv[schema.CUSTOMER_ID].nunique():,} customers; {replied:,} with a first "
-            f"response, {rated:,} rated",
+            f"{self.source}: {_count(len(conv), 'conversation')} of "
+            f"{_count(conv[schema.CUSTOMER_ID].nunique(), 'customer')}; {replied:,} with a "
+            f"first response, {rated:,} rated",
         ]
         if self.customers is not None:
             lines.append(f"customers with billing: {len(self.customers):,}")
@@ -265,7 +265,9 @@ def _rekey(conversations: pd.DataFrame, people: pd.DataFrame | None,
         who = conversations.loc[missing, schema.CUSTOMER_ID].drop_duplicates()
         shown = ", ".join(who.head(5).astype(str)) + (", ..." if len(who) > 5 else "")
         raise DataError([Problem("conversations", schema.CUSTOMER_ID,
-                                 f"{len(who)} customers have no {billing_key} in the export "
+                                 f"{_count(len(who), 'customer')} "
+                                 f"{'has' if len(who) == 1 else 'have'} no {billing_key} in "
+                                 "the export "
                                  f"to match the billing file ({shown})")])
     return conversations.assign(**{schema.CUSTOMER_ID: key.to_numpy()})
 
@@ -293,3 +295,8 @@ def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     mapping = mapping[~mapping.index.duplicated(keep="last")]
     return pd.Series(mapping.reindex(keys.to_numpy()).to_numpy(), index=keys.index,
                      dtype=mapping.dtype)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 customer``, ``2 customers``, ``1,234 customers``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -518,7 +518,7 @@ class DeskResult:
     def summary(self) -> str:
         t = self.to_pandas()
         lines = [f"Desk simulation: {_agents_text(self.agents)}, "
-                 f"{int(self.replications['replication'].nunique())} replication(s), "
+                 f"{_replications_text(int(self.replications['replication'].nunique()))}, "
                  f"{self.confidence:.0%} intervals"]
         for arm in self.arms:
             s = t[t[ARM] == arm].set_index("statistic")
@@ -737,3 +737,7 @@ def simulate_desk(
                                          else tuple(int(a) for a in np.asarray(agents)))
     return DeskResult(pd.DataFrame(rows), pd.concat(convs, ignore_index=True), backlog,
                       agents_rec, confidence, setup.arms, bootstrap)
+
+
+def _replications_text(n: int) -> str:
+    return f"{n} replication{'' if n == 1 else 's'}"

@@ -119,7 +119,7 @@ def test_billing_by_external_id_from_api_contacts() -> None:
     bill = pd.DataFrame({"customer_id": ["acct-1", "acct-2", "acct-3"],
                          "monthly_spend": [5, 6, 7], "revenue_start": [5, 6, 7],
                          "revenue_end": [5, 6, 0]})
-    with pytest.raises(DataError, match=r"1 customers have no external_id .*\(c-3\)"):
+    with pytest.raises(DataError, match=r"1 customer has no external_id .*\(c-3\)"):
         import_intercom(API, billing=bill, billing_key="external_id")
 
 
