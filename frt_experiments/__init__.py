@@ -67,6 +67,7 @@ from frt_experiments.errors import (
     UnstableQueueError,
 )
 from frt_experiments.ingest import ImportResult, import_intercom, import_zendesk
+from frt_experiments.ledger import read_design_weights
 from frt_experiments.metrics import ArmStatistics, arm_statistics, customer_rows
 from frt_experiments.monitoring import (
     InterimDecision,
@@ -197,6 +198,7 @@ __all__ = [
     "project_headcount",
     "proportion_power",
     "proportion_sample_size",
+    "read_design_weights",
     "read_plan",
     "read_table",
     "repeated_ci",

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -57,7 +57,12 @@ from frt_experiments.metrics import (
     customer_rows,
 )
 from frt_experiments.monitoring import judge_interim_results, repeated_ci
-from frt_experiments.plan import ALTERNATIVES, ExperimentPlan
+from frt_experiments.plan import (
+    ALTERNATIVES,
+    ExperimentPlan,
+    allocation_problems,
+    same_allocation,
+)
 from frt_experiments.plotting import arm_color, plot_forest
 from frt_experiments.stats.cuped import cuped_adjust
 from frt_experiments.stats.multiplicity import holm
@@ -471,6 +476,7 @@ def analyze(
     diagnostics: bool = True,
     validate: bool = True,
     calendar: BusinessCalendar | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> ExperimentResult:
     """Analyse a trial: questions, CSAT, NRR and efficiency, treatment against control.
 
@@ -486,7 +492,8 @@ def analyze(
         nrr_margin: Relative NRR equivalence margin (e.g. ``0.01``); TOST at ``alpha`` per
             side (the ``1 - 2 alpha`` interval must lie within ``±margin``).
         plan: An :class:`~frt_experiments.plan.ExperimentPlan`: its ``alpha``,
-            ``alternative`` and margins are used (explicit margins take precedence).
+            ``alternative``, margins and ``weights`` are used (explicit margins take
+            precedence; explicit ``weights`` that disagree with the plan's are an error).
         window_end: End of the analysis window (default: the latest conversation).
         alternative: Alternative of the difference tests (``"two-sided"``, ``"greater"``,
             ``"less"``).
@@ -497,6 +504,11 @@ def analyze(
             business hours and judge each arm's target (default: the simulator's desk,
             ``America/New_York`` Mon-Fri 09:00-17:00 with US holidays -- pass your own for
             real data).
+        weights: The designed allocation, arm -> share of the customers (e.g.
+            ``{"fast": 0.9, "one_business_day": 0.1}``; read a ledger's with
+            :func:`frt_experiments.ledger.read_design_weights`): positive shares summing to 1,
+            one for every arm in ``assignments``. The diagnostics test the sample ratio
+            against it (default: the plan's, else equal arms).
 
     Returns:
         :class:`ExperimentResult`.
@@ -504,7 +516,8 @@ def analyze(
     Raises:
         DataError: A table breaks a schema rule; an arm has no customers or fewer than two;
             a metric's denominator is zero in an arm (e.g. no ratings) or its value is zero.
-        ValueError: A bad argument.
+        ValueError: A bad argument; ``weights`` not a sound allocation of the assigned arms,
+            or disagreeing with the plan's.
 
     References:
         Deng, Knoblich and Lu (2018); Deng, Xu, Kohavi and Walker (2013); Welch (1947);
@@ -512,6 +525,16 @@ def analyze(
     """
     alpha, alternative, csat_margin, nrr_margin = _settings(alpha, alternative, csat_margin,
                                                             nrr_margin, plan)
+    if weights is not None:
+        problems = allocation_problems(weights, "weights")
+        if problems:
+            raise ValueError(problems[0])
+        if plan is not None and plan.weights is not None \
+                and not same_allocation(weights, plan.weights):
+            raise ValueError(f"weights={dict(weights)!r} disagree with the plan's weights "
+                             f"{plan.weights!r}; give one of them")
+    elif plan is not None:
+        weights = plan.weights
     _check_flags(cuped=cuped, diagnostics=diagnostics, validate=validate)
     for name, table in (("customers", customers), ("conversations", conversations),
                         ("assignments", assignments)):
@@ -524,6 +547,14 @@ def analyze(
         customers = schema.validate_customers(customers)
         conversations = schema.validate_conversations(conversations)
         assignments = schema.validate_assignments(assignments)
+    design = None
+    if weights is not None:
+        arms = [str(a) for a in pd.unique(assignments[schema.ARM].dropna())]
+        problems = allocation_problems(weights, "weights", arms)
+        if problems:
+            raise ValueError(problems[0])
+        others = sorted(set(arms) - {control, treatment})  # diagnose's order of the arms
+        design = [float(weights[a]) for a in (control, treatment, *others) if a in weights]
     rows = customer_rows(customers, conversations, assignments, window_end=window_end,
                          validate=False)
     result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
@@ -532,7 +563,8 @@ def analyze(
     diag = None
     if diagnostics:
         diag = _diagnose_tables(customers, conversations, assignments, control=control,
-                                treatment=treatment, calendar=calendar, as_of=window_end)
+                                treatment=treatment, calendar=calendar, as_of=window_end,
+                                weights=design)
     return replace(result, diagnostics=diag, window_end=_end(conversations, window_end),
                    plan=plan)
 

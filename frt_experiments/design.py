@@ -49,7 +49,12 @@ from scipy import optimize
 
 from frt_experiments import schema
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.plan import ALTERNATIVES, SPENDING_FUNCTIONS, ExperimentPlan
+from frt_experiments.plan import (
+    ALTERNATIVES,
+    SPENDING_FUNCTIONS,
+    ExperimentPlan,
+    allocation_problems,
+)
 from frt_experiments.stats.power import margin_power, solve_power
 from frt_experiments.stats.sequential import SequentialBounds, _fractions, sequential_bounds
 
@@ -435,6 +440,7 @@ def plan_experiment(
     looks: int | Sequence[float] | None = None,
     spending: str = "obrien-fleming",
     name: str = "frt-experiment",
+    weights: Mapping[str, float] | None = None,
 ) -> DesignResult:
     """Plan an experiment over several metrics and name the one that binds.
 
@@ -455,9 +461,16 @@ def plan_experiment(
     of a difference test in a trial of given size is the probability of crossing the plan's
     boundaries at some look (recursive numerical integration).
 
+    ``weights`` (the designed allocation, control first: ``{"fast": 0.9,
+    "one_business_day": 0.1}``) sizes the arms in that ratio -- ``ratio`` becomes the treatment
+    share over the control share -- and is recorded in the plan, so that the analysis tests the
+    sample ratio against it. A ``ratio`` other than 1 that disagrees with it is an error.
+
     References:
         Chow, Shao and Wang (2008), chapter 3; Jennison and Turnbull (2000), section 7.2.
     """
+    if weights is not None:
+        ratio = _allocation_ratio(weights, ratio)
     if not variances:
         raise ValueError("variances: give at least one MetricVariance")
     wrong = [k for k, v in variances.items() if not isinstance(v, MetricVariance)]
@@ -502,7 +515,7 @@ def plan_experiment(
                           looks=_count(looks), spending=spending,
                           information=(None if looks is None or isinstance(looks, int)
                                        else tuple(float(x) for x in looks)),
-                          power=power)
+                          power=power, weights=weights)
     bounds = None
     inflation = 1.0
     if looks is not None and (_count(looks) or 1) > 1:
@@ -561,11 +574,29 @@ def plan_experiment(
                           csat_margin=plan.csat_margin, nrr_margin=plan.nrr_margin,
                           looks=plan.looks, spending=plan.spending,
                           information=plan.information, power=power, n_per_arm=n_c,
-                          months=None if total_months is None else round(total_months, 2))
+                          months=None if total_months is None else round(total_months, 2),
+                          weights=plan.weights)
     return DesignResult(table=table, binding_metric=str(table["metric"].iloc[binding]),
                         n_control=n_c, n_treatment=n_t, months=total_months,
                         eligible_per_month=eligible_per_month, inflation=inflation,
                         bounds=bounds, plan=plan)
+
+
+def _allocation_ratio(weights: Mapping[str, float], ratio: float) -> float:
+    """Treatment/control customers of a two-arm allocation (control first), checked against
+    ``ratio`` (1, the default, defers to the weights)."""
+    problems = allocation_problems(weights, "weights")
+    if problems:
+        raise ValueError(problems[0])
+    if len(weights) != 2:
+        raise ValueError(f"weights: the plan sizes two arms, control then treatment, got "
+                         f"{len(weights)} ({dict(weights)!r})")
+    (control, w_c), (treatment, w_t) = weights.items()
+    implied = float(w_t) / float(w_c)
+    if ratio != 1.0 and not math.isclose(ratio, implied, rel_tol=1e-9):
+        raise ValueError(f"ratio={ratio!r} disagrees with the weights' {treatment}/{control} "
+                         f"= {implied:.6g}; give one of them")
+    return implied
 
 
 def _count(looks: int | Sequence[float] | None) -> int | None:

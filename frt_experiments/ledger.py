@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,10 @@ import pandas as pd
 from frt_experiments import schema
 from frt_experiments._atomic import write_bytes_atomic
 from frt_experiments.errors import DataError, LedgerError
+from frt_experiments.plan import allocation_problems
 
 __all__ = ["META_FORMAT", "REASON", "atomic_csv", "atomic_text", "design_record",
-           "read_ledger", "sidecars", "write_ledger"]
+           "read_design_weights", "read_ledger", "sidecars", "write_ledger"]
 
 #: Version of the meta file layout.
 META_FORMAT = 1
@@ -50,6 +52,44 @@ def sidecars(path: Path) -> tuple[Path, Path]:
     """``<ledger>.meta.json`` and ``<ledger>.excluded.csv``."""
     return (path.with_name(path.name + ".meta.json"),
             path.with_name(path.name + ".excluded.csv"))
+
+
+def read_design_weights(path: str | os.PathLike[str]) -> dict[str, float]:
+    """The designed allocation recorded beside a ledger: arm -> share, control first.
+
+    Args:
+        path: The ``<ledger>.meta.json`` file, or the ledger itself (its sidecar is read).
+
+    Returns:
+        ``{arm: share}`` in the ledger's arm order (e.g. ``{"fast": 0.9,
+        "one_business_day": 0.1}``), ready for ``analyze(..., weights=...)``.
+
+    Raises:
+        FileNotFoundError: There is no such meta file (a stratified cohort has none).
+        LedgerError: The file is not JSON, or its ``arms`` and ``weights`` are not one
+            positive share per arm summing to 1.
+    """
+    p = Path(path)
+    meta_path = p if p.name.endswith(".meta.json") else sidecars(p)[0]
+    if not meta_path.is_file():
+        beside = ("" if meta_path == p
+                  else f" (the design record frt assign writes beside {p.name})")
+        raise FileNotFoundError(f"{meta_path.name}: file not found{beside} ({meta_path})")
+    try:
+        stored = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise LedgerError(f"{meta_path.name}: cannot be read as JSON ({exc})") from exc
+    arms = stored.get("arms") if isinstance(stored, dict) else None
+    shares = stored.get("weights") if isinstance(stored, dict) else None
+    if (not isinstance(arms, list) or not isinstance(shares, list) or len(arms) != len(shares)
+            or len(set(map(str, arms))) != len(arms)):
+        raise LedgerError(f"{meta_path.name}: needs 'arms' and 'weights', lists of the same "
+                          f"length with distinct arms, got arms {arms!r}, weights {shares!r}")
+    weights = dict(zip(arms, shares, strict=True))
+    problems = allocation_problems(weights, "weights")
+    if problems:
+        raise LedgerError(f"{meta_path.name}: {problems[0]}")
+    return {str(arm): float(w) for arm, w in weights.items()}
 
 
 def read_ledger(path: Path, meta: dict[str, Any]

@@ -25,7 +25,14 @@ File layout::
     n_per_arm = 12000
     months = 5.0
 
-Every section but ``[experiment]`` is optional. Unknown sections or keys and invalid values raise
+    [weights]      # optional: the designed allocation, arm = share (control first)
+    fast = 0.9
+    one_business_day = 0.1
+
+Every section but ``[experiment]`` is optional. ``[weights]`` gives every arm of the
+assignment its share of the customers (positive, summing to 1); the analysis tests the sample
+ratio against it and ``frt power`` sizes the arms with it (without it the arms are equal).
+Unknown sections or keys and invalid values raise
 :class:`~frt_experiments.errors.ScenarioError` naming the file and the key.
 """
 
@@ -35,7 +42,7 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -46,6 +53,9 @@ from frt_experiments._atomic import write_text_atomic
 from frt_experiments.errors import ScenarioError
 
 __all__ = ["ALTERNATIVES", "SPENDING_FUNCTIONS", "ExperimentPlan", "read_plan", "write_plan"]
+
+#: Relative tolerance of "the shares sum to 1".
+SHARE_TOLERANCE = 1e-9
 
 #: SciPy's spelling of the alternative hypothesis.
 ALTERNATIVES = ("two-sided", "greater", "less")
@@ -72,6 +82,10 @@ class ExperimentPlan:
         power: Target power the plan was sized for (informative), or ``None``.
         n_per_arm: Customers per arm the plan was sized for (informative), or ``None``.
         months: Planned duration in months (informative), or ``None``.
+        weights: The designed allocation, arm -> share of the customers (e.g.
+            ``{"fast": 0.9, "one_business_day": 0.1}``; positive shares summing to 1, one per
+            arm of the assignment), or ``None`` for equal arms. ``n_per_arm`` is then the
+            control arm's size.
     """
 
     name: str
@@ -85,13 +99,20 @@ class ExperimentPlan:
     power: float | None = None
     n_per_arm: int | None = None
     months: float | None = None
+    weights: Mapping[str, float] | None = None
     _source: str = field(default="plan", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.information is not None and not isinstance(self.information, tuple):
             object.__setattr__(self, "information", tuple(float(x) for x in self.information))
+        if isinstance(self.weights, Mapping):  # a copy: the caller's dict may change later
+            object.__setattr__(self, "weights", dict(self.weights))
         for problem in _problems(self):
             raise ScenarioError(f"{self._source}: {problem}")
+
+    def __hash__(self) -> int:  # weights are a dict: hash its items
+        values = (getattr(self, f.name) for f in fields(self) if f.compare)
+        return hash(tuple(frozenset(v.items()) if isinstance(v, dict) else v for v in values))
 
     @property
     def information_fractions(self) -> tuple[float, ...]:
@@ -124,6 +145,9 @@ class ExperimentPlan:
                   f"{self.months:g} months" if self.months is not None else ""]
         if any(design):
             lines.append("  sized for " + ", ".join(d for d in design if d))
+        if self.weights is not None:
+            lines.append("  allocation: " + ", ".join(f"{arm} {share:.4g}"
+                                                      for arm, share in self.weights.items()))
         return "\n".join(lines)
 
 
@@ -169,6 +193,56 @@ def _problems(p: ExperimentPlan) -> list[str]:
         out.append(f"design.n_per_arm must be a positive integer, got {p.n_per_arm!r}")
     if p.months is not None and (not _is_number(p.months) or not p.months > 0):
         out.append(f"design.months must be a positive number, got {p.months!r}")
+    if p.weights is not None:
+        out += allocation_problems(p.weights, "weights")
+    return out
+
+
+def same_allocation(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Whether two sound allocations give the same arms the same shares (within
+    :data:`SHARE_TOLERANCE`, relative)."""
+    return set(a) == set(b) and all(
+        math.isclose(float(a[arm]), float(b[arm]), rel_tol=SHARE_TOLERANCE) for arm in a)
+
+
+def allocation_problems(weights: object, name: str,
+                        arms: Sequence[str] | None = None) -> list[str]:
+    """What is wrong with a designed allocation ``weights`` (arm -> share), each naming ``name``.
+
+    The rule: a mapping of at least two arms (non-empty strings) to positive, finite shares
+    summing to 1 (within :data:`SHARE_TOLERANCE`, relative); with ``arms`` (the arms present in
+    an assignment), exactly one share per arm. An empty list means the allocation is sound.
+    """
+    if not isinstance(weights, Mapping):
+        return [f"{name} must map each arm to its share (e.g. {{'fast': 0.9, "
+                f"'one_business_day': 0.1}}), got {weights!r}"]
+    out: list[str] = []
+    bad_names = [a for a in weights if not isinstance(a, str) or not a.strip()]
+    if bad_names:
+        out.append(f"{name}: arm names must be non-empty strings, got {bad_names!r}")
+    if len(weights) < 2:
+        out.append(f"{name} must give the shares of at least two arms, got {dict(weights)!r}")
+    bad = {a: w for a, w in weights.items() if not _is_number(w) or not float(w) > 0}
+    for arm, w in bad.items():
+        out.append(f"{name}: the share of arm {arm!r} must be a positive finite number, "
+                   f"got {w!r}")
+    if not bad and weights:
+        total = math.fsum(float(w) for w in weights.values())
+        if not math.isclose(total, 1.0, rel_tol=SHARE_TOLERANCE, abs_tol=0.0):
+            out.append(f"{name}: the shares must sum to 1, got {total:.10g} for "
+                       f"{dict(weights)!r}")
+    if arms is not None:
+        present = [str(a) for a in arms]
+        unknown = [a for a in weights if a not in present]
+        if unknown:
+            out.append(f"{name}: arm{'s' if len(unknown) > 1 else ''} "
+                       f"{', '.join(map(repr, unknown))} {'are' if len(unknown) > 1 else 'is'} "
+                       f"not in the assignments (arms: {', '.join(sorted(present))})")
+        missing = [a for a in sorted(present) if a not in weights]
+        if missing:
+            out.append(f"{name}: no share for arm{'s' if len(missing) > 1 else ''} "
+                       f"{', '.join(map(repr, missing))} of the assignments (give one share "
+                       f"per arm: {', '.join(sorted(present))})")
     return out
 
 
@@ -184,16 +258,20 @@ _LAYOUT: dict[str, dict[str, str]] = {
     "monitoring": {"looks": "looks", "spending": "spending", "information": "information"},
     "design": {"power": "power", "n_per_arm": "n_per_arm", "months": "months"},
 }
+#: The section whose keys are arm names: arm = share (ExperimentPlan.weights).
+_WEIGHTS = "weights"
 
 
 def plan_from_mapping(data: Mapping[str, Any], *, source: str = "plan") -> ExperimentPlan:
     """Build a plan from a parsed TOML mapping, rejecting unknown sections and keys."""
     for section, body in data.items():
-        if section not in _LAYOUT:
+        if section not in _LAYOUT and section != _WEIGHTS:
             raise ScenarioError(f"{source}: unknown section [{section}] (known: "
-                                f"{', '.join(_LAYOUT)})")
+                                f"{', '.join([*_LAYOUT, _WEIGHTS])})")
         if not isinstance(body, Mapping):
             raise ScenarioError(f"{source}: {section} must be a table [{section}]")
+        if section == _WEIGHTS:
+            continue
         for key in body:
             if key not in _LAYOUT[section]:
                 raise ScenarioError(f"{source}: unknown key {section}.{key} (known: "
@@ -214,6 +292,9 @@ def plan_from_mapping(data: Mapping[str, Any], *, source: str = "plan") -> Exper
     for attr in ("alpha", "csat_margin", "nrr_margin", "power", "months"):
         if isinstance(kwargs.get(attr), int) and not isinstance(kwargs[attr], bool):
             kwargs[attr] = float(kwargs[attr])
+    if _WEIGHTS in data:
+        kwargs["weights"] = {arm: float(w) if isinstance(w, int) and not isinstance(w, bool)
+                             else w for arm, w in data[_WEIGHTS].items()}
     return ExperimentPlan(**kwargs, _source=source)
 
 
@@ -258,7 +339,17 @@ def plan_to_toml(plan: ExperimentPlan) -> str:
                  if getattr(plan, attr) is not None]
         if lines:
             chunks.append(f"[{section}]\n" + "\n".join(lines) + "\n")
+    if plan.weights is not None:
+        lines = [f"{_toml_key(arm)} = {_toml_value(float(share))}"
+                 for arm, share in plan.weights.items()]
+        chunks.append(f"[{_WEIGHTS}]\n" + "\n".join(lines) + "\n")
     return "\n".join(chunks)
+
+
+def _toml_key(key: str) -> str:
+    """A bare TOML key when it is one (letters, digits, ``_``, ``-``), else a quoted one."""
+    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
+    return key if bare else _toml_value(key)
 
 
 def write_plan(plan: ExperimentPlan, path: str | os.PathLike[str]) -> Path:

@@ -321,3 +321,89 @@ def test_agrees_with_the_simulators_own_arm_effects(trial):
         se_log = math.log((1 + r.rel_ci_high) / (1 + r.rel_ci_low)) / (
             2 * stats.t.isf(0.025, r.df))
         assert se_log * (1 + r.rel_diff) == pytest.approx(ref.loc[metric, "rel_se"], rel=1e-4)
+
+
+# ---------------------------------------------------------------- designs other than 50/50
+NINETY_TEN = {"fast": 0.9, "one_business_day": 0.1}
+
+
+@pytest.fixture(scope="module")
+def trial_90_10():
+    """A sound 90/10 trial: the published scenario's customers hashed into arms with weights
+    (0.9, 0.1) -- 12,024 fast and 1,344 slow customers."""
+    from frt_experiments.simulate import load_scenario
+
+    scenario = load_scenario("published").with_(effects={"weights": [0.9, 0.1]})
+    return simulate(scenario, customers=20_000, rng=1)
+
+
+def test_a_sound_90_10_trial_passes_the_sample_ratio_test_against_its_weights(trial_90_10):
+    from frt_experiments.errors import SampleRatioMismatchWarning
+
+    t = trial_90_10
+    assert t.assignments["arm"].value_counts().to_dict() == {"fast": 12_024,
+                                                             "one_business_day": 1_344}
+    with pytest.warns(SampleRatioMismatchWarning, match="12024"):
+        unweighted = analyze(t.customers, t.conversations, t.assignments)
+    assert unweighted.diagnostics.srm.flagged  # tested against 50/50: p = 0
+    # pytest turns warnings into errors: none may be raised with the design's weights
+    res = analyze(t.customers, t.conversations, t.assignments, weights=NINETY_TEN)
+    srm = res.diagnostics.srm
+    assert not srm.flagged
+    # chi-square against 90/10 by hand: expected 12,031.2 and 1,336.8 of 13,368
+    n = 13_368
+    stat = (12_024 - 0.9 * n) ** 2 / (0.9 * n) + (1_344 - 0.1 * n) ** 2 / (0.1 * n)
+    assert srm.statistic == pytest.approx(stat, rel=1e-12)
+    assert srm.p_value == pytest.approx(stats.chi2.sf(stat, 1), rel=1e-9)
+    assert res.diagnostics.counts["expected"].tolist() == pytest.approx([0.9 * n, 0.1 * n])
+    # the weights change the diagnostics only, not the comparison
+    pd.testing.assert_frame_equal(res.to_pandas(), unweighted.to_pandas())
+    # the plan's weights are used when none are given; equal explicit ones are accepted
+    plan = ExperimentPlan(name="frt-low-spend", weights=NINETY_TEN)
+    for kwargs in ({"plan": plan}, {"plan": plan, "weights": {"one_business_day": 0.1,
+                                                               "fast": 0.9}}):
+        r = analyze(t.customers, t.conversations, t.assignments, **kwargs)
+        assert r.diagnostics.srm.statistic == pytest.approx(stat, rel=1e-12)
+    with pytest.raises(ValueError, match=r"weights=\{'fast': 0\.8, 'one_business_day': 0\.2\} "
+                                         r"disagree with the plan's weights"):
+        analyze(t.customers, t.conversations, t.assignments, plan=plan,
+                weights={"fast": 0.8, "one_business_day": 0.2})
+
+
+def test_a_mismatch_against_90_10_is_still_flagged(trial_90_10):
+    from frt_experiments.errors import SampleRatioMismatchWarning
+
+    t = trial_90_10
+    slow = t.assignments.index[t.assignments["arm"].eq("one_business_day").to_numpy(bool)]
+    lost = t.assignments.drop(slow[:300])  # a pipeline that lost 300 slow-arm customers
+    with pytest.warns(SampleRatioMismatchWarning, match="1044"):
+        res = analyze(t.customers, t.conversations, lost, weights=NINETY_TEN)
+    assert res.diagnostics.srm.flagged
+    assert res.diagnostics.srm.p_value < 1e-10
+
+
+@pytest.mark.parametrize(("weights", "message"), [
+    ({"fast": 0.9, "one_business_day": 0.2}, r"weights: the shares must sum to 1, got 1\.1"),
+    ({"fast": 1.2, "one_business_day": -0.2},
+     r"share of arm 'one_business_day' must be a positive finite number, got -0\.2"),
+    ({"fast": float("inf"), "one_business_day": 0.1}, r"share of arm 'fast'"),
+    ({"fast": 1.0}, "at least two arms"),
+    ([0.9, 0.1], "weights must map each arm to its share"),
+    ({"fast": 0.9, "slow": 0.1},
+     r"weights: arm 'slow' is not in the assignments \(arms: fast, one_business_day\)"),
+    ({"fast": 0.5, "one_business_day": 0.3, "two_business_days": 0.2},
+     "arm 'two_business_days' is not in the assignments"),
+])
+def test_bad_weights_are_named(weights, message):
+    customers, conversations, assignments = _tables(np.random.default_rng(0))
+    with pytest.raises(ValueError, match=message):
+        analyze(customers, conversations, assignments, weights=weights)
+
+
+def test_an_arm_without_a_weight_is_an_error():
+    customers, conversations, assignments = _tables(
+        np.random.default_rng(0), arms=("fast", "one_business_day", "two_business_days"))
+    with pytest.raises(ValueError, match="weights: no share for arm 'two_business_days' of the "
+                                         "assignments"):
+        analyze(customers, conversations, assignments, diagnostics=False,
+                weights={"fast": 0.5, "one_business_day": 0.5})

@@ -1,5 +1,7 @@
 """frt analyze in process: outputs written, exact results.csv columns, one-line errors."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -174,3 +176,88 @@ def test_bad_window_end_and_missing_plan_are_named(data, tmp_path, capsys):
     assert main(_args(d, tmp_path / "out", "--plan", str(tmp_path / "none.toml"))) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: none.toml: file not found ({tmp_path / 'none.toml'})"]
+
+
+# ---------------------------------------------------------------- designs other than 50/50
+@pytest.fixture(scope="module")
+def data_90_10(tmp_path_factory):
+    """A sound 90/10 trial (12,024 fast, 1,344 slow) as CSV, and the ledger frt assign keeps
+    for it (same salt, spend ceiling and weights, so the same customers in the same arms)."""
+    from frt_experiments import load_scenario
+
+    scenario = load_scenario("published").with_(effects={"weights": [0.9, 0.1]})
+    trial = simulate(scenario, customers=20_000, rng=1)
+    d = tmp_path_factory.mktemp("trial_90_10")
+    trial.write(d, format="csv")
+    el = scenario.eligibility
+    assert main(["assign", "--customers", str(d / "customers.csv"), "--experiment",
+                 el.experiment, "--salt", el.salt, "--max-spend", str(el.max_spend),
+                 "--weights", "0.9,0.1", "--ledger", str(d / "ledger.csv"),
+                 "--assigned-at", "2025-01-06T00:00:00+00:00"]) == 0
+    return trial, d
+
+
+def test_weights_and_ledger_meta_test_the_sample_ratio_against_the_design(data_90_10, tmp_path,
+                                                                          capsys):
+    _, d = data_90_10
+    capsys.readouterr()
+    assert main(_args(d, tmp_path / "plain")) == 0
+    assert ("warning: sample ratio mismatch: customers per arm {'fast': 12024, "
+            "'one_business_day': 1344}") in capsys.readouterr().err
+    ledger = d / "ledger.csv"
+    for extra, source in [
+            (["--weights", " one_business_day = 0.1 , fast=0.9"], "(--weights)"),
+            (["--ledger-meta", str(ledger)], "(--ledger-meta ledger.csv)"),
+            # the ledger frt assign wrote is the trial's assignment, read with its own record
+            (["--assignments", str(ledger), "--ledger-meta", f"{ledger}.meta.json"],
+             "(--ledger-meta ledger.csv.meta.json)")]:
+        out = tmp_path / "out"
+        assert main(_args(d, out, *extra)) == 0
+        captured = capsys.readouterr()
+        assert "sample ratio" not in captured.err, extra
+        assert "sample ratio tested against the weights" in captured.out
+        assert source in captured.out
+        summary = (out / "summary.md").read_text()
+        assert "sample ratio mismatch" not in summary
+        assert "12031.2" in summary.replace(",", "")  # expected fast customers at 90%
+
+
+def test_a_plan_with_weights_from_frt_power_sizes_and_drives_frt_analyze(data_90_10, tmp_path,
+                                                                          capsys):
+    """frt power --weights sizes the arms 9:1 (z test: n_control = (z_a + z_b)^2 sd^2
+    (1 + 1/ratio) / d^2, five times the 50/50 arm for ratio 1/9) and writes the weights to
+    the plan; frt analyze --plan then tests the sample ratio against them."""
+    _, d = data_90_10
+    common = ["power", "--metric", "questions:1.2:1.7", "--mde", "questions=-0.04",
+              "--eligible-per-month", "8000"]
+    plan_file = tmp_path / "plan.toml"
+    even_file = tmp_path / "even.toml"
+    assert main([*common, "--weights", "fast=0.9,one_business_day=0.1", "--write-plan",
+                 str(plan_file)]) == 0
+    assert main([*common, "--write-plan", str(even_file)]) == 0
+    capsys.readouterr()
+    plan, even = read_plan(plan_file), read_plan(even_file)
+    assert plan.weights == {"fast": 0.9, "one_business_day": 0.1}
+    assert even.weights is None
+    n_c = (stats.norm.isf(0.025) + stats.norm.isf(0.2)) ** 2 * 1.7**2 * (1 + 9) / (0.04 * 1.2)**2
+    assert plan.n_per_arm == math.ceil(n_c)  # 98,452
+    assert abs(plan.n_per_arm - 5 * even.n_per_arm) <= 5
+    n_t = math.ceil(plan.n_per_arm / 9 - 1e-9)
+    assert plan.months == round((plan.n_per_arm + n_t) / 8000, 2)
+    assert "[weights]\nfast = 0.9\none_business_day = 0.1\n" in plan_file.read_text()
+    out = tmp_path / "out"
+    assert main(_args(d, out, "--plan", str(plan_file))) == 0
+    captured = capsys.readouterr()
+    assert "sample ratio" not in captured.err
+    assert f"(the plan {plan_file.name})" in captured.out
+    # the ledger agrees with the plan; an explicit allocation that disagrees is an error
+    assert main(_args(d, out, "--plan", str(plan_file), "--ledger-meta",
+                      str(d / "ledger.csv"))) == 0
+    capsys.readouterr()
+    assert main(_args(d, tmp_path / "out2", "--plan", str(plan_file), "--weights",
+                      "fast=0.5,one_business_day=0.5")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --weights gives the weights {'fast': 0.5, 'one_business_day': 0.5} "
+                   "but the plan plan.toml gives {'fast': 0.9, 'one_business_day': 0.1}; give "
+                   "one of them"]
+    assert not (tmp_path / "out2").exists()

@@ -39,6 +39,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (bad / "naive_conversations.csv").write_text(conv.replace("+00:00", ""))
     (bad / "unknown_key.toml").write_text("[window]\nbogus = 1\n")
     (bad / "empty.toml").write_text("# nothing\n")
+    (bad / "broken.meta.json").write_text('{"arms": ["fast", "one_business_day"]')
+    (bad / "one_arm.meta.json").write_text('{"arms": ["fast"], "weights": [0.9, 0.1]}')
+    (bad / "weights.toml").write_text('[experiment]\nname = "e"\n[weights]\nfast = 0.9\n'
+                                      'one_business_day = 0.2\n')
     return root
 
 
@@ -169,9 +173,41 @@ CASES = [
                                   f"{G}/assignments.csv", "--weeks", "1", "--targets", "4",
                                   "--months", "-2", "--out", OUT], "--months"),
     ("analyze-out-is-file", ["analyze", *TRIAL, "--out", f"{G}/customers.csv"], "--out: "),
+    ("analyze-weights-sum", ["analyze", *TRIAL, "--out", OUT, "--weights",
+                             "fast=0.9,one_business_day=0.2"],
+     "error: --weights: the shares must sum to 1, got 1.1 for {'fast': 0.9, "
+     "'one_business_day': 0.2}"),
+    ("analyze-weights-unknown-arm", ["analyze", *TRIAL, "--out", OUT, "--weights",
+                                     "fast=0.9,slow=0.1"],
+     "error: --weights: arm 'slow' is not in the assignments (arms: fast, one_business_day)"),
+    ("analyze-weights-missing-arm", ["analyze", *TRIAL, "--out", OUT, "--weights",
+                                     "fast=0.5,two_business_days=0.5"],
+     "error: --weights: arm 'two_business_days' is not in the assignments"),
+    ("analyze-weights-syntax", ["analyze", *TRIAL, "--out", OUT, "--weights", "0.9,0.1"],
+     "error: --weights '0.9,0.1': expected ARM=SHARE,ARM=SHARE"),
+    ("analyze-weights-negative", ["analyze", *TRIAL, "--out", OUT, "--weights",
+                                  "fast=1.5,one_business_day=-0.5"],
+     "the share of arm 'one_business_day' must be a positive finite number, got -0.5"),
+    ("analyze-ledger-meta-missing", ["analyze", *TRIAL, "--out", OUT, "--ledger-meta",
+                                     f"{G}/assignments.csv"],
+     "error: --ledger-meta: assignments.csv.meta.json: file not found"),
+    ("analyze-ledger-meta-not-json", ["analyze", *TRIAL, "--out", OUT, "--ledger-meta",
+                                      f"{B}/broken.meta.json"],
+     "error: --ledger-meta: broken.meta.json: cannot be read as JSON"),
+    ("analyze-ledger-meta-one-arm", ["analyze", *TRIAL, "--out", OUT, "--ledger-meta",
+                                     f"{B}/one_arm.meta.json"],
+     "one_arm.meta.json: needs 'arms' and 'weights', lists of the same length"),
+    ("analyze-plan-weights", ["analyze", *TRIAL, "--out", OUT, "--plan", f"{B}/weights.toml"],
+     "error: weights.toml: weights: the shares must sum to 1, got 1.1"),
     ("decide-out-under-file", ["decide", "--results", f"{G}/customers.csv",
                                "--revenue-per-year", "1000", "--staffing-savings", "1", "--out",
                                f"{G}/customers.csv/d.md"], "--out: "),
+    ("power-weights-three-arms", ["power", "--metric", "csat:0.85:0.74", "--mde", "csat=-0.02",
+                                  "--weights", "fast=0.5,one_business_day=0.3,slow=0.2"],
+     "frt power sizes two arms, control then treatment, got 3"),
+    ("power-weights-disagree-ratio", ["power", "--p1", "0.5", "--p2", "0.75", "--ratio", "2",
+                                      "--weights", "fast=0.9,one_business_day=0.1"],
+     "error: --ratio 2 disagrees with --weights (one_business_day/fast = 0.111111)"),
     ("power-plan-under-file", ["power", "--metric", "csat:0.85:0.74", "--mde", "csat=-0.02",
                                "--eligible-per-month", "1000", "--write-plan",
                                f"{G}/customers.csv/p.toml"], "--write-plan: "),

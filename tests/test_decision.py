@@ -349,3 +349,43 @@ def test_a_rollout_that_costs_agents_has_negative_savings():
                         nrr=(0.08, 0.06, 0.10, 0.001, True)), **kw)
     assert up.revenue_ok  # -0.06 R = -60,000 < -50,000
     assert up.verdict == "success"
+
+
+def test_a_sound_90_10_trial_is_decided_and_a_mismatch_against_90_10_is_not(tmp_path):
+    """A 90/10 trial (12,024 fast, 1,344 slow customers, hashed with weights 0.9/0.1): analysed
+    against its weights -- given, from the plan or from the ledger's meta.json -- its sample
+    ratio is sound and decide() gives a verdict; tested against 50/50 (no weights) it is
+    flagged (p = 0) and inconclusive. Losing 300 slow-arm customers is a real mismatch
+    against 90/10: inconclusive even with the weights."""
+    import json
+
+    from frt_experiments import analyze, load_scenario, read_design_weights, simulate
+    from frt_experiments.errors import SampleRatioMismatchWarning
+
+    scenario = load_scenario("published").with_(effects={"weights": [0.9, 0.1]})
+    trial = simulate(scenario, customers=20_000, rng=1)
+    tables = (trial.customers, trial.conversations, trial.assignments)
+    kw = {"low_spend_revenue_per_year": 1.2e6, "annual_staffing_savings": 9e4}
+    meta = tmp_path / "assignments.csv.meta.json"
+    meta.write_text(json.dumps({"arms": ["fast", "one_business_day"], "weights": [0.9, 0.1]}))
+    for how in ({"weights": {"fast": 0.9, "one_business_day": 0.1}},
+                {"plan": ExperimentPlan(name="frt", weights={"fast": 0.9,
+                                                             "one_business_day": 0.1})},
+                {"weights": read_design_weights(tmp_path / "assignments.csv")}):
+        d = decide(analyze(*tables, **how), **kw)
+        assert d.verdict in ("success", "failure"), how
+        assert d.trust_problems == ()
+    with pytest.warns(SampleRatioMismatchWarning):
+        unweighted = analyze(*tables)
+    d = decide(unweighted, **kw)
+    assert d.verdict == "inconclusive"
+    assert d.trust_problems == ("sample ratio mismatch (p = 0)",)
+    slow = trial.assignments.index[trial.assignments["arm"].eq("one_business_day")
+                                   .to_numpy(bool)]
+    lost = trial.assignments.drop(slow[:300])
+    with pytest.warns(SampleRatioMismatchWarning, match="'one_business_day': 1044"):
+        mismatched = analyze(trial.customers, trial.conversations, lost,
+                             weights={"fast": 0.9, "one_business_day": 0.1})
+    d = decide(mismatched, **kw)
+    assert d.verdict == "inconclusive"
+    assert d.trust_problems[0].startswith("sample ratio mismatch (p = 1.8e-14")

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from frt_experiments import schema
 from frt_experiments._atomic import atomic_path, write_text_atomic
 from frt_experiments._commands._args import check_output_dir
 from frt_experiments.analysis import analyze
 from frt_experiments.calendar import BusinessCalendar
-from frt_experiments.errors import DataError
-from frt_experiments.plan import ExperimentPlan, read_plan
+from frt_experiments.errors import DataError, LedgerError
+from frt_experiments.ledger import read_design_weights
+from frt_experiments.plan import ExperimentPlan, allocation_problems, read_plan, same_allocation
 from frt_experiments.schema import check_tables, read_table, write_table
 
 
@@ -36,7 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=float, default=None, metavar="A",
                    help="level of the tests (default 0.05, or the plan's)")
     p.add_argument("--plan", type=Path, metavar="PLAN.toml",
-                   help="experiment plan: alpha, alternative, margins and monitoring looks")
+                   help="experiment plan: alpha, alternative, margins, monitoring looks and "
+                   "the arms' weights")
+    p.add_argument("--weights", metavar="ARM=SHARE,...",
+                   help="the designed allocation the sample ratio is tested against, one share "
+                   "per assigned arm summing to 1, e.g. fast=0.9,one_business_day=0.1 "
+                   "(default: the plan's or the ledger's, else equal arms)")
+    p.add_argument("--ledger-meta", type=Path, metavar="FILE",
+                   help="take the weights from the ledger's design record: its "
+                   "<ledger>.meta.json, or the ledger itself (frt assign)")
     p.add_argument("--look", type=int, metavar="K",
                    help="this analysis is look K of the plan's group-sequential monitoring "
                    "(default with a plan of several looks: its last look)")
@@ -90,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if information is not None and args.look is not None and len(information) != args.look:
         raise ValueError(f"--information: give {args.look} fractions for looks 1 to "
                          f"{args.look}, got {len(information)}")
+    weights, weights_source = _design_weights(args, plan)
     customers = read_table(args.customers, "customers")
     conversations = read_table(args.conversations, "conversations", timezone=args.timezone)
     assignments = read_table(args.assignments, "assignments", timezone=args.timezone)
@@ -98,6 +109,11 @@ def run(args: argparse.Namespace) -> int:
     problems = check_tables(customers, conversations, assignments, names=names)
     if problems:
         raise DataError(problems)
+    if weights is not None:
+        arms = [str(a) for a in pd.unique(assignments[schema.ARM].dropna())]
+        wrong = allocation_problems(weights, weights_source, arms)
+        if wrong:
+            raise ValueError(wrong[0])
     window_end = None
     if args.window_end is not None:
         try:
@@ -111,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
                      cuped=not args.no_cuped, control=args.control, treatment=args.treatment,
                      csat_margin=args.csat_margin, nrr_margin=args.nrr_margin, plan=plan,
                      window_end=window_end, diagnostics=not args.no_diagnostics,
-                     validate=False, calendar=_calendar(args))
+                     validate=False, calendar=_calendar(args), weights=weights)
     markdown = result.to_markdown()
     seq = result.sequential(look=args.look, information=information) if sequential else None
     if seq is not None and plan is not None:
@@ -133,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
     for row in dec.itertuples(index=False):
         print(f"{row.metric} {row.test}: {row.conclusion} (p = {row.p_value:.4g})",
               file=sys.stdout)
+    if weights is not None and not args.no_diagnostics:
+        shares = ", ".join(f"{arm} {share:.4g}" for arm, share in weights.items())
+        print(f"sample ratio tested against the weights {shares} ({weights_source})",
+              file=sys.stdout)
     if seq is not None:
         print(SEQUENTIAL_NOTE, file=sys.stdout)
         for r in seq.itertuples(index=False):
@@ -142,6 +162,53 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}", file=sys.stdout)
     return 0
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``--weights fast=0.9,one_business_day=0.1`` as ``{arm: share}``, checked."""
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        arm, sep, share = item.partition("=")
+        arm = arm.strip()
+        try:
+            out_share = float(share)
+        except ValueError:
+            sep = ""
+        if not sep or not arm:
+            raise ValueError(f"--weights {text!r}: expected ARM=SHARE,ARM=SHARE,... e.g. "
+                             "fast=0.9,one_business_day=0.1")
+        if arm in out:
+            raise ValueError(f"--weights {text!r}: arm {arm!r} is given twice")
+        out[arm] = out_share
+    problems = allocation_problems(out, "--weights")
+    if problems:
+        raise ValueError(problems[0])
+    return out
+
+
+def _design_weights(args: argparse.Namespace, plan: ExperimentPlan | None
+                    ) -> tuple[dict[str, float] | None, str]:
+    """The designed allocation from --weights, --ledger-meta and the plan, and where it came
+    from; sources that disagree are an error, as --alpha against the plan's alpha."""
+    sources: list[tuple[str, dict[str, float]]] = []
+    if args.weights is not None:
+        sources.append(("--weights", parse_weights(args.weights)))
+    if args.ledger_meta is not None:
+        try:
+            sources.append((f"--ledger-meta {args.ledger_meta.name}",
+                            read_design_weights(args.ledger_meta)))
+        except (OSError, LedgerError) as exc:
+            raise type(exc)(f"--ledger-meta: {exc}") from None
+    if plan is not None and plan.weights is not None:
+        sources.append((f"the plan {args.plan.name}", dict(plan.weights)))
+    if not sources:
+        return None, ""
+    first, chosen = sources[0]
+    for other, w in sources[1:]:
+        if not same_allocation(chosen, w):
+            raise ValueError(f"{first} gives the weights {chosen} but {other} gives {w}; "
+                             "give one of them")
+    return chosen, first
 
 
 def _fractions(text: str | None) -> list[float] | None:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from frt_experiments import schema
 from frt_experiments._commands._args import check_output_file
+from frt_experiments._commands.analyze import parse_weights
 from frt_experiments.design import MetricVariance, estimate_variances, plan_experiment
 from frt_experiments.plan import write_plan
 from frt_experiments.schema import read_table
@@ -54,7 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     tgt.add_argument("--nrr-margin", type=float, help="NRR equivalence margin, e.g. 0.01")
     tgt.add_argument("--power", type=float, default=0.8)
     tgt.add_argument("--alpha", type=float, default=0.05)
-    tgt.add_argument("--ratio", type=float, default=1.0, help="treatment/control allocation")
+    tgt.add_argument("--ratio", type=float, default=None,
+                     help="treatment/control customers (default 1, or from --weights)")
+    tgt.add_argument("--weights", metavar="ARM=SHARE,...",
+                     help="the designed allocation, control first, e.g. "
+                     "fast=0.9,one_business_day=0.1: sizes the arms in that ratio and is "
+                     "written to the plan, against which frt analyze tests the sample ratio")
     tgt.add_argument("--alternative", default="two-sided",
                      choices=("two-sided", "greater", "less"))
     size = p.add_argument_group("trial size")
@@ -160,9 +166,26 @@ def _looks(looks: int | None, information: str | None) -> int | list[float] | No
     return fractions
 
 
+def _ratio(args: argparse.Namespace) -> tuple[float, dict[str, float] | None]:
+    """Treatment/control customers from --ratio and --weights, and the weights."""
+    if args.weights is None:
+        return (1.0 if args.ratio is None else args.ratio), None
+    weights = parse_weights(args.weights)
+    if len(weights) != 2:
+        raise ValueError(f"--weights {args.weights!r}: frt power sizes two arms, control then "
+                         f"treatment, got {len(weights)}")
+    (control, w_c), (treatment, w_t) = weights.items()
+    implied = w_t / w_c
+    if args.ratio is not None and not math.isclose(args.ratio, implied, rel_tol=1e-9):
+        raise ValueError(f"--ratio {args.ratio:g} disagrees with --weights ({treatment}/"
+                         f"{control} = {implied:.6g}); give one of them")
+    return implied, weights
+
+
 def run(args: argparse.Namespace) -> int:
     if args.write_plan is not None:
         check_output_file(args.write_plan, "--write-plan")
+    args.ratio, weights = _ratio(args)
     if args.p1 is not None or args.p2 is not None:
         if args.p1 is None or args.p2 is None:
             raise ValueError("frt power: give both --p1 and --p2")
@@ -204,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         n_per_arm=args.n_per_arm, months=args.months, power=args.power, alpha=args.alpha,
         ratio=args.ratio, alternative=args.alternative, csat_margin=args.csat_margin,
         nrr_margin=args.nrr_margin, looks=_looks(args.looks, args.information),
-        spending=args.spending, name=args.name)
+        spending=args.spending, name=args.name, weights=weights)
     print(design.summary())
     if args.write_plan is not None:
         path = write_plan(design.plan, args.write_plan)
