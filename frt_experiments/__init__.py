@@ -67,7 +67,7 @@ from frt_experiments.errors import (
     UnstableQueueError,
 )
 from frt_experiments.ingest import ImportResult, import_intercom, import_zendesk
-from frt_experiments.ledger import read_design_weights
+from frt_experiments.ledger import LedgerCheck, read_design_weights, verify_ledger
 from frt_experiments.metrics import ArmStatistics, arm_statistics, customer_rows
 from frt_experiments.monitoring import (
     InterimDecision,
@@ -145,6 +145,7 @@ __all__ = [
     "HeadcountProjection",
     "ImportResult",
     "InterimDecision",
+    "LedgerCheck",
     "LedgerError",
     "MarginTestResult",
     "MetricResult",
@@ -214,6 +215,7 @@ __all__ = [
     "validate_assignments",
     "validate_conversations",
     "validate_customers",
+    "verify_ledger",
     "welch_test",
     "write_plan",
     "write_table",

@@ -39,6 +39,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -55,11 +56,21 @@ from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_m
 from frt_experiments.errors import (
     DataError,
     DataWarning,
-    LedgerError,
     Problem,
     SampleRatioMismatchWarning,
 )
-from frt_experiments.ledger import REASON, atomic_csv, design_record, read_ledger, write_ledger
+from frt_experiments.ledger import (
+    DEFAULT_LOCK_TIMEOUT,
+    REASON,
+    atomic_csv,
+    design_record,
+    ledger_lock,
+    read_ledger,
+    recover,
+    resolve_ledger,
+    sidecars,
+    write_ledger,
+)
 
 __all__ = [
     "AssignmentResult",
@@ -178,6 +189,10 @@ class AssignmentResult:
         arms, weights: The design (weights normalised to shares).
         n_new: Rows added by this run (all rows without a ledger).
         spend_ceiling: The spend ceiling applied (``None`` without a spend rule).
+        ledger: The ledger path given (``None`` without one).
+        notes: What the run did to the ledger beyond appending, worth telling the user: an
+            interrupted run's update completed or its temporary files removed, an integrity
+            record added to a ledger of an earlier version.
     """
 
     assignments: pd.DataFrame
@@ -191,6 +206,7 @@ class AssignmentResult:
     n_new: int
     spend_ceiling: float | None = None
     ledger: Path | None = field(default=None)
+    notes: tuple[str, ...] = field(default=())
 
     def to_pandas(self) -> pd.DataFrame:
         """The assignments table."""
@@ -449,6 +465,7 @@ def assign(
     assigned_at: Any = None,
     ledger: str | os.PathLike[str] | None = None,
     source: str = "customers",
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> AssignmentResult:
     """Screen customers for eligibility and split the eligible ones by hashed bucket.
 
@@ -468,8 +485,11 @@ def assign(
         include_segments, exclude_segments: Optional segment lists.
         assigned_at: Aware timestamp written for new rows (default: now, UTC, to the second).
         ledger: CSV or Parquet path of the ledger; existing rows are kept as they are and
-            newly eligible customers appended (see the module docstring).
+            newly eligible customers appended (see the module docstring). A symbolic link is
+            followed: the file it points to is updated in place.
         source: Name of the customers table in error messages (e.g. its file name).
+        lock_timeout: Seconds to wait for another run holding the ledger's lock before
+            giving up with a :class:`~frt_experiments.errors.LedgerError`.
 
     Returns:
         An :class:`AssignmentResult`. Warns
@@ -479,7 +499,9 @@ def assign(
     Raises:
         ValueError: Bad arguments. DataError: Bad customers table or ledger file.
         LedgerError: The ledger was made with another salt, arm set, weights, eligibility
-            rule or experiment.
+            rule or experiment; it or a sidecar was changed or lost since frt wrote it; its
+            lock was not free within ``lock_timeout``; it cannot be written (nothing is
+            changed then).
 
     References:
         Kohavi, R., Tang, D. and Xu, Y. (2020). Trustworthy Online Controlled Experiments,
@@ -496,41 +518,56 @@ def assign(
     meta = design_record(experiment, salt, arms_t, share, rule)
 
     path = None if ledger is None else Path(ledger)
-    old = read_ledger(path, meta) if path is not None else None
-    if path is not None and old is not None:
-        old_rows, old_excluded, record = old
-        stored = record if record is not None else _check_rows(path.name, old_rows, meta, salt)
-        ceiling = stored["eligibility"].get("spend_ceiling")
-        if ceiling is None and rule["spend_quantile"] is not None:  # old ledger, no meta file
-            ceiling = float(np.quantile(cust[schema.MONTHLY_SPEND].to_numpy(),
-                                        rule["spend_quantile"]))
-        meta["eligibility"]["spend_ceiling"] = ceiling
-        seen = pd.Index(old_rows[schema.CUSTOMER_ID]).union(
-            pd.Index(old_excluded[schema.CUSTOMER_ID]))
-        fresh = cust[~_isin(cust[schema.CUSTOMER_ID], seen)]
-    else:
-        old_rows = _table(pd.Series([], dtype="string"), experiment, np.array([], dtype=str),
-                          ts, np.array([]))
-        old_excluded = pd.DataFrame({schema.CUSTOMER_ID: pd.Series([], dtype="string"),
-                                     REASON: pd.Series([], dtype="string")})
-        fresh = cust
-        ceiling = rule["max_spend"]
-        if rule["spend_quantile"] is not None:
-            ceiling = float(np.quantile(cust[schema.MONTHLY_SPEND].to_numpy(),
-                                        rule["spend_quantile"]))
-        meta["eligibility"]["spend_ceiling"] = ceiling
+    real = None if path is None else resolve_ledger(path)
+    notes: list[str] = []
+    with nullcontext() if real is None else ledger_lock(real, timeout=lock_timeout):
+        old = None
+        if real is not None:
+            notes += recover(real)
+            old = read_ledger(real, meta, salt=salt)
+        upgrade = False
+        if real is not None and old is not None:
+            old_rows, old_excluded, record = old
+            stored = record if record is not None else _legacy_record(meta)
+            if record is None or "integrity" not in record:
+                upgrade = True
+                notes.append(f"{real.name}: {sidecars(real)[0].name} "
+                             f"{'is missing' if record is None else 'has no integrity record'}"
+                             " (a ledger of an earlier version): every bucket and arm was "
+                             "checked against the salt, and the integrity record is added now")
+            ceiling = stored["eligibility"].get("spend_ceiling")
+            if ceiling is None and rule["spend_quantile"] is not None:  # no meta file
+                ceiling = float(np.quantile(cust[schema.MONTHLY_SPEND].to_numpy(),
+                                            rule["spend_quantile"]))
+            meta["eligibility"]["spend_ceiling"] = ceiling
+            seen = pd.Index(old_rows[schema.CUSTOMER_ID]).union(
+                pd.Index(old_excluded[schema.CUSTOMER_ID]))
+            fresh = cust[~_isin(cust[schema.CUSTOMER_ID], seen)]
+        else:
+            old_rows = _table(pd.Series([], dtype="string"), experiment,
+                              np.array([], dtype=str), ts, np.array([]))
+            old_excluded = pd.DataFrame({schema.CUSTOMER_ID: pd.Series([], dtype="string"),
+                                         REASON: pd.Series([], dtype="string")})
+            fresh = cust
+            ceiling = rule["max_spend"]
+            if rule["spend_quantile"] is not None:
+                ceiling = float(np.quantile(cust[schema.MONTHLY_SPEND].to_numpy(),
+                                            rule["spend_quantile"]))
+            meta["eligibility"]["spend_ceiling"] = ceiling
 
-    ceiling = meta["eligibility"]["spend_ceiling"]
-    reason = _screen(fresh, rule, ceiling)
-    keep = reason == ""
-    ids = fresh[schema.CUSTOMER_ID][keep]
-    buckets = hash_buckets(ids, salt)
-    new_rows = _table(ids, experiment, arms_from_buckets(buckets, arms_t, share), ts, buckets)
-    new_excl = pd.DataFrame({schema.CUSTOMER_ID: fresh[schema.CUSTOMER_ID][~keep].to_numpy(),
-                             REASON: reason[~keep]}).astype("string")
+        ceiling = meta["eligibility"]["spend_ceiling"]
+        reason = _screen(fresh, rule, ceiling)
+        keep = reason == ""
+        ids = fresh[schema.CUSTOMER_ID][keep]
+        buckets = hash_buckets(ids, salt)
+        new_rows = _table(ids, experiment, arms_from_buckets(buckets, arms_t, share), ts,
+                          buckets)
+        new_excl = pd.DataFrame({schema.CUSTOMER_ID: fresh[schema.CUSTOMER_ID][~keep]
+                                 .to_numpy(), REASON: reason[~keep]}).astype("string")
 
-    if path is not None:
-        write_ledger(path, new_rows, new_excl, meta, append=old is not None)
+        if real is not None and (old is None or upgrade or len(new_rows) or len(new_excl)):
+            write_ledger(real, new_rows, new_excl, meta, append=old is not None,
+                         counts=(len(old_rows), len(old_excluded)))
     table = pd.concat([old_rows, new_rows], ignore_index=True) if len(old_rows) else new_rows
     excluded = (pd.concat([old_excluded, new_excl], ignore_index=True)
                 if len(old_excluded) else new_excl)
@@ -544,27 +581,15 @@ def assign(
                       SampleRatioMismatchWarning, stacklevel=2)
     balance = covariate_balance(_same_ids(customers, cust), table, arms=arms_t)
     return AssignmentResult(table, excluded, counts, srm, balance, experiment, arms_t,
-                            tuple(float(s) for s in share), len(new_rows), ceiling, path)
+                            tuple(float(s) for s in share), len(new_rows), ceiling, path,
+                            tuple(notes))
 
 
 # ----------------------------------------------------------------------------- ledger checks
-def _check_rows(name: str, rows: pd.DataFrame, meta: dict[str, Any], salt: str
-                ) -> dict[str, Any]:
-    """Check a ledger without a meta file against its own rows: every stored bucket must be the
-    hash of its id with this salt, and every stored arm the arm of its bucket."""
-    buckets = rows[schema.BUCKET].to_numpy(dtype=np.float64)
-    again = hash_buckets(rows[schema.CUSTOMER_ID], salt)
-    off = again != buckets
-    if off.any():
-        raise LedgerError(f"{name}: {int(off.sum())} stored buckets are not the hash of their "
-                          f"customer_id with this salt (rows {_first(off)}); was the ledger "
-                          "made with another salt?")
-    arms = arms_from_buckets(buckets, meta["arms"], meta["weights"])
-    off = arms != rows[schema.ARM].to_numpy(dtype=object).astype(str)
-    if off.any():
-        raise LedgerError(f"{name}: {int(off.sum())} stored arms differ from arms "
-                          f"{meta['arms']} with weights {meta['weights']} (rows {_first(off)}); "
-                          "was the ledger made with other arms or weights?")
+def _legacy_record(meta: dict[str, Any]) -> dict[str, Any]:
+    """The design record of a ledger without a meta file (its rows were checked against the
+    salt by :func:`~frt_experiments.ledger.read_ledger`): this run's design, with the spend
+    ceiling of a ``max_spend`` rule."""
     el = dict(meta["eligibility"])
     el.setdefault("spend_ceiling", el.get("max_spend"))
     return {**meta, "eligibility": el}

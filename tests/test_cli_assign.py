@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pandas as pd
@@ -142,3 +143,104 @@ def test_nobody_eligible_with_tag_export_is_not_an_error(tmp_path, capsys):
     assert (tmp_path / "tags.csv").read_text(encoding="utf-8") == "customer_id,arm,tag\n"
     assert (tmp_path / "ledger.csv").read_text(encoding="utf-8").splitlines() == [
         "customer_id,experiment,arm,assigned_at,bucket"]
+
+
+# ----------------------------------------------------------------------------- --verify
+def _verify(tmp_path, *extra, ledger="ledger.csv"):
+    return ["assign", "--verify", "--salt", "s1", "--ledger", str(tmp_path / ledger), *extra]
+
+
+def test_verify_prints_one_ok_line_and_changes_nothing(tmp_path, capsys):
+    _write_customers(tmp_path / "customers.csv", 600)
+    assert main(_args(tmp_path, "--max-spend", "60")) == 0
+    capsys.readouterr()
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    assert main(_verify(tmp_path, "--experiment", "spring")) == 0
+    out, err = capsys.readouterr()
+    ledger = schema.read_table(tmp_path / "ledger.csv", "assignments")
+    fast = int((ledger[schema.ARM] == "fast").sum())
+    assert out.splitlines() == [
+        f"ok: ledger.csv: {len(ledger):,} customers assigned in experiment 'spring' "
+        f"(fast {fast:,}, one_business_day {len(ledger) - fast:,}), "
+        f"{600 - len(ledger):,} screened out; every bucket and arm recomputed from the salt; "
+        "matches its integrity record"]
+    assert err == ""
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()} == before
+
+
+def test_verify_finds_an_edit_with_its_line_exit_2(tmp_path, capsys):
+    _write_customers(tmp_path / "customers.csv", 600)
+    assert main(_args(tmp_path, "--max-spend", "60")) == 0
+    path = tmp_path / "ledger.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[2] = (lines[2].replace(",fast,", ",one_business_day,") if ",fast," in lines[2]
+                else lines[2].replace(",one_business_day,", ",fast,"))
+    path.write_text("".join(lines))
+    capsys.readouterr()
+    assert main(_verify(tmp_path)) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: ledger.csv: was changed after frt wrote it (it does not "
+                             "match the integrity record in ledger.csv.meta.json): line 3: 1 "
+                             "stored arm differs from the arm of its bucket")
+    # an assignment run refuses it the same way, before writing anything
+    assert main(_args(tmp_path, "--max-spend", "60")) == 2
+    assert "line 3: 1 stored arm differs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--salt", "s1", "--verify"], "the following arguments are required: --customers, "
+                                   "--experiment"),
+    (["--verify", "--customers", "c.csv"], "--salt: required with --verify"),
+    (["--verify", "--salt", "s1", "--customers", "c.csv", "--max-spend", "5"],
+     "--verify: checks the ledger only; leave out --customers, --max-spend"),
+    (["--verify", "--salt", "s1", "--lock-timeout", "-1"],
+     "argument --lock-timeout: must be a finite number of seconds >= 0, got -1"),
+])
+def test_verify_argument_errors(tmp_path, capsys, extra, message):
+    argv = ["assign", "--ledger", str(tmp_path / "l.csv"), *extra]
+    if "--verify" in argv and extra[0] == "--salt":   # not a verify: the first case
+        argv.remove("--verify")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_verify_of_an_earlier_version_and_a_missing_ledger(tmp_path, capsys):
+    _write_customers(tmp_path / "customers.csv", 300)
+    assert main(_args(tmp_path, "--max-spend", "60")) == 0
+    meta_path = tmp_path / "ledger.csv.meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["integrity"]
+    meta_path.write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(_verify(tmp_path)) == 0
+    out, err = capsys.readouterr()
+    assert out.rstrip().endswith("no integrity record (a ledger of an earlier version; the "
+                                 "next frt assign adds one)")
+    assert err.startswith("note: ledger.csv: ledger.csv.meta.json has no integrity record")
+    _write_customers(tmp_path / "customers.csv", 400)
+    assert main(_args(tmp_path, "--max-spend", "60")) == 0
+    assert "note: ledger.csv: ledger.csv.meta.json has no integrity record (a ledger of an " \
+           "earlier version): every bucket and arm was checked against the salt, and the " \
+           "integrity record is added now" in capsys.readouterr().err
+    assert main(_verify(tmp_path)) == 0
+    assert capsys.readouterr().out.rstrip().endswith("matches its integrity record")
+    assert main(_verify(tmp_path, ledger="nope.csv")) == 2
+    assert "error: nope.csv: file not found" in capsys.readouterr().err
+
+
+def test_symlinked_ledger_stays_a_link(tmp_path, capsys):
+    _write_customers(tmp_path / "customers.csv", 300)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "ledger.csv").symlink_to(tmp_path / "data" / "assignments.csv")
+    assert main(_args(tmp_path, "--max-spend", "60")) == 0
+    _write_customers(tmp_path / "customers.csv", 500)
+    assert main(_args(tmp_path, "--max-spend", "60")) == 0
+    assert (tmp_path / "ledger.csv").is_symlink()
+    table = schema.read_table(tmp_path / "data" / "assignments.csv", "assignments")
+    assert f"ledger: {tmp_path / 'ledger.csv'} ({len(table):,} rows" in capsys.readouterr().out
+    assert (tmp_path / "data" / "assignments.csv.meta.json").exists()
+    assert main(_verify(tmp_path)) == 0

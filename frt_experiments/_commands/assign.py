@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,13 @@ from typing import Any
 from frt_experiments._commands._args import check_output_file, seed
 from frt_experiments.assignment import assign, read_customers, stratified_assign, write_tags
 from frt_experiments.errors import LedgerError
+from frt_experiments.ledger import (
+    DEFAULT_LOCK_TIMEOUT,
+    ledger_lock,
+    recover,
+    resolve_ledger,
+    verify_ledger,
+)
 from frt_experiments.schema import write_table
 
 
@@ -23,20 +31,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         "changed salt, arm set, weights or eligibility rule is an error). With --strata or "
         "--spend-bands and --seed, a fixed cohort is randomized in permuted blocks within "
         "strata instead. Prints counts per arm, the sample-ratio-mismatch test and the "
-        "covariate balance table.",
+        "covariate balance table. Every update holds an exclusive lock on <ledger>.lock and "
+        "commits the ledger, <ledger>.excluded.csv and <ledger>.meta.json together; "
+        "meta.json carries an integrity record of the other two, checked on every run. "
+        "With --verify, only checks the ledger (--salt and --ledger).",
     )
-    p.add_argument("--customers", type=Path, required=True, metavar="FILE",
+    p.add_argument("--customers", type=Path, metavar="FILE",
                    help="customers (CSV or Parquet): customer_id, monthly_spend[, segment, "
-                   "pre-period covariates]")
-    p.add_argument("--experiment", required=True, metavar="NAME")
+                   "pre-period covariates] (required unless --verify)")
+    p.add_argument("--experiment", metavar="NAME",
+                   help="experiment name (required unless --verify)")
     p.add_argument("--salt", help="hash salt; a new one per experiment (hashed split)")
-    rule = p.add_mutually_exclusive_group(required=True)
+    rule = p.add_mutually_exclusive_group()
     rule.add_argument("--max-spend", type=float, metavar="X",
                       help="eligible: monthly_spend at most X")
     rule.add_argument("--spend-quantile", type=float, metavar="Q",
                       help="eligible: monthly_spend at most its Q quantile (fixed on first run)")
     p.add_argument("--ledger", type=Path, required=True, metavar="FILE",
-                   help="assignments ledger (CSV or Parquet); created or appended to")
+                   help="assignments ledger (CSV or Parquet); created or appended to (a "
+                   "symbolic link is followed and its target updated in place)")
+    p.add_argument("--verify", action="store_true",
+                   help="check the ledger without changing it: every bucket and arm "
+                   "recomputed from --salt, the integrity record in <ledger>.meta.json and the "
+                   "excluded list checked; prints one line and exits 0, or exits 2 naming the "
+                   "problem")
+    p.add_argument("--lock-timeout", type=_seconds, default=DEFAULT_LOCK_TIMEOUT,
+                   metavar="SECONDS",
+                   help="how long to wait while another run holds the ledger's lock "
+                   f"(default: {DEFAULT_LOCK_TIMEOUT:g})")
     p.add_argument("--export-tags", type=Path, metavar="FILE",
                    help="also write customer_id, arm, tag (frt-NAME-ARM) for helpdesk tagging")
     p.add_argument("--arms", default="fast,one_business_day", metavar="A,B",
@@ -60,6 +82,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _seconds(text: str) -> float:
+    """``argparse`` type of ``--lock-timeout``: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text}")
+    return value
+
+
 def _list(text: str, name: str) -> list[str]:
     items = [t.strip() for t in text.split(",")]
     if any(not t for t in items):
@@ -77,6 +110,14 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ValueError(f"--weights: {args.weights!r} is not a list of numbers") from exc
     stratified = bool(args.strata) or args.spend_bands is not None
+    if args.verify:
+        return _verify(args, arms, weights, stratified)
+    missing = [flag for flag, value in (("--customers", args.customers),
+                                        ("--experiment", args.experiment)) if value is None]
+    if missing:
+        raise ValueError(f"the following arguments are required: {', '.join(missing)}")
+    if args.max_spend is None and args.spend_quantile is None:
+        raise ValueError("one of the arguments --max-spend --spend-quantile is required")
     if stratified:
         if args.salt is not None:
             raise ValueError("--salt: a stratified cohort is not hashed; leave out --salt, or "
@@ -103,13 +144,45 @@ def run(args: argparse.Namespace) -> int:
     if stratified:
         result = stratified_assign(customers, strata=args.strata, spend_bands=args.spend_bands,
                                    rng=args.seed, **common)
-        write_table(result.assignments, args.ledger)
+        real = resolve_ledger(args.ledger)
+        with ledger_lock(real, timeout=args.lock_timeout):
+            for note in recover(real):
+                print(f"note: {note}", file=sys.stderr)
+            if real.exists():  # made by another run since the check above
+                raise LedgerError(f"{args.ledger.name}: exists; a stratified cohort is "
+                                  "assigned once and cannot be extended (use a new ledger file)")
+            write_table(result.assignments, real)
     else:
-        result = assign(customers, salt=str(args.salt), ledger=args.ledger, **common)
+        result = assign(customers, salt=str(args.salt), ledger=args.ledger,
+                        lock_timeout=args.lock_timeout, **common)
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
     print(result.summary(), file=sys.stdout)
     print(f"ledger: {args.ledger} ({len(result.assignments):,} rows, "
           f"{result.n_new:,} new)", file=sys.stdout)
     if args.export_tags is not None:
         write_tags(result.assignments, args.export_tags, args.experiment)
         print(f"tags: {args.export_tags}", file=sys.stdout)
+    return 0
+
+
+def _verify(args: argparse.Namespace, arms: list[str], weights: list[float],
+            stratified: bool) -> int:
+    """``--verify``: check the ledger, change nothing."""
+    if args.salt is None:
+        raise ValueError("--salt: required with --verify (every bucket is recomputed from it)")
+    given = [flag for flag, value in (("--customers", args.customers),
+                                      ("--max-spend", args.max_spend),
+                                      ("--spend-quantile", args.spend_quantile),
+                                      ("--export-tags", args.export_tags),
+                                      ("--assigned-at", args.assigned_at),
+                                      ("--strata/--spend-bands", stratified or None),
+                                      ("--seed", args.seed)) if value is not None]
+    if given:
+        raise ValueError(f"--verify: checks the ledger only; leave out {', '.join(given)}")
+    check = verify_ledger(args.ledger, salt=str(args.salt), experiment=args.experiment,
+                          arms=arms, weights=weights, lock_timeout=args.lock_timeout)
+    for note in check.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(check.summary(), file=sys.stdout)
     return 0
