@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from frt_experiments import schema
 from frt_experiments.calendar import BusinessCalendar
@@ -64,20 +65,27 @@ from frt_experiments.plan import (
     same_allocation,
 )
 from frt_experiments.plotting import arm_color, plot_forest
-from frt_experiments.stats.cuped import cuped_adjust
+from frt_experiments.stats.cuped import regression_adjust
 from frt_experiments.stats.multiplicity import holm
-from frt_experiments.stats.ratio import ratio_gradient
-from frt_experiments.stats.tests import (
-    ArmSummary,
-    MarginTestResult,
-    equivalence_test,
-    noninferiority_test,
-    welch_test,
+from frt_experiments.stats.randomization import (
+    Reassignments,
+    _Inverter,
+    invert,
+    reassignments,
+    relative_bound,
+    relative_tails,
 )
+from frt_experiments.stats.ratio import fieller_interval, ratio_gradient, ratio_t
+from frt_experiments.stats.tests import MarginTestResult
+from frt_experiments.stats.validity import normal_check
 
 __all__ = ["INDICATORS", "METRICS", "RESULT_COLUMNS", "ROW_COLUMNS", "ExperimentResult",
            "MetricResult", "analyze", "analyze_rows"]
 
+#: Choices of ``inference``: chosen per metric, normal theory, or randomization tests.
+INFERENCES = ("auto", "normal", "randomization")
+#: Customers in the smaller arm per CUPED covariate below which CUPED is not used.
+MIN_CUSTOMERS_PER_COVARIATE = 20
 #: The metrics, in the order of the published table.
 METRICS = ("questions", "csat", "nrr", "efficiency")
 #: The published table's wording of each metric.
@@ -132,6 +140,8 @@ class MetricResult:
     variance_reduction: float
     covariates: tuple[str, ...]
     log_se: float = math.nan
+    inference: str = "normal"
+    skewness: float = math.nan
 
 
 @dataclass(frozen=True, eq=False)  # holds frames (diagnostics): compared by identity
@@ -160,6 +170,7 @@ class ExperimentResult:
     diagnostics: Any = None
     window_end: pd.Timestamp | None = None
     plan: ExperimentPlan | None = None
+    inference: str = "auto"
 
     # ------------------------------------------------------------------ tables
     def to_pandas(self) -> pd.DataFrame:
@@ -388,10 +399,74 @@ def _linearization(st: ArmStatistics, metric: str, numerator: str, denominator: 
     return float(scale * mu[iy] / mu[ix]), g
 
 
+def _linearized(st: ArmStatistics, values: np.ndarray, g: np.ndarray, est: float
+                ) -> np.ndarray:
+    """Per-customer ``est + gᵀ(v - v̄)``: the linearized value, centred on the estimate."""
+    return est + (values - st.mean) @ g
+
+
+def _usable_covariates(covariates: list[str], values: np.ndarray, columns: list[str],
+                       treated: np.ndarray) -> tuple[list[str], str]:
+    """Covariates with variance within arms, if the arms are large enough for them.
+
+    CUPED estimates one coefficient per covariate; with fewer than
+    :data:`MIN_CUSTOMERS_PER_COVARIATE` customers per covariate in the smaller arm the
+    estimate overfits (Harrell 2015, section 4.4: 10-20 observations per parameter), so none
+    is used.
+    """
+    if not covariates:
+        return [], ""
+    keep = []
+    for c in covariates:
+        v = values[:, columns.index(c)]
+        spread = max(np.ptp(v[treated]) if treated.any() else 0.0,
+                     np.ptp(v[~treated]) if (~treated).any() else 0.0)
+        if spread > 1e-12 * max(1.0, float(np.abs(v).max(initial=0.0))):
+            keep.append(c)
+    if not keep:
+        return [], "CUPED not used: no pre-period covariate varies within the arms"
+    small = int(min(treated.sum(), (~treated).sum()))
+    if small < MIN_CUSTOMERS_PER_COVARIATE * len(keep):
+        return [], (f"CUPED not used: {small} customers in the smaller arm for {len(keep)} "
+                    f"covariate{'s' if len(keep) > 1 else ''} (needs "
+                    f"{MIN_CUSTOMERS_PER_COVARIATE} per covariate)")
+    return keep, ""
+
+
+def _t_p_value(t: float, df: float, alternative: str) -> float:
+    if math.isnan(t):
+        return 1.0
+    if alternative == "two-sided":
+        return float(2 * stats.t.sf(abs(t), df))
+    if alternative == "greater":
+        return float(stats.t.sf(t, df))
+    return float(stats.t.cdf(t, df))
+
+
+def _t_interval(est: float, se: float, df: float, alpha: float, alternative: str
+                ) -> tuple[float, float]:
+    if alternative == "two-sided":
+        q = float(stats.t.isf(alpha / 2, df))
+        return est - q * se, est + q * se
+    q = float(stats.t.isf(alpha, df))
+    return (est - q * se, math.inf) if alternative == "greater" else (-math.inf, est + q * se)
+
+
+@dataclass
+class _Comparison:
+    """A metric's comparison with what its margin tests need."""
+
+    result: MetricResult
+    cov: np.ndarray  # covariance of the (adjusted) arm estimates
+    means: tuple[float, float]  # the (adjusted) arm estimates
+    inverter: Any = None  # randomization: the prepared test
+
+
 def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
              definition: tuple[str, str | None, str], covariates: list[str], *,
-             alpha: float, alternative: str, method: str
-             ) -> tuple[MetricResult, ArmSummary, ArmSummary]:
+             values: np.ndarray, columns: list[str], treated: np.ndarray, alpha: float,
+             alternative: str, method: str, inference: str,
+             reassigned: Any) -> _Comparison:
     numerator, denominator, what = definition
     ests, gs = [], []
     for st in (stats_c, stats_t):
@@ -402,35 +477,145 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
                                    "is undefined")
         ests.append(est)
         gs.append(g)
-    n = np.array([stats_c.n, stats_t.n], dtype=float)
-    var = np.array([max(float(g @ st.cov @ g), 0.0)  # rounding can leave -1e-30
-                    for g, st in zip(gs, (stats_c, stats_t), strict=True)])
-    means = np.array(ests)
+    n_c, n_t = stats_c.n, stats_t.n
+    psi = np.empty(len(treated))
+    psi[~treated] = _linearized(stats_c, values[~treated], gs[0], ests[0])
+    psi[treated] = _linearized(stats_t, values[treated], gs[1], ests[1])
+    used, cuped_note = _usable_covariates(covariates, values, columns, treated)
+    xcov = values[:, [columns.index(c) for c in used]]
     reduction = 0.0
-    if covariates:
-        ic = [stats_c.index(c) for c in covariates]
-        adj = cuped_adjust(
-            n, mean_y=means, var_y=var,
-            mean_x=np.array([st.mean[ic] for st in (stats_c, stats_t)]),
-            cov_xx=np.array([st.cov[np.ix_(ic, ic)] for st in (stats_c, stats_t)]),
-            cov_xy=np.array([st.cov[ic] @ g for g, st in zip(gs, (stats_c, stats_t),
-                                                              strict=True)]))
-        means, var, reduction = adj.means, adj.variances, adj.variance_reduction
-        method += f"; CUPED on {len(covariates)} pre-period covariate" + \
-            ("s" if len(covariates) > 1 else "") + f" ({reduction:.1%} less variance)"
-    summ_c = ArmSummary(float(means[0]), float(var[0]), stats_c.n)
-    summ_t = ArmSummary(float(means[1]), float(var[1]), stats_t.n)
-    for s, st in ((summ_c, stats_c), (summ_t, stats_t)):
-        if s.mean <= 0:
+    if used:
+        ra = regression_adjust(psi, treated, xcov)
+        means, cov, df, resid = ra.means, ra.cov, ra.df, ra.residuals
+        reduction = ra.variance_reduction
+        method += (f"; CUPED on {len(used)} pre-period covariate{'s' if len(used) > 1 else ''}"
+                   f", HC2 ({reduction:.1%} less variance)")
+    else:
+        means = np.array(ests)
+        var = np.array([psi[~treated].var(ddof=1), psi[treated].var(ddof=1)])
+        cov = np.diag(var / np.array([n_c, n_t]))
+        df = _welch_df(cov[0, 0], cov[1, 1], n_c, n_t)
+        resid = psi - np.where(treated, means[1], means[0])
+        if cuped_note:
+            method += "; " + cuped_note
+    for m, st in zip(means, (stats_c, stats_t), strict=True):
+        if m <= 0:
             raise _problem(metric, f"arm {st.arm!r}: the CUPED-adjusted {metric} is "
-                                   f"{s.mean:.4g}, not positive; analyse with cuped=False")
-    r = welch_test(summ_c, summ_t, alpha=alpha, alternative=alternative)
+                                   f"{m:.4g}, not positive; analyse with cuped=False")
+    contributing = None
+    if denominator is not None and denominator != EXPOSURE_DAYS:
+        contributing = values[:, columns.index(denominator)] > 0
+    check = normal_check(resid, treated, contributing=contributing,
+                         arms=(stats_c.arm, stats_t.arm))
+    var_d = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    se = math.sqrt(max(var_d, 0.0))
+    diff = float(means[1] - means[0])
+    log_se = math.sqrt(max(cov[0, 0] / means[0] ** 2 + cov[1, 1] / means[1] ** 2
+                           - 2 * cov[0, 1] / (means[0] * means[1]), 0.0))
+    use_normal = inference == "normal" or (inference == "auto" and check.ok)
+    if inference == "normal" and math.isinf(check.skewness):
+        raise _problem(metric, f"{check.reason}, so normal theory would treat its {metric} as "
+                               "known exactly; analyse with inference='auto' or "
+                               "'randomization'")
+    inverter = None
+    if use_normal:
+        t = diff / se
+        p = _t_p_value(t, df, alternative)
+        lo, hi = _t_interval(diff, se, df, alpha, alternative)
+        rlo, rhi = fieller_interval(means[0], means[1], var_control=cov[0, 0],
+                                    var_treatment=cov[1, 1], cov=cov[0, 1], df=df,
+                                    alpha=alpha, alternative=alternative)
+        method += "; relative interval by Fieller"
+        if inference == "auto":
+            method += f"; normal theory (skewness {check.skewness:.3f})"
+    else:
+        y = values[:, columns.index(numerator)]
+        x = (np.ones(len(treated)) if denominator is None
+             else values[:, columns.index(denominator)])
+        scale = 30.0 if denominator == EXPOSURE_DAYS else 1.0
+        inverter = _Inverter(np.column_stack([scale * y, x, xcov]), treated,
+                             reassigned(), len(used))
+        r = invert(inverter, alpha=alpha, alternative=alternative)
+        t, p, lo, hi, rlo, rhi = (r.statistic, r.p_value, r.diff_ci_low, r.diff_ci_high,
+                                  r.rel_ci_low, r.rel_ci_high)
+        how = (f"exact over all {r.permutations:,} re-assignments" if r.exact
+               else f"{r.permutations:,} random re-assignments")
+        method = (f"randomization test ({how} of the customers; studentized {method}); "
+                  "intervals by test inversion"
+                  + ("" if inference == "randomization"
+                     else f"; normal theory not used: {check.reason}"))
     res = MetricResult(
-        metric, stats_c.arm, stats_t.arm, stats_c.n, stats_t.n, ests[0], ests[1], r.diff,
-        r.diff_ci_low, r.diff_ci_high, r.rel_diff, r.rel_ci_low, r.rel_ci_high, r.p_value,
-        bool(r.p_value < alpha), method, r.se, r.df, r.statistic, float(reduction),
-        tuple(covariates), r.log_se)
-    return res, summ_c, summ_t
+        metric, stats_c.arm, stats_t.arm, n_c, n_t, ests[0], ests[1], diff, lo, hi,
+        float(means[1] / means[0] - 1), rlo, rhi, p, bool(p < alpha), method, se, df,
+        float(t), float(reduction), tuple(used), log_se,
+        "normal" if use_normal else "randomization", check.skewness)
+    return _Comparison(res, cov, (float(means[0]), float(means[1])), inverter)
+
+
+def _welch_df(a: float, b: float, n_a: int, n_b: int) -> float:
+    den = a * a / (n_a - 1) + b * b / (n_b - 1)
+    return float((a + b) ** 2 / den) if den > 0 else math.inf
+
+
+def _margin_tests(comparisons: dict[str, _Comparison], *, alpha: float, alternative: str,
+                  csat_margin: float | None, nrr_margin: float | None
+                  ) -> list[tuple[str, MarginTestResult]]:
+    """CSAT non-inferiority and NRR equivalence, by the method of each metric's row.
+
+    Normal theory: Fieller's pivot ``(t - ρ c) / sd`` at the margin with the row's degrees of
+    freedom, so the decision agrees with Fieller's interval (non-inferior exactly when the
+    lower bound clears the margin). Randomization: the row's randomization test at the margin
+    and its inverted bound.
+    """
+    out: list[tuple[str, MarginTestResult]] = []
+    for metric, margin, test in (("csat", csat_margin, "non-inferiority"),
+                                 ("nrr", nrr_margin, "equivalence")):
+        if margin is None:
+            continue
+        comp = comparisons[metric]
+        r = comp.result
+        one = (alpha / 2 if alternative == "two-sided" else alpha) \
+            if test == "non-inferiority" else alpha
+        if comp.inverter is None:
+            means = comp.means
+            kw = {"var_control": comp.cov[0, 0], "var_treatment": comp.cov[1, 1],
+                  "cov": comp.cov[0, 1]}
+
+            def pivot(rho: float, means: tuple[float, float] = means,
+                      kw: dict[str, float] = kw) -> float:
+                return ratio_t(means[0], means[1], rho, **kw)
+
+            if test == "non-inferiority":
+                stat = pivot(1 + margin) if margin < 0 else -pivot(1 + margin)
+                p = float(stats.t.sf(stat, r.df))
+                lo, hi = fieller_interval(*means, **kw, df=r.df, alpha=one,
+                                          alternative="greater" if margin < 0 else "less")
+            else:
+                s_lo, s_hi = pivot(1 - margin), -pivot(1 + margin)
+                stat = min(s_lo, s_hi)
+                p = float(max(stats.t.sf(s_lo, r.df), stats.t.sf(s_hi, r.df)))
+                lo, hi = fieller_interval(*means, **kw, df=r.df, alpha=2 * one)
+            df = r.df
+        else:
+            inv = comp.inverter
+            if test == "non-inferiority":
+                side = -1 if margin < 0 else 1
+                stat, p_hi, p_lo = relative_tails(inv, margin)
+                p = p_hi if margin < 0 else p_lo
+                bound = relative_bound(inv, side, one, null=margin)
+                lo, hi = (bound, math.inf) if side < 0 else (-1.0, bound)
+            else:
+                s_lo, p_lo_side, _ = relative_tails(inv, -margin)
+                s_hi, _, p_hi_side = relative_tails(inv, margin)
+                stat = min(s_lo, -s_hi)
+                p = max(p_lo_side, p_hi_side)
+                lo = relative_bound(inv, -1, one, null=-margin)
+                hi = relative_bound(inv, +1, one, null=margin)
+            df = math.nan
+        out.append((metric, MarginTestResult(test, float(margin), "relative", r.rel_diff,
+                                             float(lo), float(hi), float(stat), float(df),
+                                             float(p), float(one), bool(p < one))))
+    return out
 
 
 def _settings(alpha: float, alternative: str, csat_margin: float | None,
@@ -477,6 +662,9 @@ def analyze(
     validate: bool = True,
     calendar: BusinessCalendar | None = None,
     weights: Mapping[str, float] | None = None,
+    inference: str = "auto",
+    permutations: int = 9_999,
+    rng: int | np.random.Generator | None = 0,
 ) -> ExperimentResult:
     """Analyse a trial: questions, CSAT, NRR and efficiency, treatment against control.
 
@@ -500,6 +688,16 @@ def analyze(
         diagnostics: Run :func:`frt_experiments.diagnostics.diagnose` beside the tests (its
             warnings are raised as warnings).
         validate: Validate the tables first (turn off only for already validated tables).
+        inference: ``"auto"`` (default): per metric, normal theory where it holds
+            (:func:`frt_experiments.stats.validity.normal_check`: enough contributing
+            customers, per-customer values with variance and a small enough skewness),
+            otherwise a randomization test with intervals by test inversion
+            (:mod:`frt_experiments.stats.randomization`); ``"normal"``: Welch and the delta
+            method throughout (an arm without variance is then an error); ``"randomization"``:
+            randomization tests throughout. Each row's ``method`` says what was used and why.
+        permutations: Random re-assignments of a randomization test (when the re-assignments
+            are too many to enumerate: more than 100,000).
+        rng: Seed of the re-assignments (default 0: the same data give the same p-values).
         calendar: The desk's business calendar, on which the diagnostics measure FRT in
             business hours and judge each arm's target (default: the simulator's desk,
             ``America/New_York`` Mon-Fri 09:00-17:00 with US holidays -- pass your own for
@@ -559,7 +757,8 @@ def analyze(
                          validate=False)
     result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
                           csat_margin=csat_margin, nrr_margin=nrr_margin,
-                          alternative=alternative)
+                          alternative=alternative, inference=inference,
+                          permutations=permutations, rng=rng)
     diag = None
     if diagnostics:
         diag = _diagnose_tables(customers, conversations, assignments, control=control,
@@ -585,21 +784,34 @@ def analyze_rows(
     nrr_margin: float | None = None,
     plan: ExperimentPlan | None = None,
     alternative: str = "two-sided",
+    inference: str = "auto",
+    permutations: int = 9_999,
+    strata: str | None = None,
+    rng: int | np.random.Generator | None = 0,
 ) -> ExperimentResult:
     """Analyse per-customer rows (:func:`frt_experiments.metrics.customer_rows`) directly.
 
     The statistical half of :func:`analyze`, for rows built elsewhere (a warehouse query, a
     simulation): columns ``arm``, ``conversations``, ``rated``, ``satisfied``,
     ``handle_hours``, ``revenue_start``, ``revenue_end``, optionally ``exposure_days`` and the
-    pre-period covariates. Arguments as for :func:`analyze`; no diagnostics.
+    pre-period covariates. Arguments as for :func:`analyze` (``strata``: a column of ``rows``
+    holding the design's strata, within which the randomization test re-assigns); no
+    diagnostics.
 
     References:
         Deng, Knoblich and Lu (2018); Deng, Xu, Kohavi and Walker (2013); Welch (1947);
-        Holm (1979); Schuirmann (1987).
+        Holm (1979); Schuirmann (1987); Fieller (1954); Chung and Romano (2013).
     """
     alpha, alternative, csat_margin, nrr_margin = _settings(alpha, alternative, csat_margin,
                                                             nrr_margin, plan)
     _check_flags(cuped=cuped)
+    if inference not in INFERENCES:
+        raise ValueError(f"inference must be one of {', '.join(INFERENCES)}, got {inference!r}")
+    if isinstance(permutations, bool) or not isinstance(permutations, int | np.integer) \
+            or permutations < 99:
+        raise ValueError(f"permutations must be an integer >= 99, got {permutations!r}")
+    if strata is not None and strata not in rows.columns:
+        raise ValueError(f"strata: rows have no column {strata!r}")
     if not isinstance(rows, pd.DataFrame):
         raise TypeError("rows must be a pandas DataFrame of per-customer rows (see "
                         f"frt_experiments.metrics.customer_rows), got {type(rows).__name__}")
@@ -641,25 +853,32 @@ def analyze_rows(
         "nrr": "Welch t, delta method over customers (revenue end / start)",
         "efficiency": "Welch t, delta method over customers (conversations / handle hours)",
     }
-    results: list[MetricResult] = []
-    summaries: dict[str, tuple[ArmSummary, ArmSummary]] = {}
+    in_trial = rows[schema.ARM].isin([control, treatment]).to_numpy(bool)
+    sub = rows.loc[in_trial]
+    treated = (sub[schema.ARM] == treatment).to_numpy(bool)
+    values = sub[columns].to_numpy(dtype=float)
+    labels = None if strata is None else sub[strata].astype(str).to_numpy()
+    cache: list[Reassignments] = []
+
+    def reassigned() -> Reassignments:  # drawn once, shared by the metrics that need it
+        if not cache:
+            cache.append(reassignments(treated, strata=labels, permutations=permutations,
+                                       rng=rng))
+        return cache[0]
+
+    comparisons: dict[str, _Comparison] = {}
     for metric in METRICS:
-        res, sc, stt = _compare(metric, st[control], st[treatment], definitions[metric],
-                                covariates, alpha=alpha, alternative=alternative,
-                                method=methods[metric])
-        results.append(res)
-        summaries[metric] = (sc, stt)
-    margin_tests: list[tuple[str, MarginTestResult]] = []
-    if csat_margin is not None:
-        one_sided = alpha / 2 if alternative == "two-sided" else alpha
-        margin_tests.append(("csat", noninferiority_test(*summaries["csat"], margin=csat_margin,
-                                                         alpha=one_sided)))
-    if nrr_margin is not None:
-        margin_tests.append(("nrr", equivalence_test(*summaries["nrr"], margin=nrr_margin,
-                                                     alpha=alpha)))
+        comparisons[metric] = _compare(
+            metric, st[control], st[treatment], definitions[metric], covariates,
+            values=values, columns=columns, treated=treated, alpha=alpha,
+            alternative=alternative, method=methods[metric], inference=inference,
+            reassigned=reassigned)
+    results = [comparisons[m].result for m in METRICS]
+    margin_tests = _margin_tests(comparisons, alpha=alpha, alternative=alternative,
+                                 csat_margin=csat_margin, nrr_margin=nrr_margin)
     return ExperimentResult(tuple(results), alpha, alternative, bool(cuped),
                             tuple(float(p) for p in holm([r.p_value for r in results])),
-                            tuple(margin_tests), None, None, plan)
+                            tuple(margin_tests), None, None, plan, inference)
 
 
 def _check_flags(**flags: object) -> None:

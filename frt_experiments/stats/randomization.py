@@ -52,7 +52,7 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Callable, Iterator
 from itertools import combinations
 
@@ -63,8 +63,10 @@ __all__ = ["RandomizationResult", "Reassignments", "randomization_test", "reassi
            "relative_bound", "relative_tails"]
 
 _ALTERNATIVES = ("two-sided", "greater", "less")
-#: Entries of the float re-assignment block multiplied at once (bounds memory to ~128 MB).
+#: Index entries drawn per block of re-assignments.
 _BLOCK_ENTRIES = 16_000_000
+#: Re-assignments are kept for the next metric when they hold at most this many indices.
+_CACHE_ENTRIES = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class Reassignments:
     strata: np.ndarray | None = None
     seed: int = 0
     enumerated: np.ndarray | None = None
+    _cache: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
 
     def _flip(self) -> bool:
         return 2 * int(self.treated.sum()) > self.treated.size
@@ -100,6 +103,16 @@ class Reassignments:
         re-assignment (the treated ones, or the control ones when treated are the larger
         arm); ``count`` rows in all."""
         small = ~self.treated if self._flip() else self.treated
+        if self._cache:
+            yield from self._cache
+            return
+        keep = self.count * int(small.sum()) <= _CACHE_ENTRIES
+        for block in self._draw(small):
+            if keep:
+                self._cache.append(block)
+            yield block
+
+    def _draw(self, small: np.ndarray) -> Iterator[np.ndarray]:
         if self.enumerated is not None:
             rows = ~self.enumerated if self._flip() else self.enumerated
             yield np.nonzero(rows)[1].reshape(rows.shape[0], int(small.sum()))
@@ -115,7 +128,7 @@ class Reassignments:
         step = max(1, _BLOCK_ENTRIES // max(ns, 1))
         for start in range(0, self.count, step):
             m = min(self.count, start + step) - start
-            out = np.empty((m, ns), dtype=np.int64)
+            out = np.empty((m, ns), dtype=np.int32 if n < 2**31 else np.int64)
             for r in range(m):  # a loop over re-assignments, each a vectorised draw
                 at = 0
                 for idx, k in groups:
@@ -436,6 +449,7 @@ def randomization_test(
     max_exact: int = 100_000,
     rng: int | np.random.Generator | None = 0,
     reassigned: Reassignments | None = None,
+    intervals: bool = True,
 ) -> RandomizationResult:
     """Randomization test of a ratio ``Σy / Σx`` (a mean without ``x``), treated vs control.
 
@@ -450,6 +464,8 @@ def randomization_test(
         permutations, max_exact, rng: See :func:`reassignments`.
         reassigned: Re-assignments to use instead of drawing them (to share them between
             metrics of one trial).
+        intervals: Invert the test for the intervals (``False``: the p-value only, the
+            intervals NaN; much faster in simulations).
 
     Returns:
         :class:`RandomizationResult`; the p-value is that of the studentized statistic, the
@@ -488,11 +504,11 @@ def randomization_test(
     re = reassigned if reassigned is not None else reassignments(
         tt, strata=strata, permutations=permutations, max_exact=max_exact, rng=rng)
     inv = _Inverter(np.column_stack([yy, xx, cov]), tt, re, cov.shape[1])
-    return invert(inv, alpha=alpha, alternative=alternative)
+    return invert(inv, alpha=alpha, alternative=alternative, intervals=intervals)
 
 
-def invert(inv: _Inverter, *, alpha: float, alternative: str,
-           tol: float = 1e-5) -> RandomizationResult:
+def invert(inv: _Inverter, *, alpha: float, alternative: str, tol: float = 1e-5,
+           intervals: bool = True) -> RandomizationResult:
     """Test at no effect and both intervals, from a prepared :class:`_Inverter`."""
     t_obs, a_c, a_t, ok = inv.observed()
     if not ok:
@@ -515,7 +531,7 @@ def invert(inv: _Inverter, *, alpha: float, alternative: str,
         return math.exp(-u), 0.0  # treated numerators divided by 1 + δ = e^u
 
     lo_rel = hi_rel = math.nan
-    if a_c > 0 and a_t > 0:
+    if intervals and a_c > 0 and a_t > 0:
         u = math.log(a_t / a_c)
         lo_u = -math.inf if alternative == "less" else \
             _bound(accept(-1, ratio_shift), u, -1, tol=tol, limit=40.0)
