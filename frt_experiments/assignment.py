@@ -567,7 +567,7 @@ def assign(
 
         if real is not None and (old is None or upgrade or len(new_rows) or len(new_excl)):
             write_ledger(real, new_rows, new_excl, meta, append=old is not None,
-                         counts=(len(old_rows), len(old_excluded)))
+                         counts=(len(old_rows), len(old_excluded)), salt=salt)
     table = pd.concat([old_rows, new_rows], ignore_index=True) if len(old_rows) else new_rows
     excluded = (pd.concat([old_excluded, new_excl], ignore_index=True)
                 if len(old_excluded) else new_excl)

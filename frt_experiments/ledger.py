@@ -9,7 +9,8 @@
   the salt), arms, weights (as shares) and the eligibility rule with the spend ceiling it fixed,
   and the *integrity record* of the other two files: for each its rows, bytes, SHA-256 digest
   and (CSV) the SHA-256 of each block of lines, so that a later run can tell which lines were
-  changed after frt wrote them.
+  changed after frt wrote them, sealed by an HMAC-SHA256 keyed by the salt (a record edited to
+  match an edited ledger is found by anyone holding the salt).
 - ``<ledger>.lock`` -- the lock file: every update holds an exclusive ``flock`` on it (a second
   run waits up to :data:`DEFAULT_LOCK_TIMEOUT` seconds, then fails naming the ledger). It stays
   beside the ledger; deleting it while no run is going is harmless.
@@ -30,6 +31,7 @@ symbolic link is resolved: the file it points to is updated in place, the link s
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import os
@@ -346,6 +348,25 @@ def _integrity_problem(path: Path, rec: Any, meta_name: str, *, lines: bool
     return _changed(path.name, meta_name, _where_changed(data, rec)), data
 
 
+def _seal(salt: str, design: dict[str, Any], record: dict[str, Any]) -> str:
+    """HMAC-SHA256, keyed by the salt, of the design record and the integrity record."""
+    body = {"design": {k: v for k, v in design.items() if k != "integrity"},
+            "record": {k: v for k, v in record.items() if k != "hmac_sha256"}}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hmac.new(salt.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def _seal_problem(meta_name: str, stored: dict[str, Any], salt: str) -> str | None:
+    record = stored.get("integrity")
+    if not isinstance(record, dict):
+        return f"{meta_name}: its integrity record is not readable"
+    seal = record.get("hmac_sha256")
+    if not isinstance(seal, str) or not hmac.compare_digest(seal, _seal(salt, stored, record)):
+        return (f"{meta_name}: was changed after frt wrote it: its integrity record does not "
+                "match its seal (an HMAC keyed by the salt); restore it from a backup")
+    return None
+
+
 # ----------------------------------------------------------------------------- reading
 class LedgerState(NamedTuple):
     """An existing ledger: its rows, its screened-out customers and its stored design record
@@ -409,6 +430,11 @@ def read_ledger(path: Path, meta: dict[str, Any], *, salt: str | None = None
         design = stored if stored is not None else meta
         raise LedgerError(_locate(problem, rows, salt, design, names=(path.name, meta_path.name),
                                   salt_sha256=meta["salt_sha256"], csv=csv))
+    if stored is not None and record is not None and salt is not None:
+        sealed = _seal_problem(meta_path.name, stored, salt)
+        if sealed is not None:
+            raise LedgerError(_locate(sealed, rows, salt, stored, names=(path.name, meta_path.name),
+                                      salt_sha256=meta["salt_sha256"], csv=csv))
     name = path.name
     off = rows[schema.EXPERIMENT].notna() & (rows[schema.EXPERIMENT] != meta["experiment"])
     if off.any():
@@ -679,6 +705,8 @@ def verify_ledger(
             if problem is None:
                 raise
             raise LedgerError(f"{problem}; {err.problems[0]}") from err
+        if problem is None and stored is not None and record is not None:
+            problem = _seal_problem(meta_path.name, stored, salt)
         if problem is not None:
             raise LedgerError(_locate(problem, rows, salt, design,
                                       names=(path.name, meta_path.name),
@@ -733,14 +761,16 @@ def _design(stored: dict[str, Any] | None, arms: Sequence[str] | None,
 # ----------------------------------------------------------------------------- writing
 def write_ledger(path: Path, rows: pd.DataFrame, excluded: pd.DataFrame,
                  meta: dict[str, Any], *, append: bool,
-                 counts: tuple[int, int] | None = None) -> None:
+                 counts: tuple[int, int] | None = None, salt: str | None = None) -> None:
     """Write (or append ``rows`` and ``excluded`` to) the ledger and its sidecars as one unit.
 
     All new versions are written to temporary files beside their targets and committed
     together through ``<ledger>.journal`` (see the module docstring); existing CSV lines are
     kept byte for byte. The meta file gets the integrity record of the other two. Call under
     :func:`ledger_lock` after :func:`recover`. ``counts`` are the rows already in the ledger and
-    the excluded list (read from the files when not given).
+    the excluded list (read from the files when not given). With ``salt`` the record is sealed:
+    an HMAC-SHA256 keyed by the salt over the design and the record, so that a record edited
+    to match an edited ledger is found too (by whoever holds the salt).
 
     Raises:
         LedgerError: An existing file cannot be appended to (other columns), or the files
@@ -780,6 +810,8 @@ def write_ledger(path: Path, rows: pd.DataFrame, excluded: pd.DataFrame,
                 _stage(fs, excl_path, excl_data)
             record = {"format": INTEGRITY_FORMAT, "ledger": ledger_rec,
                       "excluded": _file_record(excl_data, n_excl, lines=True)}
+            if salt is not None:
+                record["hmac_sha256"] = _seal(salt, meta, record)
             _stage(fs, meta_path, (json.dumps({**meta, "integrity": record}, indent=2,
                                               sort_keys=True) + "\n").encode())
     except CommitInterruptedError as exc:

@@ -450,3 +450,33 @@ def test_verify_checks_design_and_experiment(tmp_path):
     with pytest.raises(LedgerError, match=r"ledger.csv: lines \d+, \d+, .*: \d+ stored arms "
                                           r"differ"):
         verify_ledger(ledger, salt=SALT, weights=(0.1, 0.9))
+
+
+def test_a_record_edited_to_match_an_edited_ledger_breaks_its_seal(tmp_path):
+    # someone deletes a line and recomputes the digests in meta.json: only the salt can seal
+    from frt_experiments.ledger import _file_record
+
+    ledger = tmp_path / "ledger.csv"
+    r = _assign(ledger, n=200)
+    _delete_line(ledger, 10)
+    meta_path = sidecars(ledger)[0]
+    meta = json.loads(meta_path.read_text())
+    meta["integrity"]["ledger"] = _file_record(ledger.read_bytes(), len(r.assignments) - 1,
+                                               lines=True)
+    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    message = (r"^ledger.csv.meta.json: was changed after frt wrote it: its integrity record "
+               r"does not match its seal \(an HMAC keyed by the salt\)")
+    with pytest.raises(LedgerError, match=message):
+        _assign(ledger, n=300)
+    with pytest.raises(LedgerError, match=message):
+        verify_ledger(ledger, salt=SALT)
+    # a hand-edited design is found the same way
+    _assign(tmp_path / "b.csv", n=100)
+    meta_path = sidecars(tmp_path / "b.csv")[0]
+    meta = json.loads(meta_path.read_text())
+    meta["eligibility"]["max_spend"] = 90.0
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(LedgerError, match=r"^b.csv.meta.json: was changed after frt wrote it"):
+        verify_ledger(tmp_path / "b.csv", salt=SALT)
+    meta = json.loads(meta_path.read_text())
+    assert "hmac_sha256" in meta["integrity"]
