@@ -1,0 +1,176 @@
+"""analyze_rows(inference=...): valid at every size (issue: small, sparse, skewed, unequal trials).
+
+Each case below misled the normal-theory analysis: a zero-variance arm, CUPED overfitting a tiny
+trial, and significance that disagreed with the displayed interval.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+
+from frt_experiments.analysis import analyze_rows
+from frt_experiments.errors import DataError
+from frt_experiments.stats.cuped import regression_adjust
+from frt_experiments.stats.ratio import fieller_interval, ratio_t
+from frt_experiments.stats.validity import MAX_SKEWNESS, normal_check
+
+
+def _rows(arm, conversations, rated, satisfied, *, handle=None, start=None, end=None,
+          covariates=None):
+    n = len(arm)
+    conv = np.asarray(conversations, float)
+    rows = pd.DataFrame({
+        "arm": arm, "conversations": conv, "rated": np.asarray(rated, float),
+        "satisfied": np.asarray(satisfied, float),
+        "handle_hours": conv * 0.5 if handle is None else np.asarray(handle, float),
+        "revenue_start": np.full(n, 100.0) if start is None else np.asarray(start, float),
+        "revenue_end": np.linspace(90, 110, n) if end is None else np.asarray(end, float)})
+    for name, v in (covariates or {}).items():
+        rows[name] = v
+    return rows
+
+
+def test_a_zero_variance_arm_is_not_treated_as_known():
+    """Control at 100% CSAT with 2 raters against 5 raters at 84%: the delta method gave
+    p = 0.0076 (control variance 0); auto switches to the randomization test."""
+    arm = ["fast"] * 2 + ["one_business_day"] * 5
+    rows = _rows(arm, [3, 2, 5, 5, 5, 5, 5], [3, 2, 5, 5, 5, 5, 5], [3, 2, 4, 5, 4, 4, 4])
+    res = analyze_rows(rows, cuped=False)
+    csat = res["csat"]
+    assert csat.inference == "randomization"
+    assert "no variance" in csat.method
+    assert "exact over all 21 re-assignments" in csat.method
+    assert csat.p_value > 0.2
+    assert not csat.significant
+    assert csat.rel_ci_low < 0 < csat.rel_ci_high
+    with pytest.raises(DataError, match="no variance"):
+        analyze_rows(rows, cuped=False, inference="normal")
+
+
+def test_one_rater_per_arm_says_nothing():
+    arm = ["fast"] * 3 + ["one_business_day"] * 3
+    rows = _rows(arm, [2, 1, 1, 1, 2, 1], [2, 0, 0, 2, 0, 0], [2, 0, 0, 1, 0, 0])
+    csat = analyze_rows(rows, cuped=False)["csat"]
+    assert csat.p_value == 1.0
+    assert (csat.rel_ci_low, csat.rel_ci_high) == (-1.0, math.inf)
+
+
+def test_cuped_cannot_overfit_three_customers_per_arm():
+    """Four pure-noise covariates on 3 customers per arm removed 100% of the variance and gave
+    p ~ 1e-15; CUPED is now not used below 20 customers per covariate in the smaller arm."""
+    rng = np.random.default_rng(7)
+    arm = ["fast"] * 3 + ["one_business_day"] * 3
+    covs = {c: rng.gamma(1.0, 1.0, 6) for c in ("pre_conversations", "pre_rated", "pre_satisfied",
+                                             "pre_handle_seconds")}
+    rows = _rows(arm, rng.poisson(3, 6) + 1, [1] * 6, [1, 0, 1, 1, 0, 1], covariates=covs)
+    res = analyze_rows(rows)
+    for m in res.metrics:
+        assert m.variance_reduction == 0
+        assert m.covariates == ()
+        assert "CUPED not used: 3 customers in the smaller arm" in m.method
+    assert min(m.p_value for m in res.metrics) > 1e-4
+
+
+def test_hc2_regression_matches_statsmodels():
+    rng = np.random.default_rng(2)
+    n = 60
+    t = rng.random(n) < 0.3
+    x = rng.gamma(0.5, 2, (n, 2))
+    y = x @ [1.0, 2.0] + rng.normal(size=n) * (1 + x[:, 0])
+    r = regression_adjust(y, t, x)
+    z = np.column_stack([~t, t, x - x.mean(axis=0)]).astype(float)
+    fit = sm.OLS(y, z).fit(cov_type="HC2")
+    c = np.array([-1.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(r.means, fit.params[:2], rtol=1e-10)
+    np.testing.assert_allclose(r.cov, fit.cov_params()[:2, :2], rtol=1e-10)
+    assert r.pieces.sum() == pytest.approx(c @ fit.cov_params() @ c, rel=1e-10)
+    np.testing.assert_allclose(r.theta, fit.params[2:], rtol=1e-10)
+    # no covariates: HC2 is exactly Welch's variance and degrees of freedom
+    w = regression_adjust(y, t, np.zeros((n, 0)))
+    ref = stats.ttest_ind(y[t], y[~t], equal_var=False)
+    assert w.pieces.sum() == pytest.approx((y[t].mean() - y[~t].mean()) ** 2
+                                           / ref.statistic ** 2, rel=1e-10)
+    assert w.df == pytest.approx(ref.df, rel=1e-10)
+
+
+def test_fieller_bounds_are_where_the_pivot_meets_the_quantile():
+    c, t, vc, vt, cv, df = 10.0, 12.0, 0.25, 0.36, 0.05, 40.0
+    lo, hi = fieller_interval(c, t, var_control=vc, var_treatment=vt, cov=cv, df=df)
+    q = stats.t.isf(0.025, df)
+    for rho in (1 + lo, 1 + hi):
+        assert abs(ratio_t(c, t, rho, var_control=vc, var_treatment=vt, cov=cv)) \
+            == pytest.approx(q, rel=1e-10)
+    # not bounded when the control is not distinguishable from 0
+    assert fieller_interval(0.1, 1.0, var_control=0.01, var_treatment=0.01) == (-1.0, math.inf)
+
+
+def _small_trials(rng, n):
+    arm = np.where(rng.permutation(np.arange(n) < n // 2), "one_business_day", "fast")
+    conv = rng.poisson(rng.gamma(0.6, 4, n)).astype(float) + (np.arange(n) < 4)
+    raters = rng.random(n) < 0.5
+    raters[:4] = True
+    rated = np.where(raters, conv, 0)
+    sat = rng.binomial(rated.astype(int), rng.beta(4, 1, n)).astype(float)
+    start = rng.pareto(1.8, n) * 50 + 10
+    end = start * np.where(rng.random(n) < 0.1, 0.0, rng.lognormal(0, 0.2, n))
+    return _rows(arm, conv, rated, sat, handle=conv * rng.lognormal(-1, 0.8, n), start=start,
+                 end=end)
+
+
+@pytest.mark.parametrize("n", [40, 600])
+def test_significance_p_value_and_interval_agree(n):
+    """'significant' beside an interval that covers 0 (efficiency p = 0.0495 beside
+    [-47.4%, +3.1%]) cannot happen: for every row, 0 is outside the relative and the
+    difference intervals exactly when p < alpha, for both methods."""
+    rng = np.random.default_rng(n)
+    for i in range(6):
+        rows = _small_trials(rng, n)
+        for inference in ("auto", "normal", "randomization"):
+            try:
+                res = analyze_rows(rows, cuped=False, inference=inference, permutations=199,
+                                   rng=i)
+            except DataError:
+                continue
+            for m in res.metrics:
+                outside = not (m.rel_ci_low <= 0 <= m.rel_ci_high)
+                assert outside == m.significant == (m.p_value < 0.05), (inference, m)
+                assert (m.diff_ci_low <= 0 <= m.diff_ci_high) != m.significant, (inference, m)
+
+
+def test_auto_keeps_normal_theory_on_large_symmetric_trials():
+    rng = np.random.default_rng(1)
+    n = 4000
+    arm = np.where(np.arange(n) % 2 == 0, "fast", "one_business_day")
+    conv = rng.poisson(3, n).astype(float) + 1
+    rows = _rows(arm, conv, conv, rng.binomial(conv.astype(int), 0.8),
+                 handle=conv * rng.normal(0.5, 0.05, n), start=rng.normal(100, 10, n),
+                 end=rng.normal(100, 10, n))
+    res = analyze_rows(rows, cuped=False)
+    assert [m.inference for m in res.metrics] == ["normal"] * 4
+    assert all("normal theory (skewness" in m.method for m in res.metrics)
+
+
+def test_normal_check_rules():
+    t = np.arange(200) % 2 == 1
+    ok = normal_check(np.random.default_rng(0).normal(size=200), t)
+    assert ok.ok and ok.skewness < MAX_SKEWNESS
+    few = normal_check(np.random.default_rng(0).normal(size=200), t,
+                       contributing=np.arange(200) < 50)
+    assert not few.ok and "25 contributing customers (< 30)" in few.reason
+    flat = normal_check(np.where(t, 1.0, 0.0), t)
+    assert not flat.ok and "no variance" in flat.reason
+
+
+def test_bad_inference_arguments():
+    rows = _rows(["fast", "fast", "one_business_day", "one_business_day"], [1, 2, 1, 2],
+                 [1, 1, 1, 1], [1, 0, 0, 1])
+    with pytest.raises(ValueError, match="inference must be one of auto, normal, randomization"):
+        analyze_rows(rows, inference="exact")
+    with pytest.raises(ValueError, match="permutations must be an integer >= 99"):
+        analyze_rows(rows, permutations=10)
+    with pytest.raises(ValueError, match="strata: rows have no column 'band'"):
+        analyze_rows(rows, strata="band")
