@@ -145,6 +145,8 @@ CASES = [
                        "--out", OUT, "--no-diagnostics"],
      "naive_conversations.csv: column created_at"),
     ("analyze-bad-alpha", ["analyze", *TRIAL, "--out", OUT, "--alpha", "2"], "alpha"),
+    ("analyze-few-permutations", ["analyze", *TRIAL, "--out", OUT, "--permutations", "10"],
+     "--permutations must be at least 99"),
     ("decide-text-amount", ["decide", "--results", f"{G}/customers.csv", "--revenue-per-year",
                             "abc", "--staffing-savings", "1"], "--revenue-per-year"),
     ("power-nothing", ["power"], "frt power: give"),

@@ -35,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assignments", type=Path, required=True, metavar="FILE")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     p.add_argument("--no-cuped", action="store_true", help="do not adjust by CUPED")
+    p.add_argument("--inference", choices=("auto", "normal", "randomization"), default="auto",
+                   help="auto (default): per metric, normal theory where it holds, else a "
+                   "randomization test; normal: Welch and the delta method throughout; "
+                   "randomization: randomization tests throughout")
+    p.add_argument("--permutations", type=int, default=9_999, metavar="B",
+                   help="random re-assignments of a randomization test (default 9999)")
     p.add_argument("--alpha", type=float, default=None, metavar="A",
                    help="level of the tests (default 0.05, or the plan's)")
     p.add_argument("--plan", type=Path, metavar="PLAN.toml",
@@ -85,6 +91,8 @@ SEQUENTIAL_NOTE = ("With a monitoring plan, judge each metric by its sequential 
 
 def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
+    if args.permutations < 99:
+        raise ValueError(f"--permutations must be at least 99, got {args.permutations}")
     plan = read_plan(args.plan) if args.plan is not None else None
     if plan is not None and args.alpha is not None and args.alpha != plan.alpha:
         raise ValueError(f"--alpha {args.alpha:g} disagrees with the plan's alpha "
@@ -124,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
         if window_end.tzinfo is None:
             raise ValueError(f"--window-end must carry a UTC offset, got {args.window_end!r}")
     result = analyze(customers, conversations, assignments, alpha=alpha,
-                     cuped=not args.no_cuped, control=args.control, treatment=args.treatment,
+                     cuped=not args.no_cuped, inference=args.inference,
+                     permutations=args.permutations, control=args.control,
+                     treatment=args.treatment,
                      csat_margin=args.csat_margin, nrr_margin=args.nrr_margin, plan=plan,
                      window_end=window_end, diagnostics=not args.no_diagnostics,
                      validate=False, calendar=_calendar(args), weights=weights)

@@ -235,8 +235,17 @@ def solve_power(
     found by root finding (Brent) and returned. A solved effect size is positive for
     ``"two-sided"``/``"greater"`` and negative for ``"less"``.
 
+    With ``dist="t"`` a sample size is searched from 2 units in each arm upwards
+    (``nobs1 >= max(2, 2 / ratio)``), where R's ``power.t.test`` starts its search; a
+    design that reaches the power with fewer raises ``ValueError`` (R extends the search
+    below 2 per group, e.g. 1.76 for ``delta = 10``, power 0.9). Two-sided powers count
+    both tails, so sizes match ``power.t.test(..., strict = TRUE)`` (the default
+    ``strict = FALSE`` ignores the far tail: 22.02110 rather than 22.02109 per group for
+    ``delta = 1``, power 0.9).
+
     References:
-        statsmodels ``stats.power.NormalIndPower.solve_power`` (same convention).
+        statsmodels ``stats.power.NormalIndPower.solve_power`` and
+        ``TTestIndPower.solve_power`` (same convention); R Core Team ``stats::power.t.test``.
     """
     given = {"effect_size": effect_size, "nobs1": nobs1, "alpha": alpha, "power": power}
     missing = [k for k, v in given.items() if v is None]
@@ -267,11 +276,20 @@ def solve_power(
     if target == "nobs1":
         if effect_size == 0:
             raise ValueError("effect_size 0 has no finite sample size")
-        lo = 2.0 / (1 + ratio) + 1e-9 if dist == "t" else 1e-9
+        lo = 1e-9
+        if dist == "t":
+            # From 2 units per arm up, where R's power.t.test starts (uniroot from n = 2):
+            # towards one unit per arm the degrees of freedom n1 (1 + ratio) - 2 fall to 0,
+            # where the noncentral t loses all accuracy (power 0.99999 at df 2e-9 for d = 1).
+            lo = max(2.0, 2.0 / _check_positive("ratio", ratio))
 
         def f(n: float) -> float:
             return pw(nobs1=n) - power
 
+        if dist == "t" and f(lo) >= 0:
+            raise ValueError(f"the t test has power {pw(nobs1=lo):.4g} >= {power:g} already at "
+                             f"nobs1 = {lo:g} (2 units in the smaller arm); smaller sizes are "
+                             "not solved")
         if dist == "normal" and alpha is not None and effect_size is not None and power > alpha:
             # Bracket the root around the closed form that ignores the far tail
             # (n1 = (z_alpha + z_power)^2 (1 + 1/ratio) / d^2): a few Brent steps, not forty.

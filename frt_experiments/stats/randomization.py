@@ -52,12 +52,13 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import sparse
 
 __all__ = ["RandomizationResult", "Reassignments", "randomization_test", "reassignments",
            "relative_bound", "relative_tails"]
@@ -142,8 +143,6 @@ class Reassignments:
         The smaller arm is summed as a sparse product (the larger one is the total minus
         it), so a 90/10 trial costs a tenth of a dense product.
         """
-        from scipy import sparse  # local: only randomization tests need it
-
         values = np.asarray(values, dtype=float)
         total = values.sum(axis=0)
         flip = self._flip()
