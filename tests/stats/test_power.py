@@ -5,6 +5,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 from statsmodels.stats.power import NormalIndPower, TTestIndPower, zt_ind_solve_power
 
 from frt_experiments.stats.power import (
@@ -180,3 +181,58 @@ def test_proportions_unequal_allocation_match_statsmodels(p1, p2, ratio, alterna
                                       alternative=sm_alt).power
         assert proportion_power(p1, p2, 100, ratio=ratio,
                                 alternative=alternative) == pytest.approx(sm, abs=1e-12)
+
+
+# R 4.2.2, per group, sd = 1, sig.level = 0.05; R's default strict = FALSE ignores the far tail,
+# strict = TRUE counts both as normal_power does (tol = 1e-12 tightens uniroot's 1.2e-4):
+#   power.t.test(delta = 1, sd = 1, power = 0.9)                  n = 22.02110 (22.0210977)
+#   power.t.test(delta = 1, sd = 1, power = 0.9, strict = TRUE, tol = 1e-12)   n = 22.02108843
+#   power.t.test(delta = 2, sd = 1, power = 0.8)                  n = 5.090008
+#   power.t.test(delta = 2, sd = 1, power = 0.8, strict = TRUE, tol = 1e-12)   n = 5.089994568
+#   power.t.test(delta = 0.2, sd = 1, power = 0.8)                n = 393.4067
+#   power.t.test(delta = 0.2, sd = 1, power = 0.8, strict = TRUE, tol = 1e-12) n = 393.405695
+#     (= pwr::pwr.t.test(d = 0.2, power = 0.8), n = 393.4057)
+#   power.t.test(delta = 5, sd = 1, power = 0.9, strict = TRUE, tol = 1e-12)   n = 2.328877016
+#   power.t.test(delta = 1, sd = 1, power = 0.9, alternative = "one.sided", tol = 1e-12)
+#                                                                  n = 17.84712063
+@pytest.mark.parametrize(("d", "power", "alternative", "r_n"), [
+    (1.0, 0.9, "two-sided", 22.02108843),
+    (2.0, 0.8, "two-sided", 5.089994568),
+    (0.2, 0.8, "two-sided", 393.405695),
+    (5.0, 0.9, "two-sided", 2.328877016),
+    (1.0, 0.9, "greater", 17.84712063),
+    (-1.0, 0.9, "less", 17.84712063),
+])
+def test_t_sample_size_matches_r_power_t_test(d, power, alternative, r_n):
+    n = solve_power(effect_size=d, power=power, alternative=alternative, dist="t")
+    assert n == pytest.approx(r_n, rel=1e-8)
+    # the noncentral t power at that n, straight from SciPy: df 2n - 2, nc d sqrt(n / 2)
+    df, nc = 2 * n - 2, abs(d) * math.sqrt(n / 2)
+    if alternative == "two-sided":
+        q = stats.t.isf(0.025, df)
+        direct = stats.nct.sf(q, df, nc) + stats.nct.cdf(-q, df, nc)
+    else:
+        direct = stats.nct.sf(stats.t.isf(0.05, df), df, nc)
+    assert direct == pytest.approx(power, abs=1e-9)
+
+
+def test_t_sample_size_with_unequal_allocation_matches_statsmodels():
+    # statsmodels 0.15: TTestIndPower().solve_power(effect_size=1, power=0.9, alpha=0.05,
+    #   ratio=2) -> 16.42860125435802; ratio=0.5 -> 32.85720252082452 (the same total, 3 n1 vs
+    #   1.5 n1: the t test depends on the allocation only through 1/n1 + 1/n2 and df)
+    assert solve_power(effect_size=1, power=0.9, ratio=2.0, dist="t") == pytest.approx(
+        16.42860125435802, rel=1e-7)
+    assert solve_power(effect_size=1, power=0.9, ratio=0.5, dist="t") == pytest.approx(
+        32.85720252082452, rel=1e-7)
+
+
+def test_t_sample_size_starts_at_two_per_arm():
+    # delta = 10 reaches power 0.9 below 2 per group (R extends its search there: 1.762908),
+    # where the degrees of freedom approach 0; the toolkit names the smallest size it solves
+    with pytest.raises(ValueError, match=r"already at nobs1 = 2 \(2 units in the smaller arm"):
+        solve_power(effect_size=10, power=0.9, dist="t")
+    with pytest.raises(ValueError, match=r"already at nobs1 = 4 "):
+        solve_power(effect_size=10, power=0.9, ratio=0.5, dist="t")
+    # the z test keeps solving below 2: (z_.975 + z_.9)^2 * 2 / 25 = 0.8406
+    assert solve_power(effect_size=5, power=0.9) == pytest.approx(
+        (stats.norm.isf(0.025) + stats.norm.ppf(0.9)) ** 2 * 2 / 25, rel=1e-4)

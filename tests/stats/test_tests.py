@@ -165,3 +165,54 @@ def test_log_ratio_interval_agrees_with_fieller():
     q = stats.t.isf(0.025, df)
     roots = np.sort(np.roots([c[0] ** 2 - q * q * a, -2 * t[0] * c[0], t[0] ** 2 - q * q * b]))
     np.testing.assert_allclose(1 + np.array([r.rel_ci_low, r.rel_ci_high]), roots, rtol=5e-4)
+
+
+# Zero spread in both arms (se 0): the estimate is exact, so its side of the margin decides.
+# Closed form: the statistic gap / se with gap the distance beyond the margin on the good side
+# tends to +inf (gap > 0) or -inf (gap < 0) as se -> 0, and is 0 (p 0.5, not rejected) on the
+# margin. Cases: (control mean, treatment mean, margin, scale, non-inferior?).
+_ZERO_SE_NI = [
+    (4.0, 2.0, -0.02, "relative", False),    # -50% against "at most 2% worse"
+    (4.0, 3.92, -0.02, "relative", False),   # exactly -2%: on the margin
+    (4.0, 3.96, -0.02, "relative", True),    # -1%
+    (4.0, 4.2, -0.02, "relative", True),     # +5%
+    (10.0, 15.0, 0.02, "relative", False),   # lower is better: +50%
+    (10.0, 10.2, 0.02, "relative", False),   # exactly +2%: on the margin
+    (10.0, 9.0, 0.02, "relative", True),     # -10%
+    (0.3, 0.1, -0.2, "absolute", False),     # on the margin (0.1 - 0.3 rounds to -0.19999...)
+    (0.3, 0.05, -0.2, "absolute", False),
+    (0.3, 0.25, -0.2, "absolute", True),
+    (3.0, 3.5, 0.5, "absolute", False),      # lower is better, on the margin
+    (3.0, 4.0, 0.5, "absolute", False),
+    (3.0, 2.9, 0.5, "absolute", True),
+]
+
+
+@pytest.mark.parametrize(("c", "t", "margin", "scale", "non_inferior"), _ZERO_SE_NI)
+def test_noninferiority_with_zero_se_is_decided_by_the_side_of_the_margin(
+        c, t, margin, scale, non_inferior):
+    r = noninferiority_test((c, 0.0, 50), (t, 0.0, 50), margin=margin, scale=scale)
+    assert r.rejected is non_inferior
+    assert r.statistic == (math.inf if non_inferior else -math.inf)
+    assert r.p_value == (0.0 if non_inferior else 1.0)
+    assert r.conclusion == ("non-inferior" if non_inferior else "not shown non-inferior")
+    # the limit of the test with a vanishing spread reaches the same decision
+    tiny = noninferiority_test((c, 1e-24, 50), (t, 1e-24, 50), margin=margin, scale=scale)
+    assert tiny.rejected is non_inferior
+
+
+@pytest.mark.parametrize(("c", "t", "margin", "scale", "equivalent"), [
+    (4.0, 4.1, 0.05, "relative", True),      # +2.5% inside +-5%
+    (4.0, 3.9, 0.05, "relative", True),
+    (4.0, 4.4, 0.05, "relative", False),     # +10%
+    (4.0, 2.0, 0.05, "relative", False),     # -50%
+    (3.0, 3.1, 0.2, "absolute", True),
+    (3.0, 3.5, 0.2, "absolute", False),
+    (3.0, 2.5, 0.2, "absolute", False),
+])
+def test_equivalence_with_zero_se_is_decided_by_the_side_of_the_margins(
+        c, t, margin, scale, equivalent):
+    r = equivalence_test((c, 0.0, 50), (t, 0.0, 50), margin=margin, scale=scale)
+    assert r.rejected is equivalent
+    assert r.p_value == (0.0 if equivalent else 1.0)
+    assert r.statistic == (math.inf if equivalent else -math.inf)
