@@ -81,9 +81,18 @@ def judge_interim(
     fractions are used. A two-sided plan stops when |z| >= bound; a one-sided one when z
     crosses it.
 
+    A look whose information reaches the plan's (fraction >= 1) before the last planned look
+    is the final analysis: it spends all the alpha left, exactly as a final look would (with a
+    fraction of 1.0 its boundary is that of a plan whose last look is this one), and a z
+    short of it is ``"final: not significant"``, not ``"continue"``. No look may follow it.
+    gsDesign re-sets a design the same way: its documented ``gsDesign(k = 3, test.type = 2,
+    n.fix = 800, n.I = c(300, 600, 860), maxn.IPlan = x$n.I[x$k])`` ends a 5-analysis plan
+    at its third analysis, which overran the planned maximum information.
+
     References:
         Lan and DeMets (1983); Jennison and Turnbull (2000), section 7.2; gsDesign
-        ``gsDesign(usTime = )``.
+        ``gsDesign(usTime = )`` and ``gsDesign(n.I = , maxn.IPlan = )`` (Anderson, K. M.,
+        package documentation, examples of ``?gsDesign``).
     """
     if isinstance(plan, SequentialBounds):
         bounds = plan
@@ -106,10 +115,18 @@ def judge_interim(
             raise ValueError(f"information must give {look} fractions (looks 1..{look}), got "
                              f"{len(info)}")
         frac = info[-1]
+        done = [j + 1 for j, x in enumerate(info[:-1]) if x >= 1]
+        if done:
+            raise ValueError(f"information: look {done[0]} reached the planned information "
+                             f"({info[done[0] - 1]:g} >= 1) and was the final analysis; no "
+                             f"look follows it, got {list(information)!r}")
+        final = look == k or frac >= 1
         spend: list[float] | None = None
-        if look == k and frac > 0:
-            # the final analysis spends whatever alpha is left; the z statistics' correlations
-            # sqrt(I_i / I_j) follow the information reached, so fractions of the final one
+        if final and frac > 0:
+            # the final analysis (the last planned look, or an earlier one that reached the
+            # planned information) spends whatever alpha is left; the z statistics'
+            # correlations sqrt(I_i / I_j) follow the information reached, so fractions of
+            # the final one
             spend = [*info[:-1], 1.0]
             info = [x / frac for x in info]
         try:
@@ -120,6 +137,7 @@ def judge_interim(
                              f"look may overrun 1), got {list(information)!r}") from None
     else:
         frac = planned[look - 1]
+        final = look == k
     bound = bounds.bounds[look - 1]
     if bounds.alternative == "two-sided":
         crossed = abs(z) >= bound
@@ -128,7 +146,7 @@ def judge_interim(
     else:
         crossed = z <= bound
     decision = ("stop: efficacy" if crossed
-                else "final: not significant" if look == k else "continue")
+                else "final: not significant" if final else "continue")
     return InterimDecision(look=look, looks=k, information=float(frac), z=float(z),
                            bound=float(bound), nominal_p=float(bounds.nominal_p[look - 1]),
                            decision=decision)

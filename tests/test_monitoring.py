@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from frt_experiments.monitoring import judge_interim, judge_interim_results, repeated_ci
 from frt_experiments.plan import ExperimentPlan
@@ -142,3 +142,48 @@ def test_one_sided_repeated_cis_cover_simultaneously():
     assert np.isinf(hi).all()
     covered = (lo <= theta).all(axis=1).mean()
     assert covered == pytest.approx(0.95, abs=4 * np.sqrt(0.95 * 0.05 / reps))
+
+
+def _two_look_final_bound(t1, t2):
+    """Two-sided 0.05 O'Brien-Fleming-type (Lan-DeMets) boundary of the second and last look,
+    with alpha spent at t1 of the plan by look 1 and correlation sqrt(t1 / t2) between the two
+    z statistics; by SciPy's bivariate normal (Genz), independently of the package's grid:
+    c1 = Phi^-1(1 - a), a = 2 - 2 Phi(z_0.9875 / sqrt(t1)) per side, and c2 solves
+    P(|Z1| < c1) - P(|Z1| < c1, |Z2| < c2) = 0.05 - 2a."""
+    a = 2 - 2 * stats.norm.cdf(stats.norm.isf(0.0125) / np.sqrt(t1))
+    c1 = stats.norm.isf(a)
+    r = np.sqrt(t1 / t2)
+    mvn = stats.multivariate_normal([0, 0], [[1, r], [r, 1]], abseps=1e-12, releps=1e-12)
+
+    def excess(c2):
+        return (1 - 2 * a) - mvn.cdf([c1, c2], lower_limit=[-c1, -c2]) - (0.05 - 2 * a)
+
+    return optimize.brentq(excess, 1.0, 4.0, xtol=1e-12)
+
+
+@pytest.mark.parametrize("plan", [ExperimentPlan(name="x", looks=3), sequential_bounds(3)])
+def test_look_reaching_the_planned_information_early_is_the_final_analysis(plan):
+    # A 3-look O'Brien-Fleming plan whose second look reaches the planned information is
+    # a 2-look design with timing (0.5, 1): the second look spends all the alpha left.
+    # rpact 3.3.4: getDesignGroupSequential(kMax = 2, alpha = 0.05, sided = 2,
+    #   typeOfDesign = "asOF", informationRates = c(0.5, 1))$criticalValues
+    #   2.962588043 1.968595646
+    d = judge_interim(1.9, look=2, plan=plan, information=[0.5, 1.0])
+    assert d.bound == pytest.approx(1.968595646, abs=2e-8)
+    assert d.bound == pytest.approx(_two_look_final_bound(0.5, 1.0), abs=2e-8)
+    assert d.decision == "final: not significant"
+    assert d.stop
+    assert judge_interim(-2.0, look=2, plan=plan, information=[0.5, 1.0]).decision == (
+        "stop: efficacy")
+    # overrunning the plan at look 2: alpha spent at 0.5 by look 1, the rest at look 2, with
+    # correlation sqrt(0.5 / 1.05). rpact 3.3.4: getDesignGroupSequential(kMax = 2,
+    #   alpha = 0.05, sided = 2, typeOfDesign = "asUser", informationRates = c(0.5 / 1.05, 1),
+    #   userAlphaSpending = c(0.003050645516, 0.05))$criticalValues  2.962588043 1.969418280
+    #   (0.003050645516: the asOF alphaSpent at 0.5 above)
+    d = judge_interim(1.9, look=2, plan=plan, information=[0.5, 1.05])
+    assert d.bound == pytest.approx(1.969418280, abs=2e-8)
+    assert d.bound == pytest.approx(_two_look_final_bound(0.5, 1.05), abs=2e-8)
+    assert (d.information, d.decision) == (1.05, "final: not significant")
+    # the look after a final analysis is refused
+    with pytest.raises(ValueError, match="look 2 reached the planned information"):
+        judge_interim(1.9, look=3, plan=plan, information=[0.5, 1.0, 1.1])
