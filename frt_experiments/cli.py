@@ -6,7 +6,9 @@ Each subcommand lives in ``frt_experiments/_commands/<name>.py`` and exposes
 User errors (bad files, bad arguments, invalid data) are printed on stderr, one line per
 problem, and the command exits with status 2, without a traceback. Warnings are printed as
 ``warning: ...`` lines. An unexpected internal error prints one line and exits 1; set
-``FRT_DEBUG=1`` to see its traceback.
+``FRT_DEBUG=1`` to see its traceback. Deprecation notices of the libraries underneath
+(``DeprecationWarning``, ``PendingDeprecationWarning`` and ``FutureWarning`` not raised by the
+toolkit itself) concern the code, not the user's data: they are shown only with ``FRT_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import warnings
 from collections.abc import Sequence
 
 from frt_experiments._version import __version__
-from frt_experiments.errors import DataError, FrtError
+from frt_experiments.errors import DataError, FrtError, FrtWarning
 
 __all__ = ["main", "run"]
 
@@ -74,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         except (FrtError, ValueError, TypeError, OSError, KeyError) as exc:
             _print_warnings(caught)
-            if os.environ.get("FRT_DEBUG"):
+            if _debug():
                 raise
             print(f"error: {_one_line(exc)}", file=sys.stderr)
             return 2
@@ -82,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("interrupted", file=sys.stderr)
             return 130
         except Exception as exc:
-            if os.environ.get("FRT_DEBUG"):
+            if _debug():
                 raise
             print(f"internal error: {type(exc).__name__}: {_one_line(exc)} "
                   "(set FRT_DEBUG=1 for a traceback and please report it)", file=sys.stderr)
@@ -96,10 +98,26 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split()) or type(exc).__name__
 
 
+#: Warning categories that speak to developers, not users: shown only in debug mode.
+_DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def _debug() -> bool:
+    """Debug mode: ``FRT_DEBUG`` set to anything but empty or ``0``."""
+    return os.environ.get("FRT_DEBUG", "").strip() not in ("", "0")
+
+
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
     seen: set[str] = set()
+    debug = _debug()
     for w in caught:
+        developer = (issubclass(w.category, _DEVELOPER_WARNINGS)
+                     and not issubclass(w.category, FrtWarning))
+        if developer and not debug:
+            continue
         line = _one_line(Exception(str(w.message)))
+        if developer:
+            line += f" ({w.category.__name__} at {w.filename}:{w.lineno})"
         if line not in seen:
             seen.add(line)
             print(f"warning: {line}", file=sys.stderr)

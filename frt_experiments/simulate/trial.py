@@ -75,7 +75,7 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
     for name in df.columns:
         s = df[name]
         if isinstance(s.dtype, pd.DatetimeTZDtype):
-            ns = s.to_numpy(dtype="datetime64[s]", na_value=np.datetime64("NaT"))
+            ns = s.to_numpy(dtype="datetime64[s]", na_value=np.datetime64("NaT", "s"))
             text = pa.array(np.datetime_as_string(ns, unit="s"), mask=np.isnat(ns))
             cols[name] = pc.binary_join_element_wise(text, "+00:00", "")
         elif name in _WHOLE_NUMBERS:
