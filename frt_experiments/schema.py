@@ -22,6 +22,7 @@ Typed representation:
 from __future__ import annotations
 
 import csv as csv_module
+import io
 import os
 import warnings
 import zoneinfo
@@ -239,6 +240,46 @@ def _coerce_number(s: pd.Series, col: Column, bag: _Collector) -> pd.Series:
     return num
 
 
+def _localize(local: pd.Series, timezone: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Naive local times in ``timezone`` to UTC, with the masks of gap and repeated times.
+
+    Rule for the two hours a year a local clock does not name one instant: a time in the
+    spring-forward gap (2025-03-09 02:30 does not exist in New York) is shifted forward to the
+    first instant after the gap (03:00 EDT), which keeps every time in order; a time the autumn
+    change repeats (2025-11-02 01:30) is its first occurrence (the earlier instant, daylight
+    time). Callers warn with the row counts.
+    """
+    local = local.astype("datetime64[ns]")
+    n = len(local)
+    strict = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+
+    def naive_utc(ambiguous: np.ndarray) -> np.ndarray:
+        t = local.dt.tz_localize(timezone, ambiguous=ambiguous, nonexistent="shift_forward")
+        return t.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+    gap = (local.notna() & local.dt.tz_localize(timezone, ambiguous=np.ones(n, bool),
+                                                nonexistent="NaT").isna()).to_numpy()
+    repeat = (local.notna() & strict.isna()).to_numpy() & ~gap
+    # first occurrence = the earlier of the daylight and standard readings
+    out = np.minimum(naive_utc(np.ones(n, bool)), naive_utc(np.zeros(n, bool)))
+    return pd.Series(out, index=local.index).dt.tz_localize("UTC"), gap, repeat
+
+
+def dst_rules(timezone: str) -> tuple[str, str]:
+    """The warning texts (after "N rows are") for gap and repeated local times."""
+    return (f"in the spring-forward gap of {timezone} (times its clocks skipped): shifted "
+            "forward to the first time after the gap",
+            f"in the hour {timezone} repeats in autumn: read as its first occurrence "
+            "(daylight time)")
+
+
+def _dst_warnings(gap: np.ndarray, repeat: np.ndarray, timezone: str, bag: _Collector,
+                  column: str) -> None:
+    for mask, rule in zip((gap, repeat), dst_rules(timezone), strict=True):
+        if mask.any():
+            _warn(bag, column, mask, rule)
+
+
 def _coerce_timestamp(
     s: pd.Series, col: Column, bag: _Collector, timezone: str | None
 ) -> pd.Series:
@@ -250,8 +291,9 @@ def _coerce_timestamp(
                      "time-zone naive (give an offset, or name the zone: timezone= in Python, "
                      "--timezone on the command line)")
             return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
-        return (s.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-                .dt.tz_convert("UTC").astype("datetime64[ns, UTC]"))
+        utc, gap, repeat = _localize(s, timezone)
+        _dst_warnings(gap, repeat, timezone, bag, col.name)
+        return utc
     text = _coerce_text(s)
     present = text.notna().to_numpy()
     has_offset = text.str.contains(_OFFSET_RE, regex=True).fillna(False).to_numpy(dtype=bool)
@@ -274,8 +316,11 @@ def _coerce_timestamp(
             bag.rows(col.name, bad, "not parseable as ISO 8601 timestamps")
             return out
         local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-        out[naive] = (local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-                      .dt.tz_convert("UTC"))
+        utc, gap, repeat = _localize(local, timezone)
+        out[naive] = utc
+        full_gap, full_repeat = np.zeros(len(s), bool), np.zeros(len(s), bool)
+        full_gap[naive], full_repeat[naive] = gap, repeat
+        _dst_warnings(full_gap, full_repeat, timezone, bag, col.name)
     unparsable = present & out.isna().to_numpy()
     bag.rows(col.name, unparsable, "not parseable as ISO 8601 timestamps")
     return out
@@ -511,9 +556,16 @@ def read_table(
     if p.stat().st_size == 0:
         raise DataError([Problem(name, None, "file is empty")])
     csv = p.suffix.lower() != ".parquet"
+    # Any CSV dialect (BOM, UTF-16, ';' or tab, bare carriage returns) or an Excel sheet.
+    from frt_experiments.ingest import _read  # noqa: PLC0415 (ingest imports schema)
+
     try:
-        if csv:
-            header = _csv_header(p)
+        if csv and _read.is_excel(p):
+            raw = _read.read_tabular(p).frame.reset_index(drop=True)
+        elif csv:
+            text, _, _ = _read.decode(p)
+            delim = _read.sniff_delimiter(text)
+            header = _csv_header(text, delim)
             dups = sorted({h for h in header if header.count(h) > 1})
             if dups:
                 raise DataError([Problem(name, None, f"duplicate columns {', '.join(dups)}")])
@@ -521,17 +573,21 @@ def read_table(
                 # a row longer than the header: pandas would drop its extra fields
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 try:
-                    raw = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""],
-                                      engine="c", index_col=False)
+                    raw = pd.read_csv(io.StringIO(text), sep=delim, dtype=str,
+                                      keep_default_na=False, na_values=[""], engine="c",
+                                      index_col=False)
                 except pd.errors.ParserWarning:
-                    raise DataError([_long_rows(p, len(header))]) from None
+                    raise DataError([_long_rows(p, text, delim, len(header))]) from None
+            raw.columns = header
+            if delim == ";":  # Excel in a locale with decimal commas
+                raw, _ = _read.decimal_commas(raw)
         else:
             raw = pd.read_parquet(p)
     except DataError:
         raise
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         if csv and isinstance(exc, pd.errors.ParserError):
-            long_rows = _long_rows(p, len(header))
+            long_rows = _long_rows(p, text, delim, len(header))
             if long_rows.count:
                 raise DataError([long_rows]) from None
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -545,19 +601,17 @@ def read_table(
     return validator(raw, **kwargs)
 
 
-def _long_rows(p: Path, width: int) -> Problem:
+def _long_rows(p: Path, text: str, delimiter: str, width: int) -> Problem:
     """The lines of a CSV file with more fields than its header (an error path only)."""
-    with p.open(newline="", encoding="utf-8") as fh:
-        reader = csv_module.reader(fh)
-        next(reader, None)
-        lines = [reader.line_num for row in reader if len(row) > width]
+    reader = csv_module.reader(io.StringIO(text), delimiter=delimiter)
+    next(reader, None)
+    lines = [reader.line_num for row in reader if len(row) > width]
     return Problem(p.name, None, f"longer than the header (more than {width} fields)",
                    len(lines), tuple(lines[:5]), "lines")
 
 
-def _csv_header(p: Path) -> list[str]:
-    with p.open(newline="", encoding="utf-8") as fh:
-        row = next(csv_module.reader(fh), [])
+def _csv_header(text: str, delimiter: str) -> list[str]:
+    row = next(csv_module.reader(io.StringIO(text), delimiter=delimiter), [])
     return [h.strip() for h in row]
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments.errors import DataError, Problem
+from frt_experiments.errors import DataError, DataWarning, Problem
+from frt_experiments.ingest import _read
 
 __all__ = ["BILLING_KEYS", "ImportResult"]
 
@@ -21,6 +26,9 @@ _BILLING_COLUMNS = (schema.MONTHLY_SPEND, schema.REVENUE_START, schema.REVENUE_E
 _BILLING_OPTIONAL = (schema.SEGMENT, schema.COUNTRY, schema.TIMEZONE)
 #: Column names of the helpdesk people lookup (helpdesk id -> email, external id).
 PERSON_ID, PERSON_EMAIL, PERSON_EXTERNAL_ID = "id", "email", "external_id"
+#: File suffixes read as JSON (or JSON lines) and as tables (CSV dialects, Excel).
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 
 
 @dataclass(frozen=True, repr=False)
@@ -76,19 +84,51 @@ def missing_file(path: Path, what: str) -> DataError:
     return DataError([Problem(path.name, None, f"{what} not found ({path})")])
 
 
-def read_export_csv(path: Path, required: tuple[str, ...], *, what: str) -> pd.DataFrame:
-    """Read one CSV of an export as text, indexed by file line; DataError naming the file and
-    missing columns."""
+# Notes gathered while one import runs (reader assumptions, naive timestamps), so that the
+# helpers deep inside an importer can report them without threading a list through every call.
+_NOTES: ContextVar[list[str] | None] = ContextVar("_NOTES", default=None)
+_NAIVE: ContextVar[dict[str, None] | None] = ContextVar("_NAIVE", default=None)
+
+
+@contextmanager
+def collecting_notes(timezone: str) -> Iterator[list[str]]:
+    """Collect the notes of one import; on exit the list holds them, naive timestamps last."""
+    notes: list[str] = []
+    naive: dict[str, None] = {}
+    t1, t2 = _NOTES.set(notes), _NAIVE.set(naive)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(t1)
+        _NAIVE.reset(t2)
+    if naive:
+        notes.append(f"timestamps without a UTC offset ({', '.join(naive)}) were read as "
+                     f"{timezone} time; give --timezone (timezone=) if the export used another "
+                     "zone")
+
+
+def note(text: str) -> None:
+    """Add a note to the import being collected (ignored outside :func:`collecting_notes`)."""
+    notes = _NOTES.get()
+    if notes is not None and text not in notes:
+        notes.append(text)
+
+
+def read_export_csv(path: Path, required: tuple[str, ...], *, what: str,
+                    delimiter: str | None = None) -> pd.DataFrame:
+    """Read one table of an export as text, indexed by file line; DataError naming the file
+    and missing columns.
+
+    Any CSV dialect (a BOM, UTF-16, ``;`` or tab delimiters, bare carriage returns) or an
+    Excel sheet is read (:mod:`frt_experiments.ingest._read`); what the reader assumed becomes
+    a note of the import.
+    """
     if not path.is_file():
         raise missing_file(path, what)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError([Problem(path.name, None, f"cannot be read: {msg}")]) from exc
-    df.columns = [c.strip() for c in df.columns]
-    # Index rows by their line in the file (header = line 1), so messages can name lines.
-    df.index = pd.RangeIndex(2, len(df) + 2)
+    table = _read.read_tabular(path, what=what, delimiter=delimiter)
+    for text in table.notes:
+        note(text)
+    df = table.frame
     check_columns(df, required, path.name)
     return df
 
@@ -107,10 +147,7 @@ def read_json_records(path: Path, keys: tuple[str, ...], *, what: str) -> list[d
     """
     if not path.is_file():
         raise missing_file(path, what)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        raise DataError([Problem(path.name, None, f"is not valid JSON: {exc}")]) from exc
+    data = read_json(path)
     if isinstance(data, list):
         records = data
     elif isinstance(data, dict):
@@ -127,6 +164,35 @@ def read_json_records(path: Path, keys: tuple[str, ...], *, what: str) -> list[d
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataError([Problem(path.name, None, f"must hold a list of objects under "
                                  f"{' or '.join(repr(k) for k in keys)}")])
+    return records
+
+
+def read_json(path: Path) -> Any:
+    """A JSON document, or the list of the objects of a JSON-lines file (one per line).
+
+    Raises:
+        DataError: neither, naming the file (and, for JSON lines, the first bad line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (ValueError, OSError) as exc:
+        raise DataError([Problem(path.name, None, f"cannot be read as UTF-8 text: {exc}")]
+                        ) from exc
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        if not text.lstrip().startswith("{"):
+            raise DataError([Problem(path.name, None, f"is not valid JSON: {exc}")]) from exc
+    # JSON lines: one object per line (Zendesk incremental exports, jq -c, BigQuery)
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError as exc:
+            raise DataError([Problem(path.name, None, f"is neither JSON nor JSON lines (one "
+                                     f"object a line): line {number}: {exc}")]) from exc
     return records
 
 
@@ -153,8 +219,14 @@ def ids(s: pd.Series) -> pd.Series:
     return as_int.where(whole, text).str.strip().replace("", pd.NA)
 
 
-def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC") -> pd.Series:
-    """Parse export timestamps to UTC: ISO strings (naive ones in ``timezone``) or epoch seconds.
+def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
+               date_format: str | None = None) -> pd.Series:
+    """Parse export timestamps to UTC: ISO strings (naive ones in ``timezone``), epoch seconds,
+    or text in ``date_format`` (``strftime`` codes, e.g. ``%d/%m/%Y %H:%M``).
+
+    Naive times the clock skipped or repeated (daylight saving) follow
+    :func:`frt_experiments.schema._localize` with a :class:`DataWarning` counting the rows; the
+    columns holding naive times are noted in the import being collected.
 
     Raises:
         DataError: values that are present but cannot be parsed, naming the file and column.
@@ -163,24 +235,41 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC") -
     text = pd.Series(raw, index=s.index, dtype="string").str.strip().replace("", pd.NA)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
     num = pd.to_numeric(text, errors="coerce")
-    epoch = num.notna().to_numpy()
+    epoch = num.notna().to_numpy() & (date_format is None)
     if epoch.any():
         out[epoch] = pd.to_datetime(num[epoch], unit="s", utc=True)
     rest = text.notna().to_numpy() & ~epoch
     has_tz = (text.str.contains(r"(?:[Zz]|[+-]\d{2}:?\d{2})$", regex=True)
-              .fillna(False).to_numpy(dtype=bool))
+              .fillna(False).to_numpy(dtype=bool)) & (date_format is None)
     aware, naive = rest & has_tz, rest & ~has_tz
     if aware.any():
         out[aware] = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
+    location = "lines" if source.lower().endswith((".csv", ".xlsx", ".tsv", ".txt")) else "rows"
     if naive.any():
-        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-        out[naive] = (local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-                      .dt.tz_convert("UTC"))
+        if date_format is not None:
+            local = pd.to_datetime(text[naive], errors="coerce", format=date_format)
+        else:
+            local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
+        if isinstance(local.dtype, pd.DatetimeTZDtype):  # the format carried an offset
+            out[naive] = local.dt.tz_convert("UTC")
+        else:
+            utc, gap, repeat = schema._localize(local, timezone)
+            out[naive] = utc
+            if local.notna().any() and timezone:
+                seen = _NAIVE.get()
+                if seen is not None:
+                    seen[name] = None
+            for mask, rule in zip((gap, repeat), schema.dst_rules(timezone), strict=True):
+                if mask.any():
+                    rows = tuple(int(i) for i in text[naive].index[mask][:5])
+                    warnings.warn(str(Problem(source, name, rule, int(mask.sum()), rows,
+                                              location)), DataWarning, stacklevel=2)
     bad = text.notna().to_numpy() & out.isna().to_numpy()
     if bad.any():
         rows = tuple(int(i) for i in s.index[bad][:5])
-        raise DataError([Problem(source, name, "not parseable as timestamps", int(bad.sum()),
-                                 rows, "lines" if source.endswith(".csv") else "rows")])
+        hint = f" with the date format {date_format!r}" if date_format is not None else ""
+        raise DataError([Problem(source, name, f"not parseable as timestamps{hint}",
+                                 int(bad.sum()), rows, location)])
     return out
 
 
@@ -215,6 +304,7 @@ def finish(
     if billing_key not in BILLING_KEYS:
         raise ValueError(f"billing_key must be one of {', '.join(BILLING_KEYS)}, "
                          f"got {billing_key!r}")
+    conversations = _business_above_calendar(conversations)
     customers = None
     if billing is not None:
         bill = _read_billing(billing)
@@ -230,6 +320,35 @@ def finish(
         if problems:
             raise DataError(problems)
     return ImportResult(conv.reset_index(drop=True), customers, source, notes)
+
+
+#: Slack for helpdesks that round their first reply time to whole minutes (Zendesk).
+_ROUNDING_SECONDS = 60.0
+
+
+def _business_above_calendar(conv: pd.DataFrame) -> pd.DataFrame:
+    """Business-hours FRT cannot exceed the calendar FRT (first_response_at - created_at):
+    where it does (by more than a minute's rounding), the helpdesk's business figure measures
+    something else (a reopen, a reassignment); it is emptied, with a warning naming the
+    conversations."""
+    col = schema.FIRST_RESPONSE_BUSINESS_SECONDS
+    if col not in conv.columns:
+        return conv
+    calendar = (conv[schema.FIRST_RESPONSE_AT] - conv[schema.CREATED_AT]).dt.total_seconds()
+    above = (conv[col].astype("float64") > calendar + _ROUNDING_SECONDS).fillna(False)
+    above = above.to_numpy(dtype=bool)
+    if not above.any():
+        return conv
+    who = conv.loc[above, schema.CONVERSATION_ID].astype(str)
+    shown = ", ".join(who.head(5)) + (", ..." if len(who) > 5 else "")
+    message = (f"{_count(len(who), 'conversation')} {'has' if len(who) == 1 else 'have'} a "
+               f"business-hours first response time above the calendar one "
+               f"(first_response_at - created_at): {col} emptied there "
+               f"(conversation_id {shown})")
+    warnings.warn(message, DataWarning, stacklevel=3)
+    out = conv.copy()
+    out.loc[above, col] = np.nan
+    return out
 
 
 def _read_billing(billing: str | Path | pd.DataFrame) -> pd.DataFrame:

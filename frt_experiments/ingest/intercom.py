@@ -114,21 +114,25 @@ def import_intercom(
             or the imported tables break the canonical schema.
     """
     schema.check_timezone(timezone)
-    p = Path(path)
-    if p.is_dir():
-        conv, people, notes = _warehouse(p, timezone)
-        source = "intercom (warehouse)"
-    elif p.suffix.lower() == ".json":
-        conv, people, notes = _api(p, None if contacts is None else Path(contacts), timezone)
-        source = "intercom (API JSON)"
-    elif p.suffix.lower() == ".csv":
-        conv, people, notes = _csv(p, timezone)
-        source = "intercom (CSV export)"
-    elif not p.exists():
-        raise c.missing_file(p, "Intercom export")
-    else:
-        raise DataError([Problem(p.name, None, "is not an Intercom export: give a warehouse "
-                                 "directory, a .json API file or a .csv export")])
+    with c.collecting_notes(timezone) as extra:
+        p = Path(path)
+        if p.is_dir():
+            conv, people, notes = _warehouse(p, timezone)
+            source = "intercom (warehouse)"
+        elif p.suffix.lower() in c.JSON_SUFFIXES:
+            conv, people, notes = _api(p, None if contacts is None else Path(contacts),
+                                       timezone)
+            source = "intercom (API JSON)"
+        elif p.suffix.lower() in c.TABLE_SUFFIXES:
+            conv, people, notes = _csv(p, timezone)
+            source = "intercom (CSV export)"
+        elif not p.exists():
+            raise c.missing_file(p, "Intercom export")
+        else:
+            raise DataError([Problem(p.name, None, "is not an Intercom export: give a "
+                                     "warehouse directory, a .json API file or a .csv/.xlsx "
+                                     "export")])
+    notes = (*notes, *extra)
     return c.finish(conv, source=source, notes=notes, billing=billing,
                     billing_key=billing_key, people=people)
 

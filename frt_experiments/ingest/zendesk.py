@@ -93,27 +93,29 @@ def import_zendesk(
         >>> result = import_zendesk("exports/zendesk")  # doctest: +SKIP
     """
     schema.check_timezone(timezone)
-    p = Path(path)
-    if p.is_dir() and (p / "ticket_data.csv").exists():
-        conv, people, notes = _warehouse(p, timezone)
-        source = "zendesk (warehouse)"
-    else:
-        if p.is_dir() and not (p / "tickets.json").exists():
-            raise DataError([Problem(p.name, None, "holds neither ticket_data.csv (warehouse "
-                                     f"layout) nor tickets.json (API layout) ({p})")])
-        tickets = p / "tickets.json" if p.is_dir() else p
-        base = tickets.parent
+    with c.collecting_notes(timezone) as extra:
+        p = Path(path)
+        if p.is_dir() and (p / "ticket_data.csv").exists():
+            conv, people, notes = _warehouse(p, timezone)
+            source = "zendesk (warehouse)"
+        else:
+            if p.is_dir() and not (p / "tickets.json").exists():
+                raise DataError([Problem(p.name, None, "holds neither ticket_data.csv (warehouse "
+                                         f"layout) nor tickets.json (API layout) ({p})")])
+            tickets = p / "tickets.json" if p.is_dir() else p
+            base = tickets.parent
 
-        def beside(given: str | Path | None, name: str) -> Path | None:
-            if given is not None:
-                return Path(given)
-            return base / name if (base / name).exists() else None
+            def beside(given: str | Path | None, name: str) -> Path | None:
+                if given is not None:
+                    return Path(given)
+                return base / name if (base / name).exists() else None
 
-        conv, people, notes = _api(
-            tickets, beside(ticket_metrics, "ticket_metrics.json"),
-            beside(satisfaction_ratings, "satisfaction_ratings.json"),
-            beside(users, "users.json"), time_field=time_field, timezone=timezone)
-        source = "zendesk (API JSON)"
+            conv, people, notes = _api(
+                tickets, beside(ticket_metrics, "ticket_metrics.json"),
+                beside(satisfaction_ratings, "satisfaction_ratings.json"),
+                beside(users, "users.json"), time_field=time_field, timezone=timezone)
+            source = "zendesk (API JSON)"
+    notes = (*notes, *extra)
     return c.finish(conv, source=source, notes=notes, billing=billing,
                     billing_key=billing_key, people=people)
 
@@ -172,14 +174,8 @@ def _api(
             score = score.fillna(tid.map(r["score"].astype("string").str.lower()))
 
     handle = pd.Series(0.0, index=t.index)
-    if time_field is not None and "custom_fields" in t.columns:
-        fields = t["custom_fields"].explode()
-        fdf = pd.json_normalize(fields.dropna().tolist()).set_index(
-            fields.dropna().index) if fields.notna().any() else pd.DataFrame()
-        if len(fdf) and "id" in fdf.columns:
-            hit = fdf[c.ids(fdf["id"]) == str(time_field)]
-            val = pd.to_numeric(hit["value"], errors="coerce").groupby(level=0).sum()
-            handle = val.reindex(t.index).fillna(0.0)
+    if time_field is not None:
+        handle = _time_field(t, tid, str(time_field).strip(), name)
     else:
         notes.append(_NO_HANDLE)
 
@@ -203,6 +199,35 @@ def _api(
         schema.FIRST_RESPONSE_BUSINESS_SECONDS: reply_bus.astype("float64") * 60.0,
     })
     return conv, people, tuple(notes)
+
+
+def _time_field(t: pd.Series, tid: pd.Series, field: str, name: str) -> pd.Series:
+    """Seconds from custom field ``field`` (empty: 0); an error when no ticket has the field
+    or a value is not a number, naming the field."""
+    fields = (t["custom_fields"] if "custom_fields" in t.columns
+              else pd.Series(None, index=t.index, dtype="object")).explode()
+    fields = fields[fields.map(lambda f: isinstance(f, dict))]
+    fdf = (pd.json_normalize(fields.tolist()).set_index(fields.index) if len(fields)
+           else pd.DataFrame({"id": pd.Series(dtype="object"), "value": pd.Series(
+               dtype="object")}))
+    fid = c.ids(c.column(fdf, "id"))
+    hit = fdf[(fid == field).fillna(False).to_numpy(dtype=bool)]
+    label = f"time field {field} (--time-field)"
+    if hit.empty:
+        present = ", ".join(sorted(set(fid.dropna()), key=lambda v: (len(v), v))[:10])
+        raise DataError([Problem(name, "custom_fields", f"{label} is on no ticket (custom "
+                                 f"field ids present: {present or 'none'})")])
+    value = c.column(hit, "value").astype("string").str.strip().replace("", pd.NA)
+    num = pd.to_numeric(value, errors="coerce")
+    bad = (value.notna() & num.isna()).to_numpy(dtype=bool)
+    if bad.any():
+        who = tid.reindex(hit.index[bad]).astype(str).drop_duplicates()
+        n = len(who)
+        shown = ", ".join(who.head(5)) + (", ..." if n > 5 else "")
+        raise DataError([Problem(name, "custom_fields", f"{label}: {n} "
+                                 f"{'row is' if n == 1 else 'rows are'} not a number of "
+                                 f"seconds (ticket{'s' if n > 1 else ''} {shown})")])
+    return num.astype("float64").groupby(level=0).sum().reindex(t.index).fillna(0.0)
 
 
 def _csat(score: pd.Series) -> dict[str, pd.Series]:
