@@ -159,6 +159,10 @@ class ExperimentResult:
         diagnostics: The :func:`frt_experiments.diagnostics.diagnose` result, or ``None``.
         window_end: End of the analysis window.
         plan: The experiment plan the analysis followed, if any.
+        inference: The inference asked for (each metric's ``inference`` says what was used).
+        skipped: ``(metric, reason)`` of the metrics not analysed (the data do not support
+            them: no ratings, no revenue, no handle time); Holm's adjustment and the margin
+            decisions cover the analysed metrics only.
     """
 
     metrics: tuple[MetricResult, ...]
@@ -171,6 +175,7 @@ class ExperimentResult:
     window_end: pd.Timestamp | None = None
     plan: ExperimentPlan | None = None
     inference: str = "auto"
+    skipped: tuple[tuple[str, str], ...] = ()
 
     # ------------------------------------------------------------------ tables
     def to_pandas(self) -> pd.DataFrame:
@@ -183,6 +188,9 @@ class ExperimentResult:
         for m in self.metrics:
             if m.metric == metric:
                 return m
+        why = dict(self.skipped).get(metric)
+        if why is not None:
+            raise KeyError(f"metric {metric!r} was not analysed: {why}")
         raise KeyError(f"no metric {metric!r} (have {', '.join(m.metric for m in self.metrics)})")
 
     @property
@@ -262,10 +270,11 @@ class ExperimentResult:
         """The published-style table: indicator, relative change with its interval, p-values.
 
         Relative changes and intervals are formatted in percent; ``significant`` is judged on
-        the raw p-value at ``alpha`` (Holm-adjusted p-values beside it).
+        the raw p-value at ``alpha`` (Holm-adjusted p-values beside it). Metrics that were not
+        analysed are listed with ``not analysed: <reason>`` in ``significant``.
         """
         level = _level(self.alpha)
-        return pd.DataFrame({
+        table = pd.DataFrame({
             "indicator": [INDICATORS.get(m.metric, m.metric) for m in self.metrics],
             "relative change": [_pct(m.rel_diff) for m in self.metrics],
             f"{level} CI": [f"[{_pct(m.rel_ci_low)}, {_pct(m.rel_ci_high)}]"
@@ -274,6 +283,18 @@ class ExperimentResult:
             "Holm p": [_p(p) for p in self.p_holm],
             "significant": ["yes" if m.significant else "no" for m in self.metrics],
         })
+        if not self.skipped:
+            return table
+        done = {m.metric: i for i, m in enumerate(self.metrics)}
+        gone = dict(self.skipped)
+        rows = []
+        for metric in [*METRICS, *(m for m in done if m not in METRICS)]:
+            if metric in done:
+                rows.append(table.iloc[done[metric]].tolist())
+            elif metric in gone:
+                rows.append([INDICATORS.get(metric, metric), "-", "-", "-", "-",
+                             f"not analysed: {gone[metric]}"])
+        return pd.DataFrame(rows, columns=table.columns)
 
     def to_markdown(self) -> str:
         """The summary, the decisions and the diagnostics as Markdown (no extra dependency)."""
@@ -514,9 +535,9 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
                            - 2 * cov[0, 1] / (means[0] * means[1]), 0.0))
     use_normal = inference == "normal" or (inference == "auto" and check.ok)
     if inference == "normal" and math.isinf(check.skewness):
-        raise _problem(metric, f"{check.reason}, so normal theory would treat its {metric} as "
-                               "known exactly; analyse with inference='auto' or "
-                               "'randomization'")
+        raise ValueError(f"inference='normal' cannot analyse {metric}: {check.reason}, so "
+                         f"normal theory would treat its {metric} as known exactly; use "
+                         "inference='auto' or 'randomization'")
     inverter = None
     if use_normal:
         t = diff / se
@@ -665,6 +686,7 @@ def analyze(
     inference: str = "auto",
     permutations: int = 9_999,
     rng: int | np.random.Generator | None = 0,
+    metrics: Sequence[str] | None = None,
 ) -> ExperimentResult:
     """Analyse a trial: questions, CSAT, NRR and efficiency, treatment against control.
 
@@ -698,6 +720,10 @@ def analyze(
         permutations: Random re-assignments of a randomization test (when the re-assignments
             are too many to enumerate: more than 100,000).
         rng: Seed of the re-assignments (default 0: the same data give the same p-values).
+        metrics: The metrics to analyse (e.g. ``["questions", "csat"]``); each must be
+            computable, else a DataError. Default: every metric the tables support; the others
+            are listed in ``result.skipped`` with the reason (no ratings, no revenue, no handle
+            time, a denominator or value of zero in an arm).
         calendar: The desk's business calendar, on which the diagnostics measure FRT in
             business hours and judge each arm's target (default: the simulator's desk,
             ``America/New_York`` Mon-Fri 09:00-17:00 with US holidays -- pass your own for
@@ -758,7 +784,7 @@ def analyze(
     result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
                           csat_margin=csat_margin, nrr_margin=nrr_margin,
                           alternative=alternative, inference=inference,
-                          permutations=permutations, rng=rng)
+                          permutations=permutations, rng=rng, metrics=metrics)
     diag = None
     if diagnostics:
         diag = _diagnose_tables(customers, conversations, assignments, control=control,
@@ -768,9 +794,21 @@ def analyze(
                    plan=plan)
 
 
-#: Columns :func:`analyze_rows` needs (``exposure_days`` and pre-period covariates optional).
+#: Columns :func:`analyze_rows` reads (``exposure_days`` and pre-period covariates optional;
+#: of the others only ``arm`` and ``conversations`` are required, see :data:`METRIC_COLUMNS`).
 ROW_COLUMNS = (schema.ARM, CONVERSATIONS, RATED, SATISFIED, HANDLE_HOURS, schema.REVENUE_START,
                schema.REVENUE_END)
+#: The per-customer columns each metric needs.
+METRIC_COLUMNS = {
+    "questions": (CONVERSATIONS,),
+    "csat": (RATED, SATISFIED),
+    "nrr": (schema.REVENUE_START, schema.REVENUE_END),
+    "efficiency": (CONVERSATIONS, HANDLE_HOURS),
+}
+#: What a metric lacks when its columns are absent (the reason it is not analysed).
+_LACKING = {"csat": "no ratings (no csat column)", "nrr": "no revenue (no revenue_start and "
+            "revenue_end in customers)", "efficiency": "no handle time (no handle_seconds "
+            "column)"}
 
 
 def analyze_rows(
@@ -788,6 +826,7 @@ def analyze_rows(
     permutations: int = 9_999,
     strata: str | None = None,
     rng: int | np.random.Generator | None = 0,
+    metrics: Sequence[str] | None = None,
 ) -> ExperimentResult:
     """Analyse per-customer rows (:func:`frt_experiments.metrics.customer_rows`) directly.
 
@@ -817,14 +856,31 @@ def analyze_rows(
                         f"frt_experiments.metrics.customer_rows), got {type(rows).__name__}")
     if control == treatment:
         raise ValueError(f"control and treatment must differ, both are {control!r}")
-    missing = [c for c in ROW_COLUMNS if c not in rows.columns]
+    wanted = _wanted_metrics(metrics)
+    missing = [c for c in (schema.ARM, CONVERSATIONS) if c not in rows.columns]
     if missing:
         raise ValueError(f"rows: missing column(s) {', '.join(missing)} (see "
                          "frt_experiments.metrics.customer_rows)")
+    skipped: dict[str, str] = {}
+    for metric in list(wanted):
+        lack = [c for c in METRIC_COLUMNS[metric] if c not in rows.columns]
+        if lack:
+            if metrics is not None:
+                raise DataError([Problem(f"metric {metric}", None, f"{_LACKING[metric]}: the "
+                                         f"rows have no {', '.join(lack)}")])
+            skipped[metric] = _LACKING[metric]
+            wanted.remove(metric)
+    if "csat" in wanted and not (rows[RATED].to_numpy(dtype=float) > 0).any():
+        if metrics is not None:
+            raise DataError([Problem("metric csat", None, "no ratings: no conversation of an "
+                                     "assigned customer was rated")])
+        skipped["csat"] = "no ratings (no conversation was rated)"
+        wanted.remove("csat")
     has_exposure = EXPOSURE_DAYS in rows.columns
     covariates = [c for c in schema.PRE_COVARIATES if c in rows.columns] if cuped else []
-    columns = [CONVERSATIONS, RATED, SATISFIED, HANDLE_HOURS, schema.REVENUE_START,
-               schema.REVENUE_END, *([EXPOSURE_DAYS] if has_exposure else []), *covariates]
+    columns = [c for c in (CONVERSATIONS, RATED, SATISFIED, HANDLE_HOURS, schema.REVENUE_START,
+                           schema.REVENUE_END) if c in rows.columns]
+    columns += [*([EXPOSURE_DAYS] if has_exposure else []), *covariates]
     _check_rows(rows, columns)
     st = arm_statistics(rows, columns=columns, arms=[control, treatment])
     for name, arm in (("control", control), ("treatment", treatment)):
@@ -867,18 +923,41 @@ def analyze_rows(
         return cache[0]
 
     comparisons: dict[str, _Comparison] = {}
-    for metric in METRICS:
-        comparisons[metric] = _compare(
-            metric, st[control], st[treatment], definitions[metric], covariates,
-            values=values, columns=columns, treated=treated, alpha=alpha,
-            alternative=alternative, method=methods[metric], inference=inference,
-            reassigned=reassigned)
-    results = [comparisons[m].result for m in METRICS]
+    for metric in wanted:
+        try:
+            comparisons[metric] = _compare(
+                metric, st[control], st[treatment], definitions[metric], covariates,
+                values=values, columns=columns, treated=treated, alpha=alpha,
+                alternative=alternative, method=methods[metric], inference=inference,
+                reassigned=reassigned)
+        except DataError as exc:  # the data do not define the metric (no ratings in an arm)
+            if metrics is not None:
+                raise
+            skipped[metric] = "; ".join(p.rule for p in exc.problems)
+    if not comparisons:
+        raise DataError([Problem("metrics", None, "none can be analysed: " + "; ".join(
+            f"{m}: {why}" for m, why in skipped.items()))])
+    results = [comparisons[m].result for m in METRICS if m in comparisons]
     margin_tests = _margin_tests(comparisons, alpha=alpha, alternative=alternative,
-                                 csat_margin=csat_margin, nrr_margin=nrr_margin)
+                                 csat_margin=csat_margin if "csat" in comparisons else None,
+                                 nrr_margin=nrr_margin if "nrr" in comparisons else None)
     return ExperimentResult(tuple(results), alpha, alternative, bool(cuped),
                             tuple(float(p) for p in holm([r.p_value for r in results])),
-                            tuple(margin_tests), None, None, plan, inference)
+                            tuple(margin_tests), None, None, plan, inference,
+                            tuple((m, skipped[m]) for m in METRICS if m in skipped))
+
+
+def _wanted_metrics(metrics: Sequence[str] | None) -> list[str]:
+    if metrics is None:
+        return list(METRICS)
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",")]
+    chosen = list(metrics)
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown or not chosen or len(set(chosen)) != len(chosen):
+        raise ValueError(f"metrics must name distinct metrics among {', '.join(METRICS)}, got "
+                         f"{list(metrics)!r}")
+    return [m for m in METRICS if m in chosen]
 
 
 def _check_flags(**flags: object) -> None:

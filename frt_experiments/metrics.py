@@ -82,9 +82,11 @@ def customer_rows(
         A frame indexed by ``customer_id`` (in the assignments' order) with columns ``arm``,
         ``conversations``, ``rated``, ``satisfied``, ``handle_seconds``, ``handle_hours``,
         ``revenue_start``, ``revenue_end``, ``exposure_days`` and the pre-period covariates
-        present in ``customers`` (:data:`frt_experiments.schema.PRE_COVARIATES`). Counts are
-        floats. Conversations created before the customer's assignment or after
-        ``window_end``, and those of unassigned customers, are left out.
+        present in ``customers`` (:data:`frt_experiments.schema.PRE_COVARIATES`); handle time
+        and revenue only where the tables have them, and ``rated`` 0 everywhere when the
+        conversations carry no ratings. Counts are floats. Conversations created before the
+        customer's assignment or after ``window_end``, and those of unassigned customers, are
+        left out.
 
     Raises:
         DataError: A table breaks a schema rule, or an assigned customer is missing from
@@ -135,8 +137,10 @@ def customer_rows(
     keep = code >= 0
     keep[keep] = (created[keep] >= assigned_at[code[keep]]) & (created[keep] <= end)
     c = code[keep]
-    sat = schema.satisfied(conversations).to_numpy(dtype=float)[keep]
-    handle = conversations[schema.HANDLE_SECONDS].to_numpy(dtype=float)[keep]
+    has_csat = schema.CSAT in conversations.columns
+    sat = (schema.satisfied(conversations).to_numpy(dtype=float)[keep] if has_csat
+           else np.full(int(keep.sum()), np.nan))
+    has_handle = schema.HANDLE_SECONDS in conversations.columns
 
     out = pd.DataFrame(index=pd.Index(pd.array(assigned, dtype="string"),
                                       name=schema.CUSTOMER_ID))
@@ -145,11 +149,14 @@ def customer_rows(
     rated = ~np.isnan(sat)
     out[RATED] = np.bincount(c, weights=rated.astype(float), minlength=n)
     out[SATISFIED] = np.bincount(c, weights=np.where(rated, sat, 0.0), minlength=n)
-    out[schema.HANDLE_SECONDS] = np.bincount(c, weights=handle, minlength=n)
-    out[HANDLE_HOURS] = out[schema.HANDLE_SECONDS].to_numpy() / 3600.0
+    if has_handle:
+        handle = conversations[schema.HANDLE_SECONDS].to_numpy(dtype=float)[keep]
+        out[schema.HANDLE_SECONDS] = np.bincount(c, weights=handle, minlength=n)
+        out[HANDLE_HOURS] = out[schema.HANDLE_SECONDS].to_numpy() / 3600.0
     for col in (schema.REVENUE_START, schema.REVENUE_END,
                 *(p for p in schema.PRE_COVARIATES if p in customers.columns)):
-        out[col] = customers[col].to_numpy(dtype=float)[cust_pos]
+        if col in customers.columns:
+            out[col] = customers[col].to_numpy(dtype=float)[cust_pos]
     exposure = (end - assigned_at) / np.timedelta64(1, "s") / _SECONDS_PER_DAY
     out[EXPOSURE_DAYS] = np.clip(exposure, 0.0, None)
     return out

@@ -144,9 +144,11 @@ CUSTOMERS = TableSpec(
     "customers",
     (
         Column(CUSTOMER_ID, "id"),
-        Column(MONTHLY_SPEND, "number", nonnegative=True),
-        Column(REVENUE_START, "number", nonnegative=True),
-        Column(REVENUE_END, "number", nonnegative=True),
+        # Optional: an analysis without revenue (NRR not analysed) needs only the ids;
+        # assignment checks monthly_spend itself.
+        Column(MONTHLY_SPEND, "number", required=False, nonnegative=True),
+        Column(REVENUE_START, "number", required=False, nonnegative=True),
+        Column(REVENUE_END, "number", required=False, nonnegative=True),
         Column(SEGMENT, "text", required=False, nullable=True),
         Column(COUNTRY, "text", required=False, nullable=True),
         Column(TIMEZONE, "text", required=False, nullable=True),
@@ -179,9 +181,10 @@ CONVERSATIONS = TableSpec(
         Column(CREATED_AT, "timestamp"),
         Column(FIRST_RESPONSE_AT, "timestamp", nullable=True),
         Column(CLOSED_AT, "timestamp", required=False, nullable=True),
-        Column(HANDLE_SECONDS, "number", nonnegative=True),
-        Column(CSAT, "text", nullable=True),
-        Column(CSAT_SCALE, "text", nullable=True),
+        # Optional: without handle time efficiency is not analysed, without ratings CSAT.
+        Column(HANDLE_SECONDS, "number", required=False, nonnegative=True),
+        Column(CSAT, "text", required=False, nullable=True),
+        Column(CSAT_SCALE, "text", required=False, nullable=True),
         Column(CHANNEL, "text", required=False, nullable=True),
         Column(FIRST_RESPONSE_BUSINESS_SECONDS, "number", required=False, nullable=True,
                nonnegative=True),
@@ -393,7 +396,8 @@ def validate_customers(
     """Validate a customers table and return it typed.
 
     Rules: ``customer_id`` present and unique; ``monthly_spend``, ``revenue_start`` and
-    ``revenue_end`` numbers ``>= 0``; pre-period covariates numbers ``>= 0``. Warns
+    ``revenue_end`` (each optional: without revenue NRR is not analysed) numbers ``>= 0``;
+    pre-period covariates numbers ``>= 0``. Warns
     (:class:`~frt_experiments.errors.DataWarning`) for customers with no revenue at the start.
 
     Raises:
@@ -401,13 +405,17 @@ def validate_customers(
     """
     bag = _Collector(source, csv_lines=csv_lines)
     out = _coerce(df, CUSTOMERS, bag, None)
+    if out is not None and (REVENUE_START in out) != (REVENUE_END in out):
+        have, lack = ((REVENUE_START, REVENUE_END) if REVENUE_START in out
+                      else (REVENUE_END, REVENUE_START))
+        bag.table(f"column {have} without column {lack} (NRR needs both)")
     if out is not None:
         _duplicates(out, CUSTOMER_ID, bag, "repeating an earlier customer_id")
         if PRE_RATED in out and PRE_SATISFIED in out:
             bag.rows(PRE_SATISFIED, (out[PRE_SATISFIED] > out[PRE_RATED]).to_numpy(),
                      f"greater than {PRE_RATED}")
     _finish(bag, raise_errors)
-    if out is not None and not bag.problems:
+    if out is not None and not bag.problems and REVENUE_START in out:
         zero = (out[REVENUE_START] == 0).to_numpy()
         if zero.any():
             _warn(bag, REVENUE_START, zero, "zero: customers with no revenue at the start "
@@ -447,7 +455,9 @@ def validate_conversations(
     Rules: ``conversation_id`` unique; ``created_at`` an aware timestamp;
     ``first_response_at`` and ``closed_at`` not earlier than ``created_at``;
     ``handle_seconds`` ``>= 0``; ``csat`` on its ``csat_scale`` (``1-5``: an integer 1 to 5;
-    ``good-bad``: ``good`` or ``bad``), and a scale wherever there is a rating.
+    ``good-bad``: ``good`` or ``bad``), and a scale wherever there is a rating. Handle time
+    and ratings are optional (an export without them supports fewer metrics); without
+    ``csat`` and ``csat_scale`` both are added empty (no conversation rated).
 
     Raises:
         DataError: listing every broken rule.
@@ -460,7 +470,14 @@ def validate_conversations(
         for col in (FIRST_RESPONSE_AT, CLOSED_AT):
             if col in out:
                 bag.rows(col, (out[col] < created).to_numpy(), f"earlier than {CREATED_AT}")
-        out[CSAT] = _check_csat(out, bag)
+        if CSAT not in out and CSAT_SCALE not in out:  # an export without ratings
+            out[CSAT] = pd.Series(pd.NA, index=out.index, dtype="string")
+            out[CSAT_SCALE] = pd.Series(pd.NA, index=out.index, dtype="string")
+        elif CSAT_SCALE not in out or CSAT not in out:
+            have, lack = (CSAT, CSAT_SCALE) if CSAT in out else (CSAT_SCALE, CSAT)
+            bag.table(f"column {have} without column {lack} (ratings need their scale)")
+        else:
+            out[CSAT] = _check_csat(out, bag)
     _finish(bag, raise_errors)
     return out if out is not None else df
 

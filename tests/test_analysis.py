@@ -194,8 +194,11 @@ def test_bad_input_names_metric_and_arm():
     mask = unrated.customer_id.isin(treated)
     unrated.loc[mask, "csat"] = None
     unrated.loc[mask, "csat_scale"] = None
+    # the metric is not analysed (the others are), and asked for explicitly it is an error
+    res = analyze(customers, unrated, assignments, diagnostics=False)
+    assert dict(res.skipped)["csat"].startswith("arm 'one_business_day' has no ratings")
     with pytest.raises(DataError, match=r"metric csat: arm 'one_business_day' has no ratings"):
-        analyze(customers, unrated, assignments, diagnostics=False)
+        analyze(customers, unrated, assignments, diagnostics=False, metrics=["csat"])
     with pytest.raises(ValueError, match="csat_margin must be a relative non-inferiority"):
         analyze(customers, conversations, assignments, csat_margin=0.02, diagnostics=False)
     with pytest.raises(ValueError, match="control and treatment must differ"):
@@ -223,8 +226,10 @@ def test_analyze_rows_is_the_statistical_half(trial, result):
     rows = customer_rows(trial.customers, trial.conversations, trial.assignments)
     again = analyze_rows(rows, csat_margin=-0.02, nrr_margin=0.01)
     pd.testing.assert_frame_equal(again.to_pandas(), result.to_pandas())
+    assert dict(analyze_rows(rows.drop(columns="rated")).skipped) == {
+        "csat": "no ratings (no csat column)"}
     with pytest.raises(ValueError, match="missing column"):
-        analyze_rows(rows.drop(columns="rated"))
+        analyze_rows(rows.drop(columns="conversations"))
 
 
 @pytest.mark.parametrize("use_cuped", [False, True])

@@ -47,7 +47,7 @@ def test_a_zero_variance_arm_is_not_treated_as_known():
     assert csat.p_value > 0.2
     assert not csat.significant
     assert csat.rel_ci_low < 0 < csat.rel_ci_high
-    with pytest.raises(DataError, match="no variance"):
+    with pytest.raises(ValueError, match="inference='normal' cannot analyse csat: arm 'fast'"):
         analyze_rows(rows, cuped=False, inference="normal")
 
 
@@ -219,3 +219,63 @@ def test_large_balanced_trials_give_todays_estimates_and_nearly_todays_intervals
         assert abs(m.se ** 2 / old_var - 1) < 4 * 4 / n
         log_half = math.log((1 + m.rel_ci_high) / (1 + m.rel_ci_low)) / 2
         assert log_half / (stats.t.isf(0.025, m.df) * m.log_se) == pytest.approx(1, abs=0.005)
+
+
+# ---------------------------------------------------------------- what the data support
+def _partial_trial():
+    from frt_experiments.simulate import simulate
+
+    trial = simulate("published", customers=3000, rng=4)
+    conv = trial.conversations.drop(columns=["csat", "csat_scale", "handle_seconds"])
+    cust = trial.customers.drop(columns=["revenue_start", "revenue_end", "monthly_spend"])
+    return cust, conv, trial.assignments
+
+
+def test_an_export_without_ratings_revenue_or_handle_time_gets_its_questions_analysed():
+    """Today: 'metric csat: arm fast has no ratings' stopped the whole analysis."""
+    from frt_experiments.analysis import analyze
+
+    cust, conv, assignments = _partial_trial()
+    res = analyze(cust, conv, assignments, diagnostics=False)
+    assert [m.metric for m in res.metrics] == ["questions"]
+    skipped = dict(res.skipped)
+    assert set(skipped) == {"csat", "nrr", "efficiency"}
+    assert "no ratings" in skipped["csat"]
+    assert "no revenue" in skipped["nrr"]
+    assert "no handle time" in skipped["efficiency"]
+    # Holm over the analysed metric only: nothing to inflate
+    assert res.p_holm == (res["questions"].p_value,)
+    table = res.summary()
+    assert table["significant"].str.startswith("not analysed").sum() == 3
+    assert "not analysed: no revenue" in res.to_markdown()
+    with pytest.raises(KeyError, match="'csat' was not analysed: no ratings"):
+        res["csat"]
+    with pytest.raises(DataError, match="metric csat: no ratings"):
+        analyze(cust, conv, assignments, diagnostics=False, metrics=["questions", "csat"])
+    only = analyze(cust, conv, assignments, diagnostics=False, metrics=["questions"])
+    assert only.skipped == ()
+    with pytest.raises(ValueError, match="metrics must name distinct metrics"):
+        analyze(cust, conv, assignments, diagnostics=False, metrics=["speed"])
+
+
+def test_frt_analyze_and_validate_accept_partial_tables(tmp_path, capsys):
+    from frt_experiments.cli import main
+
+    cust, conv, assignments = _partial_trial()
+    paths = {}
+    for name, df in (("customers", cust), ("conversations", conv),
+                     ("assignments", assignments)):
+        paths[name] = tmp_path / f"{name}.csv"
+        df.to_csv(paths[name], index=False)
+    flat = [x for k, p in paths.items() for x in (f"--{k}", str(p))]
+    assert main(["validate", *flat]) == 0
+    out = tmp_path / "out"
+    assert main(["analyze", *flat, "--out", str(out), "--no-diagnostics"]) == 0
+    printed = capsys.readouterr().out
+    assert "not analysed: no ratings" in printed
+    results = pd.read_csv(out / "results.csv")
+    assert results["metric"].tolist() == ["questions"]
+    assert "not analysed: no handle time" in (out / "summary.md").read_text()
+    assert main(["analyze", *flat, "--out", str(tmp_path / "o2"), "--no-diagnostics",
+                 "--metrics", "questions,nrr"]) == 2
+    assert "metric nrr: no revenue" in capsys.readouterr().err

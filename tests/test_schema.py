@@ -76,9 +76,31 @@ def test_header_only_file(tmp_path):
 
 
 def test_missing_column(tmp_path):
+    # revenue is optional (without it NRR is not analysed), but comes in pairs
     text = "customer_id,monthly_spend,revenue_start\nc1,10,100\n"
     msgs = _messages(_write(tmp_path, "customers.csv", text), "customers")
-    assert msgs == ["customers.csv: missing required column revenue_end"]
+    assert msgs == ["customers.csv: column revenue_start without column revenue_end (NRR "
+                    "needs both)"]
+    msgs = _messages(_write(tmp_path, "customers.csv", "monthly_spend\n10\n"), "customers")
+    assert msgs == ["customers.csv: missing required column customer_id"]
+
+
+def test_partial_tables_are_valid(tmp_path):
+    """An export without ratings, handle time or revenue supports fewer metrics, not none."""
+    from frt_experiments.schema import read_table
+
+    cust = read_table(_write(tmp_path, "customers.csv", "customer_id\nc1\nc2\n"), "customers")
+    assert cust["customer_id"].tolist() == ["c1", "c2"]
+    conv = read_table(_write(tmp_path, "conversations.csv",
+                             "conversation_id,customer_id,created_at,first_response_at\n"
+                             "v1,c1,2025-01-06T10:00:00Z,\n"), "conversations")
+    assert conv["csat"].isna().all()
+    assert "handle_seconds" not in conv.columns
+    msgs = _messages(_write(tmp_path, "conversations.csv",
+                            "conversation_id,customer_id,created_at,first_response_at,csat\n"
+                            "v1,c1,2025-01-06T10:00:00Z,,5\n"), "conversations")
+    assert msgs == ["conversations.csv: column csat without column csat_scale (ratings need "
+                    "their scale)"]
 
 
 def test_duplicate_column(tmp_path):
