@@ -140,25 +140,40 @@ def check_columns(df: pd.DataFrame, required: tuple[str, ...], source: str) -> N
                          for c in missing])
 
 
-def read_json_records(path: Path, keys: tuple[str, ...], *, what: str) -> list[dict[str, Any]]:
-    """Records of a JSON file: a list, or the list under the first of ``keys`` present.
+def read_json_records(path: Path, keys: tuple[str, ...], *, what: str,
+                      single: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Records of a JSON file (or JSON lines): a list, or the list under the first of ``keys``.
 
-    A single object that has none of the keys is taken as one record.
+    One object is one record when it is wrapped under a key of ``single`` (``{"ticket":
+    {...}}``), is a webhook notification (``{"data": {"item": {...}}}``), or carries an ``id``
+    and a ``created_at`` of its own (a single Intercom conversation, which may hold lists such
+    as ``conversation_parts``); another object holding a list of objects under a key not in
+    ``keys`` is another helpdesk's file, said so.
     """
     if not path.is_file():
         raise missing_file(path, what)
     data = read_json(path)
+    if isinstance(data, dict):
+        item = data.get("data")
+        if isinstance(item, dict) and isinstance(item.get("item"), dict):
+            data = item["item"]  # {"type": "notification_event", "data": {"item": {...}}}
     if isinstance(data, list):
         records = data
     elif isinstance(data, dict):
         found = [k for k in keys if k in data]
+        wrapped = [k for k in single if isinstance(data.get(k), dict)]
         other = [k for k, v in data.items() if isinstance(v, list) and v
                  and all(isinstance(r, dict) for r in v)]
-        if not found and other:
+        if found:
+            records = data[found[0]]
+        elif wrapped:
+            records = [data[wrapped[0]]]
+        elif {"id", "created_at"} <= data.keys() or not other:
+            records = [data]
+        else:
             raise DataError([Problem(path.name, None, f"holds {other[0]!r}, expected "
                                      f"{' or '.join(repr(k) for k in keys)} (is it the "
                                      f"right helpdesk's {what}?)")])
-        records = data[found[0]] if found else [data]
     else:
         records = None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

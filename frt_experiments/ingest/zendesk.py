@@ -98,6 +98,9 @@ def import_zendesk(
         if p.is_dir() and (p / "ticket_data.csv").exists():
             conv, people, notes = _warehouse(p, timezone)
             source = "zendesk (warehouse)"
+        elif p.is_file() and p.suffix.lower() in c.TABLE_SUFFIXES:
+            conv, people, notes = _ui_csv(p, time_field=time_field, timezone=timezone)
+            source = "zendesk (CSV export)"
         else:
             if p.is_dir() and not (p / "tickets.json").exists():
                 raise DataError([Problem(p.name, None, "holds neither ticket_data.csv (warehouse "
@@ -126,7 +129,10 @@ def _api(
     users_path: Path | None, *, time_field: int | str | None, timezone: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple[str, ...]]:
     name = tickets_path.name
-    raw = c.read_json_records(tickets_path, ("tickets",), what="tickets file")
+    raw = c.read_json_records(tickets_path, ("tickets", "results"), what="tickets file",
+                              single=("ticket",))
+    # search results mix tickets with users, organizations, ... (result_type)
+    raw = [r for r in raw if r.get("result_type", "ticket") == "ticket"]
     t = c.flatten(raw)
     c.check_columns(t, ("id", "requester_id", "created_at"), name)
     t = t[c.column(t, "status").astype("string").fillna("") != "deleted"]
@@ -236,6 +242,74 @@ def _csat(score: pd.Series) -> dict[str, pd.Series]:
     csat = score.where(rated, pd.NA).astype("string")
     scale = pd.Series(schema.SCALE_GOOD_BAD, index=score.index, dtype="string").where(rated)
     return {schema.CSAT: csat, schema.CSAT_SCALE: scale}
+
+
+# ----------------------------------------------------------------------------- UI CSV export
+_UI_REQUIRED = ("Id", "Requester id", "Created at")
+# Explore names its columns differently from the ticket export: the same fields.
+_UI_ALIASES = {"Ticket ID": "Id", "Requester ID": "Requester id",
+               "Ticket created - Timestamp": "Created at",
+               "Ticket solved - Timestamp": "Solved at", "Ticket status": "Status",
+               "Ticket channel": "Via", "Satisfaction score": "Satisfaction Score"}
+
+
+def _ui_csv(
+    path: Path, *, time_field: int | str | None, timezone: str,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple[str, ...]]:
+    """The CSV (or workbook) that Zendesk's ticket export and Explore write: one row per
+    ticket, columns titled as in the UI, naive times in the account's time zone."""
+    name = path.name
+    t = c.read_export_csv(path, (), what="Zendesk CSV export")
+    t = t.rename(columns={k: v for k, v in _UI_ALIASES.items()
+                          if k in t.columns and v not in t.columns})
+    c.check_columns(t, _UI_REQUIRED, name)
+    t = t[c.column(t, "Status").astype("string").str.lower().fillna("") != "deleted"]
+
+    def ts(col: str) -> pd.Series:
+        return c.timestamps(c.column(t, col), source=name, name=col, timezone=timezone)
+
+    def number(col: str, what: str) -> pd.Series:
+        raw = c.column(t, col).astype("string").str.strip().replace("", pd.NA)
+        num = pd.to_numeric(raw, errors="coerce").astype("float64")
+        bad = (raw.notna() & num.isna()).to_numpy(dtype=bool)
+        if bad.any():
+            raise DataError([Problem(name, col, f"not a number of {what}", int(bad.sum()),
+                                     tuple(int(i) for i in t.index[bad][:5]), "lines")])
+        return num
+
+    created = ts("Created at")
+    reply = number("First reply time in minutes", "minutes")
+    notes: list[str] = []
+    if "First reply time in minutes" not in t.columns:
+        notes.append("no 'First reply time in minutes' column: first_response_at is empty")
+    if time_field is None:
+        notes.append(_NO_HANDLE)
+        handle = pd.Series(0.0, index=t.index)
+    else:
+        col = str(time_field)
+        if col not in t.columns:
+            raise DataError([Problem(name, col, "missing: the time field (--time-field) must "
+                                     "name a column of seconds in this export")])
+        handle = number(col, "seconds (the time field, --time-field)").fillna(0.0)
+    people = pd.DataFrame({
+        c.PERSON_ID: c.ids(t["Requester id"]),
+        c.PERSON_EMAIL: c.column(t, "Requester email").astype("string"),
+        c.PERSON_EXTERNAL_ID: c.ids(c.column(t, "Requester external id"))})
+    score = c.column(t, "Satisfaction Score").astype("string").str.strip().str.lower()
+    conv = c.conversations_frame(**{
+        schema.CONVERSATION_ID: c.ids(t["Id"]),
+        schema.CUSTOMER_ID: c.ids(t["Requester id"]),
+        schema.CREATED_AT: created,
+        schema.FIRST_RESPONSE_AT: created + pd.to_timedelta(reply.to_numpy(dtype=float),
+                                                            unit="min"),
+        schema.CLOSED_AT: ts("Solved at"),
+        schema.HANDLE_SECONDS: handle,
+        **_csat(score),
+        schema.CHANNEL: c.column(t, "Via").astype("string").str.strip().str.lower(),
+        schema.FIRST_RESPONSE_BUSINESS_SECONDS:
+            number("First reply time in minutes within business hours", "minutes") * 60.0,
+    })
+    return conv, people, tuple(notes)
 
 
 # ----------------------------------------------------------------------------- warehouse

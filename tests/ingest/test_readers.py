@@ -29,9 +29,13 @@ def test_csv_dialects_read_as_the_same_table(name: str) -> None:
     assert conv.loc[1, schema.FIRST_RESPONSE_AT] == pd.Timestamp("2025-03-03T20:30:00Z")
 
 
+_NEEDS_OPENPYXL = pytest.mark.skipif(not _read.excel_available(),
+                                     reason="the 'excel' extra (openpyxl) is not installed")
+
+
 @pytest.mark.parametrize("name", [
     "conversations_excel_semicolon.csv", "conversations_utf16.txt",
-    "conversations_bare_cr.csv", "conversations.xlsx",
+    "conversations_bare_cr.csv", pytest.param("conversations.xlsx", marks=_NEEDS_OPENPYXL),
 ])
 def test_frt_validate_accepts_each_dialect(name: str, capsys: pytest.CaptureFixture[str]
                                            ) -> None:
