@@ -95,6 +95,8 @@ class Decision:
         trust_problems: What the result's diagnostics found that voids the comparison: a
             sample ratio mismatch, or a treatment not delivered (the arms' first responses did
             not differ as designed). Empty when none were found or none were run.
+        not_evaluated: ``"csat"`` and/or ``"nrr"`` when that metric was not analysed, so its
+            clause could not be evaluated (its fields are NaN).
     """
 
     success: bool
@@ -123,6 +125,7 @@ class Decision:
     revenue_ok: bool
     net_benefit: float
     trust_problems: tuple[str, ...] = ()
+    not_evaluated: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,13 +244,16 @@ def _metric_rows(frame: pd.DataFrame) -> dict[str, pd.Series]:
     for name in REQUIRED_METRICS:
         positions = [int(i) for i in (metrics == name).to_numpy().nonzero()[0]]
         if not positions:
-            problems.append(Problem(_SOURCE, "metric", f"has no row for metric {name!r} (the "
-                                    f"decision needs {', '.join(REQUIRED_METRICS)})"))
-        elif len(positions) > 1:
+            continue  # not analysed: its clause cannot be evaluated (decide() says so)
+        if len(positions) > 1:
             problems.append(Problem(_SOURCE, "metric", f"repeated metric {name!r}",
                                     count=len(positions), rows=tuple(positions)))
         else:
             rows[name] = frame.iloc[positions[0]]
+    if not rows and not problems:
+        problems.append(Problem(_SOURCE, "metric", "has no row for metric 'csat' nor 'nrr' "
+                                "(the decision needs at least one of "
+                                f"{', '.join(REQUIRED_METRICS)})"))
     if problems:
         raise DataError(problems)
     for name, row in rows.items():
@@ -295,8 +301,10 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
 
     Args:
         result: An analysis result with ``to_pandas()`` (``frt_experiments.analyze``), a
-            DataFrame with the columns of ``results.csv``, or the path of that file; it needs
-            the ``csat`` and ``nrr`` rows.
+            DataFrame with the columns of ``results.csv``, or the path of that file; it uses
+            the ``csat`` and ``nrr`` rows. A metric that was not analysed (no row) leaves its
+            clause unevaluated (``not_evaluated``): the verdict is a success when the other
+            clause passes, else ``inconclusive``.
             Relative changes are treatment (the slower arm) / control - 1. One-sided analyses
             are read as they are: ``"greater"`` leaves ``rel_ci_high`` infinite (its one-sided
             lower bounds are used; CSAT then needs a margin), ``"less"`` puts ``rel_ci_low`` at
@@ -360,13 +368,19 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         csat_margin = m
 
     rows = _metric_rows(_as_frame(result))
-    csat, nrr = rows["csat"], rows["nrr"]
+    skipped = dict(getattr(result, "skipped", ()) or ())
+    missing = {name: skipped.get(name, "not in the results") for name in REQUIRED_METRICS
+               if name not in rows}
+    nan_row = pd.Series({"rel_diff": math.nan, "rel_ci_low": math.nan, "rel_ci_high": math.nan,
+                         "p_value": math.nan, "diff": math.nan, "significant": False})
+    csat, nrr = rows.get("csat", nan_row), rows.get("nrr", nan_row)
+    arms_row = rows["csat"] if "csat" in rows else rows["nrr"]
     c_rel, c_low, c_high, c_p, c_diff = (float(csat[k]) for k in
                                          ("rel_diff", "rel_ci_low", "rel_ci_high", "p_value",
                                           "diff"))
     n_rel, n_low, n_high = (float(nrr[k]) for k in ("rel_diff", "rel_ci_low", "rel_ci_high"))
     worse = bool(_boolean(csat["significant"])) and c_diff < 0
-    if csat_margin is None and math.isinf(c_high):
+    if "csat" in rows and csat_margin is None and math.isinf(c_high):
         raise ValueError(
             "csat_margin is needed: the result tests CSAT one-sided for an improvement "
             "(alternative 'greater', rel_ci_high = inf), so it cannot show CSAT significantly "
@@ -394,6 +408,12 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
     revenue_text = (f"the annual revenue at risk {which} ({_money(compared)}) is "
                     f"{'smaller' if revenue_ok else 'not smaller'} than the annual staffing "
                     f"savings ({_money(savings)}); break-even NRR drop {savings / revenue:.2%}")
+    if "csat" in missing:
+        csat_ok = False
+        csat_text = f"CSAT was not analysed ({missing['csat']})"
+    if "nrr" in missing:
+        revenue_ok = False
+        revenue_text = f"NRR was not analysed ({missing['nrr']}), so revenue is not evaluated"
     success = csat_ok or revenue_ok
     trust = _trust_problems(result)
     if csat_ok and revenue_ok:
@@ -406,6 +426,11 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         reason = f"{csat_text}, and {revenue_text}."
     reason = reason[0].upper() + reason[1:]
     verdict = "success" if success else "failure"
+    if missing and not success:
+        verdict = "inconclusive"
+        reason += (f" The criterion cannot be judged without the "
+                   f"{' and '.join('CSAT' if m == 'csat' else 'revenue' for m in missing)} "
+                   "clause.")
     if trust:
         reason = (f"The trial cannot support a decision: {'; '.join(trust)}. Were it sound, "
                   f"the criterion would read: {verdict}. {reason}")
@@ -413,15 +438,16 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
 
     return Decision(
         success=success, verdict=verdict, reason=reason,
-        control_arm=str(csat["control_arm"]), treatment_arm=str(csat["treatment_arm"]),
+        control_arm=str(arms_row["control_arm"]), treatment_arm=str(arms_row["treatment_arm"]),
         csat_rule=rule, csat_margin=csat_margin, csat_rel_diff=c_rel, csat_rel_ci_low=c_low,
         csat_rel_ci_high=c_high, csat_p_value=c_p, csat_significantly_worse=worse,
         csat_ok=csat_ok, nrr_rel_diff=n_rel, nrr_rel_ci_low=n_low, nrr_rel_ci_high=n_high,
         low_spend_revenue_per_year=revenue, annual_staffing_savings=savings,
         revenue_at_risk=at_risk, revenue_at_risk_pessimistic=at_risk_low,
         revenue_at_risk_optimistic=at_risk_high, break_even_nrr_drop=savings / revenue,
-        basis=basis, revenue_ok=revenue_ok, net_benefit=savings - compared,
-        trust_problems=trust)
+        basis=basis, revenue_ok=revenue_ok,
+        net_benefit=savings - compared if "nrr" in rows else math.nan,
+        trust_problems=trust, not_evaluated=tuple(missing))
 
 
 def _trust_problems(result: Any) -> tuple[str, ...]:

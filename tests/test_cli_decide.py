@@ -59,11 +59,11 @@ def test_errors_are_one_line_with_exit_2(results_csv, tmp_path, capsys):
     assert "--revenue-per-year must be a positive finite amount" in err
     assert len(err.strip().splitlines()) == 1
     bad = tmp_path / "bad.csv"
-    bad.write_text("\n".join([HEADER, ROWS[0], ROWS[1]]) + "\n")
+    bad.write_text("\n".join([HEADER, ROWS[0]]) + "\n")
     assert main(["decide", "--results", str(bad), "--revenue-per-year", "1e6",
                  "--staffing-savings", "5e4"]) == 2
     err = capsys.readouterr().err
-    assert "error: bad.csv: column metric: has no row for metric 'nrr'" in err
+    assert "error: bad.csv: column metric: has no row for metric 'csat' nor 'nrr'" in err
     assert main(["decide", "--results", str(tmp_path / "missing.csv"),
                  "--revenue-per-year", "1e6", "--staffing-savings", "5e4"]) == 2
     assert "missing.csv" in capsys.readouterr().err

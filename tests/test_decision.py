@@ -7,6 +7,7 @@ revenue at risk on the chosen basis is below S.
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pandas as pd
@@ -154,8 +155,8 @@ def test_reads_results_csv_and_result_objects(tmp_path):
 
 def test_missing_metric_rows_and_columns_are_named():
     table = results()
-    with pytest.raises(DataError, match="no row for metric 'nrr'"):
-        decide(table[table["metric"] != "nrr"], low_spend_revenue_per_year=1e6,
+    with pytest.raises(DataError, match="no row for metric 'csat' nor 'nrr'"):
+        decide(table[~table["metric"].isin(["csat", "nrr"])], low_spend_revenue_per_year=1e6,
                annual_staffing_savings=0)
     with pytest.raises(DataError, match=r"missing column.*rel_ci_low, p_value"):
         decide(table.drop(columns=["rel_ci_low", "p_value"]), low_spend_revenue_per_year=1e6,
@@ -389,3 +390,28 @@ def test_a_sound_90_10_trial_is_decided_and_a_mismatch_against_90_10_is_not(tmp_
     d = decide(mismatched, **kw)
     assert d.verdict == "inconclusive"
     assert d.trust_problems[0].startswith("sample ratio mismatch (p = 1.8e-14")
+
+
+def test_a_metric_not_analysed_leaves_its_clause_unevaluated():
+    """An export without revenue: NRR not analysed. CSAT passing decides alone; CSAT failing
+    cannot be outweighed by an unknown revenue clause, so the verdict is inconclusive."""
+    table = results()
+    no_nrr = table[table["metric"] != "nrr"]
+    d = decide(no_nrr, low_spend_revenue_per_year=1e6, annual_staffing_savings=0)
+    assert d.not_evaluated == ("nrr",)
+    assert d.csat_ok
+    assert d.verdict == "success"
+    assert "NRR was not analysed" in d.reason
+    assert math.isnan(d.nrr_rel_diff)
+    worse = no_nrr.copy()
+    worse.loc[worse["metric"] == "csat", ["diff", "rel_diff", "rel_ci_low", "rel_ci_high",
+                                          "p_value", "significant"]] = \
+        [-0.05, -0.06, -0.09, -0.03, 0.001, True]
+    d = decide(worse, low_spend_revenue_per_year=1e6, annual_staffing_savings=1e9)
+    assert d.verdict == "inconclusive"
+    assert "cannot be judged without the revenue clause" in d.reason
+    no_csat = table[table["metric"] != "csat"]
+    d = decide(no_csat, low_spend_revenue_per_year=1e6, annual_staffing_savings=1e9)
+    assert d.not_evaluated == ("csat",)
+    assert d.verdict == "success"
+    assert "CSAT was not analysed" in d.reason

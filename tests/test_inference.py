@@ -38,7 +38,7 @@ def test_a_zero_variance_arm_is_not_treated_as_known():
     """Control at 100% CSAT with 2 raters against 5 raters at 84%: the delta method gave
     p = 0.0076 (control variance 0); auto switches to the randomization test."""
     arm = ["fast"] * 2 + ["one_business_day"] * 5
-    rows = _rows(arm, [3, 2, 5, 5, 5, 5, 5], [3, 2, 5, 5, 5, 5, 5], [3, 2, 4, 5, 4, 4, 4])
+    rows = _rows(arm, [3, 2, 5, 6, 5, 7, 5], [3, 2, 5, 5, 5, 5, 5], [3, 2, 4, 5, 4, 4, 4])
     res = analyze_rows(rows, cuped=False)
     csat = res["csat"]
     assert csat.inference == "randomization"

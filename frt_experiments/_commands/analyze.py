@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="auto (default): per metric, normal theory where it holds, else a "
                    "randomization test; normal: Welch and the delta method throughout; "
                    "randomization: randomization tests throughout")
+    p.add_argument("--metrics", metavar="M,M,...",
+                   help="metrics to analyse, among questions, csat, nrr, efficiency (default: "
+                   "every metric the tables support; the others are listed as not analysed)")
     p.add_argument("--permutations", type=int, default=9_999, metavar="B",
                    help="random re-assignments of a randomization test (default 9999)")
     p.add_argument("--alpha", type=float, default=None, metavar="A",
@@ -133,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--window-end must carry a UTC offset, got {args.window_end!r}")
     result = analyze(customers, conversations, assignments, alpha=alpha,
                      cuped=not args.no_cuped, inference=args.inference,
-                     permutations=args.permutations, control=args.control,
+                     permutations=args.permutations, metrics=args.metrics,
+                     control=args.control,
                      treatment=args.treatment,
                      csat_margin=args.csat_margin, nrr_margin=args.nrr_margin, plan=plan,
                      window_end=window_end, diagnostics=not args.no_diagnostics,
