@@ -43,10 +43,12 @@ References:
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,11 @@ import pandas as pd
 from frt_experiments.errors import DataError, Problem
 
 __all__ = ["Decision", "decide"]
+
+#: The sidecar beside ``results.csv`` that carries the analysis' trust flags: ``frt analyze``
+#: and ``frt demo`` write it with ``results.csv``; :func:`decide` (given the path of
+#: results.csv), ``frt decide`` and ``frt staffing plan --results`` read it.
+TRUST_FILE = "trust.json"
 
 #: Columns of the analysis result the decision reads.
 REQUIRED_COLUMNS = ("metric", "control_arm", "treatment_arm", "diff", "rel_diff", "rel_ci_low",
@@ -95,6 +102,9 @@ class Decision:
         trust_problems: What the result's diagnostics found that voids the comparison: a
             sample ratio mismatch, or a treatment not delivered (the arms' first responses did
             not differ as designed). Empty when none were found or none were run.
+        trust_note: Why the trial's soundness could not be checked (a table or a results.csv
+            without its ``trust.json``, an analysis without diagnostics), else ``""``. Not
+            compared: decisions on the same figures are equal whatever their source.
         not_evaluated: ``"csat"`` and/or ``"nrr"`` when that metric was not analysed, so its
             clause could not be evaluated (its fields are NaN).
     """
@@ -125,6 +135,7 @@ class Decision:
     revenue_ok: bool
     net_benefit: float
     trust_problems: tuple[str, ...] = ()
+    trust_note: str = field(default="", compare=False)
     not_evaluated: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,12 +170,17 @@ class Decision:
         """The verdict, its reason and the figures behind it, as plain text."""
         width = max(len(k) for k, _ in self._rows())
         lines = [f"Decision: {self.verdict} -- {self.reason}"]
+        if self.trust_note:
+            lines.append(f"Note: {self.trust_note}.")
         lines += [f"  {k:<{width}}  {v}" for k, v in self._rows()]
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
         """The verdict, its reason and a two-column Markdown table of the figures."""
-        lines = [f"**Decision: {self.verdict}.** {self.reason}", "", "| | |", "|---|---|"]
+        lines = [f"**Decision: {self.verdict}.** {self.reason}", ""]
+        if self.trust_note:
+            lines += [f"Note: {self.trust_note}.", ""]
+        lines += ["| | |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in self._rows()]
         return "\n".join(lines) + "\n"
 
@@ -415,7 +431,7 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         revenue_ok = False
         revenue_text = f"NRR was not analysed ({missing['nrr']}), so revenue is not evaluated"
     success = csat_ok or revenue_ok
-    trust = _trust_problems(result)
+    trust, trust_note = _trust(result)
     if csat_ok and revenue_ok:
         reason = f"{csat_text}, and {revenue_text}."
     elif csat_ok:
@@ -447,7 +463,7 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         revenue_at_risk_optimistic=at_risk_high, break_even_nrr_drop=savings / revenue,
         basis=basis, revenue_ok=revenue_ok,
         net_benefit=savings - compared if "nrr" in rows else math.nan,
-        trust_problems=trust, not_evaluated=tuple(missing))
+        trust_problems=trust, trust_note=trust_note, not_evaluated=tuple(missing))
 
 
 def _trust_problems(result: Any) -> tuple[str, ...]:
@@ -465,3 +481,104 @@ def _trust_problems(result: Any) -> tuple[str, ...]:
         found.append("the treatment was not delivered (the arms' first responses did not "
                      "differ as designed)")
     return tuple(found)
+
+
+def _no_diagnostics_note(result: Any) -> str:
+    if isinstance(result, pd.DataFrame):
+        return ("a results table carries no diagnostics, so the sample ratio and the "
+                "treatment's delivery were not checked (pass the analysis result, or the path "
+                f"of results.csv with its {TRUST_FILE})")
+    return ("the analysis ran without diagnostics, so the sample ratio and the treatment's "
+            "delivery were not checked")
+
+
+def _trust(result: Any) -> tuple[tuple[str, ...], str]:
+    """The trust problems of ``result`` and, when they could not be checked, why."""
+    if isinstance(result, str | os.PathLike):
+        return read_trust(result)
+    if getattr(result, "diagnostics", None) is None:
+        return (), _no_diagnostics_note(result)
+    return _trust_problems(result), ""
+
+
+def trust_record(result: Any, results_csv: bytes, *,
+                 desk_calendar: str | None = None) -> dict[str, Any]:
+    """What ``trust.json`` holds for an analysis result whose results.csv is ``results_csv``.
+
+    ``trust_problems`` are the strings :func:`decide` reports for the result itself, so the
+    verdict from results.csv with this sidecar is the verdict from the result;
+    ``results_sha256`` ties the sidecar to its results.csv. ``desk_calendar`` describes the
+    calendar the diagnostics measured business hours on.
+    """
+    diag = getattr(result, "diagnostics", None)
+    record: dict[str, Any] = {
+        "format": 1,
+        "results_sha256": hashlib.sha256(results_csv).hexdigest(),
+        "diagnostics": diag is not None,
+        "trust_problems": list(_trust_problems(result)),
+    }
+    if diag is not None:
+        srm = diag.srm
+        p = float(srm.p_value)
+        record.update({
+            "control": str(diag.control), "treatment": str(diag.treatment),
+            "sample_ratio_p_value": p if math.isfinite(p) else None,
+            "sample_ratio_mismatch": bool(srm.flagged),
+            "treatment_delivered": bool(diag.treatment_delivered),
+        })
+    if desk_calendar is not None:
+        record["desk_calendar"] = desk_calendar
+    return record
+
+
+def trust_json(result: Any, results_csv: bytes, *, desk_calendar: str | None = None) -> str:
+    """:func:`trust_record` as the text of ``trust.json``."""
+    return json.dumps(trust_record(result, results_csv, desk_calendar=desk_calendar),
+                      indent=2) + "\n"
+
+
+def read_trust_record(results: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``trust.json`` record beside ``results`` (``None`` when there is none).
+
+    Raises:
+        DataError: The sidecar exists but is not a trust record.
+    """
+    side = Path(results).with_name(TRUST_FILE)
+    if not side.is_file():
+        return None
+    try:
+        record = json.loads(side.read_text(encoding="utf-8"))
+        ok = (isinstance(record, dict) and isinstance(record.get("trust_problems"), list)
+              and isinstance(record.get("results_sha256"), str))
+    except (OSError, ValueError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError([Problem(TRUST_FILE, None, f"cannot be read ({msg}); remove it or "
+                                 "run frt analyze again")]) from None
+    if not ok:
+        raise DataError([Problem(TRUST_FILE, None, "is not a trust record of frt analyze "
+                                 "(trust_problems, results_sha256); remove it or run frt "
+                                 "analyze again")])
+    return record
+
+
+def read_trust(results: str | os.PathLike[str]) -> tuple[tuple[str, ...], str]:
+    """The trust problems recorded in ``trust.json`` beside the results file ``results``.
+
+    Returns ``(problems, note)``: ``note`` says why trust could not be checked (no sidecar,
+    as for results.csv of an older version or made by hand; a sidecar written for another
+    results file; an analysis run without diagnostics), else ``""``.
+    """
+    path = Path(results)
+    record = read_trust_record(path)
+    if record is None:
+        return (), (f"trust could not be checked: {path.name} has no {TRUST_FILE} beside it "
+                    "(results of an older version or made by hand), so the sample ratio and "
+                    "the treatment's delivery were not checked")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if record["results_sha256"] != digest:
+        return (), (f"trust could not be checked: the {TRUST_FILE} beside {path.name} was "
+                    "written for another version of it (changed since frt analyze wrote it)")
+    if not record.get("diagnostics", True):
+        return (), ("trust could not be checked: the analysis ran without diagnostics "
+                    "(--no-diagnostics)")
+    return tuple(str(p) for p in record["trust_problems"]), ""

@@ -99,8 +99,11 @@ def run_demo(
     """
     from frt_experiments.analysis import analyze  # noqa: PLC0415 (heavy imports, lazily)
     from frt_experiments.assignment import assign  # noqa: PLC0415
-    from frt_experiments.decision import decide  # noqa: PLC0415
-    from frt_experiments.diagnostics import default_calendar  # noqa: PLC0415
+    from frt_experiments.decision import TRUST_FILE, decide, trust_json  # noqa: PLC0415
+    from frt_experiments.diagnostics import (  # noqa: PLC0415
+        default_calendar,
+        describe_calendar,
+    )
     from frt_experiments.simulate import simulate  # noqa: PLC0415
     from frt_experiments.simulate.calibrate import expected_effects  # noqa: PLC0415
     from frt_experiments.staffing import plan_staffing, staffing_curve  # noqa: PLC0415
@@ -141,12 +144,12 @@ def run_demo(
         done("assign")
 
         stage("analyse")
+        calendar = default_calendar()  # one desk for the diagnostics and the staffing
         result = analyze(trial.customers, trial.conversations, assigned.assignments,
-                         csat_margin=CSAT_MARGIN, nrr_margin=NRR_MARGIN)
+                         csat_margin=CSAT_MARGIN, nrr_margin=NRR_MARGIN, calendar=calendar)
         done("analyse")
 
         stage("staff")
-        calendar = default_calendar()
         desk_seed = int(gen.integers(2**32))  # one seed: the curve at 4 h is the plan
         plan = plan_staffing(trial.conversations, assigned.assignments, calendar=calendar,
                              cost_per_agent=COST_PER_AGENT, rng=desk_seed)
@@ -178,12 +181,17 @@ def run_demo(
         # half-finished output (each file itself is written atomically).
         data_paths = trial.write(out_dir / "data")
         results_path = write_table_csv(result.to_pandas(), out_dir / "results.csv")
+        # the trust flags beside results.csv, for frt decide --results (as frt analyze does)
+        trust_path = write_text_atomic(out_dir / TRUST_FILE, trust_json(
+            result, results_path.read_bytes(),
+            desk_calendar=f"{describe_calendar(calendar)} (the default desk)"))
         write_table_csv(curve, out_dir / "staffing_curve.csv")
         paths = doc.write(out_dir)
         done("report")
     finally:
         bar.close()
-    paths = {**paths, "results": results_path, **{f"data_{k}": v for k, v in data_paths.items()}}
+    paths = {**paths, "results": results_path, "trust": trust_path,
+             **{f"data_{k}": v for k, v in data_paths.items()}}
     return DemoOutput(trial=trial, result=result, staffing=plan, decision=decision,
                       paths=paths, expected=expected, timings=timings)
 
@@ -218,8 +226,17 @@ def _assumptions(revenue_per_year: float, plan: Any) -> list[str]:
         f"of {plan.weeks:g} weeks of the trial's arrivals (everyone fast vs the slow policy "
         "rolled out to every low-spend customer); customers above the spend ceiling always "
         "get the fast policy.",
-        "Desk: America/New_York, Mon-Fri 09:00-17:00, US holidays (the scenario's calendar).",
+        f"Desk calendar: {_desk()} (the scenario's, and every frt command's default).",
     ]
+
+
+def _desk() -> str:
+    from frt_experiments.diagnostics import (  # noqa: PLC0415
+        default_calendar,
+        describe_calendar,
+    )
+
+    return describe_calendar(default_calendar())
 
 
 def _same_assignment(ours: pd.DataFrame, simulated: pd.DataFrame) -> None:

@@ -55,7 +55,8 @@ from frt_experiments.policy import FrtPolicy, attainment_by_code, default_polici
 from frt_experiments.stats.ratio import delta_ratio
 from frt_experiments.stats.tests import two_proportion_ztest
 
-__all__ = ["RESPONSE_RATE_THRESHOLD", "Diagnostics", "default_calendar", "diagnose"]
+__all__ = ["RESPONSE_RATE_THRESHOLD", "Diagnostics", "default_calendar", "describe_calendar",
+           "diagnose"]
 
 #: Clustered p-value below which the arms' CSAT response rates are reported as different.
 RESPONSE_RATE_THRESHOLD = 0.001
@@ -76,6 +77,22 @@ def default_calendar() -> BusinessCalendar:
 
     return BusinessCalendar(f.timezone, hours=f"Mon-Fri {hhmm(f.open_hour)}-"
                             f"{hhmm(f.close_hour)}", holidays=f.holidays or None)
+
+
+def describe_calendar(calendar: BusinessCalendar) -> str:
+    """One line naming a desk calendar, e.g. ``America/New_York, Mon-Fri 09:00-17:00, US
+    holidays``: what the commands print and write beside figures that depend on it."""
+    hol = calendar.holidays
+    if hol is None:
+        days = "no holidays"
+    elif isinstance(hol, str):
+        days = f"{hol} holidays"
+    elif hasattr(hol, "_populate"):
+        days = f"{type(hol).__name__} holidays"
+    else:
+        days = "given closed dates"
+    hours = calendar.hours if isinstance(calendar.hours, str) else "custom opening hours"
+    return f"{calendar.timezone}, {hours}, {days}"
 
 
 @dataclass(frozen=True, repr=False)
@@ -268,7 +285,9 @@ def diagnose(
         control, treatment: The arms compared.
         calendar: The desk's business calendar (default :func:`default_calendar`, the
             simulator's desk).
-        policies: FRT policy per arm (default ``default_policies(calendar)``).
+        policies: FRT policy per arm (default ``default_policies(calendar, control=control,
+            treatment=treatment)``: the control arm fast, the treatment arm one business day,
+            whatever their names).
         weights: Design weights of ``control``, ``treatment`` (and any other arm in
             ``assignments``, sorted by name) for the SRM test (default: equal).
         as_of: The data's cut-off (time-zone aware; default: the latest ``created_at`` or
@@ -318,7 +337,8 @@ def diagnose(
                               "expected": list(srm.expected)})
 
     cal = calendar if calendar is not None else default_calendar()
-    pol = policies if policies is not None else default_policies(cal)
+    pol = (policies if policies is not None
+           else default_policies(cal, control=control, treatment=treatment))
     for arm in (control, treatment):
         if arm not in pol:
             raise ValueError(f"policies: no FRT policy for arm {arm!r} (have {sorted(pol)})")

@@ -230,18 +230,31 @@ def default_policies(
     fast_target: _dt.timedelta = _dt.timedelta(hours=4),
     one_business_day: Literal["next_business_day", "end_of_next_business_day"] = (
         "next_business_day"),
+    control: str = CONTROL_ARM,
+    treatment: str = TREATMENT_ARM,
 ) -> dict[str, FrtPolicy]:
     """The experiment's two arms: ``fast`` (a business-time target) and ``one_business_day``.
+
+    Policies go by role, not by name: the control arm gets the fast policy and the treatment
+    arm the one-business-day policy, whatever the arms are called.
 
     Args:
         calendar: The desk's business calendar.
         fast_target: Business-time target of the ``fast`` arm (default 4 business hours).
         one_business_day: ``"next_business_day"`` (same clock time next business day) or
             ``"end_of_next_business_day"``.
+        control: Name of the control arm, which gets the fast policy (default ``fast``).
+        treatment: Name of the treatment arm, which gets the one-business-day policy (default
+            ``one_business_day``).
     """
+    for name, arm in (("control", control), ("treatment", treatment)):
+        if not isinstance(arm, str) or not arm:
+            raise ValueError(f"{name}: expected an arm name, got {arm!r}")
+    if control == treatment:
+        raise ValueError(f"control and treatment must differ, both are {control!r}")
     return {
-        CONTROL_ARM: FrtPolicy(CONTROL_ARM, calendar, rule="business_time", target=fast_target),
-        TREATMENT_ARM: FrtPolicy(TREATMENT_ARM, calendar, rule=one_business_day),
+        control: FrtPolicy(control, calendar, rule="business_time", target=fast_target),
+        treatment: FrtPolicy(treatment, calendar, rule=one_business_day),
     }
 
 

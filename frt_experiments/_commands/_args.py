@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["check_input_file", "check_output_dir", "check_output_file", "seed"]
+if TYPE_CHECKING:
+    from frt_experiments.calendar import BusinessCalendar
+
+__all__ = ["DEFAULT_DESK", "add_calendar_options", "check_input_file", "check_output_dir",
+           "check_output_file", "desk_calendar", "seed"]
+
+#: The desk every command assumes when no calendar option is given: the simulator's desk
+#: (:func:`frt_experiments.diagnostics.default_calendar`; a test keeps the two equal).
+DEFAULT_DESK = ("America/New_York", "Mon-Fri 09:00-17:00", "US")
 
 
 def seed(text: str) -> int:
@@ -74,3 +84,49 @@ def check_input_file(path: Path, option: str) -> None:
         raise ValueError(f"{option}: {path.name}: file is empty")
     if not os.access(path, os.R_OK):
         raise ValueError(f"{option}: {path.name}: file is not readable ({path})")
+
+
+def add_calendar_options(p: argparse.ArgumentParser, *, purpose: str) -> None:
+    """``--desk-timezone``, ``--hours`` and ``--holidays`` with one default for every command.
+
+    With none of them the desk is :data:`DEFAULT_DESK`; an option left out takes the default
+    desk's value, except holidays, which are the default desk's (US) only on its time zone.
+    """
+    zone, hours, country = DEFAULT_DESK
+    p.add_argument("--desk-timezone", metavar="ZONE",
+                   help=f"IANA time zone of the desk's opening hours, {purpose} (default "
+                   f"{zone}: the default desk, {zone} {hours} with {country} holidays, as in "
+                   "every frt command)")
+    p.add_argument("--hours", metavar="HOURS",
+                   help=f"the desk's opening hours (default '{hours}'; '24/7' for always open)")
+    p.add_argument("--holidays", metavar="COUNTRY",
+                   help=f"the desk's public holidays, a country code such as {country}, or "
+                   f"'none' (default: {country} on the default desk's time zone, none on "
+                   "another --desk-timezone)")
+
+
+def desk_calendar(args: argparse.Namespace) -> tuple[BusinessCalendar, str]:
+    """The calendar of ``--desk-timezone/--hours/--holidays`` and a line describing it."""
+    from frt_experiments.calendar import BusinessCalendar  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.diagnostics import describe_calendar  # noqa: PLC0415
+
+    zone, hours, country = DEFAULT_DESK
+    given = [args.desk_timezone, args.hours, args.holidays]
+    holidays: str | None = args.holidays
+    if holidays is not None and holidays.strip().lower() == "none":
+        holidays = None
+    elif holidays is None and args.desk_timezone in (None, zone):
+        holidays = country
+    try:
+        cal = BusinessCalendar(args.desk_timezone or zone, hours=args.hours or hours,
+                               holidays=holidays)
+    except ValueError as exc:
+        text = str(exc)
+        for arg, option in (("timezone", "--desk-timezone"), ("hours", "--hours"),
+                            ("holidays", "--holidays")):
+            text = re.sub(rf"^{arg}(/closed_dates)?:", f"{option}:", text)
+        raise ValueError(text) from None
+    text = describe_calendar(cal)
+    if all(g is None for g in given):
+        text += " (the default desk; --desk-timezone, --hours and --holidays change it)"
+    return cal, text

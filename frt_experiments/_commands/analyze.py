@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments._atomic import atomic_path, write_text_atomic
-from frt_experiments._commands._args import check_output_dir
+from frt_experiments._atomic import files_together, remove_stale_outputs, stale_temporaries
+from frt_experiments._commands._args import add_calendar_options, check_output_dir, desk_calendar
 from frt_experiments.analysis import analyze
 from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.decision import TRUST_FILE, trust_json
 from frt_experiments.errors import DataError, LedgerError
 from frt_experiments.ledger import read_design_weights
 from frt_experiments.plan import ExperimentPlan, allocation_problems, read_plan, same_allocation
@@ -33,7 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--customers", type=Path, required=True, metavar="FILE")
     p.add_argument("--conversations", type=Path, required=True, metavar="FILE")
     p.add_argument("--assignments", type=Path, required=True, metavar="FILE")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="output directory; an earlier run's files of frt analyze's own names "
+                   f"({', '.join(OUTPUTS)}) that this run does not write are removed, "
+                   "other files are left alone")
     p.add_argument("--no-cuped", action="store_true", help="do not adjust by CUPED")
     p.add_argument("--inference", choices=("auto", "normal", "randomization"), default="auto",
                    help="auto (default): per metric, normal theory where it holds, else a "
@@ -74,17 +78,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "latest conversation)")
     p.add_argument("--timezone", metavar="ZONE",
                    help="IANA zone of naive timestamps (default: naive timestamps are errors)")
-    p.add_argument("--desk-timezone", metavar="ZONE",
-                   help="time zone of the desk's opening hours, for FRT in business hours in "
-                   "the diagnostics (default: the simulator's desk, America/New_York, "
-                   "Mon-Fri 09:00-17:00, US holidays)")
-    p.add_argument("--hours", metavar="HOURS",
-                   help="the desk's opening hours (default 'Mon-Fri 09:00-17:00')")
-    p.add_argument("--holidays", metavar="COUNTRY", help="the desk's public holidays, e.g. US")
+    add_calendar_options(p, purpose="for FRT in business hours in the diagnostics")
     p.add_argument("--no-diagnostics", action="store_true",
                    help="skip the diagnostics (sample ratio, response rates, FRT per arm)")
     p.set_defaults(func=run)
 
+
+#: Every file frt analyze writes into --out (trust.json: the diagnostics' trust flags and the
+#: desk calendar, read by frt decide and frt staffing plan --results beside results.csv).
+OUTPUTS = ("results.csv", TRUST_FILE, "summary.md", "forest.png", "sequential.csv")
+_JOURNAL = ".frt-analyze.journal"
 
 SEQUENTIAL_NOTE = ("With a monitoring plan, judge each metric by its sequential verdict and "
                    "repeated interval: the table's 'significant' column and intervals, and "
@@ -149,15 +152,29 @@ def run(args: argparse.Namespace) -> int:
         markdown += (f"\n### Sequential monitoring: look {look} of {plan.looks or 1} "
                      f"({plan.spending} alpha spending)\n\n{SEQUENTIAL_NOTE}\n\n"
                      + _markdown(seq) + "\n")
+    desk = None if args.no_diagnostics else desk_calendar(args)[1]
+    if desk is not None:
+        markdown += f"\nDesk calendar of the diagnostics' business hours: {desk}.\n"
     figure = result.plot()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "forest.png", suffix=".png") as tmp:
-        figure.savefig(tmp, dpi=120)
-    written = [out / "forest.png", write_text_atomic(out / "summary.md", markdown),
-               write_table(result.to_pandas(), out / "results.csv")]
-    if seq is not None:
-        written.append(write_table(seq, out / "sequential.csv"))
+    for name in (*OUTPUTS, _JOURNAL):  # left by a killed earlier run; rewritten below
+        for tmp in stale_temporaries(out / name):
+            tmp.unlink(missing_ok=True)
+    (out / _JOURNAL).unlink(missing_ok=True)
+    # results.csv and trust.json (and every other output) become visible together
+    written = [out / "results.csv", out / TRUST_FILE, out / "summary.md", out / "forest.png"]
+    with files_together(out / _JOURNAL) as fs:
+        results_tmp = fs.stage(out / "results.csv")
+        write_table(result.to_pandas(), results_tmp)
+        fs.stage(out / TRUST_FILE, trust_json(result, results_tmp.read_bytes(),
+                                              desk_calendar=desk).encode())
+        fs.stage(out / "summary.md", markdown.encode("utf-8"))
+        figure.savefig(fs.stage(out / "forest.png"), dpi=120, format="png")
+        if seq is not None:
+            write_table(seq, fs.stage(out / "sequential.csv"))
+            written.append(out / "sequential.csv")
+    removed = remove_stale_outputs(out, OUTPUTS, written)
     print(result.summary().to_string(index=False), file=sys.stdout)
     dec = result.decisions
     for row in dec.itertuples(index=False):
@@ -173,8 +190,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r.metric} sequential: z = {r.z:+.3f} vs boundary {r.bound:.3f} -> "
                   f"{r.decision}; repeated {_level(plan)} CI of the relative change "
                   f"{_rel_interval(r.rel_rci_low, r.rel_rci_high)}", file=sys.stdout)
+    if desk is not None:
+        print(f"desk calendar: {desk}", file=sys.stdout)
     for path in written:
         print(f"wrote {path}", file=sys.stdout)
+    for path in removed:
+        print(f"removed {path} (an earlier run's, not written by this one)", file=sys.stdout)
     return 0
 
 
@@ -260,9 +281,7 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body])
 
 
-def _calendar(args: argparse.Namespace) -> BusinessCalendar | None:
-    """The desk calendar from --desk-timezone/--hours/--holidays (None: the default desk)."""
-    if args.desk_timezone is None and args.hours is None and args.holidays is None:
-        return None
-    return BusinessCalendar(args.desk_timezone or "UTC",
-                            hours=args.hours or "Mon-Fri 09:00-17:00", holidays=args.holidays)
+def _calendar(args: argparse.Namespace) -> BusinessCalendar:
+    """The desk calendar from --desk-timezone/--hours/--holidays (the default desk's otherwise,
+    as in every command)."""
+    return desk_calendar(args)[0]

@@ -10,7 +10,7 @@ import pandas as pd
 
 from frt_experiments._atomic import write_text_atomic
 from frt_experiments._commands._args import check_input_file, check_output_file
-from frt_experiments.decision import decide
+from frt_experiments.decision import TRUST_FILE, decide
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.plan import read_plan
 
@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "savings. Prints the verdict, the reason and the break-even NRR drop.",
     )
     p.add_argument("--results", type=Path, required=True, metavar="FILE",
-                   help="results.csv written by `frt analyze`")
+                   help=f"results.csv written by `frt analyze`; the {TRUST_FILE} beside it "
+                   "carries the diagnostics' trust flags (a sample ratio mismatch or an "
+                   "undelivered treatment makes the verdict inconclusive)")
     p.add_argument("--revenue-per-year", type=float, required=True, metavar="AMOUNT",
                    help="annual recurring revenue of the low-spend customers the policy covers")
     p.add_argument("--staffing-savings", type=float, required=True, metavar="AMOUNT",
@@ -64,15 +66,22 @@ def read_results(path: Path) -> pd.DataFrame:
     return table
 
 
+def source_named(problem: Problem, path: Path) -> Problem:
+    """A problem of the decision's input (``result``) named after the results file."""
+    if problem.source == "result":
+        return dataclasses.replace(problem, source=path.name)
+    return problem
+
+
 def check_results(table: pd.DataFrame, path: Path, *, revenue_per_year: float,
                   csat_margin: float | None = None) -> None:
-    """Fail early (before a long staffing search) if the results cannot be decided on."""
+    """Fail early (before a long staffing search) if the results (``table``, read from
+    ``path``) or the trust.json beside them cannot be decided on."""
     try:
-        decide(table, low_spend_revenue_per_year=revenue_per_year, annual_staffing_savings=0.0,
+        decide(path, low_spend_revenue_per_year=revenue_per_year, annual_staffing_savings=0.0,
                csat_margin=csat_margin)
     except DataError as exc:
-        raise DataError([dataclasses.replace(p, source=path.name)
-                         for p in exc.problems]) from None
+        raise DataError([source_named(p, path) for p in exc.problems]) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,14 +90,13 @@ def run(args: argparse.Namespace) -> int:
     if args.plan is not None:
         check_input_file(args.plan, "--plan")
     plan = read_plan(args.plan) if args.plan is not None else None
-    table = read_results(args.results)
-    try:
-        decision = decide(table, low_spend_revenue_per_year=args.revenue_per_year,
+    read_results(args.results)  # errors naming the file
+    try:  # the path, so that the trust flags of its trust.json count
+        decision = decide(args.results, low_spend_revenue_per_year=args.revenue_per_year,
                           annual_staffing_savings=args.staffing_savings,
                           csat_margin=args.csat_margin, plan=plan, basis=args.basis)
     except DataError as exc:
-        raise DataError([dataclasses.replace(p, source=args.results.name)
-                         for p in exc.problems]) from None
+        raise DataError([source_named(p, args.results) for p in exc.problems]) from None
     except ValueError as exc:
         # name the command-line option rather than the Python argument
         text = str(exc)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from frt_experiments._commands._args import check_output_dir, seed
 from frt_experiments.demo import EXPECTED_NOTE, MIN_CUSTOMERS, run_demo
+from frt_experiments.diagnostics import default_calendar, describe_calendar
 from frt_experiments.errors import ScenarioError
 from frt_experiments.simulate import load_scenario
 
@@ -27,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run the whole toolkit on a simulated trial of the published experiment "
         "(or another scenario): simulate, assign, analyse at 95% confidence, size the desk "
         "for both policies, price the tradeoff, decide, and write report.html (plots "
-        "embedded), report.md, results.csv and the simulated tables under --out.",
+        "embedded), report.md, results.csv (with trust.json, its trust flags, for frt decide) "
+        "and the simulated tables under --out. The desk is the default desk of every frt "
+        "command (America/New_York, Mon-Fri 09:00-17:00, US holidays), printed at the end.",
     )
     p.add_argument("--out", type=Path, default=Path("frt-demo"), metavar="DIR",
                    help="output directory (default: frt-demo)")
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f"report: {out.paths['html']}")
     print(f"summary: {out.paths['markdown']}")
-    print(f"results: {out.paths['results']}")
+    print(f"results: {out.paths['results']} (trust flags: {out.paths['trust']})")
+    print(f"desk calendar: {describe_calendar(default_calendar())} (the default desk)")
     print(f"finished in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

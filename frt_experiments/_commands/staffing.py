@@ -10,21 +10,26 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import functools
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from frt_experiments._atomic import write_text_atomic
-from frt_experiments._commands._args import check_output_dir, seed
-from frt_experiments._commands.decide import check_results, read_results
+from frt_experiments._atomic import remove_stale_outputs, write_text_atomic
+from frt_experiments._commands._args import (
+    add_calendar_options,
+    check_output_dir,
+    desk_calendar,
+    seed,
+)
+from frt_experiments._commands.decide import check_results, read_results, source_named
 from frt_experiments.calendar import BusinessCalendar
-from frt_experiments.decision import decide
-from frt_experiments.errors import DataError, Problem
+from frt_experiments.decision import decide, read_trust_record
+from frt_experiments.errors import DataError, DataWarning, Problem
 from frt_experiments.policy import default_policies
 from frt_experiments.schema import ARM, CONTROL_ARM, TREATMENT_ARM, read_table, write_table
 from frt_experiments.staffing import (
@@ -110,7 +115,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="CSAT relative non-inferiority margin for the decision, e.g. -0.02 "
                     "(with --results; needed when the analysis was one-sided 'greater'; "
                     "default: CSAT not significantly worse)")
-    pl.add_argument("--out", type=Path, required=True, metavar="DIR")
+    pl.add_argument("--out", type=Path, required=True, metavar="DIR",
+                    help="output directory; an earlier run's files of these names that this "
+                    "run does not write (headcount.csv, decision.md) are removed")
     pl.set_defaults(func=_cli_errors("plan", _PLAN_OPTIONS)(_run_plan))
 
 
@@ -124,26 +131,36 @@ def _tables(p: argparse.ArgumentParser) -> None:
     p.add_argument("--assignments", type=Path, required=True, metavar="FILE")
     p.add_argument("--timezone", metavar="ZONE", help="IANA zone of naive timestamps in files")
     p.add_argument("--seed", type=seed, default=2025)
+    p.add_argument("--control", default=CONTROL_ARM, metavar="ARM",
+                   help=f"the control arm, which gets the fast policy ({CONTROL_ARM})")
+    p.add_argument("--treatment", default=TREATMENT_ARM, metavar="ARM",
+                   help=f"the treatment arm, which gets the one-business-day policy "
+                   f"({TREATMENT_ARM})")
 
 
 def _calendar(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--desk-timezone", default="UTC", metavar="ZONE",
-                   help="time zone of the desk's opening hours (default UTC)")
-    p.add_argument("--hours", default="Mon-Fri 09:00-17:00",
-                   help="opening hours (default 'Mon-Fri 09:00-17:00'; '24/7' for always open)")
-    p.add_argument("--holidays", metavar="COUNTRY", help="public holidays, e.g. US")
+    add_calendar_options(p, purpose="on which agents work and deadlines fall")
     p.add_argument("--fast-target-hours", type=float, default=4.0, metavar="H",
                    help="the fast arm's target in business hours (default 4)")
 
 
 def _desk_calendar(args: argparse.Namespace) -> BusinessCalendar:
-    return BusinessCalendar(args.desk_timezone, hours=args.hours, holidays=args.holidays)
+    cal, text = desk_calendar(args)
+    args.desk_calendar_text = text
+    return cal
+
+
+def _arms(args: argparse.Namespace) -> tuple[str, str]:
+    if args.control == args.treatment:
+        raise ValueError(f"frt staffing: --control and --treatment must differ, both are "
+                         f"{args.control!r}")
+    return args.control, args.treatment
 
 
 _DESK_OPTIONS = (("agents", "--agents"), ("patience_seconds", "--patience"),
                  ("warmup", "--warmup-hours"), ("replications", "--replications"))
-_PLAN_OPTIONS = (("service_levels: 'fast'", "--service-level-fast"),
-                 (f"service_levels: '{TREATMENT_ARM}'", "--service-level-deferred"),
+_PLAN_OPTIONS = (("service_levels: '<control>'", "--service-level-fast"),
+                 ("service_levels: '<treatment>'", "--service-level-deferred"),
                  ("cost_per_agent", "--cost-per-agent"), ("weeks", "--weeks"),
                  ("replications", "--replications"), ("targets_hours", "--targets"),
                  ("months", "--months"), ("monthly_growth", "--monthly-growth"),
@@ -164,7 +181,11 @@ def _cli_errors(command: str, options: tuple[tuple[str, str], ...]
                 raise
             except ValueError as exc:
                 text = str(exc)
+                roles = {"<control>": getattr(args, "control", CONTROL_ARM),
+                         "<treatment>": getattr(args, "treatment", TREATMENT_ARM)}
                 for arg, option in options:
+                    for role, arm in roles.items():
+                        arg = arg.replace(role, arm)  # noqa: PLW2901
                     text = re.sub(rf"^{re.escape(arg)}(?!\w):?", option, text)
                 if text == str(exc):
                     raise
@@ -176,7 +197,7 @@ def _cli_errors(command: str, options: tuple[tuple[str, str], ...]
 def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
     conv = read_table(args.conversations, "conversations", timezone=args.timezone)
     asg = read_table(args.assignments, "assignments", timezone=args.timezone)
-    known = (CONTROL_ARM, TREATMENT_ARM)
+    known = _arms(args)
     bad = ~asg[ARM].isin(known).to_numpy()
     if bad.any():
         name = args.assignments.name
@@ -185,7 +206,7 @@ def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
         others = ", ".join(sorted(set(asg.loc[bad, ARM].astype(str))))
         raise DataError([Problem(
             name, ARM, f"not an arm frt staffing knows ({others}; the arms are "
-            f"{CONTROL_ARM} and {TREATMENT_ARM})", int(bad.sum()), first,
+            f"{known[0]} and {known[1]}: --control and --treatment)", int(bad.sum()), first,
             "lines" if csv else "rows")])
     return conv, asg
 
@@ -221,17 +242,26 @@ def _run_desk(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     cal = _desk_calendar(args)
     target = _fast_target(args)
+    control, treatment = _arms(args)
     conv, asg = _read(args)
     res = simulate_desk(conv, asg, agents=args.agents, calendar=cal,
-                        policies=default_policies(cal, fast_target=target),
+                        policies=default_policies(cal, fast_target=target, control=control,
+                                                  treatment=treatment), fast_arms=(control,),
+                        unassigned_arm=control,
                         patience_seconds=args.patience, warmup=args.warmup_hours,
                         replications=args.replications, rng=args.seed)
     summary = write_table(res.to_pandas(), args.out / "desk_summary.csv")
     backlog = res.backlog.rename_axis("time").reset_index()
     write_table(backlog, args.out / "backlog.csv")
     print(res.summary())
+    print(f"desk calendar: {args.desk_calendar_text}")
     print(f"wrote {summary} and {args.out / 'backlog.csv'}")
     return 0
+
+
+#: Every file frt staffing plan writes into --out (headcount.csv with --months, decision.md
+#: with --results); an earlier run's that this one does not write are removed.
+_PLAN_OUTPUTS = ("staffing_plan.csv", "staffing_curve.csv", "headcount.csv", "decision.md")
 
 
 def _run_plan(args: argparse.Namespace) -> int:
@@ -249,15 +279,17 @@ def _run_plan(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     cal = _desk_calendar(args)
     target = _fast_target(args)
+    control, treatment = _arms(args)
     results = None
     if args.results is not None:
         results = read_results(args.results)
         check_results(results, args.results, revenue_per_year=args.revenue_per_year,
                       csat_margin=args.csat_margin)
     conv, asg = _read(args)
-    levels = {"fast": args.service_level_fast, "one_business_day": args.service_level_deferred}
+    levels = {control: args.service_level_fast, treatment: args.service_level_deferred}
     common = {"calendar": cal, "weeks": args.weeks, "replications": args.replications,
-              "service_levels": levels, "rng": args.seed}
+              "service_levels": levels, "rng": args.seed, "control": control,
+              "treatment": treatment}
     plan = plan_staffing(conv, asg, fast_target=target, cost_per_agent=args.cost_per_agent,
                          **common)
     curve = staffing_curve(conv, asg, targets_hours=targets, **common)
@@ -272,18 +304,28 @@ def _run_plan(args: argparse.Namespace) -> int:
         table = proj.to_pandas().merge(proj.savings, on="month")
         paths.append(write_table(table, args.out / "headcount.csv"))
         print(proj.summary())
+    calendar_line = f"desk calendar: {args.desk_calendar_text}"
+    print(calendar_line)
     if results is not None:
-        try:
-            decision = decide(results, low_spend_revenue_per_year=args.revenue_per_year,
+        try:  # the path, so that the trust flags of its trust.json count
+            decision = decide(args.results, low_spend_revenue_per_year=args.revenue_per_year,
                               annual_staffing_savings=plan.annual_savings,
                               csat_margin=args.csat_margin)
         except DataError as exc:
-            raise DataError([dataclasses.replace(p, source=args.results.name)
-                             for p in exc.problems]) from None
+            raise DataError([source_named(p, args.results) for p in exc.problems]) from None
+        analysed_on = (read_trust_record(args.results) or {}).get("desk_calendar")
         path = args.out / "decision.md"
-        write_text_atomic(path, decision.to_markdown())
+        write_text_atomic(path, decision.to_markdown() + f"\nStaffing {calendar_line}.\n")
         paths.append(path)
         print(decision.summary())
+        plain = args.desk_calendar_text.split(" (", 1)[0]
+        if analysed_on is not None and analysed_on.split(" (", 1)[0] != plain:
+            warnings.warn(f"the analysis measured FRT on the desk calendar {analysed_on}, "
+                          f"the staffing plan on {args.desk_calendar_text}", DataWarning,
+                          stacklevel=2)
+    removed = remove_stale_outputs(args.out, _PLAN_OUTPUTS, paths)
     print("wrote " + ", ".join(str(p) for p in paths))
+    for p in removed:
+        print(f"removed {p} (an earlier run's, not written by this one)")
     return 0
 

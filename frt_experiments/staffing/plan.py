@@ -382,8 +382,8 @@ def _policies(calendar: BusinessCalendar, policies: Mapping[str, FrtPolicy] | No
               treatment: str) -> dict[str, FrtPolicy]:
     if policies is not None:
         return dict(policies)
-    d = default_policies(calendar, fast_target=fast_target)
-    return {control: d[CONTROL_ARM], treatment: d[TREATMENT_ARM]}
+    return default_policies(calendar, fast_target=fast_target, control=control,
+                            treatment=treatment)
 
 
 def plan_staffing(

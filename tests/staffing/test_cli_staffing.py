@@ -143,13 +143,17 @@ def test_unknown_arm_names_and_bad_results_fail_before_any_simulation(trial_file
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("error: asg.csv: column arm: 2 rows are not an arm frt staffing knows "
-                   "(slow; the arms are fast and one_business_day) (lines 2, 5)")
+                   "(slow; the arms are fast and one_business_day: --control and "
+                   "--treatment) (lines 2, 5)")
     (tmp_path / "empty.csv").write_text("")
     bad = pd.read_csv(trial_files / "results.csv").query("metric == 'csat'")
+    bad.assign(metric="questions").to_csv(tmp_path / "neither.csv", index=False)
+    (tmp_path / "trust.json").write_text("[]")  # beside no_nrr.csv: not a trust record
     bad.to_csv(tmp_path / "no_nrr.csv", index=False)
     for name, message in (("empty.csv", "error: empty.csv: file is empty"),
-                          ("no_nrr.csv", "error: no_nrr.csv: column metric: has no row for "
-                                         "metric 'nrr'")):
+                          ("neither.csv", "error: neither.csv: column metric: has no row for "
+                                          "metric 'csat' nor 'nrr'"),
+                          ("no_nrr.csv", "error: trust.json: is not a trust record")):
         argv = ["staffing", "plan", "--conversations", str(trial_files / "conversations.csv"),
                 "--assignments", str(trial_files / "assignments.csv"), "--results",
                 str(tmp_path / name), "--revenue-per-year", "1e6", "--out", str(tmp_path / "p")]
