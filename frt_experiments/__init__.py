@@ -66,7 +66,15 @@ from frt_experiments.errors import (
     TreatmentNotDeliveredWarning,
     UnstableQueueError,
 )
-from frt_experiments.ingest import ImportResult, import_csv, import_intercom, import_zendesk
+from frt_experiments.ingest import (
+    ImportResult,
+    import_calls,
+    import_csv,
+    import_freshdesk,
+    import_helpscout,
+    import_intercom,
+    import_zendesk,
+)
 from frt_experiments.ledger import LedgerCheck, read_design_weights, verify_ledger
 from frt_experiments.metrics import ArmStatistics, arm_statistics, customer_rows
 from frt_experiments.monitoring import (
@@ -187,7 +195,10 @@ __all__ = [
     "estimate_variances",
     "hash_buckets",
     "holm",
+    "import_calls",
     "import_csv",
+    "import_freshdesk",
+    "import_helpscout",
     "import_intercom",
     "import_zendesk",
     "judge_interim",

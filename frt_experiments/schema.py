@@ -83,6 +83,9 @@ CSAT_SCALE = "csat_scale"
 CHANNEL = "channel"
 #: Optional: first response time in business seconds as the helpdesk measured it.
 FIRST_RESPONSE_BUSINESS_SECONDS = "first_response_business_seconds"
+#: Optional: when the customer gave up before any response (a call or chat abandoned in the
+#: queue); such a conversation has no first response.
+ABANDONED_AT = "abandoned_at"
 
 SCALE_1_5 = "1-5"
 SCALE_GOOD_BAD = "good-bad"
@@ -188,6 +191,7 @@ CONVERSATIONS = TableSpec(
         Column(CHANNEL, "text", required=False, nullable=True),
         Column(FIRST_RESPONSE_BUSINESS_SECONDS, "number", required=False, nullable=True,
                nonnegative=True),
+        Column(ABANDONED_AT, "timestamp", required=False, nullable=True),
     ),
     key=CONVERSATION_ID,
 )
@@ -453,7 +457,8 @@ def validate_conversations(
     """Validate a conversations table and return it typed.
 
     Rules: ``conversation_id`` unique; ``created_at`` an aware timestamp;
-    ``first_response_at`` and ``closed_at`` not earlier than ``created_at``;
+    ``first_response_at``, ``closed_at`` and ``abandoned_at`` not earlier than ``created_at``;
+    ``abandoned_at`` (optional) never set together with ``first_response_at``;
     ``handle_seconds`` ``>= 0``; ``csat`` on its ``csat_scale`` (``1-5``: an integer 1 to 5;
     ``good-bad``: ``good`` or ``bad``), and a scale wherever there is a rating. Handle time
     and ratings are optional (an export without them supports fewer metrics); without
@@ -467,9 +472,13 @@ def validate_conversations(
     if out is not None:
         _duplicates(out, CONVERSATION_ID, bag, "repeating an earlier conversation_id")
         created = out[CREATED_AT]
-        for col in (FIRST_RESPONSE_AT, CLOSED_AT):
+        for col in (FIRST_RESPONSE_AT, CLOSED_AT, ABANDONED_AT):
             if col in out:
                 bag.rows(col, (out[col] < created).to_numpy(), f"earlier than {CREATED_AT}")
+        if ABANDONED_AT in out:
+            both = (out[ABANDONED_AT].notna() & out[FIRST_RESPONSE_AT].notna()).to_numpy()
+            bag.rows(ABANDONED_AT, both, f"set together with {FIRST_RESPONSE_AT} (an abandoned "
+                     "conversation got no response)")
         if CSAT not in out and CSAT_SCALE not in out:  # an export without ratings
             out[CSAT] = pd.Series(pd.NA, index=out.index, dtype="string")
             out[CSAT_SCALE] = pd.Series(pd.NA, index=out.index, dtype="string")

@@ -1,4 +1,5 @@
-"""``frt import zendesk|intercom|csv``: helpdesk exports to canonical tables."""
+"""``frt import zendesk|intercom|freshdesk|helpscout|calls|csv``: helpdesk exports and call
+logs to canonical tables."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ import sys
 from pathlib import Path
 
 from frt_experiments._commands._args import check_output_dir
-from frt_experiments.ingest import import_csv, import_intercom, import_zendesk
+from frt_experiments.ingest import (
+    import_calls,
+    import_csv,
+    import_freshdesk,
+    import_helpscout,
+    import_intercom,
+    import_zendesk,
+)
 from frt_experiments.ingest._common import BILLING_KEYS, ImportResult
+from frt_experiments.ingest.calls import CALL_FIELDS
 
 #: Every importer: name, what it reads (printed by frt import --list).
 IMPORTERS = (
@@ -16,6 +25,12 @@ IMPORTERS = (
      "the UI/Explore CSV export, or Fivetran warehouse tables"),
     ("intercom", "Intercom conversations: API JSON (list, one conversation, a webhook "
      "notification), a CSV/Excel export, or Fivetran warehouse tables"),
+    ("freshdesk", "Freshdesk tickets: API JSON (with stats), optionally conversations and "
+     "satisfaction ratings"),
+    ("helpscout", "Help Scout conversations: API JSON (with threads), optionally threads and "
+     "happiness ratings"),
+    ("calls", "a call or chat log, one row per contact: queue entry, answer, hang-up "
+     "(abandoned contacts kept as abandoned), talk time"),
     ("csv", "any one-row-per-conversation CSV or Excel sheet, through a column mapping "
      "(--map, --mapping)"),
 )
@@ -53,6 +68,48 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="contacts JSON (for --billing-key email with API JSON)")
     _common(i)
     i.set_defaults(func=_run_intercom)
+    f = helpdesks.add_parser(
+        "freshdesk", help="Freshdesk tickets (API JSON)",
+        description="PATH: a tickets JSON file (GET /api/v2/tickets?include=stats,requester) "
+        "or a directory holding tickets.json, conversations.json and "
+        "satisfaction_ratings.json.")
+    f.add_argument("path", type=Path, metavar="PATH")
+    f.add_argument("--conversations", type=Path, metavar="FILE",
+                   help="conversations JSON (first replies of tickets without stats)")
+    f.add_argument("--satisfaction-ratings", type=Path, metavar="FILE",
+                   help="satisfaction ratings JSON (GET /api/v2/surveys/satisfaction_ratings)")
+    _common(f)
+    f.set_defaults(func=_run_freshdesk)
+    h = helpdesks.add_parser(
+        "helpscout", help="Help Scout conversations (API JSON)",
+        description="PATH: a conversations JSON file (GET /v2/conversations, embed=threads) "
+        "or a directory holding conversations.json, conversation_threads.json and "
+        "happiness_ratings.json.")
+    h.add_argument("path", type=Path, metavar="PATH")
+    h.add_argument("--threads", type=Path, metavar="FILE",
+                   help="threads JSON with conversation_id (the first staff reply)")
+    h.add_argument("--happiness-ratings", type=Path, metavar="FILE",
+                   help="happiness ratings JSON (GET /v2/reports/happiness/ratings)")
+    _common(h)
+    h.set_defaults(func=_run_helpscout)
+    k = helpdesks.add_parser(
+        "calls", help="a call or chat log (queue entry, answer, hang-up per contact)",
+        description="FILE: a CSV (any delimiter, a BOM, UTF-16) or an .xlsx workbook, one row "
+        "per call or chat. Columns are found by name (call_id, caller_id, queue_entry, "
+        "answered, hung_up, talk_time, ...) or given with --map FIELD=COLUMN. A contact that "
+        "hung up before an answer is kept as abandoned (abandoned_at), not as a response.")
+    k.add_argument("path", type=Path, metavar="FILE")
+    k.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN", dest="map",
+                   help=f"a call log field ({', '.join(CALL_FIELDS)}) = the log's column, "
+                   'e.g. queued_at="Queue Entry" (repeat)')
+    k.add_argument("--date-format", metavar="FORMAT",
+                   help="strftime layout of the times (default ISO 8601 or epoch seconds)")
+    k.add_argument("--delimiter", metavar="CHAR",
+                   help="CSV delimiter: a character or tab, comma, semicolon, pipe "
+                   "(default detected)")
+    k.add_argument("--sheet", metavar="NAME", help="workbook sheet (default the first)")
+    _common(k)
+    k.set_defaults(func=_run_calls)
     g = helpdesks.add_parser(
         "csv", help="any one-row-per-conversation CSV or Excel sheet, with a column mapping",
         description="FILE: a CSV (any delimiter, a BOM, UTF-16) or an .xlsx workbook, one row "
@@ -101,16 +158,24 @@ def _no_helpdesk(args: argparse.Namespace) -> int:
                      f"{', '.join(name for name, _ in IMPORTERS)} (see frt import --list)")
 
 
-def _run_csv(args: argparse.Namespace) -> int:
-    check_output_dir(args.out, "--out")
+def _pairs(items: list[str], expected: str) -> dict[str, str]:
     columns = {}
-    for item in args.map:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise ValueError(f"--map: expected COLUMN=EXPORT_COLUMN, got {item!r}")
+            raise ValueError(f"--map: expected {expected}, got {item!r}")
         columns[key.strip()] = value.strip().strip('"')
-    sheet: str | int | None = int(args.sheet) if args.sheet and args.sheet.isdigit() \
-        else args.sheet
+    return columns
+
+
+def _sheet(sheet: str | None) -> str | int | None:
+    return int(sheet) if sheet and sheet.isdigit() else sheet
+
+
+def _run_csv(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
+    columns = _pairs(args.map, "COLUMN=EXPORT_COLUMN")
+    sheet = _sheet(args.sheet)
     result = import_csv(args.path, columns=columns, mapping=args.mapping,
                         date_format=args.date_format, timezone=args.timezone,
                         delimiter=args.delimiter, sheet=sheet, csat_scale=args.csat_scale,
@@ -132,6 +197,32 @@ def _run_intercom(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     result = import_intercom(args.path, contacts=args.contacts, billing=args.billing,
                              billing_key=args.billing_key, timezone=args.timezone)
+    return _write(result, args.out)
+
+
+def _run_freshdesk(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
+    result = import_freshdesk(args.path, conversations=args.conversations,
+                              satisfaction_ratings=args.satisfaction_ratings,
+                              billing=args.billing, billing_key=args.billing_key,
+                              timezone=args.timezone)
+    return _write(result, args.out)
+
+
+def _run_helpscout(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
+    result = import_helpscout(args.path, threads=args.threads,
+                              happiness_ratings=args.happiness_ratings, billing=args.billing,
+                              billing_key=args.billing_key, timezone=args.timezone)
+    return _write(result, args.out)
+
+
+def _run_calls(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
+    result = import_calls(args.path, columns=_pairs(args.map, "FIELD=COLUMN"),
+                          date_format=args.date_format, timezone=args.timezone,
+                          delimiter=args.delimiter, sheet=_sheet(args.sheet),
+                          billing=args.billing, billing_key=args.billing_key)
     return _write(result, args.out)
 
 

@@ -51,10 +51,12 @@ class ImportResult:
         conv = self.conversations
         rated = int(conv[schema.CSAT].notna().sum())
         replied = int(conv[schema.FIRST_RESPONSE_AT].notna().sum())
+        abandoned = (f", {int(conv[schema.ABANDONED_AT].notna().sum()):,} abandoned"
+                     if schema.ABANDONED_AT in conv.columns else "")
         lines = [
             f"{self.source}: {_count(len(conv), 'conversation')} of "
             f"{_count(conv[schema.CUSTOMER_ID].nunique(), 'customer')}; {replied:,} with a "
-            f"first response, {rated:,} rated",
+            f"first response{abandoned}, {rated:,} rated",
         ]
         if self.customers is not None:
             lines.append(f"customers with billing: {len(self.customers):,}")

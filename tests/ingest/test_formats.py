@@ -107,7 +107,7 @@ def test_generic_csv_map_overrides_and_errors() -> None:
 def test_frt_import_list_names_every_importer(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["import", "--list"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["zendesk", "intercom", "csv"]
+    assert names == ["zendesk", "intercom", "freshdesk", "helpscout", "calls", "csv"]
 
 
 def _billing(path: Path, ids: list[str]) -> Path:
