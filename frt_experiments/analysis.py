@@ -77,7 +77,7 @@ from frt_experiments.stats.randomization import (
 )
 from frt_experiments.stats.ratio import fieller_interval, ratio_gradient, ratio_t
 from frt_experiments.stats.tests import MarginTestResult
-from frt_experiments.stats.validity import normal_check
+from frt_experiments.stats.validity import NormalCheck, normal_check
 
 __all__ = ["INDICATORS", "METRICS", "RESULT_COLUMNS", "ROW_COLUMNS", "ExperimentResult",
            "MetricResult", "analyze", "analyze_rows"]
@@ -492,8 +492,8 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
     ests, gs = [], []
     for st in (stats_c, stats_t):
         est, g = _linearization(st, metric, numerator, denominator, what)
-        if est == 0:
-            raise _problem(metric, f"arm {st.arm!r} has {metric} = 0 (no "
+        if est == 0 and st is stats_c:  # a treatment at 0 is a -100% change, tested as such
+            raise _problem(metric, f"control arm {st.arm!r} has {metric} = 0 (no "
                                    f"{numerator.replace('_', ' ')}), so the relative change "
                                    "is undefined")
         ests.append(est)
@@ -520,7 +520,7 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         if cuped_note:
             method += "; " + cuped_note
     for m, st in zip(means, (stats_c, stats_t), strict=True):
-        if m <= 0:
+        if m < 0 or (m == 0 and (st is stats_c or used)):
             raise _problem(metric, f"arm {st.arm!r}: the CUPED-adjusted {metric} is "
                                    f"{m:.4g}, not positive; analyse with cuped=False")
     contributing = None
@@ -528,11 +528,18 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         contributing = values[:, columns.index(denominator)] > 0
     check = normal_check(resid, treated, contributing=contributing,
                          arms=(stats_c.arm, stats_t.arm))
+    for sel, st in ((~treated, stats_c), (treated, stats_t)):
+        # no variance before any adjustment: CUPED's residuals would hide it (θ'X noise)
+        if np.ptp(psi[sel]) <= 1e-12 * max(1.0, float(np.abs(psi[sel]).max(initial=0.0))):
+            check = NormalCheck(False, math.inf, check.contributors,
+                                f"arm {st.arm!r}: its customers' values have no variance")
+            break
     var_d = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
     se = math.sqrt(max(var_d, 0.0))
     diff = float(means[1] - means[0])
-    log_se = math.sqrt(max(cov[0, 0] / means[0] ** 2 + cov[1, 1] / means[1] ** 2
-                           - 2 * cov[0, 1] / (means[0] * means[1]), 0.0))
+    log_se = math.inf if means[1] == 0 else math.sqrt(max(
+        cov[0, 0] / means[0] ** 2 + cov[1, 1] / means[1] ** 2
+        - 2 * cov[0, 1] / (means[0] * means[1]), 0.0))
     use_normal = inference == "normal" or (inference == "auto" and check.ok)
     if inference == "normal" and math.isinf(check.skewness):
         raise ValueError(f"inference='normal' cannot analyse {metric}: {check.reason}, so "
@@ -555,14 +562,14 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
              else values[:, columns.index(denominator)])
         scale = 30.0 if denominator == EXPOSURE_DAYS else 1.0
         inverter = _Inverter(np.column_stack([scale * y, x, xcov]), treated,
-                             reassigned(), len(used))
+                             reassigned(), len(used), proportion=metric == "csat")
         r = invert(inverter, alpha=alpha, alternative=alternative)
         t, p, lo, hi, rlo, rhi = (r.statistic, r.p_value, r.diff_ci_low, r.diff_ci_high,
                                   r.rel_ci_low, r.rel_ci_high)
         how = (f"exact over all {r.permutations:,} re-assignments" if r.exact
                else f"{r.permutations:,} random re-assignments")
         method = (f"randomization test ({how} of the customers; studentized {method}); "
-                  "intervals by test inversion"
+                  "intervals at its critical values"
                   + ("" if inference == "randomization"
                      else f"; normal theory not used: {check.reason}"))
     res = MetricResult(
@@ -623,15 +630,15 @@ def _margin_tests(comparisons: dict[str, _Comparison], *, alpha: float, alternat
                 side = -1 if margin < 0 else 1
                 stat, p_hi, p_lo = relative_tails(inv, margin)
                 p = p_hi if margin < 0 else p_lo
-                bound = relative_bound(inv, side, one, null=margin)
+                bound = relative_bound(inv, side, one)
                 lo, hi = (bound, math.inf) if side < 0 else (-1.0, bound)
             else:
                 s_lo, p_lo_side, _ = relative_tails(inv, -margin)
                 s_hi, _, p_hi_side = relative_tails(inv, margin)
                 stat = min(s_lo, -s_hi)
                 p = max(p_lo_side, p_hi_side)
-                lo = relative_bound(inv, -1, one, null=-margin)
-                hi = relative_bound(inv, +1, one, null=margin)
+                lo = relative_bound(inv, -1, one)
+                hi = relative_bound(inv, +1, one)
             df = math.nan
         out.append((metric, MarginTestResult(test, float(margin), "relative", r.rel_diff,
                                              float(lo), float(hi), float(stat), float(df),
@@ -713,7 +720,7 @@ def analyze(
         inference: ``"auto"`` (default): per metric, normal theory where it holds
             (:func:`frt_experiments.stats.validity.normal_check`: enough contributing
             customers, per-customer values with variance and a small enough skewness),
-            otherwise a randomization test with intervals by test inversion
+            otherwise a randomization test with intervals at its critical values
             (:mod:`frt_experiments.stats.randomization`); ``"normal"``: Welch and the delta
             method throughout (an arm without variance is then an error); ``"randomization"``:
             randomization tests throughout. Each row's ``method`` says what was used and why.

@@ -16,13 +16,22 @@ makes it asymptotically valid for the weak null of equal ratios with unequal var
 unequal arm sizes, where an unstudentized permutation test is not (Janssen 1997; Chung and
 Romano 2013).
 
-Intervals come from inverting the same test (Lehmann and Romano 2005, section 3.5): for the
-relative change ``δ`` the treated customers' numerators are divided by ``1 + δ`` (a
-multiplicative effect), and the interval holds every value the test does not reject at its
-level; the difference's interval is the control estimate times it (``(1 + δ) c - c``), the
-same test's verdict on the difference scale. The bounds
-are searched with 0 inside the bracket, so ``0`` lies outside the interval exactly when the
-p-value is below ``alpha``: one verdict per row.
+Each tail's p-value is the larger of the randomization test's and Welch's t test's on the same
+statistic (a maximum of valid p-values is valid: the randomization test guards against the
+skewness that misleads Welch's, Welch's against a randomization distribution with few distinct
+values, as with ratings nearly all alike). Intervals use the matching critical values, the
+wider of the randomization distribution's (Janssen 1997; Chung and Romano 2013, section 3) and
+Welch's: the difference's interval is
+``diff - c · se`` between the critical values ``c``, the relative change's is Fieller's set of
+ratios ``ρ`` whose pivot ``(t - ρ c) / sd(ρ)`` lies between them. The pivot at no effect *is*
+the observed statistic, and the critical values are where the p-value's own counting rejects,
+so 0 lies outside the intervals exactly when the p-value is below ``alpha``: one verdict per
+row. (A sharp-null inversion, dividing the treated numerators by ``1 + δ``, breaks every tie
+of 0/1 ratings at once and gives near-zero-width intervals on CSAT-like data; the pivot does
+not.) For a proportion (satisfied among rated) each arm's variance is floored at the binomial
+variance of its Agresti-Caffo proportion ``(Σy + 1) / (Σx + 2)`` (Agresti and Caffo 2000), so
+an arm whose ratings are all alike is not taken as known; when no variance is left at all the
+intervals are unbounded.
 
 Re-assignments are enumerated when there are at most ``max_exact`` of them (an exact test);
 otherwise ``permutations`` are drawn and the p-value is ``(1 + #{T* ≥ T}) / (1 + B)``, valid
@@ -45,20 +54,22 @@ References:
     sections 3.5 (confidence sets by test inversion) and 15.2 (randomization tests).
     Phipson, B. and Smyth, G. K. (2010). Permutation p-values should never be zero.
     *Statistical Applications in Genetics and Molecular Biology* 9(1), article 39.
-    Rosenbaum, P. R. (2002). Covariance adjustment in randomized experiments and
-    observational studies. *Statistical Science* 17(3), 286-327.
+    Agresti, A. and Caffo, B. (2000). Simple and effective confidence intervals for
+    proportions and differences of proportions result from adding two successes and two
+    failures. *The American Statistician* 54(4), 280-288.
+    Fieller, E. C. (1954). Some problems in interval estimation. *JRSS B* 16(2), 175-185.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import sparse
+from scipy import sparse, stats
 
 __all__ = ["RandomizationResult", "Reassignments", "randomization_test", "reassignments",
            "relative_bound", "relative_tails"]
@@ -126,15 +137,24 @@ class Reassignments:
             groups = [(np.flatnonzero(self.strata == g), int(small[self.strata == g].sum()))
                       for g in np.unique(self.strata)]
         ns = int(small.sum())
-        step = max(1, _BLOCK_ENTRIES // max(ns, 1))
+        keyed = not (len(groups) == 1 and ns * 8 < n)  # uniform keys per customer
+        step = max(1, (_BLOCK_ENTRIES // 4) // max(n if keyed else ns, 1))
         for start in range(0, self.count, step):
             m = min(self.count, start + step) - start
             out = np.empty((m, ns), dtype=np.int32 if n < 2**31 else np.int64)
-            for r in range(m):  # a loop over re-assignments, each a vectorised draw
-                at = 0
-                for idx, k in groups:
-                    out[r, at:at + k] = idx[gen.choice(idx.size, k, replace=False)]
-                    at += k
+            at = 0
+            for idx, k in groups:
+                if k == 0:
+                    continue
+                if not keyed:  # few of many: draw each subset without keys
+                    for r in range(m):
+                        out[r, at:at + k] = idx[gen.choice(idx.size, k, replace=False)]
+                else:  # k smallest of uniform keys: a uniform k-subset, vectorised
+                    keys = gen.random((m, idx.size))
+                    pick = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < idx.size \
+                        else np.broadcast_to(np.arange(idx.size), (m, idx.size))
+                    out[:, at:at + k] = idx[pick]
+                at += k
             yield out
 
     def sums(self, values: np.ndarray) -> np.ndarray:
@@ -232,28 +252,21 @@ def _unpack(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return s[..., 0], s[..., 1:1 + k], s2
 
 
-def _shift(s1: np.ndarray, s2: np.ndarray, a: float, b: float
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Sums after the numerator (column 0) becomes ``a y + b x`` (column 1 is ``x``)."""
-    s1 = s1.copy()
-    s2 = s2.copy()
-    row = a * s2[..., 0, :] + b * s2[..., 1, :]
-    row[..., 0] = (a * a * s2[..., 0, 0] + 2 * a * b * s2[..., 0, 1]
-                   + b * b * s2[..., 1, 1])
-    s2[..., 0, :] = row
-    s2[..., :, 0] = row
-    s1[..., 0] = a * s1[..., 0] + b * s1[..., 1]
-    return s1, s2
-
-
 def _statistic(n: tuple[float, float], sums: tuple[tuple[np.ndarray, np.ndarray], ...],
-               p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               p: int, proportion: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                          np.ndarray]:
     """Studentized CUPED-adjusted delta-method t of treated vs control, per re-assignment.
 
     ``sums`` holds (Σv, Σvvᵀ) of the control and the treated customers, columns
-    ``[y, x, X₁..X_p]``. Returns (t, adjusted control, adjusted treated, valid).
+    ``[y, x, X₁..X_p]``. With ``proportion`` (``y`` counts successes among ``x`` trials, as
+    satisfied among rated), each arm's per-customer variance is at least the binomial one at
+    the Agresti-Caffo proportion ``(Σy + 1) / (Σx + 2)``, so an arm whose ratings are all
+    alike (CSAT at 100%) is not taken as known. Returns (t, adjusted control, adjusted
+    treated, variance of the control estimate, of the treated estimate, valid). An arm whose
+    per-customer values have no variance at all borrows the pooled variance of both arms.
     """
-    means, covs, lin_var, cov_xl = [], [], [], []
+    means, covs, lin_var, cov_xl, floors = [], [], [], [], []
     valid = np.ones(sums[0][0].shape[:-1], dtype=bool)
     for na, (s1, s2) in zip(n, sums, strict=True):
         m = s1 / na
@@ -269,6 +282,11 @@ def _statistic(n: tuple[float, float], sums: tuple[tuple[np.ndarray, np.ndarray]
         lin_var.append(gy * gy * c[..., 0, 0] + 2 * gy * gx * c[..., 0, 1]
                        + gx * gx * c[..., 1, 1])
         cov_xl.append(gy[..., None] * c[..., 2:, 0] + gx[..., None] * c[..., 2:, 1])
+        if proportion:
+            pt = (s1[..., 0] + 1.0) / (s1[..., 1] + 2.0)
+            floors.append(pt * (1.0 - pt) / safe)
+        else:
+            floors.append(np.zeros_like(mx))
     (r_c, m_c), (r_t, m_t) = means
     if p:
         w = (n[0] - 1, n[1] - 1)
@@ -287,29 +305,35 @@ def _statistic(n: tuple[float, float], sums: tuple[tuple[np.ndarray, np.ndarray]
             var.append(lv - 2 * np.einsum("...i,...i->...", theta, cxl)
                        + np.einsum("...i,...ij,...j->...", theta, c[..., 2:, 2:], theta))
         a_c, a_t = adj
-        v_c, v_t = (np.clip(v, 0.0, None) for v in var)
     else:
         a_c, a_t = r_c, r_t
-        v_c, v_t = (np.clip(v, 0.0, None) for v in lin_var)
+        var = lin_var
+    var_c, var_t = (np.maximum(np.clip(v, 0.0, None), f) for v, f in zip(var, floors,
+                                                                          strict=True))
+    # an arm whose values are all alike borrows the pooled variance (the arms share one
+    # distribution under the null): a zero sample variance is not a known one
+    pooled = ((n[0] - 1) * var_c + (n[1] - 1) * var_t) / (n[0] + n[1] - 2)
+    v_c = np.where(var_c > 0, var_c, pooled) / n[0]
+    v_t = np.where(var_t > 0, var_t, pooled) / n[1]
     diff = a_t - a_c
-    se = np.sqrt(v_c / n[0] + v_t / n[1])
+    se = np.sqrt(v_c + v_t)
     tiny = 1e-12 * np.maximum(np.abs(a_c), np.abs(a_t))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(se > tiny * 1e-3, diff / np.where(se > 0, se, 1.0),
                      np.where(np.abs(diff) > tiny, np.sign(diff) * np.inf, 0.0))
-    return t, a_c, a_t, valid
+    return t, a_c, a_t, v_c, v_t, valid
 
 
 @dataclass(frozen=True)
 class RandomizationResult:
-    """A randomization test of treated against control, with intervals by test inversion.
+    """A randomization test of treated against control, with its studentized intervals.
 
     Attributes:
         control, treatment: The arms' (adjusted) estimates.
-        diff, diff_ci_low, diff_ci_high: ``treatment - control`` and its interval (the
-            control estimate times the relative one).
+        diff, diff_ci_low, diff_ci_high: ``treatment - control`` and its interval
+            (``diff - c · se`` at the randomization critical values ``c``).
         rel_diff, rel_ci_low, rel_ci_high: ``treatment / control - 1`` and its interval
-            (multiplicative effect inverted); ``-1`` and ``inf`` when unbounded.
+            (Fieller's, at the same critical values); ``-1`` and ``inf`` when unbounded.
         statistic: The observed studentized statistic.
         p_value: For ``alternative``.
         permutations: Re-assignments the test was referred to (valid ones).
@@ -335,109 +359,113 @@ class RandomizationResult:
     alternative: str
 
 
-def split_products(values: np.ndarray, treated: np.ndarray) -> np.ndarray:
-    """Per-customer products (:func:`_products`) in two blocks: control-origin customers'
-    in the first, treated-origin customers' in the second (zeros elsewhere)."""
-    prod = _products(values)
-    t = treated[:, None]
-    return np.hstack([np.where(t, 0.0, prod), np.where(t, prod, 0.0)])
-
-
 class _Inverter:
-    """The randomization distribution of the statistic under shifted treated numerators."""
+    """The randomization distribution of the studentized statistic, and its pivot."""
 
     def __init__(self, values: np.ndarray, treated: np.ndarray, re: Reassignments,
-                 p: int, sums: np.ndarray | None = None) -> None:
+                 p: int, sums: np.ndarray | None = None, *, proportion: bool = False) -> None:
         self.k = values.shape[1]
         self.p = p
-        split = split_products(values, treated)
-        self.q = split.shape[1] // 2
-        s = re.sums(split) if sums is None else sums
-        k = self.k
-        self.perm_c = _unpack(s[:, :self.q], k)[1:]
-        self.perm_t = _unpack(s[:, self.q:], k)[1:]
-        obs = split.sum(axis=0)
-        self.obs_c = _unpack(obs[:self.q], k)[1:]
-        self.obs_t = _unpack(obs[self.q:], k)[1:]
+        self.proportion = proportion
+        prod = _products(values)
+        s = re.sums(prod) if sums is None else sums
+        self.total = _unpack(prod.sum(axis=0), self.k)[1:]
+        self.group = _unpack(s, self.k)[1:]
+        self.obs = _unpack(prod[treated].sum(axis=0), self.k)[1:]
         self.n_t = float(treated.sum())
         self.n_c = float(treated.size - treated.sum())
         self.exact = re.exact
         self.count = re.count
+        self._reference: np.ndarray | None = None
+        self.excluded = 0
 
-    def _stat(self, from_c: tuple[np.ndarray, np.ndarray], from_t: tuple[np.ndarray, np.ndarray],
-              a: float, b: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Statistic of the group ``from_c + from_t`` ((Σv, Σvvᵀ) of the control- and
-        treated-origin customers in it) as treated, the rest as control, after
-        ``y -> a y + b x`` on the treated-origin customers."""
-        s1t, s2t = _shift(*from_t, a, b)
-        o1, o2 = _shift(*self.obs_t, a, b)
-        tot1, tot2 = self.obs_c[0] + o1, self.obs_c[1] + o2
-        g1, g2 = from_c[0] + s1t, from_c[1] + s2t
-        return _statistic((self.n_c, self.n_t), ((tot1 - g1, tot2 - g2), (g1, g2)), self.p)
+    def _stat(self, group: tuple[np.ndarray, np.ndarray]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                         np.ndarray]:
+        control = (self.total[0] - group[0], self.total[1] - group[1])
+        return _statistic((self.n_c, self.n_t), (control, group), self.p, self.proportion)
 
-    def observed(self, a: float = 1.0, b: float = 0.0) -> tuple[float, float, float, bool]:
-        zero = (np.zeros((1, self.k)), np.zeros((1, self.k, self.k)))
-        t, ac, at, ok = self._stat(zero, (self.obs_t[0][None], self.obs_t[1][None]), a, b)
-        return float(t[0]), float(ac[0]), float(at[0]), bool(ok[0])
+    def observed(self) -> tuple[float, float, float, float, float, bool]:
+        """(t, adjusted control, adjusted treated, their estimates' variances, valid)."""
+        t, ac, at, vc, vt, ok = self._stat((self.obs[0][None], self.obs[1][None]))
+        return (float(t[0]), float(ac[0]), float(at[0]), float(vc[0]), float(vt[0]),
+                bool(ok[0]))
 
-    def tails(self, a: float, b: float) -> tuple[float, float, int, int]:
-        """(P(T* >= T), P(T* <= T), valid, excluded) for the shift ``y -> a y + b``."""
-        t_obs = self.observed(a, b)[0]
-        t, _, _, ok = self._stat(self.perm_c, self.perm_t, a, b)
-        t = t[ok]
-        m = t.size
-        if m == 0:
-            return 1.0, 1.0, 0, int((~ok).sum())
-        tol = 1e-9 * max(1.0, abs(t_obs)) if math.isfinite(t_obs) else 0.0
-        ge = int((t >= t_obs - tol).sum())
-        le = int((t <= t_obs + tol).sum())
-        if self.exact:
-            return ge / m, le / m, m, int((~ok).sum())
-        return (1 + ge) / (1 + m), (1 + le) / (1 + m), m, int((~ok).sum())
+    def reference(self) -> np.ndarray:
+        """The statistic over the valid re-assignments, sorted; with ``exact`` the observed
+        assignment's own value is left out (it is counted as the 1 in ``(1 + #) / (1 + m)``)."""
+        if self._reference is None:
+            t, _, _, _, _, ok = self._stat(self.group)
+            self.excluded = int((~ok).sum())
+            ref = np.sort(t[ok])
+            if self.exact and ref.size:
+                t_obs = self.observed()[0]
+                at = int(np.argmin(np.abs(np.where(np.isfinite(ref), ref, 0.0)
+                                          - (t_obs if math.isfinite(t_obs) else 0.0)))
+                         if math.isfinite(t_obs) else
+                         (ref.size - 1 if t_obs > 0 else 0))
+                ref = np.delete(ref, at)
+            self._reference = ref
+        return self._reference
 
+    def welch_df(self) -> float:
+        """Satterthwaite's degrees of freedom of the observed statistic's variance."""
+        _, _, _, v_c, v_t, _ = self.observed()
+        den = v_c * v_c / max(self.n_c - 1, 1) + v_t * v_t / max(self.n_t - 1, 1)
+        return (v_c + v_t) ** 2 / den if den > 0 else math.inf
 
-def _bisect(accept: Callable[[float], bool], reject_at: float, accept_at: float,
-            tol: float) -> float:
-    """Boundary between a rejected and an accepted point, to ``tol`` (the accepted side)."""
-    lo, hi = reject_at, accept_at
-    while abs(hi - lo) > tol:
-        mid = 0.5 * (lo + hi)
-        if accept(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    def tails(self, t: float) -> tuple[float, float]:
+        """(P(T >= t), P(T <= t)): each the larger of the randomization tail, counted as
+        ``(1 + #) / (1 + m)`` over the reference set, and Welch's t tail (see :func:`invert`)."""
+        ref = self.reference()
+        tol = 1e-9 * max(1.0, abs(t)) if math.isfinite(t) else 0.0
+        ge = ref.size - int(np.searchsorted(ref, t - tol, side="left"))
+        le = int(np.searchsorted(ref, t + tol, side="right"))
+        df = self.welch_df()
+        return (max((1 + ge) / (1 + ref.size), float(stats.t.sf(t, df))),
+                max((1 + le) / (1 + ref.size), float(stats.t.cdf(t, df))))
 
-
-def _bound(accept: Callable[[float], bool], est: float, side: int, *, step: float,
-           tol: float, limit: float, null: float = 0.0) -> float:
-    """The bound on ``side`` (-1 lower, +1 upper) of the region the test accepts.
-
-    The bracket passes through ``null`` (no effect, or a margin) whenever it lies on this
-    side of the estimate: if the test rejects it the bound lies between it and the estimate,
-    otherwise at or beyond it, so the interval excludes ``null`` exactly when the test
-    rejects it. ``step`` is the first stride outward (about two standard errors), ``tol`` the
-    absolute precision; beyond ``limit`` the bound is infinite.
-    """
-    anchor = est
-    if side * (null - est) >= 0:
-        if not accept(null):
-            return _bisect(accept, null, est, tol)
-        anchor = null
-    far = anchor + side * step
-    while accept(far):
-        if step > limit:
+    def critical(self, level: float, side: int) -> float:
+        """The value ``c`` beyond which ``tails`` rejects at ``level``: the upper tail
+        (``side=+1``) rejects ``t > c``, the lower (``-1``) ``t < c``; infinite when no value
+        can be rejected (too few re-assignments for the level)."""
+        ref = self.reference()
+        k = level * (1 + ref.size) - 1  # reject when fewer than k of ref lie beyond t
+        if k <= 0:
             return side * math.inf
-        step *= 2
-        far = anchor + side * step
-    return _bisect(accept, far, anchor, tol)
+        j = math.ceil(k)
+        if j > ref.size:
+            perm = -side * math.inf
+        else:
+            perm = float(ref[ref.size - j]) if side > 0 else float(ref[j - 1])
+        welch = float(stats.t.isf(level, self.welch_df()))
+        return max(perm, welch) if side > 0 else min(perm, -welch)
 
 
-def _log_se(t_obs: float, u: float) -> float:
-    """The log ratio's standard error implied by the studentized statistic (a search scale)."""
-    if math.isfinite(t_obs) and t_obs != 0 and u != 0:
-        return max(abs(u / t_obs), 1e-9)
-    return 0.05
+def _fieller_root(c: float, a_c: float, a_t: float, v_c: float, v_t: float) -> float:
+    """The ratio ``ρ`` at which ``(a_t - ρ a_c) / sqrt(v_t + ρ² v_c) = c`` on the monotone
+    branch (``c > 0``: below ``a_t / a_c``; ``c < 0``: above); ``∓inf`` when unbounded."""
+    if math.isinf(c):
+        return -math.inf if c > 0 else math.inf
+    if c == 0:
+        return a_t / a_c
+    a = a_c * a_c - c * c * v_c
+    if a <= 0:
+        return -math.inf if c > 0 else math.inf
+    b = -2.0 * a_t * a_c
+    k = a_t * a_t - c * c * v_t
+    root = math.sqrt(max(b * b - 4 * a * k, 0.0))
+    return (-b - root) / (2 * a) if c > 0 else (-b + root) / (2 * a)
+
+
+def pivot(inv: _Inverter, rho: float) -> float:
+    """Fieller's pivot ``(a_t - ρ a_c) / sqrt(v_t + ρ² v_c)`` at the observed data."""
+    _, a_c, a_t, v_c, v_t, _ = inv.observed()
+    v = v_t + rho * rho * v_c
+    d = a_t - rho * a_c
+    if v > 0:
+        return d / math.sqrt(v)
+    return 0.0 if d == 0 else math.copysign(math.inf, d)
 
 
 def randomization_test(
@@ -454,6 +482,7 @@ def randomization_test(
     rng: int | np.random.Generator | None = 0,
     reassigned: Reassignments | None = None,
     intervals: bool = True,
+    proportion: bool = False,
 ) -> RandomizationResult:
     """Randomization test of a ratio ``Σy / Σx`` (a mean without ``x``), treated vs control.
 
@@ -468,8 +497,9 @@ def randomization_test(
         permutations, max_exact, rng: See :func:`reassignments`.
         reassigned: Re-assignments to use instead of drawing them (to share them between
             metrics of one trial).
-        intervals: Invert the test for the intervals (``False``: the p-value only, the
-            intervals NaN; much faster in simulations).
+        intervals: Compute the intervals (``False``: the p-value only, the intervals NaN).
+        proportion: ``y`` counts successes among ``x`` trials (satisfied among rated): each
+            arm's variance is floored at the binomial one of its Agresti-Caffo proportion.
 
     Returns:
         :class:`RandomizationResult`; the p-value is that of the studentized statistic, the
@@ -507,20 +537,28 @@ def randomization_test(
         raise ValueError("each arm needs at least 2 customers")
     re = reassigned if reassigned is not None else reassignments(
         tt, strata=strata, permutations=permutations, max_exact=max_exact, rng=rng)
-    inv = _Inverter(np.column_stack([yy, xx, cov]), tt, re, cov.shape[1])
+    inv = _Inverter(np.column_stack([yy, xx, cov]), tt, re, cov.shape[1], proportion=proportion)
     return invert(inv, alpha=alpha, alternative=alternative, intervals=intervals)
 
 
-def invert(inv: _Inverter, *, alpha: float, alternative: str, tol: float = 0.01,
+def invert(inv: _Inverter, *, alpha: float, alternative: str,
            intervals: bool = True) -> RandomizationResult:
-    """Test at no effect and both intervals, from a prepared :class:`_Inverter`.
+    """The test at no effect and both intervals, from a prepared :class:`_Inverter`.
 
-    The bounds are found to ``tol`` standard errors of the log ratio (well inside the Monte
-    Carlo error of a bound from 9,999 re-assignments)."""
-    t_obs, a_c, a_t, ok = inv.observed()
+    Each tail's p-value is the larger of the randomization test's and Welch's t test's on the
+    same studentized statistic -- the larger of two valid p-values is valid, and each covers
+    the other's weak spot: the randomization test the skewness that misleads Welch's, Welch's
+    the discreteness of a randomization distribution with few distinct values (ratings that
+    are nearly all alike, where it is degenerate). The intervals use the matching critical
+    values (the wider of the two): the difference's is ``diff - c · se``, the relative
+    change's Fieller's set of ratios whose pivot lies between them. The pivot at no effect is
+    the observed statistic, so 0 lies outside the intervals exactly when the p-value is below
+    ``alpha``.
+    """
+    t_obs, a_c, a_t, v_c, v_t, ok = inv.observed()
     if not ok:
         raise ValueError("the ratio is undefined in an arm (its denominator sums to zero)")
-    p_hi, p_lo, m, excluded = inv.tails(1.0, 0.0)
+    p_hi, p_lo = inv.tails(t_obs)
     if alternative == "greater":
         p = p_hi
     elif alternative == "less":
@@ -528,53 +566,40 @@ def invert(inv: _Inverter, *, alpha: float, alternative: str, tol: float = 0.01,
     else:
         p = min(1.0, 2 * min(p_hi, p_lo))
     level = alpha / 2 if alternative == "two-sided" else alpha
-
-    def accept(side: int, shift: Callable[[float], tuple[float, float]]
-               ) -> Callable[[float], bool]:
-        tail = 0 if side < 0 else 1  # a lower bound is where "treated larger" stops rejecting
-        return lambda v: inv.tails(*shift(v))[tail] >= level
-
-    def ratio_shift(u: float) -> tuple[float, float]:
-        return math.exp(-u), 0.0  # treated numerators divided by 1 + δ = e^u
-
-    lo_rel = hi_rel = math.nan
-    if intervals and a_c > 0 and a_t > 0:
-        u = math.log(a_t / a_c)
-        se_u = _log_se(t_obs, u)
-        kw = {"step": 2 * se_u, "tol": tol * se_u, "limit": 40.0}
-        lo_u = -math.inf if alternative == "less" else \
-            _bound(accept(-1, ratio_shift), u, -1, **kw)
-        hi_u = math.inf if alternative == "greater" else \
-            _bound(accept(+1, ratio_shift), u, +1, **kw)
-        lo_rel, hi_rel = math.expm1(lo_u), math.expm1(hi_u)
-    # the difference at each relative bound: (1 + δ) c - c, the same test's verdict
-    lo_d, hi_d = a_c * lo_rel, a_c * hi_rel
+    lo_d = lo_rel = -math.inf
+    hi_d = hi_rel = math.inf
+    se = math.sqrt(v_c + v_t)
+    if intervals and se > 0:
+        c_hi = math.inf if alternative == "less" else inv.critical(level, +1)
+        c_lo = -math.inf if alternative == "greater" else inv.critical(level, -1)
+        diff = a_t - a_c
+        lo_d, hi_d = diff - c_hi * se, diff - c_lo * se
+        if a_c > 0:
+            lo_rel = _fieller_root(c_hi, a_c, a_t, v_c, v_t) - 1
+            hi_rel = _fieller_root(c_lo, a_c, a_t, v_c, v_t) - 1
+    elif not intervals:
+        lo_d = hi_d = lo_rel = hi_rel = math.nan
+    lo_rel = max(lo_rel, -1.0)
+    if alternative == "less":
+        lo_rel = -1.0
     rel = a_t / a_c - 1 if a_c != 0 else math.nan
     return RandomizationResult(a_c, a_t, a_t - a_c, lo_d, hi_d, rel, lo_rel, hi_rel, t_obs, p,
-                               m, excluded, inv.exact, alpha, alternative)
+                               int(inv.reference().size + (1 if inv.exact else 0)),
+                               inv.excluded, inv.exact, alpha, alternative)
 
 
 def relative_tails(inv: _Inverter, delta: float) -> tuple[float, float, float]:
-    """(observed t, P(T* >= T), P(T* <= T)) for the null ``treatment / control = 1 + δ``."""
-    a = 1.0 / (1.0 + delta)
-    hi, lo, _, _ = inv.tails(a, 0.0)
-    return inv.observed(a, 0.0)[0], hi, lo
+    """(pivot, P(T* >= pivot), P(T* <= pivot)) for the null ``treatment / control = 1 + δ``."""
+    t = pivot(inv, 1.0 + delta)
+    hi, lo = inv.tails(t)
+    return t, hi, lo
 
 
-def relative_bound(inv: _Inverter, side: int, level: float, *, null: float = 0.0,
-                   tol: float = 0.01) -> float:
+def relative_bound(inv: _Inverter, side: int, level: float) -> float:
     """Lower (``side=-1``) or upper (``+1``) bound of the relative change at one-sided
-    ``level``, the bracket passing through the relative change ``null``."""
-    _, a_c, a_t, _ = inv.observed()
-    if not (a_c > 0 and a_t > 0):
-        return math.nan
-    tail = 0 if side < 0 else 1
-
-    def accept(u: float) -> bool:
-        return inv.tails(math.exp(-u), 0.0)[tail] >= level
-
-    u_est = math.log(a_t / a_c)
-    se_u = _log_se(inv.observed()[0], u_est)
-    u = _bound(accept, u_est, side, step=2 * se_u, tol=tol * se_u, limit=40.0,
-               null=math.log1p(null))
-    return math.expm1(u)
+    ``level``: where the pivot meets the randomization critical value."""
+    _, a_c, a_t, v_c, v_t, _ = inv.observed()
+    if not a_c > 0 or v_c + v_t <= 0:
+        return -1.0 if side < 0 else math.inf
+    c = inv.critical(level, +1 if side < 0 else -1)
+    return max(_fieller_root(c, a_c, a_t, v_c, v_t) - 1, -1.0)
