@@ -12,10 +12,15 @@ Arm B (``treatment``, default ``one_business_day``) is compared with arm A (``co
 default ``fast``): differences are B - A, relative changes B / A - 1. The customer is the unit
 of analysis: ratios use the delta method over customers, never conversations as independent
 samples. Each metric gets Welch's t test (two-sided by default) and its interval, the relative
-change with a delta-method interval on the log ratio, and, when pre-period covariates exist,
-CUPED on the (linearized) values with ``θ`` pooled across arms. Holm-adjusted p-values across
-the four metrics are reported beside the raw ones; CSAT non-inferiority and NRR equivalence
-(TOST) are decided when margins are given (directly or by an experiment plan).
+change with Fieller's interval from the same test (so significance and interval agree), and,
+when pre-period covariates exist and the arms are large enough, CUPED on the (linearized)
+values with ``θ`` pooled across arms and an HC2 variance. Where normal theory cannot be
+trusted (few contributing customers, no variance, a skewed difference:
+:mod:`frt_experiments.stats.validity`) a metric gets a randomization test instead
+(:mod:`frt_experiments.stats.randomization`); ``method`` says which and why. Metrics the data
+do not define are listed in ``skipped``. Holm-adjusted p-values across the analysed metrics
+are reported beside the raw ones; CSAT non-inferiority and NRR equivalence (TOST) are decided
+when margins are given (directly or by an experiment plan), by each metric's own method.
 
 ``control`` and ``treatment`` in the table are the arms' plain estimates; with CUPED the
 ``diff``, ``rel_diff``, their intervals and the p-value are those of the adjusted estimates
@@ -28,6 +33,9 @@ References:
     controlled experiments by utilizing pre-experiment data. *WSDM '13*, 123-132.
     Welch, B. L. (1947). *Biometrika* 34, 28-35.
     Holm, S. (1979). *Scandinavian Journal of Statistics* 6(2), 65-70.
+    Fieller, E. C. (1954). *JRSS B* 16(2), 175-185.
+    MacKinnon, J. G. and White, H. (1985). *Journal of Econometrics* 29, 305-325 (HC2).
+    Chung, E. and Romano, J. P. (2013). *The Annals of Statistics* 41(2), 484-507.
     Schuirmann, D. J. (1987). *J. Pharmacokinet. Biopharm.* 15, 657-680 (TOST).
 """
 
@@ -115,7 +123,10 @@ class MetricResult:
 
     Besides :data:`RESULT_COLUMNS`: ``se`` and ``df`` of the difference, the t ``statistic``,
     ``variance_reduction`` achieved by CUPED (0 without it), the ``covariates`` used and
-    ``log_se``, the standard error of the log ratio behind the relative interval.
+    ``log_se``, the delta-method standard error of the log ratio (the relative interval is
+    Fieller's, or the randomization test's), ``inference`` (``"normal"`` or
+    ``"randomization"``: what was used) and ``skewness``, the skewness of the difference
+    estimator that the normal-theory rule judged.
     """
 
     metric: str
@@ -241,6 +252,8 @@ class ExperimentResult:
             relative change (``rel_rci_low``, ``rel_rci_high``): this look's interval widened
             to its boundary (:func:`frt_experiments.monitoring.repeated_ci`), so that the
             intervals of every look hold their level together.
+            For a metric analysed by a randomization test these intervals still rest on
+            normal theory (its ``se`` and ``log_se``); read them with its ``method``.
 
         Raises:
             ValueError: The analysis had no plan, or ``look`` is not one of its looks.
