@@ -294,3 +294,16 @@ def test_a_second_staffing_plan_leaves_no_stale_headcount_or_decision(files, tmp
     assert main(_plan(files, out)) == 0
     assert not (out / "headcount.csv").exists()
     assert f"removed {out / 'headcount.csv'}" in capsys.readouterr().out
+
+
+def test_frt_demo_prints_its_desk_and_writes_trust_flags_without_library_warnings(tmp_path,
+                                                                                 capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--customers", "1000", "--no-progress", "--seed", "5",
+                 "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert f"desk calendar: {NEW_YORK} (the default desk)" in captured.out
+    assert "Deprecat" not in captured.err  # numpy's generic-unit NaT notice, on 3.12/3.13
+    assert json.loads((out / TRUST_FILE).read_text())["desk_calendar"].startswith(NEW_YORK)
+    assert main(["decide", "--results", str(out / "results.csv"), *MONEY]) == 0
+    assert "trust could not be checked" not in capsys.readouterr().out
