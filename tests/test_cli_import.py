@@ -180,6 +180,8 @@ def test_call_log_map_on_the_command_line(tmp_path: Path) -> None:
      "conversations file?"),
     (["freshdesk", str(FIX / "helpscout")],
      "error: helpscout: holds no tickets.json"),
+    (["calls", str(FIX / "freshdesk" / "tickets.json")],
+     "error: tickets.json: is JSON: a call log is a CSV or Excel table"),
 ])
 def test_new_importers_bad_input_is_one_error_line(
     tmp_path: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str],

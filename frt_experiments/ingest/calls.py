@@ -119,6 +119,10 @@ def import_calls(
     with c.collecting_notes(timezone) as extra:
         if not p.is_file():
             raise c.missing_file(p, "call log")
+        if p.suffix.lower() in c.JSON_SUFFIXES:
+            raise DataError([Problem(p.name, None, "is JSON: a call log is a CSV or Excel "
+                                     "table, one row per contact (helpdesk JSON has its own "
+                                     "importer: frt import --list)")])
         table = c._read.read_tabular(p, what="call log", delimiter=delimiter, sheet=sheet)
         for text in table.notes:
             c.note(text)
