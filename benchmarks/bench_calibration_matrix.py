@@ -134,7 +134,7 @@ TRUE_REL = {
 }
 REVENUES = ("pareto", "lognormal")
 PROGRESS_SECONDS = 300       # a long cell reports its progress this often (stderr)
-MAX_EXACT = 100_000          # analyze_rows enumerates re-assignments up to this many
+MAX_EXACT_PER_PERMUTATION = 10  # analyze_rows enumerates up to 10 x permutations
 ALPHA = 0.05
 LEVEL = 1 - ALPHA
 
@@ -520,7 +520,8 @@ def _cost(cell: Cell, permutations: int) -> float:
     """Rough cost of a cell's randomization tests: re-assignments x customers."""
     k = cell.n_treated
     exact = math.comb(cell.n, k) if 0 <= k <= cell.n else 0
-    return (exact if exact <= MAX_EXACT else permutations) * cell.n
+    return (exact if exact <= MAX_EXACT_PER_PERMUTATION * permutations else permutations) \
+        * cell.n
 
 
 def _sizes(text: str) -> list[int]:

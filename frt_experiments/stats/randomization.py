@@ -33,7 +33,8 @@ variance of its Agresti-Caffo proportion ``(Σy + 1) / (Σx + 2)`` (Agresti and 
 an arm whose ratings are all alike is not taken as known; when no variance is left at all the
 intervals are unbounded.
 
-Re-assignments are enumerated when there are at most ``max_exact`` of them (an exact test);
+Re-assignments are enumerated when there are at most ``max_exact`` of them (an exact test;
+by default ten times ``permutations``, 99,990 at the default 9,999);
 otherwise ``permutations`` are drawn and the p-value is ``(1 + #{T* ≥ T}) / (1 + B)``, valid
 at any ``B`` (Phipson and Smyth 2010). Re-assignments that leave an arm without any
 denominator (no rater, no revenue) make the ratio undefined; they are left out, i.e. the test
@@ -62,6 +63,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,7 +98,8 @@ class Reassignments:
         count: Number of re-assignments.
         strata: Stratum code per customer, or ``None``.
         seed: Seed of the random re-assignments.
-        enumerated: With ``exact``, the boolean matrix of all re-assignments.
+        enumerated: With ``exact``, the smaller arm's members in every re-assignment
+            (indices, one row each).
     """
 
     treated: np.ndarray
@@ -126,8 +129,7 @@ class Reassignments:
 
     def _draw(self, small: np.ndarray) -> Iterator[np.ndarray]:
         if self.enumerated is not None:
-            rows = ~self.enumerated if self._flip() else self.enumerated
-            yield np.nonzero(rows)[1].reshape(rows.shape[0], int(small.sum()))
+            yield self.enumerated
             return
         n = small.size
         gen = np.random.default_rng(self.seed)
@@ -191,7 +193,7 @@ def reassignments(
     *,
     strata: ArrayLike | None = None,
     permutations: int = 9_999,
-    max_exact: int = 100_000,
+    max_exact: int | None = None,
     rng: int | np.random.Generator | None = 0,
 ) -> Reassignments:
     """Re-assignments of the customers with the design's arm sizes (within strata).
@@ -201,8 +203,9 @@ def reassignments(
         strata: Optional stratum label per customer: customers are re-assigned within their
             stratum, keeping its arm sizes (the design of a stratified assignment).
         permutations: Random re-assignments drawn when enumeration is too large.
-        max_exact: Enumerate every re-assignment when there are at most this many
-            (only without strata).
+        max_exact: Enumerate every re-assignment when there are at most this many (only
+            without strata; default ten times ``permutations``, 99,990 at the default: below
+            that, enumerating costs no more than sampling).
         rng: Seed or generator of the random re-assignments.
 
     References:
@@ -215,13 +218,13 @@ def reassignments(
             or permutations < 1:
         raise ValueError(f"permutations must be a positive integer, got {permutations!r}")
     n, k = t.size, int(t.sum())
-    if strata is None and _n_assignments([(n, k)]) <= max_exact:
-        rows = np.zeros((math.comb(n, k), n), dtype=bool)
-        small, flip = (k, False) if k <= n - k else (n - k, True)
-        for i, idx in enumerate(combinations(range(n), small)):
-            rows[i, list(idx)] = True
-        rows = ~rows if flip else rows
-        return Reassignments(t, True, rows.shape[0], None, 0, rows)
+    limit = 10 * int(permutations) if max_exact is None else max_exact
+    if strata is None and _n_assignments([(n, k)]) <= limit:
+        small = min(k, n - k)  # the smaller arm's members, every way they can be chosen
+        count = math.comb(n, small)
+        flat = np.fromiter(itertools.chain.from_iterable(combinations(range(n), small)),
+                           dtype=np.int32, count=count * small)
+        return Reassignments(t, True, count, None, 0, flat.reshape(count, small))
     seed = int(np.random.default_rng(rng).integers(2**63)) if not isinstance(rng, int) \
         or isinstance(rng, bool) else int(rng)
     codes = None if strata is None else _codes(strata, n)
@@ -478,7 +481,7 @@ def randomization_test(
     alpha: float = 0.05,
     alternative: str = "two-sided",
     permutations: int = 9_999,
-    max_exact: int = 100_000,
+    max_exact: int | None = None,
     rng: int | np.random.Generator | None = 0,
     reassigned: Reassignments | None = None,
     intervals: bool = True,
