@@ -62,6 +62,13 @@ __all__ = ["RESPONSE_RATE_THRESHOLD", "Diagnostics", "default_calendar", "descri
 RESPONSE_RATE_THRESHOLD = 0.001
 
 
+#: Share of answered conversations created and answered while the calendar is closed above
+#: which the calendar is probably not the desk's (a warning).
+CLOSED_SHARE_THRESHOLD = 0.5
+#: Fewest answered conversations for that check.
+MIN_CALENDAR_CHECK = 20
+
+
 def default_calendar() -> BusinessCalendar:
     """The simulator's desk: ``America/New_York``, ``Mon-Fri 09:00-17:00``, US holidays.
 
@@ -382,6 +389,19 @@ def diagnose(
                        f"{control}'s target {target:.2f}")
         emit("treatment not delivered: " + "; ".join(why) + " -- the arms' first responses do "
              "not differ as designed", TreatmentNotDeliveredWarning)
+    answered = (first.notna() & created.notna()).to_numpy(bool) & (conv_code >= 0)
+    if answered.sum() >= MIN_CALENDAR_CHECK:
+        a_created, a_first = created[answered], first[answered]
+        closed = ((cal.business_duration(a_created, a_first) <= pd.Timedelta(0)).to_numpy(bool)
+                  & (a_first > a_created).to_numpy(bool))
+        share = float(closed.mean())
+        if share > CLOSED_SHARE_THRESHOLD:
+            emit(f"{int(closed.sum()):,} of {int(answered.sum()):,} answered conversations "
+                 f"({share:.0%}) were created and answered while the desk calendar "
+                 f"({describe_calendar(cal)}) is "
+                 "closed, so their business-hours FRT is 0: is this the desk's calendar? (give "
+                 "its zone, hours and holidays: --desk-timezone, --hours, --holidays)",
+                 DataWarning)
     p_rr = rates["p_value"].iloc[0]
     if np.isfinite(p_rr) and p_rr < RESPONSE_RATE_THRESHOLD:
         r = rates.set_index(schema.ARM)["response_rate"]

@@ -208,3 +208,41 @@ def test_html_for_notebooks(trial):
     page = d._repr_html_()
     assert "<h4>First response time</h4>" in page
     assert "<table" in page
+
+
+def test_a_calendar_that_misses_most_conversations_is_flagged():
+    """A desk calendar in the wrong zone: most conversations created and answered while it is
+    'closed' (business FRT 0) passed without a word; now a DataWarning says so."""
+    import pandas as pd
+
+    from frt_experiments.calendar import BusinessCalendar
+    from frt_experiments.diagnostics import diagnose
+    from frt_experiments.errors import DataWarning
+
+    t0 = pd.Timestamp("2025-01-06T02:00:00Z")  # Monday 02:00 UTC: night in New York and UTC
+    n = 60
+    ids = [f"c{i}" for i in range(n)]
+    created = t0 + pd.to_timedelta(np.arange(n) % 5, unit="D") + pd.to_timedelta(
+        np.arange(n) % 3 * 10, unit="min")
+    conversations = pd.DataFrame({
+        "conversation_id": [f"v{i}" for i in range(n)], "customer_id": ids,
+        "created_at": created, "first_response_at": created + pd.Timedelta(minutes=30),
+        "csat": None, "csat_scale": None})
+    assignments = pd.DataFrame({"customer_id": ids,
+                                "arm": ["fast", "one_business_day"] * (n // 2)})
+    desk = BusinessCalendar("UTC", hours="Mon-Fri 09:00-17:00")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        diag = diagnose(None, conversations, assignments, calendar=desk)
+    hits = [w for w in caught if issubclass(w.category, DataWarning)
+            and "60 of 60 answered conversations (100%) were created and answered while the "
+                "desk calendar (UTC" in str(w.message)]
+    assert len(hits) == 1
+    assert any("desk calendar" in m for m in diag.warnings)
+    # on an always-open desk nothing is closed, so nothing is said
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        diagnose(None, conversations, assignments, calendar=BusinessCalendar("UTC", hours="24/7"))
+    assert not [w for w in caught if "desk calendar" in str(w.message)]
