@@ -228,12 +228,30 @@ def column(df: pd.DataFrame, name: str) -> pd.Series:
 
 
 def ids(s: pd.Series) -> pd.Series:
-    """Ids as strings; numbers read from JSON lose any ``.0``."""
-    num = pd.to_numeric(s, errors="coerce")
-    whole = num.notna() & np.isfinite(num) & (num == num.round())
-    text = s.astype("string")
-    as_int = num.where(whole).astype("Int64").astype("string")
-    return as_int.where(whole, text).str.strip().replace("", pd.NA)
+    """Ids as strings: text stays as written (``0012`` keeps its zeros, ``+4930...`` its
+    plus); numbers (from JSON or a numeric column) lose any ``.0``; integers keep every digit
+    (JSON integers beyond 2**53 are exact Python ints)."""
+    if pd.api.types.is_integer_dtype(s):
+        return s.astype("string")
+    if pd.api.types.is_float_dtype(s):
+        num = pd.to_numeric(s, errors="coerce")
+        whole = num.notna() & np.isfinite(num) & (num == num.round())
+        return num.where(whole).astype("Int64").astype("string").where(
+            whole, s.astype("string"))
+    vals = s.astype("object")
+    text = vals.where(vals.notna(), None).map(
+        lambda v: None if v is None else (_number_id(v) if isinstance(
+            v, int | float | np.integer | np.floating) and not isinstance(v, bool) else str(v)))
+    return pd.Series(text, index=s.index, dtype="string").str.strip().replace("", pd.NA)
+
+
+def _number_id(v: float | int) -> str | None:
+    """An id read as a number: integers exactly, whole floats without ``.0``."""
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    if not np.isfinite(v):
+        return None
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
 def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",

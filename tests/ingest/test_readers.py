@@ -158,3 +158,18 @@ def test_time_field_missing_or_not_numeric_is_an_error(field: str, message: str,
     assert err.startswith("error: tickets.json: column custom_fields: time field")
     assert err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_ids_keep_leading_zeros_and_every_digit():
+    """'0012' became '12' (and could merge with customer 12); JSON integers beyond 2**53 must
+    not pass through float64."""
+    import pandas as pd
+
+    from frt_experiments.ingest._common import ids
+
+    text = ids(pd.Series(["0012", "12", " +4930123 ", None, ""], dtype="object"))
+    assert text.tolist()[:3] == ["0012", "12", "+4930123"]
+    assert text.isna().tolist()[3:] == [True, True]
+    mixed = ids(pd.Series([12345678901234567, 12345678901234568, 17.0, "a1"], dtype="object"))
+    assert mixed.tolist() == ["12345678901234567", "12345678901234568", "17", "a1"]
+    assert ids(pd.Series([3.0, 4.5, float("nan")])).tolist()[:2] == ["3", "4.5"]
