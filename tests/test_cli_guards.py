@@ -307,3 +307,22 @@ def test_frt_demo_prints_its_desk_and_writes_trust_flags_without_library_warning
     assert json.loads((out / TRUST_FILE).read_text())["desk_calendar"].startswith(NEW_YORK)
     assert main(["decide", "--results", str(out / "results.csv"), *MONEY]) == 0
     assert "trust could not be checked" not in capsys.readouterr().out
+
+
+def test_frt_simulate_in_another_format_removes_the_earlier_tables(tmp_path, capsys):
+    """A Parquet run over an earlier CSV run left customers.csv etc. beside the new tables,
+    and the mixed set passed frt validate."""
+    from frt_experiments.cli import main
+
+    out = tmp_path / "sim"
+    base = ["simulate", "--customers", "300", "--months", "1", "--seed", "3", "--out", str(out),
+            "--no-progress"]
+    assert main([*base, "--format", "csv"]) == 0
+    assert (out / "customers.csv").exists()
+    assert main([*base, "--format", "parquet"]) == 0
+    printed = capsys.readouterr().out
+    assert not (out / "customers.csv").exists()
+    assert (out / "customers.parquet").exists()
+    assert "removed" in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "assignments.parquet", "conversations.parquet", "customers.parquet", "scenario.toml"]

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from frt_experiments._atomic import remove_stale_outputs
 from frt_experiments._commands._args import check_output_dir, seed
 from frt_experiments.simulate import PRESETS, simulate
 
@@ -37,7 +38,16 @@ def run(args: argparse.Namespace) -> int:
     trial = simulate(args.scenario, customers=args.customers, months=args.months,
                      rng=args.seed, progress=not args.no_progress)
     paths = trial.write(args.out, format=args.format)
+    # the other format's tables of an earlier run would pass for this run's
+    removed = remove_stale_outputs(args.out, OUTPUTS, paths.values())
     print(repr(trial), file=sys.stdout)
     for path in paths.values():
         print(f"wrote {path}", file=sys.stdout)
+    for path in removed:
+        print(f"removed {path} (an earlier run's)", file=sys.stdout)
     return 0
+
+
+#: Every file ``frt simulate`` may write into ``--out``.
+OUTPUTS = (*(f"{t}.{f}" for t in ("customers", "assignments", "conversations")
+             for f in ("csv", "parquet")), "scenario.toml")
