@@ -199,6 +199,22 @@ CONVERSATIONS = TableSpec(
 TABLES: dict[str, TableSpec] = {t.name: t for t in (CUSTOMERS, ASSIGNMENTS, CONVERSATIONS)}
 
 _OFFSET_RE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+#: A timestamp names a date and a time of day (``2025-01-06T09:00``, ``2025-01-06 09:00``):
+#: a date alone (``2025-01-06``) or a word (``now``, ``today``) is refused, never guessed.
+_HAS_TIME_RE = r"^\d{4}-?\d{2}-?\d{2}[Tt ]\d{2}"
+_DATE_ONLY_RE = r"^\d{4}-?\d{2}-?\d{2}$"
+DATE_ONLY_RULE = ("a date without a time of day (give the time and offset, e.g. "
+                  "2025-01-06T09:00:00Z)")
+
+
+def timestamp_shapes(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of present text values that are a date alone, and of the other values without a
+    date and time of day (words such as ``now`` or ``today``, which pandas would read as the
+    current time)."""
+    present = text.notna().to_numpy()
+    has_time = text.str.contains(_HAS_TIME_RE, regex=True).fillna(False).to_numpy(dtype=bool)
+    date_only = text.str.fullmatch(_DATE_ONLY_RE).fillna(False).to_numpy(dtype=bool)
+    return present & date_only, present & ~has_time & ~date_only
 
 
 # ----------------------------------------------------------------------------- problems
@@ -302,7 +318,11 @@ def _coerce_timestamp(
         _dst_warnings(gap, repeat, timezone, bag, col.name)
         return utc
     text = _coerce_text(s)
-    present = text.notna().to_numpy()
+    # a date alone is its own error; words (now, today) are not parseable as timestamps
+    date_only, no_time = timestamp_shapes(text)
+    bag.rows(col.name, date_only, DATE_ONLY_RULE)
+    present = text.notna().to_numpy() & ~date_only
+    text = text.mask(date_only | no_time)
     has_offset = text.str.contains(_OFFSET_RE, regex=True).fillna(False).to_numpy(dtype=bool)
     naive = present & ~has_offset
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
@@ -605,6 +625,9 @@ def read_table(
                 except pd.errors.ParserWarning:
                     raise DataError([_long_rows(p, text, delim, len(header))]) from None
             raw.columns = header
+            short = _read.short_rows(text, delim, len(header))
+            if short:
+                raise DataError([_read.short_rows_problem(name, short, len(header))])
             if delim == ";":  # Excel in a locale with decimal commas
                 raw, _ = _read.decimal_commas(raw)
         else:

@@ -254,6 +254,26 @@ def _number_id(v: float | int) -> str | None:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
+def numbers(s: pd.Series, *, source: str, name: str, what: str = "numbers") -> pd.Series:
+    """An export's numeric column as float64 (missing where empty).
+
+    Raises:
+        DataError: values present that are not numbers (``three``, ``36OO``), naming the file,
+            the column and the lines (rows of a JSON file): never silently emptied.
+    """
+    raw = s.astype("object").where(s.notna(), None)
+    text = pd.Series(raw, index=s.index, dtype="string").str.strip().replace("", pd.NA)
+    num = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = (text.notna() & num.isna()).to_numpy(dtype=bool)
+    if bad.any():
+        lines = source.lower().endswith((".csv", ".xlsx", ".xlsm", ".tsv", ".txt"))
+        where = s.index[bad] if lines else np.flatnonzero(bad)
+        raise DataError([Problem(source, name, f"not {what}", int(bad.sum()),
+                                 tuple(int(i) for i in where[:5]),
+                                 "lines" if lines else "rows")])
+    return num
+
+
 def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
                date_format: str | None = None) -> pd.Series:
     """Parse export timestamps to UTC: ISO strings (naive ones in ``timezone``), epoch seconds,
@@ -274,12 +294,21 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
     if epoch.any():
         out[epoch] = pd.to_datetime(num[epoch], unit="s", utc=True)
     rest = text.notna().to_numpy() & ~epoch
+    location = "lines" if source.lower().endswith((".csv", ".xlsx", ".tsv", ".txt")) else "rows"
+    if date_format is None:  # a date alone is refused, a word (now, today) is not parseable
+        date_only, no_time = schema.timestamp_shapes(text.where(rest))
+        if date_only.any():
+            rows = tuple(int(i) for i in s.index[date_only][:5])
+            raise DataError([Problem(source, name, f"{schema.DATE_ONLY_RULE}; for an export of "
+                                     "dates give the date format where the importer takes "
+                                     "one (--date-format '%Y-%m-%d')",
+                                     int(date_only.sum()), rows, location)])
+        rest &= ~no_time
     has_tz = (text.str.contains(r"(?:[Zz]|[+-]\d{2}:?\d{2})$", regex=True)
               .fillna(False).to_numpy(dtype=bool)) & (date_format is None)
     aware, naive = rest & has_tz, rest & ~has_tz
     if aware.any():
         out[aware] = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
-    location = "lines" if source.lower().endswith((".csv", ".xlsx", ".tsv", ".txt")) else "rows"
     if naive.any():
         if date_format is not None:
             local = pd.to_datetime(text[naive], errors="coerce", format=date_format)

@@ -187,6 +187,9 @@ def read_tabular(
     except (ValueError, pd.errors.ParserError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError([Problem(p.name, None, f"cannot be read: {msg}")]) from exc
+    short = short_rows(text, delim, len(df.columns))
+    if short:
+        raise DataError([short_rows_problem(p.name, short, len(df.columns))])
     df.columns = [_clean_header(c) for c in df.columns]
     df.index = pd.RangeIndex(2, len(df) + 2)
     if delim == ";":
@@ -195,6 +198,46 @@ def read_tabular(
             notes = (*notes, f"{p.name}: decimal commas read as points in "
                      f"{', '.join(fixed)}")
     return TextTable(df, delim, encoding, notes)
+
+
+def short_rows(text: str, delimiter: str, width: int) -> list[int]:
+    """The rows (numbered as lines are elsewhere: header 1, first row 2) of a CSV text with
+    fewer fields than its header of ``width`` fields.
+
+    pandas fills a short row's missing fields as empty, which would let a cut line pass as a
+    row with empty optional values; this streams the text through pyarrow's reader (bounded
+    memory), which reports each row whose field count differs.
+    """
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.csv as pa_csv  # noqa: PLC0415
+
+    found: list[int] = []
+
+    def invalid(row: pa_csv.InvalidRow) -> str:
+        if row.actual_columns < row.expected_columns and row.number is not None:
+            found.append(int(row.number))
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    try:
+        reader = pa_csv.open_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(use_threads=False, column_names=names,
+                                            skip_rows=1),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                              invalid_row_handler=invalid),
+            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(
+                names, pa.string()), strings_can_be_null=False))
+        for _ in reader:
+            pass
+    except (pa.ArrowInvalid, ValueError):  # pandas reports what pyarrow cannot read
+        return found
+    return found
+
+
+def short_rows_problem(name: str, rows: list[int], width: int) -> Problem:
+    return Problem(name, None, f"shorter than the header (fewer than {width} fields)",
+                   len(rows), tuple(rows[:5]), "lines")
 
 
 def decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

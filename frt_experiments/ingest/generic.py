@@ -159,6 +159,8 @@ def _convert(
                                       date_format=date_format)
         elif canon in (schema.CONVERSATION_ID, schema.CUSTOMER_ID):
             out[canon] = c.ids(s)
+        elif canon in (schema.HANDLE_SECONDS, schema.FIRST_RESPONSE_BUSINESS_SECONDS):
+            out[canon] = c.numbers(s, source=name, name=col, what="numbers of seconds")
         else:
             out[canon] = s.astype("string").str.strip().replace("", pd.NA)
     notes: list[str] = []
@@ -168,7 +170,7 @@ def _convert(
         notes.append("no first_response_at column mapped: first_response_at is empty")
     if schema.HANDLE_SECONDS in out and out[schema.HANDLE_SECONDS].isna().any():
         n = int(out[schema.HANDLE_SECONDS].isna().sum())
-        out[schema.HANDLE_SECONDS] = out[schema.HANDLE_SECONDS].fillna("0")
+        out[schema.HANDLE_SECONDS] = out[schema.HANDLE_SECONDS].fillna(0.0)
         notes.append(f"handle_seconds is 0 where {present[schema.HANDLE_SECONDS]!r} is empty "
                      f"({c._count(n, 'conversation')})")
     if schema.HANDLE_SECONDS not in out:

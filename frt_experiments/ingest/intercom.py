@@ -137,15 +137,17 @@ def import_intercom(
                     billing_key=billing_key, people=people)
 
 
-def _csat_1_5(rating: pd.Series) -> dict[str, pd.Series]:
-    num = pd.to_numeric(rating, errors="coerce")
-    text = num.astype("Int64").astype("string")
+def _csat_1_5(rating: pd.Series, source: str, name: str) -> dict[str, pd.Series]:
+    num = c.numbers(rating, source=source, name=name, what="ratings (numbers 1 to 5)")
+    whole = (num == num.round()).to_numpy(dtype=bool)  # 4.5 stays 4.5: off the 1-5 scale
+    text = num.where(whole).astype("Int64").astype("string").where(whole,
+                                                                    num.astype("string"))
     scale = pd.Series(schema.SCALE_1_5, index=rating.index, dtype="string").where(num.notna())
     return {schema.CSAT: text, schema.CSAT_SCALE: scale}
 
 
-def _seconds(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s, errors="coerce").astype("float64")
+def _seconds(s: pd.Series, source: str, name: str) -> pd.Series:
+    return c.numbers(s, source=source, name=name, what="numbers of seconds")
 
 
 # ----------------------------------------------------------------------------- API JSON
@@ -173,7 +175,9 @@ def _api(
         "first_admin_reply_at", "time_to_admin_reply", "adjusted_handling_time",
         "handling_time", "last_close_at")}
     notes = []
-    handle = _seconds(stat["adjusted_handling_time"]).fillna(_seconds(stat["handling_time"]))
+    handle = _seconds(stat["adjusted_handling_time"], name,
+                      "statistics.adjusted_handling_time").fillna(
+        _seconds(stat["handling_time"], name, "statistics.handling_time"))
     if handle.isna().all():
         notes.append(_NO_HANDLE)
     closed = c.timestamps(stat["last_close_at"], source=name, name="statistics.last_close_at",
@@ -202,9 +206,11 @@ def _api(
                                                timezone=timezone),
         schema.CLOSED_AT: closed.where(is_closed),
         schema.HANDLE_SECONDS: handle.fillna(0.0),
-        **_csat_1_5(c.column(d, "conversation_rating.rating")),
+        **_csat_1_5(c.column(d, "conversation_rating.rating"), name,
+                    "conversation_rating.rating"),
         schema.CHANNEL: c.column(d, "source.type").astype("string"),
-        schema.FIRST_RESPONSE_BUSINESS_SECONDS: _seconds(stat["time_to_admin_reply"]),
+        schema.FIRST_RESPONSE_BUSINESS_SECONDS: _seconds(stat["time_to_admin_reply"], name,
+                                                         "statistics.time_to_admin_reply"),
     })
     return conv, people, tuple(notes)
 
@@ -231,7 +237,8 @@ def _csv(path: Path, timezone: str) -> tuple[pd.DataFrame, None, tuple[str, ...]
         return c.timestamps(col(canon), source=path.name, name=picked[canon] or canon,
                             timezone=timezone)
 
-    handle = _seconds(col(schema.HANDLE_SECONDS))
+    handle = _seconds(col(schema.HANDLE_SECONDS), path.name,
+                      picked[schema.HANDLE_SECONDS] or schema.HANDLE_SECONDS)
     notes = (_NO_HANDLE,) if handle.isna().all() else ()
     conv = c.conversations_frame(**{
         schema.CONVERSATION_ID: c.ids(col(schema.CONVERSATION_ID)),
@@ -240,10 +247,12 @@ def _csv(path: Path, timezone: str) -> tuple[pd.DataFrame, None, tuple[str, ...]
         schema.FIRST_RESPONSE_AT: ts(schema.FIRST_RESPONSE_AT),
         schema.CLOSED_AT: ts(schema.CLOSED_AT),
         schema.HANDLE_SECONDS: handle.fillna(0.0),
-        **_csat_1_5(col(schema.CSAT)),
+        **_csat_1_5(col(schema.CSAT), path.name, picked[schema.CSAT] or schema.CSAT),
         schema.CHANNEL: col(schema.CHANNEL).astype("string"),
         schema.FIRST_RESPONSE_BUSINESS_SECONDS: _seconds(
-            col(schema.FIRST_RESPONSE_BUSINESS_SECONDS)),
+            col(schema.FIRST_RESPONSE_BUSINESS_SECONDS), path.name,
+            picked[schema.FIRST_RESPONSE_BUSINESS_SECONDS]
+            or schema.FIRST_RESPONSE_BUSINESS_SECONDS),
     })
     return conv, None, notes
 
@@ -318,7 +327,8 @@ def _warehouse(
         schema.FIRST_RESPONSE_AT: first,
         schema.CLOSED_AT: ts(h, "updated_at", hpath.name).where(is_closed),
         schema.HANDLE_SECONDS: pd.Series(0.0, index=h.index),
-        **_csat_1_5(c.column(h, "conversation_rating_value")),
+        **_csat_1_5(c.column(h, "conversation_rating_value"), hpath.name,
+                    "conversation_rating_value"),
         schema.CHANNEL: c.column(h, "source_type").astype("string"),
         schema.FIRST_RESPONSE_BUSINESS_SECONDS: pd.Series(np.nan, index=h.index),
     })

@@ -140,10 +140,12 @@ def _api(
     created = c.timestamps(t["created_at"], source=name, name="created_at", timezone=timezone)
 
     # Metrics: inline metric_set first, then the ticket_metrics file.
-    reply_cal = pd.to_numeric(c.column(t, "metric_set.reply_time_in_minutes.calendar"),
-                              errors="coerce").astype("float64")
-    reply_bus = pd.to_numeric(c.column(t, "metric_set.reply_time_in_minutes.business"),
-                              errors="coerce").astype("float64")
+    reply_cal = c.numbers(c.column(t, "metric_set.reply_time_in_minutes.calendar"),
+                          source=name, name="metric_set.reply_time_in_minutes.calendar",
+                          what="numbers of minutes")
+    reply_bus = c.numbers(c.column(t, "metric_set.reply_time_in_minutes.business"),
+                          source=name, name="metric_set.reply_time_in_minutes.business",
+                          what="numbers of minutes")
     solved = c.timestamps(c.column(t, "metric_set.solved_at"), source=name,
                           name="metric_set.solved_at", timezone=timezone)
     notes: list[str] = []
@@ -156,11 +158,12 @@ def _api(
             m = m.assign(ticket_id=c.ids(m["ticket_id"])).drop_duplicates("ticket_id",
                                                                            keep="last")
             m = m.set_index("ticket_id")
-            reply_cal = reply_cal.fillna(c.lookup(tid, pd.to_numeric(
-                m["reply_time_in_minutes.calendar"], errors="coerce").astype("float64")))
-            reply_bus = reply_bus.fillna(c.lookup(tid, pd.to_numeric(
-                c.column(m, "reply_time_in_minutes.business"), errors="coerce")
-                .astype("float64")))
+            reply_cal = reply_cal.fillna(c.lookup(tid, c.numbers(
+                m["reply_time_in_minutes.calendar"], source=mname,
+                name="reply_time_in_minutes.calendar", what="numbers of minutes")))
+            reply_bus = reply_bus.fillna(c.lookup(tid, c.numbers(
+                c.column(m, "reply_time_in_minutes.business"), source=mname,
+                name="reply_time_in_minutes.business", what="numbers of minutes")))
             m_solved = c.timestamps(c.column(m, "solved_at"), source=mname, name="solved_at",
                                     timezone=timezone)
             m_solved.index = m.index
