@@ -791,6 +791,30 @@ def analyze(
         customers = schema.validate_customers(customers)
         conversations = schema.validate_conversations(conversations)
         assignments = schema.validate_assignments(assignments)
+    # Arms outside the comparison are named, even without diagnostics: a typo ('Fast' for
+    # 'fast') would otherwise drop its customers without a word (with weights, an arm
+    # without a share is an error below).
+    stray = assignments[schema.ARM].dropna().astype(str)
+    stray = stray[~stray.isin([control, treatment])].value_counts()
+    if len(stray) and weights is None:
+        import warnings  # noqa: PLC0415 (a local import keeps this edit inside analyze)
+
+        from frt_experiments.errors import DataWarning  # noqa: PLC0415
+
+        def _shown(arms: pd.Series) -> str:
+            return ", ".join(f"{a!r} ({n:,} customer{'' if n == 1 else 's'})"
+                             for a, n in arms.head(5).items())
+
+        near = stray[[str(a).strip().casefold() in {control.casefold(), treatment.casefold()}
+                      for a in stray.index]]
+        if len(near):
+            raise DataError([Problem("assignments", schema.ARM, f"arm {_shown(near)} differs "
+                                     f"from control {control!r} or treatment {treatment!r} "
+                                     "only in case or spaces: correct the assignments")])
+        if {control, treatment} <= set(assignments[schema.ARM].dropna().astype(str)):
+            warnings.warn(f"assignments: arm {_shown(stray)} is neither control {control!r} nor "
+                          f"treatment {treatment!r}: its customers are left out of the "
+                          "comparison", DataWarning, stacklevel=2)
     design = None
     if weights is not None:
         arms = [str(a) for a in pd.unique(assignments[schema.ARM].dropna())]

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from frt_experiments import DataError, import_csv, import_intercom, schema
+from frt_experiments import DataError, analyze, import_csv, import_intercom, schema
 from frt_experiments.cli import main
+from frt_experiments.errors import DataWarning
 
 CONVERSATIONS = (
     "conversation_id,customer_id,created_at,first_response_at,handle_seconds,csat,csat_scale\n"
@@ -149,3 +151,57 @@ def test_cli_validate_date_only_with_timezone_is_one_line_exit_2(tmp_path, capsy
     assert err == ["error: conversations.csv: column created_at: 1 row is a date without a "
                    "time of day (give the time and offset, e.g. 2025-01-06T09:00:00Z) "
                    "(line 3)"]
+
+
+def _trial(arms: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Small canonical tables: customers cycling through ``arms``, two conversations each."""
+    t0 = pd.Timestamp("2025-01-01T00:00:00Z")
+    n = 60
+    ids = [f"c{i}" for i in range(n)]
+    customers = pd.DataFrame({"customer_id": ids, "monthly_spend": 10.0,
+                              "revenue_start": 100.0 + np.arange(n) % 7,
+                              "revenue_end": 95.0 + np.arange(n) % 11})
+    assignments = pd.DataFrame({"customer_id": ids, "experiment": "x",
+                                "arm": [arms[i % len(arms)] for i in range(n)],
+                                "assigned_at": t0, "bucket": 0.5})
+    cid = np.repeat(ids, 2)
+    m = len(cid)
+    conversations = pd.DataFrame({
+        "conversation_id": [f"v{i}" for i in range(m)], "customer_id": cid,
+        "created_at": t0 + pd.to_timedelta(1 + np.arange(m) % 50, unit="D"),
+        "first_response_at": pd.NaT, "handle_seconds": 100.0 + 37.0 * (np.arange(m) % 13),
+        "csat": np.where(np.arange(m) % 3 == 0, "bad", "good"), "csat_scale": "good-bad"})
+    return customers, conversations, assignments
+
+
+def test_arm_differing_only_in_case_is_an_error_without_diagnostics():
+    # Before: with diagnostics off, the 'Fast' customers were dropped without a word.
+    tables = _trial(("fast", "one_business_day", "Fast"))
+    with pytest.raises(DataError, match=r"assignments: column arm: arm 'Fast' \(20 customers\) "
+                       r"differs from control 'fast' or treatment 'one_business_day' only in "
+                       r"case or spaces"):
+        analyze(*tables, diagnostics=False, cuped=False)
+
+
+def test_arm_outside_the_comparison_is_a_warning_naming_it_and_its_count():
+    tables = _trial(("fast", "one_business_day", "slow"))
+    with pytest.warns(DataWarning, match=r"assignments: arm 'slow' \(20 customers\) is neither "
+                      r"control 'fast' nor treatment 'one_business_day': its customers are left "
+                      r"out of the comparison"):
+        analyze(*tables, diagnostics=False, cuped=False)
+
+
+def test_cli_analyze_no_diagnostics_arm_typo_is_one_line_exit_2(tmp_path, capsys):
+    customers, conversations, assignments = _trial(("fast", "one_business_day", "Fast"))
+    for name, df in (("customers", customers), ("conversations", conversations),
+                     ("assignments", assignments)):
+        schema.write_table(df, tmp_path / f"{name}.csv")
+    out = tmp_path / "out"
+    argv = ["analyze", *(x for name in ("customers", "conversations", "assignments")
+                         for x in (f"--{name}", str(tmp_path / f"{name}.csv"))),
+            "--out", str(out), "--no-diagnostics"]
+    assert main(argv) == 2
+    err = [x for x in capsys.readouterr().err.splitlines() if not x.startswith("warning: ")]
+    assert len(err) == 1
+    assert err[0].startswith("error: assignments: column arm: arm 'Fast'")
+    assert not out.exists() or not any(out.iterdir())
