@@ -52,6 +52,7 @@ import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
 from frt_experiments import schema
+from frt_experiments._spreadsheet import neutralise
 from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
 from frt_experiments.errors import (
     DataError,
@@ -602,7 +603,10 @@ def write_tags(assignments: pd.DataFrame, path: str | os.PathLike[str],
 
     The tag is ``frt-<experiment>-<arm>``, lower-cased, with every character other than
     letters, digits, ``-`` and ``_`` replaced by ``_`` (Zendesk and Intercom tags cannot hold
-    spaces). Only rows of ``experiment`` are written (an empty ledger gives a header-only
+    spaces). A text cell a spreadsheet would evaluate (starting with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return, and not a number) is written with a single quote in front
+    (``'=cmd``), as this file is meant to be opened by people. Only rows of ``experiment`` are
+    written (an empty ledger gives a header-only
     file; a ledger without rows of ``experiment`` is an error). The file is written atomically.
     """
     for col in (schema.CUSTOMER_ID, schema.ARM):
@@ -619,7 +623,7 @@ def write_tags(assignments: pd.DataFrame, path: str | os.PathLike[str],
     out = pd.DataFrame({schema.CUSTOMER_ID: rows[schema.CUSTOMER_ID].to_numpy(),
                         schema.ARM: rows[schema.ARM].to_numpy(), TAG: tag.to_numpy()})
     p = Path(path)
-    atomic_csv(p, out, header=True)
+    atomic_csv(p, neutralise(out), header=True)
     return p
 
 

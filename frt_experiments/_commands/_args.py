@@ -74,6 +74,16 @@ def check_output_file(path: Path, option: str) -> None:
     _check_parents(path, option)
 
 
+def check_not_an_input(path: Path, option: str, inputs: dict[str, Path | None]) -> None:
+    """Raise ``ValueError`` naming ``option`` when ``path`` is (symlinks resolved) one of the
+    ``inputs`` (option -> path): writing it would overwrite the command's own input."""
+    out = path.resolve()
+    for name, given in inputs.items():
+        if given is not None and given.resolve() == out:
+            raise ValueError(f"{option}: {path} is the {name} file; writing it would overwrite "
+                             "an input (give another path)")
+
+
 def check_input_file(path: Path, option: str) -> None:
     """Raise ``ValueError`` naming ``option`` unless ``path`` is a readable, non-empty file."""
     if not path.exists():

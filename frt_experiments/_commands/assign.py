@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from frt_experiments._commands._args import check_output_file, seed
+from frt_experiments._commands._args import check_not_an_input, check_output_file, seed
 from frt_experiments.assignment import assign, read_customers, stratified_assign, write_tags
 from frt_experiments.errors import LedgerError
 from frt_experiments.ledger import (
@@ -16,6 +16,7 @@ from frt_experiments.ledger import (
     ledger_lock,
     recover,
     resolve_ledger,
+    sidecars,
     verify_ledger,
 )
 from frt_experiments.schema import write_table
@@ -134,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.ledger, "--ledger")
     if args.export_tags is not None:
         check_output_file(args.export_tags, "--export-tags")
+        meta, excluded = sidecars(args.ledger)
+        check_not_an_input(args.export_tags, "--export-tags", {
+            "--customers": args.customers, "--ledger": args.ledger,
+            "--ledger's meta.json": meta, "--ledger's excluded.csv": excluded})
     customers = read_customers(args.customers)
     common: dict[str, Any] = {
         "experiment": args.experiment, "max_spend": args.max_spend,

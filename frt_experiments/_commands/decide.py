@@ -9,7 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from frt_experiments._atomic import write_text_atomic
-from frt_experiments._commands._args import check_input_file, check_output_file
+from frt_experiments._commands._args import (
+    check_input_file,
+    check_not_an_input,
+    check_output_file,
+)
 from frt_experiments.decision import TRUST_FILE, decide
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.plan import read_plan
@@ -87,6 +91,7 @@ def check_results(table: pd.DataFrame, path: Path, *, revenue_per_year: float,
 def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output_file(args.out, "--out")
+        check_not_an_input(args.out, "--out", {"--results": args.results, "--plan": args.plan})
     if args.plan is not None:
         check_input_file(args.plan, "--plan")
     plan = read_plan(args.plan) if args.plan is not None else None

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments._commands._args import check_output_file
+from frt_experiments._commands._args import check_not_an_input, check_output_file
 from frt_experiments._commands.analyze import parse_weights
 from frt_experiments.design import MetricVariance, estimate_variances, plan_experiment
 from frt_experiments.plan import write_plan
@@ -185,6 +185,8 @@ def _ratio(args: argparse.Namespace) -> tuple[float, dict[str, float] | None]:
 def run(args: argparse.Namespace) -> int:
     if args.write_plan is not None:
         check_output_file(args.write_plan, "--write-plan")
+        check_not_an_input(args.write_plan, "--write-plan", {
+            "--customers": args.customers, "--conversations": args.conversations})
     args.ratio, weights = _ratio(args)
     if args.p1 is not None or args.p2 is not None:
         if args.p1 is None or args.p2 is None:
