@@ -73,7 +73,7 @@ from frt_experiments.plan import (
     same_allocation,
 )
 from frt_experiments.plotting import arm_color, plot_forest
-from frt_experiments.stats.cuped import regression_adjust
+from frt_experiments.stats.cuped import cuped_adjust, regression_adjust
 from frt_experiments.stats.multiplicity import holm
 from frt_experiments.stats.randomization import (
     Reassignments,
@@ -94,6 +94,9 @@ __all__ = ["INDICATORS", "METRICS", "RESULT_COLUMNS", "ROW_COLUMNS", "Experiment
 INFERENCES = ("auto", "normal", "randomization")
 #: Customers in the smaller arm per CUPED covariate below which CUPED is not used.
 MIN_CUSTOMERS_PER_COVARIATE = 20
+#: Up to this many customers CUPED's variance is the row-level HC2 one; above it the
+#: leverage it adds is negligible and the arms' sufficient statistics give it.
+HC2_MAX_CUSTOMERS = 20_000
 #: The metrics, in the order of the published table.
 METRICS = ("questions", "csat", "nrr", "efficiency")
 #: The published table's wording of each metric.
@@ -433,14 +436,32 @@ def _linearization(st: ArmStatistics, metric: str, numerator: str, denominator: 
     return float(scale * mu[iy] / mu[ix]), g
 
 
-def _linearized(st: ArmStatistics, values: np.ndarray, g: np.ndarray, est: float
-                ) -> np.ndarray:
-    """Per-customer ``est + gᵀ(v - v̄)``: the linearized value, centred on the estimate."""
-    return est + (values - st.mean) @ g
+def _linearized(stats: tuple[ArmStatistics, ArmStatistics], values: np.ndarray,
+                gs: list[np.ndarray], ests: list[float], treated: np.ndarray) -> np.ndarray:
+    """Per-customer ``est + gᵀ(v - v̄)`` of each customer's arm: the linearized value,
+    centred on the arm's estimate (only the columns ``g`` uses are read)."""
+    nz = np.flatnonzero((gs[0] != 0) | (gs[1] != 0))
+    block = values[:, nz]
+    out = np.empty(len(treated))
+    for arm, (st, g, est) in enumerate(zip(stats, gs, ests, strict=True)):
+        part = est + (block - st.mean[nz]) @ g[nz]
+        sel = treated if arm else ~treated
+        out[sel] = part[sel]
+    return out
 
 
-def _usable_covariates(covariates: list[str], values: np.ndarray, columns: list[str],
-                       treated: np.ndarray) -> tuple[list[str], str]:
+def _arm_moments(x: np.ndarray, treated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-arm (control, treatment) means and sample variances of ``x`` (one pass each)."""
+    code = treated.astype(np.intp)
+    n = np.bincount(code, minlength=2).astype(float)
+    mean = np.bincount(code, weights=x, minlength=2) / np.maximum(n, 1)
+    d = x - mean[code]
+    var = np.bincount(code, weights=d * d, minlength=2) / np.maximum(n - 1, 1)
+    return mean, var
+
+
+def _usable_covariates(covariates: list[str], stats: tuple[ArmStatistics, ArmStatistics]
+                       ) -> tuple[list[str], str]:
     """Covariates with variance within arms, if the arms are large enough for them.
 
     CUPED estimates one coefficient per covariate; with fewer than
@@ -452,19 +473,46 @@ def _usable_covariates(covariates: list[str], values: np.ndarray, columns: list[
         return [], ""
     keep = []
     for c in covariates:
-        v = values[:, columns.index(c)]
-        spread = max(np.ptp(v[treated]) if treated.any() else 0.0,
-                     np.ptp(v[~treated]) if (~treated).any() else 0.0)
-        if spread > 1e-12 * max(1.0, float(np.abs(v).max(initial=0.0))):
+        i = stats[0].index(c)
+        scale = max(1.0, *(abs(float(st.mean[i])) for st in stats))
+        if max(st.cross[i, i] / max(st.n - 1, 1) for st in stats) > (1e-9 * scale) ** 2:
             keep.append(c)
     if not keep:
         return [], "CUPED not used: no pre-period covariate varies within the arms"
-    small = int(min(treated.sum(), (~treated).sum()))
+    small = int(min(st.n for st in stats))
     if small < MIN_CUSTOMERS_PER_COVARIATE * len(keep):
         return [], (f"CUPED not used: {small} customers in the smaller arm for {len(keep)} "
                     f"covariate{'s' if len(keep) > 1 else ''} (needs "
                     f"{MIN_CUSTOMERS_PER_COVARIATE} per covariate)")
     return keep, ""
+
+
+def _cuped_moments(stats: tuple[ArmStatistics, ArmStatistics], gs: list[np.ndarray],
+                   ests: list[float], used: list[str]
+                   ) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
+    """CUPED from the arms' sufficient statistics (large trials): pooled ``θ`` as the
+    regression's, each arm's adjusted variance with ``p`` covariates' worth of degrees of
+    freedom removed in proportion to its size (the leverage HC2 adds is below
+    ``(2 + p) / N``, under 0.03% of the variance at :data:`HC2_MAX_CUSTOMERS`).
+    Returns (adjusted means, covariance of them, df, variance reduction, θ)."""
+    ic = [stats[0].index(c) for c in used]
+    n = np.array([st.n for st in stats], dtype=float)
+    p = len(used)
+    adj = cuped_adjust(
+        n, mean_y=np.array(ests), var_y=np.array([float(g @ st.cov @ g)
+                                                   for g, st in zip(gs, stats, strict=True)]),
+        mean_x=np.array([st.mean[ic] for st in stats]),
+        cov_xx=np.array([st.cov[np.ix_(ic, ic)] for st in stats]),
+        cov_xy=np.array([st.cov[ic] @ g for g, st in zip(gs, stats, strict=True)]))
+    nu = np.clip(n - 1 - p * n / n.sum(), 1.0, None)
+    var = adj.variances * (n - 1) / nu / n
+    cov = np.diag(var)
+    den = float(np.sum(var * var / nu))
+    df = float(var.sum() ** 2 / den) if den > 0 else math.inf
+    raw = float((np.array([float(g @ st.cov @ g) for g, st in zip(gs, stats, strict=True)])
+                 / n).sum())
+    reduction = 1.0 - float(var.sum()) / raw if raw > 0 else 0.0
+    return adj.means, cov, df, reduction, adj.theta
 
 
 def _t_p_value(t: float, df: float, alternative: str) -> float:
@@ -512,24 +560,30 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         ests.append(est)
         gs.append(g)
     n_c, n_t = stats_c.n, stats_t.n
-    psi = np.empty(len(treated))
-    psi[~treated] = _linearized(stats_c, values[~treated], gs[0], ests[0])
-    psi[treated] = _linearized(stats_t, values[treated], gs[1], ests[1])
-    used, cuped_note = _usable_covariates(covariates, values, columns, treated)
+    psi = _linearized((stats_c, stats_t), values, gs, ests, treated)
+    psi_mean, psi_var = _arm_moments(psi, treated)
+    used, cuped_note = _usable_covariates(covariates, (stats_c, stats_t))
     xcov = values[:, [columns.index(c) for c in used]]
     reduction = 0.0
-    if used:
+    if used and n_c + n_t <= HC2_MAX_CUSTOMERS:
         ra = regression_adjust(psi, treated, xcov)
         means, cov, df, resid = ra.means, ra.cov, ra.df, ra.residuals
         reduction = ra.variance_reduction
         method += (f"; CUPED on {len(used)} pre-period covariate{'s' if len(used) > 1 else ''}"
                    f", HC2 ({reduction:.1%} less variance)")
+    elif used:
+        means, cov, df, reduction, theta = _cuped_moments((stats_c, stats_t), gs, ests, used)
+        xm = np.array([stats_c.mean[[stats_c.index(c) for c in used]],
+                       stats_t.mean[[stats_t.index(c) for c in used]]])
+        resid = psi - psi_mean[treated.astype(np.intp)] - (
+            xcov - xm[treated.astype(np.intp)]) @ theta
+        method += (f"; CUPED on {len(used)} pre-period covariate{'s' if len(used) > 1 else ''}"
+                   f" ({reduction:.1%} less variance)")
     else:
         means = np.array(ests)
-        var = np.array([psi[~treated].var(ddof=1), psi[treated].var(ddof=1)])
-        cov = np.diag(var / np.array([n_c, n_t]))
+        cov = np.diag(psi_var / np.array([n_c, n_t]))
         df = _welch_df(cov[0, 0], cov[1, 1], n_c, n_t)
-        resid = psi - np.where(treated, means[1], means[0])
+        resid = psi - psi_mean[treated.astype(np.intp)]
         if cuped_note:
             method += "; " + cuped_note
     for m, st in zip(means, (stats_c, stats_t), strict=True):
@@ -541,9 +595,9 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         contributing = values[:, columns.index(denominator)] > 0
     check = normal_check(resid, treated, contributing=contributing,
                          arms=(stats_c.arm, stats_t.arm))
-    for sel, st in ((~treated, stats_c), (treated, stats_t)):
+    for i, st in enumerate((stats_c, stats_t)):
         # no variance before any adjustment: CUPED's residuals would hide it (θ'X noise)
-        if np.ptp(psi[sel]) <= 1e-12 * max(1.0, float(np.abs(psi[sel]).max(initial=0.0))):
+        if psi_var[i] <= (1e-12 * max(1.0, abs(float(psi_mean[i])))) ** 2:
             check = NormalCheck(False, math.inf, check.contributors,
                                 f"arm {st.arm!r}: its customers' values have no variance")
             break
@@ -956,7 +1010,7 @@ def analyze_rows(
     in_trial = rows[schema.ARM].isin([control, treatment]).to_numpy(bool)
     sub = rows.loc[in_trial]
     treated = (sub[schema.ARM] == treatment).to_numpy(bool)
-    values = sub[columns].to_numpy(dtype=float)
+    values = np.asfortranarray(sub[columns].to_numpy(dtype=float))  # column slices contiguous
     labels = None if strata is None else sub[strata].astype(str).to_numpy()
     cache: list[Reassignments] = []
 

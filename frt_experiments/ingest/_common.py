@@ -245,7 +245,7 @@ def ids(s: pd.Series) -> pd.Series:
     return pd.Series(text, index=s.index, dtype="string").str.strip().replace("", pd.NA)
 
 
-def _number_id(v: float | int) -> str | None:
+def _number_id(v: float | int | np.integer | np.floating) -> str | None:
     """An id read as a number: integers exactly, whole floats without ``.0``."""
     if isinstance(v, int | np.integer):
         return str(int(v))

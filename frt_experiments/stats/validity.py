@@ -95,15 +95,18 @@ def normal_check(
         Hughes-Oliver (2000).
     """
     e = np.asarray(residuals, dtype=float)
-    t = np.asarray(treated).astype(bool)
+    code = np.asarray(treated).astype(np.intp)
     use = np.ones(e.shape, bool) if contributing is None else np.asarray(contributing, bool)
-    k3, var, n, contrib = [], [], [], []
-    for sel in (~t, t):
-        v = e[sel] - e[sel].mean()
-        n.append(int(sel.sum()))
-        contrib.append(int(use[sel].sum()))
-        var.append(float(v @ v) / max(v.size - 1, 1))
-        k3.append(float(np.mean(v ** 3)) if v.size else 0.0)
+    n_arr = np.bincount(code, minlength=2).astype(float)
+    centre = np.bincount(code, weights=e, minlength=2) / np.maximum(n_arr, 1)
+    d = e - centre[code]
+    d2 = d * d
+    var_arr = np.bincount(code, weights=d2, minlength=2) / np.maximum(n_arr - 1, 1)
+    k3_arr = np.bincount(code, weights=d2 * d, minlength=2) / np.maximum(n_arr, 1)
+    contrib = [int(c) for c in np.bincount(code, weights=use, minlength=2)]
+    n = [int(x) for x in n_arr]
+    var = [float(v) for v in var_arr]
+    k3 = [float(v) for v in k3_arr]
     contributors = (contrib[0], contrib[1])
     scale = max(float(np.abs(e).max(initial=0.0)), 1e-300)
     for i in (0, 1):
