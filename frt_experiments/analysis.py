@@ -97,6 +97,10 @@ MIN_CUSTOMERS_PER_COVARIATE = 20
 #: Up to this many customers CUPED's variance is the row-level HC2 one; above it the
 #: leverage it adds is negligible and the arms' sufficient statistics give it.
 HC2_MAX_CUSTOMERS = 20_000
+#: Up to this many customers the normal-theory rule reads every customer's linearized value;
+#: beyond, an even sample of this many (its skewness to a few percent), so that large trials
+#: cost what the sufficient statistics cost.
+ROW_CHECK_MAX = 50_000
 #: The metrics, in the order of the published table.
 METRICS = ("questions", "csat", "nrr", "efficiency")
 #: The published table's wording of each metric.
@@ -560,13 +564,22 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         ests.append(est)
         gs.append(g)
     n_c, n_t = stats_c.n, stats_t.n
-    psi = _linearized((stats_c, stats_t), values, gs, ests, treated)
-    psi_mean, psi_var = _arm_moments(psi, treated)
+    n_all = n_c + n_t
     used, cuped_note = _usable_covariates(covariates, (stats_c, stats_t))
-    xcov = values[:, [columns.index(c) for c in used]]
+    # The rule's third moments are read on every customer up to ROW_CHECK_MAX, on an even
+    # sample of them beyond (the variances always come from every customer).
+    rows_at = (slice(None) if n_all <= ROW_CHECK_MAX
+               else np.linspace(0, n_all - 1, ROW_CHECK_MAX).astype(np.intp))
+    vals, tr = values[rows_at], treated[rows_at]
+    psi = _linearized((stats_c, stats_t), vals, gs, ests, tr)
+    psi_mean, psi_var = _arm_moments(psi, tr)
+    if n_all > ROW_CHECK_MAX:  # every customer's variance, from the sufficient statistics
+        psi_var = np.array([float(g @ st.cov @ g) for g, st in zip(gs, (stats_c, stats_t),
+                                                                    strict=True)])
+    xcov = vals[:, [columns.index(c) for c in used]]
     reduction = 0.0
-    if used and n_c + n_t <= HC2_MAX_CUSTOMERS:
-        ra = regression_adjust(psi, treated, xcov)
+    if used and n_all <= HC2_MAX_CUSTOMERS:
+        ra = regression_adjust(psi, tr, xcov)
         means, cov, df, resid = ra.means, ra.cov, ra.df, ra.residuals
         reduction = ra.variance_reduction
         method += (f"; CUPED on {len(used)} pre-period covariate{'s' if len(used) > 1 else ''}"
@@ -575,15 +588,14 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         means, cov, df, reduction, theta = _cuped_moments((stats_c, stats_t), gs, ests, used)
         xm = np.array([stats_c.mean[[stats_c.index(c) for c in used]],
                        stats_t.mean[[stats_t.index(c) for c in used]]])
-        resid = psi - psi_mean[treated.astype(np.intp)] - (
-            xcov - xm[treated.astype(np.intp)]) @ theta
+        resid = psi - psi_mean[tr.astype(np.intp)] - (xcov - xm[tr.astype(np.intp)]) @ theta
         method += (f"; CUPED on {len(used)} pre-period covariate{'s' if len(used) > 1 else ''}"
                    f" ({reduction:.1%} less variance)")
     else:
         means = np.array(ests)
         cov = np.diag(psi_var / np.array([n_c, n_t]))
         df = _welch_df(cov[0, 0], cov[1, 1], n_c, n_t)
-        resid = psi - psi_mean[treated.astype(np.intp)]
+        resid = psi - psi_mean[tr.astype(np.intp)]
         if cuped_note:
             method += "; " + cuped_note
     for m, st in zip(means, (stats_c, stats_t), strict=True):
@@ -593,11 +605,14 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
     contributing = None
     if denominator is not None and denominator != EXPOSURE_DAYS:
         contributing = values[:, columns.index(denominator)] > 0
-    check = normal_check(resid, treated, contributing=contributing,
-                         arms=(stats_c.arm, stats_t.arm))
+    check = normal_check(resid, tr, arms=(stats_c.arm, stats_t.arm),
+                         contributing=None if contributing is None else contributing[rows_at],
+                         sizes=(n_c, n_t), contributors=None if contributing is None else (
+                             int(np.count_nonzero(contributing[~treated])),
+                             int(np.count_nonzero(contributing[treated]))))
     for i, st in enumerate((stats_c, stats_t)):
         # no variance before any adjustment: CUPED's residuals would hide it (θ'X noise)
-        if psi_var[i] <= (1e-12 * max(1.0, abs(float(psi_mean[i])))) ** 2:
+        if psi_var[i] <= (1e-12 * max(1.0, abs(float(ests[i])))) ** 2:
             check = NormalCheck(False, math.inf, check.contributors,
                                 f"arm {st.arm!r}: its customers' values have no variance")
             break
@@ -1008,7 +1023,7 @@ def analyze_rows(
         "efficiency": "Welch t, delta method over customers (conversations / handle hours)",
     }
     in_trial = rows[schema.ARM].isin([control, treatment]).to_numpy(bool)
-    sub = rows.loc[in_trial]
+    sub = rows if in_trial.all() else rows.loc[in_trial]
     treated = (sub[schema.ARM] == treatment).to_numpy(bool)
     values = np.asfortranarray(sub[columns].to_numpy(dtype=float))  # column slices contiguous
     labels = None if strata is None else sub[strata].astype(str).to_numpy()

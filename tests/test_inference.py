@@ -279,3 +279,23 @@ def test_frt_analyze_and_validate_accept_partial_tables(tmp_path, capsys):
     assert main(["analyze", *flat, "--out", str(tmp_path / "o2"), "--no-diagnostics",
                  "--metrics", "questions,nrr"]) == 2
     assert "metric nrr: no revenue" in capsys.readouterr().err
+
+
+def test_the_rule_reads_a_sample_of_a_large_trial_at_its_full_size():
+    """Beyond ROW_CHECK_MAX customers the third moments come from an even sample, but the rule
+    is applied at the arms' full sizes: the skewness equals the one computed from every
+    customer to within the sample's error."""
+    from frt_experiments import analysis
+
+    rng = np.random.default_rng(3)
+    n = 2 * analysis.ROW_CHECK_MAX + 1000
+    arm = np.where(np.arange(n) % 2 == 0, "fast", "one_business_day")
+    conv = rng.poisson(rng.gamma(0.5, 6, n)).astype(float)
+    rows = _rows(arm, conv, conv, rng.binomial(conv.astype(int), 0.8),
+                 handle=conv * rng.lognormal(-1, 0.5, n), start=rng.lognormal(4, 1, n),
+                 end=rng.lognormal(4, 1, n))
+    q = analyze_rows(rows, cuped=False, metrics=["questions"])["questions"]
+    full = normal_check(conv - np.where(arm == "fast", conv[arm == "fast"].mean(),
+                                        conv[arm != "fast"].mean()), arm != "fast")
+    assert q.skewness == pytest.approx(full.skewness, rel=0.15)
+    assert q.n_control + q.n_treatment == n

@@ -72,6 +72,8 @@ def normal_check(
     arms: tuple[str, str] = ("control", "treatment"),
     min_contributors: int = MIN_CONTRIBUTORS,
     max_skewness: float = MAX_SKEWNESS,
+    sizes: tuple[int, int] | None = None,
+    contributors: tuple[int, int] | None = None,
 ) -> NormalCheck:
     """Check the normal approximation for a difference of two arms' means.
 
@@ -82,6 +84,9 @@ def normal_check(
         contributing: One boolean per customer: contributes to the metric (default: all).
         arms: Names of (control, treatment) for the reason.
         min_contributors, max_skewness: The thresholds (module docstring).
+        sizes, contributors: Customers and contributing customers per arm when ``residuals``
+            are a sample of them (the moments are read on the sample, the rule applied at
+            the arms' full sizes).
 
     Examples:
         >>> rng = np.random.default_rng(0)
@@ -104,7 +109,9 @@ def normal_check(
     var_arr = np.bincount(code, weights=d2, minlength=2) / np.maximum(n_arr - 1, 1)
     k3_arr = np.bincount(code, weights=d2 * d, minlength=2) / np.maximum(n_arr, 1)
     contrib = [int(c) for c in np.bincount(code, weights=use, minlength=2)]
-    n = [int(x) for x in n_arr]
+    if contributors is not None:
+        contrib = [int(contributors[0]), int(contributors[1])]
+    n = [int(x) for x in (n_arr if sizes is None else sizes)]
     var = [float(v) for v in var_arr]
     k3 = [float(v) for v in k3_arr]
     contributors = (contrib[0], contrib[1])
