@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from frt_experiments._atomic import write_bytes_atomic, write_text_atomic
+from frt_experiments._markdown import md_cell, md_text
 
 __all__ = ["Document", "write_text_atomic"]
 
@@ -118,18 +119,18 @@ class Document:
         return "\n".join(parts)
 
     def to_markdown(self, image_dir: str | None = None) -> str:
-        lines = [f"# {self.title}", ""]
+        lines = [f"# {md_text(self.title)}", ""]
         for title, blocks in self.sections:
             if title:
-                lines += [f"## {title}", ""]
+                lines += [f"## {md_text(title)}", ""]
             for b in blocks:
                 if b.kind in ("text", "verdict"):
                     prefix = "**Verdict:** " if b.kind == "verdict" else ""
-                    lines += [prefix + str(b.content), ""]
+                    lines += [prefix + md_text(b.content), ""]
                 elif b.kind == "pre":
                     lines += ["```", str(b.content), "```", ""]
                 elif b.kind == "bullets":
-                    lines += [*(f"- {i}" for i in cast(list, b.content)), ""]
+                    lines += [*(f"- {md_text(i)}" for i in cast(list, b.content)), ""]
                 elif b.kind == "table":
                     lines += [_markdown_table(cast(pd.DataFrame, b.content)), ""]
                 elif image_dir is not None:
@@ -151,8 +152,8 @@ class Document:
 
 
 def _markdown_table(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
+    cols = [md_cell(c) for c in df.columns]
     rows = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    rows += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in rec) + " |"
+    rows += ["| " + " | ".join("" if pd.isna(v) else md_cell(v) for v in rec) + " |"
              for rec in df.itertuples(index=False)]
     return "\n".join(rows)

@@ -52,6 +52,7 @@ import pandas as pd
 from scipy import stats
 
 from frt_experiments import schema
+from frt_experiments._markdown import md_cell, md_text
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.diagnostics import diagnose as _diagnose_tables
 from frt_experiments.errors import DataError, Problem
@@ -319,10 +320,10 @@ class ExperimentResult:
     def to_markdown(self) -> str:
         """The summary, the decisions and the diagnostics as Markdown (no extra dependency)."""
         m0 = self.metrics[0]
-        parts = [f"## {m0.treatment_arm} vs {m0.control_arm}: relative change "
-                 f"({_level(self.alpha)} confidence, {self.alternative})",
+        parts = [f"## {md_text(m0.treatment_arm)} vs {md_text(m0.control_arm)}: relative "
+                 f"change ({_level(self.alpha)} confidence, {self.alternative})",
                  _markdown_table(self.summary())]
-        notes = [f"{m.metric}: {m.method}" for m in self.metrics]
+        notes = [md_text(f"{m.metric}: {m.method}") for m in self.metrics]
         parts.append("Methods: " + "; ".join(notes) + ".")
         dec = self.decisions
         if not dec.empty:
@@ -407,7 +408,7 @@ def _p(p: float) -> str:
 
 
 def _markdown_table(df: pd.DataFrame) -> str:
-    cells = df.astype(str).map(lambda s: s.replace("|", "\\|"))
+    cells = df.astype(str).map(md_cell)
     head = "| " + " | ".join(str(c) for c in df.columns) + " |"
     rule = "|" + "|".join("---" for _ in df.columns) + "|"
     body = ["| " + " | ".join(r) + " |" for r in cells.itertuples(index=False, name=None)]

@@ -54,6 +54,7 @@ from typing import Any
 
 import pandas as pd
 
+from frt_experiments._markdown import md_cell, md_text
 from frt_experiments.errors import DataError, Problem
 
 __all__ = ["Decision", "decide"]
@@ -177,11 +178,11 @@ class Decision:
 
     def to_markdown(self) -> str:
         """The verdict, its reason and a two-column Markdown table of the figures."""
-        lines = [f"**Decision: {self.verdict}.** {self.reason}", ""]
+        lines = [f"**Decision: {self.verdict}.** {md_text(self.reason)}", ""]
         if self.trust_note:
-            lines += [f"Note: {self.trust_note}.", ""]
+            lines += [f"Note: {md_text(self.trust_note)}.", ""]
         lines += ["| | |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in self._rows()]
+        lines += [f"| {md_cell(k)} | {md_cell(v)} |" for k, v in self._rows()]
         return "\n".join(lines) + "\n"
 
     def _repr_html_(self) -> str:

@@ -41,6 +41,7 @@ from scipy import stats
 
 from frt_experiments import schema
 from frt_experiments._ids import arrow_strings, positions
+from frt_experiments._markdown import md_cell
 from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.errors import (
@@ -210,7 +211,7 @@ def _md_table(df: pd.DataFrame, formats: dict[str, str]) -> str:
             return f"{int(v):,}"
         if isinstance(v, (float, np.floating)):
             return f"{float(v):.4g}"
-        return str(v)
+        return md_cell(v)
 
     head = "| " + " | ".join(map(str, df.columns)) + " |"
     rule = "|" + "|".join("---" for _ in df.columns) + "|"

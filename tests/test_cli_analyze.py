@@ -261,3 +261,28 @@ def test_a_plan_with_weights_from_frt_power_sizes_and_drives_frt_analyze(data_90
                    "but the plan plan.toml gives {'fast': 0.9, 'one_business_day': 0.1}; give "
                    "one of them"]
     assert not (tmp_path / "out2").exists()
+
+
+def test_markdown_outputs_escape_names(tmp_path, capsys):
+    """An arm named '<b>x</b>|y' became bold HTML and broke the table in summary.md; names
+    are shown as written (HTML-escaped, pipes escaped in tables)."""
+    from frt_experiments.analysis import analyze_rows
+    from frt_experiments.decision import decide
+
+    rng = np.random.default_rng(2)
+    n = 200
+    arm = np.where(np.arange(n) % 2 == 0, "<b>x</b>|y", "slow")
+    conv = rng.poisson(3, n).astype(float) + 1
+    rows = pd.DataFrame({"arm": arm, "conversations": conv, "rated": conv,
+                         "satisfied": rng.binomial(conv.astype(int), 0.8).astype(float),
+                         "handle_hours": conv * rng.lognormal(-1, 0.3, n),
+                         "revenue_start": 100.0, "revenue_end": rng.normal(100, 10, n)})
+    res = analyze_rows(rows, control="<b>x</b>|y", treatment="slow", cuped=False)
+    md = res.to_markdown()
+    assert "<b>" not in md
+    assert "&lt;b&gt;x&lt;/b&gt;|y" in md.splitlines()[0]
+    dec = decide(res, low_spend_revenue_per_year=1e6, annual_staffing_savings=1e4).to_markdown()
+    assert "<b>" not in dec
+    for line in dec.splitlines():
+        if line.startswith("|") and "&lt;b&gt;" in line:
+            assert "\\|y" in line
