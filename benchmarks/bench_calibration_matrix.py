@@ -78,11 +78,10 @@ Run: ``python benchmarks/bench_calibration_matrix.py [--quick] [--reps 1000] [--
 [--compare normal] [--seed 0] [--revenue pareto|lognormal] [--tail 1.8]``, or
 ``--check-truth [--truth-customers 2000000]``. ``--quick`` is a smoke run (20 reps, 199
 permutations). ``--permutations`` defaults to 999 for speed; the analysis' own default is
-9,999. Re-assignments are enumerated instead when there are at most 100,000 of them: 190 at
-N = 20 with 2 treated customers, but 91,390 at N = 40 with 4 treated (90/10), which makes
-that cell by far the slowest (about 16 s per analysis on 2 loaded cores in the first runs,
-against 0.1-1 s elsewhere). Progress goes to stderr (a line per cell, and every 5 minutes
-within a long cell), the table to stdout.
+9,999. Re-assignments are enumerated instead when there are at most ten times
+``permutations`` of them (9,990 at 999): 190 at N = 20 with 2 treated customers (an exact
+test), while 91,390 at N = 40 with 4 treated are sampled. Progress goes to stderr (a line
+per cell, and every 5 minutes within a long cell), the table to stdout.
 """
 
 from __future__ import annotations
@@ -275,6 +274,8 @@ class Tally:
     #: known-effect intervals entirely above the truth (the rest of the misses: below it)
     above: np.ndarray = field(default_factory=lambda: np.zeros(len(METRICS), int))
     rand: np.ndarray = field(default_factory=lambda: np.zeros(len(METRICS), int))
+    #: analysed trials where CUPED was applied (it is not when an arm is too small for it)
+    cuped: np.ndarray = field(default_factory=lambda: np.zeros(len(METRICS), int))
     why: list[Counter] = field(default_factory=lambda: [Counter() for _ in METRICS])
     #: (metric or "trial", why, numbers masked) -> trials where it was not analysed
     undefined: Counter = field(default_factory=Counter)
@@ -357,6 +358,7 @@ def _record(tally: Tally, rows: pd.DataFrame, *, cell: Cell, kind: str, inferenc
         m = results.get(name)
         if m is None:
             continue
+        tally.cuped[j] += bool(m.covariates)
         if m.inference == "randomization":
             tally.rand[j] += 1
             tally.why[j][_reason(m.method)] += 1
@@ -448,7 +450,9 @@ def report(results: list[CellResult], *, reps: int, compare: bool) -> int:
           "auto->rand: share of them where inference='auto' used the randomization test; "
           "why: few = < 30 contributing customers in an arm, skew = skewness of the "
           "difference > 0.053, novar = an arm without variance. miss lo/hi: known-effect "
-          "intervals below / above the true change.\n")
+          "intervals below / above the true change. CUPED 'yes*': requested but never "
+          "applied (the smaller arm has fewer than 20 customers per covariate), so the row "
+          "repeats the no-CUPED one; 'yes~': applied in some trials only.\n")
     head = (f"{'N':>5} {'alloc':>5} {'CUPED':>5} {'metric':<10} {'trials':>11} "
             f"{'auto->rand':>10} {'why':<10} {'FPR ± SE':>15} {'':4} {'coverage ± SE':>15} "
             f"{'':4} {'miss lo/hi':>10}")
@@ -457,6 +461,7 @@ def report(results: list[CellResult], *, reps: int, compare: bool) -> int:
     print(head)
     print("-" * len(head))
     failing, checks, failed_checks, expected = [], 0, 0, 0.0
+    plain = {(r.cell.n, r.cell.control_share) for r in results if not r.cell.cuped}
     for r in results:
         c = r.cell
         label = f"{c.n:>5} {c.alloc:>5} {'yes' if c.cuped else 'no':>5}"
@@ -464,13 +469,20 @@ def report(results: list[CellResult], *, reps: int, compare: bool) -> int:
             print(f"{label} not analysable: {r.unanalysable}")
             continue
         a = r.auto
+        repeat = False   # CUPED never applied: the same analyses as the no-CUPED cell's
+        if c.cuped:
+            used = a.cuped.sum() / max((a.aa + a.eff).sum(), 1)
+            mark = "yes" if used == 1 else "yes*" if used == 0 else "yes~"
+            label = f"{c.n:>5} {c.alloc:>5} {mark:>5}"
+            repeat = used == 0 and (c.n, c.control_share) in plain
         bad = False
         for j, m in enumerate(METRICS):
             fa = _flag(a.reject[j], a.aa[j], coverage=False)
             fc = _flag(a.cover[j], a.eff[j], coverage=True)
-            checks += (a.aa[j] > 0) + (a.eff[j] > 0)
-            expected += sum(_chance(t) for t in (a.aa[j], a.eff[j]) if t > 0)
-            failed_checks += (fa == "FAIL") + (fc == "FAIL")
+            if not repeat:
+                checks += int(a.aa[j] > 0) + int(a.eff[j] > 0)
+                expected += sum(_chance(t) for t in (a.aa[j], a.eff[j]) if t > 0)
+                failed_checks += (fa == "FAIL") + (fc == "FAIL")
             bad |= "FAIL" in (fa, fc)
             analysed = a.aa[j] + a.eff[j]
             share = f"{a.rand[j] / analysed:.0%}" if analysed else "n/a"
@@ -488,7 +500,8 @@ def report(results: list[CellResult], *, reps: int, compare: bool) -> int:
                          f"{f'{n.aa[j]}, {n.eff[j]}':>11}")
             print(line)
         if bad:
-            failing.append(f"N={c.n} {c.alloc} CUPED {'yes' if c.cuped else 'no'}")
+            failing.append(f"N={c.n} {c.alloc} CUPED {'yes' if c.cuped else 'no'}"
+                           + (" (= no CUPED)" if repeat else ""))
     print()
     undefined = [(r, t) for r in results for t in (r.auto, r.normal)
                  if t is not None and t.undefined]
@@ -502,10 +515,18 @@ def report(results: list[CellResult], *, reps: int, compare: bool) -> int:
                             for (what, text), n in t.undefined.most_common(3))
             print(f"  N={c.n} {c.alloc} CUPED {'yes' if c.cuped else 'no'} ({which}): {top}")
         print()
+    sparse = [f"N={r.cell.n} {r.cell.alloc} CUPED {'yes' if r.cell.cuped else 'no'} {m} "
+              f"{(r.auto.aa[j] + r.auto.eff[j]) / (2 * reps):.0%}"
+              for r in results if not r.unanalysable
+              for j, m in enumerate(METRICS) if r.auto.aa[j] + r.auto.eff[j] < 0.9 * 2 * reps]
+    if sparse:
+        print("Rates conditional on the metric being defined, which it was in under 90% of the "
+              "trials (share defined): " + ", ".join(sparse) + "\n")
     analysed = [r for r in results if not r.unanalysable]
     print(f"Cells missing a target (inference='auto'): {len(failing)} of {len(analysed)}"
           + (f" -- {', '.join(failing)}" if failing else ""))
-    print(f"Failed checks: {failed_checks} of {checks}; a calibrated method would fail about "
+    print(f"Failed checks: {failed_checks} of {checks} (cells repeating the no-CUPED one "
+          "left out); a calibrated method would fail about "
           f"{expected:.1f} of them by chance (per check 2.3% on many trials; "
           f"{_chance(reps):.1%} on {reps:,}, by the binomial's discreteness)")
     skipped = [r for r in results if r.unanalysable]
