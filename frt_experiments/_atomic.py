@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["CommitInterruptedError", "FileSet", "atomic_path", "complete_interrupted",
-           "files_together", "remove_stale_outputs", "stale_temporaries", "write_bytes_atomic",
-           "write_text_atomic"]
+           "files_together", "remove_stale_outputs", "sha256_file", "stale_temporaries",
+           "write_bytes_atomic", "write_text_atomic"]
 
 
 @contextmanager
@@ -72,7 +72,8 @@ class CommitInterruptedError(OSError):
     place; :func:`complete_interrupted` finishes it."""
 
 
-def _sha256_file(path: Path) -> tuple[int, str]:
+def sha256_file(path: Path) -> tuple[int, str]:
+    """(size in bytes, SHA-256 hex digest) of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     size = 0
     with path.open("rb") as fh:
@@ -154,7 +155,7 @@ class FileSet:
         for target, tmp in self._staged:
             os.chmod(tmp, _mode_of(target))
             _fsync_file(tmp)
-            size, digest = _sha256_file(tmp)
+            size, digest = sha256_file(tmp)
             entries.append({"temp": os.path.relpath(tmp, self.journal.parent),
                             "target": os.path.relpath(target, self.journal.parent),
                             "bytes": size, "sha256": digest})
@@ -229,9 +230,9 @@ def complete_interrupted(journal: str | os.PathLike[str]) -> list[Path] | None:
                          f"({exc})") from exc
     todo = []
     for tmp, target, size, digest in entries:
-        if tmp.exists() and _sha256_file(tmp) == (size, digest):
+        if tmp.exists() and sha256_file(tmp) == (size, digest):
             todo.append((tmp, target))
-        elif not (target.exists() and _sha256_file(target) == (size, digest)):
+        elif not (target.exists() and sha256_file(target) == (size, digest)):
             raise ValueError(f"{j.name}: an interrupted update cannot be completed: "
                              f"{tmp.name} is missing or changed and {target.name} does not "
                              "hold its new version")

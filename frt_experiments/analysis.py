@@ -85,7 +85,7 @@ from frt_experiments.stats.randomization import (
     relative_tails,
 )
 from frt_experiments.stats.ratio import fieller_interval, ratio_gradient, ratio_t
-from frt_experiments.stats.tests import MarginTestResult
+from frt_experiments.stats.tests import MarginTestResult, _interval, _p_value, _welch_df
 from frt_experiments.stats.validity import NormalCheck, normal_check
 
 __all__ = ["INDICATORS", "METRICS", "RESULT_COLUMNS", "ROW_COLUMNS", "ExperimentResult",
@@ -503,9 +503,9 @@ def _cuped_moments(stats: tuple[ArmStatistics, ArmStatistics], gs: list[np.ndarr
     ic = [stats[0].index(c) for c in used]
     n = np.array([st.n for st in stats], dtype=float)
     p = len(used)
+    var_y = np.array([float(g @ st.cov @ g) for g, st in zip(gs, stats, strict=True)])
     adj = cuped_adjust(
-        n, mean_y=np.array(ests), var_y=np.array([float(g @ st.cov @ g)
-                                                   for g, st in zip(gs, stats, strict=True)]),
+        n, mean_y=np.array(ests), var_y=var_y,
         mean_x=np.array([st.mean[ic] for st in stats]),
         cov_xx=np.array([st.cov[np.ix_(ic, ic)] for st in stats]),
         cov_xy=np.array([st.cov[ic] @ g for g, st in zip(gs, stats, strict=True)]))
@@ -514,29 +514,9 @@ def _cuped_moments(stats: tuple[ArmStatistics, ArmStatistics], gs: list[np.ndarr
     cov = np.diag(var)
     den = float(np.sum(var * var / nu))
     df = float(var.sum() ** 2 / den) if den > 0 else math.inf
-    raw = float((np.array([float(g @ st.cov @ g) for g, st in zip(gs, stats, strict=True)])
-                 / n).sum())
+    raw = float((var_y / n).sum())
     reduction = 1.0 - float(var.sum()) / raw if raw > 0 else 0.0
     return adj.means, cov, df, reduction, adj.theta
-
-
-def _t_p_value(t: float, df: float, alternative: str) -> float:
-    if math.isnan(t):
-        return 1.0
-    if alternative == "two-sided":
-        return float(2 * stats.t.sf(abs(t), df))
-    if alternative == "greater":
-        return float(stats.t.sf(t, df))
-    return float(stats.t.cdf(t, df))
-
-
-def _t_interval(est: float, se: float, df: float, alpha: float, alternative: str
-                ) -> tuple[float, float]:
-    if alternative == "two-sided":
-        q = float(stats.t.isf(alpha / 2, df))
-        return est - q * se, est + q * se
-    q = float(stats.t.isf(alpha, df))
-    return (est - q * se, math.inf) if alternative == "greater" else (-math.inf, est + q * se)
 
 
 @dataclass
@@ -631,8 +611,8 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
     inverter = None
     if use_normal:
         t = diff / se
-        p = _t_p_value(t, df, alternative)
-        lo, hi = _t_interval(diff, se, df, alpha, alternative)
+        p = _p_value(t, df, alternative) if not math.isnan(t) else 1.0
+        lo, hi = _interval(diff, se, df, alpha, alternative)
         rlo, rhi = fieller_interval(means[0], means[1], var_control=cov[0, 0],
                                     var_treatment=cov[1, 1], cov=cov[0, 1], df=df,
                                     alpha=alpha, alternative=alternative)
@@ -661,11 +641,6 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         float(t), float(reduction), tuple(used), log_se,
         "normal" if use_normal else "randomization", check.skewness)
     return _Comparison(res, cov, (float(means[0]), float(means[1])), inverter)
-
-
-def _welch_df(a: float, b: float, n_a: int, n_b: int) -> float:
-    den = a * a / (n_a - 1) + b * b / (n_b - 1)
-    return float((a + b) ** 2 / den) if den > 0 else math.inf
 
 
 def _margin_tests(comparisons: dict[str, _Comparison], *, alpha: float, alternative: str,

@@ -51,6 +51,7 @@ from frt_experiments._atomic import (
     CommitInterruptedError,
     complete_interrupted,
     files_together,
+    sha256_file,
     stale_temporaries,
     write_bytes_atomic,
 )
@@ -319,16 +320,6 @@ def _where_changed(data: bytes, rec: dict[str, Any]) -> str:
     return f"{count}the first difference is in {_range(k * size + 1, last)} (a line {what} there)"
 
 
-def _file_digest(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
-
-
 def _integrity_problem(path: Path, rec: Any, meta_name: str, *, lines: bool
                        ) -> tuple[str | None, bytes | None]:
     """What is wrong with ``path`` against its record (``None`` if nothing), and its bytes."""
@@ -338,7 +329,7 @@ def _integrity_problem(path: Path, rec: Any, meta_name: str, *, lines: bool
         return (f"{path.name}: is missing, but {meta_name} records it with "
                 f"{rec.get('rows', 0):,} rows; restore it from a backup"), None
     if not lines:
-        size, digest = _file_digest(path)
+        size, digest = sha256_file(path)
         if (size, digest) == (rec.get("bytes"), rec.get("sha256")):
             return None, None
         return _changed(path.name, meta_name, "its SHA-256 digest differs"), None
@@ -794,7 +785,7 @@ def write_ledger(path: Path, rows: pd.DataFrame, excluded: pd.DataFrame,
                     _stage(fs, path, data)
                 ledger_rec = _file_record(data, n_rows, lines=True)
             elif append and not len(rows):
-                size, digest = _file_digest(path)
+                size, digest = sha256_file(path)
                 ledger_rec = {"rows": n_rows, "bytes": size, "sha256": digest}
             else:
                 table = (pd.concat([pd.read_parquet(path), rows], ignore_index=True)
@@ -804,7 +795,7 @@ def write_ledger(path: Path, rows: pd.DataFrame, excluded: pd.DataFrame,
                     table.to_parquet(tmp, index=False)
                 except OSError as exc:
                     raise _unwritten(path, exc) from exc
-                size, digest = _file_digest(tmp)
+                size, digest = sha256_file(tmp)
                 ledger_rec = {"rows": n_rows, "bytes": size, "sha256": digest}
             if not (append and excl_path.exists() and excl_data == excl_path.read_bytes()):
                 _stage(fs, excl_path, excl_data)

@@ -67,16 +67,16 @@ import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse, stats
 
+from frt_experiments.stats.tests import _ALTERNATIVES, _check_alpha, _welch_df
+
 __all__ = ["RandomizationResult", "Reassignments", "randomization_test", "reassignments",
            "relative_bound", "relative_tails"]
 
-_ALTERNATIVES = ("two-sided", "greater", "less")
 #: Index entries drawn per block of re-assignments.
 _BLOCK_ENTRIES = 16_000_000
 #: Re-assignments are kept for the next metric when they hold at most this many indices.
@@ -181,13 +181,6 @@ class Reassignments:
         return out
 
 
-def _n_assignments(sizes: list[tuple[int, int]]) -> int:
-    total = 1
-    for n, k in sizes:
-        total *= math.comb(n, k)
-    return total
-
-
 def reassignments(
     treated: ArrayLike,
     *,
@@ -219,10 +212,11 @@ def reassignments(
         raise ValueError(f"permutations must be a positive integer, got {permutations!r}")
     n, k = t.size, int(t.sum())
     limit = 10 * int(permutations) if max_exact is None else max_exact
-    if strata is None and _n_assignments([(n, k)]) <= limit:
+    if strata is None and math.comb(n, k) <= limit:
         small = min(k, n - k)  # the smaller arm's members, every way they can be chosen
         count = math.comb(n, small)
-        flat = np.fromiter(itertools.chain.from_iterable(combinations(range(n), small)),
+        subsets = itertools.combinations(range(n), small)
+        flat = np.fromiter(itertools.chain.from_iterable(subsets),
                            dtype=np.int32, count=count * small)
         return Reassignments(t, True, count, None, 0, flat.reshape(count, small))
     seed = int(np.random.default_rng(rng).integers(2**63)) if not isinstance(rng, int) \
@@ -414,8 +408,7 @@ class _Inverter:
     def welch_df(self) -> float:
         """Satterthwaite's degrees of freedom of the observed statistic's variance."""
         _, _, _, v_c, v_t, _ = self.observed()
-        den = v_c * v_c / max(self.n_c - 1, 1) + v_t * v_t / max(self.n_t - 1, 1)
-        return (v_c + v_t) ** 2 / den if den > 0 else math.inf
+        return _welch_df(v_c, v_t, int(self.n_c), int(self.n_t))
 
     def tails(self, t: float) -> tuple[float, float]:
         """(P(T >= t), P(T <= t)): each the larger of the randomization tail, counted as
@@ -519,8 +512,7 @@ def randomization_test(
         Fisher (1935); Janssen (1997); Chung and Romano (2013); Lehmann and Romano (2005),
         sections 3.5 and 15.2; Phipson and Smyth (2010). See the module docstring.
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    alpha = _check_alpha(alpha)
     if alternative not in _ALTERNATIVES:
         raise ValueError(f"alternative must be one of {', '.join(_ALTERNATIVES)}, "
                          f"got {alternative!r}")
