@@ -111,9 +111,11 @@ def _fsync_dirs(paths: Iterable[Path]) -> None:
 class FileSet:
     """New versions of several files, staged beside their targets and made visible together.
 
-    :meth:`stage` gives a temporary file beside each target. :meth:`commit` flushes them, writes
-    a journal naming every temporary file, its target, size and SHA-256 (the commit point: an
-    atomic rename), renames the files into place in the order staged, and removes the journal.
+    :meth:`stage` gives a temporary file beside each target; :meth:`remove` marks a file to be
+    removed by the same commit. :meth:`commit` flushes them, writes a journal naming every
+    temporary file, its target, size and SHA-256, and the files to remove (the commit point: an
+    atomic rename), renames the files into place in the order staged, removes the marked files,
+    and removes the journal.
     A crash before the journal leaves every target as it was (the temporary files are stale and
     can be removed); a crash after it is finished by :func:`complete_interrupted`, so the files
     are seen either all old or all new once the next run has recovered.
@@ -122,6 +124,7 @@ class FileSet:
     def __init__(self, journal: Path) -> None:
         self.journal = Path(journal)
         self._staged: list[tuple[Path, Path]] = []
+        self._removed: list[Path] = []
 
     def stage(self, target: Path, data: bytes | None = None) -> Path:
         """A temporary file beside ``target`` (holding ``data`` when given) that becomes
@@ -141,15 +144,21 @@ class FileSet:
             raise
         return Path(tmp)
 
+    def remove(self, target: Path) -> None:
+        """Remove ``target`` on commit, after the staged files are in place (a file of an
+        earlier run that the new set does not include); a missing file is no error."""
+        self._removed.append(Path(target))
+
     def discard(self) -> None:
         """Remove every staged temporary file (the targets are untouched)."""
         for _, tmp in self._staged:
             tmp.unlink(missing_ok=True)
         self._staged = []
+        self._removed = []
 
     def commit(self) -> None:
         """Make every staged file visible (see the class docstring)."""
-        if not self._staged:
+        if not self._staged and not self._removed:
             return
         entries = []
         for target, tmp in self._staged:
@@ -159,7 +168,10 @@ class FileSet:
             entries.append({"temp": os.path.relpath(tmp, self.journal.parent),
                             "target": os.path.relpath(target, self.journal.parent),
                             "bytes": size, "sha256": digest})
-        text = json.dumps({"format": 1, "files": entries}, indent=2) + "\n"
+        record: dict[str, object] = {"format": 1, "files": entries}
+        if self._removed:
+            record["remove"] = [os.path.relpath(t, self.journal.parent) for t in self._removed]
+        text = json.dumps(record, indent=2) + "\n"
         fd, jtmp = tempfile.mkstemp(prefix=f".{self.journal.name}.", suffix=".tmp",
                                     dir=self.journal.parent)
         try:
@@ -175,7 +187,9 @@ class FileSet:
         try:
             for target, tmp in self._staged:
                 os.replace(tmp, target)
-            _fsync_dirs([self.journal, *(t for t, _ in self._staged)])
+            for target in self._removed:
+                target.unlink(missing_ok=True)
+            _fsync_dirs([self.journal, *(t for t, _ in self._staged), *self._removed])
             self.journal.unlink()
             _fsync_dirs([self.journal])
         except OSError as exc:
@@ -183,6 +197,7 @@ class FileSet:
                                     "holds what is needed to complete it") from exc
         finally:
             self._staged = []
+            self._removed = []
 
 
 @contextmanager
@@ -212,7 +227,7 @@ def complete_interrupted(journal: str | os.PathLike[str]) -> list[Path] | None:
 
     Returns the targets (``None`` when there is no journal). Each staged file still present is
     checked against the journal (size and SHA-256) and renamed onto its target; a file already
-    renamed must show on its target.
+    renamed must show on its target. Files the journal marks for removal are removed.
 
     Raises:
         ValueError: The journal is unreadable, or a staged file is neither present nor on its
@@ -225,6 +240,7 @@ def complete_interrupted(journal: str | os.PathLike[str]) -> list[Path] | None:
         record = json.loads(j.read_text(encoding="utf-8"))
         entries = [(j.parent / e["temp"], j.parent / e["target"], int(e["bytes"]),
                     str(e["sha256"])) for e in record["files"]]
+        removals = [j.parent / str(name) for name in record.get("remove", [])]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{j.name}: the record of an interrupted update cannot be read "
                          f"({exc})") from exc
@@ -238,7 +254,9 @@ def complete_interrupted(journal: str | os.PathLike[str]) -> list[Path] | None:
                              "hold its new version")
     for tmp, target in todo:
         os.replace(tmp, target)
-    _fsync_dirs([j, *(t for _, t, _, _ in entries)])
+    for target in removals:
+        target.unlink(missing_ok=True)
+    _fsync_dirs([j, *(t for _, t, _, _ in entries), *removals])
     j.unlink()
     _fsync_dirs([j])
     return [t for _, t, _, _ in entries]

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments._atomic import files_together, remove_stale_outputs, stale_temporaries
 from frt_experiments._commands._args import add_calendar_options, check_output_dir, desk_calendar
+from frt_experiments._outputs import check_manifest, output_set
 from frt_experiments.analysis import analyze
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import TRUST_FILE, trust_json
@@ -29,7 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "CSAT, net revenue retention and efficiency (conversations per agent hour), customer-"
         "clustered (delta method), with CUPED when pre-period covariates exist, Holm-adjusted "
         "p-values, and CSAT non-inferiority / NRR equivalence when margins are given. Writes "
-        "results.csv, summary.md and forest.png to --out and prints the summary table.",
+        "results.csv, trust.json, summary.md, forest.png and manifest.json (each file's size "
+        "and SHA-256) to --out, all made visible together (a killed run leaves the earlier set "
+        "or the new one), and prints the summary table. Tables written by frt simulate are "
+        "checked against the manifest.json beside them.",
     )
     p.add_argument("--customers", type=Path, required=True, metavar="FILE")
     p.add_argument("--conversations", type=Path, required=True, metavar="FILE")
@@ -87,7 +90,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 #: Every file frt analyze writes into --out (trust.json: the diagnostics' trust flags and the
 #: desk calendar, read by frt decide and frt staffing plan --results beside results.csv).
 OUTPUTS = ("results.csv", TRUST_FILE, "summary.md", "forest.png", "sequential.csv")
-_JOURNAL = ".frt-analyze.journal"
 
 SEQUENTIAL_NOTE = ("With a monitoring plan, judge each metric by its sequential verdict and "
                    "repeated interval: the table's 'significant' column and intervals, and "
@@ -115,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--information: give {args.look} fractions for looks 1 to "
                          f"{args.look}, got {len(information)}")
     weights, weights_source = _design_weights(args, plan)
+    # tables of one frt simulate run: refuse one changed or mixed in from another run
+    mixed = check_manifest([args.customers, args.conversations, args.assignments])
+    if mixed:
+        raise DataError(mixed)
     customers = read_table(args.customers, "customers")
     conversations = read_table(args.conversations, "conversations", timezone=args.timezone)
     assignments = read_table(args.assignments, "assignments", timezone=args.timezone)
@@ -156,25 +162,21 @@ def run(args: argparse.Namespace) -> int:
     if desk is not None:
         markdown += f"\nDesk calendar of the diagnostics' business hours: {desk}.\n"
     figure = result.plot()
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    for name in (*OUTPUTS, _JOURNAL):  # left by a killed earlier run; rewritten below
-        for tmp in stale_temporaries(out / name):
-            tmp.unlink(missing_ok=True)
-    (out / _JOURNAL).unlink(missing_ok=True)
-    # results.csv and trust.json (and every other output) become visible together
-    written = [out / "results.csv", out / TRUST_FILE, out / "summary.md", out / "forest.png"]
-    with files_together(out / _JOURNAL) as fs:
-        results_tmp = fs.stage(out / "results.csv")
+    # every output (results.csv with its trust.json, summary.md, forest.png, sequential.csv
+    # and manifest.json) becomes visible together; an earlier run's sequential.csv that this
+    # run does not write is removed by the same commit
+    with output_set(args.out, command="frt analyze", names=OUTPUTS) as outputs:
+        results_tmp = outputs.path("results.csv")
         write_table(result.to_pandas(), results_tmp)
-        fs.stage(out / TRUST_FILE, trust_json(result, results_tmp.read_bytes(),
-                                              desk_calendar=desk).encode())
-        fs.stage(out / "summary.md", markdown.encode("utf-8"))
-        figure.savefig(fs.stage(out / "forest.png"), dpi=120, format="png")
+        outputs.write_bytes(TRUST_FILE, trust_json(result, results_tmp.read_bytes(),
+                                                   desk_calendar=desk).encode())
+        outputs.write_text("summary.md", markdown)
+        figure.savefig(outputs.path("forest.png"), dpi=120, format="png")
         if seq is not None:
-            write_table(seq, fs.stage(out / "sequential.csv"))
-            written.append(out / "sequential.csv")
-    removed = remove_stale_outputs(out, OUTPUTS, written)
+            write_table(seq, outputs.path("sequential.csv"))
+    written, removed = outputs.written, outputs.removed
+    for note in outputs.notes:
+        print(f"note: {note}", file=sys.stdout)
     print(result.summary().to_string(index=False), file=sys.stdout)
     dec = result.decisions
     for row in dec.itertuples(index=False):

@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from frt_experiments._atomic import remove_stale_outputs
 from frt_experiments._commands._args import check_output_dir, seed
+from frt_experiments._outputs import output_set
 from frt_experiments.simulate import PRESETS, simulate
+from frt_experiments.simulate.trial import OUTPUTS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="simulate a trial and write customers, assignments and conversations",
         description="Simulate customers, the assignment of the low-spend ones and their "
         "conversations from a scenario; write customers, assignments and conversations "
-        "(CSV or Parquet) and the resolved scenario.toml. The same seed gives identical files.",
+        "(CSV or Parquet), the resolved scenario.toml and manifest.json (each file's size and "
+        "SHA-256), all made visible together: a run that is killed leaves the earlier set or "
+        "the new one. The same seed gives identical files.",
     )
     p.add_argument("--scenario", default="published", metavar="NAME|PATH",
                    help=f"a preset ({', '.join(PRESETS)}) or a scenario TOML file "
@@ -37,17 +40,16 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     trial = simulate(args.scenario, customers=args.customers, months=args.months,
                      rng=args.seed, progress=not args.no_progress)
-    paths = trial.write(args.out, format=args.format)
-    # the other format's tables of an earlier run would pass for this run's
-    removed = remove_stale_outputs(args.out, OUTPUTS, paths.values())
+    # one set: a kill leaves the earlier run's files or this run's, never some of each; the
+    # other format's tables of an earlier run are removed by the same commit
+    with output_set(args.out, command="frt simulate", names=OUTPUTS) as outputs:
+        trial.stage(outputs, format=args.format)
+    for note in outputs.notes:
+        print(f"note: {note}", file=sys.stdout)
     print(repr(trial), file=sys.stdout)
-    for path in paths.values():
+    for path in outputs.written:
         print(f"wrote {path}", file=sys.stdout)
-    for path in removed:
+    for path in outputs.removed:
         print(f"removed {path} (an earlier run's)", file=sys.stdout)
     return 0
 
-
-#: Every file ``frt simulate`` may write into ``--out``.
-OUTPUTS = (*(f"{t}.{f}" for t in ("customers", "assignments", "conversations")
-             for f in ("csv", "parquet")), "scenario.toml")

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from frt_experiments._atomic import remove_stale_outputs, write_text_atomic
 from frt_experiments._commands._args import (
     add_calendar_options,
     check_output_dir,
@@ -27,6 +26,7 @@ from frt_experiments._commands._args import (
     seed,
 )
 from frt_experiments._commands.decide import check_results, read_results, source_named
+from frt_experiments._outputs import check_manifest, output_set
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import decide, read_trust_record
 from frt_experiments.errors import DataError, DataWarning, Problem
@@ -195,6 +195,9 @@ def _cli_errors(command: str, options: tuple[tuple[str, str], ...]
 
 
 def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    mixed = check_manifest([args.conversations, args.assignments])
+    if mixed:
+        raise DataError(mixed)
     conv = read_table(args.conversations, "conversations", timezone=args.timezone)
     asg = read_table(args.assignments, "assignments", timezone=args.timezone)
     known = _arms(args)
@@ -250,13 +253,20 @@ def _run_desk(args: argparse.Namespace) -> int:
                         unassigned_arm=control,
                         patience_seconds=args.patience, warmup=args.warmup_hours,
                         replications=args.replications, rng=args.seed)
-    summary = write_table(res.to_pandas(), args.out / "desk_summary.csv")
     backlog = res.backlog.rename_axis("time").reset_index()
-    write_table(backlog, args.out / "backlog.csv")
+    with output_set(args.out, command="frt staffing desk", names=_DESK_OUTPUTS) as outputs:
+        write_table(res.to_pandas(), outputs.path("desk_summary.csv"))
+        write_table(backlog, outputs.path("backlog.csv"))
+    for note in outputs.notes:
+        print(f"note: {note}")
     print(res.summary())
     print(f"desk calendar: {args.desk_calendar_text}")
-    print(f"wrote {summary} and {args.out / 'backlog.csv'}")
+    print("wrote " + ", ".join(str(p) for p in outputs.written))
     return 0
+
+
+#: Every file frt staffing desk writes into --out (with manifest.json, made visible together).
+_DESK_OUTPUTS = ("desk_summary.csv", "backlog.csv")
 
 
 #: Every file frt staffing plan writes into --out (headcount.csv with --months, decision.md
@@ -297,15 +307,12 @@ def _run_plan(args: argparse.Namespace) -> int:
     proj = None if args.months is None else project_headcount(
         conv, asg, months=args.months, monthly_growth=args.monthly_growth, fast_target=target,
         cost_per_agent=args.cost_per_agent, **common)
-    paths = [write_table(plan.to_pandas(), args.out / "staffing_plan.csv"),
-             write_table(curve, args.out / "staffing_curve.csv")]
     print(plan.summary())
     if proj is not None:
-        table = proj.to_pandas().merge(proj.savings, on="month")
-        paths.append(write_table(table, args.out / "headcount.csv"))
         print(proj.summary())
     calendar_line = f"desk calendar: {args.desk_calendar_text}"
     print(calendar_line)
+    decision = None
     if results is not None:
         try:  # the path, so that the trust flags of its trust.json count
             decision = decide(args.results, low_spend_revenue_per_year=args.revenue_per_year,
@@ -313,19 +320,28 @@ def _run_plan(args: argparse.Namespace) -> int:
                               csat_margin=args.csat_margin)
         except DataError as exc:
             raise DataError([source_named(p, args.results) for p in exc.problems]) from None
-        analysed_on = (read_trust_record(args.results) or {}).get("desk_calendar")
-        path = args.out / "decision.md"
-        write_text_atomic(path, decision.to_markdown() + f"\nStaffing {calendar_line}.\n")
-        paths.append(path)
         print(decision.summary())
+        analysed_on = (read_trust_record(args.results) or {}).get("desk_calendar")
         plain = args.desk_calendar_text.split(" (", 1)[0]
         if analysed_on is not None and analysed_on.split(" (", 1)[0] != plain:
             warnings.warn(f"the analysis measured FRT on the desk calendar {analysed_on}, "
                           f"the staffing plan on {args.desk_calendar_text}", DataWarning,
                           stacklevel=2)
-    removed = remove_stale_outputs(args.out, _PLAN_OUTPUTS, paths)
-    print("wrote " + ", ".join(str(p) for p in paths))
-    for p in removed:
+    # every file (and manifest.json) becomes visible together; an earlier run's headcount.csv
+    # or decision.md that this run does not write is removed by the same commit
+    with output_set(args.out, command="frt staffing plan", names=_PLAN_OUTPUTS) as outputs:
+        write_table(plan.to_pandas(), outputs.path("staffing_plan.csv"))
+        write_table(curve, outputs.path("staffing_curve.csv"))
+        if proj is not None:
+            write_table(proj.to_pandas().merge(proj.savings, on="month"),
+                        outputs.path("headcount.csv"))
+        if decision is not None:
+            outputs.write_text("decision.md",
+                               decision.to_markdown() + f"\nStaffing {calendar_line}.\n")
+    for note in outputs.notes:
+        print(f"note: {note}")
+    print("wrote " + ", ".join(str(p) for p in outputs.written))
+    for p in outputs.removed:
         print(f"removed {p} (an earlier run's, not written by this one)")
     return 0
 

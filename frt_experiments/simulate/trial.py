@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from frt_experiments import schema
-from frt_experiments._atomic import atomic_path, write_text_atomic
+from frt_experiments._outputs import OutputSet, output_set
 from frt_experiments.simulate.conversations import draw_conversations
 from frt_experiments.simulate.population import draw_population, revenue_end
 from frt_experiments.simulate.scenario import Scenario, load_scenario, scenario_to_toml
@@ -53,18 +53,38 @@ class SimulatedTrial:
                                        lambda s: s.median() / 3600))
         return f"{self!r}\n{per.to_string()}"
 
-    def write(self, out: str | os.PathLike[str], *, format: str = "csv") -> dict[str, Path]:
-        """Write the tables (``csv`` or ``parquet``) and ``scenario.toml`` atomically."""
+    def write(self, out: str | os.PathLike[str], *, format: str = "csv",
+              manifest: bool = False) -> dict[str, Path]:
+        """Write the tables (``csv`` or ``parquet``) and ``scenario.toml`` into ``out`` as one
+        set: all become visible together, and the other format's tables of an earlier write
+        are removed by the same commit (see :mod:`frt_experiments._outputs`). With
+        ``manifest`` (as ``frt simulate`` writes) ``manifest.json`` lists each file's size and
+        SHA-256, and readers refuse a file of the set that was changed or mixed in from another
+        run. Returns the paths by table (and ``"scenario"``)."""
+        with output_set(out, command="frt simulate", names=OUTPUTS,
+                        manifest=manifest) as outputs:
+            return self.stage(outputs, format=format)
+
+    def stage(self, outputs: OutputSet, *, format: str = "csv", under: str = "") -> dict[str, Path]:
+        """Stage the tables and ``scenario.toml`` into an output set
+        (:func:`frt_experiments._outputs.output_set`), in the folder ``under`` of it; returns
+        the paths they will have once committed."""
         if format not in ("csv", "parquet"):
             raise ValueError(f"format must be 'csv' or 'parquet', got {format!r}")
-        d = Path(out)
-        d.mkdir(parents=True, exist_ok=True)
+        prefix = f"{under.rstrip('/')}/" if under else ""
         paths = {}
         for name, df in self.to_pandas().items():
-            paths[name] = _write_arrow(_to_arrow(df), d / f"{name}.{format}", format)
-        paths["scenario"] = write_text_atomic(d / "scenario.toml", scenario_to_toml(self.scenario))
+            target = f"{prefix}{name}.{format}"
+            _write_arrow(_to_arrow(df), outputs.path(target), format)
+            paths[name] = outputs.final(target)
+        paths["scenario"] = outputs.write_text(f"{prefix}scenario.toml",
+                                               scenario_to_toml(self.scenario))
         return paths
 
+
+#: Every file a simulated trial writes into its directory (either format's tables).
+OUTPUTS = (*(f"{t}.{f}" for t in ("customers", "assignments", "conversations")
+             for f in ("csv", "parquet")), "scenario.toml")
 
 _WHOLE_NUMBERS = (schema.HANDLE_SECONDS, *schema.PRE_COVARIATES,
                   schema.FIRST_RESPONSE_BUSINESS_SECONDS)
@@ -86,15 +106,15 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
 
 
 def _write_arrow(table: pa.Table, path: Path, format: str) -> Path:
+    """Write ``table`` to ``path`` (a staged file of an output set) as CSV or Parquet."""
     import pyarrow.csv as pacsv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
-    with atomic_path(path) as tmp:
-        if format == "csv":
-            opts = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
-            pacsv.write_csv(table, str(tmp), opts)
-        else:
-            pq.write_table(table, str(tmp))
+    if format == "csv":
+        opts = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
+        pacsv.write_csv(table, str(path), opts)
+    else:
+        pq.write_table(table, str(path))
     return path
 
 
