@@ -13,6 +13,10 @@ Domain conditions have their own small hierarchy, rooted at :class:`FrtError`:
 
 Warnings (all subclasses of :class:`FrtWarning`, itself a :class:`UserWarning`) flag data or
 results that are legal but suspicious.
+
+A value quoted in a message is shortened by :func:`shorten` (text) or :func:`shown` (any value,
+as its ``repr``) to :data:`MAX_SHOWN_CHARS` characters, so a megabyte field in a bad file
+gives a one-line message, not a megabyte one.
 """
 
 from __future__ import annotations
@@ -32,10 +36,41 @@ __all__ = [
     "ScenarioError",
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
+    "shorten",
+    "shown",
 ]
 
 #: How many offending rows a message lists before it says "...".
 MAX_ROWS_SHOWN = 5
+#: How many characters of a value (or a column name) a message quotes before it cuts it.
+MAX_SHOWN_CHARS = 80
+
+
+def shorten(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``text`` cut to ``limit`` characters for a message, saying how long it was.
+
+    >>> shorten("x" * 5_000_000, 5)
+    'xxxxx... (5,000,000 characters)'
+    >>> shorten("short")
+    'short'
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def shown(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``repr(value)`` for a message, cut like :func:`shorten` (a long string is never copied
+    whole into its repr).
+
+    >>> shown("9" * 1_000, 6)
+    "'99999... (1,000 characters)"
+    >>> shown([1, 2])
+    '[1, 2]'
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return f"{repr(value[:limit])[:limit]}... ({len(value):,} characters)"
+    return shorten(repr(value), limit)
 
 
 @dataclass(frozen=True)
@@ -61,7 +96,8 @@ class Problem:
     location: str = "rows"
 
     def __str__(self) -> str:
-        where = f"{self.source}: " + (f"column {self.column}: " if self.column else "")
+        where = (f"{shorten(self.source)}: "
+                 + (f"column {shorten(self.column)}: " if self.column else ""))
         if self.count == 0:
             return where + self.rule
         noun, verb = ("row", "is") if self.count == 1 else ("rows", "are")

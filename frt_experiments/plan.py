@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from itertools import pairwise
@@ -50,7 +49,8 @@ from typing import Any
 import pandas as pd
 
 from frt_experiments._atomic import write_text_atomic
-from frt_experiments.errors import ScenarioError
+from frt_experiments._limits import read_toml
+from frt_experiments.errors import ScenarioError, shorten, shown
 
 __all__ = ["ALTERNATIVES", "SPENDING_FUNCTIONS", "ExperimentPlan", "read_plan", "write_plan"]
 
@@ -154,27 +154,27 @@ class ExperimentPlan:
 def _problems(p: ExperimentPlan) -> list[str]:
     out: list[str] = []
     if not isinstance(p.name, str) or not p.name.strip():
-        out.append(f"experiment.name must be a non-empty string, got {p.name!r}")
+        out.append(f"experiment.name must be a non-empty string, got {shown(p.name)}")
     if not _is_number(p.alpha) or not 0 < p.alpha < 1:
-        out.append(f"experiment.alpha must be a number in (0, 1), got {p.alpha!r}")
+        out.append(f"experiment.alpha must be a number in (0, 1), got {shown(p.alpha)}")
     if p.alternative not in ALTERNATIVES:
         out.append(f"experiment.alternative must be one of {', '.join(ALTERNATIVES)}, "
-                   f"got {p.alternative!r}")
+                   f"got {shown(p.alternative)}")
     if p.csat_margin is not None and (not _is_number(p.csat_margin)
                                       or not -1 < p.csat_margin < 0):
         # 0 is no margin: the analysis' non-inferiority test needs a negative one
         out.append("margins.csat must be a relative non-inferiority margin in (-1, 0) "
-                   f"(e.g. -0.02), got {p.csat_margin!r}")
+                   f"(e.g. -0.02), got {shown(p.csat_margin)}")
     if p.nrr_margin is not None and (not _is_number(p.nrr_margin)
                                      or not 0 < p.nrr_margin < 1):
         out.append("margins.nrr must be a relative equivalence margin in (0, 1) (e.g. 0.01), "
-                   f"got {p.nrr_margin!r}")
+                   f"got {shown(p.nrr_margin)}")
     if p.looks is not None and (isinstance(p.looks, bool) or not isinstance(p.looks, int)
                                 or p.looks < 1):
-        out.append(f"monitoring.looks must be a positive integer, got {p.looks!r}")
+        out.append(f"monitoring.looks must be a positive integer, got {shown(p.looks)}")
     if p.spending not in SPENDING_FUNCTIONS:
         out.append(f"monitoring.spending must be one of {', '.join(SPENDING_FUNCTIONS)}, "
-                   f"got {p.spending!r}")
+                   f"got {shown(p.spending)}")
     if p.information is not None:
         info = p.information
         ok = (len(info) > 0 and all(_is_number(x) for x in info)
@@ -182,17 +182,17 @@ def _problems(p: ExperimentPlan) -> list[str]:
               and math.isclose(info[-1], 1.0))
         if not ok:
             out.append("monitoring.information must be increasing fractions in (0, 1] ending "
-                       f"at 1.0, got {list(info)!r}")
+                       f"at 1.0, got {shown(list(info))}")
         elif p.looks is not None and len(info) != p.looks:
             out.append(f"monitoring.information has {len(info)} fractions but "
                        f"monitoring.looks is {p.looks}")
     if p.power is not None and (not _is_number(p.power) or not 0 < p.power < 1):
-        out.append(f"design.power must be a number in (0, 1), got {p.power!r}")
+        out.append(f"design.power must be a number in (0, 1), got {shown(p.power)}")
     if p.n_per_arm is not None and (isinstance(p.n_per_arm, bool)
                                     or not isinstance(p.n_per_arm, int) or p.n_per_arm < 1):
-        out.append(f"design.n_per_arm must be a positive integer, got {p.n_per_arm!r}")
+        out.append(f"design.n_per_arm must be a positive integer, got {shown(p.n_per_arm)}")
     if p.months is not None and (not _is_number(p.months) or not p.months > 0):
-        out.append(f"design.months must be a positive number, got {p.months!r}")
+        out.append(f"design.months must be a positive number, got {shown(p.months)}")
     if p.weights is not None:
         out += allocation_problems(p.weights, "weights")
     return out
@@ -215,33 +215,34 @@ def allocation_problems(weights: object, name: str,
     """
     if not isinstance(weights, Mapping):
         return [f"{name} must map each arm to its share (e.g. {{'fast': 0.9, "
-                f"'one_business_day': 0.1}}), got {weights!r}"]
+                f"'one_business_day': 0.1}}), got {shown(weights)}"]
     out: list[str] = []
     bad_names = [a for a in weights if not isinstance(a, str) or not a.strip()]
     if bad_names:
-        out.append(f"{name}: arm names must be non-empty strings, got {bad_names!r}")
+        out.append(f"{name}: arm names must be non-empty strings, got {shown(bad_names)}")
     if len(weights) < 2:
-        out.append(f"{name} must give the shares of at least two arms, got {dict(weights)!r}")
+        out.append(f"{name} must give the shares of at least two arms, got "
+                   f"{shown(dict(weights))}")
     bad = {a: w for a, w in weights.items() if not _is_number(w) or not float(w) > 0}
     for arm, w in bad.items():
-        out.append(f"{name}: the share of arm {arm!r} must be a positive finite number, "
-                   f"got {w!r}")
+        out.append(f"{name}: the share of arm {shown(arm)} must be a positive finite number, "
+                   f"got {shown(w)}")
     if not bad and weights:
         total = math.fsum(float(w) for w in weights.values())
         if not math.isclose(total, 1.0, rel_tol=SHARE_TOLERANCE, abs_tol=0.0):
             out.append(f"{name}: the shares must sum to 1, got {total:.10g} for "
-                       f"{dict(weights)!r}")
+                       f"{shown(dict(weights))}")
     if arms is not None:
         present = [str(a) for a in arms]
         unknown = [a for a in weights if a not in present]
         if unknown:
             out.append(f"{name}: arm{'s' if len(unknown) > 1 else ''} "
-                       f"{', '.join(map(repr, unknown))} {'are' if len(unknown) > 1 else 'is'} "
+                       f"{', '.join(map(shown, unknown))} {'are' if len(unknown) > 1 else 'is'} "
                        f"not in the assignments (arms: {', '.join(sorted(present))})")
         missing = [a for a in sorted(present) if a not in weights]
         if missing:
             out.append(f"{name}: no share for arm{'s' if len(missing) > 1 else ''} "
-                       f"{', '.join(map(repr, missing))} of the assignments (give one share "
+                       f"{', '.join(map(shown, missing))} of the assignments (give one share "
                        f"per arm: {', '.join(sorted(present))})")
     return out
 
@@ -266,15 +267,16 @@ def plan_from_mapping(data: Mapping[str, Any], *, source: str = "plan") -> Exper
     """Build a plan from a parsed TOML mapping, rejecting unknown sections and keys."""
     for section, body in data.items():
         if section not in _LAYOUT and section != _WEIGHTS:
-            raise ScenarioError(f"{source}: unknown section [{section}] (known: "
+            raise ScenarioError(f"{source}: unknown section [{shorten(str(section))}] (known: "
                                 f"{', '.join([*_LAYOUT, _WEIGHTS])})")
         if not isinstance(body, Mapping):
-            raise ScenarioError(f"{source}: {section} must be a table [{section}]")
+            raise ScenarioError(f"{source}: {section} must be a table [{section}], got "
+                                f"{shown(body)}")
         if section == _WEIGHTS:
             continue
         for key in body:
             if key not in _LAYOUT[section]:
-                raise ScenarioError(f"{source}: unknown key {section}.{key} (known: "
+                raise ScenarioError(f"{source}: unknown key {section}.{shorten(str(key))} (known: "
                                     f"{', '.join(_LAYOUT[section])})")
     if "name" not in data.get("experiment", {}):
         raise ScenarioError(f"{source}: missing key experiment.name")
@@ -287,7 +289,7 @@ def plan_from_mapping(data: Mapping[str, Any], *, source: str = "plan") -> Exper
     if info is not None:
         if not isinstance(info, list):
             raise ScenarioError(f"{source}: monitoring.information must be a list of "
-                                f"fractions, got {info!r}")
+                                f"fractions, got {shown(info)}")
         kwargs["information"] = tuple(info)
     for attr in ("alpha", "csat_margin", "nrr_margin", "power", "months"):
         if isinstance(kwargs.get(attr), int) and not isinstance(kwargs[attr], bool):
@@ -302,18 +304,15 @@ def read_plan(path: str | os.PathLike[str]) -> ExperimentPlan:
     """Read and validate an experiment plan TOML file.
 
     Raises:
-        ScenarioError: The file is not valid TOML, has unknown sections or keys, or a value
-            breaks its rule; the message names the file and the key.
+        ScenarioError: The file is not valid TOML (or not UTF-8, larger than 1 MB, nested
+            deeper than 64 levels: :mod:`frt_experiments._limits`), has unknown sections or
+            keys, or a value breaks its rule; the message names the file and the key.
         OSError: The file cannot be read.
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p.name}: file not found ({p})")
-    try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{p.name}: not valid TOML: {exc}") from exc
+    data = read_toml(p, what="plan")
     return plan_from_mapping(data, source=p.name)
 
 
@@ -328,7 +327,7 @@ def _toml_value(v: object) -> str:
         return repr(v)
     if isinstance(v, Sequence):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {v!r} to TOML")
+    raise TypeError(f"cannot write {shown(v)} to TOML")
 
 
 def plan_to_toml(plan: ExperimentPlan) -> str:

@@ -9,6 +9,7 @@ Markdown summary.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
 import time
@@ -17,8 +18,9 @@ from pathlib import Path
 from frt_experiments._commands._args import check_output_dir, seed
 from frt_experiments.demo import EXPECTED_NOTE, MIN_CUSTOMERS, run_demo
 from frt_experiments.diagnostics import default_calendar, describe_calendar
-from frt_experiments.errors import ScenarioError
-from frt_experiments.simulate import load_scenario
+from frt_experiments.errors import ScenarioError, shorten
+from frt_experiments.schema import CONTROL_ARM, TREATMENT_ARM
+from frt_experiments.simulate import PRESETS, Scenario, load_scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +46,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _check_demo_design(scenario: Scenario, given: str) -> None:
+    """The demo re-assigns, analyses and staffs the default design: arms ``fast`` and
+    ``one_business_day`` (control first) at equal weights. A scenario with other
+    ``effects.arms`` or ``effects.weights`` is refused here, naming the keys, rather than failing
+    midway; ``frt simulate`` writes its tables for ``frt assign --arms/--weights`` and
+    ``frt analyze --control/--treatment``."""
+    effects, default = scenario.effects, (CONTROL_ARM, TREATMENT_ARM)
+    total = sum(effects.weights)
+    equal = all(math.isclose(w / total, 1 / len(effects.weights)) for w in effects.weights)
+    if tuple(effects.arms) == default and equal:
+        return
+    name = Path(given).name if given not in PRESETS else given
+    arms = ", ".join(shorten(a, 40) for a in effects.arms)
+    weights = ", ".join(f"{w:g}" for w in effects.weights)
+    raise ValueError(
+        f"--scenario: {shorten(name)}: effects.arms = [{arms}] with effects.weights = "
+        f"[{weights}]: frt demo runs the default design only ({', '.join(default)} at "
+        "equal weights); simulate this scenario with frt simulate, then run frt assign "
+        "(--arms, --weights) and frt analyze (--control, --treatment) on its tables")
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.customers < MIN_CUSTOMERS:
@@ -51,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
                          f"got {args.customers:,}")
     check_output_dir(args.out, "--out")
     try:  # a bad scenario fails before the progress bar starts
-        load_scenario(args.scenario)
+        scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
         raise ValueError(f"--scenario: {exc}") from None
+    _check_demo_design(scenario, args.scenario)
     out = run_demo(args.out, scenario=args.scenario, customers=args.customers,
                    rng=args.seed, progress=not args.no_progress)
     print(out.table_text)

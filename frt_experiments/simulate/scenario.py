@@ -24,15 +24,16 @@ are loaded by name.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 
-from frt_experiments.errors import ScenarioError
+from frt_experiments._limits import TIMESTAMP_RANGE, check_timestamp_text, parse_toml, read_toml
+from frt_experiments.errors import ScenarioError, shorten, shown
 
 __all__ = ["PRESETS", "Scenario", "load_scenario", "scenario_to_toml"]
 
@@ -178,7 +179,7 @@ class Scenario:
     def __post_init__(self) -> None:
         problems = _problems(self)
         if problems:
-            raise ScenarioError(f"scenario {self.name}: {problems[0]}")
+            raise ScenarioError(f"scenario {shorten(self.name)}: {problems[0]}")
 
     @property
     def start(self) -> pd.Timestamp:
@@ -241,7 +242,7 @@ def _problems(s: Scenario) -> list[str]:
         if len(w) != k or any(x < 0 for x in w) or sum(w) <= 0:
             out.append(f"{name} must be {k} numbers >= 0 with a positive sum")
     if fr.slow_policy not in SLOW_POLICIES:
-        out.append(f"frt.slow_policy = {fr.slow_policy!r} must be one of "
+        out.append(f"frt.slow_policy = {shown(fr.slow_policy)} must be one of "
                    f"{', '.join(SLOW_POLICIES)}")
     if fr.close_hour <= fr.open_hour:
         out.append(f"frt.close_hour = {fr.close_hour} must be later than frt.open_hour "
@@ -250,24 +251,38 @@ def _problems(s: Scenario) -> list[str]:
         try:
             pd.Timestamp("2025-01-01").tz_localize(tz)
         except Exception:  # any failure means an unknown zone
-            out.append(f"time zone {tz!r} is not a known IANA zone")
-    try:
-        ts = pd.Timestamp(s.window.start)
-        if ts.tzinfo is None:
-            out.append(f"window.start = {s.window.start!r} needs an offset (e.g. +00:00)")
-    except ValueError:
-        out.append(f"window.start = {s.window.start!r} is not an ISO 8601 timestamp")
+            out.append(f"time zone {shown(tz)} is not a known IANA zone")
+    out.extend(_window_problems(s.window))
     return out
+
+
+def _window_problems(w: Window) -> list[str]:
+    """``window.start``: a bounded ISO 8601 timestamp with an offset, whose window (with its
+    pre-period, and a year after its end for late responses) stays within the years a
+    timestamp can hold."""
+    try:
+        start = check_timestamp_text(w.start, "window.start").as_unit("s")
+    except ValueError as exc:
+        return [str(exc)]
+    if not (math.isfinite(w.months) and math.isfinite(w.pre_months)):
+        return []  # reported with the numbers
+    lo = start - pd.DateOffset(months=math.ceil(w.pre_months) + 1)
+    hi = start + pd.DateOffset(months=math.ceil(w.months) + 12)
+    if lo < TIMESTAMP_RANGE[0] or hi > TIMESTAMP_RANGE[1]:
+        return [f"window.start = {shown(w.start)}: the simulated window, its pre-period and a "
+                "year after its end must fall within the years a timestamp can hold "
+                "(1677-09-21 to 2262-04-11 UTC)"]
+    return []
 
 
 def _section(cls: type, values: Any, source: str, name: str, base: Any = None) -> Any:
     if not isinstance(values, dict):
-        raise ScenarioError(f"{source}: {name} must be a table [{name}]")
+        raise ScenarioError(f"{source}: {name} must be a table [{name}], got {shown(values)}")
     known = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, v in values.items():
         if key not in known:
-            raise ScenarioError(f"{source}: unknown key {name}.{key} (known: "
+            raise ScenarioError(f"{source}: unknown key {name}.{shorten(str(key))} (known: "
                                 f"{', '.join(sorted(known))})")
         default = known[key].default
         kwargs[key] = _coerce(v, default, f"{source}: {name}.{key}")
@@ -277,26 +292,26 @@ def _section(cls: type, values: Any, source: str, name: str, base: Any = None) -
 def _coerce(v: Any, default: Any, where: str) -> Any:
     if isinstance(default, bool):
         if not isinstance(v, bool):
-            raise ScenarioError(f"{where} must be true or false, got {v!r}")
+            raise ScenarioError(f"{where} must be true or false, got {shown(v)}")
         return v
     if isinstance(default, int):
         if isinstance(v, bool) or not isinstance(v, int):
-            raise ScenarioError(f"{where} must be an integer, got {v!r}")
+            raise ScenarioError(f"{where} must be an integer, got {shown(v)}")
         return v
     if isinstance(default, float):
         if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ScenarioError(f"{where} must be a number, got {v!r}")
+            raise ScenarioError(f"{where} must be a number, got {shown(v)}")
         return float(v)
     if isinstance(default, str):
         if not isinstance(v, str):
-            raise ScenarioError(f"{where} must be a string, got {v!r}")
+            raise ScenarioError(f"{where} must be a string, got {shown(v)}")
         return v
     if isinstance(default, tuple):
         if not isinstance(v, list):
-            raise ScenarioError(f"{where} must be a list, got {v!r}")
+            raise ScenarioError(f"{where} must be a list, got {shown(v)}")
         kind = type(default[0]) if default else str
         return tuple(_coerce(x, kind(), where) for x in v)
-    raise ScenarioError(f"{where}: unsupported value {v!r}")  # pragma: no cover
+    raise ScenarioError(f"{where}: unsupported value {shown(v)}")  # pragma: no cover
 
 
 def scenario_from_mapping(data: dict[str, Any], *, source: str = "scenario") -> Scenario:
@@ -305,49 +320,47 @@ def scenario_from_mapping(data: dict[str, Any], *, source: str = "scenario") -> 
     for key, v in data.items():
         if key in ("name", "description"):
             if not isinstance(v, str):
-                raise ScenarioError(f"{source}: {key} must be a string, got {v!r}")
+                raise ScenarioError(f"{source}: {key} must be a string, got {shown(v)}")
             kwargs[key] = v
         elif key in _SECTIONS:
             kwargs[key] = _section(_SECTIONS[key], v, source, key)
         else:
-            raise ScenarioError(f"{source}: unknown section or key {key!r} (known: name, "
+            raise ScenarioError(f"{source}: unknown section or key {shown(key)} (known: name, "
                                 f"description, {', '.join(_SECTIONS)})")
-    try:
-        return Scenario(**kwargs)
-    except ScenarioError as exc:
-        msg = str(exc).split(": ", 1)[-1]
-        raise ScenarioError(f"{source}: {msg}") from None
+    parts = SimpleNamespace(**{sec: kwargs.get(sec, cls()) for sec, cls in _SECTIONS.items()})
+    problems = _problems(parts)  # type: ignore[arg-type]  # the sections are all _problems reads
+    if problems:
+        raise ScenarioError(f"{source}: {problems[0]}")
+    return Scenario(**kwargs)
 
 
 def load_scenario(name_or_path: str | Path | Scenario) -> Scenario:
     """A preset by name (``"published"``, ``"aa"``, ``"harsh"``) or a TOML file by path.
 
     Raises:
-        ScenarioError: unknown preset, unreadable file, invalid TOML, unknown keys or bad values.
+        ScenarioError: unknown preset, unreadable file, invalid TOML (or not UTF-8, larger than
+            1 MB, nested deeper than 64 levels: :mod:`frt_experiments._limits`), unknown keys or
+            bad values.
     """
     if isinstance(name_or_path, Scenario):
         return name_or_path
     text_name = str(name_or_path)
+    text: str | None
     if text_name in PRESETS:
         ref = resources.files("frt_experiments").joinpath(f"scenarios/{text_name}.toml")
         text, source = ref.read_text(encoding="utf-8"), f"{text_name}.toml"
     else:
         p = Path(name_or_path)
         if p.suffix.lower() != ".toml" and not p.exists():
-            raise ScenarioError(f"scenario {text_name!r}: not a preset ({', '.join(PRESETS)}) "
+            raise ScenarioError(f"scenario {shown(text_name)}: not a preset ({', '.join(PRESETS)}) "
                                 "nor a .toml file")
         if p.is_dir():
             raise ScenarioError(f"{p.name}: is a directory, not a scenario file ({p})")
         if not p.is_file():
             raise ScenarioError(f"{p.name}: scenario file not found ({p})")
-        try:
-            text, source = p.read_text(encoding="utf-8"), p.name
-        except UnicodeDecodeError as exc:
-            raise ScenarioError(f"{p.name}: not a TOML text file (not UTF-8)") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: not valid TOML: {exc}") from exc
+        text, source = None, p.name
+    data = (parse_toml(text, source, what="scenario") if text is not None
+            else read_toml(p, what="scenario"))
     if not data:
         raise ScenarioError(f"{source}: the scenario file holds no settings (give at least "
                             "one section, or a preset name such as 'published')")
