@@ -197,6 +197,11 @@ CONVERSATIONS = TableSpec(
 )
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (CUSTOMERS, ASSIGNMENTS, CONVERSATIONS)}
+#: The rule a repeated key breaks, per table (the key of assignments is the customer within
+#: its experiment).
+DUPLICATE_RULES = {"customers": "repeating an earlier customer_id",
+                   "assignments": "customers assigned twice in the same experiment",
+                   "conversations": "repeating an earlier conversation_id"}
 
 _OFFSET_RE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 #: A timestamp names a date and a time of day (``2025-01-06T09:00``, ``2025-01-06 09:00``):
@@ -221,10 +226,16 @@ def timestamp_shapes(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 class _Collector:
     """Collects problems for one table, rendering row positions as the user sees them."""
 
-    def __init__(self, source: str, *, csv_lines: bool) -> None:
+    def __init__(self, source: str, *, csv_lines: bool, offset: int = 0,
+                 sink: list[Problem] | None = None) -> None:
         self.source = source
         self.csv_lines = csv_lines
         self.problems: list[Problem] = []
+        #: Rows before this frame in its file (a streamed batch), added to every position.
+        self.offset = offset
+        #: Where warnings go instead of :func:`warnings.warn` (a streamed scan merges them),
+        #: and then keys are checked for repeats across the whole file by the caller.
+        self.sink = sink
 
     def table(self, message: str, column: str | None = None) -> None:
         self.problems.append(Problem(self.source, column, message))
@@ -234,7 +245,7 @@ class _Collector:
         count = int(mask.sum())
         if count == 0:
             return
-        first = np.flatnonzero(mask)[:5]
+        first = np.flatnonzero(mask)[:5] + self.offset
         shown = tuple(int(i) + 2 for i in first) if self.csv_lines else tuple(int(i) for i in first)
         self.problems.append(
             Problem(self.source, column, rule, count, shown, "lines" if self.csv_lines else "rows")
@@ -415,7 +426,7 @@ def _duplicates(df: pd.DataFrame, column: str, bag: _Collector, what: str) -> No
 # ----------------------------------------------------------------------------- validators
 def validate_customers(
     df: pd.DataFrame, *, source: str = "customers", csv_lines: bool = False,
-    raise_errors: bool = True,
+    raise_errors: bool = True, _bag: _Collector | None = None,
 ) -> pd.DataFrame:
     """Validate a customers table and return it typed.
 
@@ -427,14 +438,15 @@ def validate_customers(
     Raises:
         DataError: listing every broken rule.
     """
-    bag = _Collector(source, csv_lines=csv_lines)
+    bag = _bag if _bag is not None else _Collector(source, csv_lines=csv_lines)
     out = _coerce(df, CUSTOMERS, bag, None)
     if out is not None and (REVENUE_START in out) != (REVENUE_END in out):
         have, lack = ((REVENUE_START, REVENUE_END) if REVENUE_START in out
                       else (REVENUE_END, REVENUE_START))
         bag.table(f"column {have} without column {lack} (NRR needs both)")
     if out is not None:
-        _duplicates(out, CUSTOMER_ID, bag, "repeating an earlier customer_id")
+        if bag.sink is None:  # a streamed scan checks repeats across its whole file
+            _duplicates(out, CUSTOMER_ID, bag, DUPLICATE_RULES["customers"])
         if PRE_RATED in out and PRE_SATISFIED in out:
             bag.rows(PRE_SATISFIED, (out[PRE_SATISFIED] > out[PRE_RATED]).to_numpy(),
                      f"greater than {PRE_RATED}")
@@ -449,7 +461,7 @@ def validate_customers(
 
 def validate_assignments(
     df: pd.DataFrame, *, source: str = "assignments", csv_lines: bool = False,
-    timezone: str | None = None, raise_errors: bool = True,
+    timezone: str | None = None, raise_errors: bool = True, _bag: _Collector | None = None,
 ) -> pd.DataFrame:
     """Validate an assignments table and return it typed.
 
@@ -459,12 +471,13 @@ def validate_assignments(
     Raises:
         DataError: listing every broken rule.
     """
-    bag = _Collector(source, csv_lines=csv_lines)
+    bag = _bag if _bag is not None else _Collector(source, csv_lines=csv_lines)
     out = _coerce(df, ASSIGNMENTS, bag, timezone)
     if out is not None:
-        key = out[EXPERIMENT].fillna("") + "\x00" + out[CUSTOMER_ID].fillna("")
-        dup = key.duplicated(keep="first").to_numpy() & out[CUSTOMER_ID].notna().to_numpy()
-        bag.rows(CUSTOMER_ID, dup, "customers assigned twice in the same experiment")
+        if bag.sink is None:  # a streamed scan checks repeats across its whole file
+            key = out[EXPERIMENT].fillna("") + "\x00" + out[CUSTOMER_ID].fillna("")
+            dup = key.duplicated(keep="first").to_numpy() & out[CUSTOMER_ID].notna().to_numpy()
+            bag.rows(CUSTOMER_ID, dup, DUPLICATE_RULES["assignments"])
         bag.rows(BUCKET, (out[BUCKET] >= 1).to_numpy(), "not in [0, 1)")
     _finish(bag, raise_errors)
     return out if out is not None else df
@@ -472,7 +485,7 @@ def validate_assignments(
 
 def validate_conversations(
     df: pd.DataFrame, *, source: str = "conversations", csv_lines: bool = False,
-    timezone: str | None = None, raise_errors: bool = True,
+    timezone: str | None = None, raise_errors: bool = True, _bag: _Collector | None = None,
 ) -> pd.DataFrame:
     """Validate a conversations table and return it typed.
 
@@ -487,10 +500,11 @@ def validate_conversations(
     Raises:
         DataError: listing every broken rule.
     """
-    bag = _Collector(source, csv_lines=csv_lines)
+    bag = _bag if _bag is not None else _Collector(source, csv_lines=csv_lines)
     out = _coerce(df, CONVERSATIONS, bag, timezone)
     if out is not None:
-        _duplicates(out, CONVERSATION_ID, bag, "repeating an earlier conversation_id")
+        if bag.sink is None:  # a streamed scan checks repeats across its whole file
+            _duplicates(out, CONVERSATION_ID, bag, DUPLICATE_RULES["conversations"])
         created = out[CREATED_AT]
         for col in (FIRST_RESPONSE_AT, CLOSED_AT, ABANDONED_AT):
             if col in out:
@@ -537,8 +551,11 @@ def _finish(bag: _Collector, raise_errors: bool) -> None:
 
 
 def _warn(bag: _Collector, column: str, mask: np.ndarray, rule: str) -> None:
-    probe = _Collector(bag.source, csv_lines=bag.csv_lines)
+    probe = _Collector(bag.source, csv_lines=bag.csv_lines, offset=bag.offset)
     probe.rows(column, mask, rule)
+    if bag.sink is not None:
+        bag.sink.extend(probe.problems)
+        return
     for p in probe.problems:
         warnings.warn(str(p), DataWarning, stacklevel=3)
 

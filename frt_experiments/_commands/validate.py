@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from frt_experiments._stream import Scan, scan_table, unknown
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.schema import CUSTOMER_ID, check_tables, read_table
+from frt_experiments.schema import CUSTOMER_ID, _Collector
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,25 +41,32 @@ def run(args: argparse.Namespace) -> int:
                          "--assignments")
     window = _window(args.window_start, args.window_end)
     problems: list[Problem] = []
-    tables = {}
+    scans: dict[str, Scan] = {}
     for table, path in paths.items():
         if path is None:
             continue
-        try:
-            tables[table] = read_table(path, table, timezone=args.timezone)
+        try:  # batch by batch: memory bounded whatever the file's size
+            scan = scan_table(path, table, timezone=args.timezone,
+                              window=window if table == "conversations" else None)
         except DataError as exc:
             problems.extend(exc.problems)
-            ids = _raw_ids(path)
-            if ids is not None:
-                tables[table] = ids
+            continue
+        scans[table] = scan
+        problems.extend(scan.problems)
     names = {k: v.name for k, v in paths.items() if v is not None}
-    problems.extend(check_tables(tables.get("customers"), tables.get("conversations"),
-                                 tables.get("assignments"), names=names,
-                                 window=window if "conversations" in tables else None))
+    known = scans["customers"].customer_ids if "customers" in scans else None
+    if known is not None:
+        for table in ("conversations", "assignments"):
+            ids = scans[table].customer_ids if table in scans else None
+            if ids is None:
+                continue
+            bag = _Collector(names[table], csv_lines=scans[table].csv)
+            bag.rows(CUSTOMER_ID, unknown(ids, known), f"of customers not in {names['customers']}")
+            problems.extend(bag.problems)
     if problems:
         raise DataError(problems)
-    for table, df in tables.items():  # all valid here
-        print(f"{names[table]}: {len(df):,} {table} ok", file=sys.stdout)
+    for table, scan in scans.items():  # all valid here
+        print(f"{names[table]}: {scan.rows:,} {table} ok", file=sys.stdout)
     return 0
 
 
@@ -83,13 +91,3 @@ def _window(start: str | None, end: str | None) -> tuple[pd.Timestamp, pd.Timest
     if not bounds[0] < bounds[1]:
         raise ValueError(f"--window-start ({start}) must be before --window-end ({end})")
     return bounds[0], bounds[1]
-
-
-def _raw_ids(path: Path) -> pd.DataFrame | None:
-    """The raw customer_id column of a table that failed validation, for cross-checks."""
-    try:
-        if path.suffix.lower() == ".parquet":
-            return pd.read_parquet(path, columns=[CUSTOMER_ID]).astype({CUSTOMER_ID: "string"})
-        return pd.read_csv(path, usecols=[CUSTOMER_ID], dtype="string", keep_default_na=False)
-    except (ValueError, OSError, KeyError):
-        return None
