@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from frt_experiments import _limits
 from frt_experiments._atomic import atomic_path
 from frt_experiments.errors import DataError, DataWarning, Problem
 
@@ -318,17 +319,21 @@ def _coerce_timestamp(
     s: pd.Series, col: Column, bag: _Collector, timezone: str | None
 ) -> pd.Series:
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        return _in_range(s.dt.tz_convert("UTC"), col, bag)
     if pd.api.types.is_datetime64_dtype(s):
         if timezone is None:
             bag.rows(col.name, s.notna().to_numpy(),
                      "time-zone naive (give an offset, or name the zone: timezone= in Python, "
                      "--timezone on the command line)")
             return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
-        utc, gap, repeat = _localize(s, timezone)
+        utc, gap, repeat = _localize(_in_range(s, col, bag), timezone)
         _dst_warnings(gap, repeat, timezone, bag, col.name)
         return utc
     text = _coerce_text(s)
+    # a value too long to be a timestamp is refused before any parser sees it (issue 21)
+    too_long = (text.str.len() > _limits.MAX_TIMESTAMP_CHARS).fillna(False).to_numpy(bool)
+    bag.rows(col.name, too_long, _limits.TOO_LONG_RULE)
+    text = text.mask(too_long)
     # a date alone is its own error; words (now, today) are not parseable as timestamps
     date_only, no_time = timestamp_shapes(text)
     bag.rows(col.name, date_only, DATE_ONLY_RULE)
@@ -337,9 +342,12 @@ def _coerce_timestamp(
     has_offset = text.str.contains(_OFFSET_RE, regex=True).fillna(False).to_numpy(dtype=bool)
     naive = present & ~has_offset
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+    outside = np.zeros(len(s), bool)
     if has_offset.any():
+        # utc=True: mixed offsets in one column (warehouse exports) are each converted to UTC
         parsed = pd.to_datetime(text[has_offset], utc=True, errors="coerce", format="ISO8601")
-        out[has_offset] = parsed
+        outside[has_offset] = _limits.out_of_range(parsed)
+        out[has_offset] = parsed.mask(outside[has_offset]).astype("datetime64[ns, UTC]")
     if naive.any():
         if timezone is None:
             # Distinguish naive-but-valid from unparsable for a precise message.
@@ -354,12 +362,14 @@ def _coerce_timestamp(
             bag.rows(col.name, bad, "not parseable as ISO 8601 timestamps")
             return out
         local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-        utc, gap, repeat = _localize(local, timezone)
+        outside[naive] = _limits.out_of_range(local)
+        utc, gap, repeat = _localize(local.mask(outside[naive]), timezone)
         out[naive] = utc
         full_gap, full_repeat = np.zeros(len(s), bool), np.zeros(len(s), bool)
         full_gap[naive], full_repeat[naive] = gap, repeat
         _dst_warnings(full_gap, full_repeat, timezone, bag, col.name)
-    unparsable = present & out.isna().to_numpy()
+    bag.rows(col.name, outside, _limits.OUT_OF_RANGE_RULE)
+    unparsable = present & out.isna().to_numpy() & ~outside
     bag.rows(col.name, unparsable, "not parseable as ISO 8601 timestamps")
     return out
 
@@ -421,6 +431,68 @@ def _was_present(s: pd.Series) -> np.ndarray:
 def _duplicates(df: pd.DataFrame, column: str, bag: _Collector, what: str) -> None:
     dup = df[column].duplicated(keep="first") & df[column].notna()
     bag.rows(column, dup.to_numpy(), what)
+
+
+def _in_range(parsed: pd.Series, col: Column, bag: _Collector) -> pd.Series:
+    """Parsed timestamps (any unit, aware in UTC or naive) at nanosecond resolution; those
+    outside the years a timestamp can hold (:data:`frt_experiments._limits.TIMESTAMP_RANGE`,
+    e.g. a mistyped year 9999 in a Parquet file) are reported and left empty."""
+    outside = _limits.out_of_range(parsed)
+    bag.rows(col.name, outside, _limits.OUT_OF_RANGE_RULE)
+    unit = "datetime64[ns, UTC]" if isinstance(parsed.dtype, pd.DatetimeTZDtype) else (
+        "datetime64[ns]")
+    return parsed.mask(outside).astype(unit)
+
+
+def _csv_records(text: str, delimiter: str) -> Iterable[tuple[int, list[str]]]:
+    """The records of a CSV text with the line each starts on (header = line 1).
+
+    Raises:
+        _StrayQuoteError: a quoted field never closes, or runs past the csv module's field
+            limit (an error path only: pandas has already failed).
+    """
+    reader = csv_module.reader(io.StringIO(text), delimiter=delimiter)
+    first, last, spanned = 1, 1, False
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv_module.Error:  # "field larger than field limit": a quote that never closes
+            raise _StrayQuoteError(first) from None
+        yield first, row
+        last, spanned = first, reader.line_num > first
+        first = reader.line_num + 1
+    # only the last record can run to the end of the file inside quotes
+    if spanned and _unclosed(text, delimiter, last):
+        raise _StrayQuoteError(last)
+
+
+class _StrayQuoteError(Exception):
+    """A quoted field opened on line ``line`` never closes (or is larger than any field)."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+#: The rule a record cut by a stray quote breaks, phrased to follow "1 row is".
+STRAY_QUOTE_RULE = ("cut by a stray quote: a quoted field opens there and never closes, so "
+                    "the rest of the file would be one value (remove the quote, or double it "
+                    "inside a quoted field)")
+
+
+def _unclosed(text: str, delimiter: str, line: int) -> bool:
+    """Whether the record starting on ``line`` runs to the end of the text inside quotes."""
+    offset = 0
+    for _ in range(line - 1):
+        offset = text.index("\n", offset) + 1
+    strict = csv_module.reader(io.StringIO(text[offset:]), delimiter=delimiter, strict=True)
+    try:
+        next(strict, None)
+    except csv_module.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 # ----------------------------------------------------------------------------- validators
@@ -668,16 +740,24 @@ def read_table(
 
 
 def _long_rows(p: Path, text: str, delimiter: str, width: int) -> Problem:
-    """The lines of a CSV file with more fields than its header (an error path only)."""
-    reader = csv_module.reader(io.StringIO(text), delimiter=delimiter)
-    next(reader, None)
-    lines = [reader.line_num for row in reader if len(row) > width]
+    """The lines of a CSV file with more fields than its header, or the line where a stray
+    quote opens a field that never closes (an error path only: pandas has already failed)."""
+    lines: list[int] = []
+    try:
+        for line, row in _csv_records(text, delimiter):
+            if line > 1 and len(row) > width:
+                lines.append(line)
+    except _StrayQuoteError as exc:
+        return Problem(p.name, None, STRAY_QUOTE_RULE, 1, (exc.line,), "lines")
     return Problem(p.name, None, f"longer than the header (more than {width} fields)",
                    len(lines), tuple(lines[:5]), "lines")
 
 
 def _csv_header(text: str, delimiter: str) -> list[str]:
-    row = next(csv_module.reader(io.StringIO(text), delimiter=delimiter), [])
+    try:
+        _, row = next(iter(_csv_records(text, delimiter)), (1, []))
+    except _StrayQuoteError:
+        raise ValueError(f"the header (line 1) is {STRAY_QUOTE_RULE}") from None
     return [h.strip() for h in row]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from frt_experiments._commands._args import check_not_an_input, check_output_file, seed
+from frt_experiments._limits import check_timestamp_text
 from frt_experiments.assignment import assign, read_customers, stratified_assign, write_tags
 from frt_experiments.errors import LedgerError
 from frt_experiments.ledger import (
@@ -113,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     stratified = bool(args.strata) or args.spend_bands is not None
     if args.verify:
         return _verify(args, arms, weights, stratified)
+    if args.assigned_at is not None:  # bounded in length and years, with an offset
+        args.assigned_at = check_timestamp_text(args.assigned_at, "--assigned-at")
     missing = [flag for flag, value in (("--customers", args.customers),
                                         ("--experiment", args.experiment)) if value is None]
     if missing:

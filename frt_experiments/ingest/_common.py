@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from frt_experiments import schema
-from frt_experiments.errors import DataError, DataWarning, Problem
+from frt_experiments import _limits, schema
+from frt_experiments.errors import DataError, DataWarning, Problem, shown
 from frt_experiments.ingest import _read
 
 __all__ = ["BILLING_KEYS", "ImportResult"]
@@ -173,7 +172,7 @@ def read_json_records(path: Path, keys: tuple[str, ...], *, what: str,
         elif {"id", "created_at"} <= data.keys() or not other:
             records = [data]
         else:
-            raise DataError([Problem(path.name, None, f"holds {other[0]!r}, expected "
+            raise DataError([Problem(path.name, None, f"holds {shown(other[0])}, expected "
                                      f"{' or '.join(repr(k) for k in keys)} (is it the "
                                      f"right helpdesk's {what}?)")])
     else:
@@ -188,7 +187,8 @@ def read_json(path: Path) -> Any:
     """A JSON document, or the list of the objects of a JSON-lines file (one per line).
 
     Raises:
-        DataError: neither, naming the file (and, for JSON lines, the first bad line).
+        DataError: neither, or nested deeper than :data:`frt_experiments._limits.MAX_NESTING`
+            levels, naming the file (and, for JSON lines, the first bad line).
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -196,7 +196,9 @@ def read_json(path: Path) -> Any:
         raise DataError([Problem(path.name, None, f"cannot be read as UTF-8 text: {exc}")]
                         ) from exc
     try:
-        return json.loads(text)
+        return _limits.load_json_text(text, path.name)
+    except DataError:
+        raise
     except ValueError as exc:
         if not text.lstrip().startswith("{"):
             raise DataError([Problem(path.name, None, f"is not valid JSON: {exc}")]) from exc
@@ -206,7 +208,10 @@ def read_json(path: Path) -> Any:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            records.append(_limits.load_json_text(line, path.name))
+        except DataError as exc:
+            raise DataError([Problem(path.name, None, f"line {number}: {exc.problems[0].rule}")]
+                            ) from None
         except ValueError as exc:
             raise DataError([Problem(path.name, None, f"is neither JSON nor JSON lines (one "
                                      f"object a line): line {number}: {exc}")]) from exc
@@ -284,17 +289,31 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
     columns holding naive times are noted in the import being collected.
 
     Raises:
-        DataError: values that are present but cannot be parsed, naming the file and column.
+        DataError: values that are present but cannot be parsed, are longer than
+            :data:`frt_experiments._limits.MAX_TIMESTAMP_CHARS`, or fall outside the years a
+            timestamp can hold (1677 to 2262), naming the file, column and rows.
     """
     raw = s.astype("object").where(s.notna(), None)
     text = pd.Series(raw, index=s.index, dtype="string").str.strip().replace("", pd.NA)
+    location = "lines" if source.lower().endswith((".csv", ".xlsx", ".tsv", ".txt")) else "rows"
+    # a value too long to be a timestamp is refused before any parser sees it (issue 21)
+    too_long = (text.str.len() > _limits.MAX_TIMESTAMP_CHARS).fillna(False).to_numpy(bool)
+    if too_long.any():
+        raise DataError([Problem(source, name, _limits.TOO_LONG_RULE, int(too_long.sum()),
+                                 tuple(int(i) for i in s.index[too_long][:5]), location)])
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+    outside = np.zeros(len(s), bool)
     num = pd.to_numeric(text, errors="coerce")
     epoch = num.notna().to_numpy() & (date_format is None)
     if epoch.any():
-        out[epoch] = pd.to_datetime(num[epoch], unit="s", utc=True)
+        seconds = num[epoch].astype("float64")
+        # beyond the years a timestamp holds (2262), as seconds since 1970
+        far = ~np.isfinite(seconds.to_numpy()) | (seconds.abs().to_numpy() > 9.2e9)
+        outside[np.flatnonzero(epoch)[far]] = True
+        parsed = pd.to_datetime(seconds.mask(far), unit="s", utc=True)
+        outside[epoch] |= _limits.out_of_range(parsed)
+        out[epoch] = parsed.mask(outside[epoch]).astype("datetime64[ns, UTC]")
     rest = text.notna().to_numpy() & ~epoch
-    location = "lines" if source.lower().endswith((".csv", ".xlsx", ".tsv", ".txt")) else "rows"
     if date_format is None:  # a date alone is refused, a word (now, today) is not parseable
         date_only, no_time = schema.timestamp_shapes(text.where(rest))
         if date_only.any():
@@ -308,14 +327,18 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
               .fillna(False).to_numpy(dtype=bool)) & (date_format is None)
     aware, naive = rest & has_tz, rest & ~has_tz
     if aware.any():
-        out[aware] = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
+        parsed = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
+        outside[aware] = _limits.out_of_range(parsed)
+        out[aware] = parsed.mask(outside[aware]).astype("datetime64[ns, UTC]")
     if naive.any():
         if date_format is not None:
             local = pd.to_datetime(text[naive], errors="coerce", format=date_format)
         else:
             local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
+        outside[naive] = _limits.out_of_range(local)
+        local = local.mask(outside[naive])
         if isinstance(local.dtype, pd.DatetimeTZDtype):  # the format carried an offset
-            out[naive] = local.dt.tz_convert("UTC")
+            out[naive] = local.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
         else:
             utc, gap, repeat = schema._localize(local, timezone)
             out[naive] = utc
@@ -328,10 +351,13 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
                     rows = tuple(int(i) for i in text[naive].index[mask][:5])
                     warnings.warn(str(Problem(source, name, rule, int(mask.sum()), rows,
                                               location)), DataWarning, stacklevel=2)
+    if outside.any():
+        raise DataError([Problem(source, name, _limits.OUT_OF_RANGE_RULE, int(outside.sum()),
+                                 tuple(int(i) for i in s.index[outside][:5]), location)])
     bad = text.notna().to_numpy() & out.isna().to_numpy()
     if bad.any():
         rows = tuple(int(i) for i in s.index[bad][:5])
-        hint = f" with the date format {date_format!r}" if date_format is not None else ""
+        hint = f" with the date format {shown(date_format)}" if date_format is not None else ""
         raise DataError([Problem(source, name, f"not parseable as timestamps{hint}",
                                  int(bad.sum()), rows, location)])
     return out

@@ -16,8 +16,8 @@ A file is read as text whatever its dialect:
 Every value is read as text (ids keep their leading zeros); rows are indexed by their line in
 the file (header = line 1; a workbook's row number), so messages can name them.
 
-This module imports nothing of the toolkit but its errors, so :mod:`frt_experiments.schema`
-can use it too.
+This module imports nothing of the toolkit but its errors (and, on the error path of a CSV pandas
+cannot read, the schema's line finder), so :mod:`frt_experiments.schema` can use it too.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from frt_experiments.errors import DataError, Problem
+from frt_experiments.errors import DataError, Problem, shorten, shown
 
 __all__ = ["DELIMITERS", "EXCEL_EXTRA", "TextTable", "decode", "read_tabular", "sniff_delimiter"]
 
@@ -151,7 +151,7 @@ def _check_delimiter(delimiter: str | None) -> str | None:
     d = named.get(delimiter.lower(), delimiter)
     if len(d) != 1:
         raise ValueError(f"delimiter: expected one character (or tab, comma, semicolon, pipe), "
-                         f"got {delimiter!r}")
+                         f"got {shown(delimiter)}")
     return d
 
 
@@ -185,8 +185,7 @@ def read_tabular(
         df = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False,
                          na_values=[""], index_col=False, engine="c")
     except (ValueError, pd.errors.ParserError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError([Problem(p.name, None, f"cannot be read: {msg}")]) from exc
+        raise DataError([_unreadable(p, text, delim, exc)]) from exc
     short = short_rows(text, delim, len(df.columns))
     if short:
         raise DataError([short_rows_problem(p.name, short, len(df.columns))])
@@ -198,6 +197,22 @@ def read_tabular(
             notes = (*notes, f"{p.name}: decimal commas read as points in "
                      f"{', '.join(fixed)}")
     return TextTable(df, delim, encoding, notes)
+
+
+def _unreadable(p: Path, text: str, delimiter: str, exc: Exception) -> Problem:
+    """Why pandas could not read a CSV text, with lines: rows longer than the header, or the
+    line where a stray quote opens a field that never closes; else pandas' first line."""
+    from frt_experiments import schema  # noqa: PLC0415 (schema imports this module lazily)
+
+    try:
+        width = len(schema._csv_header(text, delimiter))
+    except ValueError as header:  # the header itself holds the stray quote
+        return Problem(p.name, None, f"cannot be read: {header}")
+    found = schema._long_rows(p, text, delimiter, width)
+    if found.count:
+        return found
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return Problem(p.name, None, f"cannot be read: {shorten(msg)}")
 
 
 def short_rows(text: str, delimiter: str, width: int) -> list[int]:
@@ -272,11 +287,11 @@ def _read_excel(p: Path, sheet: str | int | None) -> TextTable:
                            engine="openpyxl")
     except (ValueError, KeyError, OSError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError([Problem(p.name, None, f"cannot be read as a workbook: {msg}")]
+        raise DataError([Problem(p.name, None, f"cannot be read as a workbook: {shorten(msg)}")]
                         ) from exc
     except Exception as exc:  # zipfile.BadZipFile and openpyxl's own errors
         raise DataError([Problem(p.name, None, "cannot be read as a workbook: "
-                                 f"{type(exc).__name__}: {exc}")]) from exc
+                                 f"{type(exc).__name__}: {shorten(str(exc))}")]) from exc
     df = df.apply(lambda s: s.str.strip()).replace("", pd.NA)
     df.columns = [_clean_header(c) for c in df.columns]
     df.index = pd.RangeIndex(2, len(df) + 2)

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments.errors import DataError, Problem
+from frt_experiments.errors import DataError, Problem, shown
 from frt_experiments.ingest import _common as c
 
 __all__ = ["CALL_FIELDS", "import_calls"]
@@ -112,7 +112,7 @@ def import_calls(
     given = dict(columns or {})
     unknown = [k for k in given if k not in CALL_FIELDS]
     if unknown:
-        raise ValueError(f"columns: {unknown[0]!r} is not a call log field (one of "
+        raise ValueError(f"columns: {shown(unknown[0])} is not a call log field (one of "
                          f"{', '.join(CALL_FIELDS)})")
     schema.check_timezone(timezone)
     p = Path(path)

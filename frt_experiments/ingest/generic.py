@@ -17,7 +17,6 @@ without ``handle_seconds`` handle time is 0 (noted); ``csat`` needs its scale: a
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments.errors import DataError, Problem
+from frt_experiments._limits import read_toml
+from frt_experiments.errors import DataError, Problem, ScenarioError, shown
 from frt_experiments.ingest import _common as c
 
 __all__ = ["MAPPABLE", "import_csv", "read_mapping"]
@@ -43,23 +43,27 @@ def read_mapping(path: str | Path) -> tuple[dict[str, str], dict[str, Any]]:
     """The ``[columns]`` and ``[options]`` of a mapping TOML (top-level keys are columns).
 
     Raises:
-        ValueError: unreadable TOML, an unknown canonical column or option, naming the file.
+        ValueError: unreadable TOML (or not UTF-8, larger than 1 MB, nested deeper than 64
+            levels: :mod:`frt_experiments._limits`), an unknown canonical column or option,
+            naming the file.
     """
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = read_toml(p, what="column mapping")
+    except ScenarioError as exc:  # not UTF-8, not TOML, too large or nested too deep
+        raise ValueError(f"mapping {exc}") from None
+    except OSError as exc:
         raise ValueError(f"mapping {p.name}: cannot be read: {exc}") from exc
     options = data.pop("options", {})
     columns = data.pop("columns", {})
     columns = {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **columns}
     unknown = [k for k in options if k not in _OPTIONS]
     if unknown:
-        raise ValueError(f"mapping {p.name}: unknown option {unknown[0]!r} (options: "
+        raise ValueError(f"mapping {p.name}: unknown option {shown(unknown[0])} (options: "
                          f"{', '.join(_OPTIONS)})")
     bad = [k for k, v in columns.items() if not isinstance(v, str)]
     if bad:
-        raise ValueError(f"mapping {p.name}: column {bad[0]!r} must name an export column "
+        raise ValueError(f"mapping {p.name}: column {shown(bad[0])} must name an export column "
                          "as text")
     return dict(columns), dict(options)
 
@@ -111,7 +115,7 @@ def import_csv(
     cols = {**file_columns, **(dict(columns) if columns else {})}
     unknown = [k for k in cols if k not in MAPPABLE]
     if unknown:
-        raise ValueError(f"columns: {unknown[0]!r} is not a canonical conversations column "
+        raise ValueError(f"columns: {shown(unknown[0])} is not a canonical conversations column "
                          f"(one of {', '.join(MAPPABLE)})")
     date_format = date_format if date_format is not None else options.get("date_format")
     timezone = timezone if timezone is not None else options.get("timezone", "UTC")
@@ -120,7 +124,7 @@ def import_csv(
     csat_scale = csat_scale if csat_scale is not None else options.get("csat_scale")
     if csat_scale is not None and csat_scale not in schema.CSAT_SCALES:
         raise ValueError(f"csat_scale: expected one of {', '.join(schema.CSAT_SCALES)}, got "
-                         f"{csat_scale!r}")
+                         f"{shown(csat_scale)}")
     schema.check_timezone(str(timezone))
     tz = str(timezone)
     p = Path(path)
