@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -221,13 +222,34 @@ def recover(directory: Path, names: Iterable[str] = ()) -> list[str]:
             notes.append(f"{directory}: completed the outputs an interrupted run had committed "
                          f"({', '.join(sorted(p.name for p in done))})")
     stale = [t for n in (*names, MANIFEST, JOURNAL, *_OLD_JOURNALS)
-             for t in stale_temporaries(directory / n)]
+             for t in _temporaries(directory / n)]
     for tmp in stale:
         tmp.unlink(missing_ok=True)
     if stale:
         notes.append(f"{directory}: removed {len(stale)} temporary "
                      f"{'file' if len(stale) == 1 else 'files'} an interrupted run left")
     return notes
+
+
+_TEMPS = re.compile(r"(\.[a-z0-9_]{8}\.tmp)+")
+
+
+def _temporaries(path: Path) -> list[Path]:
+    """Temporary files a killed run left for ``path``: ``.<name>.XXXXXXXX.tmp``
+    (:func:`frt_experiments._atomic.stale_temporaries`) and the temporary of such a staged
+    file that an atomic writer (``schema.write_table``) made while writing it,
+    ``..<name>.XXXXXXXX.tmp.YYYYYYYY.tmp``."""
+    try:
+        entries = os.listdir(path.parent)
+    except OSError:
+        return []
+    found = set(stale_temporaries(path))
+    for n in entries:
+        rest = n.lstrip(".")
+        if n != rest and rest.startswith(path.name) \
+                and _TEMPS.fullmatch(rest[len(path.name):]):
+            found.add(path.parent / n)
+    return sorted(found)
 
 
 def _abandon(journal: Path) -> None:
