@@ -65,6 +65,7 @@ from frt_experiments.ledger import (
     REASON,
     atomic_csv,
     design_record,
+    isin,
     ledger_lock,
     read_ledger,
     recover,
@@ -311,6 +312,13 @@ def _customers(customers: pd.DataFrame, source: str, *, need_segment: bool) -> p
     if dup.any():
         problems.append(_problem(source, schema.CUSTOMER_ID, dup,
                                  "repeating an earlier customer_id"))
+    # a carriage return is written bare into the ledger's CSV, where every reader ends the
+    # line there (or reads it as a space): the id would not read back as itself
+    breaks = text.str.contains("\r", regex=False).fillna(False).to_numpy(bool)
+    if breaks.any():
+        problems.append(_problem(source, schema.CUSTOMER_ID, breaks,
+                                 "holding a carriage return (an id must be one line of "
+                                 "text)"))
     raw = customers[schema.MONTHLY_SPEND]
     spend = pd.to_numeric(raw, errors="coerce").astype("float64")
     nan = spend.isna().to_numpy()
@@ -541,9 +549,11 @@ def assign(
                 ceiling = float(np.quantile(cust[schema.MONTHLY_SPEND].to_numpy(),
                                             rule["spend_quantile"]))
             meta["eligibility"]["spend_ceiling"] = ceiling
-            seen = pd.Index(old_rows[schema.CUSTOMER_ID]).union(
-                pd.Index(old_excluded[schema.CUSTOMER_ID]))
-            fresh = cust[~_isin(cust[schema.CUSTOMER_ID], seen)]
+            ids = cust[schema.CUSTOMER_ID]
+            seen = isin(ids, old_rows[schema.CUSTOMER_ID])
+            if len(old_excluded):
+                seen |= isin(ids, old_excluded[schema.CUSTOMER_ID])
+            fresh = cust[~seen]
         else:
             old_rows = _table(pd.Series([], dtype="string"), experiment,
                               np.array([], dtype=str), ts, np.array([]))

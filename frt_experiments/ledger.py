@@ -45,6 +45,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from frt_experiments import schema
 from frt_experiments._atomic import (
@@ -405,14 +408,17 @@ def read_ledger(path: Path, meta: dict[str, Any], *, salt: str | None = None
                               f"{meta_path.name} and {excl_path.name} to start a new one")
         return None
     csv = path.suffix.lower() != ".parquet"
-    problem = None
+    problem = data = None
     if record is not None:
         if stored is not None:
             _compare_salt(meta_path.name, stored, meta)
         rec = record.get("ledger") if isinstance(record, dict) else None
-        problem, _ = _integrity_problem(path, rec, meta_path.name, lines=csv)
+        problem, data = _integrity_problem(path, rec, meta_path.name, lines=csv)
     try:
-        rows = _read_rows(path)
+        # bytes frt committed (the digest matched) were checked when written: parsed, not
+        # checked again, so a re-run on a large ledger reads it at the speed of the parser
+        rows = _read_committed(data) if problem is None and data is not None else (
+            _read_rows(path))
     except DataError as err:
         if problem is None:
             raise
@@ -474,10 +480,40 @@ def _read_excluded(excl_path: Path, record: Any, meta_name: str) -> pd.DataFrame
 
 def _check_overlap(name: str, rows: pd.DataFrame, excl_name: str,
                    excluded: pd.DataFrame) -> None:
-    both = excluded[schema.CUSTOMER_ID].isin(rows[schema.CUSTOMER_ID].dropna()).to_numpy()
+    if not len(excluded) or not len(rows):
+        return
+    both = isin(excluded[schema.CUSTOMER_ID], rows[schema.CUSTOMER_ID])
     if both.any():
         raise LedgerError(f"{excl_name}: lists customers who are also assigned in {name} "
                           f"({_where(both, True)})")
+
+
+def isin(values: pd.Series, among: pd.Series) -> np.ndarray:
+    """Mask of ``values`` (text) found among ``among``; missing values are never found.
+
+    Through Arrow's hash set: pandas' ``isin`` on Arrow-backed text walks ``among`` in Python
+    (13 s for 2,000,000 ids).
+    """
+    arr, ref = pa.array(values.astype("string")), pa.array(among.astype("string"))
+    if arr.type != ref.type:
+        arr, ref = arr.cast(pa.large_string()), ref.cast(pa.large_string())
+    return np.asarray(pc.is_in(arr, value_set=ref, skip_nulls=True).fill_null(False),
+                      dtype=bool)
+
+
+def _read_committed(data: bytes) -> pd.DataFrame:
+    """A CSV ledger's rows from the bytes frt committed, typed as the assignments table."""
+    types = {schema.CUSTOMER_ID: pa.string(), schema.EXPERIMENT: pa.string(),
+             schema.ARM: pa.string(), schema.ASSIGNED_AT: pa.timestamp("ns", tz="UTC"),
+             schema.BUCKET: pa.float64()}
+    try:
+        table = pa_csv.read_csv(pa.BufferReader(data), parse_options=pa_csv.ParseOptions(
+            newlines_in_values=True), convert_options=pa_csv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, null_values=[""]))
+    except pa.ArrowInvalid as exc:  # a record of bytes frt did not write: a forged record
+        raise LedgerError(f"the committed ledger cannot be parsed ({exc})") from exc
+    rows = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    return rows[list(schema.ASSIGNMENTS.names)]
 
 
 def _read_rows(path: Path) -> pd.DataFrame:

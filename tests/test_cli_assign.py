@@ -244,3 +244,15 @@ def test_symlinked_ledger_stays_a_link(tmp_path, capsys):
     assert f"ledger: {tmp_path / 'ledger.csv'} ({len(table):,} rows" in capsys.readouterr().out
     assert (tmp_path / "data" / "assignments.csv.meta.json").exists()
     assert main(_verify(tmp_path)) == 0
+
+
+def test_an_id_with_a_carriage_return_is_refused_before_the_ledger(tmp_path, capsys):
+    # written bare into the ledger's CSV, the id would read back as two lines or with a space
+    (tmp_path / "customers.csv").write_bytes(
+        b'customer_id,monthly_spend\nA,10\n"B\rC",10\nD,10\n')
+    assert main(_args(tmp_path, "--max-spend", "50")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "customers.csv: column customer_id: 1 row is holding a carriage return" in err
+    assert "(line 3)" in err
+    assert not (tmp_path / "ledger.csv").exists()

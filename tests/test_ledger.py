@@ -480,3 +480,24 @@ def test_a_record_edited_to_match_an_edited_ledger_breaks_its_seal(tmp_path):
         verify_ledger(tmp_path / "b.csv", salt=SALT)
     meta = json.loads(meta_path.read_text())
     assert "hmac_sha256" in meta["integrity"]
+
+
+def test_a_committed_ledger_is_parsed_as_the_validating_reader_reads_it(tmp_path):
+    # ids with commas, quotes, a newline, leading zeros, spaces inside and non-ASCII
+    ids = ["007", "a,b", 'say "hi"', "x\ny", "12345678901234567890", "Zoë", "a b", "NA"]
+    rows = _rows(ids)
+    path = tmp_path / "ledger.csv"
+    write_ledger(path, rows, _excluded(["q"]), _meta(), append=False, salt="salt")
+    fast, _, _ = read_ledger(path, _meta())              # the digest matches: parsed only
+    checked = schema.read_table(path, "assignments")     # every rule checked
+    pd.testing.assert_frame_equal(fast, checked)
+    assert fast[schema.CUSTOMER_ID].tolist() == ids
+
+
+def test_an_empty_committed_ledger_reads_as_an_empty_table(tmp_path):
+    path = tmp_path / "ledger.csv"
+    write_ledger(path, _rows([]), _excluded(["q"]), _meta(), append=False)
+    rows, excluded, _ = read_ledger(path, _meta())
+    assert len(rows) == 0
+    assert list(rows.columns) == list(schema.ASSIGNMENTS.names)
+    assert excluded[schema.CUSTOMER_ID].tolist() == ["q"]
