@@ -83,6 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except MemoryError as exc:  # incl. pyarrow's ArrowMemoryError: inputs too large here
+            _print_warnings(caught)
+            if _debug():
+                raise
+            detail = _one_line(exc) if str(exc) else "MemoryError"
+            print(f"error: out of memory ({detail}): the inputs are too large for this "
+                  "machine's memory; frt validate checks tables of any size in bounded memory, "
+                  "the other commands need the tables in memory", file=sys.stderr)
+            return 2
         except Exception as exc:
             if _debug():
                 raise

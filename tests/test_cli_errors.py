@@ -262,3 +262,20 @@ def test_simulated_files_are_readable_by_others(files: Path) -> None:
     os.umask(umask)
     mode = stat.S_IMODE((files / "good" / "customers.csv").stat().st_mode)
     assert mode == 0o666 & ~umask
+
+
+def test_out_of_memory_is_one_line_exit_2(monkeypatch, capsys) -> None:
+    # pyarrow's ArrowMemoryError (a MemoryError) on a 2.3 GB CSV under a memory cap
+    import pyarrow as pa
+
+    from frt_experiments._commands import validate
+
+    def exhausted(args):
+        raise pa.ArrowMemoryError("malloc of size 2415919104 failed")
+
+    monkeypatch.setattr(validate, "run", exhausted)
+    monkeypatch.delenv("FRT_DEBUG", raising=False)
+    assert main(["validate", "--customers", "x.csv"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: out of memory (malloc of size 2415919104 failed)")
