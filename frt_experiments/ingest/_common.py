@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import _limits, schema
-from frt_experiments.errors import DataError, DataWarning, Problem, shown
+from frt_experiments.errors import DataError, DataWarning, Problem, shorten, shown
 from frt_experiments.ingest import _read
 
 __all__ = ["BILLING_KEYS", "ImportResult"]
@@ -386,11 +386,16 @@ def finish(
     *,
     source: str,
     notes: tuple[str, ...],
+    origin: str | None = None,
     billing: str | Path | pd.DataFrame | None,
     billing_key: str,
     people: pd.DataFrame | None,
 ) -> ImportResult:
-    """Validate the conversations, join billing, cross-check, and wrap the result."""
+    """Validate the conversations, join billing, cross-check, and wrap the result.
+
+    ``origin`` (the export's file or directory name) is named in the problems of the imported
+    tables, whose rows are counted from 0 in the order imported.
+    """
     if billing_key not in BILLING_KEYS:
         raise ValueError(f"billing_key must be one of {', '.join(BILLING_KEYS)}, "
                          f"got {billing_key!r}")
@@ -403,10 +408,12 @@ def finish(
         if billing_key != "id":
             conversations = _rekey(conversations, people, billing_key)
         customers = _customers(conversations, bill)
-    conv = schema.validate_conversations(conversations, source="conversations")
+    label = f" imported from {shorten(origin)}" if origin else ""
+    names = {"conversations": f"conversations{label}", "customers": f"customers{label}"}
+    conv = schema.validate_conversations(conversations, source=names["conversations"])
     if customers is not None:
-        customers = schema.validate_customers(customers, source="customers")
-        problems = schema.check_tables(customers, conv)
+        customers = schema.validate_customers(customers, source=names["customers"])
+        problems = schema.check_tables(customers, conv, names=names)
         if problems:
             raise DataError(problems)
     return ImportResult(conv.reset_index(drop=True), customers, source, notes)

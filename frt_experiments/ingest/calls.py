@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments.errors import DataError, Problem, shown
+from frt_experiments.errors import DataError, Problem, shorten, shown
 from frt_experiments.ingest import _common as c
 
 __all__ = ["CALL_FIELDS", "import_calls"]
@@ -128,7 +128,8 @@ def import_calls(
             c.note(text)
         conv, notes = _convert(table.frame, p.name, given, date_format=date_format,
                                timezone=timezone)
-    return c.finish(conv, source=f"call log ({p.name})", notes=(*notes, *extra),
+    return c.finish(conv, origin=Path(path).name,
+                    source=f"call log ({p.name})", notes=(*notes, *extra),
                     billing=billing, billing_key=billing_key, people=None)
 
 
@@ -140,9 +141,9 @@ def _convert(df: pd.DataFrame, name: str, given: dict[str, str], *,
              date_format: str | None, timezone: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
     absent = [(k, v) for k, v in given.items() if v not in df.columns]
     if absent:
-        shown = ", ".join(repr(x) for x in list(df.columns)[:15])
+        listed = shorten(", ".join(repr(x) for x in list(df.columns)[:15]), 300)
         raise DataError([Problem(name, v, f"missing: mapped to {k} but not a column of the "
-                                 f"file (columns: {shown})") for k, v in absent])
+                                 f"file (columns: {listed})") for k, v in absent])
     normal = {_normal(col): col for col in reversed(list(df.columns))}
     picked: dict[str, str | None] = {}
     for field, aliases in CALL_FIELDS.items():

@@ -116,7 +116,8 @@ def import_freshdesk(
         conv, people, notes = _api(tickets, beside(conversations, "conversations.json"),
                                    beside(satisfaction_ratings, "satisfaction_ratings.json"),
                                    timezone=timezone)
-    return c.finish(conv, source="freshdesk (API JSON)", notes=(*notes, *extra),
+    return c.finish(conv, origin=Path(path).name,
+                    source="freshdesk (API JSON)", notes=(*notes, *extra),
                     billing=billing, billing_key=billing_key, people=people)
 
 

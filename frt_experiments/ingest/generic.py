@@ -26,7 +26,7 @@ import pandas as pd
 
 from frt_experiments import schema
 from frt_experiments._limits import read_toml
-from frt_experiments.errors import DataError, Problem, ScenarioError, shown
+from frt_experiments.errors import DataError, Problem, ScenarioError, shorten, shown
 from frt_experiments.ingest import _common as c
 
 __all__ = ["MAPPABLE", "import_csv", "read_mapping"]
@@ -136,7 +136,8 @@ def import_csv(
             c.note(text)
         conv, notes = _convert(table.frame, p.name, cols, date_format=date_format,
                                timezone=tz, csat_scale=csat_scale)
-    return c.finish(conv, source=f"csv ({p.name})", notes=(*notes, *extra), billing=billing,
+    return c.finish(conv, origin=Path(path).name,
+                    source=f"csv ({p.name})", notes=(*notes, *extra), billing=billing,
                     billing_key=billing_key, people=None)
 
 
@@ -147,9 +148,9 @@ def _convert(
     source = {canon: cols.get(canon, canon) for canon in MAPPABLE}
     missing_mapped = [(k, v) for k, v in cols.items() if v not in df.columns]
     if missing_mapped:
-        shown = ", ".join(repr(x) for x in list(df.columns)[:15])
+        listed = shorten(", ".join(repr(x) for x in list(df.columns)[:15]), 300)
         raise DataError([Problem(name, v, f"missing: mapped to {k} but not a column of the "
-                                 f"file (columns: {shown})") for k, v in missing_mapped])
+                                 f"file (columns: {listed})") for k, v in missing_mapped])
     lacking = [k for k in _REQUIRED if source[k] not in df.columns]
     if lacking:
         raise DataError([Problem(name, k, f"not mapped: give --map {k}=\"<column>\" (or a "

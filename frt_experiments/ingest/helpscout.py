@@ -119,7 +119,8 @@ def import_helpscout(
                                    beside(threads, "conversation_threads.json"),
                                    beside(happiness_ratings, "happiness_ratings.json"),
                                    timezone=timezone)
-    return c.finish(conv, source="helpscout (API JSON)", notes=(*notes, *extra),
+    return c.finish(conv, origin=Path(path).name,
+                    source="helpscout (API JSON)", notes=(*notes, *extra),
                     billing=billing, billing_key=billing_key, people=people)
 
 

@@ -133,7 +133,8 @@ def import_intercom(
                                      "warehouse directory, a .json API file or a .csv/.xlsx "
                                      "export")])
     notes = (*notes, *extra)
-    return c.finish(conv, source=source, notes=notes, billing=billing,
+    return c.finish(conv, origin=Path(path).name,
+                    source=source, notes=notes, billing=billing,
                     billing_key=billing_key, people=people)
 
 

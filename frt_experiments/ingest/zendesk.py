@@ -119,7 +119,8 @@ def import_zendesk(
                 beside(users, "users.json"), time_field=time_field, timezone=timezone)
             source = "zendesk (API JSON)"
     notes = (*notes, *extra)
-    return c.finish(conv, source=source, notes=notes, billing=billing,
+    return c.finish(conv, origin=Path(path).name,
+                    source=source, notes=notes, billing=billing,
                     billing_key=billing_key, people=people)
 
 
