@@ -33,9 +33,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from frt_experiments._atomic import CommitInterruptedError, FileSet, complete_interrupted
 from frt_experiments._commands.analyze import OUTPUTS as ANALYZE_OUTPUTS
+from frt_experiments._document import Document
 from frt_experiments._outputs import (
     JOURNAL,
     MANIFEST,
@@ -44,6 +46,7 @@ from frt_experiments._outputs import (
     output_set,
     read_manifest,
     recover,
+    stage_document,
 )
 from frt_experiments.cli import main
 from frt_experiments.plan import ExperimentPlan, write_plan
@@ -431,3 +434,32 @@ def test_a_commit_interrupted_after_its_journal_is_completed_with_its_removals(t
     assert keep.read_text() == "new keep"
     assert new.read_text() == "new file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt", "new.txt"]
+
+
+# ----------------------------------------------------------------------------- nested sets
+def test_a_report_with_its_data_folder_is_one_set_checked_from_the_folder(tmp_path):
+    """How frt demo writes (report, figures/ and data/ in one commit): the manifest one level
+    up vouches for data/customers.csv."""
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [1, 0])
+    doc = Document("t").section("s").text("hello").figure(fig, "forest")
+    trial = simulate("published", customers=300, months=1, rng=5)
+    d = tmp_path / "demo"
+    with output_set(d, command="frt demo", names=("report.html", "report.md",
+                                                  "figures/forest.png",
+                                                  *(f"data/{n}" for n in SIMULATE_OUTPUTS))
+                    ) as outputs:
+        data = trial.stage(outputs, under="data")
+        paths = stage_document(outputs, doc)
+    assert paths == {"html": d / "report.html", "markdown": d / "report.md"}
+    assert data["customers"] == d / "data" / "customers.csv"
+    assert sorted(_files(d)) == [
+        "data/assignments.csv", "data/conversations.csv", "data/customers.csv",
+        "data/scenario.toml", "figures/forest.png", MANIFEST, "report.html", "report.md"]
+    tables = [d / "data" / f"{t}.csv" for t in TABLES]
+    assert check_manifest(tables) == []
+    (d / "data" / "assignments.csv").write_text("customer_id\n")
+    problems = check_manifest(tables)
+    assert [p.source for p in problems] == ["assignments.csv"]
+    assert "frt demo" in problems[0].rule
+    assert "data/assignments.csv" in problems[0].rule
