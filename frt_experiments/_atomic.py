@@ -2,8 +2,9 @@
 
 A reader (or a crash) never sees a half-written file: either the old file or the new one.
 Every writer in the toolkit goes through here. Several files that must change together (the
-assignment ledger and its sidecars) are staged beside their targets and committed through a
-journal (:func:`files_together`, :func:`complete_interrupted`).
+assignment ledger and its sidecars; a command's outputs, :mod:`frt_experiments._outputs`) are
+staged beside their targets and committed through a journal (:func:`files_together`,
+:func:`complete_interrupted`), which can also remove files an earlier run left.
 """
 
 from __future__ import annotations

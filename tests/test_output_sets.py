@@ -463,3 +463,20 @@ def test_a_report_with_its_data_folder_is_one_set_checked_from_the_folder(tmp_pa
     assert [p.source for p in problems] == ["assignments.csv"]
     assert "frt demo" in problems[0].rule
     assert "data/assignments.csv" in problems[0].rule
+
+
+def test_a_second_run_into_the_same_directory_waits_for_the_first(tmp_path):
+    d = tmp_path / "out"
+    d.mkdir()
+    with _directory_lock(d, shared=False, timeout=1), pytest.raises(
+            OSError, match=r"another frt run is writing into this directory; gave up after "
+                           r"waiting 0\.05 s"):
+        _write_one(d, timeout=0.05)
+    assert _files(d) == {}
+    _write_one(d, timeout=1)   # free again
+    assert sorted(_files(d)) == ["a.txt", MANIFEST]
+
+
+def _write_one(d: Path, *, timeout: float) -> None:
+    with output_set(d, command="x", names=("a.txt",), lock_timeout=timeout) as outputs:
+        outputs.write_text("a.txt", "a")

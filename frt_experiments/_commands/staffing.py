@@ -71,7 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = cmds.add_parser("desk", help="simulate the desk with a given headcount",
                         description="Simulate the desk on the trial's conversations: fast arm "
                         "first, deferred arm by deadline, agents only in open hours. Writes "
-                        "desk_summary.csv and backlog.csv under --out.")
+                        "desk_summary.csv, backlog.csv and manifest.json under --out, made "
+                        "visible together.")
     _tables(d)
     _calendar(d)
     d.add_argument("--agents", type=int, required=True, metavar="N",
@@ -90,7 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "on the fast policy and for the rollout to low-spend customers, found by "
                          "desk simulation on arrivals drawn from the trial. Writes "
                          "staffing_plan.csv, staffing_curve.csv (and headcount.csv with "
-                         "--months, decision.md with --results) under --out.")
+                         "--months, decision.md with --results) and manifest.json under --out, "
+                         "made visible together; an earlier run's of those names that this "
+                         "run does not write are removed.")
     _tables(pl)
     _calendar(pl)
     pl.add_argument("--service-level-fast", type=float, default=0.9, metavar="SHARE",
