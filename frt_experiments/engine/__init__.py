@@ -1,0 +1,21 @@
+"""The analysis where the data live: expressions over any engine Ibis reaches (DuckDB embedded,
+PostgreSQL, Spark, and the SQL of other warehouses).
+
+So far: business time inside the engine (:mod:`frt_experiments.engine.business_time`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+#: Ibis 12 sets a pandas option that pandas 3 deprecates each time it builds a frame; the
+#: warning speaks to Ibis' developers, not to ours or to users.
+IBIS_PANDAS_WARNING = "The 'future.infer_string' option is deprecated"
+
+
+def execute(expr: Any) -> Any:
+    """Run an Ibis expression and return its pandas result."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=IBIS_PANDAS_WARNING)
+        return expr.execute()
