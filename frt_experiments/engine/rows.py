@@ -1,0 +1,178 @@
+"""Per-customer rows inside the engine: the heavy half of the analysis, pushed down.
+
+:func:`frt_experiments.metrics.customer_rows` reduces the conversations (millions of rows) to one
+row per assigned customer in pandas. :func:`customer_rows` is the same reduction as an Ibis
+expression, so DuckDB (embedded, over Parquet or CSV files), PostgreSQL or Spark does the join
+and the sums where the data live, and only the per-customer rows (a few numbers per customer)
+come back for the statistics of :func:`frt_experiments.analysis.analyze_rows`. The rules are
+those of ``metrics.customer_rows``: a conversation counts when it is created at or after its
+customer's assignment and not after the window end (default: the latest ``created_at``);
+satisfied means ``4``/``5`` on the 1-5 scale or ``good``; exposure is the days from
+assignment to the window end, at least 0.
+
+The tables must be canonical (as frt writes them: ``frt import``, ``frt simulate``): ratings
+normalised (``4``, not ``4.0``; ``good``, not ``Good``), timestamps aware. Checking tables in
+the engine is a later step; :func:`frt_experiments.schema.read_table` checks files in memory.
+
+Example::
+
+    import ibis
+    from frt_experiments import analyze_rows
+    from frt_experiments.engine.rows import customer_rows, fetch_rows
+
+    con = ibis.duckdb.connect()
+    rows = customer_rows(con.read_parquet("customers.parquet"),
+                         con.read_parquet("conversations.parquet"),
+                         con.read_parquet("assignments.parquet"))
+    result = analyze_rows(fetch_rows(rows))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from frt_experiments import schema
+from frt_experiments.engine import execute
+from frt_experiments.errors import DataError, Problem
+from frt_experiments.metrics import CONVERSATIONS, EXPOSURE_DAYS, HANDLE_HOURS, RATED, SATISFIED
+
+__all__ = ["customer_rows", "fetch_rows"]
+
+_SECONDS_PER_DAY = 86_400.0
+
+
+def _check_columns(name: str, table: ir.Table, spec: schema.TableSpec) -> None:
+    if not isinstance(table, ir.Table):
+        raise TypeError(f"{name} must be an Ibis table, got {type(table).__name__}")
+    missing = [c for c in spec.required if c not in table.columns]
+    if missing:
+        raise DataError([Problem(name, None, "missing required column(s) "
+                                 + ", ".join(missing))])
+
+
+def end_of_window(conversations: ir.Table, assignments: ir.Table,
+                  window_end: Any = None) -> pd.Timestamp | None:
+    """The analysis window's end: ``window_end`` (aware), else the latest ``created_at``, else
+    the latest ``assigned_at`` (``None`` without either)."""
+    if window_end is not None:
+        ts = pd.Timestamp(window_end)
+        if ts.tzinfo is None:
+            raise ValueError(f"window_end must be time-zone aware, got {window_end!r}")
+        return ts.tz_convert("UTC")
+    for table, column in ((conversations, schema.CREATED_AT),
+                          (assignments, schema.ASSIGNED_AT)):
+        latest = execute(table[column].max())
+        if latest is not None and not pd.isna(latest):
+            ts = pd.Timestamp(latest)
+            return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return None
+
+
+def _check_keys(customers: ir.Table, assignments: ir.Table) -> None:
+    """Each customer assigned once, and every assigned customer in ``customers`` (one query)."""
+    cid = schema.CUSTOMER_ID
+    known = customers.select(cid).distinct()
+    stats = assignments.aggregate(n=assignments.count(), ids=assignments[cid].nunique())
+    unknown = assignments.anti_join(known, cid).count()
+    n, ids = execute(stats).iloc[0]
+    if n != ids:
+        raise DataError([Problem("assignments", cid, "assigning a customer already assigned "
+                                 "(analyse one experiment at a time)", int(n - ids))])
+    missing = int(execute(unknown))
+    if missing:
+        raise DataError([Problem("assignments", cid, "assigned customers missing from "
+                                 "customers", missing)])
+
+
+def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.Table, *,
+                  window_end: Any = None) -> ir.Table:
+    """One row per assigned customer with the sums every metric is built from, in the engine.
+
+    Args:
+        customers, conversations, assignments: Canonical tables as Ibis tables of one
+            backend (``con.read_parquet(...)``, ``con.table(...)``).
+        window_end: End of the analysis window (aware); default: the latest ``created_at``
+            (queried from the engine). Instants are taken to the whole second.
+
+    Returns:
+        An Ibis expression with the columns of :func:`frt_experiments.metrics.customer_rows`
+        plus ``customer_id`` (which that function holds as the index), in no particular
+        order: ``arm``, ``conversations``, ``rated``, ``satisfied``, ``handle_seconds`` and
+        ``handle_hours`` (with ``handle_seconds`` in conversations), ``revenue_start`` and
+        ``revenue_end`` (with revenue in customers), ``exposure_days`` and the pre-period
+        covariates present. Counts and sums are float64. :func:`fetch_rows` runs it.
+
+    Raises:
+        DataError: A required column is missing, a customer is assigned twice, or an assigned
+            customer is missing from ``customers`` (both checked in the engine).
+    """
+    for name, table, spec in (("customers", customers, schema.CUSTOMERS),
+                              ("conversations", conversations, schema.CONVERSATIONS),
+                              ("assignments", assignments, schema.ASSIGNMENTS)):
+        _check_columns(name, table, spec)
+    _check_keys(customers, assignments)
+    end = end_of_window(conversations, assignments, window_end)
+    end_lit = ibis.literal(end if end is not None else pd.Timestamp(0, tz="UTC"))
+    cid = schema.CUSTOMER_ID
+    a = assignments.select(cid, schema.ARM, schema.ASSIGNED_AT)
+    conv_cols = [cid, schema.CREATED_AT]
+    has_csat = schema.CSAT in conversations.columns
+    has_handle = schema.HANDLE_SECONDS in conversations.columns
+    conv_cols += [schema.CSAT] if has_csat else []
+    conv_cols += [schema.HANDLE_SECONDS] if has_handle else []
+    v = conversations.select(*conv_cols)
+    j = v.join(a.select(cid, schema.ASSIGNED_AT), cid)
+    j = j.filter(j[schema.CREATED_AT] >= j[schema.ASSIGNED_AT], j[schema.CREATED_AT] <= end_lit)
+    sums: dict[str, ir.Value] = {CONVERSATIONS: j.count().cast("float64")}
+    if has_csat:
+        rating = j[schema.CSAT]
+        sums[RATED] = rating.count().cast("float64")  # the ratings present
+        sums[SATISFIED] = rating.isin(sorted(schema.SATISFIED_RATINGS)).cast(
+            "int64").sum().cast("float64")
+    if has_handle:
+        sums[schema.HANDLE_SECONDS] = j[schema.HANDLE_SECONDS].cast("float64").sum()
+    per = j.group_by(cid).aggregate(**sums)
+    r = a.left_join(per, a[cid] == per[cid])
+    cols: dict[str, ir.Value] = {cid: r[cid], schema.ARM: r[schema.ARM]}
+    zero = ibis.literal(0.0)
+    cols[CONVERSATIONS] = r[CONVERSATIONS].coalesce(zero)
+    cols[RATED] = r[RATED].coalesce(zero) if has_csat else zero
+    cols[SATISFIED] = r[SATISFIED].coalesce(zero) if has_csat else zero
+    if has_handle:
+        cols[schema.HANDLE_SECONDS] = r[schema.HANDLE_SECONDS].coalesce(zero)
+    seconds = (end_lit.epoch_seconds() - r[schema.ASSIGNED_AT].epoch_seconds()).cast("float64")
+    cols[EXPOSURE_DAYS] = ibis.greatest(seconds / _SECONDS_PER_DAY, zero)
+    rows = r.select(**cols)
+    wanted = [c for c in (schema.REVENUE_START, schema.REVENUE_END, *schema.PRE_COVARIATES)
+              if c in customers.columns]
+    c = customers.select(cid, *(customers[w].cast("float64").name(w) for w in wanted))
+    out = rows.join(c, cid)  # inner: customer_rows refuses assigned customers not in customers
+    if has_handle:
+        out = out.mutate(**{HANDLE_HOURS: out[schema.HANDLE_SECONDS] / 3600.0})
+    order = [cid, schema.ARM, CONVERSATIONS, RATED, SATISFIED,
+             *([schema.HANDLE_SECONDS, HANDLE_HOURS] if has_handle else []),
+             *[w for w in (schema.REVENUE_START, schema.REVENUE_END) if w in wanted],
+             *[w for w in schema.PRE_COVARIATES if w in wanted], EXPOSURE_DAYS]
+    return out.select(*order)
+
+
+def fetch_rows(rows: ir.Table) -> pd.DataFrame:
+    """Run a :func:`customer_rows` expression: a frame indexed by ``customer_id`` in the order
+    of the ids' code points, as :func:`~frt_experiments.analysis.analyze_rows` takes it.
+
+    The order is fixed here, not by the engine (whose collation may sort text otherwise): the
+    randomization test draws its re-assignments over the customers in order, so its p-values
+    are the same on every engine, and equal those of the in-memory rows sorted by
+    ``customer_id``.
+    """
+    frame = execute(rows)
+    ids = frame[schema.CUSTOMER_ID].astype("string")
+    order = np.argsort(ids.to_numpy(dtype=object), kind="stable")
+    out = frame.iloc[order].set_index(schema.CUSTOMER_ID)
+    out.index = out.index.astype("string")
+    return out
