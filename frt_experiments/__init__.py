@@ -14,7 +14,8 @@ Where things live:
 - :mod:`~frt_experiments.calendar`, :mod:`~frt_experiments.policy` -- business time and FRT
   policies per arm.
 - :mod:`~frt_experiments.assignment` -- eligibility, hashed split, ledger, SRM and balance
-  (the checks in :mod:`~frt_experiments.balance`, the files in :mod:`~frt_experiments.ledger`).
+  (the checks in :mod:`~frt_experiments.balance`, the files in :mod:`~frt_experiments.ledger`);
+  :mod:`~frt_experiments.sql` -- the same split as SQL for a warehouse or a routing rule.
 - :mod:`~frt_experiments.simulate` -- synthetic customers and conversations (scenarios).
 - :mod:`~frt_experiments.metrics`, :mod:`~frt_experiments.stats`,
   :mod:`~frt_experiments.analysis` -- per-customer rows, sufficient statistics, tests, results;
@@ -95,6 +96,7 @@ from frt_experiments.schema import (
     write_table,
 )
 from frt_experiments.simulate import Scenario, SimulatedTrial, load_scenario, simulate
+from frt_experiments.sql import arm_sql, bucket_sql
 from frt_experiments.staffing import (
     ArrivalProfile,
     ArrivalStream,
@@ -175,10 +177,12 @@ __all__ = [
     "__version__",
     "analyze",
     "analyze_rows",
+    "arm_sql",
     "arm_statistics",
     "arms_from_buckets",
     "assign",
     "attainment_table",
+    "bucket_sql",
     "build_report",
     "check_tables",
     "covariate_balance",

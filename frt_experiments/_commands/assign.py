@@ -20,7 +20,8 @@ from frt_experiments.ledger import (
     sidecars,
     verify_ledger,
 )
-from frt_experiments.schema import write_table
+from frt_experiments.schema import ARM, BUCKET, CUSTOMER_ID, write_table
+from frt_experiments.sql import DIALECTS, arm_sql, bucket_sql
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "covariate balance table. Every update holds an exclusive lock on <ledger>.lock and "
         "commits the ledger, <ledger>.excluded.csv and <ledger>.meta.json together; "
         "meta.json carries an integrity record of the other two, checked on every run. "
-        "With --verify, only checks the ledger (--salt and --ledger).",
+        "With --verify, only checks the ledger (--salt and --ledger). With --emit-sql DIALECT, "
+        "prints the SQL of each customer's bucket and arm instead (--salt, --arms, --weights; "
+        "no customers, no ledger).",
     )
     p.add_argument("--customers", type=Path, metavar="FILE",
                    help="customers (CSV or Parquet): customer_id, monthly_spend[, segment, "
@@ -49,14 +52,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="eligible: monthly_spend at most X")
     rule.add_argument("--spend-quantile", type=float, metavar="Q",
                       help="eligible: monthly_spend at most its Q quantile (fixed on first run)")
-    p.add_argument("--ledger", type=Path, required=True, metavar="FILE",
+    p.add_argument("--ledger", type=Path, metavar="FILE",
                    help="assignments ledger (CSV or Parquet); created or appended to (a "
-                   "symbolic link is followed and its target updated in place)")
+                   "symbolic link is followed and its target updated in place; required "
+                   "unless --emit-sql)")
     p.add_argument("--verify", action="store_true",
                    help="check the ledger without changing it: every bucket and arm "
                    "recomputed from --salt, the integrity record in <ledger>.meta.json and the "
                    "excluded list checked; prints one line and exits 0, or exits 2 naming the "
                    "problem")
+    p.add_argument("--emit-sql", metavar="DIALECT",
+                   help="print the SQL expressions of the bucket and the arm of each customer "
+                   "for --salt, --arms and --weights, exactly as frt assign computes them, and "
+                   f"exit ({', '.join(DIALECTS)}); reads no customers, touches no ledger")
+    p.add_argument("--id-column", metavar="SQL",
+                   help=f"with --emit-sql: the customer id column or expression, inserted as "
+                   f"written (default: {CUSTOMER_ID})")
     p.add_argument("--lock-timeout", type=_seconds, default=DEFAULT_LOCK_TIMEOUT,
                    metavar="SECONDS",
                    help="how long to wait while another run holds the ledger's lock "
@@ -112,6 +123,12 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ValueError(f"--weights: {args.weights!r} is not a list of numbers") from exc
     stratified = bool(args.strata) or args.spend_bands is not None
+    if args.emit_sql is not None:
+        return _emit_sql(args, arms, weights, stratified)
+    if args.id_column is not None:
+        raise ValueError("--id-column: only with --emit-sql")
+    if args.ledger is None:
+        raise ValueError("the following arguments are required: --ledger")
     if args.verify:
         return _verify(args, arms, weights, stratified)
     if args.assigned_at is not None:  # bounded in length and years, with an offset
@@ -193,4 +210,34 @@ def _verify(args: argparse.Namespace, arms: list[str], weights: list[float],
     for note in check.notes:
         print(f"note: {note}", file=sys.stderr)
     print(check.summary(), file=sys.stdout)
+    return 0
+
+
+def _emit_sql(args: argparse.Namespace, arms: list[str], weights: list[float],
+              stratified: bool) -> int:
+    """``--emit-sql``: print the bucket and arm expressions, read and write nothing."""
+    dialect = args.emit_sql.strip().lower()
+    if dialect not in DIALECTS:
+        raise ValueError(f"--emit-sql: {args.emit_sql!r} is not a supported dialect; use one "
+                         f"of {', '.join(DIALECTS)}")
+    given = [flag for flag, value in (("--customers", args.customers),
+                                      ("--experiment", args.experiment),
+                                      ("--ledger", args.ledger),
+                                      ("--verify", args.verify or None),
+                                      ("--max-spend", args.max_spend),
+                                      ("--spend-quantile", args.spend_quantile),
+                                      ("--export-tags", args.export_tags),
+                                      ("--assigned-at", args.assigned_at),
+                                      ("--include-segment", args.include_segment),
+                                      ("--exclude-segment", args.exclude_segment),
+                                      ("--strata/--spend-bands", stratified or None),
+                                      ("--seed", args.seed)) if value is not None]
+    if given:
+        raise ValueError(f"--emit-sql: prints the SQL only; leave out {', '.join(given)}")
+    if args.salt is None:
+        raise ValueError("--salt: required with --emit-sql (the SQL hashes 'SALT:id')")
+    id_column = CUSTOMER_ID if args.id_column is None else args.id_column
+    bucket = bucket_sql(dialect, args.salt, id_column=id_column)
+    arm = arm_sql(dialect, args.salt, arms=arms, weights=weights, id_column=id_column)
+    print(f"{bucket} AS {BUCKET},\n{arm} AS {ARM}", file=sys.stdout)
     return 0

@@ -1,0 +1,80 @@
+"""Shared fixtures: a PostgreSQL server for the engine tests.
+
+``postgres_url`` is the URL of a server the tests may create tables in:
+
+- ``$FRT_TEST_POSTGRES`` when set (``.ci/run`` starts one with ``.ci/postgres.sh`` and sets it);
+- otherwise a throw-away server started for the session by the same script (a temporary data
+  directory under /tmp, a free loopback port; stopped and removed at the end).
+
+When neither is possible (no PostgreSQL binaries, no ``bash``) the tests that need it are
+skipped with the reason, or fail when ``FRT_REQUIRE_POSTGRES=1`` (as in CI), so a CI run never
+passes by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+POSTGRES_SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "postgres.sh"
+
+
+def _postgres_unavailable(reason: str) -> NoReturn:
+    """Skip, or fail when ``FRT_REQUIRE_POSTGRES`` is set (to anything but empty or 0)."""
+    if os.environ.get("FRT_REQUIRE_POSTGRES", "").strip() not in ("", "0"):
+        pytest.fail(f"PostgreSQL is required (FRT_REQUIRE_POSTGRES=1) but {reason}",
+                    pytrace=False)
+    pytest.skip(f"no PostgreSQL server for the tests: {reason} (set FRT_TEST_POSTGRES to a "
+                "server's URL, or install PostgreSQL)")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a PostgreSQL server (``postgresql://USER@HOST:PORT/DB``) for the session."""
+    given = os.environ.get("FRT_TEST_POSTGRES", "").strip()
+    if given:
+        yield given
+        return
+    bash = shutil.which("bash")
+    if bash is None or not POSTGRES_SCRIPT.is_file():
+        _postgres_unavailable(f"bash or {POSTGRES_SCRIPT} is missing")
+    # under /tmp: the server may run as another user (initdb refuses root), who must reach it
+    base = "/tmp" if os.name == "posix" and os.path.isdir("/tmp") else None
+    workdir = tempfile.mkdtemp(prefix="frt-postgres.", dir=base)
+    try:
+        started = subprocess.run([str(bash), str(POSTGRES_SCRIPT), "start", workdir],
+                                 capture_output=True, text=True, timeout=180, check=False)
+    except subprocess.TimeoutExpired:
+        started = None
+    if started is None or started.returncode != 0:
+        subprocess.run([str(bash), str(POSTGRES_SCRIPT), "stop", workdir],
+                       capture_output=True, timeout=120, check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+        detail = ("the server did not start within 180 s" if started is None
+                  else (started.stderr.strip().splitlines() or ["no message"])[-1])
+        _postgres_unavailable(detail)
+    assert started is not None
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([str(bash), str(POSTGRES_SCRIPT), "stop", workdir],
+                       capture_output=True, timeout=120, check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_connection(postgres_url: str) -> Iterator[Any]:
+    """An autocommit psycopg connection to :func:`postgres_url`, closed after the test."""
+    try:
+        import psycopg
+    except ImportError:
+        _postgres_unavailable("psycopg is not installed (pip install -e '.[postgres]')")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        yield conn
