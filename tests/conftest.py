@@ -69,12 +69,18 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_connection(postgres_url: str) -> Iterator[Any]:
-    """An autocommit psycopg connection to :func:`postgres_url`, closed after the test."""
+@pytest.fixture(scope="session")
+def psycopg_module() -> Any:
+    """The ``psycopg`` module (skipped, or failed under ``FRT_REQUIRE_POSTGRES``, without it)."""
     try:
         import psycopg
     except ImportError:
         _postgres_unavailable("psycopg is not installed (pip install -e '.[postgres]')")
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
+    return psycopg
+
+
+@pytest.fixture
+def postgres_connection(postgres_url: str, psycopg_module: Any) -> Iterator[Any]:
+    """An autocommit psycopg connection to :func:`postgres_url`, closed after the test."""
+    with psycopg_module.connect(postgres_url, autocommit=True) as conn:
         yield conn

@@ -28,7 +28,7 @@ from frt_experiments.sql import DIALECTS, arm_sql, bucket_sql, quote_literal
 ARMS = ("fast", "one_business_day", "o'clock \\ arm")
 WEIGHTS = (0.2, 0.45, 0.35)
 QUOTED_SALT = "o'brien\\2026"   # a quote and a backslash
-SALTS = ("s1", "spring-2026", "x'; DROP TABLE ids; --", "ünï ☃ 顧客", '"double"')
+SALTS = ("s1", "spring-2026", "x'; DROP TABLE frt_sql_ids; --", "ünï ☃ 顧客", '"double"')
 N_FULL = 1_000_000
 N_OTHER_SALTS = 100_000
 
@@ -92,15 +92,16 @@ def _duckdb_eval(ids, salt):
 
 
 def _load_postgres(conn, ids):
-    conn.execute("DROP TABLE IF EXISTS ids")
-    conn.execute("CREATE TABLE ids (ord integer PRIMARY KEY, customer_id text)")
-    with conn.cursor().copy("COPY ids (ord, customer_id) FROM STDIN") as copy:
+    conn.execute("DROP TABLE IF EXISTS frt_sql_ids")
+    conn.execute("CREATE TABLE frt_sql_ids (ord integer PRIMARY KEY, customer_id text)")
+    with conn.cursor().copy("COPY frt_sql_ids (ord, customer_id) FROM STDIN") as copy:
         for row in enumerate(ids):
             copy.write_row(row)
 
 
 def _postgres_eval(conn, salt):
-    rows = conn.execute(f"SELECT {_select('postgres', salt)} FROM ids ORDER BY ord").fetchall()
+    rows = conn.execute(f"SELECT {_select('postgres', salt)} FROM frt_sql_ids ORDER BY ord"
+                        ).fetchall()
     buckets = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows))
     return buckets, np.asarray([r[1] for r in rows]).astype(str)
 
@@ -193,12 +194,11 @@ def test_any_salt_is_quoted_safely_in_duckdb(salt, ids):
 
 # ----------------------------------------------------------------------------- PostgreSQL
 @pytest.fixture(scope="module")
-def postgres_ids(postgres_url, mixed_ids):
-    psycopg = pytest.importorskip("psycopg")
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
+def postgres_ids(postgres_url, psycopg_module, mixed_ids):
+    with psycopg_module.connect(postgres_url, autocommit=True) as conn:
         _load_postgres(conn, mixed_ids)
         yield conn
-        conn.execute("DROP TABLE IF EXISTS ids")
+        conn.execute("DROP TABLE IF EXISTS frt_sql_ids")
 
 
 def test_postgres_equals_python_on_a_million_mixed_ids(postgres_ids, mixed_ids):
@@ -210,12 +210,12 @@ def test_postgres_equals_python_on_a_million_mixed_ids(postgres_ids, mixed_ids):
 @pytest.mark.parametrize("salt", SALTS)
 def test_postgres_equals_python_for_other_salts(postgres_ids, mixed_ids, salt):
     rows = postgres_ids.execute(
-        f"SELECT {_select('postgres', salt)} FROM ids WHERE ord < %s ORDER BY ord",
+        f"SELECT {_select('postgres', salt)} FROM frt_sql_ids WHERE ord < %s ORDER BY ord",
         (N_OTHER_SALTS,)).fetchall()
     got = (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]).astype(str))
     _assert_same(got, _expected(mixed_ids[:N_OTHER_SALTS], salt))
     # the salt that tries to end its literal did not drop anything
-    assert postgres_ids.execute("SELECT count(*) FROM ids").fetchone() == (N_FULL,)
+    assert postgres_ids.execute("SELECT count(*) FROM frt_sql_ids").fetchone() == (N_FULL,)
 
 
 def test_postgres_rounds_the_64_bit_integer_as_numpy(postgres_connection):
