@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from frt_experiments._limits import load_json_text
+
 __all__ = ["CommitInterruptedError", "FileSet", "atomic_path", "complete_interrupted",
            "files_together", "remove_stale_outputs", "sha256_file", "stale_temporaries",
            "write_bytes_atomic", "write_text_atomic"]
@@ -238,7 +240,7 @@ def complete_interrupted(journal: str | os.PathLike[str]) -> list[Path] | None:
     if not j.exists():
         return None
     try:
-        record = json.loads(j.read_text(encoding="utf-8"))
+        record = load_json_text(j.read_text(encoding="utf-8"), j.name)
         entries = [(j.parent / e["temp"], j.parent / e["target"], int(e["bytes"]),
                     str(e["sha256"])) for e in record["files"]]
         removals = [j.parent / str(name) for name in record.get("remove", [])]

@@ -45,6 +45,7 @@ from frt_experiments._atomic import (
     sha256_file,
     stale_temporaries,
 )
+from frt_experiments._limits import load_json_text
 from frt_experiments._version import __version__
 from frt_experiments.errors import Problem
 
@@ -254,7 +255,7 @@ def _temporaries(path: Path) -> list[Path]:
 
 def _abandon(journal: Path) -> None:
     try:
-        record = json.loads(journal.read_text(encoding="utf-8"))
+        record = load_json_text(journal.read_text(encoding="utf-8"), journal.name)
         temps = [journal.parent / str(e["temp"]) for e in record["files"]]
     except (OSError, ValueError, KeyError, TypeError):
         temps = []
@@ -314,7 +315,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{MANIFEST}: cannot be read ({exc})") from None
     try:
-        record = json.loads(text)
+        record = load_json_text(text, MANIFEST)
         ok = isinstance(record, dict) and _MARK in record
         files = {str(e["name"]): (int(e["bytes"]), str(e["sha256"]))
                  for e in record["files"]} if ok else {}

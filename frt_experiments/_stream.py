@@ -19,8 +19,6 @@ by ``benchmarks/bench_large_tables.py``.
 from __future__ import annotations
 
 import codecs
-import csv as csv_module
-import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from frt_experiments import schema
+from frt_experiments._limits import check_flat_parquet
 from frt_experiments.errors import DataError, DataWarning, Problem
 
 __all__ = ["Scan", "scan_table"]
@@ -166,7 +165,10 @@ def _csv_batches(p: Path) -> Iterator[tuple[pd.DataFrame, list[Problem]]] | None
     delim = _read.sniff_delimiter(text)
     if delim == ";":
         return None
-    header = [h.strip() for h in next(csv_module.reader(io.StringIO(text), delimiter=delim), [])]
+    try:
+        header = schema._csv_header(text, delim)
+    except ValueError:  # a stray quote in the header: the whole-file reader names it
+        return None
     if not header or (len(head) == _HEAD_BYTES and "\n" not in text):
         return None
     return _csv_iter(p, header, delim)
@@ -227,6 +229,7 @@ def _frame(batches: list[pa.RecordBatch], header: list[str]) -> pd.DataFrame:
 
 
 def _parquet_batches(p: Path) -> Iterator[tuple[pd.DataFrame, list[Problem]]]:
+    check_flat_parquet(p)
     pf = pq.ParquetFile(p)
     arrow_schema = pf.schema_arrow
 

@@ -52,6 +52,7 @@ import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
 from frt_experiments import schema
+from frt_experiments._limits import check_flat_parquet
 from frt_experiments._spreadsheet import neutralise
 from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
 from frt_experiments.errors import (
@@ -264,13 +265,21 @@ def read_customers(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise DataError([Problem(p.name, None, "file is empty")])
     try:
         if p.suffix.lower() == ".parquet":
+            check_flat_parquet(p)
             df = pd.read_parquet(p)
         else:
             text = {schema.CUSTOMER_ID: pa.string(), schema.SEGMENT: pa.string()}
             # only an empty field is missing, as schema.read_table reads it ("NA" is an id)
             table = pa_csv.read_csv(p, convert_options=pa_csv.ConvertOptions(
                 column_types=text, strings_can_be_null=True, null_values=[""]))
+            binary = [f.name for f in table.schema if pa.types.is_binary(f.type)
+                      or pa.types.is_large_binary(f.type)]
+            if binary:  # pyarrow reads a column with bytes that are not UTF-8 as binary
+                raise DataError([Problem(p.name, name, "holds bytes that are not UTF-8 text "
+                                         "(save the file as UTF-8)") for name in binary])
             df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    except DataError:
+        raise
     except (pa.ArrowInvalid, ValueError, OSError, UnicodeDecodeError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError([Problem(p.name, None, f"cannot be read: {msg}")]) from exc

@@ -54,6 +54,7 @@ from typing import Any
 
 import pandas as pd
 
+from frt_experiments._limits import load_json_text
 from frt_experiments._markdown import md_cell, md_text
 from frt_experiments.errors import DataError, Problem
 
@@ -548,7 +549,7 @@ def read_trust_record(results: str | os.PathLike[str]) -> dict[str, Any] | None:
     if not side.is_file():
         return None
     try:
-        record = json.loads(side.read_text(encoding="utf-8"))
+        record = load_json_text(side.read_text(encoding="utf-8"), side.name)
         ok = (isinstance(record, dict) and isinstance(record.get("trust_problems"), list)
               and isinstance(record.get("results_sha256"), str))
     except (OSError, ValueError) as exc:

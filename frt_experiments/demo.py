@@ -31,12 +31,19 @@ import pandas as pd
 
 from frt_experiments import schema
 from frt_experiments._atomic import write_text_atomic
+from frt_experiments._outputs import output_set, stage_document
 from frt_experiments.errors import FrtWarning
 from frt_experiments.report import build_report
+from frt_experiments.simulate.trial import OUTPUTS as TRIAL_OUTPUTS
 
 __all__ = ["DemoOutput", "run_demo"]
 
 _STAGES = ("simulate", "assign", "analyse", "staff", "decide", "report")
+#: Every file frt demo writes (files of these names an earlier run left are removed).
+OUTPUTS = ("report.html", "report.md", "results.csv", "trust.json", "staffing_curve.csv",
+           *(f"figures/{n}.png" for n in ("forest", "frt_distribution", "csat_by_frt",
+                                          "questions", "staffing_curve")),
+           *(f"data/{n}" for n in TRIAL_OUTPUTS))
 
 
 @dataclass(frozen=True)
@@ -177,16 +184,19 @@ def run_demo(
             decision=decision, assignment=assigned,
             assumptions=_assumptions(revenue_per_year, plan),
         )
-        # Nothing is written until every stage has succeeded: a failed run leaves no
-        # half-finished output (each file itself is written atomically).
-        data_paths = trial.write(out_dir / "data")
-        results_path = write_table_csv(result.to_pandas(), out_dir / "results.csv")
-        # the trust flags beside results.csv, for frt decide --results (as frt analyze does)
-        trust_path = write_text_atomic(out_dir / TRUST_FILE, trust_json(
-            result, results_path.read_bytes(),
-            desk_calendar=f"{describe_calendar(calendar)} (the default desk)"))
-        write_table_csv(curve, out_dir / "staffing_curve.csv")
-        paths = doc.write(out_dir)
+        # Nothing is written until every stage has succeeded, and then every file is staged
+        # and committed as one set with its manifest (a killed run leaves the old set or the
+        # new one, never a mix).
+        with output_set(out_dir, command="frt demo", names=OUTPUTS) as outputs:
+            data_paths = trial.stage(outputs, under="data")
+            results_csv = result.to_pandas().to_csv(index=False)
+            results_path = outputs.write_text("results.csv", results_csv)
+            # the trust flags beside results.csv, for frt decide --results (as analyze does)
+            trust_path = outputs.write_text(TRUST_FILE, trust_json(
+                result, results_csv.encode(),
+                desk_calendar=f"{describe_calendar(calendar)} (the default desk)"))
+            outputs.write_text("staffing_curve.csv", curve.to_csv(index=False))
+            paths = stage_document(outputs, doc)
         done("report")
     finally:
         bar.close()

@@ -58,6 +58,7 @@ from frt_experiments._atomic import (
     stale_temporaries,
     write_bytes_atomic,
 )
+from frt_experiments._limits import load_json_text
 from frt_experiments.errors import DataError, LedgerError
 from frt_experiments.plan import allocation_problems
 
@@ -123,7 +124,7 @@ def read_design_weights(path: str | os.PathLike[str]) -> dict[str, float]:
                   else f" (the design record frt assign writes beside {p.name})")
         raise FileNotFoundError(f"{meta_path.name}: file not found{beside} ({meta_path})")
     try:
-        stored = json.loads(meta_path.read_text(encoding="utf-8"))
+        stored = load_json_text(meta_path.read_text(encoding="utf-8"), meta_path.name)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise LedgerError(f"{meta_path.name}: cannot be read as JSON ({exc})") from exc
     arms = stored.get("arms") if isinstance(stored, dict) else None
@@ -375,7 +376,7 @@ def _read_meta(meta_path: Path) -> dict[str, Any] | None:
     if not meta_path.exists():
         return None
     try:
-        stored = json.loads(meta_path.read_text(encoding="utf-8"))
+        stored = load_json_text(meta_path.read_text(encoding="utf-8"), meta_path.name)
     except (OSError, ValueError) as exc:
         raise LedgerError(f"{meta_path.name}: cannot be read ({exc})") from exc
     if not isinstance(stored, dict):

@@ -720,6 +720,7 @@ def read_table(
             if delim == ";":  # Excel in a locale with decimal commas
                 raw, _ = _read.decimal_commas(raw)
         else:
+            _limits.check_flat_parquet(p)
             raw = pd.read_parquet(p)
     except DataError:
         raise

@@ -170,8 +170,6 @@ def test_a_flat_parquet_file_passes_the_nesting_check(tmp_path):
     assert schema.read_table(path, "customers")["customer_id"].tolist() == ["a"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs _limits.check_flat_parquet(p) called in "
-                   "schema.read_table (and _stream) before the Parquet file is read")
 @pytest.mark.parametrize("command", ["validate", "assign"])
 def test_nested_parquet_is_refused_on_the_command_line(tmp_path, capsys, command):
     path = _nested_customers(tmp_path)
@@ -227,8 +225,6 @@ def test_a_stray_quote_on_the_command_line(trial, tmp_path, capsys):
     assert len(line) < 200
 
 
-@pytest.mark.xfail(strict=True, reason="frt validate streams (frt_experiments/_stream.py): "
-                   "its header read must catch csv.Error (or use schema._csv_header)")
 def test_a_stray_quote_in_a_huge_header_on_frt_validate(tmp_path, capsys):
     path = tmp_path / "customers.csv"
     path.write_text('customer_id,"monthly_spend\n' + "c1,10\n" * 40_000)
@@ -431,9 +427,7 @@ def test_mixed_offsets_in_one_column_are_read_as_utc(tmp_path, capsys):
     assert "2 conversations ok" in capsys.readouterr().out
 
 
-# ----------------------------------------------------------------------------- still open
-@pytest.mark.xfail(strict=True, reason="ledger.read_design_weights parses meta.json with "
-                   "json.loads: needs _limits.load_json_text(text, meta_path.name)")
+# ----------------------------------------------------------------------- sidecars and covariates
 def test_deeply_nested_ledger_meta_is_refused_by_name(trial, tmp_path, capsys):
     path = tmp_path / "deep.meta.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
@@ -442,8 +436,6 @@ def test_deeply_nested_ledger_meta_is_refused_by_name(trial, tmp_path, capsys):
     assert "deep.meta.json" in line
 
 
-@pytest.mark.xfail(strict=True, reason="assignment.read_customers lets pyarrow read a "
-                   "non-UTF-8 column as bytes; _covariate_problems then fails to decode it")
 def test_a_non_utf8_byte_in_a_customers_column_names_the_file(tmp_path, capsys):
     path = tmp_path / "customers.csv"
     path.write_bytes(b"customer_id,monthly_spend,pre_conversations\nC1,22.92,0\nC2,12.24,\xb1\n")

@@ -283,7 +283,7 @@ def test_a_second_analysis_into_the_same_out_leaves_no_stale_sequential_csv(file
     assert f"removed {out / 'sequential.csv'}" in text
     assert (out / "notes.txt").read_text() == "mine"  # not one of frt analyze's names
     assert sorted(p.name for p in out.iterdir()) == [
-        "forest.png", "notes.txt", "results.csv", "summary.md", TRUST_FILE]
+        "forest.png", "manifest.json", "notes.txt", "results.csv", "summary.md", TRUST_FILE]
 
 
 def test_a_second_staffing_plan_leaves_no_stale_headcount_or_decision(files, tmp_path, capsys):
@@ -325,4 +325,5 @@ def test_frt_simulate_in_another_format_removes_the_earlier_tables(tmp_path, cap
     assert (out / "customers.parquet").exists()
     assert "removed" in printed
     assert sorted(p.name for p in out.iterdir()) == [
-        "assignments.parquet", "conversations.parquet", "customers.parquet", "scenario.toml"]
+        "assignments.parquet", "conversations.parquet", "customers.parquet", "manifest.json",
+        "scenario.toml"]

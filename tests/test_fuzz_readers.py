@@ -162,16 +162,8 @@ def _work(trial: Path, name: str) -> Path:
 
 
 # ----------------------------------------------------------------------------- frt validate
-#: frt validate streams CSV (frt_experiments/_stream.py), whose header read raises csv.Error
-#: past the csv module's field limit (a stray quote, a huge first line); the draws that reach
-#: it are known failures until it reads the header with schema._csv_header (or catches
-#: csv.Error and falls back to the whole-file reader); then remove this mark (the strict
-#: regression test_a_stray_quote_in_a_huge_header_on_frt_validate will XPASS to say so).
-_STREAM_HEADER = pytest.mark.xfail(strict=False, reason="_stream.py header read: csv.Error "
-                                   "field larger than field limit")
 VALIDATE_CSV = [
     pytest.param(table, budget, id=f"{table}-{label}", marks=[
-        *([_STREAM_HEADER] if label == "fast" or table != "conversations" else []),
         *([pytest.mark.slow] if label == "slow" else [])])
     for label, budget in (("fast", FAST), ("slow", SLOW))
     for table in ("customers", "conversations", "assignments")]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from frt_experiments._outputs import check_manifest
 from frt_experiments._stream import Scan, scan_table, unknown
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.schema import CUSTOMER_ID, _Collector
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("frt validate: give at least one of --customers, --conversations, "
                          "--assignments")
     window = _window(args.window_start, args.window_end)
-    problems: list[Problem] = []
+    # files of an output set (frt simulate's) must be the set its manifest lists
+    problems: list[Problem] = list(check_manifest(paths.values()))
     scans: dict[str, Scan] = {}
     for table, path in paths.items():
         if path is None:

@@ -30,6 +30,10 @@ JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 
 
+#: The files an import writes.
+IMPORT_OUTPUTS = ("conversations.csv", "customers.csv")
+
+
 @dataclass(frozen=True, repr=False)
 class ImportResult:
     """Canonical tables imported from a helpdesk export.
@@ -72,11 +76,19 @@ class ImportResult:
         return self.conversations.copy()
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write ``conversations.csv`` (and ``customers.csv`` with billing) atomically."""
-        out = Path(out_dir)
-        paths = [schema.write_table(self.conversations, out / "conversations.csv")]
-        if self.customers is not None:
-            paths.append(schema.write_table(self.customers, out / "customers.csv"))
+        """Write ``conversations.csv`` (and ``customers.csv`` with billing) as one set: both
+        staged, then committed together; a ``customers.csv`` an earlier import left is
+        removed by the same commit when this one has no billing. No manifest: imported tables
+        are the analyst's to correct by hand."""
+        from frt_experiments._outputs import output_set  # noqa: PLC0415 (ingest loads early)
+
+        with output_set(Path(out_dir), command="frt import", names=IMPORT_OUTPUTS,
+                        manifest=False) as outputs:
+            schema.write_table(self.conversations, outputs.path("conversations.csv"))
+            paths = [outputs.final("conversations.csv")]
+            if self.customers is not None:
+                schema.write_table(self.customers, outputs.path("customers.csv"))
+                paths.append(outputs.final("customers.csv"))
         return paths
 
 

@@ -91,7 +91,8 @@ def test_cli_same_seed_same_bytes_and_validates(tmp_path: Path, capsys) -> None:
     assert main([*args, "--seed", "4", "--out", str(tmp_path / "b")]) == 0
     assert main([*args, "--seed", "5", "--out", str(tmp_path / "c")]) == 0
     a, b, c = (_files(tmp_path / x) for x in "abc")
-    assert set(a) == {"customers.csv", "assignments.csv", "conversations.csv", "scenario.toml"}
+    assert set(a) == {"customers.csv", "assignments.csv", "conversations.csv", "scenario.toml",
+                      "manifest.json"}
     assert a == b
     assert a["conversations.csv"] != c["conversations.csv"]
     assert load_scenario(tmp_path / "a" / "scenario.toml").window.months == 2.0
@@ -109,7 +110,7 @@ def test_cli_parquet(tmp_path: Path) -> None:
     assert main([*args, str(tmp_path / "again")]) == 0
     first, again = _files(tmp_path), _files(tmp_path / "again")
     assert set(first) == {"customers.parquet", "assignments.parquet", "conversations.parquet",
-                          "scenario.toml"}
+                          "scenario.toml", "manifest.json"}
     assert first == again  # same seed, byte-identical Parquet files
     conv = schema.read_table(tmp_path / "conversations.parquet", "conversations")
     csv = simulate("harsh", customers=500, rng=1).conversations
