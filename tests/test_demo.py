@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
 import pytest
 
 from frt_experiments import cli
+from frt_experiments._outputs import check_manifest
 from frt_experiments.demo import run_demo, with_expected
 from frt_experiments.report import build_report
 
@@ -42,6 +44,12 @@ def test_demo_writes_report_results_and_data(demo):
                                   check_exact=False, rtol=1e-9)
     for table in ("customers", "assignments", "conversations"):
         assert (out / "data" / f"{table}.csv").exists()
+    # one set: every file listed with its digest in manifest.json, data/ included
+    listed = {f["name"] for f in json.loads((out / "manifest.json").read_text())["files"]}
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert listed == written - {"manifest.json"}
+    assert "data/conversations.csv" in listed
+    assert check_manifest([out / "data" / "conversations.csv", out / "results.csv"]) == []
     curve = pd.read_csv(out / "staffing_curve.csv")
     assert set(curve["policy"]) == {"everyone_fast", "rollout"}
     # The plan and the curve share their random draws: the 4-hour point is the plan.

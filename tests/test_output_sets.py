@@ -328,6 +328,12 @@ def test_a_hand_mixed_set_is_refused_naming_the_file(two_runs, tmp_path, capsys)
     assert not (tmp_path / "out").exists()
     assert main(_desk(mixed, tmp_path / "desk", 3)) == 2
     assert "conversations.csv: does not match" in capsys.readouterr().err
+    # frt validate judges the set too (the tables themselves are each valid)
+    assert main(["validate", *(f"--{t}={mixed / f'{t}.csv'}" for t in TABLES)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: conversations.csv: does not match the set frt simulate")
+    assert main(["validate", *(f"--{t}={a / f'{t}.csv'}" for t in TABLES)]) == 0
     # an edit of the same size is found by the digest
     data = bytearray((a / "customers.csv").read_bytes())
     data[-2] = ord("7") if data[-2] != ord("7") else ord("8")
