@@ -136,3 +136,26 @@ def test_sql_snapshots(dialect):
     assert path.exists(), f"no snapshot {path.name}: run with FRT_UPDATE_SNAPSHOTS=1"
     assert sql == path.read_text(), (f"the {dialect} SQL changed; review it and run with "
                                      "FRT_UPDATE_SNAPSHOTS=1 to keep the new text")
+
+
+def test_business_time_on_postgresql(postgres_url, psycopg_module):
+    cal = CALENDARS["new-york-split-us-holidays"]
+    a, b = _instants(np.random.default_rng(42), 5_000)
+    df = pd.DataFrame({"id": np.arange(len(a)),
+                       "created_at": pd.to_datetime(a, unit="s", utc=True),
+                       "first_response_at": pd.to_datetime(b, unit="s", utc=True)})
+    con = ibis.connect(postgres_url)
+    try:
+        t = con.create_table("frt_engine_business_time", df, overwrite=True)
+        reach = pd.Timedelta(hours=4)
+        steps = step_table(cal, t, "created_at", "first_response_at", reach=reach)
+        e = business_seconds(t, "created_at", "first_response_at", steps, "frt_s")
+        e = business_deadline(e, "created_at", 4 * 3600, steps, "due_at")
+        out = con.execute(e).sort_values("id").reset_index(drop=True)
+    finally:
+        con.disconnect()
+    want = cal.business_duration(df["created_at"], df["first_response_at"])
+    np.testing.assert_array_equal(out["frt_s"].to_numpy(dtype=np.int64),
+                                  (want // pd.Timedelta(seconds=1)).to_numpy())
+    assert (pd.to_datetime(out["due_at"], utc=True)
+            == cal.add_business_time(df["created_at"], reach)).all()

@@ -100,3 +100,26 @@ def test_refusals_name_the_table(tmp_path):
     with pytest.raises(ValueError, match="time-zone aware"):
         engine_rows(t["customers"], t["conversations"].mutate(created_at=ibis.now()),
                     t["assignments"], window_end="2025-02-01")
+
+
+@pytest.fixture(scope="module")
+def pg(postgres_url, psycopg_module):
+    con = ibis.connect(postgres_url)
+    yield con
+    con.disconnect()
+
+
+def test_rows_on_postgresql_equal_the_pandas_path(pg):
+    trial = simulate("harsh", customers=2_000, rng=11)
+    t = {k: pg.create_table(f"frt_engine_rows_{k}", v, overwrite=True)
+         for k, v in trial.to_pandas().items()}
+    ref = customer_rows(trial.customers, trial.conversations, trial.assignments)
+    got = fetch_rows(engine_rows(t["customers"], t["conversations"], t["assignments"]))
+    _same(ref, got)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = analyze_rows(ref.sort_index()).to_pandas()
+        b = analyze_rows(got).to_pandas()
+    num = a.select_dtypes("number").columns
+    np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float), rtol=1e-9,
+                               atol=1e-12)

@@ -132,8 +132,9 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
     if has_csat:
         rating = j[schema.CSAT]
         sums[RATED] = rating.count().cast("float64")  # the ratings present
-        sums[SATISFIED] = rating.isin(sorted(schema.SATISFIED_RATINGS)).cast(
-            "int64").sum().cast("float64")
+        # a CASE, not a cast: PostgreSQL does not cast booleans to numbers
+        sums[SATISFIED] = rating.isin(sorted(schema.SATISFIED_RATINGS)).ifelse(
+            1.0, 0.0).sum().cast("float64")
     if has_handle:
         sums[schema.HANDLE_SECONDS] = j[schema.HANDLE_SECONDS].cast("float64").sum()
     per = j.group_by(cid).aggregate(**sums)
