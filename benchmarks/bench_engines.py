@@ -31,13 +31,27 @@ import numpy as np
 import pandas as pd
 
 _MEASURE = """
-import json, resource, sys, time, warnings
+import json, resource, sys, time
+
+def peak_gb():
+    # VmHWM: this process's own high-water mark (ru_maxrss would include the parent's memory
+    # at the fork, which Linux carries across exec)
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+import warnings
 warnings.simplefilter("ignore")
 t = time.perf_counter()
 {body}
 res = result.to_pandas()
 print(json.dumps({{"seconds": time.perf_counter() - t,
-                  "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                  "peak_gb": peak_gb(),
                   "table": res.select_dtypes("number").to_numpy().tolist()}}))
 """
 
