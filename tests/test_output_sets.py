@@ -249,21 +249,25 @@ def _kill_at_steps(ctx, case: Case, tmp_path: Path, every: int) -> None:
 
 def _kill_at_random(ctx, case: Case, tmp_path: Path, trials: int, rng: np.random.Generator
                     ) -> dict[str, int]:
-    d = tmp_path / "timing"
-    argv = case.fresh(d)
-    started = time.perf_counter()
-    p = ctx.Process(target=_child, args=(argv, str(tmp_path / "timing.txt"), 0))
-    p.start()
-    p.join(120)
-    took = time.perf_counter() - started
-    assert p.exitcode == 0
+    took = 0.0
+    for k in range(2):  # the slower of two uninterrupted runs (the machine's load varies)
+        d = tmp_path / f"timing{k}"
+        argv = case.fresh(d)
+        started = time.perf_counter()
+        p = ctx.Process(target=_child, args=(argv, str(tmp_path / f"timing{k}.txt"), 0))
+        p.start()
+        p.join(120)
+        took = max(took, time.perf_counter() - started)
+        assert p.exitcode == 0
     seen = {"old": 0, "new": 0, "finished": 0}
     for i in range(trials):
         d = tmp_path / f"r{i}"
         argv = case.fresh(d)
         p = ctx.Process(target=_child, args=(argv, str(tmp_path / f"r{i}.txt"), 0))
         p.start()
-        time.sleep(float(rng.uniform(0, took)))
+        # up to 1.5 times a run: kills land before, during and after the commit even when a
+        # run is slower than the timed ones
+        time.sleep(float(rng.uniform(0, 1.5 * took)))
         with contextlib.suppress(ProcessLookupError):
             os.kill(p.pid, signal.SIGKILL)
         p.join(120)
@@ -285,9 +289,10 @@ def test_a_kill_at_a_random_time_leaves_the_old_or_the_new_set(ctx, cases, tmp_p
 @pytest.mark.parametrize("name", ["simulate", "analyze", "desk"])
 def test_many_kills_at_random_times_leave_the_old_or_the_new_set(ctx, cases, tmp_path, name):
     seen = _kill_at_random(ctx, cases[name], tmp_path, 40, np.random.default_rng(2104))
-    assert seen["old"] + seen["new"] == 40
-    assert seen["old"], seen
-    assert seen["new"], seen
+    assert seen["old"] + seen["new"] == 40, seen
+    # Which side of the commit random kills land on depends on the machine's load (under CI's
+    # load all 40 once landed before it); the kills at every step of the write above reach
+    # both sides, and the commit itself, deterministically.
 
 
 # ----------------------------------------------------------------------------- the manifest
