@@ -19,10 +19,12 @@ by ``benchmarks/bench_large_tables.py``.
 from __future__ import annotations
 
 import codecs
+import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -189,17 +191,17 @@ def _csv_iter(p: Path, header: list[str], delim: str
         return "skip"
 
     names = [f"c{i}" for i in range(width)]
-    reader = pa_csv.open_csv(
-        p,
-        read_options=pa_csv.ReadOptions(use_threads=False, column_names=names, skip_rows=1,
-                                        block_size=BLOCK_BYTES),
-        parse_options=pa_csv.ParseOptions(delimiter=delim, newlines_in_values=True,
-                                          invalid_row_handler=invalid),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
-            quoted_strings_can_be_null=True, null_values=[""]))
     pending: list[pa.RecordBatch] = []
     try:
+        reader = pa_csv.open_csv(
+            io.BufferedReader(_LineEnds(p), buffer_size=BLOCK_BYTES),
+            read_options=pa_csv.ReadOptions(use_threads=False, column_names=names,
+                                            skip_rows=1, block_size=BLOCK_BYTES),
+            parse_options=pa_csv.ParseOptions(delimiter=delim, newlines_in_values=True,
+                                              invalid_row_handler=invalid),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
+                quoted_strings_can_be_null=True, null_values=[""]))
         for batch in reader:
             pending.append(batch)
             if sum(b.num_rows for b in pending) >= CHECK_ROWS:
@@ -208,8 +210,12 @@ def _csv_iter(p: Path, header: list[str], delim: str
         if pending:
             yield _frame(pending, header), []
     except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+        text = str(exc).lower()
+        if "utf8" in text:
             raise _UnstreamableError from exc  # not UTF-8 after all: read whole, as Windows-1252
+        if "straddl" in text or "skip initial" in text:
+            # one record larger than a block, or a header without a line end: read whole
+            raise _UnstreamableError from exc
         raise
     found = []
     if short:
@@ -220,6 +226,40 @@ def _csv_iter(p: Path, header: list[str], delim: str
                              "fields)", len(long), tuple(long[:5]), "lines"))
     if found:
         yield pd.DataFrame(columns=header), found
+
+
+class _LineEnds(io.RawIOBase):
+    r"""A file's bytes with line ends as the whole-file reader reads them: ``\r\n`` as
+    ``\n``, and a bare ``\r`` (inside a field, pasted from an email) as a space, where
+    pyarrow would end the line. A ``\r`` at the end of one read waits for the next byte."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._fh = path.open("rb")
+        self._held = b""
+        self._out = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._out:
+            chunk = self._fh.read(BLOCK_BYTES)
+            data = self._held + chunk
+            self._held = b""
+            if not data:
+                return 0
+            if chunk and data.endswith(b"\r"):
+                data, self._held = data[:-1], b"\r"
+            self._out = data.replace(b"\r\n", b"\n").replace(b"\r", b" ")
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
 
 
 def _frame(batches: list[pa.RecordBatch], header: list[str]) -> pd.DataFrame:

@@ -130,6 +130,14 @@ def hash_buckets(customer_ids: Iterable[Any], salt: str) -> np.ndarray:
     return np.minimum(out, _BELOW_ONE)
 
 
+def _check_experiment(experiment: object) -> None:
+    if not isinstance(experiment, str) or not experiment.strip():
+        raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
+    if experiment != experiment.strip():  # the tables strip text: it would not read back
+        raise ValueError(f"experiment: {experiment!r} has spaces around it (canonical tables "
+                         "strip them, so it would not read back as itself)")
+
+
 def _weights(arms: Sequence[str], weights: Sequence[float] | np.ndarray
              ) -> tuple[tuple[str, ...], np.ndarray]:
     arms_t = tuple(arms) if not isinstance(arms, str) else (arms,)
@@ -137,6 +145,10 @@ def _weights(arms: Sequence[str], weights: Sequence[float] | np.ndarray
         raise ValueError(f"arms: need at least two arms, got {arms_t!r}")
     if not all(isinstance(a, str) and a.strip() for a in arms_t):
         raise ValueError(f"arms: every arm must be a non-empty string, got {arms_t!r}")
+    spaced = [a for a in arms_t if a != a.strip()]
+    if spaced:  # the tables strip text: the arm would not read back as itself
+        raise ValueError(f"arms: {spaced[0]!r} has spaces around it (canonical tables strip "
+                         "them, so it would not read back as itself)")
     if len(set(arms_t)) != len(arms_t):
         raise ValueError(f"arms: names must be unique, got {arms_t!r}")
     w = np.asarray(weights, dtype=np.float64)
@@ -525,8 +537,7 @@ def assign(
         Kohavi, R., Tang, D. and Xu, Y. (2020). Trustworthy Online Controlled Experiments,
         Cambridge University Press, ch. 14 and 21 (randomization units, sample ratio mismatch).
     """
-    if not isinstance(experiment, str) or not experiment.strip():
-        raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
+    _check_experiment(experiment)
     arms_t, share = _weights(arms, weights)
     rule = _rule(max_spend, spend_quantile, include_segments, exclude_segments)
     segments = rule["include_segments"] is not None or rule["exclude_segments"] is not None
@@ -700,8 +711,7 @@ def stratified_assign(
         Stratified randomization for clinical trials: a review. J. Clin. Epidemiol. 52(1),
         19-26.
     """
-    if not isinstance(experiment, str) or not experiment.strip():
-        raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
+    _check_experiment(experiment)
     if strata is None and spend_bands is None:
         raise ValueError("give strata (columns or labels), spend_bands, or both")
     if spend_bands is not None and (isinstance(spend_bands, bool) or not isinstance(

@@ -415,11 +415,16 @@ def read_ledger(path: Path, meta: dict[str, Any], *, salt: str | None = None
             _compare_salt(meta_path.name, stored, meta)
         rec = record.get("ledger") if isinstance(record, dict) else None
         problem, data = _integrity_problem(path, rec, meta_path.name, lines=csv)
+    sealed = None
+    if stored is not None and record is not None and salt is not None and problem is None:
+        sealed = _seal_problem(meta_path.name, stored, salt)
+    # Bytes frt committed (the digest matches a record sealed with this salt) were checked
+    # when written: they are parsed, not checked rule by rule again, so a re-run on a large
+    # ledger reads it at the speed of the parser. Anything else is read by the checking reader.
+    trusted = problem is None and sealed is None and salt is not None
+    committed = _read_committed(data) if trusted and data is not None else None
     try:
-        # bytes frt committed (the digest matched) were checked when written: parsed, not
-        # checked again, so a re-run on a large ledger reads it at the speed of the parser
-        rows = _read_committed(data) if problem is None and data is not None else (
-            _read_rows(path))
+        rows = committed if committed is not None else _read_rows(path)
     except DataError as err:
         if problem is None:
             raise
@@ -428,11 +433,9 @@ def read_ledger(path: Path, meta: dict[str, Any], *, salt: str | None = None
         design = stored if stored is not None else meta
         raise LedgerError(_locate(problem, rows, salt, design, names=(path.name, meta_path.name),
                                   salt_sha256=meta["salt_sha256"], csv=csv))
-    if stored is not None and record is not None and salt is not None:
-        sealed = _seal_problem(meta_path.name, stored, salt)
-        if sealed is not None:
-            raise LedgerError(_locate(sealed, rows, salt, stored, names=(path.name, meta_path.name),
-                                      salt_sha256=meta["salt_sha256"], csv=csv))
+    if sealed is not None and stored is not None:
+        raise LedgerError(_locate(sealed, rows, salt, stored, names=(path.name, meta_path.name),
+                                  salt_sha256=meta["salt_sha256"], csv=csv))
     name = path.name
     off = rows[schema.EXPERIMENT].notna() & (rows[schema.EXPERIMENT] != meta["experiment"])
     if off.any():
@@ -502,8 +505,11 @@ def isin(values: pd.Series, among: pd.Series) -> np.ndarray:
                       dtype=bool)
 
 
-def _read_committed(data: bytes) -> pd.DataFrame:
-    """A CSV ledger's rows from the bytes frt committed, typed as the assignments table."""
+def _read_committed(data: bytes) -> pd.DataFrame | None:
+    """A CSV ledger's rows from the bytes frt committed, typed as the assignments table;
+    ``None`` when they are not what frt writes (another header, a value of another type, a
+    customer twice: then the checking reader reads them and names the lines)."""
+    names = list(schema.ASSIGNMENTS.names)
     types = {schema.CUSTOMER_ID: pa.string(), schema.EXPERIMENT: pa.string(),
              schema.ARM: pa.string(), schema.ASSIGNED_AT: pa.timestamp("ns", tz="UTC"),
              schema.BUCKET: pa.float64()}
@@ -511,10 +517,12 @@ def _read_committed(data: bytes) -> pd.DataFrame:
         table = pa_csv.read_csv(pa.BufferReader(data), parse_options=pa_csv.ParseOptions(
             newlines_in_values=True), convert_options=pa_csv.ConvertOptions(
             column_types=types, strings_can_be_null=True, null_values=[""]))
-    except pa.ArrowInvalid as exc:  # a record of bytes frt did not write: a forged record
-        raise LedgerError(f"the committed ledger cannot be parsed ({exc})") from exc
-    rows = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
-    return rows[list(schema.ASSIGNMENTS.names)]
+    except pa.ArrowInvalid:
+        return None
+    if table.column_names != names or table.num_rows != pc.count_distinct(
+            table.column(schema.CUSTOMER_ID), mode="all").as_py():
+        return None
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
 
 
 def _read_rows(path: Path) -> pd.DataFrame:

@@ -256,3 +256,23 @@ def test_an_id_with_a_carriage_return_is_refused_before_the_ledger(tmp_path, cap
     assert "customers.csv: column customer_id: 1 row is holding a carriage return" in err
     assert "(line 3)" in err
     assert not (tmp_path / "ledger.csv").exists()
+
+
+@pytest.mark.parametrize("flags", [["--experiment", " spring "], ["--arms", "fast, slow "]])
+def test_names_with_spaces_around_them_are_refused(tmp_path, capsys, flags):
+    # canonical tables strip text: ' spring ' would be read back as 'spring' and the ledger
+    # would then disagree with its own record
+    _write_customers(tmp_path / "customers.csv", 20)
+    argv = _args(tmp_path, "--max-spend", "1e9")
+    if flags[0] == "--experiment":
+        argv[argv.index("--experiment") + 1] = flags[1]
+    else:
+        argv += flags
+    code = main(argv)
+    err = capsys.readouterr().err
+    if flags[0] == "--arms":  # the command line strips list items: accepted as fast, slow
+        assert code == 0, err
+        return
+    assert code == 2
+    assert "experiment: ' spring ' has spaces around it" in err
+    assert not (tmp_path / "ledger.csv").exists()

@@ -136,9 +136,15 @@ def test_a_sound_trial_decides_and_results_without_sidecar_say_trust_was_not_che
     assert main(["decide", "--results", str(alone / "results.csv"), *MONEY]) == 0
     text = capsys.readouterr().out
     assert "Note: trust could not be checked: results.csv has no trust.json beside it" in text
-    # a results.csv changed since frt analyze wrote it: its sidecar no longer vouches for it
+    # a results.csv changed since frt analyze wrote it: not the set its manifest lists...
     edited = (out / "results.csv").read_text().replace("csat", "csat", 1) + "\n"
     (out / "results.csv").write_text(edited)
+    assert main(["decide", "--results", str(out / "results.csv"), *MONEY]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: results.csv: does not match the set frt analyze wrote")
+    assert err.count("\n") == 1
+    # ... and with the manifest deleted (an intended edit), its sidecar no longer vouches for it
+    (out / "manifest.json").unlink()
     assert main(["decide", "--results", str(out / "results.csv"), *MONEY]) == 0
     assert "was written for another version of it" in capsys.readouterr().out
     # an analysis without diagnostics says so

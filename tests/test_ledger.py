@@ -501,3 +501,24 @@ def test_an_empty_committed_ledger_reads_as_an_empty_table(tmp_path):
     assert len(rows) == 0
     assert list(rows.columns) == list(schema.ASSIGNMENTS.names)
     assert excluded[schema.CUSTOMER_ID].tolist() == ["q"]
+
+
+def test_a_resealed_ledger_with_a_repeated_customer_is_still_refused(tmp_path):
+    # whoever holds the salt can reseal a record; a customer twice is found all the same
+    from frt_experiments import ledger as ledger_module
+
+    path = tmp_path / "ledger.csv"
+    write_ledger(path, _rows(["a", "b", "c"]), _excluded([]), _meta(), append=False,
+                 salt="salt")
+    lines = path.read_bytes().splitlines(keepends=True)
+    data = b"".join([*lines, lines[2]])
+    path.write_bytes(data)
+    meta_path, _ = sidecars(path)
+    meta = json.loads(meta_path.read_text())
+    record = meta["integrity"]
+    record["ledger"] = ledger_module._file_record(data, 4, lines=True)
+    record.pop("hmac_sha256")
+    record["hmac_sha256"] = ledger_module._seal("salt", meta, record)
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(Exception, match=r"assigned twice in the same experiment \(line 5\)"):
+        read_ledger(path, _meta(), salt="salt")

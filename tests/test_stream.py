@@ -186,3 +186,36 @@ def test_cli_cross_checks_and_window(tmp_path, capsys):
     assert "conversations.csv: 12 conversations ok" in out.out
     assert ("4 rows are outside the analysis window [2025-01-03T00:00:00+00:00, "
             "2262-04-11T23:47:16.854775807+00:00) (lines 2, 3, 11, 12)") in out.err
+
+
+@pytest.mark.parametrize("split_at", [0, 1, 2, 5])
+def test_bare_carriage_returns_read_as_the_whole_file_reader_reads_them(tmp_path, monkeypatch,
+                                                                       split_at):
+    # a bare CR past the first block (pasted into a field) is a space, not a line end; CRLF
+    # is a line end; a CR at the edge of a read waits for the next byte
+    monkeypatch.setattr(_stream, "BLOCK_BYTES", 64 + split_at)
+    monkeypatch.setattr(_stream, "_HEAD_BYTES", 48)  # the CRs lie past the sniffed head
+    body = "".join(f"c{i},seg{i}\r\n" for i in range(40)) + "x1,a\rb\nx2,c\r\nx3,d\n"
+    path = tmp_path / "customers.csv"
+    path.write_bytes(("customer_id,segment\n" + body).encode())
+    assert _streamed(path, "customers") == _whole(path, "customers")
+    assert _stream.scan_table(path, "customers").rows == 43
+    short = tmp_path / "short.csv"
+    short.write_bytes(("customer_id,monthly_spend\n" + "".join(f"c{i},1\n" for i in range(40))
+                       + "x1,5\rx2,6\n").encode())
+    assert _streamed(short, "customers") == _whole(short, "customers")
+    assert len(_streamed(short, "customers")) == 1  # x1's spend is '5 x2' and the row long
+
+
+def test_a_field_larger_than_a_block_is_read_whole(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,segment\nc1," + "s" * 5_000 + "\nc2,a\nc1,b\n")
+    assert _streamed(path, "customers") == _whole(path, "customers")
+    assert len(_streamed(path, "customers")) == 1
+
+
+def test_a_header_without_a_line_end_has_no_rows(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,monthly_spend")
+    assert _streamed(path, "customers") == _whole(path, "customers") == [
+        "customers.csv: file has no rows"]
