@@ -119,7 +119,10 @@ class OutputSet:
             size, digest = sha256_file(self._staged[name])
             files.append({"name": name, "bytes": size, "sha256": digest})
         if self.manifest:
-            record = {_MARK: 1, "command": self.command, "version": __version__, "files": files}
+            # "outputs": every name the command may write, so a file of such a name that the
+            # set does not list (another run's) is refused too
+            record = {_MARK: 1, "command": self.command, "version": __version__, "files": files,
+                      "outputs": sorted(self.names)}
             self._files.stage(self.directory / MANIFEST,
                               (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
         stale = [self.directory / n for n in self.names if n not in self._staged
@@ -319,6 +322,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
         ok = isinstance(record, dict) and _MARK in record
         files = {str(e["name"]): (int(e["bytes"]), str(e["sha256"]))
                  for e in record["files"]} if ok else {}
+        outputs = {str(n) for n in record.get("outputs", [])} if ok else set()
     except (ValueError, KeyError, TypeError) as exc:
         if _MARK in text:
             raise ValueError(f"{MANIFEST}: cannot be read ({exc}); delete it and run the "
@@ -326,7 +330,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
         return None
     if not ok:
         return None
-    return {**record, "files": files}
+    return {**record, "files": files, "outputs": outputs}
 
 
 def check_manifest(paths: Iterable[str | os.PathLike[str] | None]) -> list[Problem]:
@@ -336,7 +340,9 @@ def check_manifest(paths: Iterable[str | os.PathLike[str] | None]) -> list[Probl
     is none, one directory up listing ``<dir>/<name>``) is consulted: a listed file whose size
     or SHA-256 differs is a problem naming the file (it was changed after the run, or copied in
     from another run); a directory whose commit was interrupted (its journal is there) is a
-    problem too. Files no manifest lists, and missing files, are left to the readers.
+    problem too, and so is a file named like one of the writing command's outputs that the
+    manifest does not list (a ``conversations.parquet`` copied beside a CSV set). Other files
+    no manifest lists, and missing files, are left to the readers.
     """
     problems: list[Problem] = []
     manifests: dict[Path, dict[str, Any] | None] = {}
@@ -356,6 +362,13 @@ def check_manifest(paths: Iterable[str | os.PathLike[str] | None]) -> list[Probl
                 f"the {record.get('command', 'frt')} run that wrote {d} was interrupted while "
                 f"putting its files in place ({JOURNAL} is there); run {record.get('command')} "
                 "again into that directory (it completes the interrupted run first)")))
+            continue
+        if rel not in record["files"]:  # one of the command's names, not in this set
+            problems.append(Problem(label, None, (
+                f"is not in the set {record.get('command', 'frt')} wrote into {d} (its "
+                f"{MANIFEST} does not list {rel}, one of the names that command writes): it "
+                f"comes from another run. Run {record.get('command', 'the command')} again, "
+                f"or delete {MANIFEST} if the file is meant to be used with these")))
             continue
         size, digest = record["files"][rel]
         actual_size = path.stat().st_size
@@ -394,7 +407,8 @@ def _manifest_of(path: Path, cache: dict[Path, dict[str, Any] | None],
         record = cache[d]
         rel = path.resolve().relative_to(d).as_posix()
         if record is not None:
-            return (d, rel, record) if rel in record["files"] else None
+            return (d, rel, record) if rel in record["files"] or rel in record["outputs"] \
+                else None
     return None
 
 

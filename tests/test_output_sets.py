@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
@@ -347,6 +348,22 @@ def test_a_hand_mixed_set_is_refused_naming_the_file(two_runs, tmp_path, capsys)
     # deleting the manifest accepts the files as they are
     (mixed / MANIFEST).unlink()
     assert check_manifest([mixed / f"{t}.csv" for t in TABLES]) == []
+
+
+def test_a_file_named_like_the_commands_output_but_not_in_the_set_is_refused(two_runs, tmp_path,
+                                                                            capsys):
+    a, b = two_runs
+    mixed = tmp_path / "mixed"
+    shutil.copytree(a, mixed)
+    # another run's table in the other format: one of frt simulate's names, not in this set
+    pd.read_csv(b / "conversations.csv").to_parquet(mixed / "conversations.parquet")
+    problems = check_manifest([mixed / "conversations.parquet"])
+    assert [p.source for p in problems] == ["conversations.parquet"]
+    assert "is not in the set frt simulate wrote" in problems[0].rule
+    assert main(["validate", f"--customers={mixed / 'customers.csv'}",
+                 f"--conversations={mixed / 'conversations.parquet'}"]) == 2
+    assert "conversations.parquet: is not in the set" in capsys.readouterr().err
+    assert "outputs" in json.loads((a / MANIFEST).read_text())
 
 
 def test_files_no_manifest_lists_are_not_judged(two_runs, tmp_path):
