@@ -394,6 +394,7 @@ def _coerce(
         if col.kind in ("id", "text"):
             if pd.api.types.is_float_dtype(s):
                 s = _float_ids_as_text(s)
+            s = _bytes_as_text(s, col, bag)
             t = _coerce_text(s)
         elif col.kind == "number":
             t = _coerce_number(s, col, bag)
@@ -405,6 +406,29 @@ def _coerce(
         if col.nonnegative and col.kind == "number":
             bag.rows(col.name, (t < 0).to_numpy(), "negative (must be >= 0)")
         out[col.name] = t
+    return out
+
+
+def _bytes_as_text(s: pd.Series, col: Column, bag: _Collector) -> pd.Series:
+    """A column of bytes (a Parquet binary column) as text; values that are not UTF-8 are
+    reported (and kept as U+FFFD, present but never a valid id)."""
+    if not pd.api.types.is_object_dtype(s) or not s.map(
+            lambda v: isinstance(v, bytes | bytearray)).any():
+        return s
+    bad = np.zeros(len(s), bool)
+
+    def decode(i: int, v: object) -> object:
+        if isinstance(v, bytes | bytearray):
+            try:
+                return bytes(v).decode("utf-8")
+            except UnicodeDecodeError:
+                bad[i] = True
+                return "\ufffd"
+        return v
+
+    out = pd.Series([decode(i, v) for i, v in enumerate(s.tolist())], index=s.index,
+                    dtype=object)
+    bag.rows(col.name, bad, "bytes that are not UTF-8 text")
     return out
 
 

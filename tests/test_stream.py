@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet
 import pytest
 
 from frt_experiments import _stream, schema
@@ -219,3 +220,14 @@ def test_a_header_without_a_line_end_has_no_rows(tmp_path):
     path.write_text("customer_id,monthly_spend")
     assert _streamed(path, "customers") == _whole(path, "customers") == [
         "customers.csv: file has no rows"]
+
+
+def test_parquet_bytes_that_are_not_utf8_are_named(tmp_path):
+    path = tmp_path / "customers.parquet"
+    pa.parquet.write_table(pa.table({
+        "customer_id": pa.array([b"a", b"\xff", b"c", b"d"], pa.binary()),
+        "segment": pa.array([b"x", b"y", b"z", b"\xfe"], pa.binary())}), path)
+    want = ["customers.parquet: column customer_id: 1 row is bytes that are not UTF-8 text "
+            "(row 1)",
+            "customers.parquet: column segment: 1 row is bytes that are not UTF-8 text (row 3)"]
+    assert _streamed(path, "customers") == _whole(path, "customers") == want
