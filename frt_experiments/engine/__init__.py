@@ -14,6 +14,16 @@ from typing import Any
 IBIS_PANDAS_WARNING = "The 'future.infer_string' option is deprecated"
 
 
+def timestamp(column: Any) -> Any:
+    """A timestamp column as an aware timestamp: ISO 8601 text with an offset (as ``frt
+    simulate --format parquet`` and the CSV tables hold them) is cast in the engine."""
+    import ibis.expr.datatypes as dt  # noqa: PLC0415 (Ibis loads only with the engine)
+
+    if column.type().is_string():
+        return column.cast(dt.Timestamp(timezone="UTC"))
+    return column
+
+
 def execute(expr: Any) -> Any:
     """Run an Ibis expression and return its pandas result."""
     with warnings.catch_warnings():

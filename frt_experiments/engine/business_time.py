@@ -35,7 +35,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from frt_experiments.calendar import BusinessCalendar
-from frt_experiments.engine import execute
+from frt_experiments.engine import execute, timestamp
 
 __all__ = ["business_clock", "business_deadline", "business_seconds", "epoch_seconds",
            "step_table"]
@@ -66,9 +66,9 @@ def step_table(calendar: BusinessCalendar, table: ir.Table | None = None, *colum
             table then reaches past that deadline).
     """
     if table is not None and columns:
-        bounds = table.aggregate(**{f"lo{i}": table[c].min() for i, c in enumerate(columns)},
-                                 **{f"hi{i}": table[c].max() for i, c in enumerate(columns)}
-                                 )
+        bounds = table.aggregate(
+            **{f"lo{i}": timestamp(table[c]).min() for i, c in enumerate(columns)},
+            **{f"hi{i}": timestamp(table[c]).max() for i, c in enumerate(columns)})
         bounds = execute(bounds).iloc[0]
         los = [pd.Timestamp(v) for k, v in bounds.items() if k.startswith("lo") and pd.notna(v)]
         his = [pd.Timestamp(v) for k, v in bounds.items() if k.startswith("hi") and pd.notna(v)]
@@ -96,7 +96,7 @@ def business_clock(table: ir.Table, column: str, steps: ir.Table, name: str) -> 
     """``table`` with ``name``: the business clock ``B(t)`` of ``column`` in seconds (null
     where ``column`` is null). Differences of two clocks are business durations."""
     t_col = f"__{name}_t"
-    t = table.mutate(**{t_col: epoch_seconds(table[column])})
+    t = table.mutate(**{t_col: epoch_seconds(timestamp(table[column]))})
     s = steps.rename({f"__{name}_{c}": c for c in steps.columns})
     lo, hi = s[f"__{name}_lo_s"], s[f"__{name}_hi_s"]
     joined = t.left_join(s, [lo <= t[t_col], t[t_col] < hi])

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments.engine import execute
+from frt_experiments.engine import execute, timestamp
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.metrics import CONVERSATIONS, EXPOSURE_DAYS, HANDLE_HOURS, RATED, SATISFIED
 
@@ -66,7 +66,7 @@ def end_of_window(conversations: ir.Table, assignments: ir.Table,
         return ts.tz_convert("UTC")
     for table, column in ((conversations, schema.CREATED_AT),
                           (assignments, schema.ASSIGNED_AT)):
-        latest = execute(table[column].max())
+        latest = execute(timestamp(table[column]).max())
         if latest is not None and not pd.isna(latest):
             ts = pd.Timestamp(latest)
             return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -119,13 +119,15 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
     end = end_of_window(conversations, assignments, window_end)
     end_lit = ibis.literal(end if end is not None else pd.Timestamp(0, tz="UTC"))
     cid = schema.CUSTOMER_ID
-    a = assignments.select(cid, schema.ARM, schema.ASSIGNED_AT)
+    a = assignments.select(cid, schema.ARM,
+                           timestamp(assignments[schema.ASSIGNED_AT]).name(schema.ASSIGNED_AT))
     conv_cols = [cid, schema.CREATED_AT]
     has_csat = schema.CSAT in conversations.columns
     has_handle = schema.HANDLE_SECONDS in conversations.columns
     conv_cols += [schema.CSAT] if has_csat else []
     conv_cols += [schema.HANDLE_SECONDS] if has_handle else []
-    v = conversations.select(*conv_cols)
+    v = conversations.select(*conv_cols).mutate(
+        **{schema.CREATED_AT: timestamp(conversations[schema.CREATED_AT])})
     j = v.join(a.select(cid, schema.ASSIGNED_AT), cid)
     j = j.filter(j[schema.CREATED_AT] >= j[schema.ASSIGNED_AT], j[schema.CREATED_AT] <= end_lit)
     sums: dict[str, ir.Value] = {CONVERSATIONS: j.count().cast("float64")}
