@@ -33,8 +33,9 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from frt_experiments import schema
 from frt_experiments.engine import execute, timestamp
@@ -174,8 +175,9 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
     ``customer_id``.
     """
     frame = execute(rows)
-    ids = frame[schema.CUSTOMER_ID].astype("string")
-    order = np.argsort(ids.to_numpy(dtype=object), kind="stable")
+    # Arrow sorts UTF-8 bytewise, which is the ids' code-point order
+    ids = pa.array(frame[schema.CUSTOMER_ID].astype("string"))
+    order = pc.sort_indices(ids).to_numpy()
     out = frame.iloc[order].set_index(schema.CUSTOMER_ID)
     out.index = out.index.astype("string")
     return out
