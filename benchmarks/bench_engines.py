@@ -29,22 +29,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _measure import PEAK_GB
 
 _MEASURE = """
-import json, resource, sys, time
+import json, sys, time
 
-def peak_gb():
-    # VmHWM: this process's own high-water mark (ru_maxrss would include the parent's memory
-    # at the fork, which Linux carries across exec)
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
+{peak_gb}
 import warnings
 warnings.simplefilter("ignore")
 t = time.perf_counter()
@@ -76,7 +66,7 @@ result = analyze_rows(fetch_rows(customer_rows(c, v, a)))
 
 
 def measure(body: str, d: Path) -> dict:
-    code = _MEASURE.format(body=f"d = {str(d)!r}\n" + body.format())
+    code = _MEASURE.format(body=f"d = {str(d)!r}\n" + body.format(), peak_gb=PEAK_GB)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -31,22 +31,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from _measure import PEAK_GB
 
 _MEASURE = """
-import json, resource, sys, time
+import json, sys, time
 
-def peak_gb():
-    # VmHWM: this process's own high-water mark (ru_maxrss would include the parent's memory
-    # at the fork, which Linux carries across exec)
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
+{peak_gb}
 t = time.perf_counter()
 {body}
 print(json.dumps({{"seconds": time.perf_counter() - t,
@@ -56,8 +46,9 @@ print(json.dumps({{"seconds": time.perf_counter() - t,
 
 def measure(body: str) -> dict[str, float]:
     """Seconds and peak memory of ``body`` run in a fresh interpreter (imports excluded)."""
-    out = subprocess.run([sys.executable, "-c", _MEASURE.format(body=body)], check=True,
-                         capture_output=True, text=True)
+    code = _MEASURE.format(body=body, peak_gb=PEAK_GB)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

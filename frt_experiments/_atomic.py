@@ -22,7 +22,7 @@ from pathlib import Path
 from frt_experiments._limits import load_json_text
 
 __all__ = ["CommitInterruptedError", "FileSet", "atomic_path", "complete_interrupted",
-           "files_together", "remove_stale_outputs", "sha256_file", "stale_temporaries",
+           "files_together", "sha256_file", "stale_temporaries",
            "write_bytes_atomic", "write_text_atomic"]
 
 
@@ -279,28 +279,3 @@ def stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
     prefix = f".{p.name}"
     return sorted(p.parent / n for n in names
                   if n.startswith(prefix) and _TEMP.fullmatch(n[len(prefix):]))
-
-
-def remove_stale_outputs(directory: str | os.PathLike[str], names: Iterable[str],
-                         written: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Remove the files among ``names`` in ``directory`` that this run did not write.
-
-    A command that writes into an output directory knows its own output names; a file of one
-    of those names that this run did not write (``written``) is left from an earlier run
-    (``sequential.csv`` of an earlier monitored analysis beside new results) and is removed,
-    with the temporary files a killed run left for any of them. Other files are not touched.
-    Returns the removed paths.
-    """
-    d = Path(directory)
-    keep = {Path(p).resolve() for p in written}
-    removed = []
-    for name in names:
-        target = d / name
-        for tmp in stale_temporaries(target):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-        if target.resolve() in keep or not (target.is_file() or target.is_symlink()):
-            continue
-        target.unlink(missing_ok=True)
-        removed.append(target)
-    return removed

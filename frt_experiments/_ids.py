@@ -7,18 +7,32 @@ the same lookup 3-4 times faster. These two helpers are the one place that knows
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["arm_codes", "arrow_strings", "positions"]
+__all__ = ["arm_codes", "arrow_strings", "isin", "positions"]
 
 
 def arrow_strings(s: pd.Series) -> pa.Array:
     """A column of ids as an Arrow string array (zero-copy for Arrow-backed columns)."""
     arr = pa.array(s.astype("string[pyarrow]"))
     return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+
+
+def isin(values: pd.Series, among: pd.Series | pd.Index | Iterable[Any]) -> np.ndarray:
+    """Mask of ``values`` (as text) found among ``among``; missing values are never found.
+
+    pandas' ``isin`` on Arrow-backed text walks ``among`` in Python (13 s for 2,000,000 ids).
+    """
+    pool = among if isinstance(among, pd.Series | pd.Index) else [str(v) for v in among]
+    found = pc.is_in(arrow_strings(pd.Series(values)),
+                     value_set=arrow_strings(pd.Series(pool, dtype="string")), skip_nulls=True)
+    return np.asarray(found.fill_null(False), dtype=bool)
 
 
 def positions(values: pa.Array, keys: pa.Array) -> np.ndarray:

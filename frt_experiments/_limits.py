@@ -37,9 +37,14 @@ from frt_experiments.errors import DataError, Problem, ScenarioError, shown
 
 __all__ = [
     "MAX_CONFIG_BYTES",
+    "MAX_EPOCH_SECONDS",
     "MAX_NESTING",
     "MAX_TIMESTAMP_CHARS",
+    "OUT_OF_RANGE_RULE",
     "TIMESTAMP_RANGE",
+    "TIMESTAMP_RANGE_TEXT",
+    "TOO_DEEP_RULE",
+    "TOO_LONG_RULE",
     "check_flat_parquet",
     "check_timestamp_text",
     "load_json_text",
@@ -57,7 +62,12 @@ MAX_TIMESTAMP_CHARS = 64
 #: The first and last instants a timestamp can hold (nanoseconds since 1970 in 64 bits).
 TIMESTAMP_RANGE = (pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC"))
 #: The rule a timestamp outside :data:`TIMESTAMP_RANGE` breaks, phrased to follow "N rows are".
-OUT_OF_RANGE_RULE = ("outside the years a timestamp can hold (1677-09-21 to 2262-04-11 UTC; "
+#: That range as people read it.
+TIMESTAMP_RANGE_TEXT = (f"{TIMESTAMP_RANGE[0]:%Y-%m-%d} to {TIMESTAMP_RANGE[1]:%Y-%m-%d} UTC")
+#: The largest whole number of seconds since 1970 (either way) safely within
+#: :data:`TIMESTAMP_RANGE` (a second inside, so converting to nanoseconds cannot overflow).
+MAX_EPOCH_SECONDS = int(min(-TIMESTAMP_RANGE[0].timestamp(), TIMESTAMP_RANGE[1].timestamp())) - 1
+OUT_OF_RANGE_RULE = (f"outside the years a timestamp can hold ({TIMESTAMP_RANGE_TEXT}; "
                      "a mistyped year?)")
 #: The rule a too long timestamp breaks, phrased to follow "N rows are".
 TOO_LONG_RULE = (f"longer than {MAX_TIMESTAMP_CHARS} characters (not a timestamp; "

@@ -47,7 +47,7 @@ from frt_experiments._atomic import (
 )
 from frt_experiments._limits import load_json_text
 from frt_experiments._version import __version__
-from frt_experiments.errors import Problem
+from frt_experiments.errors import DataError, Problem
 
 if sys.platform != "win32":
     import fcntl
@@ -331,6 +331,17 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
     if not ok:
         return None
     return {**record, "files": files, "outputs": outputs}
+
+
+def require_manifest(paths: Iterable[str | os.PathLike[str] | None]) -> None:
+    """:func:`check_manifest` for a command that reads the files: its problems raised.
+
+    Raises:
+        DataError: A file is not the set its manifest lists, naming it.
+    """
+    problems = check_manifest(paths)
+    if problems:
+        raise DataError(problems)
 
 
 def check_manifest(paths: Iterable[str | os.PathLike[str] | None]) -> list[Problem]:

@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from frt_experiments import schema
 from frt_experiments._limits import check_flat_parquet
 from frt_experiments.errors import DataError, DataWarning, Problem
+from frt_experiments.ingest import _read
 
 __all__ = ["Scan", "scan_table"]
 
@@ -118,13 +119,7 @@ def scan_table(path: str | Path, table: str, *, timezone: str | None = None,
     if table not in schema.TABLES:
         raise ValueError(f"table must be one of {', '.join(schema.TABLES)}, got {table!r}")
     schema.check_timezone(timezone)
-    p = Path(path)
-    if not p.exists():
-        raise DataError([Problem(p.name, None, f"file not found ({p})")])
-    if p.is_dir():
-        raise DataError([Problem(p.name, None, f"is a directory, not a file ({p})")])
-    if p.stat().st_size == 0:
-        raise DataError([Problem(p.name, None, "file is empty")])
+    p = schema.check_file(path)
     parquet = p.suffix.lower() == ".parquet"
     scan = Scan(p.name, table, csv=not parquet)
     try:
@@ -149,8 +144,6 @@ class _UnstreamableError(Exception):
 # ----------------------------------------------------------------------------- readers
 def _csv_batches(p: Path) -> Iterator[tuple[pd.DataFrame, list[Problem]]] | None:
     """Batches of a UTF-8 CSV file as text frames; ``None`` for the dialects read whole."""
-    from frt_experiments.ingest import _read  # noqa: PLC0415 (ingest imports schema)
-
     if _read.is_excel(p):
         return None
     with p.open("rb") as fh:
@@ -178,9 +171,7 @@ def _csv_batches(p: Path) -> Iterator[tuple[pd.DataFrame, list[Problem]]] | None
 
 def _csv_iter(p: Path, header: list[str], delim: str
               ) -> Iterator[tuple[pd.DataFrame, list[Problem]]]:
-    dups = sorted({h for h in header if header.count(h) > 1})
-    if dups:
-        raise DataError([Problem(p.name, None, f"duplicate columns {', '.join(dups)}")])
+    schema.duplicate_columns(p.name, header)
     width = len(header)
     short: list[int] = []
     long: list[int] = []
@@ -217,13 +208,8 @@ def _csv_iter(p: Path, header: list[str], delim: str
             # one record larger than a block, or a header without a line end: read whole
             raise _UnstreamableError from exc
         raise
-    found = []
-    if short:
-        found.append(Problem(p.name, None, f"shorter than the header (fewer than {width} "
-                             "fields)", len(short), tuple(short[:5]), "lines"))
-    if long:
-        found.append(Problem(p.name, None, f"longer than the header (more than {width} "
-                             "fields)", len(long), tuple(long[:5]), "lines"))
+    found = ([_read.short_rows_problem(p.name, short, width)] if short else []) + (
+        [_read.long_rows_problem(p.name, long, width)] if long else [])
     if found:
         yield pd.DataFrame(columns=header), found
 

@@ -48,10 +48,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
 from frt_experiments import schema
+from frt_experiments._ids import isin
 from frt_experiments._limits import check_flat_parquet
 from frt_experiments._spreadsheet import neutralise
 from frt_experiments.balance import SRMResult, covariate_balance, sample_ratio_mismatch
@@ -66,7 +66,6 @@ from frt_experiments.ledger import (
     REASON,
     atomic_csv,
     design_record,
-    isin,
     ledger_lock,
     read_ledger,
     recover,
@@ -133,9 +132,16 @@ def hash_buckets(customer_ids: Iterable[Any], salt: str) -> np.ndarray:
 def _check_experiment(experiment: object) -> None:
     if not isinstance(experiment, str) or not experiment.strip():
         raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
-    if experiment != experiment.strip():  # the tables strip text: it would not read back
-        raise ValueError(f"experiment: {experiment!r} has spaces around it (canonical tables "
-                         "strip them, so it would not read back as itself)")
+    _check_unpadded("experiment", [experiment])
+
+
+def _check_unpadded(name: str, values: Sequence[str]) -> None:
+    """Names written into the tables, which strip text: one with spaces around it would not
+    read back as itself."""
+    spaced = [v for v in values if v != v.strip()]
+    if spaced:
+        raise ValueError(f"{name}: {spaced[0]!r} has spaces around it (canonical tables strip "
+                         "them, so it would not read back as itself)")
 
 
 def _weights(arms: Sequence[str], weights: Sequence[float] | np.ndarray
@@ -145,10 +151,7 @@ def _weights(arms: Sequence[str], weights: Sequence[float] | np.ndarray
         raise ValueError(f"arms: need at least two arms, got {arms_t!r}")
     if not all(isinstance(a, str) and a.strip() for a in arms_t):
         raise ValueError(f"arms: every arm must be a non-empty string, got {arms_t!r}")
-    spaced = [a for a in arms_t if a != a.strip()]
-    if spaced:  # the tables strip text: the arm would not read back as itself
-        raise ValueError(f"arms: {spaced[0]!r} has spaces around it (canonical tables strip "
-                         "them, so it would not read back as itself)")
+    _check_unpadded("arms", arms_t)
     if len(set(arms_t)) != len(arms_t):
         raise ValueError(f"arms: names must be unique, got {arms_t!r}")
     w = np.asarray(weights, dtype=np.float64)
@@ -425,10 +428,10 @@ def _screen(cust: pd.DataFrame, rule: dict[str, Any], ceiling: float | None) -> 
         reason[(cust[schema.MONTHLY_SPEND] > ceiling).to_numpy()] = "spend above ceiling"
     seg = cust[schema.SEGMENT] if schema.SEGMENT in cust.columns else None
     if rule["include_segments"] is not None and seg is not None:
-        out = ~_isin(seg, rule["include_segments"])
+        out = ~isin(seg, rule["include_segments"])
         reason[out & (reason == "")] = "segment not included"
     if rule["exclude_segments"] is not None and seg is not None:
-        out = _isin(seg, rule["exclude_segments"])
+        out = isin(seg, rule["exclude_segments"])
         reason[out & (reason == "")] = "segment excluded"
     return reason
 
@@ -445,14 +448,6 @@ def _warn_absent_segments(cust: pd.DataFrame, rule: dict[str, Any], source: str)
                           f"{', '.join(map(repr, absent))} (segments present: "
                           f"{', '.join(map(repr, sorted(present))) or 'none'})",
                           DataWarning, stacklevel=3)
-
-
-def _isin(values: pd.Series, among: Iterable[Any]) -> np.ndarray:
-    """Boolean mask of ``values`` (text) found in ``among``; missing values are not found."""
-    pool = among if isinstance(among, pd.Series | pd.Index) else [str(v) for v in among]
-    arr = pa.array(pd.Series(values).astype("string")).cast(pa.large_string())
-    ref = pa.array(pd.Series(pool, dtype="string")).cast(pa.large_string())
-    return np.asarray(pc.is_in(arr, value_set=ref).fill_null(False), dtype=bool)
 
 
 def _timestamp(assigned_at: Any) -> pd.Timestamp:

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments._atomic import write_text_atomic
 from frt_experiments._outputs import output_set, stage_document
+from frt_experiments.decision import TRUST_FILE
 from frt_experiments.errors import FrtWarning
 from frt_experiments.report import build_report
 from frt_experiments.simulate.trial import OUTPUTS as TRIAL_OUTPUTS
@@ -40,7 +40,7 @@ __all__ = ["DemoOutput", "run_demo"]
 
 _STAGES = ("simulate", "assign", "analyse", "staff", "decide", "report")
 #: Every file frt demo writes (files of these names an earlier run left are removed).
-OUTPUTS = ("report.html", "report.md", "results.csv", "trust.json", "staffing_curve.csv",
+OUTPUTS = ("report.html", "report.md", "results.csv", TRUST_FILE, "staffing_curve.csv",
            *(f"figures/{n}.png" for n in ("forest", "frt_distribution", "csat_by_frt",
                                           "questions", "staffing_curve")),
            *(f"data/{n}" for n in TRIAL_OUTPUTS))
@@ -106,7 +106,7 @@ def run_demo(
     """
     from frt_experiments.analysis import analyze  # noqa: PLC0415 (heavy imports, lazily)
     from frt_experiments.assignment import assign  # noqa: PLC0415
-    from frt_experiments.decision import TRUST_FILE, decide, trust_json  # noqa: PLC0415
+    from frt_experiments.decision import decide, trust_json  # noqa: PLC0415
     from frt_experiments.diagnostics import (  # noqa: PLC0415
         default_calendar,
         describe_calendar,
@@ -256,11 +256,6 @@ def _same_assignment(ours: pd.DataFrame, simulated: pd.DataFrame) -> None:
     if not a.index.equals(b.index) or not (a.to_numpy() == b.to_numpy()).all():
         raise RuntimeError("frt demo: assign() did not reproduce the simulator's assignment "
                            f"({len(a):,} vs {len(b):,} customers); please report this")
-
-
-def write_table_csv(df: pd.DataFrame, path: Path) -> Path:
-    """Write a plain CSV atomically (temporary file, then rename)."""
-    return write_text_atomic(path, df.to_csv(index=False))
 
 
 def with_expected(result: Any, expected: dict[str, float]) -> pd.DataFrame:

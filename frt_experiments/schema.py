@@ -200,6 +200,9 @@ CONVERSATIONS = TableSpec(
 TABLES: dict[str, TableSpec] = {t.name: t for t in (CUSTOMERS, ASSIGNMENTS, CONVERSATIONS)}
 #: The rule a repeated key breaks, per table (the key of assignments is the customer within
 #: its experiment).
+#: The rule rows of conversations or assignments break when their customer is not in the
+#: customers table (``customers`` is that table's name).
+UNKNOWN_CUSTOMERS_RULE = "of customers not in {customers}"
 DUPLICATE_RULES = {"customers": "repeating an earlier customer_id",
                    "assignments": "customers assigned twice in the same experiment",
                    "conversations": "repeating an earlier conversation_id"}
@@ -690,6 +693,33 @@ def check_timezone(timezone: str | None, *, name: str = "timezone") -> None:
                          "such as 'America/New_York')") from exc
 
 
+def check_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a :class:`~pathlib.Path` of an existing, non-empty file.
+
+    Raises:
+        DataError: The file is missing, a directory or empty.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError([Problem(p.name, None, f"file not found ({p})")])
+    if p.is_dir():
+        raise DataError([Problem(p.name, None, f"is a directory, not a file ({p})")])
+    if p.stat().st_size == 0:
+        raise DataError([Problem(p.name, None, "file is empty")])
+    return p
+
+
+def duplicate_columns(name: str, header: list[str]) -> None:
+    """Refuse a header naming a column twice.
+
+    Raises:
+        DataError: Naming the file and the repeated columns.
+    """
+    dups = sorted({h for h in header if header.count(h) > 1})
+    if dups:
+        raise DataError([Problem(name, None, f"duplicate columns {', '.join(dups)}")])
+
+
 def read_table(
     path: str | os.PathLike[str], table: str, *, timezone: str | None = None,
 ) -> pd.DataFrame:
@@ -706,14 +736,8 @@ def read_table(
     if table not in TABLES:
         raise ValueError(f"table must be one of {', '.join(TABLES)}, got {table!r}")
     check_timezone(timezone)
-    p = Path(path)
+    p = check_file(path)
     name = p.name
-    if not p.exists():
-        raise DataError([Problem(name, None, f"file not found ({p})")])
-    if p.is_dir():
-        raise DataError([Problem(name, None, f"is a directory, not a file ({p})")])
-    if p.stat().st_size == 0:
-        raise DataError([Problem(name, None, "file is empty")])
     csv = p.suffix.lower() != ".parquet"
     # Any CSV dialect (BOM, UTF-16, ';' or tab, bare carriage returns) or an Excel sheet.
     from frt_experiments.ingest import _read  # noqa: PLC0415 (ingest imports schema)
@@ -725,9 +749,7 @@ def read_table(
             text, _, _ = _read.decode(p)
             delim = _read.sniff_delimiter(text)
             header = _csv_header(text, delim)
-            dups = sorted({h for h in header if header.count(h) > 1})
-            if dups:
-                raise DataError([Problem(name, None, f"duplicate columns {', '.join(dups)}")])
+            duplicate_columns(name, header)
             with warnings.catch_warnings():
                 # a row longer than the header: pandas would drop its extra fields
                 warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -774,8 +796,9 @@ def _long_rows(p: Path, text: str, delimiter: str, width: int) -> Problem:
                 lines.append(line)
     except _StrayQuoteError as exc:
         return Problem(p.name, None, STRAY_QUOTE_RULE, 1, (exc.line,), "lines")
-    return Problem(p.name, None, f"longer than the header (more than {width} fields)",
-                   len(lines), tuple(lines[:5]), "lines")
+    from frt_experiments.ingest._read import long_rows_problem  # noqa: PLC0415 (see read_table)
+
+    return long_rows_problem(p.name, lines, width)
 
 
 def _csv_header(text: str, delimiter: str) -> list[str]:
@@ -830,7 +853,7 @@ def check_tables(
                 continue
             bag = _Collector(names[label], csv_lines=names[label].endswith(".csv"))
             bag.rows(CUSTOMER_ID, ~df[CUSTOMER_ID].isin(known).to_numpy(),
-                     f"of customers not in {names['customers']}")
+                     UNKNOWN_CUSTOMERS_RULE.format(customers=names["customers"]))
             problems.extend(bag.problems)
     if conversations is not None and window is not None:
         start, end = (pd.Timestamp(w) for w in window)

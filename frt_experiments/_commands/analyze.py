@@ -11,7 +11,7 @@ import pandas as pd
 
 from frt_experiments import schema
 from frt_experiments._commands._args import add_calendar_options, check_output_dir, desk_calendar
-from frt_experiments._outputs import check_manifest, output_set
+from frt_experiments._outputs import output_set, require_manifest
 from frt_experiments.analysis import analyze
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import TRUST_FILE, trust_json
@@ -118,9 +118,7 @@ def run(args: argparse.Namespace) -> int:
                          f"{args.look}, got {len(information)}")
     weights, weights_source = _design_weights(args, plan)
     # tables of one frt simulate run: refuse one changed or mixed in from another run
-    mixed = check_manifest([args.customers, args.conversations, args.assignments])
-    if mixed:
-        raise DataError(mixed)
+    require_manifest([args.customers, args.conversations, args.assignments])
     customers = read_table(args.customers, "customers")
     conversations = read_table(args.conversations, "conversations", timezone=args.timezone)
     assignments = read_table(args.assignments, "assignments", timezone=args.timezone)

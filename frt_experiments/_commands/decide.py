@@ -14,7 +14,7 @@ from frt_experiments._commands._args import (
     check_not_an_input,
     check_output_file,
 )
-from frt_experiments._outputs import check_manifest
+from frt_experiments._outputs import require_manifest
 from frt_experiments.decision import TRUST_FILE, decide
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.plan import read_plan
@@ -60,9 +60,7 @@ def read_results(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError([Problem(name, None, "file is empty (expected results.csv of "
                                  "`frt analyze`)")])
-    mixed = check_manifest([path])  # the results of the set frt analyze wrote beside it
-    if mixed:
-        raise DataError(mixed)
+    require_manifest([path])  # the results of the set frt analyze wrote beside it
     try:
         table = pd.read_csv(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:

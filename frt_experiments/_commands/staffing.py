@@ -26,7 +26,7 @@ from frt_experiments._commands._args import (
     seed,
 )
 from frt_experiments._commands.decide import check_results, read_results, source_named
-from frt_experiments._outputs import check_manifest, output_set
+from frt_experiments._outputs import output_set, require_manifest
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import decide, read_trust_record
 from frt_experiments.errors import DataError, DataWarning, Problem
@@ -198,9 +198,7 @@ def _cli_errors(command: str, options: tuple[tuple[str, str], ...]
 
 
 def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
-    mixed = check_manifest([args.conversations, args.assignments])
-    if mixed:
-        raise DataError(mixed)
+    require_manifest([args.conversations, args.assignments])
     conv = read_table(args.conversations, "conversations", timezone=args.timezone)
     asg = read_table(args.assignments, "assignments", timezone=args.timezone)
     known = _arms(args)

@@ -11,7 +11,7 @@ import pandas as pd
 from frt_experiments._outputs import check_manifest
 from frt_experiments._stream import Scan, scan_table, unknown
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.schema import CUSTOMER_ID, _Collector
+from frt_experiments.schema import CUSTOMER_ID, UNKNOWN_CUSTOMERS_RULE, _Collector
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
             if ids is None:
                 continue
             bag = _Collector(names[table], csv_lines=scans[table].csv)
-            bag.rows(CUSTOMER_ID, unknown(ids, known), f"of customers not in {names['customers']}")
+            bag.rows(CUSTOMER_ID, unknown(ids, known),
+                     UNKNOWN_CUSTOMERS_RULE.format(customers=names["customers"]))
             problems.extend(bag.problems)
     if problems:
         raise DataError(problems)

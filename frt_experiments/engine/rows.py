@@ -40,12 +40,16 @@ import pyarrow.compute as pc
 from frt_experiments import schema
 from frt_experiments.engine import execute, timestamp
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.metrics import CONVERSATIONS, EXPOSURE_DAYS, HANDLE_HOURS, RATED, SATISFIED
+from frt_experiments.metrics import (
+    _SECONDS_PER_DAY,
+    CONVERSATIONS,
+    EXPOSURE_DAYS,
+    HANDLE_HOURS,
+    RATED,
+    SATISFIED,
+)
 
 __all__ = ["customer_rows", "fetch_rows"]
-
-_SECONDS_PER_DAY = 86_400.0
-
 
 def _check_columns(name: str, table: ir.Table, spec: schema.TableSpec) -> None:
     if not isinstance(table, ir.Table):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import _limits, schema
-from frt_experiments.errors import DataError, DataWarning, Problem, shorten, shown
+from frt_experiments.errors import MAX_ROWS_SHOWN, DataError, DataWarning, Problem, shorten, shown
 from frt_experiments.ingest import _read
 
 __all__ = ["BILLING_KEYS", "ImportResult"]
@@ -271,6 +271,11 @@ def _number_id(v: float | int | np.integer | np.floating) -> str | None:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
+def _rows(index: Any) -> tuple[int, ...]:
+    """The first offending rows a message shows."""
+    return tuple(int(i) for i in index[:MAX_ROWS_SHOWN])
+
+
 def numbers(s: pd.Series, *, source: str, name: str, what: str = "numbers") -> pd.Series:
     """An export's numeric column as float64 (missing where empty).
 
@@ -286,7 +291,7 @@ def numbers(s: pd.Series, *, source: str, name: str, what: str = "numbers") -> p
         lines = source.lower().endswith((".csv", ".xlsx", ".xlsm", ".tsv", ".txt"))
         where = s.index[bad] if lines else np.flatnonzero(bad)
         raise DataError([Problem(source, name, f"not {what}", int(bad.sum()),
-                                 tuple(int(i) for i in where[:5]),
+                                 _rows(where),
                                  "lines" if lines else "rows")])
     return num
 
@@ -312,7 +317,7 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
     too_long = (text.str.len() > _limits.MAX_TIMESTAMP_CHARS).fillna(False).to_numpy(bool)
     if too_long.any():
         raise DataError([Problem(source, name, _limits.TOO_LONG_RULE, int(too_long.sum()),
-                                 tuple(int(i) for i in s.index[too_long][:5]), location)])
+                                 _rows(s.index[too_long]), location)])
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
     outside = np.zeros(len(s), bool)
     num = pd.to_numeric(text, errors="coerce")
@@ -320,7 +325,8 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
     if epoch.any():
         seconds = num[epoch].astype("float64")
         # beyond the years a timestamp holds (2262), as seconds since 1970
-        far = ~np.isfinite(seconds.to_numpy()) | (seconds.abs().to_numpy() > 9.2e9)
+        far = ~np.isfinite(seconds.to_numpy()) | (
+            seconds.abs().to_numpy() > _limits.MAX_EPOCH_SECONDS)
         outside[np.flatnonzero(epoch)[far]] = True
         parsed = pd.to_datetime(seconds.mask(far), unit="s", utc=True)
         outside[epoch] |= _limits.out_of_range(parsed)
@@ -329,7 +335,7 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
     if date_format is None:  # a date alone is refused, a word (now, today) is not parseable
         date_only, no_time = schema.timestamp_shapes(text.where(rest))
         if date_only.any():
-            rows = tuple(int(i) for i in s.index[date_only][:5])
+            rows = _rows(s.index[date_only])
             raise DataError([Problem(source, name, f"{schema.DATE_ONLY_RULE}; for an export of "
                                      "dates give the date format where the importer takes "
                                      "one (--date-format '%Y-%m-%d')",
@@ -360,15 +366,15 @@ def timestamps(s: pd.Series, *, source: str, name: str, timezone: str = "UTC",
                     seen[name] = None
             for mask, rule in zip((gap, repeat), schema.dst_rules(timezone), strict=True):
                 if mask.any():
-                    rows = tuple(int(i) for i in text[naive].index[mask][:5])
+                    rows = _rows(text[naive].index[mask])
                     warnings.warn(str(Problem(source, name, rule, int(mask.sum()), rows,
                                               location)), DataWarning, stacklevel=2)
     if outside.any():
         raise DataError([Problem(source, name, _limits.OUT_OF_RANGE_RULE, int(outside.sum()),
-                                 tuple(int(i) for i in s.index[outside][:5]), location)])
+                                 _rows(s.index[outside]), location)])
     bad = text.notna().to_numpy() & out.isna().to_numpy()
     if bad.any():
-        rows = tuple(int(i) for i in s.index[bad][:5])
+        rows = _rows(s.index[bad])
         hint = f" with the date format {shown(date_format)}" if date_format is not None else ""
         raise DataError([Problem(source, name, f"not parseable as timestamps{hint}",
                                  int(bad.sum()), rows, location)])

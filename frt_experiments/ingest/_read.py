@@ -255,6 +255,11 @@ def short_rows_problem(name: str, rows: list[int], width: int) -> Problem:
                    len(rows), tuple(rows[:5]), "lines")
 
 
+def long_rows_problem(name: str, rows: list[int], width: int) -> Problem:
+    return Problem(name, None, f"longer than the header (more than {width} fields)",
+                   len(rows), tuple(rows[:5]), "lines")
+
+
 def decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Columns of a ``;`` file whose every value is a number with a decimal comma (``12,5``,
     as Excel writes them in such locales) with decimal points; and their names."""

@@ -32,7 +32,13 @@ from typing import Any
 
 import pandas as pd
 
-from frt_experiments._limits import TIMESTAMP_RANGE, check_timestamp_text, parse_toml, read_toml
+from frt_experiments._limits import (
+    TIMESTAMP_RANGE,
+    TIMESTAMP_RANGE_TEXT,
+    check_timestamp_text,
+    parse_toml,
+    read_toml,
+)
 from frt_experiments.errors import ScenarioError, shorten, shown
 
 __all__ = ["PRESETS", "Scenario", "load_scenario", "scenario_to_toml"]
@@ -270,8 +276,8 @@ def _window_problems(w: Window) -> list[str]:
     hi = start + pd.DateOffset(months=math.ceil(w.months) + 12)
     if lo < TIMESTAMP_RANGE[0] or hi > TIMESTAMP_RANGE[1]:
         return [f"window.start = {shown(w.start)}: the simulated window, its pre-period and a "
-                "year after its end must fall within the years a timestamp can hold "
-                "(1677-09-21 to 2262-04-11 UTC)"]
+                f"year after its end must fall within the years a timestamp can hold "
+                f"({TIMESTAMP_RANGE_TEXT})"]
     return []
 
 

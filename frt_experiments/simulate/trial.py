@@ -83,8 +83,7 @@ class SimulatedTrial:
 
 
 #: Every file a simulated trial writes into its directory (either format's tables).
-OUTPUTS = (*(f"{t}.{f}" for t in ("customers", "assignments", "conversations")
-             for f in ("csv", "parquet")), "scenario.toml")
+OUTPUTS = (*(f"{t}.{f}" for t in schema.TABLES for f in ("csv", "parquet")), "scenario.toml")
 
 _WHOLE_NUMBERS = (schema.HANDLE_SECONDS, *schema.PRE_COVARIATES,
                   schema.FIRST_RESPONSE_BUSINESS_SECONDS)
