@@ -175,15 +175,13 @@ def covariate_balance(
     order = list(arms) if arms is not None else (
         [schema.CONTROL_ARM, *sorted(a for a in present if a != schema.CONTROL_ARM)]
         if schema.CONTROL_ARM in present else sorted(present))
-    columns = ["covariate", "control_arm", "treatment_arm", "n_control", "n_treatment",
-               "control", "treatment", "control_sd", "treatment_sd", "smd", "imbalanced"]
     # Hashed join of the assigned customers to their covariates (absent customers drop out).
     pos = positions(arrow_strings(assignments[schema.CUSTOMER_ID]),
                     arrow_strings(cov[schema.CUSTOMER_ID]))
     code = pd.Categorical(arm, categories=order).codes
     found = pos >= 0
     if len(order) < 2 or not names or not found.any():
-        return pd.DataFrame({c: [] for c in columns})
+        return pd.DataFrame({c: [] for c in BALANCE_COLUMNS})
     pos, code = pos[found], code[found]
     # count, mean and sample variance of each covariate (rows) in each arm (columns).
     count = np.zeros((len(names), len(order)))
@@ -198,20 +196,7 @@ def covariate_balance(
                 mean[i, k] = v.mean()
             if v.size > 1:
                 var[i, k] = v.var(ddof=1)
-    frames = []
-    for k, arm_name in enumerate(order[1:], start=1):
-        pooled = np.sqrt((var[:, k] + var[:, 0]) / 2)
-        diff = mean[:, k] - mean[:, 0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            smd = np.where(pooled > 0, diff / pooled, np.where(diff == 0, 0.0, np.inf * diff))
-        frames.append(pd.DataFrame({
-            "covariate": names, "control_arm": order[0], "treatment_arm": arm_name,
-            "n_control": count[:, 0].astype("int64"), "n_treatment": count[:, k].astype("int64"),
-            "control": mean[:, 0], "treatment": mean[:, k],
-            "control_sd": np.sqrt(var[:, 0]), "treatment_sd": np.sqrt(var[:, k]), "smd": smd,
-            "imbalanced": np.abs(smd) > threshold,
-        }))
-    out = pd.concat(frames, ignore_index=True)
+    out = balance_table(names, order, count, mean, var, threshold=threshold)
     if warn and out["imbalanced"].any():
         bad = out[out["imbalanced"]]
         listed = ", ".join(f"{r.covariate} {r.treatment_arm} vs {r.control_arm} "
@@ -219,3 +204,30 @@ def covariate_balance(
         warnings.warn(f"covariate imbalance above |SMD| {threshold}: {listed}",
                       BalanceWarning, stacklevel=2)
     return out
+
+
+#: Columns of :func:`covariate_balance`'s table.
+BALANCE_COLUMNS = ("covariate", "control_arm", "treatment_arm", "n_control", "n_treatment",
+                   "control", "treatment", "control_sd", "treatment_sd", "smd", "imbalanced")
+
+
+def balance_table(names: Sequence[str], order: Sequence[str], count: np.ndarray,
+                  mean: np.ndarray, var: np.ndarray, *, threshold: float = SMD_THRESHOLD
+                  ) -> pd.DataFrame:
+    """:func:`covariate_balance`'s table from each covariate's (rows) count, mean and sample
+    variance in each arm (columns, control first): shared with the engine's diagnostics, which
+    compute the moments where the data live."""
+    frames = []
+    for k, arm_name in enumerate(order[1:], start=1):
+        pooled = np.sqrt((var[:, k] + var[:, 0]) / 2)
+        diff = mean[:, k] - mean[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            smd = np.where(pooled > 0, diff / pooled, np.where(diff == 0, 0.0, np.inf * diff))
+        frames.append(pd.DataFrame({
+            "covariate": list(names), "control_arm": order[0], "treatment_arm": arm_name,
+            "n_control": count[:, 0].astype("int64"), "n_treatment": count[:, k].astype("int64"),
+            "control": mean[:, 0], "treatment": mean[:, k],
+            "control_sd": np.sqrt(var[:, 0]), "treatment_sd": np.sqrt(var[:, k]), "smd": smd,
+            "imbalanced": np.abs(smd) > threshold,
+        }))
+    return pd.concat(frames, ignore_index=True)

@@ -533,6 +533,25 @@ class BusinessCalendar:
         Raises:
             ValueError: Opening hours not on whole seconds (every boundary must be).
         """
+        return self.clock_tables(start, end)["steps"]
+
+    def clock_tables(self, start: Any, end: Any) -> dict[str, pd.DataFrame]:
+        """:meth:`step_table` with two more tables on the same business clock (one origin),
+        for deadlines in an engine:
+
+        - ``days``: one row per business day, ``b_lo_s`` and ``b_hi_s`` (the business clock at
+          its opening and at its close) and ``next_len_s`` (the business seconds of the next
+          business day). :meth:`add_business_days` by one is then, for an instant with clock
+          ``b`` in ``[b_lo_s, b_hi_s)``: the clock ``b_hi_s + min(b - b_lo_s, next_len_s)``.
+        - ``dates``: one row per local date, ``lo_s`` and ``hi_s`` (its UTC bounds: the first
+          instant of the date and of the next), ``due_s`` (the close of the first business day
+          after it, :meth:`end_of_next_business_day`) and ``due_b_s`` (the business clock
+          there).
+
+        All in whole seconds since 1970-01-01 UTC; see :meth:`step_table` for ``steps``.
+        Local dates are taken as monotone in UTC (true of every zone whose clocks do not go
+        back across midnight).
+        """
         lo, hi = (int(self._ns([pd.Timestamp(x)])[0]) for x in (start, end))
         if hi < lo:
             lo, hi = hi, lo
@@ -548,8 +567,21 @@ class BusinessCalendar:
         edge = np.int64(2**62)
         lo_s = np.concatenate([[-edge], open_s[1:]])
         hi_s = np.concatenate([open_s[1:], [edge]])
-        return pd.DataFrame({"lo_s": lo_s, "hi_s": hi_s, "open_s": open_s, "close_s": close_s,
-                             "cum_s": cum_s}).astype("int64")
+        steps = pd.DataFrame({"lo_s": lo_s, "hi_s": hi_s, "open_s": open_s, "close_s": close_s,
+                              "cum_s": cum_s}).astype("int64")
+        b_lo = sp.bday_cum // _SEC_NS
+        b_hi = (sp.bday_cum + sp.bday_len) // _SEC_NS
+        days = pd.DataFrame({"b_lo_s": b_lo[:-1], "b_hi_s": b_hi[:-1],
+                             "next_len_s": sp.bday_len[1:] // _SEC_NS}).astype("int64")
+        local = np.arange(sp.lo_day, sp.hi_day, dtype=np.int64)
+        bounds = self._localize(np.arange(sp.lo_day, sp.hi_day + 1, dtype=np.int64) * _DAY_NS)
+        p = np.searchsorted(sp.bday, local, side="right")
+        ok = p < len(sp.bday)
+        q = p[ok]
+        dates = pd.DataFrame({"lo_s": bounds[:-1][ok] // _SEC_NS, "hi_s": bounds[1:][ok] // _SEC_NS,
+                              "due_s": sp.bday_close[q] // _SEC_NS,
+                              "due_b_s": b_hi[q]}).astype("int64")
+        return {"steps": steps, "days": days, "dates": dates}
 
     @staticmethod
     def _ns(x: Any) -> np.ndarray:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
-from scipy import stats
+from scipy import stats as stats_
 
 from frt_experiments import schema
 from frt_experiments._ids import arrow_strings, positions
@@ -52,8 +52,9 @@ from frt_experiments.errors import (
     SampleRatioMismatchWarning,
     TreatmentNotDeliveredWarning,
 )
+from frt_experiments.metrics import ArmStatistics, arm_statistics
 from frt_experiments.policy import FrtPolicy, attainment_by_code, default_policies
-from frt_experiments.stats.ratio import delta_ratio
+from frt_experiments.stats.ratio import RatioEstimate, ratio_from_moments
 from frt_experiments.stats.tests import two_proportion_ztest
 
 __all__ = ["RESPONSE_RATE_THRESHOLD", "Diagnostics", "default_calendar", "describe_calendar",
@@ -248,28 +249,47 @@ def _rates(pos: np.ndarray, rated: np.ndarray, code: np.ndarray, control: str,
     """Response rates from each conversation's customer position ``pos`` (-1: none), whether it
     was ``rated``, and each customer's arm ``code`` (0 control, 1 treatment, -1 other)."""
     hit = pos >= 0
-    size = np.bincount(pos[hit], minlength=code.size).astype(float)
-    total = np.bincount(pos[hit], weights=rated[hit].astype(float), minlength=code.size)
-    rows, est = [], {}
-    for k, arm in enumerate((control, treatment)):
-        sel = code == k
-        x, y = size[sel], total[sel]
-        est[arm] = delta_ratio(y, x) if x.sum() > 0 and len(x) >= 2 else None
-        rows.append({schema.ARM: arm, "customers": int(sel.sum()), "conversations": int(x.sum()),
-                     "rated": int(y.sum()),
-                     "response_rate": y.sum() / x.sum() if x.sum() else np.nan})
+    rows = pd.DataFrame({
+        "arm": pd.Categorical.from_codes(code, categories=[control, treatment]),
+        "conversations": np.bincount(pos[hit], minlength=code.size).astype(float),
+        "rated": np.bincount(pos[hit], weights=rated[hit].astype(float), minlength=code.size)})
+    return rates_table(arm_statistics(rows, columns=["conversations", "rated"],
+                                      arms=[control, treatment]), control, treatment)
+
+
+def rates_table(stats: dict[str, ArmStatistics], control: str, treatment: str) -> pd.DataFrame:
+    """The response-rate table from each arm's per-customer moments of ``conversations`` and
+    ``rated`` (every conversation of the arm's customers; customers without one count with
+    zeros), as :attr:`Diagnostics.response_rates` holds it. Shared by :func:`diagnose` and
+    the engine's diagnostics."""
+    rows: list[dict[str, Any]] = []
+    est: dict[str, RatioEstimate | None] = {}
+    for arm in (control, treatment):
+        st = stats[arm]
+        n = st.n
+        x_sum, y_sum = (float(st.sums[st.index(c)]) for c in ("conversations", "rated"))
+        est[arm] = None
+        if x_sum > 0 and n >= 2:
+            i, j = st.index("rated"), st.index("conversations")
+            cov = st.cov
+            est[arm] = ratio_from_moments(n, mean_y=y_sum / n, mean_x=x_sum / n,
+                                          var_y=float(cov[i, i]), var_x=float(cov[j, j]),
+                                          cov_xy=float(cov[i, j]))
+        rows.append({schema.ARM: arm, "customers": int(n), "conversations": round(x_sum),
+                     "rated": round(y_sum),
+                     "response_rate": y_sum / x_sum if x_sum else np.nan})
     out = pd.DataFrame(rows)
     c, t = est[control], est[treatment]
     diff = out["response_rate"].iloc[1] - out["response_rate"].iloc[0]
     p_cluster = np.nan
     if c is not None and t is not None and c.variance + t.variance > 0:
         z = (t.ratio - c.ratio) / math.sqrt(c.variance + t.variance)
-        p_cluster = float(2 * stats.norm.sf(abs(z)))
+        p_cluster = float(2 * stats_.norm.sf(abs(z)))
     p_z = np.nan
-    n = out["conversations"].to_numpy()
+    n_conv = out["conversations"].to_numpy()
     k = out["rated"].to_numpy()
-    if (n > 0).all() and 0 < k.sum() < n.sum():
-        p_z = two_proportion_ztest(k[::-1], n[::-1]).p_value
+    if (n_conv > 0).all() and 0 < k.sum() < n_conv.sum():
+        p_z = two_proportion_ztest(k[::-1], n_conv[::-1]).p_value
     return out.assign(diff=diff, p_value=p_cluster, ztest_p_value=p_z)
 
 
@@ -343,8 +363,6 @@ def diagnose(
     if weights is not None and len(weights) != len(order):
         raise ValueError(f"weights: need one weight per arm {order}, got {list(weights)!r}")
     srm = sample_ratio_mismatch(counts, weights)
-    counts_df = pd.DataFrame({schema.ARM: order, "customers": counts,
-                              "expected": list(srm.expected)})
 
     cal = calendar if calendar is not None else default_calendar()
     pol = (policies if policies is not None
@@ -363,15 +381,48 @@ def diagnose(
     if as_of is None and len(created):
         as_of = max(created.max(), first.max()) if first.notna().any() else created.max()
     frt = attainment_by_code(created, first, conv_code, two, as_of=as_of)
-    target = float(frt["target_business_hours"].iloc[0])
     rates = _rates(pos, conversations[schema.CSAT].notna().to_numpy(bool), code, control,
                    treatment)
 
+    answered = (first.notna() & created.notna()).to_numpy(bool) & (conv_code >= 0)
+    closed_check = None
+    if answered.sum() >= MIN_CALENDAR_CHECK:
+        where = np.flatnonzero(answered)
+        if where.size > CALENDAR_CHECK_SAMPLE:  # a share: an even sample measures it to 0.2%
+            where = where[np.linspace(0, where.size - 1, CALENDAR_CHECK_SAMPLE).astype(int)]
+        a_created, a_first = created.iloc[where], first.iloc[where]
+        closed = ((cal.business_duration(a_created, a_first) <= pd.Timedelta(0)).to_numpy(bool)
+                  & (a_first > a_created).to_numpy(bool))
+        closed_check = (int(closed.sum()), int(where.size), int(answered.sum()))
+    balance = pd.DataFrame()
+    if customers is not None:
+        _require(customers, "customers", (schema.CUSTOMER_ID,))
+        two_arms = assignments[assignments[schema.ARM].astype("string")
+                               .isin([control, treatment]).fillna(False).to_numpy(bool)]
+        balance = covariate_balance(customers, two_arms, arms=(control, treatment), warn=False)
+    return assemble(control, treatment, order=order, counts=counts, srm=srm, frt=frt,
+                    rates=rates, closed_check=closed_check, balance=balance, cal=cal)
+
+
+def assemble(control: str, treatment: str, *, order: Sequence[str], counts: np.ndarray,
+             srm: SRMResult, frt: pd.DataFrame, rates: pd.DataFrame,
+             closed_check: tuple[int, int, int] | None, balance: pd.DataFrame,
+             cal: BusinessCalendar, stacklevel: int = 4) -> Diagnostics:
+    """The verdicts and warnings of the diagnostics from their figures, shared by
+    :func:`diagnose` (in memory) and the engine's diagnostics.
+
+    ``closed_check``: of the answered conversations checked, how many were created and
+    answered while the calendar is closed, how many were checked, and how many were answered
+    (``None`` below :data:`MIN_CALENDAR_CHECK` answered conversations).
+    """
+    counts_df = pd.DataFrame({schema.ARM: list(order), "customers": counts,
+                              "expected": list(srm.expected)})
+    target = float(frt["target_business_hours"].iloc[0])
     messages: list[str] = []
 
     def emit(text: str, category: type[Warning]) -> None:
         messages.append(text)
-        warnings.warn(text, category, stacklevel=3)
+        warnings.warn(text, category, stacklevel=stacklevel)
 
     if srm.flagged:
         per_arm = dict(zip(order, counts.tolist(), strict=True))
@@ -392,18 +443,12 @@ def diagnose(
                        f"{control}'s target {target:.2f}")
         emit("treatment not delivered: " + "; ".join(why) + " -- the arms' first responses do "
              "not differ as designed", TreatmentNotDeliveredWarning)
-    answered = (first.notna() & created.notna()).to_numpy(bool) & (conv_code >= 0)
-    if answered.sum() >= MIN_CALENDAR_CHECK:
-        where = np.flatnonzero(answered)
-        if where.size > CALENDAR_CHECK_SAMPLE:  # a share: an even sample measures it to 0.2%
-            where = where[np.linspace(0, where.size - 1, CALENDAR_CHECK_SAMPLE).astype(int)]
-        a_created, a_first = created.iloc[where], first.iloc[where]
-        closed = ((cal.business_duration(a_created, a_first) <= pd.Timedelta(0)).to_numpy(bool)
-                  & (a_first > a_created).to_numpy(bool))
-        share = float(closed.mean())
+    if closed_check is not None:
+        n_closed, n_checked, n_answered = closed_check
+        share = n_closed / n_checked
         if share > CLOSED_SHARE_THRESHOLD:
-            counted = (f"{int(closed.sum()):,} of {where.size:,}" if where.size == answered.sum()
-                       else f"about {share * answered.sum():,.0f} of {int(answered.sum()):,}")
+            counted = (f"{n_closed:,} of {n_checked:,}" if n_checked == n_answered
+                       else f"about {share * n_answered:,.0f} of {n_answered:,}")
             emit(f"{counted} answered conversations "
                  f"({share:.0%}) were created and answered while the desk calendar "
                  f"({describe_calendar(cal)}) is "
@@ -416,12 +461,7 @@ def diagnose(
         emit(f"CSAT response rates differ: {control} {r[control]:.1%}, {treatment} "
              f"{r[treatment]:.1%} (p = {p_rr:.2g} by customer); rated conversations may not "
              "be comparable", DataWarning)
-    balance = pd.DataFrame()
-    if customers is not None:
-        _require(customers, "customers", (schema.CUSTOMER_ID,))
-        two_arms = assignments[assignments[schema.ARM].astype("string")
-                               .isin([control, treatment]).fillna(False).to_numpy(bool)]
-        balance = covariate_balance(customers, two_arms, arms=(control, treatment), warn=False)
+    if not balance.empty:
         bad = balance[balance["imbalanced"]]
         if len(bad):
             emit("covariate imbalance above |SMD| 0.1: " + ", ".join(

@@ -1,0 +1,305 @@
+"""The run-as-designed checks of :func:`frt_experiments.diagnostics.diagnose`, in the engine.
+
+The figures come from a handful of grouped queries where the data live; the verdicts and
+warnings from :func:`frt_experiments.diagnostics.assemble`, the code the in-memory diagnostics
+use, so both paths say the same things:
+
+- customers per arm (sample ratio): one grouped count of the assignments;
+- CSAT response rates: per-arm moments of each assigned customer's conversations and ratings
+  (:func:`frt_experiments.engine.moments.arm_statistics`), from which the delta-method test of
+  the difference is computed locally (:func:`frt_experiments.diagnostics.rates_table`);
+- FRT attainment per arm: each conversation's business clock at creation and at first response
+  by range joins against the calendar's step table, its deadline by a join against the
+  calendar's business-day or local-date table (:meth:`BusinessCalendar.clock_tables`), and per
+  arm the count, answered count, median and 90th percentile (``QUANTILE_CONT`` /
+  ``PERCENTILE_CONT``, the linear interpolation of Hyndman and Fan's type 7, as in memory),
+  pending and met counts, in one grouped query;
+- the calendar check: answered conversations created and answered while the desk is closed,
+  counted over all of them (in memory: over an even sample of at most 50,000);
+- covariate balance: per-arm count, mean and sample variance of the pre-period covariates.
+
+Deadlines are compared on the business clock: a conversation created at ``c`` with deadline
+``d`` meets it when ``B(first response) <= B(d)``, and an unanswered one is pending at the
+cut-off ``t`` when ``B(t) < B(d)`` (``d`` is the earliest instant with that clock, so this is
+``d > t``). Instants are taken to the whole second, as in :mod:`.business_time`.
+
+References:
+    Hyndman, R. J. and Fan, Y. (1996). Sample quantiles in statistical packages. The American
+    Statistician 50(4), 361-365. See :mod:`frt_experiments.diagnostics` for the checks'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from frt_experiments import schema
+from frt_experiments.balance import (
+    BALANCE_COLUMNS,
+    PRE_CSAT,
+    balance_table,
+    sample_ratio_mismatch,
+)
+from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.diagnostics import (
+    MIN_CALENDAR_CHECK,
+    Diagnostics,
+    assemble,
+    default_calendar,
+    rates_table,
+)
+from frt_experiments.engine import execute, timestamp
+from frt_experiments.engine.business_time import business_clock, epoch_seconds
+from frt_experiments.engine.moments import arm_statistics
+from frt_experiments.errors import DataError, Problem
+from frt_experiments.policy import FrtPolicy, default_policies
+
+__all__ = ["arm_counts", "diagnose"]
+
+_CID, _ARM = schema.CUSTOMER_ID, schema.ARM
+
+
+def _require(table: Any, name: str, columns: Sequence[str]) -> None:
+    if not isinstance(table, ir.Table):
+        raise TypeError(f"{name} must be an Ibis table, got {type(table).__name__}")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError([Problem(name, None, f"missing required column {', '.join(missing)}")])
+
+
+def arm_counts(assignments: ir.Table) -> pd.Series:
+    """Assigned customers per arm (missing arms left out), largest first: one query."""
+    armed = assignments.filter(assignments[_ARM].notnull())  # noqa: PD004 (Ibis, not pandas)
+    counts = execute(armed.group_by(_ARM).aggregate(n=armed.count()))
+    out = pd.Series(counts["n"].to_numpy(dtype="int64"),
+                    index=pd.Index(counts[_ARM].astype(str), name=_ARM), name="count")
+    return out.sort_values(ascending=False, kind="stable")
+
+
+def _seconds(ts: Any) -> int:
+    t = pd.Timestamp(ts)
+    if t.tzinfo is None:
+        raise ValueError(f"as_of: expected a time-zone-aware timestamp, got {ts!r}")
+    return int(t.tz_convert("UTC").value // 10**9)
+
+
+def _clock_at(steps: pd.DataFrame, t: int) -> int:
+    """The business clock of whole second ``t`` from a step table frame (as the join does)."""
+    row = steps.iloc[int(np.searchsorted(steps["lo_s"].to_numpy(), t, side="right")) - 1]
+    return int(row["cum_s"] + min(max(t - row["open_s"], 0), row["close_s"] - row["open_s"]))
+
+
+def diagnose(
+    customers: ir.Table | None,
+    conversations: ir.Table,
+    assignments: ir.Table,
+    *,
+    control: str = schema.CONTROL_ARM,
+    treatment: str = schema.TREATMENT_ARM,
+    calendar: BusinessCalendar | None = None,
+    policies: dict[str, FrtPolicy] | None = None,
+    weights: Sequence[float] | None = None,
+    as_of: Any = None,
+) -> Diagnostics:
+    """:func:`frt_experiments.diagnostics.diagnose` on tables of an engine (Ibis tables of one
+    backend); the same arguments and result, the same warnings.
+
+    Raises:
+        DataError: A required column is missing or a customer is assigned twice.
+        ValueError: An arm without customers, a policy missing, or weights of the wrong length.
+    """
+    _require(conversations, "conversations", (_CID, schema.CREATED_AT,
+                                              schema.FIRST_RESPONSE_AT, schema.CSAT))
+    _require(assignments, "assignments", (_CID, _ARM))
+    if customers is not None:
+        _require(customers, "customers", (_CID,))
+    if control == treatment:
+        raise ValueError(f"control and treatment must differ, both are {control!r}")
+    keys = execute(assignments.aggregate(n=assignments.count(), ids=assignments[_CID].nunique()))
+    n_rows, n_ids = (int(v) for v in keys.iloc[0])
+    if n_rows != n_ids:
+        raise DataError([Problem("assignments", _CID, "repeating an earlier customer_id "
+                                 "(diagnose one experiment at a time)", n_rows - n_ids)])
+    sizes = arm_counts(assignments)
+    present = set(sizes.index)
+    for name, arm in (("control", control), ("treatment", treatment)):
+        if arm not in present:
+            raise ValueError(f"{name}: arm {arm!r} has no customers in assignments (arms: "
+                             f"{sorted(present)})")
+    order = [control, treatment, *sorted(present - {control, treatment})]
+    counts = np.array([int(sizes[a]) for a in order])
+    if weights is not None and len(weights) != len(order):
+        raise ValueError(f"weights: need one weight per arm {order}, got {list(weights)!r}")
+    srm = sample_ratio_mismatch(counts, weights)
+
+    cal = calendar if calendar is not None else default_calendar()
+    pol = (policies if policies is not None
+           else default_policies(cal, control=control, treatment=treatment))
+    for arm in (control, treatment):
+        if arm not in pol:
+            raise ValueError(f"policies: no FRT policy for arm {arm!r} (have {sorted(pol)})")
+    two = {control: pol[control], treatment: pol[treatment]}
+    a2 = assignments.filter(assignments[_ARM].isin([control, treatment])).select(_CID, _ARM)
+    conv = conversations.select(
+        _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
+        timestamp(conversations[schema.FIRST_RESPONSE_AT]).name(schema.FIRST_RESPONSE_AT),
+        conversations[schema.CSAT].notnull().name("__rated"))  # noqa: PD004 (Ibis, not pandas)
+    frt, closed_check = _attainment(conv, a2, two, cal, as_of)
+    rates = _rates(conv, a2, control, treatment)
+    balance = pd.DataFrame()
+    if customers is not None:
+        balance = _balance(customers, a2, [control, treatment])
+    return assemble(control, treatment, order=order, counts=counts, srm=srm, frt=frt,
+                    rates=rates, closed_check=closed_check, balance=balance, cal=cal,
+                    stacklevel=4)
+
+
+def _attainment(conv: ir.Table, a2: ir.Table, policies: dict[str, FrtPolicy],
+                cal: BusinessCalendar, as_of: Any) -> tuple[pd.DataFrame, Any]:
+    created, first = schema.CREATED_AT, schema.FIRST_RESPONSE_AT
+    bounds = execute(conv.aggregate(c_lo=conv[created].min(), c_hi=conv[created].max(),
+                                    f_lo=conv[first].min(), f_hi=conv[first].max())).iloc[0]
+    def aware(v: Any) -> pd.Timestamp | None:
+        if v is None or pd.isna(v):
+            return None
+        t = pd.Timestamp(v)
+        return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+    c_hi, f_hi = aware(bounds["c_hi"]), aware(bounds["f_hi"])
+    if as_of is None and c_hi is not None:
+        as_of = max(c_hi, f_hi) if f_hi is not None else c_hi
+    seen = [t for t in map(aware, bounds) if t is not None] or [pd.Timestamp(0, tz="UTC")]
+    lo, hi = min(seen), max(seen)
+    if as_of is not None:
+        hi = max(hi, pd.Timestamp(as_of).tz_convert("UTC"))
+    # the deadlines of the latest conversations lie beyond the data
+    hi = max(hi, cal.end_of_next_business_day(hi), cal.add_business_days(hi, 2))
+    tables = cal.clock_tables(lo, hi)
+    steps = ibis.memtable(tables["steps"])
+    j = conv.join(a2, _CID)
+    j = business_clock(j, created, steps, "__bc")
+    j = business_clock(j, first, steps, "__bf")
+    rules = {p.rule for p in policies.values()}
+    if "next_business_day" in rules:
+        d = ibis.memtable(tables["days"])
+        j = j.left_join(d, [d.b_lo_s <= j["__bc"], j["__bc"] < d.b_hi_s])
+        j = j.select(*[c for c in j.columns if c not in d.columns],
+                     __nbd=j.b_hi_s + ibis.least(j["__bc"] - j.b_lo_s, j.next_len_s))
+    if "end_of_next_business_day" in rules:
+        d = ibis.memtable(tables["dates"])
+        t = epoch_seconds(j[created])
+        j = j.left_join(d, [d.lo_s <= t, t < d.hi_s])
+        j = j.select(*[c for c in j.columns if c not in d.columns], __eonbd=j.due_b_s)
+    # the business seconds each conversation's policy allows
+    allowed: Any = ibis.null("float64")
+    for arm, p in policies.items():
+        if p.rule == "business_time":
+            assert p.target is not None
+            value: Any = ibis.literal(p.target.total_seconds())
+        else:
+            value = (j["__nbd"] if p.rule == "next_business_day" else j["__eonbd"]) - j["__bc"]
+        allowed = (j[_ARM] == arm).ifelse(value.cast("float64"), allowed)
+    answered = j[first].notnull()  # noqa: PD004 (Ibis, not pandas)
+    cal_s = (epoch_seconds(j[first]) - epoch_seconds(j[created])).cast("float64")
+    bus_s = (j["__bf"] - j["__bc"]).cast("float64")
+    cutoff = None if as_of is None else _clock_at(tables["steps"], _seconds(as_of))
+    pending = (~answered & (ibis.literal(cutoff) < j["__bc"] + allowed) if cutoff is not None
+               else ibis.literal(False))
+    one, zero = ibis.literal(1), ibis.literal(0)
+    per = execute(j.group_by(_ARM).aggregate(
+        n=j.count(), n_responded=answered.ifelse(one, zero).sum(),
+        median_calendar_hours=cal_s.quantile(0.5) / 3600.0,
+        p90_calendar_hours=cal_s.quantile(0.9) / 3600.0,
+        median_business_hours=bus_s.quantile(0.5) / 3600.0,
+        p90_business_hours=bus_s.quantile(0.9) / 3600.0,
+        met=(answered & (bus_s <= allowed)).ifelse(one, zero).sum(),
+        n_pending=pending.ifelse(one, zero).sum(),
+        allowed_median=allowed.quantile(0.5) / 3600.0,
+        early=(answered & (cal_s < 0)).ifelse(one, zero).sum(),
+        closed=(answered & (bus_s <= 0) & (cal_s > 0)).ifelse(one, zero).sum(),
+    )).set_index(_ARM)
+    early = int(per["early"].fillna(0).sum())
+    if early:
+        raise DataError([Problem("conversations", first, "earlier than created_at", early)])
+    rows = []
+    for arm, p in policies.items():
+        r = per.loc[arm] if arm in per.index else None
+
+        def get(col: str, r: Any = r) -> float:
+            return float("nan") if r is None or pd.isna(r[col]) else float(r[col])
+
+        n = 0 if r is None else int(r["n"])
+        n_pending = 0 if r is None else int(r["n_pending"])
+        decided = n - n_pending
+        target = (p.target.total_seconds() / 3600.0 if p.rule == "business_time"
+                  and p.target is not None else get("allowed_median"))
+        rows.append({
+            schema.ARM: arm, "n": n, "n_responded": 0 if r is None else int(r["n_responded"]),
+            "median_calendar_hours": get("median_calendar_hours"),
+            "p90_calendar_hours": get("p90_calendar_hours"),
+            "median_business_hours": get("median_business_hours"),
+            "p90_business_hours": get("p90_business_hours"),
+            "share_within_target": get("met") / decided if decided else float("nan"),
+            "n_pending": n_pending, "target_business_hours": target})
+    frt = pd.DataFrame(rows)
+    n_answered = int(frt["n_responded"].sum())
+    closed_check = None
+    if n_answered >= MIN_CALENDAR_CHECK:
+        n_closed = int(per["closed"].fillna(0).sum())
+        closed_check = (n_closed, n_answered, n_answered)
+    return frt, closed_check
+
+
+def _rates(conv: ir.Table, a2: ir.Table, control: str, treatment: str) -> pd.DataFrame:
+    per = conv.group_by(_CID).aggregate(
+        conversations=conv.count().cast("float64"),
+        rated=conv["__rated"].ifelse(1.0, 0.0).sum().cast("float64"))
+    r = a2.left_join(per, a2[_CID] == per[_CID])
+    rows = r.select(_ARM, conversations=r.conversations.coalesce(0.0),
+                    rated=r.rated.coalesce(0.0))
+    stats = arm_statistics(rows, ["conversations", "rated"], [control, treatment])
+    return rates_table(stats, control, treatment)
+
+
+def _balance(customers: ir.Table, a2: ir.Table, order: list[str]) -> pd.DataFrame:
+    cols = customers.columns
+    cov: dict[str, ir.Value] = {}
+    for c in (schema.MONTHLY_SPEND, schema.PRE_CONVERSATIONS):
+        if c in cols:
+            cov[c] = customers[c].cast("float64")
+    if schema.PRE_RATED in cols and schema.PRE_SATISFIED in cols:
+        rated = customers[schema.PRE_RATED].cast("float64")
+        cov[PRE_CSAT] = (rated > 0).ifelse(customers[schema.PRE_SATISFIED].cast("float64")
+                                           / rated, ibis.null("float64"))
+    if schema.PRE_HANDLE_SECONDS in cols:
+        cov[schema.PRE_HANDLE_SECONDS] = customers[schema.PRE_HANDLE_SECONDS].cast("float64")
+    if not cov:
+        return pd.DataFrame({c: [] for c in BALANCE_COLUMNS})
+    names = list(cov)
+    c = customers.select(_CID, **{f"__v{i}": v for i, v in enumerate(cov.values())})
+    j = a2.join(c, _CID)
+    agg: dict[str, ir.Value] = {}
+    for i in range(len(names)):
+        v = j[f"__v{i}"]
+        agg |= {f"n{i}": v.count(), f"m{i}": v.mean(), f"v{i}": v.var(how="sample")}
+    per = execute(j.group_by(_ARM).aggregate(**agg)).set_index(_ARM)
+    if per.empty or len(order) < 2:
+        return pd.DataFrame({c: [] for c in BALANCE_COLUMNS})
+    k = len(order)
+    count, mean, var = (np.full((len(names), k), np.nan) for _ in range(3))
+    count[:] = 0
+    for a, arm in enumerate(order):
+        if arm not in per.index:
+            continue
+        for i in range(len(names)):
+            count[i, a] = per.at[arm, f"n{i}"]
+            if count[i, a] > 0:
+                mean[i, a] = per.at[arm, f"m{i}"]
+            if count[i, a] > 1:
+                var[i, a] = per.at[arm, f"v{i}"]
+    return balance_table(names, order, count, mean, var)
