@@ -55,6 +55,7 @@ from frt_experiments import schema
 from frt_experiments._markdown import md_cell, md_text
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.diagnostics import diagnose as _diagnose_tables
+from frt_experiments.engine import is_engine_table
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.metrics import (
     CONVERSATIONS,
@@ -825,24 +826,81 @@ def analyze(
     elif plan is not None:
         weights = plan.weights
     _check_flags(cuped=cuped, diagnostics=diagnostics, validate=validate)
-    for name, table in (("customers", customers), ("conversations", conversations),
-                        ("assignments", assignments)):
-        if not isinstance(table, pd.DataFrame):
-            raise TypeError(f"{name} must be a pandas DataFrame (the canonical {name} table), "
-                            f"got {type(table).__name__}")
+    engine = None
+    if any(is_engine_table(t) for t in (customers, conversations, assignments)):
+        from frt_experiments.engine import analysis as engine  # noqa: PLC0415 (Ibis is heavy)
+
+        customers, conversations, assignments = engine.as_tables(customers, conversations,
+                                                                 assignments)
+    else:
+        for name, table in (("customers", customers), ("conversations", conversations),
+                            ("assignments", assignments)):
+            if not isinstance(table, pd.DataFrame):
+                raise TypeError(f"{name} must be a pandas DataFrame or an Ibis table (the "
+                                f"canonical {name} table), got {type(table).__name__}")
     if control == treatment:
         raise ValueError(f"control and treatment must differ, both are {control!r}")
-    if validate:
-        customers = schema.validate_customers(customers)
-        conversations = schema.validate_conversations(conversations)
-        assignments = schema.validate_assignments(assignments)
-    # Arms outside the comparison are named, even without diagnostics: a typo ('Fast' for
-    # 'fast') would otherwise drop its customers without a word (with weights, an arm
-    # without a share is an error below).
-    stray = assignments[schema.ARM].dropna().astype(str)
-    stray = stray[~stray.isin([control, treatment])].value_counts()
+    if engine is not None:
+        if validate:
+            engine.validate(customers, conversations, assignments)
+        per_arm = engine.arm_counts(assignments)
+    else:
+        if validate:
+            customers = schema.validate_customers(customers)
+            conversations = schema.validate_conversations(conversations)
+            assignments = schema.validate_assignments(assignments)
+        per_arm = assignments[schema.ARM].dropna().astype(str).value_counts()
+    design = _design(per_arm, control, treatment, weights)
+    if engine is not None:
+        rows = engine.per_customer_rows(customers, conversations, assignments, window_end)
+    else:
+        rows = customer_rows(customers, conversations, assignments, window_end=window_end,
+                             validate=False)
+        rows = rows.iloc[_id_order(rows.index)]  # the engine's order: the same p-values
+    result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
+                          csat_margin=csat_margin, nrr_margin=nrr_margin,
+                          alternative=alternative, inference=inference,
+                          permutations=permutations, rng=rng, metrics=metrics)
+    diag = None
+    if diagnostics:
+        if engine is not None:
+            from frt_experiments.engine.diagnostics import (  # noqa: PLC0415
+                diagnose as diagnose_in_engine,
+            )
+
+            diag = diagnose_in_engine(customers, conversations, assignments, control=control,
+                                      treatment=treatment, calendar=calendar, as_of=window_end,
+                                      weights=design)
+        else:
+            diag = _diagnose_tables(customers, conversations, assignments, control=control,
+                                    treatment=treatment, calendar=calendar, as_of=window_end,
+                                    weights=design)
+    end = (engine.window_end(conversations, window_end) if engine is not None
+           else _end(conversations, window_end))
+    return replace(result, diagnostics=diag, window_end=end, plan=plan)
+
+
+def _id_order(ids: pd.Index) -> np.ndarray:
+    """Positions ordering customer ids by code point (UTF-8 bytes), as the engine path does."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    return pc.sort_indices(pa.array(ids.astype("string"))).to_numpy()
+
+
+def _design(per_arm: pd.Series, control: str, treatment: str,
+            weights: Mapping[str, float] | None) -> list[float] | None:
+    """Check the assigned arms against the compared ones and the weights; the design weights
+    of the arms in diagnose's order (``None`` without weights).
+
+    ``per_arm``: assigned customers per arm name (missing arms left out), largest first.
+    Arms outside the comparison are named, even without diagnostics: a typo ('Fast' for
+    'fast') would otherwise drop its customers without a word (with weights, an arm without a
+    share is an error).
+    """
+    stray = per_arm[~per_arm.index.isin([control, treatment])]
     if len(stray) and weights is None:
-        import warnings  # noqa: PLC0415 (a local import keeps this edit inside analyze)
+        import warnings  # noqa: PLC0415
 
         from frt_experiments.errors import DataWarning  # noqa: PLC0415
 
@@ -856,31 +914,18 @@ def analyze(
             raise DataError([Problem("assignments", schema.ARM, f"arm {_shown(near)} differs "
                                      f"from control {control!r} or treatment {treatment!r} "
                                      "only in case or spaces: correct the assignments")])
-        if {control, treatment} <= set(assignments[schema.ARM].dropna().astype(str)):
+        if {control, treatment} <= set(per_arm.index):
             warnings.warn(f"assignments: arm {_shown(stray)} is neither control {control!r} nor "
                           f"treatment {treatment!r}: its customers are left out of the "
-                          "comparison", DataWarning, stacklevel=2)
-    design = None
-    if weights is not None:
-        arms = [str(a) for a in pd.unique(assignments[schema.ARM].dropna())]
-        problems = allocation_problems(weights, "weights", arms)
-        if problems:
-            raise ValueError(problems[0])
-        others = sorted(set(arms) - {control, treatment})  # diagnose's order of the arms
-        design = [float(weights[a]) for a in (control, treatment, *others) if a in weights]
-    rows = customer_rows(customers, conversations, assignments, window_end=window_end,
-                         validate=False)
-    result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
-                          csat_margin=csat_margin, nrr_margin=nrr_margin,
-                          alternative=alternative, inference=inference,
-                          permutations=permutations, rng=rng, metrics=metrics)
-    diag = None
-    if diagnostics:
-        diag = _diagnose_tables(customers, conversations, assignments, control=control,
-                                treatment=treatment, calendar=calendar, as_of=window_end,
-                                weights=design)
-    return replace(result, diagnostics=diag, window_end=_end(conversations, window_end),
-                   plan=plan)
+                          "comparison", DataWarning, stacklevel=3)
+    if weights is None:
+        return None
+    arms = [str(a) for a in per_arm.index]
+    problems = allocation_problems(weights, "weights", arms)
+    if problems:
+        raise ValueError(problems[0])
+    others = sorted(set(arms) - {control, treatment})  # diagnose's order of the arms
+    return [float(weights[a]) for a in (control, treatment, *others) if a in weights]
 
 
 #: Columns :func:`analyze_rows` reads (``exposure_days`` and pre-period covariates optional;

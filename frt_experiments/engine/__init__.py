@@ -14,6 +14,12 @@ from typing import Any
 IBIS_PANDAS_WARNING = "The 'future.infer_string' option is deprecated"
 
 
+def is_engine_table(table: object) -> bool:
+    """Whether ``table`` is a table of an engine (an Ibis table), checked without importing
+    Ibis."""
+    return type(table).__module__.startswith("ibis.") and hasattr(table, "execute")
+
+
 def timestamp(column: Any) -> Any:
     """A timestamp column as an aware timestamp: ISO 8601 text with an offset (as ``frt
     simulate --format parquet`` and the CSV tables hold them) is cast in the engine."""

@@ -1,0 +1,173 @@
+"""frt.analyze on tables of an engine (Ibis tables) equals the in-memory analysis: the results
+table, the diagnostics and the FRT attainment, on DuckDB (over Parquet files) and PostgreSQL;
+CUPED on and off, small trials (randomization tests), three arms, both calendar-day deadline
+rules, unanswered and pending conversations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+import frt_experiments as frt
+from frt_experiments import schema
+from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.diagnostics import diagnose
+from frt_experiments.engine import IBIS_PANDAS_WARNING
+from frt_experiments.engine.diagnostics import diagnose as engine_diagnose
+from frt_experiments.errors import DataWarning
+from frt_experiments.policy import FrtPolicy
+from frt_experiments.simulate import simulate
+
+pytestmark = pytest.mark.filterwarnings(f"ignore:{IBIS_PANDAS_WARNING}")
+
+
+def _on_duckdb(tmp_path, tables):
+    con = ibis.duckdb.connect()
+    out = {}
+    for name, df in tables.items():
+        df.to_parquet(tmp_path / f"{name}.parquet")
+        out[name] = con.read_parquet(tmp_path / f"{name}.parquet")
+    return out
+
+
+def _numbers_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns)
+    num = a.select_dtypes("number").columns
+    np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float), rtol=1e-9,
+                               atol=1e-12)
+    other = [c for c in a.columns if c not in num]
+    assert a[other].astype(str).equals(b[other].astype(str))
+
+
+def _same_result(a, b) -> None:
+    _numbers_equal(a.to_pandas(), b.to_pandas())
+    _numbers_equal(a.holm, b.holm)
+    assert a.window_end == b.window_end
+    assert a.skipped == b.skipped
+    _numbers_equal(a.decisions, b.decisions)
+    if a.diagnostics is not None:
+        _same_diagnostics(a.diagnostics, b.diagnostics)
+
+
+def _same_diagnostics(a, b) -> None:
+    for attr in ("counts", "response_rates", "frt", "balance"):
+        x, y = getattr(a, attr), getattr(b, attr)
+        if x.empty:
+            assert y.empty
+            continue
+        _numbers_equal(x, y)
+    assert a.srm == b.srm
+    assert a.treatment_delivered == b.treatment_delivered
+    assert a.control_target_business_hours == b.control_target_business_hours
+    assert a.warnings == b.warnings
+
+
+def _both(tables, engine_tables, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-trial and diagnostic warnings, checked equal
+        a = frt.analyze(tables["customers"], tables["conversations"], tables["assignments"],
+                        **kw)
+        b = frt.analyze(engine_tables["customers"], engine_tables["conversations"],
+                        engine_tables["assignments"], **kw)
+    return a, b
+
+
+@pytest.mark.parametrize(("scenario", "customers", "seed"),
+                         [("published", 3_000, 4), ("harsh", 300, 5), ("aa", 1_500, 6)])
+def test_analyze_on_duckdb_equals_the_in_memory_analysis(tmp_path, scenario, customers, seed):
+    trial = simulate(scenario, customers=customers, rng=seed)
+    tables = trial.to_pandas()
+    t = _on_duckdb(tmp_path, tables)
+    for cuped in (True, False):
+        a, b = _both(tables, t, cuped=cuped, csat_margin=-0.02, nrr_margin=0.01)
+        _same_result(a, b)
+    if customers < 1_000:  # a small trial: some metrics go to randomization tests
+        assert any("randomization" in m for m in a.to_pandas()["method"])
+
+
+def test_three_arms_pending_conversations_and_a_window_end(tmp_path):
+    trial = simulate("published", customers=2_000, rng=21)
+    tables = trial.to_pandas()
+    asg = tables["assignments"].copy()
+    slow = asg.index[asg[schema.ARM] == "one_business_day"][::3]
+    asg.loc[slow, schema.ARM] = "two_business_days"
+    conv = tables["conversations"].copy()
+    conv.loc[conv.index[::7], schema.FIRST_RESPONSE_AT] = pd.NaT  # unanswered
+    end = conv[schema.CREATED_AT].quantile(0.8)  # later conversations still pending
+    tables |= {"assignments": asg, "conversations": conv}
+    t = _on_duckdb(tmp_path, tables)
+    weights = {"fast": 0.5, "one_business_day": 1 / 3, "two_business_days": 1 / 6}
+    a, b = _both(tables, t, weights=weights, window_end=end)
+    _same_result(a, b)
+    assert list(b.diagnostics.counts[schema.ARM]) == ["fast", "one_business_day",
+                                                      "two_business_days"]
+    assert (b.diagnostics.frt["n_pending"] > 0).all()
+    # without weights the third arm is named in a warning, the same on both paths
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        frt.analyze(t["customers"], t["conversations"], t["assignments"], diagnostics=False)
+    assert any(issubclass(w.category, DataWarning) and "'two_business_days'" in str(w.message)
+               for w in seen)
+
+
+@pytest.mark.parametrize("rule", ["next_business_day", "end_of_next_business_day"])
+def test_attainment_on_a_calendar_with_breaks_dst_and_holidays(tmp_path, rule):
+    # Berlin with a lunch break and German holidays, over the spring DST change
+    trial = simulate("published", customers=1_500, rng=31)
+    tables = trial.to_pandas()
+    conv = tables["conversations"].copy()
+    shift = pd.Timestamp("2025-03-20T00:00:00Z") - conv[schema.CREATED_AT].min()
+    for c in (schema.CREATED_AT, schema.FIRST_RESPONSE_AT):
+        conv[c] = conv[c] + shift
+    conv.loc[conv.index[::5], schema.FIRST_RESPONSE_AT] = pd.NaT
+    cal = BusinessCalendar("Europe/Berlin", hours="Mon-Fri 09:00-12:00,13:00-17:00",
+                           holidays="DE")
+    policies = {"fast": FrtPolicy("fast", cal, target=dt.timedelta(hours=3, minutes=30)),
+                "one_business_day": FrtPolicy("one_business_day", cal, rule=rule)}
+    as_of = conv[schema.CREATED_AT].quantile(0.9)
+    tables["conversations"] = conv
+    t = _on_duckdb(tmp_path, tables)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = diagnose(tables["customers"], conv, tables["assignments"], calendar=cal,
+                     policies=policies, as_of=as_of)
+        b = engine_diagnose(t["customers"], t["conversations"], t["assignments"], calendar=cal,
+                            policies=policies, as_of=as_of)
+    _same_diagnostics(a, b)
+    assert (b.frt["n_pending"] > 0).all()
+
+
+def test_pandas_tables_beside_engine_tables_and_tables_of_two_engines(tmp_path):
+    trial = simulate("published", customers=800, rng=41)
+    tables = trial.to_pandas()
+    t = _on_duckdb(tmp_path, tables)
+    mixed = dict(t, assignments=tables["assignments"])
+    a, b = _both(tables, mixed, inference="normal")
+    _same_result(a, b)
+    other = ibis.duckdb.connect().create_table("assignments", tables["assignments"])
+    with pytest.raises(ValueError, match="different engines"):
+        frt.analyze(t["customers"], t["conversations"], other)
+    with pytest.raises(TypeError, match="must be a pandas DataFrame or an Ibis table"):
+        frt.analyze(t["customers"], t["conversations"], [1, 2])
+
+
+@pytest.fixture(scope="module")
+def pg(postgres_url, psycopg_module):
+    con = ibis.connect(postgres_url)
+    yield con
+    con.disconnect()
+
+
+def test_analyze_on_postgresql_equals_the_in_memory_analysis(pg):
+    trial = simulate("harsh", customers=2_000, rng=51)
+    tables = trial.to_pandas()
+    t = {k: pg.create_table(f"frt_engine_analysis_{k}", v, overwrite=True)
+         for k, v in tables.items()}
+    for cuped in (True, False):
+        a, b = _both(tables, t, cuped=cuped)
+        _same_result(a, b)
