@@ -757,7 +757,12 @@ def analyze(
     """Analyse a trial: questions, CSAT, NRR and efficiency, treatment against control.
 
     Args:
-        customers, conversations, assignments: The canonical tables.
+        customers, conversations, assignments: The canonical tables: pandas DataFrames, or
+            Ibis tables of one engine (``con.table("conversations")``,
+            ``con.read_parquet(...)``; DuckDB, PostgreSQL, Spark), on which the tables are
+            checked, the conversations reduced to per-customer rows and the diagnostics
+            computed in the engine (:mod:`frt_experiments.engine.analysis`); the numbers are
+            those of the in-memory path.
         alpha: Level of the tests; intervals have coverage ``1 - alpha``.
         cuped: Adjust by CUPED with the pre-period covariates present (``pre_conversations``,
             ``pre_rated``, ``pre_satisfied``, ``pre_handle_seconds``).
@@ -826,7 +831,7 @@ def analyze(
     elif plan is not None:
         weights = plan.weights
     _check_flags(cuped=cuped, diagnostics=diagnostics, validate=validate)
-    engine = None
+    engine: Any = None  # the engine module when the tables live in an engine
     if any(is_engine_table(t) for t in (customers, conversations, assignments)):
         from frt_experiments.engine import analysis as engine  # noqa: PLC0415 (Ibis is heavy)
 
