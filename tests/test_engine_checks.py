@@ -400,3 +400,31 @@ def test_zero_revenue_warns_only_without_problems(duck):
         warnings.simplefilter("error", DataWarning)
         (p,) = checks.check_customers(load(duck, zero))
     assert p.rule == checks.NEGATIVE_RULE
+
+
+def test_ratings_held_as_numbers(duck):
+    conv = conversations().assign(**{schema.CSAT: [5, 1, None, 7, 2, 3],
+                                     schema.CSAT_SCALE: ["1-5", "1-5", None, "1-5", "good-bad",
+                                                         "1-5"]})
+    want = {(schema.CSAT, checks.OFF_1_5_RULE, 1), (schema.CSAT, checks.OFF_GOOD_BAD_RULE, 1)}
+    assert pandas_problems("conversations", conv) == {("conversations", *w) for w in want}
+    got = {(p.column, p.rule, p.count) for p in checks.check_conversations(load(duck, conv))}
+    # valid ratings held as numbers: the engine's queries compare ratings as text
+    assert got == want | {(schema.CSAT, checks.ENGINE_RATING_RULE, 3)}
+
+
+# Spark: Ibis' pyspark compiler reads an option its backend registers, which needs pyspark
+@pytest.mark.parametrize("dialect", ["snowflake", "bigquery", "postgres", "duckdb"])
+def test_the_counting_query_compiles_for_other_engines(dialect):
+    for name, make, spec in (("customers", checks._customers, schema.CUSTOMERS),
+                             ("conversations", checks._conversations, schema.CONVERSATIONS),
+                             ("assignments", checks._assignments, schema.ASSIGNMENTS)):
+        for text_times in (False, True):
+            columns = {c.name: ("string" if c.kind in ("id", "text") or text_times
+                                else "float64" if c.kind == "number" else "timestamp('UTC')")
+                       for c in spec.columns}
+            chk = make(ibis.table(columns, name=name))
+            assert chk.rules
+            assert not chk.problems
+            sql = ibis.to_sql(chk.counts(), dialect=dialect)
+            assert "CASE" in sql.upper()

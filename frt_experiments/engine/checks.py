@@ -316,20 +316,25 @@ class _Check:
         present = self.texts[key].notnull()
         self.rules.append(_Rule(key, rule, present & (number >= 1)))
 
+    def flags(self) -> ir.Table:
+        """The key of each row and, per rule, 1 where the row breaks it (else 0)."""
+        key = self.t[self.spec.key]  # a required column: there are rules only with it
+        if not (key.type().is_string() or key.type().is_integer()):
+            key = key.cast("string")
+        return self.t.select(_frt_key=key, **{f"_frt_r{i}": _flag(r.when)
+                                              for i, r in enumerate(self.rules)})
+
+    def counts(self) -> ir.Table:
+        """The one-row query counting the rows that break each rule (``r0``, ``r1``, ...)."""
+        flags = self.flags()
+        return flags.aggregate(**{f"r{i}": flags[f"_frt_r{i}"].sum()
+                                  for i in range(len(self.rules))})
+
     def run(self) -> list[Problem]:
         """Count every rule in one query; name a few rows of the failing ones in one more."""
         if not self.rules:
             return self.problems
-        key = self.spec.key if self.spec.key in self.t.columns else None
-        shown_key: ir.Value = (self.t[key] if key is not None else ibis.literal(None, "string"))
-        if key is not None and not (shown_key.type().is_string()
-                                    or shown_key.type().is_integer()):
-            shown_key = shown_key.cast("string")
-        flags = self.t.select(
-            _frt_key=shown_key,
-            **{f"_frt_r{i}": _flag(r.when) for i, r in enumerate(self.rules)})
-        counts = flags.aggregate(**{f"r{i}": flags[f"_frt_r{i}"].sum()
-                                    for i in range(len(self.rules))})
+        flags, counts = self.flags(), self.counts()
         row = execute(counts).iloc[0]
         failing = {i: int(row[f"r{i}"]) for i in range(len(self.rules))
                    if not pd.isna(row[f"r{i}"]) and int(row[f"r{i}"]) > 0}
