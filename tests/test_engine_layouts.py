@@ -549,3 +549,34 @@ def test_refusals(layouts, tmp_path):
                        "missing"):
         canonical_tables(con, "zendesk-fivetran", schema="zendesk", billing_key="email",
                          billing=_billing(pd.Series(["x@example.com"])))
+
+
+def test_the_importers_refusals_of_rows_are_found_by_the_engine_checks(layouts, tmp_path):
+    # the importer refuses rows the views cannot refuse as they are built (a conversation
+    # without a contact, a customer without billing); engine.checks.check_tables finds them
+    from frt_experiments.engine.checks import check_tables
+
+    for layout in LAYOUTS:
+        d = layouts[layout]
+        bill = _billing(_import(layout, d).conversations[schema.CUSTOMER_ID])
+        views = canonical_tables(_duckdb(d, SCHEMAS[layout]), layout,
+                                 schema=SCHEMAS[layout], billing=bill)
+        check_tables(customers=views["customers"], conversations=views["conversations"])
+        short = bill.iloc[1:]
+        with pytest.raises(DataError, match="billing row"):
+            _import(layout, d, billing=short)
+        views = canonical_tables(_duckdb(d, SCHEMAS[layout]), layout,
+                                 schema=SCHEMAS[layout], billing=short)
+        with pytest.raises(DataError, match=r"conversations: column customer_id: \d+ rows? "
+                           r"(is|are) of customers not in customers"):
+            check_tables(customers=views["customers"], conversations=views["conversations"])
+
+    d = tmp_path / "intercom"
+    d.mkdir()
+    shutil.copy(layouts["intercom-fivetran"] / "conversation_history_data.csv", d)
+    with pytest.raises(DataError, match="conversations without a contact"):
+        import_intercom(d)
+    views = canonical_tables(_duckdb(d, "intercom"), "intercom-fivetran", schema="intercom")
+    with pytest.raises(DataError, match=r"conversations: column customer_id: 1 row is empty "
+                       r"\(a value is required\) \(conversation_id '7002'\)"):
+        check_tables(conversations=views["conversations"])

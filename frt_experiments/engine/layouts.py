@@ -41,10 +41,12 @@ its schema) and column, raised before any query runs. Tables are found by their 
 (``ticket``, ``conversation_history``, ...) or, as the importers' files and the ``dbt``
 seeds name them, with ``_data`` after them (``ticket_data``); ``tables=`` names others.
 
-Not checked in the engine (the importer checks them in memory, and refuses the import):
-a conversation without a contact, a customer with conversations but no billing row, a customer
-without the email or external id of ``billing_key``, ratings that are not numbers, and the
-canonical schema's row rules (``frt validate`` on the imported files). Where a history table
+Rows the importer refuses are not refused as the expressions are built: a conversation
+without a contact, or a customer without the email or external id of ``billing_key``, gets an
+empty ``customer_id``, and a customer with conversations but no billing row stays out of
+``customers``; :func:`frt_experiments.engine.checks.check_tables` on the views finds them (and
+the canonical schema's other row rules), in the engine. Ratings that are not numbers fail
+the query's cast. Where a history table
 holds two rows with the same ``updated_at`` and ``_fivetran_synced``, the importer keeps the
 later line of its file and the engine either one. A naive time in a daylight-saving gap or
 overlap of a ``timezone`` other than UTC follows the engine's rule, not the importer's.
