@@ -49,7 +49,9 @@ the canonical schema's other row rules), in the engine. Ratings that are not num
 the query's cast. Where a history table
 holds two rows with the same ``updated_at`` and ``_fivetran_synced``, the importer keeps the
 later line of its file and the engine either one. A naive time in a daylight-saving gap or
-overlap of a ``timezone`` other than UTC follows the engine's rule, not the importer's.
+overlap of a ``timezone`` other than UTC follows the engine's rule, not the importer's; text
+holding epoch seconds (which the importer reads) is not a timestamp here, nor is text the engine
+cannot cast (the importer sorts such history rows first; the query fails).
 
 Example::
 
