@@ -45,7 +45,7 @@ Example::
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -149,14 +149,20 @@ def _present(col: ir.Value) -> ir.BooleanValue:
     return col.notnull()
 
 
+#: Registers a derived column under a name and returns it: computed once per row in a first
+#: projection, which the rules then read (engines do not all share repeated expressions).
+_Keep = Callable[[str, Any], Any]
+
+
 @dataclass
 class _Number:
     value: ir.FloatingValue | None  # the number where it is one
     rules: list[_Rule]
 
 
-def _number(col: ir.Value, c: schema.Column) -> _Number:
+def _number(col: ir.Value, c: schema.Column, keep: _Keep) -> _Number:
     name, typ = c.name, col.type()
+    present = _present(col)
     rules: list[_Rule] = []
     value: ir.FloatingValue | None = None
     negative_infinity: ir.BooleanValue | None = None
@@ -165,20 +171,21 @@ def _number(col: ir.Value, c: schema.Column) -> _Number:
     elif typ.is_numeric():
         value = col.cast("float64")
         if typ.is_floating():
-            value = ibis.cases((~col.isnan(), value), else_=None)
+            value = keep(f"{name}_value", ibis.cases((~col.isnan(), value), else_=None))
             rules.append(_Rule(name, INFINITE_RULE, col.isinf()))
     elif typ.is_string():
-        text = _text(col)
-        number = text.re_search(_NUMBER_RE) & (text.length() <= 300)
-        infinite = text.lower().re_search(_INFINITY_RE)
-        value = ibis.cases((number, text.cast("float64")), else_=None)
+        text = keep(f"{name}_text", _text(col))
+        present = text.notnull()
+        number = keep(f"{name}_number", text.re_search(_NUMBER_RE) & (text.length() <= 300))
+        infinite = keep(f"{name}_infinite", text.lower().re_search(_INFINITY_RE))
+        value = keep(f"{name}_value", ibis.cases((number, text.cast("float64")), else_=None))
         rules.append(_Rule(name, NOT_NUMBERS_RULE, text.notnull() & ~number & ~infinite))
         rules.append(_Rule(name, INFINITE_RULE, infinite))
         negative_infinity = infinite & text.startswith("-")
     else:  # a timestamp, a date, bytes: pandas reads them as text that is not a number
         rules.append(_Rule(name, NOT_NUMBERS_RULE, col.notnull()))
     if not c.nullable:
-        rules.append(_Rule(name, EMPTY_RULE, ~_present(col)))
+        rules.append(_Rule(name, EMPTY_RULE, ~present))
     if c.nonnegative and value is not None:
         negative = value < 0
         if negative_infinity is not None:
@@ -199,8 +206,9 @@ def _days_in_month(year: ir.IntegerValue, month: ir.IntegerValue) -> ir.IntegerV
                       (month.isin([4, 6, 9, 11]), 30), else_=31)
 
 
-def _timestamp(col: ir.Value, c: schema.Column) -> _Timestamp:
+def _timestamp(col: ir.Value, c: schema.Column, keep: _Keep) -> _Timestamp:
     name, typ = c.name, col.type()
+    present = _present(col)
     rules: list[_Rule] = []
     value: ir.TimestampValue | None = None
     if typ.is_timestamp() and typ.timezone is not None:
@@ -210,27 +218,29 @@ def _timestamp(col: ir.Value, c: schema.Column) -> _Timestamp:
     elif typ.is_date():
         rules.append(_Rule(name, schema.DATE_ONLY_RULE, col.notnull()))
     elif typ.is_string():
-        text = _text(col)
+        text = keep(f"{name}_text", _text(col))
+        present = text.notnull()
         too_long = text.length() > _limits.MAX_TIMESTAMP_CHARS
-        short = text.notnull() & ~too_long
-        date_only = short & text.re_search(_DATE_ONLY_RE)
-        timed = short & text.re_search(_HAS_TIME_RE)
-        offset = text.re_search(_OFFSET_RE)
+        short = keep(f"{name}_short", text.notnull() & ~too_long)
+        date_only = keep(f"{name}_date_only", short & text.re_search(_DATE_ONLY_RE))
+        timed = keep(f"{name}_timed", short & text.re_search(_HAS_TIME_RE))
+        offset = keep(f"{name}_offset", text.re_search(_OFFSET_RE))
         valid = timed & offset & text.re_search(_ENGINE_VALID_RE)
         # the fields are digits where valid holds, so these casts cannot fail
         year = ibis.cases((valid, text.substr(0, 4).cast("int32")), else_=None)
         month = ibis.cases((valid, text.substr(5, 2).cast("int32")), else_=None)
         day = ibis.cases((valid, text.substr(8, 2).cast("int32")), else_=None)
-        valid = valid & (year >= 1) & (day <= _days_in_month(year, month))
-        shape = text.re_search(_ENGINE_SHAPE_RE)
-        value = ibis.cases((valid, text.cast(_UTC)), else_=None)
+        valid = keep(f"{name}_valid",
+                     (valid & (year >= 1) & (day <= _days_in_month(year, month))).fill_null(False))
+        shape = keep(f"{name}_shape", text.re_search(_ENGINE_SHAPE_RE))
+        value = keep(f"{name}_value", ibis.cases((valid, text.cast(_UTC)), else_=None))
         rules += [
             _Rule(name, _limits.TOO_LONG_RULE, too_long),
             _Rule(name, schema.DATE_ONLY_RULE, date_only),
             _Rule(name, NAIVE_RULE, timed & ~offset),
             # words (now, today), and fields out of their range (2025-02-30)
             _Rule(name, UNPARSABLE_RULE, short & ~date_only & (
-                ~timed | (timed & offset & shape & ~valid.fill_null(False)))),
+                ~timed | (timed & offset & shape & ~valid))),
             _Rule(name, ENGINE_TIMESTAMP_RULE, timed & offset & ~shape),
         ]
     else:  # numbers, booleans: pandas reads them as text that is not a timestamp
@@ -239,7 +249,7 @@ def _timestamp(col: ir.Value, c: schema.Column) -> _Timestamp:
         rules.append(_Rule(name, _limits.OUT_OF_RANGE_RULE,
                            (value < ibis.literal(_LOW)) | (value > ibis.literal(_HIGH))))
     if not c.nullable:
-        rules.append(_Rule(name, EMPTY_RULE, ~_present(col)))
+        rules.append(_Rule(name, EMPTY_RULE, ~present))
     return _Timestamp(value, rules)
 
 
@@ -258,7 +268,8 @@ def _type_problem(table: str, col: ir.Value, c: schema.Column) -> Problem | None
 class _Check:
     """The rules of one table, the aggregate query counting them, and the examples."""
 
-    def __init__(self, name: str, table: Any, spec: schema.TableSpec) -> None:
+    def __init__(self, name: str, table: Any, spec: schema.TableSpec,
+                 rules: Callable[[_Check], None]) -> None:
         if not isinstance(table, ir.Table):
             raise TypeError(f"{name} must be an Ibis table, got {type(table).__name__}")
         self.name, self.t, self.spec = name, table, spec
@@ -269,16 +280,35 @@ class _Check:
         self.numbers: dict[str, ir.FloatingValue] = {}
         self.times: dict[str, ir.TimestampValue] = {}
         self.texts: dict[str, ir.StringValue] = {}
+        self.kept: dict[str, ir.Value] = {}
+        self._stage: ir.Table | None = None
         missing = [c for c in spec.required if c not in table.columns]
-        self.complete = not missing
         if missing:
             self.problems.append(Problem(
                 name, None, f"missing required column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(missing)}"))
             return
-        for c in spec.columns:
+        # twice: first to collect the derived columns, then over the projection holding them
+        self._build(table, rules)
+        if self.kept:
+            self._stage = table.mutate(**self.kept)
+            self._build(self._stage, rules)
+
+    def _build(self, table: ir.Table, rules: Callable[[_Check], None]) -> None:
+        self.t, self.problems, self.rules = table, [], []
+        self.numbers, self.times, self.texts = {}, {}, {}
+        for c in self.spec.columns:
             if c.name in table.columns:
                 self._column(c)
+        rules(self)
+
+    def keep(self, name: str, expr: Any) -> Any:
+        """``expr`` as the derived column ``name`` (see :data:`_Keep`)."""
+        name = f"_frt_{name}"
+        if self._stage is None:
+            self.kept[name] = expr
+            return expr
+        return self._stage[name]
 
     def has(self, column: str) -> bool:
         return column in self.t.columns
@@ -290,16 +320,16 @@ class _Check:
             if problem is not None:
                 self.problems.append(problem)
                 return
-            self.texts[c.name] = _text(col)
+            text = self.texts[c.name] = self.keep(f"{c.name}_text", _text(col))
             if not c.nullable:
-                self.rules.append(_Rule(c.name, EMPTY_RULE, ~_present(col)))
+                self.rules.append(_Rule(c.name, EMPTY_RULE, text.isnull()))
         elif c.kind == "number":
-            n = _number(col, c)
+            n = _number(col, c, self.keep)
             self.rules += n.rules
             if n.value is not None:
                 self.numbers[c.name] = n.value
         else:
-            ts = _timestamp(col, c)
+            ts = _timestamp(col, c, self.keep)
             self.rules += ts.rules
             if ts.value is not None:
                 self.times[c.name] = ts.value
@@ -376,9 +406,10 @@ def _name(value: Any) -> Any:
 
 
 def _customers(t: Any) -> _Check:
-    chk = _Check("customers", t, schema.CUSTOMERS)
-    if not chk.complete:
-        return chk
+    return _Check("customers", t, schema.CUSTOMERS, _customer_rules)
+
+
+def _customer_rules(chk: _Check) -> None:
     if chk.has(schema.REVENUE_START) != chk.has(schema.REVENUE_END):
         have, lack = ((schema.REVENUE_START, schema.REVENUE_END) if chk.has(schema.REVENUE_START)
                       else (schema.REVENUE_END, schema.REVENUE_START))
@@ -392,23 +423,23 @@ def _customers(t: Any) -> _Check:
     if schema.REVENUE_START in n:
         chk.rules.append(_Rule(schema.REVENUE_START, ZERO_REVENUE_RULE,
                                n[schema.REVENUE_START] == 0, warning=True))
-    return chk
 
 
 def _assignments(t: Any) -> _Check:
-    chk = _Check("assignments", t, schema.ASSIGNMENTS)
-    if not chk.complete:
-        return chk
+    return _Check("assignments", t, schema.ASSIGNMENTS, _assignment_rules)
+
+
+def _assignment_rules(chk: _Check) -> None:
     chk.duplicates([schema.EXPERIMENT, schema.CUSTOMER_ID], schema.DUPLICATE_RULES["assignments"])
     if schema.BUCKET in chk.numbers:
         chk.rules.append(_Rule(schema.BUCKET, BUCKET_RULE, chk.numbers[schema.BUCKET] >= 1))
-    return chk
 
 
 def _conversations(t: Any) -> _Check:
-    chk = _Check("conversations", t, schema.CONVERSATIONS)
-    if not chk.complete:
-        return chk
+    return _Check("conversations", t, schema.CONVERSATIONS, _conversation_rules)
+
+
+def _conversation_rules(chk: _Check) -> None:
     chk.duplicates([schema.CONVERSATION_ID], schema.DUPLICATE_RULES["conversations"])
     times = chk.times
     if schema.CREATED_AT in times:
@@ -428,27 +459,26 @@ def _conversations(t: Any) -> _Check:
         chk.problems.append(Problem(chk.name, None, f"column {have} without column {lack} "
                                     "(ratings need their scale)"))
     elif has_csat and schema.CSAT in chk.texts and schema.CSAT_SCALE in chk.texts:
-        chk.rules += _csat_rules(chk.t[schema.CSAT], chk.texts[schema.CSAT_SCALE])
-    return chk
+        chk.rules += _csat_rules(chk.t[schema.CSAT], chk.texts[schema.CSAT_SCALE], chk.keep)
 
 
-def _csat_rules(raw: ir.Value, scale: ir.StringValue) -> list[_Rule]:
+def _csat_rules(raw: ir.Value, scale: ir.StringValue, keep: _Keep) -> list[_Rule]:
     """The rules of ``schema._check_csat``: a known scale, ratings on it, a scale wherever
     there is a rating; and ratings written as frt writes them (engine only)."""
-    rating = _text(raw).lower()
+    rating = keep("csat_rating", _text(raw).lower())
     if raw.type().is_numeric():
         number = raw.cast("float64")
         integral = raw.notnull() & (number == number.round())
         if raw.type().is_floating():
             integral = integral & ~raw.isnan() & ~raw.isinf()
     else:
-        numeric = rating.re_search(_NUMBER_RE)
-        number = ibis.cases((numeric, rating.cast("float64")), else_=None)
+        numeric = keep("csat_numeric", rating.re_search(_NUMBER_RE))
+        number = keep("csat_number", ibis.cases((numeric, rating.cast("float64")), else_=None))
         integral = numeric & (number == number.round())
     # "4.0" on a 1-5 scale is the rating 4 (as pandas reads it)
     whole = ibis.cases((integral & (number.abs() < 1e15), number.cast("int64").cast("string")),
                        else_=None)
-    as_int = ibis.cases((integral, whole), else_=rating)
+    as_int = keep("csat_as_int", ibis.cases((integral, whole), else_=rating))
     on15, ongb = scale == schema.SCALE_1_5, scale == schema.SCALE_GOOD_BAD
     off15 = on15 & as_int.notnull() & ~as_int.isin(schema.RATINGS_1_5)
     offgb = ongb & rating.notnull() & ~rating.isin(schema.RATINGS_GOOD_BAD)
