@@ -70,8 +70,8 @@ def step_table(calendar: BusinessCalendar, table: ir.Table | None = None, *colum
             **{f"lo{i}": timestamp(table[c]).min() for i, c in enumerate(columns)},
             **{f"hi{i}": timestamp(table[c]).max() for i, c in enumerate(columns)})
         bounds = execute(bounds).iloc[0]
-        los = [pd.Timestamp(v) for k, v in bounds.items() if k.startswith("lo") and pd.notna(v)]
-        his = [pd.Timestamp(v) for k, v in bounds.items() if k.startswith("hi") and pd.notna(v)]
+        los = [_engine_utc(v) for k, v in bounds.items() if k.startswith("lo") and pd.notna(v)]
+        his = [_engine_utc(v) for k, v in bounds.items() if k.startswith("hi") and pd.notna(v)]
         if los:
             start = min([*los, *([pd.Timestamp(start)] if start is not None else [])])
             end = max([*his, *([pd.Timestamp(end)] if end is not None else [])])
@@ -83,6 +83,14 @@ def step_table(calendar: BusinessCalendar, table: ir.Table | None = None, *colum
         end = calendar.add_business_time(end, reach)
     frame = calendar.step_table(start - _MARGIN, end + _MARGIN)
     return ibis.memtable(frame)
+
+
+def _engine_utc(x: Any) -> pd.Timestamp:
+    """An instant queried from the engine, aware: Spark hands its timestamps (``TIMESTAMP`` and
+    ``TIMESTAMP_NTZ``) to Ibis without a zone, as wall clocks of the session's zone, which
+    Ibis sets to UTC."""
+    ts = pd.Timestamp(x)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts
 
 
 def _utc(x: Any) -> pd.Timestamp:
