@@ -114,7 +114,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="give a table"):
         step_table(cal)
     t = ibis.table({"created_at": "timestamp('UTC')"}, name="conversations")
-    steps = ibis.table(dict.fromkeys(("lo_s", "hi_s", "open_s", "close_s", "cum_s"), "int64"),
+    steps = ibis.table(dict.fromkeys(("lo_s", "hi_s", "open_s", "close_s", "cum_s", "k"), "int64"),
                        name="steps")
     with pytest.raises(ValueError, match="positive whole number"):
         business_deadline(t, "created_at", 0, steps, "due")
@@ -124,7 +124,7 @@ def test_bad_arguments():
 def test_sql_snapshots(dialect):
     conv = ibis.table({"conversation_id": "string", "created_at": "timestamp('UTC')",
                        "first_response_at": "timestamp('UTC')"}, name="conversations")
-    steps = ibis.table(dict.fromkeys(("lo_s", "hi_s", "open_s", "close_s", "cum_s"), "int64"),
+    steps = ibis.table(dict.fromkeys(("lo_s", "hi_s", "open_s", "close_s", "cum_s", "k"), "int64"),
                        name="frt_business_steps")
     e = business_seconds(conv, "created_at", "first_response_at", steps, "frt_business_s")
     e = business_deadline(e, "created_at", 4 * 3600, steps, "due_at")

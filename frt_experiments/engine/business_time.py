@@ -32,13 +32,14 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.engine import execute, timestamp
 
-__all__ = ["business_clock", "business_deadline", "business_seconds", "epoch_seconds",
-           "step_table"]
+__all__ = ["BUCKET_S", "bucket", "bucketed", "business_clock", "business_deadline",
+           "business_seconds", "epoch_seconds", "step_table"]
 
 #: A week of margin beyond the data on each side of the step table.
 _MARGIN = pd.Timedelta(days=8)
@@ -82,7 +83,44 @@ def step_table(calendar: BusinessCalendar, table: ir.Table | None = None, *colum
     if reach is not None and reach > pd.Timedelta(0):
         end = calendar.add_business_time(end, reach)
     frame = calendar.step_table(start - _MARGIN, end + _MARGIN)
-    return ibis.memtable(frame)
+    return ibis.memtable(bucketed(frame, "lo_s", "hi_s"))
+
+
+#: Width of the buckets that turn range joins into equi-joins (seconds).
+BUCKET_S = 86_400
+_EDGE = 2**61
+
+
+def bucket(seconds: ir.IntegerValue) -> ir.IntegerValue:
+    """The bucket of a value in seconds: ``floor(seconds / BUCKET_S)``."""
+    return (seconds / BUCKET_S).floor().cast("int64")
+
+
+def bucketed(frame: pd.DataFrame, lo: str, hi: str) -> pd.DataFrame:
+    """``frame``, whose rows hold disjoint ranges ``[lo, hi)``, with a column ``k``: each row
+    repeated once for every bucket (:func:`bucket`) its range overlaps.
+
+    A join on ``k`` and then on the range is an equi-join (a hash join in every engine) followed
+    by a filter of a few candidate rows, where a bare range join makes DuckDB and Spark compare
+    every pair or sort both sides. Open-ended first and last ranges are cut at the buckets of
+    their finite ends, one bucket beyond, so the table stays small: instants more than a
+    bucket outside the table's finite range find no row.
+    """
+    lo_v = frame[lo].to_numpy(dtype="int64")
+    hi_v = frame[hi].to_numpy(dtype="int64")
+    finite = np.concatenate([lo_v[lo_v > -_EDGE], hi_v[hi_v < _EDGE]])
+    first, last = (int(np.floor(finite.min() / BUCKET_S)) - 1,
+                   int(np.floor(finite.max() / BUCKET_S)) + 1) if finite.size else (0, 0)
+    k_lo = np.clip(np.floor(lo_v / BUCKET_S), first, last).astype("int64")
+    # the last bucket a range [lo, hi) reaches holds hi - 1
+    k_hi = np.clip(np.floor((hi_v - 1) / BUCKET_S), first, last).astype("int64")
+    k_hi = np.maximum(k_hi, k_lo)
+    reps = k_hi - k_lo + 1
+    out = frame.loc[frame.index.repeat(reps)].reset_index(drop=True)
+    starts = np.repeat(k_lo, reps)
+    offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    out["k"] = (starts + offsets).astype("int64")
+    return out
 
 
 def _engine_utc(x: Any) -> pd.Timestamp:
@@ -103,11 +141,13 @@ def _utc(x: Any) -> pd.Timestamp:
 def business_clock(table: ir.Table, column: str, steps: ir.Table, name: str) -> ir.Table:
     """``table`` with ``name``: the business clock ``B(t)`` of ``column`` in seconds (null
     where ``column`` is null). Differences of two clocks are business durations."""
-    t_col = f"__{name}_t"
+    t_col, k_col = f"__{name}_t", f"__{name}_tk"
     t = table.mutate(**{t_col: epoch_seconds(timestamp(table[column]))})
+    t = t.mutate(**{k_col: bucket(t[t_col])})
     s = steps.rename({f"__{name}_{c}": c for c in steps.columns})
     lo, hi = s[f"__{name}_lo_s"], s[f"__{name}_hi_s"]
-    joined = t.left_join(s, [lo <= t[t_col], t[t_col] < hi])
+    # an equi-join on the bucket, then the range (see bucketed)
+    joined = t.left_join(s, [s[f"__{name}_k"] == t[k_col], lo <= t[t_col], t[t_col] < hi])
     o, c, cum = (joined[f"__{name}_{k}"] for k in ("open_s", "close_s", "cum_s"))
     clock = cum + ibis.least(ibis.greatest(joined[t_col] - o, 0), c - o)
     return joined.select(*table.columns, **{name: clock})
@@ -134,7 +174,8 @@ def business_deadline(table: ir.Table, column: str, seconds: int, steps: ir.Tabl
     clock = business_clock(table, column, steps, f"__{name}_c")
     due = f"__{name}_due"
     t = clock.mutate(**{due: clock[f"__{name}_c"] + seconds})
-    s = steps.filter(steps.close_s > steps.open_s)
+    s = steps.filter(steps.close_s > steps.open_s).select("open_s", "close_s", "cum_s")
+    s = s.distinct()  # the step table repeats rows per bucket
     s = s.rename({f"__{name}_{c}": c for c in s.columns})
     o, cum = s[f"__{name}_open_s"], s[f"__{name}_cum_s"]
     length = s[f"__{name}_close_s"] - o

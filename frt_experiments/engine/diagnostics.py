@@ -54,7 +54,12 @@ from frt_experiments.diagnostics import (
     rates_table,
 )
 from frt_experiments.engine import execute, timestamp
-from frt_experiments.engine.business_time import business_clock, epoch_seconds
+from frt_experiments.engine.business_time import (
+    bucket,
+    bucketed,
+    business_clock,
+    epoch_seconds,
+)
 from frt_experiments.engine.moments import arm_statistics
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.policy import FrtPolicy, default_policies
@@ -74,7 +79,7 @@ def _require(table: Any, name: str, columns: Sequence[str]) -> None:
 
 def arm_counts(assignments: ir.Table) -> pd.Series:
     """Assigned customers per arm (missing arms left out), largest first: one query."""
-    armed = assignments.filter(assignments[_ARM].notnull())  # noqa: PD004 (Ibis, not pandas)
+    armed = assignments.filter(assignments[_ARM].notnull())
     counts = execute(armed.group_by(_ARM).aggregate(n=armed.count()))
     out = pd.Series(counts["n"].to_numpy(dtype="int64"),
                     index=pd.Index(counts[_ARM].astype(str), name=_ARM), name="count")
@@ -148,7 +153,7 @@ def diagnose(
     conv = conversations.select(
         _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
         timestamp(conversations[schema.FIRST_RESPONSE_AT]).name(schema.FIRST_RESPONSE_AT),
-        conversations[schema.CSAT].notnull().name("__rated"))  # noqa: PD004 (Ibis, not pandas)
+        conversations[schema.CSAT].notnull().name("__rated"))
     frt, closed_check = _attainment(conv, a2, two, cal, as_of)
     rates = _rates(conv, a2, control, treatment)
     balance = pd.DataFrame()
@@ -180,20 +185,21 @@ def _attainment(conv: ir.Table, a2: ir.Table, policies: dict[str, FrtPolicy],
     # the deadlines of the latest conversations lie beyond the data
     hi = max(hi, cal.end_of_next_business_day(hi), cal.add_business_days(hi, 2))
     tables = cal.clock_tables(lo, hi)
-    steps = ibis.memtable(tables["steps"])
+    steps = ibis.memtable(bucketed(tables["steps"], "lo_s", "hi_s"))
     j = conv.join(a2, _CID)
     j = business_clock(j, created, steps, "__bc")
     j = business_clock(j, first, steps, "__bf")
     rules = {p.rule for p in policies.values()}
     if "next_business_day" in rules:
-        d = ibis.memtable(tables["days"])
-        j = j.left_join(d, [d.b_lo_s <= j["__bc"], j["__bc"] < d.b_hi_s])
+        d = ibis.memtable(bucketed(tables["days"], "b_lo_s", "b_hi_s"))
+        j = j.left_join(d, [d.k == bucket(j["__bc"]), d.b_lo_s <= j["__bc"],
+                            j["__bc"] < d.b_hi_s])
         j = j.select(*[c for c in j.columns if c not in d.columns],
                      __nbd=j.b_hi_s + ibis.least(j["__bc"] - j.b_lo_s, j.next_len_s))
     if "end_of_next_business_day" in rules:
-        d = ibis.memtable(tables["dates"])
+        d = ibis.memtable(bucketed(tables["dates"], "lo_s", "hi_s"))
         t = epoch_seconds(j[created])
-        j = j.left_join(d, [d.lo_s <= t, t < d.hi_s])
+        j = j.left_join(d, [d.k == bucket(t), d.lo_s <= t, t < d.hi_s])
         j = j.select(*[c for c in j.columns if c not in d.columns], __eonbd=j.due_b_s)
     # the business seconds each conversation's policy allows
     allowed: Any = ibis.null("float64")
@@ -204,28 +210,43 @@ def _attainment(conv: ir.Table, a2: ir.Table, policies: dict[str, FrtPolicy],
         else:
             value = (j["__nbd"] if p.rule == "next_business_day" else j["__eonbd"]) - j["__bc"]
         allowed = (j[_ARM] == arm).ifelse(value.cast("float64"), allowed)
-    answered = j[first].notnull()  # noqa: PD004 (Ibis, not pandas)
-    cal_s = (epoch_seconds(j[first]) - epoch_seconds(j[created])).cast("float64")
-    bus_s = (j["__bf"] - j["__bc"]).cast("float64")
+    answered = j[first].notnull()
+    cal_s = epoch_seconds(j[first]) - epoch_seconds(j[created])
+    bus_s = j["__bf"] - j["__bc"]
     cutoff = None if as_of is None else _clock_at(tables["steps"], _seconds(as_of))
     pending = (~answered & (ibis.literal(cutoff) < j["__bc"] + allowed) if cutoff is not None
                else ibis.literal(False))
-    one, zero = ibis.literal(1), ibis.literal(0)
-    per = execute(j.group_by(_ARM).aggregate(
-        n=j.count(), n_responded=answered.ifelse(one, zero).sum(),
-        median_calendar_hours=cal_s.quantile(0.5) / 3600.0,
-        p90_calendar_hours=cal_s.quantile(0.9) / 3600.0,
-        median_business_hours=bus_s.quantile(0.5) / 3600.0,
-        p90_business_hours=bus_s.quantile(0.9) / 3600.0,
-        met=(answered & (bus_s <= allowed)).ifelse(one, zero).sum(),
-        n_pending=pending.ifelse(one, zero).sum(),
-        allowed_median=allowed.quantile(0.5) / 3600.0,
-        early=(answered & (cal_s < 0)).ifelse(one, zero).sum(),
-        closed=(answered & (bus_s <= 0) & (cal_s > 0)).ifelse(one, zero).sum(),
-    )).set_index(_ARM)
-    early = int(per["early"].fillna(0).sum())
-    if early:
-        raise DataError([Problem("conversations", first, "earlier than created_at", early)])
+    # each conversation's figures once (a temporary table), then a few small queries on them
+    figures = j.select(_ARM, __cal=cal_s, __bus=bus_s, __allowed=allowed, __answered=answered,
+                       __pending=pending).cache()
+    try:
+        f = figures
+        one, zero = ibis.literal(1), ibis.literal(0)
+        per = execute(f.group_by(_ARM).aggregate(
+            n=f.count(), n_responded=f["__answered"].ifelse(one, zero).sum(),
+            met=(f["__answered"] & (f["__bus"] <= f["__allowed"])).ifelse(one, zero).sum(),
+            n_pending=f["__pending"].ifelse(one, zero).sum(),
+            early=(f["__answered"] & (f["__cal"] < 0)).ifelse(one, zero).sum(),
+            closed=(f["__answered"] & (f["__bus"] <= 0) & (f["__cal"] > 0)).ifelse(one, zero)
+            .sum(),
+        )).set_index(_ARM)
+        early = int(per["early"].fillna(0).sum())
+        if early:
+            raise DataError([Problem("conversations", first, "earlier than created_at", early)])
+        dist = {col: _distribution(f, col) for col in ("__cal", "__bus")}
+        if any(p.rule != "business_time" for p in policies.values()):
+            dist["__allowed"] = _distribution(f, "__allowed")
+    finally:
+        figures.release()
+    quantile = {col: {arm: _quantiles(d, arm, (0.5, 0.9)) for arm in policies}
+                for col, d in dist.items()}
+    for arm in policies:
+        if arm in per.index:
+            cq, bq = quantile["__cal"][arm], quantile["__bus"][arm]
+            per.loc[arm, ["median_calendar_hours", "p90_calendar_hours"]] = cq
+            per.loc[arm, ["median_business_hours", "p90_business_hours"]] = bq
+            if "__allowed" in quantile:
+                per.loc[arm, "allowed_median"] = quantile["__allowed"][arm][0]
     rows = []
     for arm, p in policies.items():
         r = per.loc[arm] if arm in per.index else None
@@ -255,14 +276,45 @@ def _attainment(conv: ir.Table, a2: ir.Table, policies: dict[str, FrtPolicy],
     return frt, closed_check
 
 
+def _distribution(figures: ir.Table, column: str) -> pd.DataFrame:
+    """Per arm, each distinct value of ``column`` (whole seconds) with its count: the exact
+    distribution, from which quantiles are read here (a grouped count is cheaper in every
+    engine than its quantile functions, and the same on all of them)."""
+    f = figures.filter(figures[column].notnull())
+    return execute(f.group_by(_ARM, column).aggregate(__n=f.count()))
+
+
+def _quantiles(dist: pd.DataFrame, arm: str, ps: Sequence[float]) -> list[float]:
+    """Quantiles in hours of one arm's distribution (value, count), by linear interpolation
+    between order statistics (Hyndman and Fan's type 7, as :func:`numpy.quantile`)."""
+    column = next(c for c in dist.columns if c not in (_ARM, "__n"))
+    d = dist[dist[_ARM] == arm].sort_values(column)
+    x = d[column].to_numpy(dtype=float) / 3600.0
+    cum = np.cumsum(d["__n"].to_numpy(dtype="int64"))
+    if not cum.size:
+        return [float("nan")] * len(ps)
+    n = int(cum[-1])
+    out = []
+    for p in ps:
+        h = (n - 1) * p
+        lo = int(np.floor(h))
+        a = x[np.searchsorted(cum, lo, side="right")]
+        b = x[np.searchsorted(cum, min(lo + 1, n - 1), side="right")]
+        out.append(float(a + (b - a) * (h - lo)))
+    return out
+
+
 def _rates(conv: ir.Table, a2: ir.Table, control: str, treatment: str) -> pd.DataFrame:
     per = conv.group_by(_CID).aggregate(
         conversations=conv.count().cast("float64"),
         rated=conv["__rated"].ifelse(1.0, 0.0).sum().cast("float64"))
     r = a2.left_join(per, a2[_CID] == per[_CID])
     rows = r.select(_ARM, conversations=r.conversations.coalesce(0.0),
-                    rated=r.rated.coalesce(0.0))
-    stats = arm_statistics(rows, ["conversations", "rated"], [control, treatment])
+                    rated=r.rated.coalesce(0.0)).cache()  # read twice by arm_statistics
+    try:
+        stats = arm_statistics(rows, ["conversations", "rated"], [control, treatment])
+    finally:
+        rows.release()
     return rates_table(stats, control, treatment)
 
 
