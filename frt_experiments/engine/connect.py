@@ -72,8 +72,9 @@ _HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(?P<port
 _SECRET_PARAM = re.compile(r"(?i)\b(password|token|secret|api_key)=([^&;/]*)")
 #: Ibis 12 reads a DuckDB table's schema through an API DuckDB 1.5 deprecates (theirs to fix).
 _DUCKDB_WARNING = r"fetch_arrow_table\(\) is deprecated"
-# the URLs connect() opened each engine with (passwords hidden), for table()'s messages
-_URLS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+# the URLs connect() opened each engine with (passwords hidden), for table()'s messages, by
+# the engine's id (Ibis backends compare equal when they reach the same database)
+_URLS: dict[int, tuple[weakref.ref[Any], str]] = {}
 
 
 class EngineConnectionError(FrtError, ConnectionError):
@@ -171,7 +172,8 @@ def connect(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
     else:
         raise _invalid(url, f"unknown scheme {scheme}://")
     with contextlib.suppress(TypeError):  # not weakly referable: messages name the backend
-        _URLS[con] = redact(url)
+        key = id(con)
+        _URLS[key] = (weakref.ref(con, lambda _: _URLS.pop(key, None)), redact(url))
     return con
 
 
@@ -332,6 +334,9 @@ def _spark(url: str, rest: str, timeout: float) -> Any:
     unknown = [k for k in params if not k.startswith("spark.")]
     if unknown:
         raise _invalid(url, f"parameter {unknown[0]!r} is not a Spark setting (spark.*)")
+    match = _HOST_PORT.fullmatch(master.removeprefix("spark://"))
+    if match:
+        _reachable(url, match["host"], int(match["port"]), timeout)
     session_cls = _import_pyspark(url)
     from pyspark import SparkContext  # noqa: PLC0415
 
@@ -345,9 +350,6 @@ def _spark(url: str, rest: str, timeout: float) -> Any:
         # the running session, with this URL's session settings (JVM settings stay as they are)
         return _spark_backend(url, session_cls.builder.getOrCreate(),
                               {**_SPARK_SESSION_CONF, **params})
-    match = _HOST_PORT.fullmatch(master.removeprefix("spark://"))
-    if match:
-        _reachable(url, match["host"], int(match["port"]), timeout)
     java = _java()
     if java is None:
         raise EngineConnectionError(
@@ -388,11 +390,10 @@ def _spark_connect(url: str, rest: str, timeout: float) -> Any:
 
 
 def _source(con: Any) -> str:
-    try:
-        url = _URLS.get(con)
-    except TypeError:
-        url = None
-    return url or f"the {getattr(con, 'name', type(con).__name__)} engine"
+    ref, url = _URLS.get(id(con), (None, None))
+    if ref is not None and ref() is con and url:
+        return url
+    return f"the {getattr(con, 'name', type(con).__name__)} engine"
 
 
 def table(con: Any, name: str) -> Any:
@@ -406,29 +407,36 @@ def table(con: Any, name: str) -> Any:
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
-    parts = name.strip().split(".")
-    if len(parts) > 2 or not all(p.strip() for p in parts):
+    parts = [p.strip() for p in name.strip().split(".")]
+    if len(parts) > 2 or not all(parts):
         raise ValueError(f"table name {name!r}: give table or schema.table")
-    parts = [p.strip() for p in parts]
     database = parts[0] if len(parts) == 2 else None
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_DUCKDB_WARNING, category=DeprecationWarning)
-            return con.table(parts[-1], database=database)
-    except Exception as exc:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_DUCKDB_WARNING, category=DeprecationWarning)
         try:
-            there = sorted(con.list_tables(database=database))
-        except Exception as listing:  # a missing schema fails to list
-            if database is None:
-                raise exc from None
-            first = _one_line(listing).split(". ")[0]  # drivers go on with advice
-            raise DataError([Problem(_source(con), None, f"no schema {database!r} (for table "
-                                     f"{name!r}): {first}")]) from exc
-        if parts[-1] in there:
-            raise  # the table exists: some other failure, the driver's own error
-        shown = ", ".join(there[:TABLES_SHOWN])
-        more = f", ... ({len(there)} in all)" if len(there) > TABLES_SHOWN else ""
-        where = f" in schema {database!r}" if database else ""
-        listing_text = f"tables there: {shown}{more}" if there else "it has no tables"
-        raise DataError([Problem(_source(con), None, f"no table {name!r}{where} ({listing_text})")
-                         ]) from exc
+            return con.table(parts[-1], database=database)
+        except Exception as exc:
+            missing = _missing_table(con, name, parts[-1], database)
+            if missing is None:
+                raise  # the table exists: some other failure, the driver's own error
+            raise missing from exc
+
+
+def _missing_table(con: Any, name: str, table_name: str, database: str | None
+                   ) -> DataError | None:
+    """The error for a table ``con`` does not have, or ``None`` when it has it."""
+    try:
+        there = sorted(con.list_tables(database=database))
+    except Exception as listing:  # a missing schema fails to list
+        if database is None:
+            return None
+        first = _one_line(listing).split(". ")[0]  # drivers go on with advice
+        return DataError([Problem(_source(con), None, f"no schema {database!r} (for table "
+                                  f"{name!r}): {first}")])
+    if table_name in there:
+        return None
+    shown = ", ".join(there[:TABLES_SHOWN])
+    more = f", ... ({len(there)} in all)" if len(there) > TABLES_SHOWN else ""
+    where = f" in schema {database!r}" if database else ""
+    listing_text = f"tables there: {shown}{more}" if there else "it has no tables"
+    return DataError([Problem(_source(con), None, f"no table {name!r}{where} ({listing_text})")])
