@@ -11,6 +11,7 @@ import pandas as pd
 
 from frt_experiments import schema
 from frt_experiments._commands._args import add_calendar_options, check_output_dir, desk_calendar
+from frt_experiments._commands._source import add_source_options, engine_tables, wants_engine
 from frt_experiments._outputs import output_set, require_manifest
 from frt_experiments.analysis import analyze
 from frt_experiments.calendar import BusinessCalendar
@@ -34,9 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or the new one), and prints the summary table. Tables written by frt simulate are "
         "checked against the manifest.json beside them.",
     )
-    p.add_argument("--customers", type=Path, required=True, metavar="FILE")
-    p.add_argument("--conversations", type=Path, required=True, metavar="FILE")
-    p.add_argument("--assignments", type=Path, required=True, metavar="FILE")
+    p.add_argument("--customers", type=Path, metavar="FILE|TABLE",
+                   help="the customers table: a file, or with --source a table")
+    p.add_argument("--conversations", type=Path, metavar="FILE|TABLE",
+                   help="the conversations table: a file, or with --source a table "
+                   "(with --layout: left out)")
+    p.add_argument("--assignments", type=Path, metavar="FILE|TABLE",
+                   help="the assignments table: a file (e.g. the ledger), or with --source a "
+                   "table")
+    add_source_options(p)
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="output directory; an earlier run's files of frt analyze's own names "
                    f"({', '.join(OUTPUTS)}) that this run does not write are removed, "
@@ -117,21 +124,32 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--information: give {args.look} fractions for looks 1 to "
                          f"{args.look}, got {len(information)}")
     weights, weights_source = _design_weights(args, plan)
+    on_engine = wants_engine(args)
+    given = [p for p in (args.customers, args.conversations, args.assignments) if p is not None]
     # tables of one frt simulate run: refuse one changed or mixed in from another run
-    require_manifest([args.customers, args.conversations, args.assignments])
-    customers = read_table(args.customers, "customers")
-    conversations = read_table(args.conversations, "conversations", timezone=args.timezone)
-    assignments = read_table(args.assignments, "assignments", timezone=args.timezone)
-    names = {"customers": args.customers.name, "conversations": args.conversations.name,
-             "assignments": args.assignments.name}
-    problems = check_tables(customers, conversations, assignments, names=names)
-    if problems:
-        raise DataError(problems)
-    if weights is not None:
-        arms = [str(a) for a in pd.unique(assignments[schema.ARM].dropna())]
-        wrong = allocation_problems(weights, weights_source, arms)
-        if wrong:
-            raise ValueError(wrong[0])
+    require_manifest([p for p in given if p.is_file()] if on_engine else given)
+    if on_engine:
+        tables, where = engine_tables(args)
+        customers, conversations, assignments = (tables[n] for n in
+                                                 ("customers", "conversations", "assignments"))
+        print(f"tables in {where}: checked and analysed there", file=sys.stdout)
+    else:
+        for name in ("customers", "conversations", "assignments"):
+            if getattr(args, name) is None:
+                raise ValueError(f"give --{name} (a file, or a table with --source)")
+        customers = read_table(args.customers, "customers")
+        conversations = read_table(args.conversations, "conversations", timezone=args.timezone)
+        assignments = read_table(args.assignments, "assignments", timezone=args.timezone)
+        names = {"customers": args.customers.name, "conversations": args.conversations.name,
+                 "assignments": args.assignments.name}
+        problems = check_tables(customers, conversations, assignments, names=names)
+        if problems:
+            raise DataError(problems)
+        if weights is not None:
+            arms = [str(a) for a in pd.unique(assignments[schema.ARM].dropna())]
+            wrong = allocation_problems(weights, weights_source, arms)
+            if wrong:
+                raise ValueError(wrong[0])
     window_end = None
     if args.window_end is not None:
         try:
@@ -148,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
                      treatment=args.treatment,
                      csat_margin=args.csat_margin, nrr_margin=args.nrr_margin, plan=plan,
                      window_end=window_end, diagnostics=not args.no_diagnostics,
-                     validate=False, calendar=_calendar(args), weights=weights)
+                     validate=on_engine, calendar=_calendar(args), weights=weights)
     markdown = result.to_markdown()
     seq = result.sequential(look=args.look, information=information) if sequential else None
     if seq is not None and plan is not None:
