@@ -151,3 +151,21 @@ def test_layout_zendesk_fivetran_equals_import_then_analyze(tmp_path):
                  "--schema", "zendesk", "--billing", str(tmp_path / "billing.csv"), *common,
                  "--out", str(b)]) == 0
     assert (a / "results.csv").read_bytes() == (b / "results.csv").read_bytes()
+
+
+def test_validate_in_the_engine(trial_files, tmp_path, capsys):
+    db = tmp_path / "v.duckdb"
+    con = duckdb.connect(str(db))
+    for n in NAMES:
+        con.execute(f"CREATE TABLE {n} AS SELECT * FROM "
+                    f"read_parquet('{trial_files / (n + '.parquet')}')")
+    con.execute("CREATE TABLE bad AS SELECT * REPLACE (CASE WHEN conversation_id = "
+                "(SELECT min(conversation_id) FROM conversations) THEN 'x' ELSE csat END "
+                "AS csat) FROM conversations")
+    con.close()
+    url = f"duckdb:///{db}"
+    assert main(["validate", "--source", url, *[a for n in NAMES for a in (f"--{n}", n)]]) == 0
+    assert "conversations (" in capsys.readouterr().out
+    run = _frt("validate", "--source", url, "--conversations", "bad")
+    assert run.returncode == 2
+    assert "column csat: 1 row is off the" in run.stderr
