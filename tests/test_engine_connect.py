@@ -8,7 +8,9 @@ from __future__ import annotations
 import doctest
 import os
 import socket
+import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 
@@ -222,10 +224,23 @@ def test_no_java_is_named(monkeypatch):
 @pytest.mark.skipif(not os.environ.get("FRT_TEST_SPARK_CONNECT"),
                     reason="set FRT_TEST_SPARK_CONNECT to a Spark Connect server's sc:// URL")
 def test_spark_connect_server():
-    con = connect(os.environ["FRT_TEST_SPARK_CONNECT"])
-    assert con.execute(con.sql("SELECT 1 AS one"))["one"].tolist() == [1]
-    with pytest.raises(DataError, match="no table 'frt_connect_nope'"):
-        table(con, "frt_connect_nope")
+    # in a fresh process: PySpark refuses a Connect session beside a running local one
+    code = textwrap.dedent("""
+        import os, warnings
+        warnings.simplefilter("ignore")
+        from frt_experiments.engine.connect import connect, table
+        from frt_experiments.errors import DataError
+        con = connect(os.environ["FRT_TEST_SPARK_CONNECT"])
+        print(con.execute(con.sql("SELECT 1 AS one"))["one"].tolist())
+        try:
+            table(con, "frt_connect_nope")
+        except DataError as exc:
+            print(exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True).stdout.splitlines()
+    assert out[0] == "[1]"
+    assert "no table 'frt_connect_nope'" in out[1]
 
 
 # ------------------------------------------------------------------------- malformed and redact

@@ -17,7 +17,8 @@ URL forms (query parameters after ``?`` are passed on, see each form):
   (``?spark.driver.memory=8g&spark.sql.shuffle.partitions=64``).
 - ``sc://HOST:15002`` -- a Spark Connect server (Spark 3.5 or later; Databricks and others
   serve it), with ``pip install 'frt-experiments[spark]' 'pyspark[connect]'``; the rest of the
-  URL is Spark Connect's own (``sc://HOST:15002/;token=...;use_ssl=true``).
+  URL is Spark Connect's own (``sc://HOST:15002/;token=...;use_ssl=true``). PySpark runs no
+  Connect session in a process that runs a ``spark://`` one.
 
 Every Spark session (made here or reached) gets the settings the engine's results depend on:
 the session time zone UTC (Spark's ``TIMESTAMP`` and ``TIMESTAMP_NTZ`` reach Ibis without a
