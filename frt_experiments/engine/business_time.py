@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -47,8 +48,24 @@ _MARGIN = pd.Timedelta(days=8)
 _EPOCH = ibis.literal(pd.Timestamp(0, tz="UTC"))
 
 
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _duckdb_epoch_us(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[valid-type]
+    """DuckDB's own microseconds since the epoch."""
+
+
 def epoch_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
-    """Whole seconds since 1970-01-01 UTC (the fraction of a second dropped)."""
+    """Whole seconds since 1970-01-01 UTC (the fraction of a second dropped).
+
+    On DuckDB through its ``epoch_us``: Ibis' ``epoch_seconds`` casts an aware timestamp to a
+    naive one first, which DuckDB does through its time-zone library (2.2 s against 0.14 s on
+    10,000,000 instants).
+    """
+    try:
+        backend = ts._find_backend(use_default=True).name
+    except Exception:  # an unbound expression (SQL for another dialect)
+        backend = None
+    if backend == "duckdb":
+        return (_duckdb_epoch_us(ts) / 1_000_000).floor().cast("int64")
     return ts.epoch_seconds().floor().cast("int64")
 
 
