@@ -171,3 +171,16 @@ def test_analyze_on_postgresql_equals_the_in_memory_analysis(pg):
     for cuped in (True, False):
         a, b = _both(tables, t, cuped=cuped)
         _same_result(a, b)
+
+
+def test_analyze_on_spark_equals_the_in_memory_analysis(spark_connection, tmp_path):
+    trial = simulate("published", customers=1_500, rng=61)
+    tables = trial.to_pandas()
+    t = {}
+    for name, df in tables.items():
+        # Spark reads no nanosecond Parquet timestamps (pandas' default)
+        df.to_parquet(tmp_path / f"{name}.parquet", coerce_timestamps="us",
+                      allow_truncated_timestamps=False)
+        t[name] = spark_connection.read_parquet(tmp_path / f"{name}.parquet")
+    a, b = _both(tables, t, csat_margin=-0.02)
+    _same_result(a, b)

@@ -30,6 +30,17 @@ def timestamp(column: Any) -> Any:
     return column
 
 
+def cached(table: Any) -> Any:
+    """``table`` computed once into a temporary table of its engine (release it with
+    ``.release()``). The in-memory tables it reads are sent to the engine first: Ibis' Spark
+    backend does not do that for ``cache`` as it does for queries."""
+    backend = table._find_backend(use_default=True)
+    hooks = getattr(backend, "_run_pre_execute_hooks", None)
+    if hooks is not None:
+        hooks(table)
+    return table.cache()
+
+
 def execute(expr: Any) -> Any:
     """Run an Ibis expression and return its pandas result."""
     with warnings.catch_warnings():

@@ -206,12 +206,22 @@ def _days_in_month(year: ir.IntegerValue, month: ir.IntegerValue) -> ir.IntegerV
                       (month.isin([4, 6, 9, 11]), 30), else_=31)
 
 
+def _spark(col: ir.Value) -> bool:
+    """Whether ``col`` lives in Spark, whose ``TIMESTAMP`` (an instant) reaches Ibis without a
+    zone: it is read as UTC (the session zone :mod:`.connect` sets), like ``TIMESTAMP_NTZ``,
+    which Ibis does not tell apart."""
+    try:
+        return bool(col._find_backend(use_default=True).name == "pyspark")
+    except Exception:  # an unbound expression
+        return False
+
+
 def _timestamp(col: ir.Value, c: schema.Column, keep: _Keep) -> _Timestamp:
     name, typ = c.name, col.type()
     present = _present(col)
     rules: list[_Rule] = []
     value: ir.TimestampValue | None = None
-    if typ.is_timestamp() and typ.timezone is not None:
+    if typ.is_timestamp() and (typ.timezone is not None or _spark(col)):
         value = col
     elif typ.is_timestamp():
         rules.append(_Rule(name, NAIVE_RULE, col.notnull()))

@@ -53,7 +53,7 @@ from frt_experiments.diagnostics import (
     default_calendar,
     rates_table,
 )
-from frt_experiments.engine import execute, timestamp
+from frt_experiments.engine import cached, execute, timestamp
 from frt_experiments.engine.business_time import (
     bucket,
     bucketed,
@@ -217,8 +217,8 @@ def _attainment(conv: ir.Table, a2: ir.Table, policies: dict[str, FrtPolicy],
     pending = (~answered & (ibis.literal(cutoff) < j["__bc"] + allowed) if cutoff is not None
                else ibis.literal(False))
     # each conversation's figures once (a temporary table), then a few small queries on them
-    figures = j.select(_ARM, __cal=cal_s, __bus=bus_s, __allowed=allowed, __answered=answered,
-                       __pending=pending).cache()
+    figures = cached(j.select(_ARM, __cal=cal_s, __bus=bus_s, __allowed=allowed,
+                              __answered=answered, __pending=pending))
     try:
         f = figures
         one, zero = ibis.literal(1), ibis.literal(0)
@@ -309,8 +309,8 @@ def _rates(conv: ir.Table, a2: ir.Table, control: str, treatment: str) -> pd.Dat
         conversations=conv.count().cast("float64"),
         rated=conv["__rated"].ifelse(1.0, 0.0).sum().cast("float64"))
     r = a2.left_join(per, a2[_CID] == per[_CID])
-    rows = r.select(_ARM, conversations=r.conversations.coalesce(0.0),
-                    rated=r.rated.coalesce(0.0)).cache()  # read twice by arm_statistics
+    rows = cached(r.select(_ARM, conversations=r.conversations.coalesce(0.0),
+                           rated=r.rated.coalesce(0.0)))  # read twice by arm_statistics
     try:
         stats = arm_statistics(rows, ["conversations", "rated"], [control, treatment])
     finally:
