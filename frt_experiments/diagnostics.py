@@ -293,6 +293,38 @@ def rates_table(stats: dict[str, ArmStatistics], control: str, treatment: str) -
     return out.assign(diff=diff, p_value=p_cluster, ztest_p_value=p_z)
 
 
+def design_of(sizes: dict[str, int], *, control: str, treatment: str,
+              weights: Sequence[float] | None, calendar: BusinessCalendar | None,
+              policies: dict[str, FrtPolicy] | None
+              ) -> tuple[list[str], np.ndarray, SRMResult, BusinessCalendar,
+                         dict[str, FrtPolicy]]:
+    """From the customers per arm: the arms in the diagnostics' order (control, treatment, the
+    others sorted), their counts, the sample-ratio test, the calendar and the two compared
+    arms' policies; shared by :func:`diagnose` and the engine's diagnostics.
+
+    Raises:
+        ValueError: A compared arm without customers, weights of the wrong length, a policy
+            missing.
+    """
+    present = set(sizes)
+    for name, arm in (("control", control), ("treatment", treatment)):
+        if arm not in present:
+            raise ValueError(f"{name}: arm {arm!r} has no customers in assignments (arms: "
+                             f"{sorted(present)})")
+    order = [control, treatment, *sorted(present - {control, treatment})]
+    counts = np.array([int(sizes[a]) for a in order])
+    if weights is not None and len(weights) != len(order):
+        raise ValueError(f"weights: need one weight per arm {order}, got {list(weights)!r}")
+    srm = sample_ratio_mismatch(counts, weights)
+    cal = calendar if calendar is not None else default_calendar()
+    pol = (policies if policies is not None
+           else default_policies(cal, control=control, treatment=treatment))
+    for arm in (control, treatment):
+        if arm not in pol:
+            raise ValueError(f"policies: no FRT policy for arm {arm!r} (have {sorted(pol)})")
+    return order, counts, srm, cal, {control: pol[control], treatment: pol[treatment]}
+
+
 def diagnose(
     customers: pd.DataFrame | None,
     conversations: pd.DataFrame,
@@ -352,25 +384,10 @@ def diagnose(
                                  "repeating an earlier customer_id (diagnose one experiment "
                                  "at a time)", int(dup.sum()), rows)])
     arm_codes, arm_names = pd.factorize(assignments[schema.ARM].astype("string"))
-    present = {str(a) for a in arm_names}
-    for name, arm in (("control", control), ("treatment", treatment)):
-        if arm not in present:
-            raise ValueError(f"{name}: arm {arm!r} has no customers in assignments (arms: "
-                             f"{sorted(present)})")
-    order = [control, treatment, *sorted(present - {control, treatment})]
     sizes = np.bincount(arm_codes[arm_codes >= 0], minlength=len(arm_names))
-    counts = np.array([int(sizes[arm_names.get_loc(a)]) for a in order])
-    if weights is not None and len(weights) != len(order):
-        raise ValueError(f"weights: need one weight per arm {order}, got {list(weights)!r}")
-    srm = sample_ratio_mismatch(counts, weights)
-
-    cal = calendar if calendar is not None else default_calendar()
-    pol = (policies if policies is not None
-           else default_policies(cal, control=control, treatment=treatment))
-    for arm in (control, treatment):
-        if arm not in pol:
-            raise ValueError(f"policies: no FRT policy for arm {arm!r} (have {sorted(pol)})")
-    two = {control: pol[control], treatment: pol[treatment]}
+    order, counts, srm, cal, two = design_of(
+        {str(a): int(sizes[i]) for i, a in enumerate(arm_names)}, control=control,
+        treatment=treatment, weights=weights, calendar=calendar, policies=policies)
     # One hashed join of conversations to assignments serves every per-arm figure below.
     pos = positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
     code = pd.Categorical.from_codes(arm_codes, categories=arm_names).set_categories(

@@ -12,6 +12,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from test_engine_rows import _on_duckdb  # the tables as Parquet files read by DuckDB
 
 import frt_experiments as frt
 from frt_experiments import schema
@@ -24,15 +25,6 @@ from frt_experiments.policy import FrtPolicy
 from frt_experiments.simulate import simulate
 
 pytestmark = pytest.mark.filterwarnings(f"ignore:{IBIS_PANDAS_WARNING}")
-
-
-def _on_duckdb(tmp_path, tables):
-    con = ibis.duckdb.connect()
-    out = {}
-    for name, df in tables.items():
-        df.to_parquet(tmp_path / f"{name}.parquet")
-        out[name] = con.read_parquet(tmp_path / f"{name}.parquet")
-    return out
 
 
 def _numbers_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:

@@ -1,7 +1,17 @@
 """The analysis where the data live: expressions over any engine Ibis reaches (DuckDB embedded,
 PostgreSQL, Spark, and the SQL of other warehouses).
 
-So far: business time inside the engine (:mod:`frt_experiments.engine.business_time`).
+- :mod:`.connect`: an engine from a URL (``duckdb://``, ``postgresql://``, ``spark://``,
+  ``sc://``) and its tables by name;
+- :mod:`.checks`: the canonical tables' rules, counted in the engine;
+- :mod:`.rows`: the per-customer rows every metric is built from;
+- :mod:`.moments`: per-arm sufficient statistics (``VAR_SAMP``/``COVAR_SAMP``);
+- :mod:`.business_time`: business time by joins against the calendar's step table;
+- :mod:`.diagnostics`: the run-as-designed checks of :func:`frt_experiments.diagnostics.diagnose`;
+- :mod:`.analysis`: what :func:`frt_experiments.analyze` runs when given Ibis tables;
+- :mod:`.layouts`: the canonical tables as views over a helpdesk's Fivetran tables.
+
+This module itself stays light (Ibis loads with the modules above).
 """
 
 from __future__ import annotations

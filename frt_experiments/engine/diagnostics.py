@@ -43,14 +43,13 @@ from frt_experiments.balance import (
     BALANCE_COLUMNS,
     PRE_CSAT,
     balance_table,
-    sample_ratio_mismatch,
 )
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.diagnostics import (
     MIN_CALENDAR_CHECK,
     Diagnostics,
     assemble,
-    default_calendar,
+    design_of,
     rates_table,
 )
 from frt_experiments.engine import cached, execute, timestamp
@@ -62,7 +61,7 @@ from frt_experiments.engine.business_time import (
 )
 from frt_experiments.engine.moments import arm_statistics
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.policy import FrtPolicy, default_policies
+from frt_experiments.policy import FrtPolicy
 
 __all__ = ["arm_counts", "diagnose"]
 
@@ -130,25 +129,9 @@ def diagnose(
     if n_rows != n_ids:
         raise DataError([Problem("assignments", _CID, "repeating an earlier customer_id "
                                  "(diagnose one experiment at a time)", n_rows - n_ids)])
-    sizes = arm_counts(assignments)
-    present = set(sizes.index)
-    for name, arm in (("control", control), ("treatment", treatment)):
-        if arm not in present:
-            raise ValueError(f"{name}: arm {arm!r} has no customers in assignments (arms: "
-                             f"{sorted(present)})")
-    order = [control, treatment, *sorted(present - {control, treatment})]
-    counts = np.array([int(sizes[a]) for a in order])
-    if weights is not None and len(weights) != len(order):
-        raise ValueError(f"weights: need one weight per arm {order}, got {list(weights)!r}")
-    srm = sample_ratio_mismatch(counts, weights)
-
-    cal = calendar if calendar is not None else default_calendar()
-    pol = (policies if policies is not None
-           else default_policies(cal, control=control, treatment=treatment))
-    for arm in (control, treatment):
-        if arm not in pol:
-            raise ValueError(f"policies: no FRT policy for arm {arm!r} (have {sorted(pol)})")
-    two = {control: pol[control], treatment: pol[treatment]}
+    order, counts, srm, cal, two = design_of(
+        arm_counts(assignments).to_dict(), control=control, treatment=treatment,
+        weights=weights, calendar=calendar, policies=policies)
     a2 = assignments.filter(assignments[_ARM].isin([control, treatment])).select(_CID, _ARM)
     conv = conversations.select(
         _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
