@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from _measure import PEAK_GB
 
 _MEASURE = """
@@ -82,6 +84,10 @@ def measure(engine: str, validate: bool, d: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+#: Conversations generated and written at a time.
+_CHUNK = 5_000_000
+
+
 def write_trial(d: Path, n_cust: int, n_conv: int, rng: np.random.Generator) -> None:
     ids = pd.Series(np.char.add("c", np.char.zfill(np.arange(n_cust).astype(str), 8)),
                     dtype="string")
@@ -98,19 +104,29 @@ def write_trial(d: Path, n_cust: int, n_conv: int, rng: np.random.Generator) -> 
                   "arm": np.where(rng.random(n_cust) < 0.5, "fast", "one_business_day"),
                   "assigned_at": start, "bucket": rng.random(n_cust)}
                  ).to_parquet(d / "assignments.parquet", coerce_timestamps="us")
-    who = rng.integers(0, n_cust, n_conv)
-    created = start + pd.to_timedelta(rng.integers(0, 60 * 86_400, n_conv), unit="s")
-    first = created + pd.to_timedelta(rng.integers(60, 90_000, n_conv), unit="s")
-    csat = rng.choice(np.array(["1", "2", "3", "4", "5", None], dtype=object), n_conv,
-                      p=[0.03, 0.03, 0.04, 0.1, 0.1, 0.7])
-    pd.DataFrame({"conversation_id": pd.Series(np.char.add("v", np.arange(n_conv).astype(str)),
-                                               dtype="string"),
-                  "customer_id": ids.to_numpy()[who], "created_at": created,
-                  "first_response_at": first,
-                  "handle_seconds": rng.gamma(2.0, 300.0, n_conv),
-                  "csat": pd.Series(csat, dtype="string"),
-                  "csat_scale": pd.Series(np.where(pd.isna(csat), None, "1-5"), dtype="string")}
-                 ).to_parquet(d / "conversations.parquet", coerce_timestamps="us")
+    # in chunks, one Parquet file: the 100M case stays within memory
+    writer = None
+    for lo in range(0, n_conv, _CHUNK):
+        n = min(_CHUNK, n_conv - lo)
+        who = rng.integers(0, n_cust, n)
+        created = start + pd.to_timedelta(rng.integers(0, 60 * 86_400, n), unit="s")
+        first = created + pd.to_timedelta(rng.integers(60, 90_000, n), unit="s")
+        csat = rng.choice(np.array(["1", "2", "3", "4", "5", None], dtype=object), n,
+                          p=[0.03, 0.03, 0.04, 0.1, 0.1, 0.7])
+        chunk = pd.DataFrame({
+            "conversation_id": pd.Series(np.char.add("v", np.arange(lo, lo + n).astype(str)),
+                                         dtype="string"),
+            "customer_id": ids.to_numpy()[who], "created_at": created,
+            "first_response_at": first, "handle_seconds": rng.gamma(2.0, 300.0, n),
+            "csat": pd.Series(csat, dtype="string"),
+            "csat_scale": pd.Series(np.where(pd.isna(csat), None, "1-5"), dtype="string")})
+        table = pa.Table.from_pandas(chunk, preserve_index=False)
+        if writer is None:
+            writer = pq.ParquetWriter(d / "conversations.parquet", table.schema,
+                                      coerce_timestamps="us")
+        writer.write_table(table.cast(writer.schema))
+    if writer is not None:
+        writer.close()
 
 
 def _spark_available() -> bool:

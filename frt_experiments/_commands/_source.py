@@ -12,6 +12,7 @@ customers) are the canonical views over a helpdesk's Fivetran tables in ``--sche
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,9 @@ def engine_tables(args: argparse.Namespace, *, required: tuple[str, ...] = _NAME
 
     con = connect(args.source) if args.source else connect("duckdb://")
     where = redact(args.source) if args.source else "an embedded DuckDB"
+    if getattr(con, "name", "") == "duckdb" and sys.stdout.isatty() and sys.stderr.isatty():
+        # DuckDB draws its own progress bar for queries longer than two seconds
+        con.raw_sql("SET enable_progress_bar = true; SET enable_progress_bar_print = true")
     out: dict[str, Any] = {}
     if args.layout:
         from frt_experiments.engine.layouts import canonical_tables  # noqa: PLC0415
