@@ -40,15 +40,29 @@ def timestamp(column: Any) -> Any:
     return column
 
 
-def cached(table: Any) -> Any:
-    """``table`` computed once into a temporary table of its engine (release it with
-    ``.release()``). The in-memory tables it reads are sent to the engine first: Ibis' Spark
-    backend does not do that for ``cache`` as it does for queries."""
-    backend = table._find_backend(use_default=True)
+def cached(table: Any, backend: Any = None) -> Any:
+    """``table`` computed once into a temporary table of ``backend`` (default: the table's
+    own engine); release it with ``.release()``. The in-memory tables it reads are sent to
+    that engine first: Ibis' Spark backend does not do that for ``cache`` as it does for
+    queries, and a table made only of in-memory tables would otherwise go to Ibis' default
+    engine rather than to the engine of the tables it is later joined with."""
+    if backend is None:
+        backend = table._find_backend(use_default=True)
     hooks = getattr(backend, "_run_pre_execute_hooks", None)
     if hooks is not None:
         hooks(table)
-    return table.cache()
+    return backend._cached_table(table)
+
+
+def engine_of(*tables: Any) -> Any:
+    """The engine of the first of ``tables`` that has one (in-memory tables have none),
+    else Ibis' default engine."""
+    for t in tables:
+        try:
+            return t._find_backend()
+        except Exception:  # an in-memory table: look further
+            continue
+    return tables[0]._find_backend(use_default=True)
 
 
 def execute(expr: Any) -> Any:

@@ -18,6 +18,7 @@ A pandas table given beside Ibis tables is sent to their engine as an in-memory 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import ibis
@@ -25,11 +26,19 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments.engine import execute, is_engine_table, timestamp
+from frt_experiments.engine import cached, engine_of, execute, is_engine_table, timestamp
 from frt_experiments.engine.diagnostics import arm_counts
-from frt_experiments.engine.rows import customer_rows, fetch_rows
+from frt_experiments.engine.rows import (
+    ALL_CONVERSATIONS,
+    ALL_RATED,
+    assigned,
+    checked,
+    fetch_rows,
+    joined,
+    rows_of,
+)
 
-__all__ = ["arm_counts", "as_tables", "per_customer_rows", "validate", "window_end"]
+__all__ = ["Prepared", "arm_counts", "as_tables", "validate", "window_end"]
 
 _NAMES = ("customers", "conversations", "assignments")
 
@@ -42,24 +51,31 @@ def as_tables(*tables: Any) -> tuple[ir.Table, ...]:
         TypeError: A table is neither an Ibis table nor a pandas DataFrame.
         ValueError: The Ibis tables belong to different backends.
     """
-    out = []
+    backends = []
     for name, t in zip(_NAMES, tables, strict=True):
         if isinstance(t, pd.DataFrame):
-            out.append(ibis.memtable(t))
-        elif is_engine_table(t):
-            out.append(t)
-        else:
+            continue
+        if not is_engine_table(t):
             raise TypeError(f"{name} must be a pandas DataFrame or an Ibis table (the canonical "
                             f"{name} table), got {type(t).__name__}")
-    backends = []
-    for t in out:
         try:
             backends.append(t._find_backend())
-        except Exception:  # a memtable alone has no backend: that is fine
+        except Exception:  # an in-memory table alone has no engine: that is fine
             continue
     if len({id(b) for b in backends}) > 1:
         raise ValueError("customers, conversations and assignments: the tables belong to "
                          "different engines (connections); give tables of one connection")
+    out = []
+    for name, t in zip(_NAMES, tables, strict=True):
+        if not isinstance(t, pd.DataFrame):
+            out.append(t)
+        elif backends:
+            # a temporary table of the others' engine (an in-memory table would belong to
+            # Ibis' default engine, and the temporary tables made later to another one)
+            out.append(backends[0].create_table(f"frt_{name}_{uuid.uuid4().hex}", t,
+                                                temp=True))
+        else:
+            out.append(ibis.memtable(t))
     return tuple(out)
 
 
@@ -71,11 +87,62 @@ def validate(customers: ir.Table, conversations: ir.Table, assignments: ir.Table
     check_tables(customers=customers, conversations=conversations, assignments=assignments)
 
 
-def per_customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
-                      window_end: Any = None) -> pd.DataFrame:
-    """:func:`frt_experiments.metrics.customer_rows` computed in the engine, ordered by id."""
-    return fetch_rows(customer_rows(customers, conversations, assignments,
-                                    window_end=window_end))
+class Prepared:
+    """The conversations joined once to their customers, kept in temporary tables of the
+    engine for the per-customer rows and the diagnostics (release with :meth:`close`).
+
+    The assigned customers are numbered (a whole number is a cheaper key than the id's text
+    for the grouping), and every conversation of an assigned customer is joined to its
+    customer's number, arm and assignment instant: one scan and one join of the
+    conversations serve the rows, the response rates and the attainment.
+    """
+
+    def __init__(self, customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
+                 window_end: Any = None) -> None:
+        self.customers, self.conversations = customers, conversations
+        self.backend = engine_of(conversations, customers, assignments)
+        self.end = checked(customers, conversations, assignments, window_end)
+        self._tables: list[ir.Table] = []
+        self.assigned = self._keep(assigned(assignments).mutate(**{_KEY: ibis.row_number()}))
+        self.joined = self._keep(joined(conversations, self.assigned))
+        self.per_customer: pd.DataFrame | None = None
+
+    def _keep(self, table: ir.Table) -> ir.Table:
+        t = cached(table, self.backend)
+        self._tables.append(t)
+        return t
+
+    def rows(self) -> pd.DataFrame:
+        """:func:`frt_experiments.metrics.customer_rows` computed in the engine, ordered by
+        id (every conversation's count kept aside for the diagnostics' response rates)."""
+        rows = fetch_rows(rows_of(self.joined, self.assigned, self.customers, self.end,
+                                  key=_KEY, all_counts=True))
+        self.per_customer = pd.DataFrame({
+            schema.ARM: rows[schema.ARM].to_numpy(),
+            "conversations": rows[ALL_CONVERSATIONS].to_numpy(),
+            "rated": rows[ALL_RATED].to_numpy()})
+        return rows.drop(columns=[ALL_CONVERSATIONS, ALL_RATED])
+
+    def diagnose(self, **kwargs: Any) -> Any:
+        """:func:`frt_experiments.engine.diagnostics.diagnose` on the joined conversations."""
+        from frt_experiments.engine.diagnostics import diagnose  # noqa: PLC0415
+
+        return diagnose(self.customers, self.conversations, self.assigned, joined=self.joined,
+                        per_customer=self.per_customer, **kwargs)
+
+    def close(self) -> None:
+        """Drop the temporary tables."""
+        while self._tables:
+            self._tables.pop().release()
+
+    def __enter__(self) -> Prepared:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_KEY = "__frt_customer"
 
 
 def window_end(conversations: ir.Table, given: Any) -> pd.Timestamp | None:

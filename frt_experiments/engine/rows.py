@@ -116,36 +116,79 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
         DataError: A required column is missing, a customer is assigned twice, or an assigned
             customer is missing from ``customers`` (both checked in the engine).
     """
+    end = checked(customers, conversations, assignments, window_end)
+    a = assigned(assignments)
+    return rows_of(joined(conversations, a), a, customers, end, key=schema.CUSTOMER_ID)
+
+
+def checked(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
+            window_end: Any = None) -> pd.Timestamp | None:
+    """The checks :func:`customer_rows` makes (required columns, each customer assigned once
+    and known), and the window's end (:func:`end_of_window`)."""
     for name, table, spec in (("customers", customers, schema.CUSTOMERS),
                               ("conversations", conversations, schema.CONVERSATIONS),
                               ("assignments", assignments, schema.ASSIGNMENTS)):
         _check_columns(name, table, spec)
     _check_keys(customers, assignments)
-    end = end_of_window(conversations, assignments, window_end)
-    end_lit = ibis.literal(end if end is not None else pd.Timestamp(0, tz="UTC"))
+    return end_of_window(conversations, assignments, window_end)
+
+
+#: Columns of :func:`rows_of` with ``all_counts``: every conversation of the customer and its
+#: ratings, whenever created (the diagnostics' response rates count them all).
+ALL_CONVERSATIONS, ALL_RATED = "__all_conversations", "__all_rated"
+
+
+def assigned(assignments: ir.Table) -> ir.Table:
+    """The assignments' ``customer_id``, ``arm`` and ``assigned_at`` (an aware timestamp)."""
+    return assignments.select(schema.CUSTOMER_ID, schema.ARM, timestamp(
+        assignments[schema.ASSIGNED_AT]).name(schema.ASSIGNED_AT))
+
+
+def joined(conversations: ir.Table, assigned: ir.Table) -> ir.Table:
+    """Every conversation of an assigned customer (``customer_id``, ``created_at``,
+    ``first_response_at``, ``csat`` and ``handle_seconds`` where present, timestamps aware)
+    with the columns of ``assigned`` (:func:`assigned`, and any key added to it): the one join
+    of the conversations that the per-customer rows and the diagnostics both read."""
     cid = schema.CUSTOMER_ID
-    a = assignments.select(cid, schema.ARM,
-                           timestamp(assignments[schema.ASSIGNED_AT]).name(schema.ASSIGNED_AT))
-    conv_cols = [cid, schema.CREATED_AT]
-    has_csat = schema.CSAT in conversations.columns
-    has_handle = schema.HANDLE_SECONDS in conversations.columns
-    conv_cols += [schema.CSAT] if has_csat else []
-    conv_cols += [schema.HANDLE_SECONDS] if has_handle else []
-    v = conversations.select(*conv_cols).mutate(
-        **{schema.CREATED_AT: timestamp(conversations[schema.CREATED_AT])})
-    j = v.join(a.select(cid, schema.ASSIGNED_AT), cid)
-    j = j.filter(j[schema.CREATED_AT] >= j[schema.ASSIGNED_AT], j[schema.CREATED_AT] <= end_lit)
-    sums: dict[str, ir.Value] = {CONVERSATIONS: j.count().cast("float64")}
+    cols: dict[str, ir.Value] = {cid: conversations[cid]}
+    for c in (schema.CREATED_AT, schema.FIRST_RESPONSE_AT):
+        if c in conversations.columns:
+            cols[c] = timestamp(conversations[c])
+    for c in (schema.CSAT, schema.HANDLE_SECONDS):
+        if c in conversations.columns:
+            cols[c] = conversations[c]
+    return conversations.select(**cols).join(assigned, cid)
+
+
+def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table, end: pd.Timestamp | None,
+            *, key: str, all_counts: bool = False) -> ir.Table:
+    """The per-customer rows of :func:`customer_rows` from the conversations joined to their
+    customers (:func:`joined`), summed by ``key`` (a column of ``j`` and ``assigned`` naming
+    the customer: ``customer_id``, or a whole number added to both). With ``all_counts`` the
+    rows also hold :data:`ALL_CONVERSATIONS` and :data:`ALL_RATED`."""
+    cid = schema.CUSTOMER_ID
+    end_lit = ibis.literal(end if end is not None else pd.Timestamp(0, tz="UTC"))
+    has_csat = schema.CSAT in j.columns
+    has_handle = schema.HANDLE_SECONDS in j.columns
+    created = j[schema.CREATED_AT]
+    inside = (created >= j[schema.ASSIGNED_AT]) & (created <= end_lit)
+    one, none = ibis.literal(1.0), ibis.literal(0.0)
+    sums: dict[str, ir.Value] = {CONVERSATIONS: inside.ifelse(one, none).sum()}
     if has_csat:
         rating = j[schema.CSAT]
-        sums[RATED] = rating.count().cast("float64")  # the ratings present
+        sums[RATED] = (inside & rating.notnull()).ifelse(one, none).sum()  # ratings present
         # a CASE, not a cast: PostgreSQL does not cast booleans to numbers
-        sums[SATISFIED] = rating.isin(sorted(schema.SATISFIED_RATINGS)).ifelse(
-            1.0, 0.0).sum().cast("float64")
+        sums[SATISFIED] = (inside & rating.isin(sorted(schema.SATISFIED_RATINGS))).ifelse(
+            one, none).sum()
     if has_handle:
-        sums[schema.HANDLE_SECONDS] = j[schema.HANDLE_SECONDS].cast("float64").sum()
-    per = j.group_by(cid).aggregate(**sums)
-    r = a.left_join(per, a[cid] == per[cid])
+        sums[schema.HANDLE_SECONDS] = inside.ifelse(
+            j[schema.HANDLE_SECONDS].cast("float64"), none).sum()
+    if all_counts:
+        sums[ALL_CONVERSATIONS] = j.count().cast("float64")
+        sums[ALL_RATED] = (j[schema.CSAT].notnull().ifelse(one, none).sum() if has_csat
+                           else none)
+    per = j.group_by(key).aggregate(**sums)
+    r = assigned.left_join(per, assigned[key] == per[key])
     cols: dict[str, ir.Value] = {cid: r[cid], schema.ARM: r[schema.ARM]}
     zero = ibis.literal(0.0)
     cols[CONVERSATIONS] = r[CONVERSATIONS].coalesce(zero)
@@ -155,6 +198,9 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
         cols[schema.HANDLE_SECONDS] = r[schema.HANDLE_SECONDS].coalesce(zero)
     seconds = (end_lit.epoch_seconds() - r[schema.ASSIGNED_AT].epoch_seconds()).cast("float64")
     cols[EXPOSURE_DAYS] = ibis.greatest(seconds / _SECONDS_PER_DAY, zero)
+    if all_counts:
+        cols[ALL_CONVERSATIONS] = r[ALL_CONVERSATIONS].coalesce(zero)
+        cols[ALL_RATED] = r[ALL_RATED].coalesce(zero)
     rows = r.select(**cols)
     wanted = [c for c in (schema.REVENUE_START, schema.REVENUE_END, *schema.PRE_COVARIATES)
               if c in customers.columns]
@@ -165,7 +211,8 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
     order = [cid, schema.ARM, CONVERSATIONS, RATED, SATISFIED,
              *([schema.HANDLE_SECONDS, HANDLE_HOURS] if has_handle else []),
              *[w for w in (schema.REVENUE_START, schema.REVENUE_END) if w in wanted],
-             *[w for w in schema.PRE_COVARIATES if w in wanted], EXPOSURE_DAYS]
+             *[w for w in schema.PRE_COVARIATES if w in wanted], EXPOSURE_DAYS,
+             *([ALL_CONVERSATIONS, ALL_RATED] if all_counts else [])]
     return out.select(*order)
 
 
