@@ -26,6 +26,7 @@ This module imports nothing of the toolkit but its errors, so every reader can u
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,10 @@ def parse_toml(data: bytes | str, name: str, *, what: str) -> dict[str, Any]:
         text = text.removeprefix("\ufeff")
     else:
         text = data
+    if _bracket_depth(text) > MAX_NESTING:
+        # refused before parsing: the parser would recurse to Python's limit, where a
+        # finalizer that runs then cannot report (Python prints "Exception ignored ...")
+        raise ScenarioError(f"{name}: {TOO_DEEP_RULE}")
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -160,6 +165,31 @@ def parse_toml(data: bytes | str, name: str, *, what: str) -> dict[str, Any]:
     if nesting_depth(parsed) > MAX_NESTING:
         raise ScenarioError(f"{name}: {TOO_DEEP_RULE}")
     return parsed
+
+
+#: What the depth scan steps over: multi-line and one-line strings (literal and basic, with
+#: escapes) and comments; and the brackets it counts.
+_TOML_TOKEN = re.compile(
+    r"""'{3}.*?'{3}"""  # multi-line literal string
+    r"""|"{3}(?:\\.|.)*?"{3}"""  # multi-line basic string
+    r"""|'[^'\n]*'"""  # literal string
+    r"""|"(?:\\.|[^"\\\n])*\""""  # basic string
+    r"""|#[^\n]*|[\[\]{}]""",  # comment; a bracket
+    re.DOTALL)
+
+
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in TOML text, strings and comments skipped (a
+    linear scan; unbalanced text is the parser's to refuse)."""
+    depth = deepest = 0
+    for m in _TOML_TOKEN.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 # ----------------------------------------------------------------------------- timestamps

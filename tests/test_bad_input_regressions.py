@@ -442,3 +442,17 @@ def test_a_non_utf8_byte_in_a_customers_column_names_the_file(tmp_path, capsys):
     line = _error(["assign", "--customers", str(path), "--experiment", "e", "--salt", "s",
                    "--max-spend", "100", "--ledger", str(tmp_path / "l.csv")], capsys)
     assert "customers.csv" in line
+
+
+def test_brackets_in_strings_and_comments_are_not_nesting():
+    # the depth is scanned before parsing (the parser would recurse to Python's limit); text
+    # inside strings and comments does not count
+    deep = "[" * 100
+    text = (f'a = "{deep}"\nb = \'{deep}\'\nc = """\n{deep}\n"""\nd = \'\'\'{deep}\'\'\'\n'
+            f'e = "\\"{deep}" # {deep}\nf = [[1, 2], [3]]\n')
+    parsed = _limits.parse_toml(text, "x.toml", what="scenario")
+    assert parsed["a"] == deep
+    assert parsed["f"] == [[1, 2], [3]]
+    with pytest.raises(ScenarioError, match="nesting deeper than 64"):
+        _limits.parse_toml("x = " + "[" * 65 + "]" * 65, "x.toml", what="scenario")
+    assert _limits.parse_toml("x = " + "[" * 64 + "]" * 64, "x.toml", what="scenario")
