@@ -104,7 +104,7 @@ class Prepared:
         self.end = checked(customers, conversations, assignments, window_end)
         self._tables: list[ir.Table] = []
         self.assigned = self._keep(assigned(assignments).mutate(**{_KEY: ibis.row_number()}))
-        self.joined = self._keep(joined(conversations, self.assigned))
+        self.joined = self._keep(joined(conversations, self.assigned, self.end, key=_KEY))
         self.per_customer: pd.DataFrame | None = None
 
     def _keep(self, table: ir.Table) -> ir.Table:

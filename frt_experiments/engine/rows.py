@@ -118,7 +118,7 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
     """
     end = checked(customers, conversations, assignments, window_end)
     a = assigned(assignments)
-    return rows_of(joined(conversations, a), a, customers, end, key=schema.CUSTOMER_ID)
+    return rows_of(joined(conversations, a, end), a, customers, end, key=schema.CUSTOMER_ID)
 
 
 def checked(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
@@ -144,11 +144,15 @@ def assigned(assignments: ir.Table) -> ir.Table:
         assignments[schema.ASSIGNED_AT]).name(schema.ASSIGNED_AT))
 
 
-def joined(conversations: ir.Table, assigned: ir.Table) -> ir.Table:
-    """Every conversation of an assigned customer (``customer_id``, ``created_at``,
-    ``first_response_at``, ``csat`` and ``handle_seconds`` where present, timestamps aware)
-    with the columns of ``assigned`` (:func:`assigned`, and any key added to it): the one join
-    of the conversations that the per-customer rows and the diagnostics both read."""
+def joined(conversations: ir.Table, assigned: ir.Table, end: pd.Timestamp | None, *,
+           key: str = schema.CUSTOMER_ID) -> ir.Table:
+    """Every conversation of an assigned customer, joined to its customer (``assigned``:
+    :func:`assigned`, with any key added to it): the one join of the conversations that the
+    per-customer rows and the diagnostics both read. Columns: ``key``, ``arm``,
+    ``created_at`` and ``first_response_at`` (aware), ``__inside`` (created at or after the
+    assignment and not after ``end``: an outcome of the trial), ``__rated`` and
+    ``__satisfied`` (with ratings), ``handle_seconds`` (where present); only numbers and the
+    arm, so a temporary table of it stays small."""
     cid = schema.CUSTOMER_ID
     cols: dict[str, ir.Value] = {cid: conversations[cid]}
     for c in (schema.CREATED_AT, schema.FIRST_RESPONSE_AT):
@@ -157,36 +161,44 @@ def joined(conversations: ir.Table, assigned: ir.Table) -> ir.Table:
     for c in (schema.CSAT, schema.HANDLE_SECONDS):
         if c in conversations.columns:
             cols[c] = conversations[c]
-    return conversations.select(**cols).join(assigned, cid)
+    j = conversations.select(**cols).join(assigned, cid)
+    end_lit = ibis.literal(end if end is not None else pd.Timestamp(0, tz="UTC"))
+    created = j[schema.CREATED_AT]
+    out: dict[str, ir.Value] = {key: j[key], schema.ARM: j[schema.ARM], schema.CREATED_AT: created}
+    if schema.FIRST_RESPONSE_AT in j.columns:
+        out[schema.FIRST_RESPONSE_AT] = j[schema.FIRST_RESPONSE_AT]
+    out["__inside"] = (created >= j[schema.ASSIGNED_AT]) & (created <= end_lit)
+    if schema.CSAT in j.columns:
+        rating = j[schema.CSAT]
+        out["__rated"] = rating.notnull()
+        out["__satisfied"] = rating.isin(sorted(schema.SATISFIED_RATINGS)).fill_null(False)
+    if schema.HANDLE_SECONDS in j.columns:
+        out[schema.HANDLE_SECONDS] = j[schema.HANDLE_SECONDS].cast("float64")
+    return j.select(**out)
 
 
 def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table, end: pd.Timestamp | None,
             *, key: str, all_counts: bool = False) -> ir.Table:
     """The per-customer rows of :func:`customer_rows` from the conversations joined to their
-    customers (:func:`joined`), summed by ``key`` (a column of ``j`` and ``assigned`` naming
-    the customer: ``customer_id``, or a whole number added to both). With ``all_counts`` the
-    rows also hold :data:`ALL_CONVERSATIONS` and :data:`ALL_RATED`."""
+    customers (:func:`joined` with the same ``key`` and ``end``), summed by ``key`` (a column
+    naming the customer: ``customer_id``, or a whole number added to ``assigned``). With
+    ``all_counts`` the rows also hold :data:`ALL_CONVERSATIONS` and :data:`ALL_RATED`."""
     cid = schema.CUSTOMER_ID
     end_lit = ibis.literal(end if end is not None else pd.Timestamp(0, tz="UTC"))
-    has_csat = schema.CSAT in j.columns
+    has_csat = "__rated" in j.columns
     has_handle = schema.HANDLE_SECONDS in j.columns
-    created = j[schema.CREATED_AT]
-    inside = (created >= j[schema.ASSIGNED_AT]) & (created <= end_lit)
+    inside = j["__inside"]
     one, none = ibis.literal(1.0), ibis.literal(0.0)
     sums: dict[str, ir.Value] = {CONVERSATIONS: inside.ifelse(one, none).sum()}
     if has_csat:
-        rating = j[schema.CSAT]
-        sums[RATED] = (inside & rating.notnull()).ifelse(one, none).sum()  # ratings present
+        sums[RATED] = (inside & j["__rated"]).ifelse(one, none).sum()  # the ratings present
         # a CASE, not a cast: PostgreSQL does not cast booleans to numbers
-        sums[SATISFIED] = (inside & rating.isin(sorted(schema.SATISFIED_RATINGS))).ifelse(
-            one, none).sum()
+        sums[SATISFIED] = (inside & j["__satisfied"]).ifelse(one, none).sum()
     if has_handle:
-        sums[schema.HANDLE_SECONDS] = inside.ifelse(
-            j[schema.HANDLE_SECONDS].cast("float64"), none).sum()
+        sums[schema.HANDLE_SECONDS] = inside.ifelse(j[schema.HANDLE_SECONDS], none).sum()
     if all_counts:
         sums[ALL_CONVERSATIONS] = j.count().cast("float64")
-        sums[ALL_RATED] = (j[schema.CSAT].notnull().ifelse(one, none).sum() if has_csat
-                           else none)
+        sums[ALL_RATED] = j["__rated"].ifelse(one, none).sum() if has_csat else none
     per = j.group_by(key).aggregate(**sums)
     r = assigned.left_join(per, assigned[key] == per[key])
     cols: dict[str, ir.Value] = {cid: r[cid], schema.ARM: r[schema.ARM]}
