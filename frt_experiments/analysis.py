@@ -856,31 +856,30 @@ def analyze(
             assignments = schema.validate_assignments(assignments)
         per_arm = assignments[schema.ARM].dropna().astype(str).value_counts()
     design = _design(per_arm, control, treatment, weights)
-    prepared = (engine.Prepared(customers, conversations, assignments, window_end)
-                if engine is not None else None)
-    try:
-        if prepared is not None:
-            rows = prepared.rows()
+    if engine is not None:
+        rows = engine.per_customer_rows(customers, conversations, assignments, window_end)
+    else:
+        rows = customer_rows(customers, conversations, assignments, window_end=window_end,
+                             validate=False)
+        rows = rows.iloc[_id_order(rows.index)]  # the engine's order: the same p-values
+    result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
+                          csat_margin=csat_margin, nrr_margin=nrr_margin,
+                          alternative=alternative, inference=inference,
+                          permutations=permutations, rng=rng, metrics=metrics)
+    diag = None
+    if diagnostics:
+        if engine is not None:
+            from frt_experiments.engine.diagnostics import (  # noqa: PLC0415
+                diagnose as diagnose_in_engine,
+            )
+
+            diag = diagnose_in_engine(customers, conversations, assignments, control=control,
+                                      treatment=treatment, calendar=calendar, as_of=window_end,
+                                      weights=design)
         else:
-            rows = customer_rows(customers, conversations, assignments, window_end=window_end,
-                                 validate=False)
-            rows = rows.iloc[_id_order(rows.index)]  # the engine's order: the same p-values
-        result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control,
-                              treatment=treatment, csat_margin=csat_margin,
-                              nrr_margin=nrr_margin, alternative=alternative,
-                              inference=inference, permutations=permutations, rng=rng,
-                              metrics=metrics)
-        diag = None
-        if diagnostics and prepared is not None:
-            diag = prepared.diagnose(control=control, treatment=treatment, calendar=calendar,
-                                     as_of=window_end, weights=design)
-        elif diagnostics:
             diag = _diagnose_tables(customers, conversations, assignments, control=control,
                                     treatment=treatment, calendar=calendar, as_of=window_end,
                                     weights=design)
-    finally:
-        if prepared is not None:
-            prepared.close()
     end = (engine.window_end(conversations, window_end) if engine is not None
            else _end(conversations, window_end))
     return replace(result, diagnostics=diag, window_end=end, plan=plan)

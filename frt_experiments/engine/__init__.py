@@ -54,17 +54,6 @@ def cached(table: Any, backend: Any = None) -> Any:
     return backend._cached_table(table)
 
 
-def engine_of(*tables: Any) -> Any:
-    """The engine of the first of ``tables`` that has one (in-memory tables have none),
-    else Ibis' default engine."""
-    for t in tables:
-        try:
-            return t._find_backend()
-        except Exception:  # an in-memory table: look further
-            continue
-    return tables[0]._find_backend(use_default=True)
-
-
 def execute(expr: Any) -> Any:
     """Run an Ibis expression and return its pandas result."""
     with warnings.catch_warnings():

@@ -61,7 +61,6 @@ from frt_experiments.engine.business_time import (
 )
 from frt_experiments.engine.moments import arm_statistics
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.metrics import arm_statistics as memory_statistics
 from frt_experiments.policy import FrtPolicy
 
 __all__ = ["arm_counts", "diagnose"]
@@ -110,16 +109,9 @@ def diagnose(
     policies: dict[str, FrtPolicy] | None = None,
     weights: Sequence[float] | None = None,
     as_of: Any = None,
-    joined: ir.Table | None = None,
-    per_customer: pd.DataFrame | None = None,
 ) -> Diagnostics:
     """:func:`frt_experiments.diagnostics.diagnose` on tables of an engine (Ibis tables of one
     backend); the same arguments and result, the same warnings.
-
-    ``joined`` (the conversations joined to their customers' arms, :func:`.rows.joined`) and
-    ``per_customer`` (per assigned customer: ``arm``, ``conversations`` and ``rated``, every
-    conversation counted) spare the diagnostics a join and a grouping of the conversations
-    when the caller has them (:mod:`.analysis` does).
 
     Raises:
         DataError: A required column is missing or a customer is assigned twice.
@@ -145,18 +137,9 @@ def diagnose(
         _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
         timestamp(conversations[schema.FIRST_RESPONSE_AT]).name(schema.FIRST_RESPONSE_AT),
         conversations[schema.CSAT].notnull().name("__rated"))
-    if joined is not None:  # the conversations already joined to their customers' arms
-        j = joined.filter(joined[_ARM].isin([control, treatment]))
-        j = j.select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
-    else:
-        j = conv.join(a2, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
+    j = conv.join(a2, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
     frt, closed_check = _attainment(conv, j, two, cal, as_of)
-    if per_customer is not None:
-        two_arms = per_customer[per_customer[_ARM].isin([control, treatment])]
-        rates = rates_table(memory_statistics(two_arms, columns=["conversations", "rated"],
-                                              arms=[control, treatment]), control, treatment)
-    else:
-        rates = _rates(conv, a2, control, treatment)
+    rates = _rates(conv, a2, control, treatment)
     balance = pd.DataFrame()
     if customers is not None:
         balance = _balance(customers, a2, [control, treatment])

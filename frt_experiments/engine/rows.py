@@ -118,7 +118,7 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
     """
     end = checked(customers, conversations, assignments, window_end)
     a = assigned(assignments)
-    return rows_of(joined(conversations, a, end), a, customers, end, key=schema.CUSTOMER_ID)
+    return rows_of(joined(conversations, a, end), a, customers, end)
 
 
 def checked(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
@@ -133,26 +133,18 @@ def checked(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
     return end_of_window(conversations, assignments, window_end)
 
 
-#: Columns of :func:`rows_of` with ``all_counts``: every conversation of the customer and its
-#: ratings, whenever created (the diagnostics' response rates count them all).
-ALL_CONVERSATIONS, ALL_RATED = "__all_conversations", "__all_rated"
-
-
 def assigned(assignments: ir.Table) -> ir.Table:
     """The assignments' ``customer_id``, ``arm`` and ``assigned_at`` (an aware timestamp)."""
     return assignments.select(schema.CUSTOMER_ID, schema.ARM, timestamp(
         assignments[schema.ASSIGNED_AT]).name(schema.ASSIGNED_AT))
 
 
-def joined(conversations: ir.Table, assigned: ir.Table, end: pd.Timestamp | None, *,
-           key: str = schema.CUSTOMER_ID) -> ir.Table:
+def joined(conversations: ir.Table, assigned: ir.Table, end: pd.Timestamp | None) -> ir.Table:
     """Every conversation of an assigned customer, joined to its customer (``assigned``:
-    :func:`assigned`, with any key added to it): the one join of the conversations that the
-    per-customer rows and the diagnostics both read. Columns: ``key``, ``arm``,
+    :func:`assigned`). Columns: ``customer_id``, ``arm``,
     ``created_at`` and ``first_response_at`` (aware), ``__inside`` (created at or after the
     assignment and not after ``end``: an outcome of the trial), ``__rated`` and
-    ``__satisfied`` (with ratings), ``handle_seconds`` (where present); only numbers and the
-    arm, so a temporary table of it stays small."""
+    ``__satisfied`` (with ratings), ``handle_seconds`` (where present)."""
     cid = schema.CUSTOMER_ID
     cols: dict[str, ir.Value] = {cid: conversations[cid]}
     for c in (schema.CREATED_AT, schema.FIRST_RESPONSE_AT):
@@ -164,7 +156,8 @@ def joined(conversations: ir.Table, assigned: ir.Table, end: pd.Timestamp | None
     j = conversations.select(**cols).join(assigned, cid)
     end_lit = ibis.literal(end if end is not None else pd.Timestamp(0, tz="UTC"))
     created = j[schema.CREATED_AT]
-    out: dict[str, ir.Value] = {key: j[key], schema.ARM: j[schema.ARM], schema.CREATED_AT: created}
+    out: dict[str, ir.Value] = {cid: j[cid], schema.ARM: j[schema.ARM],
+                                schema.CREATED_AT: created}
     if schema.FIRST_RESPONSE_AT in j.columns:
         out[schema.FIRST_RESPONSE_AT] = j[schema.FIRST_RESPONSE_AT]
     out["__inside"] = (created >= j[schema.ASSIGNED_AT]) & (created <= end_lit)
@@ -177,12 +170,10 @@ def joined(conversations: ir.Table, assigned: ir.Table, end: pd.Timestamp | None
     return j.select(**out)
 
 
-def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table, end: pd.Timestamp | None,
-            *, key: str, all_counts: bool = False) -> ir.Table:
+def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table,
+            end: pd.Timestamp | None) -> ir.Table:
     """The per-customer rows of :func:`customer_rows` from the conversations joined to their
-    customers (:func:`joined` with the same ``key`` and ``end``), summed by ``key`` (a column
-    naming the customer: ``customer_id``, or a whole number added to ``assigned``). With
-    ``all_counts`` the rows also hold :data:`ALL_CONVERSATIONS` and :data:`ALL_RATED`."""
+    customers (:func:`joined` with the same ``end``)."""
     cid = schema.CUSTOMER_ID
     end_lit = ibis.literal(end if end is not None else pd.Timestamp(0, tz="UTC"))
     has_csat = "__rated" in j.columns
@@ -196,11 +187,8 @@ def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table, end: pd.Timest
         sums[SATISFIED] = (inside & j["__satisfied"]).ifelse(one, none).sum()
     if has_handle:
         sums[schema.HANDLE_SECONDS] = inside.ifelse(j[schema.HANDLE_SECONDS], none).sum()
-    if all_counts:
-        sums[ALL_CONVERSATIONS] = j.count().cast("float64")
-        sums[ALL_RATED] = j["__rated"].ifelse(one, none).sum() if has_csat else none
-    per = j.group_by(key).aggregate(**sums)
-    r = assigned.left_join(per, assigned[key] == per[key])
+    per = j.group_by(cid).aggregate(**sums)
+    r = assigned.left_join(per, assigned[cid] == per[cid])
     cols: dict[str, ir.Value] = {cid: r[cid], schema.ARM: r[schema.ARM]}
     zero = ibis.literal(0.0)
     cols[CONVERSATIONS] = r[CONVERSATIONS].coalesce(zero)
@@ -210,9 +198,6 @@ def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table, end: pd.Timest
         cols[schema.HANDLE_SECONDS] = r[schema.HANDLE_SECONDS].coalesce(zero)
     seconds = (end_lit.epoch_seconds() - r[schema.ASSIGNED_AT].epoch_seconds()).cast("float64")
     cols[EXPOSURE_DAYS] = ibis.greatest(seconds / _SECONDS_PER_DAY, zero)
-    if all_counts:
-        cols[ALL_CONVERSATIONS] = r[ALL_CONVERSATIONS].coalesce(zero)
-        cols[ALL_RATED] = r[ALL_RATED].coalesce(zero)
     rows = r.select(**cols)
     wanted = [c for c in (schema.REVENUE_START, schema.REVENUE_END, *schema.PRE_COVARIATES)
               if c in customers.columns]
@@ -223,8 +208,7 @@ def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table, end: pd.Timest
     order = [cid, schema.ARM, CONVERSATIONS, RATED, SATISFIED,
              *([schema.HANDLE_SECONDS, HANDLE_HOURS] if has_handle else []),
              *[w for w in (schema.REVENUE_START, schema.REVENUE_END) if w in wanted],
-             *[w for w in schema.PRE_COVARIATES if w in wanted], EXPOSURE_DAYS,
-             *([ALL_CONVERSATIONS, ALL_RATED] if all_counts else [])]
+             *[w for w in schema.PRE_COVARIATES if w in wanted], EXPOSURE_DAYS]
     return out.select(*order)
 
 
