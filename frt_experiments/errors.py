@@ -84,15 +84,17 @@ class Problem:
             sentence (for table-level problems, where ``count`` is 0).
         count: How many rows break the rule (0 for a table-level problem).
         rows: The first offending rows, as file line numbers for CSV files (the header is
-            line 1) or 0-based row positions otherwise.
-        location: ``"lines"`` for CSV files, ``"rows"`` otherwise.
+            line 1), 0-based row positions of frames and Parquet files, or the ids of
+            engine tables (which have no row order; shown quoted).
+        location: ``"lines"`` for CSV files, ``"rows"`` for positions, ``"customer_ids"`` or
+            ``"conversation_ids"`` for ids.
     """
 
     source: str
     column: str | None
     rule: str
     count: int = 0
-    rows: tuple[int, ...] = ()
+    rows: tuple[int | str, ...] = ()
     location: str = "rows"
 
     def __str__(self) -> str:

@@ -47,7 +47,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -384,7 +384,7 @@ class _Check:
         location = f"{self.spec.key}s"
         for i, count in failing.items():
             r = self.rules[i]
-            rows = cast(tuple[int, ...], examples.get(i, ()))  # engine rows: their ids
+            rows = examples.get(i, ())  # engine rows: their ids
             problem = Problem(self.name, r.column, r.rule, count, rows, location)
             if r.warning:
                 self.warnings.append(problem)
@@ -576,7 +576,7 @@ def _unknown_customers(customers: _Check, other: _Check) -> Problem | None:
     first = execute(lost.select("_frt_key").order_by("_frt_key").limit(MAX_ROWS_SHOWN))
     names = tuple(sorted((_name(v) for v in first["_frt_key"]), key=str))
     return Problem(other.name, cid, schema.UNKNOWN_CUSTOMERS_RULE.format(customers="customers"),
-                   count, cast(tuple[int, ...], names), f"{other.spec.key}s")
+                   count, names, f"{other.spec.key}s")
 
 
 def check_tables(customers: Any = None, conversations: Any = None,
