@@ -832,57 +832,62 @@ def analyze(
         weights = plan.weights
     _check_flags(cuped=cuped, diagnostics=diagnostics, validate=validate)
     engine: Any = None  # the engine module when the tables live in an engine
+    sent: Any = None
     if any(is_engine_table(t) for t in (customers, conversations, assignments)):
         from frt_experiments.engine import analysis as engine  # noqa: PLC0415 (Ibis is heavy)
 
-        customers, conversations, assignments = engine.as_tables(customers, conversations,
-                                                                 assignments)
+        sent = engine.Tables(customers, conversations, assignments)
+        customers, conversations, assignments = sent.tables
     else:
         for name, table in (("customers", customers), ("conversations", conversations),
                             ("assignments", assignments)):
             if not isinstance(table, pd.DataFrame):
                 raise TypeError(f"{name} must be a pandas DataFrame or an Ibis table (the "
                                 f"canonical {name} table), got {type(table).__name__}")
-    if control == treatment:
-        raise ValueError(f"control and treatment must differ, both are {control!r}")
-    if engine is not None:
-        if validate:
-            engine.validate(customers, conversations, assignments)
-        per_arm = engine.arm_counts(assignments)
-    else:
-        if validate:
-            customers = schema.validate_customers(customers)
-            conversations = schema.validate_conversations(conversations)
-            assignments = schema.validate_assignments(assignments)
-        per_arm = assignments[schema.ARM].dropna().astype(str).value_counts()
-    design = _design(per_arm, control, treatment, weights)
-    if engine is not None:
-        rows = engine.per_customer_rows(customers, conversations, assignments, window_end)
-    else:
-        rows = customer_rows(customers, conversations, assignments, window_end=window_end,
-                             validate=False)
-        rows = rows.iloc[_id_order(rows.index)]  # the engine's order: the same p-values
-    result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
-                          csat_margin=csat_margin, nrr_margin=nrr_margin,
-                          alternative=alternative, inference=inference,
-                          permutations=permutations, rng=rng, metrics=metrics)
-    diag = None
-    if diagnostics:
+    try:
+        if control == treatment:
+            raise ValueError(f"control and treatment must differ, both are {control!r}")
         if engine is not None:
-            from frt_experiments.engine.diagnostics import (  # noqa: PLC0415
-                diagnose as diagnose_in_engine,
-            )
-
-            diag = diagnose_in_engine(customers, conversations, assignments, control=control,
-                                      treatment=treatment, calendar=calendar, as_of=window_end,
-                                      weights=design)
+            if validate:
+                engine.validate(customers, conversations, assignments)
+            per_arm = engine.arm_counts(assignments)
         else:
-            diag = _diagnose_tables(customers, conversations, assignments, control=control,
-                                    treatment=treatment, calendar=calendar, as_of=window_end,
-                                    weights=design)
-    end = (engine.window_end(conversations, window_end) if engine is not None
-           else _end(conversations, window_end))
-    return replace(result, diagnostics=diag, window_end=end, plan=plan)
+            if validate:
+                customers = schema.validate_customers(customers)
+                conversations = schema.validate_conversations(conversations)
+                assignments = schema.validate_assignments(assignments)
+            per_arm = assignments[schema.ARM].dropna().astype(str).value_counts()
+        design = _design(per_arm, control, treatment, weights)
+        if engine is not None:
+            rows = engine.per_customer_rows(customers, conversations, assignments, window_end)
+        else:
+            rows = customer_rows(customers, conversations, assignments, window_end=window_end,
+                                 validate=False)
+            rows = rows.iloc[_id_order(rows.index)]  # the engine's order: the same p-values
+        result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
+                              csat_margin=csat_margin, nrr_margin=nrr_margin,
+                              alternative=alternative, inference=inference,
+                              permutations=permutations, rng=rng, metrics=metrics)
+        diag = None
+        if diagnostics:
+            if engine is not None:
+                from frt_experiments.engine.diagnostics import (  # noqa: PLC0415
+                    diagnose as diagnose_in_engine,
+                )
+
+                diag = diagnose_in_engine(customers, conversations, assignments, control=control,
+                                          treatment=treatment, calendar=calendar, as_of=window_end,
+                                          weights=design)
+            else:
+                diag = _diagnose_tables(customers, conversations, assignments, control=control,
+                                        treatment=treatment, calendar=calendar, as_of=window_end,
+                                        weights=design)
+        end = (engine.window_end(conversations, window_end) if engine is not None
+               else _end(conversations, window_end))
+        return replace(result, diagnostics=diag, window_end=end, plan=plan)
+    finally:
+        if sent is not None:
+            sent.close()
 
 
 def _id_order(ids: pd.Index) -> np.ndarray:

@@ -103,6 +103,12 @@ def test_bad_sources_are_one_line_and_exit_2(trial_files, tmp_path):
         "--engine pandas: --source and --layout run in an engine": [
             "--engine", "pandas", "--source", "duckdb://", *_files(trial_files)],
         "--schema needs --layout": ["--schema", "zendesk", *_files(trial_files)],
+        "no DuckDB database file nope.duckdb": [
+            "--source", "duckdb://nope.duckdb", *_files(trial_files)],
+        "--timezone applies to files only": [
+            "--source", f"duckdb:///{db}", "--timezone", "Europe/Berlin", "--customers",
+            str(trial_files / "customers.parquet"), "--conversations", "conversations",
+            "--assignments", "assignments"],
     }
     for expected, args in cases.items():
         run = _frt("analyze", *args, "--out", str(tmp_path / "out"))

@@ -176,3 +176,59 @@ def test_analyze_on_spark_equals_the_in_memory_analysis(spark_connection, tmp_pa
         t[name] = spark_connection.read_parquet(tmp_path / f"{name}.parquet")
     a, b = _both(tables, t, csat_margin=-0.02)
     _same_result(a, b)
+
+
+def test_engine_path_refuses_and_reads_what_the_in_memory_path_does(tmp_path):
+    trial = simulate("published", customers=600, rng=71)
+    tables = trial.to_pandas()
+    t = _on_duckdb(tmp_path, tables)
+    # a window ending before every assignment: refused on both paths
+    early = tables["assignments"][schema.ASSIGNED_AT].min() - pd.Timedelta(days=1)
+    for source in (tables, t):
+        with pytest.raises(ValueError, match="is before every assignment"):
+            frt.analyze(source["customers"], source["conversations"], source["assignments"],
+                        window_end=early, diagnostics=False)
+    # integer customer ids in the engine meet text ids of a frame; nanoseconds in a frame
+    con = t["customers"]._find_backend()
+    ids = {c: i for i, c in enumerate(sorted(tables["customers"][schema.CUSTOMER_ID]))}
+    as_int = {n: tables[n].assign(**{schema.CUSTOMER_ID: tables[n][schema.CUSTOMER_ID].map(ids)})
+              for n in ("customers", "conversations")}
+    engine_int = {n: con.create_table(f"int_{n}", as_int[n]) for n in as_int}
+    asg = tables["assignments"].assign(**{
+        schema.CUSTOMER_ID: tables["assignments"][schema.CUSTOMER_ID].map(ids).astype(str),
+        schema.ASSIGNED_AT: tables["assignments"][schema.ASSIGNED_AT]
+        + pd.Timedelta(nanoseconds=7)})
+    def tables_there() -> set[str]:  # (Ibis' list_tables warns on DuckDB 1.5)
+        return {r[0] for r in con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+    before = tables_there()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = frt.analyze(engine_int["customers"], engine_int["conversations"], asg,
+                          inference="normal")
+        want = frt.analyze(as_int["customers"].astype({schema.CUSTOMER_ID: str}),
+                           as_int["conversations"].astype({schema.CUSTOMER_ID: str}), asg,
+                           inference="normal")
+    _numbers_equal(want.to_pandas(), got.to_pandas())
+    assert tables_there() == before  # the frame's temporary table is gone
+
+
+def test_diagnostics_on_the_policies_calendar(tmp_path):
+    trial = simulate("published", customers=800, rng=72)
+    tables = trial.to_pandas()
+    t = _on_duckdb(tmp_path, tables)
+    tokyo = BusinessCalendar("Asia/Tokyo", hours="Mon-Fri 09:00-18:00", holidays="JP")
+    policies = {"fast": FrtPolicy("fast", tokyo, target=dt.timedelta(hours=4)),
+                "one_business_day": FrtPolicy("one_business_day", tokyo,
+                                              rule="next_business_day")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = diagnose(tables["customers"], tables["conversations"], tables["assignments"],
+                     policies=policies)
+        b = engine_diagnose(t["customers"], t["conversations"], t["assignments"],
+                            policies=policies)
+    _numbers_equal(a.frt, b.frt)
+    mixed = dict(policies, fast=FrtPolicy("fast", BusinessCalendar("UTC", hours="24/7"),
+                                          target=dt.timedelta(hours=4)))
+    with pytest.raises(ValueError, match="different calendars"):
+        engine_diagnose(t["customers"], t["conversations"], t["assignments"], policies=mixed)

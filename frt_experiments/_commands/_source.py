@@ -25,7 +25,8 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", metavar="URL",
                    help="an engine holding the tables, which --customers, --conversations and "
                    "--assignments then name (table or schema.table; a path to an existing file "
-                   "is read from the file): duckdb:///trial.duckdb, postgresql://USER@HOST/DB, "
+                   "is read from the file): duckdb://trial.duckdb (relative; duckdb:///abs/path"
+                   " for an absolute path), postgresql://USER@HOST/DB, "
                    "spark://local[2], spark://HOST:7077, sc://HOST:15002. The analysis runs "
                    "there; only per-customer and per-arm figures come back")
     p.add_argument("--engine", choices=ENGINES, default=None,
@@ -70,6 +71,8 @@ def engine_tables(args: argparse.Namespace, *, required: tuple[str, ...] = _NAME
     """
     from frt_experiments.engine.connect import connect, redact, table  # noqa: PLC0415
 
+    if args.source:
+        _existing_duckdb_file(args.source)
     con = connect(args.source) if args.source else connect("duckdb://")
     where = redact(args.source) if args.source else "an embedded DuckDB"
     if getattr(con, "name", "") == "duckdb" and sys.stdout.isatty() and sys.stderr.isatty():
@@ -104,6 +107,17 @@ def engine_tables(args: argparse.Namespace, *, required: tuple[str, ...] = _NAME
     return out, where
 
 
+def _existing_duckdb_file(url: str) -> None:
+    """Refuse a ``duckdb://`` URL naming a database file that does not exist (DuckDB would
+    create an empty one, and the tables would be reported missing)."""
+    if not url.startswith("duckdb://"):
+        return
+    rest = url[len("duckdb://"):].split("?", 1)[0]
+    if rest and rest != ":memory:" and not Path(rest).is_file():
+        raise ValueError(f"--source {url}: no DuckDB database file {rest} (duckdb://NAME is "
+                         "relative to the working directory, duckdb:///PATH absolute)")
+
+
 def _one_table(con: Any, name: str, value: Any, args: argparse.Namespace, *,
                on_source: bool) -> Any:
     """A table of ``con`` by name, or a file: Parquet read by DuckDB itself, CSV (and Parquet
@@ -115,10 +129,14 @@ def _one_table(con: Any, name: str, value: Any, args: argparse.Namespace, *,
 
     path = Path(value)
     if on_source and not path.is_file():
+        if args.timezone is not None and name != "customers":
+            raise ValueError("--timezone applies to files only: the timestamps of tables of "
+                             "--source must carry their zone (TIMESTAMP WITH TIME ZONE, or "
+                             "text with an offset)")
         return table(con, str(value))
     duckdb = getattr(con, "name", "") == "duckdb"
-    if duckdb and path.suffix.lower() == ".parquet" and path.is_file():
-        return con.read_parquet(path)
+    if duckdb and path.suffix.lower() == ".parquet" and path.is_file() and args.timezone is None:
+        return con.read_parquet(path)  # read by DuckDB itself (with --timezone: in memory)
     timezone = None if name == "customers" else args.timezone
     frame = read_table(path, name, **({} if timezone is None else {"timezone": timezone}))
     return ibis.memtable(frame)

@@ -30,6 +30,18 @@ def is_engine_table(table: object) -> bool:
     return type(table).__module__.startswith("ibis.") and hasattr(table, "execute")
 
 
+def instant(value: Any) -> Any:
+    """An instant the engine returned, as an aware UTC ``pandas.Timestamp`` (``None`` for a
+    missing one). Timestamps without a zone are UTC: Spark hands its ``TIMESTAMP`` and
+    ``TIMESTAMP_NTZ`` to Ibis without one, as wall clocks of the session's zone (UTC)."""
+    import pandas as pd  # noqa: PLC0415 (this module stays light)
+
+    if value is None or pd.isna(value):
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 def timestamp(column: Any) -> Any:
     """A timestamp column as an aware timestamp: ISO 8601 text with an offset (as ``frt
     simulate --format parquet`` and the CSV tables hold them) is cast in the engine."""

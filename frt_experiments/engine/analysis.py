@@ -13,11 +13,13 @@
   randomization tests give the same p-values);
 - the diagnostics run in the engine (:func:`frt_experiments.engine.diagnostics.diagnose`).
 
-A pandas table given beside Ibis tables is sent to their engine as an in-memory table.
+A pandas table given beside Ibis tables is sent to their engine as a temporary table
+(:class:`Tables`), dropped after the analysis.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -26,49 +28,73 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments.engine import execute, is_engine_table, timestamp
+from frt_experiments.engine import execute, instant, is_engine_table, timestamp
 from frt_experiments.engine.diagnostics import arm_counts
 from frt_experiments.engine.rows import customer_rows, fetch_rows
 
-__all__ = ["arm_counts", "as_tables", "per_customer_rows", "validate", "window_end"]
+__all__ = ["Tables", "arm_counts", "per_customer_rows", "validate", "window_end"]
 
 _NAMES = ("customers", "conversations", "assignments")
 
 
-def as_tables(*tables: Any) -> tuple[ir.Table, ...]:
-    """The canonical tables as Ibis tables of one backend: pandas frames become in-memory
-    tables of that backend.
+class Tables:
+    """The canonical tables as Ibis tables of one engine (``.tables``): pandas frames sent to
+    that engine as temporary tables, dropped by :meth:`close`; integer customer ids read as
+    text (so a ledger's text ids meet a warehouse's integer ones).
 
     Raises:
         TypeError: A table is neither an Ibis table nor a pandas DataFrame.
-        ValueError: The Ibis tables belong to different backends.
+        ValueError: The Ibis tables belong to different engines.
     """
-    backends = []
-    for name, t in zip(_NAMES, tables, strict=True):
-        if isinstance(t, pd.DataFrame):
-            continue
-        if not is_engine_table(t):
-            raise TypeError(f"{name} must be a pandas DataFrame or an Ibis table (the canonical "
-                            f"{name} table), got {type(t).__name__}")
-        try:
-            backends.append(t._find_backend())
-        except Exception:  # an in-memory table alone has no engine: that is fine
-            continue
-    if len({id(b) for b in backends}) > 1:
-        raise ValueError("customers, conversations and assignments: the tables belong to "
-                         "different engines (connections); give tables of one connection")
-    out = []
-    for name, t in zip(_NAMES, tables, strict=True):
+
+    def __init__(self, *tables: Any) -> None:
+        backends = []
+        for name, t in zip(_NAMES, tables, strict=True):
+            if isinstance(t, pd.DataFrame):
+                continue
+            if not is_engine_table(t):
+                raise TypeError(f"{name} must be a pandas DataFrame or an Ibis table (the "
+                                f"canonical {name} table), got {type(t).__name__}")
+            try:
+                backends.append(t._find_backend())
+            except Exception:  # an in-memory table alone has no engine: that is fine
+                continue
+        if len({id(b) for b in backends}) > 1:
+            raise ValueError("customers, conversations and assignments: the tables belong to "
+                             "different engines (connections); give tables of one connection")
+        self._backend = backends[0] if backends else None
+        self._temporary: list[str] = []
+        self.tables = tuple(_text_ids(self._engine_table(name, t))
+                            for name, t in zip(_NAMES, tables, strict=True))
+
+    def _engine_table(self, name: str, t: Any) -> ir.Table:
         if not isinstance(t, pd.DataFrame):
-            out.append(t)
-        elif backends:
-            # a temporary table of the others' engine (an in-memory table would belong to
-            # Ibis' default engine, and the temporary tables made later to another one)
-            out.append(backends[0].create_table(f"frt_{name}_{uuid.uuid4().hex}", t,
-                                                temp=True))
-        else:
-            out.append(ibis.memtable(t))
-    return tuple(out)
+            return t
+        frame = t.copy(deep=False)
+        for c in frame.columns:  # engines hold microseconds at most; instants go to seconds
+            if isinstance(frame[c].dtype, pd.DatetimeTZDtype) or frame[c].dtype.kind == "M":
+                frame[c] = frame[c].dt.floor("us")
+        if self._backend is None:
+            return ibis.memtable(frame)
+        # a temporary table of the others' engine (an in-memory table would belong to Ibis'
+        # default engine, and the temporary tables made later to another one)
+        table_name = f"frt_{name}_{uuid.uuid4().hex}"
+        self._temporary.append(table_name)
+        return self._backend.create_table(table_name, frame, temp=True)
+
+    def close(self) -> None:
+        """Drop the temporary tables made for pandas frames."""
+        while self._temporary and self._backend is not None:
+            name = self._temporary.pop()
+            with contextlib.suppress(Exception):  # gone with the session anyway
+                self._backend.drop_table(name, force=True)
+
+
+def _text_ids(t: ir.Table) -> ir.Table:
+    cid = schema.CUSTOMER_ID
+    if cid in t.columns and t[cid].type().is_integer():
+        return t.mutate(**{cid: t[cid].cast("string")})
+    return t
 
 
 def validate(customers: ir.Table, conversations: ir.Table, assignments: ir.Table) -> None:
@@ -95,8 +121,4 @@ def window_end(conversations: ir.Table, given: Any) -> pd.Timestamp | None:
     """The window's end the result reports: ``given`` or the latest ``created_at``."""
     if given is not None:
         return pd.Timestamp(given).tz_convert("UTC")
-    latest = execute(timestamp(conversations[schema.CREATED_AT]).max())
-    if latest is None or pd.isna(latest):
-        return None
-    ts = pd.Timestamp(latest)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return instant(execute(timestamp(conversations[schema.CREATED_AT]).max()))

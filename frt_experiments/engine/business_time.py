@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments.calendar import BusinessCalendar
-from frt_experiments.engine import execute, timestamp
+from frt_experiments.engine import execute, instant, timestamp
 
 __all__ = ["BUCKET_S", "bucket", "bucketed", "business_clock", "business_deadline",
            "business_seconds", "epoch_seconds", "step_table"]
@@ -88,8 +88,8 @@ def step_table(calendar: BusinessCalendar, table: ir.Table | None = None, *colum
             **{f"lo{i}": timestamp(table[c]).min() for i, c in enumerate(columns)},
             **{f"hi{i}": timestamp(table[c]).max() for i, c in enumerate(columns)})
         bounds = execute(bounds).iloc[0]
-        los = [_engine_utc(v) for k, v in bounds.items() if k.startswith("lo") and pd.notna(v)]
-        his = [_engine_utc(v) for k, v in bounds.items() if k.startswith("hi") and pd.notna(v)]
+        los = [instant(v) for k, v in bounds.items() if k.startswith("lo") and pd.notna(v)]
+        his = [instant(v) for k, v in bounds.items() if k.startswith("hi") and pd.notna(v)]
         if los:
             start = min([*los, *([pd.Timestamp(start)] if start is not None else [])])
             end = max([*his, *([pd.Timestamp(end)] if end is not None else [])])
@@ -138,14 +138,6 @@ def bucketed(frame: pd.DataFrame, lo: str, hi: str) -> pd.DataFrame:
     offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
     out["k"] = (starts + offsets).astype("int64")
     return out
-
-
-def _engine_utc(x: Any) -> pd.Timestamp:
-    """An instant queried from the engine, aware: Spark hands its timestamps (``TIMESTAMP`` and
-    ``TIMESTAMP_NTZ``) to Ibis without a zone, as wall clocks of the session's zone, which
-    Ibis sets to UTC."""
-    ts = pd.Timestamp(x)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts
 
 
 def _utc(x: Any) -> pd.Timestamp:

@@ -52,7 +52,7 @@ from frt_experiments.diagnostics import (
     design_of,
     rates_table,
 )
-from frt_experiments.engine import cached, execute, timestamp
+from frt_experiments.engine import cached, execute, instant, timestamp
 from frt_experiments.engine.business_time import (
     bucket,
     bucketed,
@@ -132,6 +132,12 @@ def diagnose(
     order, counts, srm, cal, two = design_of(
         arm_counts(assignments).to_dict(), control=control, treatment=treatment,
         weights=weights, calendar=calendar, policies=policies)
+    # business time on the policies' calendar, as FrtPolicy.attainment measures it
+    calendars = {id(p.calendar): p.calendar for p in two.values()}
+    if len(calendars) > 1:
+        raise ValueError("policies: the two arms' policies have different calendars; the "
+                         "engine measures business time on one desk calendar")
+    cal = next(iter(calendars.values()))
     a2 = assignments.filter(assignments[_ARM].isin([control, treatment])).select(_CID, _ARM)
     conv = conversations.select(
         _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
@@ -156,16 +162,10 @@ def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
     created, first = schema.CREATED_AT, schema.FIRST_RESPONSE_AT
     bounds = execute(conv.aggregate(c_lo=conv[created].min(), c_hi=conv[created].max(),
                                     f_lo=conv[first].min(), f_hi=conv[first].max())).iloc[0]
-    def aware(v: Any) -> pd.Timestamp | None:
-        if v is None or pd.isna(v):
-            return None
-        t = pd.Timestamp(v)
-        return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-
-    c_hi, f_hi = aware(bounds["c_hi"]), aware(bounds["f_hi"])
+    c_hi, f_hi = instant(bounds["c_hi"]), instant(bounds["f_hi"])
     if as_of is None and c_hi is not None:
         as_of = max(c_hi, f_hi) if f_hi is not None else c_hi
-    seen = [t for t in map(aware, bounds) if t is not None] or [pd.Timestamp(0, tz="UTC")]
+    seen = [t for t in map(instant, bounds) if t is not None] or [pd.Timestamp(0, tz="UTC")]
     lo, hi = min(seen), max(seen)
     if as_of is not None:
         hi = max(hi, pd.Timestamp(as_of).tz_convert("UTC"))

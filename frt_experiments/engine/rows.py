@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from frt_experiments import schema
-from frt_experiments.engine import execute, timestamp
+from frt_experiments.engine import execute, instant, timestamp
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.metrics import (
     _SECONDS_PER_DAY,
@@ -71,10 +71,9 @@ def end_of_window(conversations: ir.Table, assignments: ir.Table,
         return ts.tz_convert("UTC")
     for table, column in ((conversations, schema.CREATED_AT),
                           (assignments, schema.ASSIGNED_AT)):
-        latest = execute(timestamp(table[column]).max())
-        if latest is not None and not pd.isna(latest):
-            ts = pd.Timestamp(latest)
-            return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        latest = instant(execute(timestamp(table[column]).max()))
+        if latest is not None:
+            return latest
     return None
 
 
@@ -130,7 +129,13 @@ def checked(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
                               ("assignments", assignments, schema.ASSIGNMENTS)):
         _check_columns(name, table, spec)
     _check_keys(customers, assignments)
-    return end_of_window(conversations, assignments, window_end)
+    end = end_of_window(conversations, assignments, window_end)
+    if window_end is not None and end is not None:
+        first = instant(execute(timestamp(assignments[schema.ASSIGNED_AT]).min()))
+        if first is not None and end < first:
+            raise ValueError(f"window_end {window_end!s} is before every assignment (the first "
+                             f"is {first}): no customer was exposed")
+    return end
 
 
 def assigned(assignments: ir.Table) -> ir.Table:
