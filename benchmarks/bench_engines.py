@@ -14,6 +14,9 @@ diagnostics, printing wall-clock seconds and peak resident memory (VmHWM):
   the diagnostics run in DuckDB, the statistics here);
 - Spark (``local[2]``): the same on ``spark.read.parquet`` tables.
 
+For Spark the peak is the Python process's only: the JVM that runs Spark's driver and
+executors is a process of its own and is not counted.
+
 Each engine runs with the tables' checks off (``validate=False``: the analysis with diagnostics)
 and on. The results and diagnostics tables of every run are compared with the first (1e-9).
 """
