@@ -232,3 +232,14 @@ def test_diagnostics_on_the_policies_calendar(tmp_path):
                                           target=dt.timedelta(hours=4)))
     with pytest.raises(ValueError, match="different calendars"):
         engine_diagnose(t["customers"], t["conversations"], t["assignments"], policies=mixed)
+
+
+def test_an_integer_rating_column_counts_as_its_ratings(tmp_path):
+    trial = simulate("published", customers=800, rng=73)
+    tables = trial.to_pandas()
+    conv = tables["conversations"]
+    ints = conv.assign(**{schema.CSAT: pd.to_numeric(conv[schema.CSAT]).astype("Int64")})
+    t = _on_duckdb(tmp_path, dict(tables, conversations=ints))
+    assert t["conversations"][schema.CSAT].type().is_integer()
+    a, b = _both(tables, t)  # checks on: the integer column passes them
+    _same_result(a, b)

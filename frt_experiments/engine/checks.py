@@ -26,7 +26,8 @@ years a timestamp holds are errors. Number columns are numeric (or numbers as te
 text or integers.
 
 Beyond the pandas rules, two that the engine's own queries need (pandas normalises these on
-reading): ratings written as frt writes them (``4``, not ``4.0``; ``good``, not ``Good``), and
+reading): ratings written as frt writes them (``4`` or an integer column, not ``4.0``; ``good``,
+not ``Good``), and
 timestamp text in the one form every engine reads (:data:`ENGINE_RATING_RULE`,
 :data:`ENGINE_TIMESTAMP_RULE`). Not checked: ids differing only by spaces around them (pandas
 trims them, so they are one id there; the engine's joins keep them apart).
@@ -502,8 +503,10 @@ def _csat_rules(raw: ir.Value, scale: ir.StringValue, keep: _Keep) -> list[_Rule
         _Rule(schema.CSAT, OFF_1_5_RULE, off15),
         _Rule(schema.CSAT, OFF_GOOD_BAD_RULE, offgb),
         _Rule(schema.CSAT_SCALE, NO_SCALE_RULE, rating.notnull() & scale.isnull()),
+        # an integer column is read as its text (4 -> "4"); a float column is not (4.0)
         _Rule(schema.CSAT, ENGINE_RATING_RULE,
-              valid & ((spelled != canonical) | ibis.literal(not raw.type().is_string()))),
+              valid & ((spelled != canonical)
+                       | ibis.literal(not (raw.type().is_string() or raw.type().is_integer())))),
     ]
 
 

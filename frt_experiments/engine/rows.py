@@ -168,6 +168,8 @@ def joined(conversations: ir.Table, assigned: ir.Table, end: pd.Timestamp | None
     out["__inside"] = (created >= j[schema.ASSIGNED_AT]) & (created <= end_lit)
     if schema.CSAT in j.columns:
         rating = j[schema.CSAT]
+        if rating.type().is_integer():  # an integer rating column: 4 is the rating "4"
+            rating = rating.cast("string")
         out["__rated"] = rating.notnull()
         out["__satisfied"] = rating.isin(sorted(schema.SATISFIED_RATINGS)).fill_null(False)
     if schema.HANDLE_SECONDS in j.columns:
