@@ -37,11 +37,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import stats
 
 from frt_experiments.metrics import ArmStatistics
 
-__all__ = ["WEAK_INSTRUMENT_F", "WaldEstimate", "wald_ratio"]
+__all__ = ["WEAK_INSTRUMENT_F", "IVEstimate", "WaldEstimate", "two_stage_least_squares",
+           "wald_ratio"]
 
 #: First-stage F below which the instrument is called weak (Staiger and Stock 1997).
 WEAK_INSTRUMENT_F = 10.0
@@ -114,3 +116,104 @@ def wald_ratio(control: ArmStatistics, treatment: ArmStatistics, *, outcome: str
     return WaldEstimate(effect, se, effect - z * se, effect + z * se, p, first,
                         math.sqrt(first_var), float(f_stat), bool(f_stat < WEAK_INSTRUMENT_F),
                         alpha)
+
+
+@dataclass(frozen=True)
+class IVEstimate:
+    """The two-stage least squares slope of an outcome on the dose, the arms as instruments.
+
+    Attributes:
+        effect: Change of the outcome per unit of dose.
+        se: Its standard error (see :func:`two_stage_least_squares` for the two variances).
+        ci_low, ci_high: The normal interval at ``1 - alpha``.
+        p_value: Two-sided, of ``effect = 0``.
+        first_stage_chi2: Wald statistic of the arms' dose means being equal (``arms - 1``
+            degrees of freedom), with the same variance convention.
+        f_statistic: ``first_stage_chi2 / (arms - 1)``; below :data:`WEAK_INSTRUMENT_F` the
+            instruments are weak.
+        weak: ``f_statistic`` below :data:`WEAK_INSTRUMENT_F`.
+        arms: The arms used, in order.
+        alpha: Level of the interval.
+    """
+
+    effect: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    first_stage_chi2: float
+    f_statistic: float
+    weak: bool
+    arms: tuple[str, ...]
+    alpha: float
+
+
+def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: str, dose: str,
+                            alpha: float = 0.05, variance: str = "delta") -> IVEstimate:
+    """The 2SLS slope of ``outcome`` on ``dose`` with every arm's indicator as an instrument,
+    from each arm's sufficient statistics (two arms or more).
+
+    With arm indicators as instruments the first stage is each arm's mean dose, and the slope
+    is the weighted least-squares line through the arms' (mean dose, mean outcome) points,
+    weights the arms' sizes. Its sandwich variance needs per arm only
+    ``sum_i u_i**2`` for ``u = y - a - effect * d``, which is ``(n - 1) s2_u + n (mean_u)**2``
+    from the arm's moments. ``variance="hc0"`` uses exactly that (the heteroskedasticity-
+    robust HC0 covariance, linearmodels' ``IV2SLS(...).fit(cov_type="robust",
+    debiased=False)``); ``variance="delta"`` (default) takes the within-arm part with divisor
+    ``n - 1`` (``n s2_u``), so two arms give the Wald ratio's delta-method variance of
+    :func:`wald_ratio` exactly. The first-stage Wald statistic uses the same convention.
+
+    Raises:
+        ValueError: Fewer than two arms, an arm with fewer than two customers, an unknown
+            ``variance``, or arms whose mean doses are all equal.
+
+    References:
+        Angrist and Pischke (2009), section 4.1.3 (2SLS with a saturated first stage as a
+        weighted regression of group means); White, H. (1980). A heteroskedasticity-consistent
+        covariance matrix estimator. Econometrica 48(4), 817-838.
+    """
+    if variance not in ("delta", "hc0"):
+        raise ValueError(f"variance must be 'delta' or 'hc0', got {variance!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    arms = tuple(stats_by_arm)
+    if len(arms) < 2:
+        raise ValueError(f"at least two arms are needed, got {list(arms)}")
+    n, my, md, vy, vd, cyd = (np.empty(len(arms)) for _ in range(6))
+    for k, arm in enumerate(arms):
+        st = stats_by_arm[arm]
+        if st.n < 2:
+            raise ValueError(f"arm {arm!r}: at least 2 customers are needed, got {st.n}")
+        iy, idose = st.index(outcome), st.index(dose)
+        cov = st.cov
+        n[k], my[k], md[k] = st.n, st.mean[iy], st.mean[idose]
+        vy[k], vd[k], cyd[k] = cov[iy, iy], cov[idose, idose], cov[iy, idose]
+    total = n.sum()
+    d_bar, y_bar = n @ md / total, n @ my / total
+    sxx = n @ (md - d_bar) ** 2
+    if not sxx > 0:
+        raise ValueError(f"dose {dose!r}: the arms' means do not differ; the arms do not move "
+                         "the dose, so the slope is undefined")
+    effect = float(n @ ((md - d_bar) * (my - y_bar)) / sxx)
+    intercept = y_bar - effect * d_bar
+    within = vy - 2 * effect * cyd + effect**2 * vd  # s2 of u within each arm
+    mean_u = my - intercept - effect * md
+    scale = n - 1 if variance == "hc0" else n
+    meat_u = scale * within + n * mean_u**2  # sum of u_i**2 per arm
+    # sandwich for the slope: x_hat = (1, mean dose of the arm); bread (X_hat' X_hat)^-1
+    x = np.column_stack([np.ones(len(arms)), md])
+    bread = np.linalg.inv(x.T @ (x * n[:, None]))
+    meat = x.T @ (x * meat_u[:, None])
+    var = float((bread @ meat @ bread)[1, 1])
+    se = math.sqrt(max(var, 0.0))
+    # first stage: the arms' mean doses equal? contrasts against the first arm
+    v_means = (scale * vd) / n**2
+    r = np.column_stack([-np.ones(len(arms) - 1), np.eye(len(arms) - 1)])
+    diff = r @ md
+    chi2 = float(diff @ np.linalg.solve(r @ np.diag(v_means) @ r.T, diff))
+    f_stat = chi2 / (len(arms) - 1)
+    z = stats.norm.ppf(1 - alpha / 2)
+    exact = 1.0 if effect == 0 else 0.0
+    p = float(2 * stats.norm.sf(abs(effect) / se)) if se > 0 else exact
+    return IVEstimate(effect, se, effect - z * se, effect + z * se, p, chi2, f_stat,
+                      bool(f_stat < WEAK_INSTRUMENT_F), arms, alpha)

@@ -1,7 +1,7 @@
-"""The Wald ratio from per-arm sufficient statistics: the 2SLS estimate of linearmodels' IV2SLS
-exactly, its variance against IV2SLS' heteroskedasticity-robust (HC0) one by the closed-form
-relation of the module docstring, the first-stage F likewise, and the interval's coverage by
-simulation against the true slope."""
+"""The Wald ratio and two-stage least squares from per-arm sufficient statistics: the 2SLS
+estimate of linearmodels' IV2SLS exactly (two, three and four arms), its heteroskedasticity-
+robust (HC0) variance and first-stage statistic exactly or by the closed-form relation of the
+module docstring, and the intervals' coverage by simulation against the true slope."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from frt_experiments.metrics import arm_statistics
-from frt_experiments.stats.iv import WEAK_INSTRUMENT_F, wald_ratio
+from frt_experiments.stats.iv import WEAK_INSTRUMENT_F, two_stage_least_squares, wald_ratio
 
 linearmodels = pytest.importorskip("linearmodels")
 
@@ -92,3 +92,49 @@ def test_weak_and_absent_first_stages():
                         columns=["y", "d"], arms=["fast", "slow"])
     with pytest.raises(ValueError, match="at least 2 customers"):
         wald_ratio(st["fast"], st["slow"], outcome="y", dose="d")
+
+
+def _arms_trial(rng: np.random.Generator, n: int, shifts: list[float],
+                slope: float) -> pd.DataFrame:
+    k = rng.integers(0, len(shifts), n)
+    noise = rng.normal(0, 1, n)
+    d = np.log1p(rng.gamma(2.0, 2.0, n)) + np.asarray(shifts)[k] + 0.5 * noise
+    y = 0.8 + slope * d + (0.7 * noise + rng.normal(0, 1, n)) * (1 + 0.3 * k)
+    out = pd.DataFrame({"arm": [f"a{j}" for j in k], "y": y, "d": d, "const": 1.0})
+    for j in range(1, len(shifts)):
+        out[f"z{j}"] = (k == j).astype(float)
+    return out
+
+
+@pytest.mark.parametrize("shifts", [[0.0, 1.2], [0.0, 0.7, 1.5], [0.0, 0.4, 0.9, 2.0]])
+def test_two_stage_least_squares_equals_linearmodels(shifts):
+    df = _arms_trial(np.random.default_rng(len(shifts)), 3_000, shifts, slope=-0.04)
+    arms = [f"a{j}" for j in range(len(shifts))]
+    st = arm_statistics(df, columns=["y", "d"], arms=arms)
+    fit = linearmodels.iv.IV2SLS(df.y, df[["const"]], df.d,
+                                 df[[f"z{j}" for j in range(1, len(shifts))]]).fit(
+        cov_type="robust", debiased=False)
+    hc0 = two_stage_least_squares(st, outcome="y", dose="d", variance="hc0")
+    assert hc0.effect == pytest.approx(fit.params["d"], rel=1e-10, abs=1e-12)
+    assert hc0.se == pytest.approx(fit.std_errors["d"], rel=1e-9)
+    assert hc0.first_stage_chi2 == pytest.approx(
+        fit.first_stage.diagnostics.loc["d", "f.stat"], rel=1e-9)
+    delta = two_stage_least_squares(st, outcome="y", dose="d")
+    assert delta.effect == hc0.effect
+    if len(shifts) == 2:  # two arms: the Wald ratio and its delta-method variance
+        wald = wald_ratio(st["a0"], st["a1"], outcome="y", dose="d")
+        assert delta.effect == pytest.approx(wald.effect, rel=1e-12)
+        assert delta.se == pytest.approx(wald.se, rel=1e-10)
+        assert delta.f_statistic == pytest.approx(wald.f_statistic, rel=1e-10)
+
+
+def test_two_stage_least_squares_covers_the_true_slope_with_three_arms():
+    rng = np.random.default_rng(11)
+    reps, slope = 400, -0.04
+    covered = 0
+    for _ in range(reps):
+        df = _arms_trial(rng, 900, [0.0, 0.7, 1.5], slope)
+        st = arm_statistics(df, columns=["y", "d"], arms=["a0", "a1", "a2"])
+        est = two_stage_least_squares(st, outcome="y", dose="d")
+        covered += est.ci_low <= slope <= est.ci_high
+    assert abs(covered / reps - 0.95) <= 3 * math.sqrt(0.95 * 0.05 / reps)
