@@ -42,8 +42,8 @@ from scipy import stats
 
 from frt_experiments.metrics import ArmStatistics
 
-__all__ = ["WEAK_INSTRUMENT_F", "IVEstimate", "WaldEstimate", "two_stage_least_squares",
-           "wald_ratio"]
+__all__ = ["WEAK_INSTRUMENT_F", "IVEstimate", "LinearityTest", "WaldEstimate",
+           "linearity_test", "two_stage_least_squares", "wald_ratio"]
 
 #: First-stage F below which the instrument is called weak (Staiger and Stock 1997).
 WEAK_INSTRUMENT_F = 10.0
@@ -217,3 +217,66 @@ def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: 
     p = float(2 * stats.norm.sf(abs(effect) / se)) if se > 0 else exact
     return IVEstimate(effect, se, effect - z * se, effect + z * se, p, chi2, f_stat,
                       bool(f_stat < WEAK_INSTRUMENT_F), arms, alpha)
+
+
+@dataclass(frozen=True)
+class LinearityTest:
+    """Whether the arms' (mean dose, mean outcome) points lie on one line: Hansen's J test of
+    the overidentifying restrictions, three arms or more.
+
+    Attributes:
+        statistic: Hansen's J.
+        df: Its degrees of freedom, ``arms - 2``.
+        p_value: Of a straight dose-response (chi-square with ``df``).
+        effect: The two-step GMM slope at which J is evaluated.
+    """
+
+    statistic: float
+    df: int
+    p_value: float
+    effect: float
+
+
+def linearity_test(stats_by_arm: dict[str, ArmStatistics], *, outcome: str,
+                   dose: str) -> LinearityTest:
+    """Hansen's J test that the outcome is linear in the dose across the arms (robust to
+    heteroskedasticity), from each arm's sufficient statistics.
+
+    With every arm's indicator as an instrument the moment conditions are one per arm,
+    ``n_k (mean_y[k] - a - b mean_d[k]) = 0``. Two-step GMM weights them by the inverse of each
+    arm's sum of squared 2SLS residuals ``S_k`` (:func:`two_stage_least_squares`, HC0), so the
+    slope and intercept are the weighted least-squares line through the arms' mean points with
+    weights ``n_k**2 / S_k``, and J is that line's weighted sum of squares: chi-square with
+    ``arms - 2`` degrees of freedom when the dose-response is a straight line. Equal to
+    linearmodels' ``IVGMM(...).fit(cov_type="robust").j_stat``.
+
+    Raises:
+        ValueError: Fewer than three arms (a line always passes through two points), or what
+            :func:`two_stage_least_squares` refuses.
+
+    References:
+        Hansen, L. P. (1982). Large sample properties of generalized method of moments
+        estimators. Econometrica 50(4), 1029-1054.
+    """
+    if len(stats_by_arm) < 3:
+        raise ValueError(f"the linearity test needs three arms or more (a line passes through "
+                         f"any two points), got {list(stats_by_arm)}")
+    first = two_stage_least_squares(stats_by_arm, outcome=outcome, dose=dose, variance="hc0")
+    n, my, md, s_k = (np.empty(len(stats_by_arm)) for _ in range(4))
+    for k, st in enumerate(stats_by_arm.values()):
+        iy, idose = st.index(outcome), st.index(dose)
+        cov = st.cov
+        n[k], my[k], md[k] = st.n, st.mean[iy], st.mean[idose]
+        within = cov[iy, iy] - 2 * first.effect * cov[iy, idose] + first.effect**2 * cov[
+            idose, idose]
+        s_k[k] = within * (st.n - 1)  # plus n * mean_u**2 below, with the 2SLS intercept
+    total = n.sum()
+    intercept = (n @ my - first.effect * (n @ md)) / total
+    s_k += n * (my - intercept - first.effect * md) ** 2
+    w = n**2 / s_k
+    x = np.column_stack([np.ones(len(n)), md])
+    coef = np.linalg.solve(x.T @ (x * w[:, None]), x.T @ (w * my))
+    resid = my - x @ coef
+    j = float(w @ resid**2)
+    df = len(n) - 2
+    return LinearityTest(j, df, float(stats.chi2.sf(j, df)), float(coef[1]))
