@@ -42,11 +42,56 @@ from scipy import stats
 
 from frt_experiments.metrics import ArmStatistics
 
-__all__ = ["WEAK_INSTRUMENT_F", "IVEstimate", "LinearityTest", "WaldEstimate",
+__all__ = ["WEAK_INSTRUMENT_F", "IVEstimate", "LinearityTest", "Outcome", "WaldEstimate",
            "linearity_test", "two_stage_least_squares", "wald_ratio"]
 
 #: First-stage F below which the instrument is called weak (Staiger and Stock 1997).
 WEAK_INSTRUMENT_F = 10.0
+
+
+#: An outcome: a per-customer column (its mean per arm), or ``(numerator, denominator)``, the
+#: ratio of their sums per arm (CSAT: satisfied over rated), linearized (delta method).
+Outcome = str | tuple[str, str]
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Per arm: customers, means of outcome and dose, their variances and covariance."""
+
+    n: np.ndarray
+    y: np.ndarray
+    d: np.ndarray
+    vy: np.ndarray
+    vd: np.ndarray
+    cyd: np.ndarray
+
+
+def _moments(stats_by_arm: dict[str, ArmStatistics], outcome: Outcome, dose: str) -> _Moments:
+    """The arms' moments of outcome and dose. A ratio outcome ``num / den`` enters through its
+    linearization ``R + (num - R den) / mean(den)`` within each arm (``R`` the arm's ratio),
+    whose mean is the arm's ratio and whose variance is the ratio's delta-method one times
+    ``n`` (Deng, Knoblich and Lu 2018)."""
+    k = len(stats_by_arm)
+    n, y, d, vy, vd, cyd = (np.empty(k) for _ in range(6))
+    for i, (arm, st) in enumerate(stats_by_arm.items()):
+        if st.n < 2:
+            raise ValueError(f"arm {arm!r}: at least 2 customers are needed, got {st.n}")
+        cov, mean = st.cov, st.mean
+        j = st.index(dose)
+        n[i], d[i], vd[i] = st.n, mean[j], cov[j, j]
+        if isinstance(outcome, str):
+            o = st.index(outcome)
+            y[i], vy[i], cyd[i] = mean[o], cov[o, o], cov[o, j]
+            continue
+        a, b = st.index(outcome[0]), st.index(outcome[1])
+        if not mean[b] > 0:
+            raise ValueError(f"arm {arm!r}: the denominator {outcome[1]!r} sums to zero, the "
+                             "ratio is undefined")
+        r = mean[a] / mean[b]
+        g = np.zeros(len(mean))
+        g[a], g[b] = 1 / mean[b], -r / mean[b]  # gradient of the linearization
+        y[i], vy[i], cyd[i] = r, g @ cov @ g, g @ cov[:, j]
+    return _Moments(n, y, d, vy, vd, cyd)
 
 
 @dataclass(frozen=True)
@@ -77,10 +122,11 @@ class WaldEstimate:
     alpha: float
 
 
-def wald_ratio(control: ArmStatistics, treatment: ArmStatistics, *, outcome: str, dose: str,
-               alpha: float = 0.05) -> WaldEstimate:
+def wald_ratio(control: ArmStatistics, treatment: ArmStatistics, *, outcome: Outcome,
+               dose: str, alpha: float = 0.05) -> WaldEstimate:
     """The Wald ratio of ``outcome`` per unit of ``dose``, treatment against control, from the
-    arms' sufficient statistics (see the module docstring).
+    arms' sufficient statistics (see the module docstring). ``outcome``: a column, or
+    ``(numerator, denominator)`` for a ratio of sums such as CSAT.
 
     Raises:
         ValueError: An arm with fewer than two customers, a column missing, ``alpha`` outside
@@ -88,16 +134,11 @@ def wald_ratio(control: ArmStatistics, treatment: ArmStatistics, *, outcome: str
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    moments = []
-    for name, st in (("control", control), ("treatment", treatment)):
-        if st.n < 2:
-            raise ValueError(f"{name} arm {st.arm!r}: at least 2 customers are needed, got "
-                             f"{st.n}")
-        iy, idose = st.index(outcome), st.index(dose)
-        cov = st.cov
-        moments.append((st.n, st.mean[iy], st.mean[idose], cov[iy, iy], cov[idose, idose],
-                        cov[iy, idose]))
-    (nc, yc, dc, vyc, vdc, cyc), (nt, yt, dt, vyt, vdt, cyt) = moments
+    if control.arm == treatment.arm:
+        raise ValueError(f"control and treatment must differ, both are {control.arm!r}")
+    m = _moments({control.arm: control, treatment.arm: treatment}, outcome, dose)
+    (nc, nt), (yc, yt), (dc, dt) = m.n, m.y, m.d
+    (vyc, vyt), (vdc, vdt), (cyc, cyt) = m.vy, m.vd, m.cyd
     first = float(dt - dc)
     first_var = vdt / nt + vdc / nc
     if first == 0 or not math.isfinite(first):
@@ -148,8 +189,9 @@ class IVEstimate:
     alpha: float
 
 
-def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: str, dose: str,
-                            alpha: float = 0.05, variance: str = "delta") -> IVEstimate:
+def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: Outcome,
+                            dose: str, alpha: float = 0.05,
+                            variance: str = "delta") -> IVEstimate:
     """The 2SLS slope of ``outcome`` on ``dose`` with every arm's indicator as an instrument,
     from each arm's sufficient statistics (two arms or more).
 
@@ -179,15 +221,8 @@ def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: 
     arms = tuple(stats_by_arm)
     if len(arms) < 2:
         raise ValueError(f"at least two arms are needed, got {list(arms)}")
-    n, my, md, vy, vd, cyd = (np.empty(len(arms)) for _ in range(6))
-    for k, arm in enumerate(arms):
-        st = stats_by_arm[arm]
-        if st.n < 2:
-            raise ValueError(f"arm {arm!r}: at least 2 customers are needed, got {st.n}")
-        iy, idose = st.index(outcome), st.index(dose)
-        cov = st.cov
-        n[k], my[k], md[k] = st.n, st.mean[iy], st.mean[idose]
-        vy[k], vd[k], cyd[k] = cov[iy, iy], cov[idose, idose], cov[iy, idose]
+    m = _moments(stats_by_arm, outcome, dose)
+    n, my, md, vy, vd, cyd = m.n, m.y, m.d, m.vy, m.vd, m.cyd
     total = n.sum()
     d_bar, y_bar = n @ md / total, n @ my / total
     sxx = n @ (md - d_bar) ** 2
@@ -237,7 +272,7 @@ class LinearityTest:
     effect: float
 
 
-def linearity_test(stats_by_arm: dict[str, ArmStatistics], *, outcome: str,
+def linearity_test(stats_by_arm: dict[str, ArmStatistics], *, outcome: Outcome,
                    dose: str) -> LinearityTest:
     """Hansen's J test that the outcome is linear in the dose across the arms (robust to
     heteroskedasticity), from each arm's sufficient statistics.
@@ -262,14 +297,10 @@ def linearity_test(stats_by_arm: dict[str, ArmStatistics], *, outcome: str,
         raise ValueError(f"the linearity test needs three arms or more (a line passes through "
                          f"any two points), got {list(stats_by_arm)}")
     first = two_stage_least_squares(stats_by_arm, outcome=outcome, dose=dose, variance="hc0")
-    n, my, md, s_k = (np.empty(len(stats_by_arm)) for _ in range(4))
-    for k, st in enumerate(stats_by_arm.values()):
-        iy, idose = st.index(outcome), st.index(dose)
-        cov = st.cov
-        n[k], my[k], md[k] = st.n, st.mean[iy], st.mean[idose]
-        within = cov[iy, iy] - 2 * first.effect * cov[iy, idose] + first.effect**2 * cov[
-            idose, idose]
-        s_k[k] = within * (st.n - 1)  # plus n * mean_u**2 below, with the 2SLS intercept
+    m = _moments(stats_by_arm, outcome, dose)
+    n, my, md = m.n, m.y, m.d
+    b = first.effect
+    s_k = (m.vy - 2 * b * m.cyd + b**2 * m.vd) * (n - 1)  # + n mean_u**2 below
     total = n.sum()
     intercept = (n @ my - first.effect * (n @ md)) / total
     s_k += n * (my - intercept - first.effect * md) ** 2

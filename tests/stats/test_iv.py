@@ -178,3 +178,55 @@ def test_linearity_test_size_and_power():
             rejected[shape] += linearity_test(st, outcome="y", dose="d").p_value < 0.05
     assert abs(rejected["straight"] / reps - 0.05) <= 3 * math.sqrt(0.05 * 0.95 / reps)
     assert rejected["bent"] / reps > 0.5
+
+
+def _csat_trial(rng: np.random.Generator, n: int, shifts: list[float],
+                slope: float) -> pd.DataFrame:
+    """Customers whose chance of a satisfied rating falls linearly with their dose, the arms
+    moving the dose: the ratio of satisfied to rated ratings moves by ``slope`` per unit of
+    dose (ratings per customer independent of the dose)."""
+    k = rng.integers(0, len(shifts), n)
+    d = rng.uniform(0.0, 2.0, n) + np.asarray(shifts)[k]
+    rated = rng.poisson(1.5, n).astype(float)
+    p = 0.9 + slope * d
+    satisfied = rng.binomial(rated.astype(int), p).astype(float)
+    return pd.DataFrame({"arm": [f"a{j}" for j in k], "satisfied": satisfied, "rated": rated,
+                         "d": d})
+
+
+@pytest.mark.parametrize("shifts", [[0.0, 1.0], [0.0, 0.5, 1.5]])
+def test_a_ratio_outcome_covers_the_true_slope(shifts):
+    # CSAT as satisfied / rated, linearized within each arm: the 95% interval covers the true
+    # slope per unit of dose in 400 simulated trials within 3 Monte Carlo SE
+    rng = np.random.default_rng(30 + len(shifts))
+    reps, slope = 400, -0.05
+    arms = [f"a{j}" for j in range(len(shifts))]
+    covered = 0
+    for _ in range(reps):
+        df = _csat_trial(rng, 1_200, shifts, slope)
+        st = arm_statistics(df, columns=["satisfied", "rated", "d"], arms=arms)
+        est = two_stage_least_squares(st, outcome=("satisfied", "rated"), dose="d")
+        if len(shifts) == 2:
+            wald = wald_ratio(st["a0"], st["a1"], outcome=("satisfied", "rated"), dose="d")
+            assert wald.effect == pytest.approx(est.effect, rel=1e-12)
+            assert wald.se == pytest.approx(est.se, rel=1e-10)
+        covered += est.ci_low <= slope <= est.ci_high
+    assert abs(covered / reps - 0.95) <= 3 * math.sqrt(0.95 * 0.05 / reps)
+
+
+def test_a_ratio_outcome_is_the_2sls_of_its_linearization():
+    # the linearized outcome per customer, R_k + (num - R_k den) / mean(den), as data:
+    # linearmodels' 2SLS on it gives the slope and the HC0 standard error
+    df = _csat_trial(np.random.default_rng(40), 2_000, [0.0, 0.5, 1.5], slope=-0.05)
+    arms = ["a0", "a1", "a2"]
+    st = arm_statistics(df, columns=["satisfied", "rated", "d"], arms=arms)
+    g = df.groupby("arm")
+    ratio = g["satisfied"].transform("sum") / g["rated"].transform("sum")
+    lin = ratio + (df.satisfied - ratio * df.rated) / g["rated"].transform("mean")
+    z = pd.DataFrame({"z1": (df.arm == "a1") * 1.0, "z2": (df.arm == "a2") * 1.0,
+                      "const": 1.0})
+    fit = linearmodels.iv.IV2SLS(lin, z[["const"]], df.d, z[["z1", "z2"]]).fit(
+        cov_type="robust", debiased=False)
+    got = two_stage_least_squares(st, outcome=("satisfied", "rated"), dose="d", variance="hc0")
+    assert got.effect == pytest.approx(fit.params["d"], rel=1e-10)
+    assert got.se == pytest.approx(fit.std_errors["d"], rel=1e-9)
