@@ -49,8 +49,9 @@ __all__ = ["WEAK_INSTRUMENT_F", "IVEstimate", "LinearityTest", "Outcome", "WaldE
 WEAK_INSTRUMENT_F = 10.0
 
 
-#: An outcome: a per-customer column (its mean per arm), or ``(numerator, denominator)``, the
-#: ratio of their sums per arm (CSAT: satisfied over rated), linearized (delta method).
+#: An outcome or a dose: a per-customer column (its mean per arm), or ``(numerator,
+#: denominator)``, the ratio of their sums per arm (CSAT: satisfied over rated; a dose per
+#: answered conversation), linearized (delta method).
 Outcome = str | tuple[str, str]
 
 
@@ -66,31 +67,38 @@ class _Moments:
     cyd: np.ndarray
 
 
-def _moments(stats_by_arm: dict[str, ArmStatistics], outcome: Outcome, dose: str) -> _Moments:
-    """The arms' moments of outcome and dose. A ratio outcome ``num / den`` enters through its
-    linearization ``R + (num - R den) / mean(den)`` within each arm (``R`` the arm's ratio),
-    whose mean is the arm's ratio and whose variance is the ratio's delta-method one times
-    ``n`` (Deng, Knoblich and Lu 2018)."""
+def _linearized(st: ArmStatistics, arm: str, what: Outcome) -> tuple[float, np.ndarray]:
+    """The arm's value of a column or ratio and the gradient that linearizes it over the
+    arm's columns: a column is itself; a ratio ``num / den`` enters as ``R + (num - R den) /
+    mean(den)`` (``R`` the arm's ratio), whose mean is ``R`` and whose variance is the ratio's
+    delta-method one times ``n`` (Deng, Knoblich and Lu 2018)."""
+    g = np.zeros(len(st.columns))
+    mean = st.mean
+    if isinstance(what, str):
+        g[st.index(what)] = 1.0
+        return float(mean[st.index(what)]), g
+    a, b = st.index(what[0]), st.index(what[1])
+    if not mean[b] > 0:
+        raise ValueError(f"arm {arm!r}: the denominator {what[1]!r} sums to zero, the ratio "
+                         "is undefined")
+    r = float(mean[a] / mean[b])
+    g[a], g[b] = 1 / mean[b], -r / mean[b]
+    return r, g
+
+
+def _moments(stats_by_arm: dict[str, ArmStatistics], outcome: Outcome,
+             dose: Outcome) -> _Moments:
+    """The arms' means, variances and covariance of outcome and dose, each a column or a ratio
+    of sums (:func:`_linearized`)."""
     k = len(stats_by_arm)
     n, y, d, vy, vd, cyd = (np.empty(k) for _ in range(6))
     for i, (arm, st) in enumerate(stats_by_arm.items()):
         if st.n < 2:
             raise ValueError(f"arm {arm!r}: at least 2 customers are needed, got {st.n}")
-        cov, mean = st.cov, st.mean
-        j = st.index(dose)
-        n[i], d[i], vd[i] = st.n, mean[j], cov[j, j]
-        if isinstance(outcome, str):
-            o = st.index(outcome)
-            y[i], vy[i], cyd[i] = mean[o], cov[o, o], cov[o, j]
-            continue
-        a, b = st.index(outcome[0]), st.index(outcome[1])
-        if not mean[b] > 0:
-            raise ValueError(f"arm {arm!r}: the denominator {outcome[1]!r} sums to zero, the "
-                             "ratio is undefined")
-        r = mean[a] / mean[b]
-        g = np.zeros(len(mean))
-        g[a], g[b] = 1 / mean[b], -r / mean[b]  # gradient of the linearization
-        y[i], vy[i], cyd[i] = r, g @ cov @ g, g @ cov[:, j]
+        cov = st.cov
+        y[i], gy = _linearized(st, arm, outcome)
+        d[i], gd = _linearized(st, arm, dose)
+        n[i], vy[i], vd[i], cyd[i] = st.n, gy @ cov @ gy, gd @ cov @ gd, gy @ cov @ gd
     return _Moments(n, y, d, vy, vd, cyd)
 
 
@@ -123,7 +131,7 @@ class WaldEstimate:
 
 
 def wald_ratio(control: ArmStatistics, treatment: ArmStatistics, *, outcome: Outcome,
-               dose: str, alpha: float = 0.05) -> WaldEstimate:
+               dose: Outcome, alpha: float = 0.05) -> WaldEstimate:
     """The Wald ratio of ``outcome`` per unit of ``dose``, treatment against control, from the
     arms' sufficient statistics (see the module docstring). ``outcome``: a column, or
     ``(numerator, denominator)`` for a ratio of sums such as CSAT.
@@ -154,7 +162,7 @@ def wald_ratio(control: ArmStatistics, treatment: ArmStatistics, *, outcome: Out
     exact = 1.0 if effect == 0 else 0.0  # no spread at all: the effect is exact
     p = float(2 * stats.norm.sf(abs(effect) / se)) if se > 0 else exact
     f_stat = first**2 / first_var if first_var > 0 else math.inf
-    return WaldEstimate(effect, se, effect - z * se, effect + z * se, p, first,
+    return WaldEstimate(effect, se, float(effect - z * se), float(effect + z * se), p, first,
                         math.sqrt(first_var), float(f_stat), bool(f_stat < WEAK_INSTRUMENT_F),
                         alpha)
 
@@ -190,7 +198,7 @@ class IVEstimate:
 
 
 def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: Outcome,
-                            dose: str, alpha: float = 0.05,
+                            dose: Outcome, alpha: float = 0.05,
                             variance: str = "delta") -> IVEstimate:
     """The 2SLS slope of ``outcome`` on ``dose`` with every arm's indicator as an instrument,
     from each arm's sufficient statistics (two arms or more).
@@ -250,7 +258,7 @@ def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: 
     z = stats.norm.ppf(1 - alpha / 2)
     exact = 1.0 if effect == 0 else 0.0
     p = float(2 * stats.norm.sf(abs(effect) / se)) if se > 0 else exact
-    return IVEstimate(effect, se, effect - z * se, effect + z * se, p, chi2, f_stat,
+    return IVEstimate(effect, se, float(effect - z * se), float(effect + z * se), p, chi2, f_stat,
                       bool(f_stat < WEAK_INSTRUMENT_F), arms, alpha)
 
 
@@ -273,7 +281,7 @@ class LinearityTest:
 
 
 def linearity_test(stats_by_arm: dict[str, ArmStatistics], *, outcome: Outcome,
-                   dose: str) -> LinearityTest:
+                   dose: Outcome) -> LinearityTest:
     """Hansen's J test that the outcome is linear in the dose across the arms (robust to
     heteroskedasticity), from each arm's sufficient statistics.
 
