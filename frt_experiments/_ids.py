@@ -15,13 +15,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["arm_codes", "arrow_strings", "isin", "positions"]
+__all__ = ["arm_codes", "arrow_strings", "code_point_order", "isin", "positions"]
 
 
 def arrow_strings(s: pd.Series) -> pa.Array:
     """A column of ids as an Arrow string array (zero-copy for Arrow-backed columns)."""
     arr = pa.array(s.astype("string[pyarrow]"))
     return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+
+
+def code_point_order(ids: pd.Series | pd.Index) -> np.ndarray:
+    """Positions ordering ids by their code points (Arrow sorts UTF-8 bytewise, which is that
+    order): the order of the per-customer rows on every path, whatever an engine's collation."""
+    return pc.sort_indices(arrow_strings(pd.Series(ids))).to_numpy()
 
 
 def isin(values: pd.Series, among: pd.Series | pd.Index | Iterable[Any]) -> np.ndarray:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -52,11 +53,12 @@ import pandas as pd
 from scipy import stats
 
 from frt_experiments import schema
+from frt_experiments._ids import code_point_order
 from frt_experiments._markdown import md_cell, md_text
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.diagnostics import diagnose as _diagnose_tables
 from frt_experiments.engine import is_engine_table
-from frt_experiments.errors import DataError, Problem
+from frt_experiments.errors import DataError, DataWarning, Problem
 from frt_experiments.metrics import (
     CONVERSATIONS,
     EXPOSURE_DAYS,
@@ -863,7 +865,7 @@ def analyze(
         else:
             rows = customer_rows(customers, conversations, assignments, window_end=window_end,
                                  validate=False)
-            rows = rows.iloc[_id_order(rows.index)]  # the engine's order: the same p-values
+            rows = rows.iloc[code_point_order(rows.index)]  # the engine's order: the same p-values
         result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
                               csat_margin=csat_margin, nrr_margin=nrr_margin,
                               alternative=alternative, inference=inference,
@@ -890,14 +892,6 @@ def analyze(
             sent.close()
 
 
-def _id_order(ids: pd.Index) -> np.ndarray:
-    """Positions ordering customer ids by code point (UTF-8 bytes), as the engine path does."""
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.compute as pc  # noqa: PLC0415
-
-    return pc.sort_indices(pa.array(ids.astype("string"))).to_numpy()
-
-
 def _design(per_arm: pd.Series, control: str, treatment: str,
             weights: Mapping[str, float] | None) -> list[float] | None:
     """Check the assigned arms against the compared ones and the weights; the design weights
@@ -910,10 +904,6 @@ def _design(per_arm: pd.Series, control: str, treatment: str,
     """
     stray = per_arm[~per_arm.index.isin([control, treatment])]
     if len(stray) and weights is None:
-        import warnings  # noqa: PLC0415
-
-        from frt_experiments.errors import DataWarning  # noqa: PLC0415
-
         def _shown(arms: pd.Series) -> str:
             return ", ".join(f"{a!r} ({n:,} customer{'' if n == 1 else 's'})"
                              for a, n in arms.head(5).items())

@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments._ids import arrow_strings, positions
+from frt_experiments._ids import arrow_strings
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.metrics import _window_end
+from frt_experiments.metrics import outcomes
 
 __all__ = ["ANSWERED", "DOSE_SUM", "customer_doses"]
 
@@ -76,11 +76,7 @@ def customer_doses(conversations: pd.DataFrame, assignments: pd.DataFrame, *,
     assigned = arrow_strings(assignments[schema.CUSTOMER_ID])
     n = len(assigned)
     assigned_at = assignments[schema.ASSIGNED_AT].to_numpy(dtype="datetime64[ns]")
-    created = conversations[schema.CREATED_AT].to_numpy(dtype="datetime64[ns]")
-    end = _window_end(window_end, created, assigned_at)
-    code = positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
-    keep = code >= 0
-    keep[keep] = (created[keep] >= assigned_at[code[keep]]) & (created[keep] <= end)
+    code, keep, _ = outcomes(conversations, assigned, assigned_at, window_end)
     keep &= conversations[schema.FIRST_RESPONSE_AT].notna().to_numpy(bool)
     where = np.flatnonzero(keep)
     hours = calendar.business_duration(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from frt_experiments import schema
@@ -127,15 +128,11 @@ def customer_rows(
                                  int(unknown.sum()),
                                  tuple(int(i) for i in np.flatnonzero(unknown)[:5]))])
 
-    created = conversations[schema.CREATED_AT].to_numpy(dtype="datetime64[ns]")
-    end = _window_end(window_end, created, assigned_at)
+    code, keep, end = outcomes(conversations, assigned, assigned_at, window_end)
     if window_end is not None and n and not (assigned_at <= end).any():
         raise ValueError(f"window_end {window_end!s} is before every assignment (the first "
                          f"is {pd.Timestamp(np.nanmin(assigned_at), tz='UTC')}): no customer "
                          "was exposed")
-    code = positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
-    keep = code >= 0
-    keep[keep] = (created[keep] >= assigned_at[code[keep]]) & (created[keep] <= end)
     c = code[keep]
     has_csat = schema.CSAT in conversations.columns
     sat = (schema.satisfied(conversations).to_numpy(dtype=float)[keep] if has_csat
@@ -160,6 +157,20 @@ def customer_rows(
     exposure = (end - assigned_at) / np.timedelta64(1, "s") / _SECONDS_PER_DAY
     out[EXPOSURE_DAYS] = np.clip(exposure, 0.0, None)
     return out
+
+
+def outcomes(conversations: pd.DataFrame, assigned: pa.Array, assigned_at: np.ndarray,
+             window_end: object) -> tuple[np.ndarray, np.ndarray, np.datetime64]:
+    """Which conversations are the trial's outcomes: each conversation's customer position
+    among ``assigned`` (-1 for none), the mask of those created at or after their customer's
+    ``assigned_at`` and not after the window end, and that end (:func:`customer_rows`' rule,
+    shared with :mod:`frt_experiments.dose`)."""
+    created = conversations[schema.CREATED_AT].to_numpy(dtype="datetime64[ns]")
+    end = _window_end(window_end, created, assigned_at)
+    code = positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
+    keep = code >= 0
+    keep[keep] = (created[keep] >= assigned_at[code[keep]]) & (created[keep] <= end)
+    return code, keep, end
 
 
 def _window_end(window_end: object, created: np.ndarray, assigned_at: np.ndarray

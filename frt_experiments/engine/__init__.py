@@ -66,6 +66,28 @@ def cached(table: Any, backend: Any = None) -> Any:
     return backend._cached_table(table)
 
 
+def engine_name(expr: Any) -> str | None:
+    """The name of the engine an expression runs on (``"duckdb"``, ``"postgres"``,
+    ``"pyspark"``), or ``None`` for an unbound one (SQL compiled for another dialect)."""
+    try:
+        return str(expr._find_backend(use_default=True).name)
+    except Exception:  # an unbound expression
+        return None
+
+
+def require_columns(name: str, table: Any, columns: Any) -> None:
+    """``table`` is an Ibis table with ``columns``, else a TypeError or a DataError naming
+    ``name`` and the missing columns."""
+    from frt_experiments.errors import DataError, Problem  # noqa: PLC0415 (stays light)
+
+    if not is_engine_table(table):
+        raise TypeError(f"{name} must be an Ibis table, got {type(table).__name__}")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError([Problem(name, None, "missing required column(s) "
+                                 + ", ".join(missing))])
+
+
 def execute(expr: Any) -> Any:
     """Run an Ibis expression and return its pandas result."""
     with warnings.catch_warnings():

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments.calendar import BusinessCalendar
-from frt_experiments.engine import execute, instant, timestamp
+from frt_experiments.engine import engine_name, execute, instant, timestamp
 
 __all__ = ["BUCKET_S", "bucket", "bucketed", "business_clock", "business_deadline",
            "business_seconds", "epoch_seconds", "step_table"]
@@ -60,11 +60,7 @@ def epoch_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     naive one first, which DuckDB does through its time-zone library (2.2 s against 0.14 s on
     10,000,000 instants).
     """
-    try:
-        backend = ts._find_backend(use_default=True).name
-    except Exception:  # an unbound expression (SQL for another dialect)
-        backend = None
-    if backend == "duckdb":
+    if engine_name(ts) == "duckdb":
         return (_duckdb_epoch_us(ts) / 1_000_000).floor().cast("int64")
     return ts.epoch_seconds().floor().cast("int64")
 

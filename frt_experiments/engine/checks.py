@@ -56,7 +56,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from frt_experiments import _limits, schema
-from frt_experiments.engine import execute
+from frt_experiments.engine import engine_name, execute
 from frt_experiments.errors import MAX_ROWS_SHOWN, DataError, DataWarning, Problem, shown
 
 __all__ = ["ENGINE_RATING_RULE", "ENGINE_TIMESTAMP_RULE", "check_assignments",
@@ -211,10 +211,7 @@ def _spark(col: ir.Value) -> bool:
     """Whether ``col`` lives in Spark, whose ``TIMESTAMP`` (an instant) reaches Ibis without a
     zone: it is read as UTC (the session zone :mod:`.connect` sets), like ``TIMESTAMP_NTZ``,
     which Ibis does not tell apart."""
-    try:
-        return bool(col._find_backend(use_default=True).name == "pyspark")
-    except Exception:  # an unbound expression
-        return False
+    return engine_name(col) == "pyspark"
 
 
 def _timestamp(col: ir.Value, c: schema.Column, keep: _Keep) -> _Timestamp:

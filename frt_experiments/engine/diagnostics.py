@@ -52,7 +52,7 @@ from frt_experiments.diagnostics import (
     design_of,
     rates_table,
 )
-from frt_experiments.engine import cached, execute, instant, timestamp
+from frt_experiments.engine import cached, execute, instant, require_columns, timestamp
 from frt_experiments.engine.business_time import (
     bucket,
     bucketed,
@@ -61,19 +61,11 @@ from frt_experiments.engine.business_time import (
 )
 from frt_experiments.engine.moments import arm_statistics
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.policy import FrtPolicy
+from frt_experiments.policy import FrtPolicy, _cutoff
 
 __all__ = ["arm_counts", "diagnose"]
 
 _CID, _ARM = schema.CUSTOMER_ID, schema.ARM
-
-
-def _require(table: Any, name: str, columns: Sequence[str]) -> None:
-    if not isinstance(table, ir.Table):
-        raise TypeError(f"{name} must be an Ibis table, got {type(table).__name__}")
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise DataError([Problem(name, None, f"missing required column {', '.join(missing)}")])
 
 
 def arm_counts(assignments: ir.Table) -> pd.Series:
@@ -83,13 +75,6 @@ def arm_counts(assignments: ir.Table) -> pd.Series:
     out = pd.Series(counts["n"].to_numpy(dtype="int64"),
                     index=pd.Index(counts[_ARM].astype(str), name=_ARM), name="count")
     return out.sort_values(ascending=False, kind="stable")
-
-
-def _seconds(ts: Any) -> int:
-    t = pd.Timestamp(ts)
-    if t.tzinfo is None:
-        raise ValueError(f"as_of: expected a time-zone-aware timestamp, got {ts!r}")
-    return int(t.tz_convert("UTC").value // 10**9)
 
 
 def _clock_at(steps: pd.DataFrame, t: int) -> int:
@@ -117,11 +102,11 @@ def diagnose(
         DataError: A required column is missing or a customer is assigned twice.
         ValueError: An arm without customers, a policy missing, or weights of the wrong length.
     """
-    _require(conversations, "conversations", (_CID, schema.CREATED_AT,
-                                              schema.FIRST_RESPONSE_AT, schema.CSAT))
-    _require(assignments, "assignments", (_CID, _ARM))
+    require_columns("conversations", conversations, (_CID, schema.CREATED_AT,
+                                                     schema.FIRST_RESPONSE_AT, schema.CSAT))
+    require_columns("assignments", assignments, (_CID, _ARM))
     if customers is not None:
-        _require(customers, "customers", (_CID,))
+        require_columns("customers", customers, (_CID,))
     if control == treatment:
         raise ValueError(f"control and treatment must differ, both are {control!r}")
     keys = execute(assignments.aggregate(n=assignments.count(), ids=assignments[_CID].nunique()))
@@ -199,7 +184,7 @@ def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
     answered = j[first].notnull()
     cal_s = epoch_seconds(j[first]) - epoch_seconds(j[created])
     bus_s = j["__bf"] - j["__bc"]
-    cutoff = None if as_of is None else _clock_at(tables["steps"], _seconds(as_of))
+    cutoff = None if as_of is None else _clock_at(tables["steps"], _cutoff(as_of).value // 10**9)
     pending = (~answered & (ibis.literal(cutoff) < j["__bc"] + allowed) if cutoff is not None
                else ibis.literal(False))
     # each conversation's figures once (a temporary table), then a few small queries on them

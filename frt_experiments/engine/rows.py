@@ -34,11 +34,10 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from frt_experiments import schema
-from frt_experiments.engine import execute, instant, timestamp
+from frt_experiments._ids import code_point_order
+from frt_experiments.engine import execute, instant, require_columns, timestamp
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.metrics import (
     _SECONDS_PER_DAY,
@@ -50,15 +49,6 @@ from frt_experiments.metrics import (
 )
 
 __all__ = ["customer_rows", "fetch_rows"]
-
-def _check_columns(name: str, table: ir.Table, spec: schema.TableSpec) -> None:
-    if not isinstance(table, ir.Table):
-        raise TypeError(f"{name} must be an Ibis table, got {type(table).__name__}")
-    missing = [c for c in spec.required if c not in table.columns]
-    if missing:
-        raise DataError([Problem(name, None, "missing required column(s) "
-                                 + ", ".join(missing))])
-
 
 def end_of_window(conversations: ir.Table, assignments: ir.Table,
                   window_end: Any = None) -> pd.Timestamp | None:
@@ -127,7 +117,7 @@ def checked(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
     for name, table, spec in (("customers", customers, schema.CUSTOMERS),
                               ("conversations", conversations, schema.CONVERSATIONS),
                               ("assignments", assignments, schema.ASSIGNMENTS)):
-        _check_columns(name, table, spec)
+        require_columns(name, table, spec.required)
     _check_keys(customers, assignments)
     end = end_of_window(conversations, assignments, window_end)
     if window_end is not None and end is not None:
@@ -229,9 +219,6 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
     ``customer_id``.
     """
     frame = execute(rows)
-    # Arrow sorts UTF-8 bytewise, which is the ids' code-point order
-    ids = pa.array(frame[schema.CUSTOMER_ID].astype("string"))
-    order = pc.sort_indices(ids).to_numpy()
-    out = frame.iloc[order].set_index(schema.CUSTOMER_ID)
+    out = frame.iloc[code_point_order(frame[schema.CUSTOMER_ID])].set_index(schema.CUSTOMER_ID)
     out.index = out.index.astype("string")
     return out
