@@ -46,7 +46,7 @@ import datetime as _dt
 import itertools
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -495,22 +495,24 @@ class BusinessCalendar:
         out = np.where(n_arr == 0, t, sp.earliest(np.maximum(b, 1)))
         return wrap.times(out, nat)
 
-    def end_of_next_business_day(self, ts: Any) -> Any:
-        """The closing time of the first business day *after* each timestamp's local date.
+    def end_of_next_business_day(self, ts: Any, n: int = 1) -> Any:
+        """The closing time of the ``n``-th business day *after* each timestamp's local date.
 
         ``Tue 14:00 -> Wed close``, ``Tue 07:00 -> Wed close``, ``Sat -> Mon close``: the
-        helpdesk promise "by the end of the next business day".
+        helpdesk promise "by the end of the next business day" (``n = 2``: the day after).
         """
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n: expected a whole number of business days >= 1, got {n!r}")
         t, nat, wrap = _timestamps(ts, "ts")
         t = np.where(nat, 0, t)
         local = _utc(t).tz_convert(self.timezone).tz_localize(None).as_unit("ns").asi8
         day = local // _DAY_NS
         sp = self._span_for(t)
         for _ in range(_MAX_EXTENSIONS):
-            p = np.searchsorted(sp.bday, day, side="right")
+            p = np.searchsorted(sp.bday, day, side="right") + (int(n) - 1)
             if (p < len(sp.bday)).all():
                 break
-            sp = self._grow(sp, before=False, business_ns=0)
+            sp = self._grow(sp, before=False, business_ns=0 if n == 1 else n * 86_400e9)
         return wrap.times(sp.bday_close[p], nat)
 
     def step_table(self, start: Any, end: Any) -> pd.DataFrame:
@@ -535,7 +537,8 @@ class BusinessCalendar:
         """
         return self.clock_tables(start, end)["steps"]
 
-    def clock_tables(self, start: Any, end: Any) -> dict[str, pd.DataFrame]:
+    def clock_tables(self, start: Any, end: Any, *, days_ahead: Sequence[int] = ()
+                     ) -> dict[str, pd.DataFrame]:
         """:meth:`step_table` with two more tables on the same business clock (one origin),
         for deadlines in an engine:
 
@@ -551,11 +554,25 @@ class BusinessCalendar:
         All in whole seconds since 1970-01-01 UTC; see :meth:`step_table` for ``steps``.
         Local dates are taken as monotone in UTC (true of every zone whose clocks do not go
         back across midnight).
+
+        For each ``n`` of ``days_ahead`` (business days, ``n >= 2``), ``days`` also has
+        ``ahead{n}_lo_s`` and ``ahead{n}_len_s`` (the clock at the opening of the ``n``-th
+        business day after the row's and that day's length), so :meth:`add_business_days` by
+        ``n`` is the clock ``ahead{n}_lo_s + min(b - b_lo_s, ahead{n}_len_s)``; and ``dates``
+        has ``due{n}_b_s``, the clock at the close of the ``n``-th business day after the date
+        (``end_of_next_business_day(ts, n)``).
         """
+        ahead = sorted({int(n) for n in days_ahead})
+        if any(n < 2 for n in ahead):
+            raise ValueError(f"days_ahead: expected business days >= 2, got {list(days_ahead)}")
         lo, hi = (int(self._ns([pd.Timestamp(x)])[0]) for x in (start, end))
         if hi < lo:
             lo, hi = hi, lo
         sp = self._ensure(lo, hi)
+        if ahead:  # room for the furthest day ahead of the last one
+            far = int(self._ns(self.end_of_next_business_day(
+                pd.DatetimeIndex([hi], tz="UTC"), ahead[-1] + 1))[0])
+            sp = self._ensure(lo, far)
         if ((sp.start % _SEC_NS) | (sp.end % _SEC_NS)).any():  # pragma: no cover - hours are
             raise ValueError("hours: opening times must fall on whole seconds")  # HH:MM
         open_s, close_s = sp.start // _SEC_NS, sp.end // _SEC_NS
@@ -573,6 +590,11 @@ class BusinessCalendar:
         b_hi = (sp.bday_cum + sp.bday_len) // _SEC_NS
         days = pd.DataFrame({"b_lo_s": b_lo[:-1], "b_hi_s": b_hi[:-1],
                              "next_len_s": sp.bday_len[1:] // _SEC_NS}).astype("int64")
+        for n in ahead:  # rows without a day n ahead are dropped (beyond the span)
+            k = len(b_lo) - n
+            days.loc[:k - 1, f"ahead{n}_lo_s"] = b_lo[n:]
+            days.loc[:k - 1, f"ahead{n}_len_s"] = sp.bday_len[n:] // _SEC_NS
+        days = days.dropna().astype("int64")
         local = np.arange(sp.lo_day, sp.hi_day, dtype=np.int64)
         bounds = self._localize(np.arange(sp.lo_day, sp.hi_day + 1, dtype=np.int64) * _DAY_NS)
         p = np.searchsorted(sp.bday, local, side="right")
@@ -581,6 +603,11 @@ class BusinessCalendar:
         dates = pd.DataFrame({"lo_s": bounds[:-1][ok] // _SEC_NS, "hi_s": bounds[1:][ok] // _SEC_NS,
                               "due_s": sp.bday_close[q] // _SEC_NS,
                               "due_b_s": b_hi[q]}).astype("int64")
+        for n in ahead:
+            qn = q + n - 1
+            inside = qn < len(b_hi)
+            dates.loc[inside, f"due{n}_b_s"] = b_hi[qn[inside]]
+        dates = dates.dropna().astype("int64")
         return {"steps": steps, "days": days, "dates": dates}
 
     @staticmethod

@@ -33,6 +33,8 @@ References:
 from __future__ import annotations
 
 import datetime as _dt
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -50,7 +52,8 @@ from frt_experiments.schema import (
     TREATMENT_ARM,
 )
 
-__all__ = ["Attainment", "FrtPolicy", "attainment_table", "default_policies"]
+__all__ = ["POLICY_SPECS", "Attainment", "FrtPolicy", "attainment_table", "default_policies",
+           "policies_from_specs", "policy_from_spec"]
 
 Rule = Literal["business_time", "next_business_day", "end_of_next_business_day"]
 _RULES = ("business_time", "next_business_day", "end_of_next_business_day")
@@ -112,6 +115,9 @@ class FrtPolicy:
             ``"end_of_next_business_day"`` (close of the first business day after the local
             creation date).
         target: The business-time target for ``rule="business_time"``.
+        days: Business days of ``rule="next_business_day"`` (``2``: the same clock time two
+            business days later) or ``"end_of_next_business_day"`` (``2``: the close of the
+            second business day after the local creation date); 1 by default.
 
     References:
         See the module docstring (Zendesk SLA conventions; Hyndman and Fan 1996 quantiles).
@@ -121,6 +127,7 @@ class FrtPolicy:
     calendar: BusinessCalendar
     rule: Rule = "business_time"
     target: _dt.timedelta | None = None
+    days: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.calendar, BusinessCalendar):
@@ -147,14 +154,33 @@ class FrtPolicy:
             object.__setattr__(self, "target", t.to_pytimedelta())
         elif self.target is not None:
             raise ValueError(f"target: only used with rule='business_time', not {self.rule!r}")
+        if isinstance(self.days, bool) or not isinstance(self.days, int | np.integer) \
+                or self.days < 1:
+            raise ValueError(f"days: expected a whole number of business days >= 1, got "
+                             f"{self.days!r}")
+        if self.days != 1 and self.rule == "business_time":
+            raise ValueError("days: only used with a business-day rule, not 'business_time'")
+        object.__setattr__(self, "days", int(self.days))
+
+    @property
+    def spec(self) -> str:
+        """The policy as :func:`policy_from_spec` reads it (e.g. ``"4h"``,
+        ``"two_business_days"``)."""
+        if self.rule == "business_time":
+            assert self.target is not None
+            return _duration_spec(self.target)
+        if self.rule == "next_business_day":
+            return _DAY_WORDS.get(self.days, f"{self.days}_business_days")
+        return ("end_of_next_business_day" if self.days == 1
+                else f"end_of_business_day_{self.days}")
 
     def deadline(self, created_at: Any) -> Any:
         """The first-response deadline of conversations created at ``created_at``."""
         if self.rule == "business_time":
             return self.calendar.add_business_time(created_at, self.target)
         if self.rule == "next_business_day":
-            return self.calendar.add_business_days(created_at, 1)
-        return self.calendar.end_of_next_business_day(created_at)
+            return self.calendar.add_business_days(created_at, self.days)
+        return self.calendar.end_of_next_business_day(created_at, self.days)
 
     def evaluate(self, created_at: Any, first_response_at: Any) -> pd.DataFrame:
         """Per conversation: deadline, FRT in calendar and business hours, target met.
@@ -308,3 +334,89 @@ def _series(x: Any, name: str) -> pd.Series:
                              "first, e.g. with .dt.tz_localize('UTC')")
         idx = idx.tz_localize("UTC")
     return pd.Series(idx, index=x.index if isinstance(x, pd.Series) else None, name=name)
+
+
+#: Words for business days in policy names: ``one_business_day`` ... ``five_business_days``.
+_DAY_WORDS = {1: "one_business_day", 2: "two_business_days", 3: "three_business_days",
+              4: "four_business_days", 5: "five_business_days"}
+
+#: The policy names :func:`policy_from_spec` reads, besides business-time targets such as
+#: ``"4h"``, ``"90m"``, ``"4 business hours"`` or ``"2.5h"``.
+POLICY_SPECS = ("<N>h", "<N>m", "<N> business hours", "one_business_day", "next_business_day",
+                "two_business_days", "<N>_business_days", "end_of_next_business_day",
+                "end_of_business_day_<N>")
+
+_TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hours?|business[ _]hours?|m|min|minutes?|"
+                     r"business[ _]minutes?)\s*$", re.IGNORECASE)
+_WORD_DAYS = {v: k for k, v in _DAY_WORDS.items()} | {"next_business_day": 1}
+_N_DAYS = re.compile(r"^\s*(\d+)[ _]business[ _]days?\s*$", re.IGNORECASE)
+_EOD = re.compile(r"^\s*end_of_business_day_(\d+)\s*$", re.IGNORECASE)
+
+
+def _duration_spec(t: _dt.timedelta) -> str:
+    minutes = t.total_seconds() / 60
+    if minutes % 6 == 0:  # whole tenths of an hour
+        return f"{minutes / 60:g}h"
+    return f"{minutes:g}m"
+
+
+def policy_from_spec(arm: str, spec: Any, calendar: BusinessCalendar) -> FrtPolicy:
+    """An arm's policy from its name in a plan or on the command line.
+
+    ``"4h"``, ``"90m"``, ``"4 business hours"``: a business-time target (``rule =
+    "business_time"``); ``"one_business_day"`` (or ``"next_business_day"``),
+    ``"two_business_days"``, ``"3_business_days"``: the same clock time that many business days
+    later (``rule = "next_business_day"``); ``"end_of_next_business_day"``,
+    ``"end_of_business_day_2"``: the close of the first (second) business day after the local
+    creation date. Case and the spaces around the name do not matter.
+
+    Raises:
+        ValueError: A name that is none of these, naming the arm and listing the forms.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"arm {arm!r}: expected an FRT policy name such as '4h' or "
+                         f"'one_business_day', got {spec!r}")
+    text = spec.strip()
+    key = text.casefold()
+    m = _TARGET.match(text)
+    if m:
+        value, unit = float(m.group(1)), m.group(2).casefold()
+        hours = value / 60 if unit.endswith(("m", "min", "minute", "minutes")) \
+            and "hour" not in unit else value
+        if not hours > 0:
+            raise ValueError(f"arm {arm!r}: policy {text!r}: the target must be positive")
+        return FrtPolicy(arm, calendar, rule="business_time",
+                         target=_dt.timedelta(hours=hours))
+    if key in _WORD_DAYS:
+        return FrtPolicy(arm, calendar, rule="next_business_day", days=_WORD_DAYS[key])
+    m = _N_DAYS.match(text)
+    if m and int(m.group(1)) >= 1:
+        return FrtPolicy(arm, calendar, rule="next_business_day", days=int(m.group(1)))
+    if key == "end_of_next_business_day":
+        return FrtPolicy(arm, calendar, rule="end_of_next_business_day")
+    m = _EOD.match(text)
+    if m and int(m.group(1)) >= 1:
+        return FrtPolicy(arm, calendar, rule="end_of_next_business_day", days=int(m.group(1)))
+    raise ValueError(f"arm {arm!r}: unknown FRT policy {text!r} (expected a business-time "
+                     "target such as '4h' or '90m', 'one_business_day', 'two_business_days', "
+                     "'<N>_business_days', 'end_of_next_business_day' or "
+                     "'end_of_business_day_<N>')")
+
+
+def policies_from_specs(specs: Mapping[str, Any], calendar: BusinessCalendar
+                        ) -> dict[str, FrtPolicy]:
+    """Each arm's policy from ``{arm: name}`` (:func:`policy_from_spec`), in the given order
+    (control first), all on ``calendar``.
+
+    Raises:
+        ValueError: Fewer than two arms, an arm name that is empty, or an unknown policy name.
+    """
+    if len(specs) < 2:
+        raise ValueError(f"arms: need at least two arms with a policy each, got "
+                         f"{list(specs)}")
+    out: dict[str, FrtPolicy] = {}
+    for arm, spec in specs.items():
+        if not isinstance(arm, str) or not arm.strip():
+            raise ValueError(f"arms: every arm needs a name, got {arm!r}")
+        out[arm] = policy_from_spec(arm, spec, calendar)
+    return out

@@ -107,8 +107,11 @@ def test_three_arms_pending_conversations_and_a_window_end(tmp_path):
                for w in seen)
 
 
-@pytest.mark.parametrize("rule", ["next_business_day", "end_of_next_business_day"])
-def test_attainment_on_a_calendar_with_breaks_dst_and_holidays(tmp_path, rule):
+@pytest.mark.parametrize(("rule", "days"), [("next_business_day", 1),
+                                            ("end_of_next_business_day", 1),
+                                            ("next_business_day", 2),
+                                            ("end_of_next_business_day", 3)])
+def test_attainment_on_a_calendar_with_breaks_dst_and_holidays(tmp_path, rule, days):
     # Berlin with a lunch break and German holidays, over the spring DST change
     trial = simulate("published", customers=1_500, rng=31)
     tables = trial.to_pandas()
@@ -120,7 +123,7 @@ def test_attainment_on_a_calendar_with_breaks_dst_and_holidays(tmp_path, rule):
     cal = BusinessCalendar("Europe/Berlin", hours="Mon-Fri 09:00-12:00,13:00-17:00",
                            holidays="DE")
     policies = {"fast": FrtPolicy("fast", cal, target=dt.timedelta(hours=3, minutes=30)),
-                "one_business_day": FrtPolicy("one_business_day", cal, rule=rule)}
+                "one_business_day": FrtPolicy("one_business_day", cal, rule=rule, days=days)}
     as_of = conv[schema.CREATED_AT].quantile(0.9)
     tables["conversations"] = conv
     t = _on_duckdb(tmp_path, tables)

@@ -13,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frt_experiments.calendar import BusinessCalendar
-from frt_experiments.policy import Attainment, FrtPolicy, attainment_table, default_policies
+from frt_experiments.policy import (
+    Attainment,
+    FrtPolicy,
+    attainment_table,
+    default_policies,
+    policies_from_specs,
+    policy_from_spec,
+)
 
 NY = "America/New_York"
 
@@ -222,3 +229,74 @@ def test_diagnostics_leave_pending_conversations_out_at_the_export_cutoff(cal):
     assert frt.loc["fast", "share_within_target"] == 0.5  # c2 answered after 6 business hours
     # the business time each policy allows: 4 h; one business day of a 09:00-17:00 desk, 8 h
     assert frt["target_business_hours"].tolist() == [4.0, 8.0]
+
+
+# --- policies by name (plan.toml [arms], the command line) -----------------------------------
+
+@pytest.mark.parametrize(("spec", "rule", "target_h", "days", "canonical"), [
+    ("4h", "business_time", 4.0, 1, "4h"),
+    ("90m", "business_time", 1.5, 1, "1.5h"),
+    (" 4 Business Hours ", "business_time", 4.0, 1, "4h"),
+    ("2.5h", "business_time", 2.5, 1, "2.5h"),
+    ("7m", "business_time", 7 / 60, 1, "7m"),
+    ("one_business_day", "next_business_day", None, 1, "one_business_day"),
+    ("next_business_day", "next_business_day", None, 1, "one_business_day"),
+    ("Two_Business_Days", "next_business_day", None, 2, "two_business_days"),
+    ("3_business_days", "next_business_day", None, 3, "three_business_days"),
+    ("12 business days", "next_business_day", None, 12, "12_business_days"),
+    ("end_of_next_business_day", "end_of_next_business_day", None, 1,
+     "end_of_next_business_day"),
+    ("end_of_business_day_2", "end_of_next_business_day", None, 2, "end_of_business_day_2"),
+])
+def test_policy_from_spec(spec, rule, target_h, days, canonical):
+    cal = BusinessCalendar("America/New_York", hours="Mon-Fri 09:00-17:00")
+    p = policy_from_spec("slow", spec, cal)
+    assert (p.arm, p.rule, p.days, p.spec) == ("slow", rule, days, canonical)
+    if target_h is None:
+        assert p.target is None
+    else:
+        assert p.target.total_seconds() == pytest.approx(target_h * 3600)
+    assert policy_from_spec("slow", p.spec, cal) == p  # the canonical name reads back
+
+
+@pytest.mark.parametrize("spec", ["", "  ", "soon", "0h", "-4h", "4", "0_business_days",
+                                  "end_of_business_day_0", "one business week", 4])
+def test_policy_from_spec_refuses_names_it_does_not_know(spec):
+    cal = BusinessCalendar("UTC", hours="Mon-Fri 09:00-17:00")
+    with pytest.raises(ValueError, match="arm 'slow'"):
+        policy_from_spec("slow", spec, cal)
+
+
+def test_policies_from_specs_keeps_the_order_and_needs_two_arms():
+    cal = BusinessCalendar("UTC", hours="Mon-Fri 09:00-17:00")
+    pol = policies_from_specs({"fast": "4h", "b": "two_business_days", "a": "one_business_day"},
+                              cal)
+    assert list(pol) == ["fast", "b", "a"]
+    assert all(p.calendar is cal for p in pol.values())
+    with pytest.raises(ValueError, match="at least two arms"):
+        policies_from_specs({"fast": "4h"}, cal)
+    with pytest.raises(ValueError, match="unknown FRT policy 'later'"):
+        policies_from_specs({"fast": "4h", "slow": "later"}, cal)
+
+
+def test_days_are_business_days_on_the_calendar():
+    # n business days later is n single steps; the close of the n-th day after a date is the
+    # close of the next day after the (n-1)-th one's close (a minute before it, same date)
+    cal = BusinessCalendar("Europe/Berlin", hours="Mon-Fri 09:00-12:00,13:00-17:00",
+                           holidays="DE")
+    rng = np.random.default_rng(7)
+    t = pd.Series(pd.to_datetime(rng.integers(1_735_689_600, 1_767_225_600, 5_000), unit="s",
+                                 utc=True))
+    two = FrtPolicy("slow", cal, rule="next_business_day", days=2).deadline(t)
+    assert (two == cal.add_business_days(t, 2)).all()
+    eod1 = cal.end_of_next_business_day(t)
+    eod3 = FrtPolicy("slow", cal, rule="end_of_next_business_day", days=3).deadline(t)
+    step = cal.end_of_next_business_day(cal.end_of_next_business_day(
+        eod1 - pd.Timedelta(minutes=1)) - pd.Timedelta(minutes=1))
+    assert (eod3 == step).all()
+    with pytest.raises(ValueError, match="days"):
+        FrtPolicy("slow", cal, rule="business_time", target=dt.timedelta(hours=4), days=2)
+    with pytest.raises(ValueError, match="days"):
+        FrtPolicy("slow", cal, rule="next_business_day", days=0)
+    with pytest.raises(ValueError, match="n: expected"):
+        cal.end_of_next_business_day(t, 0)

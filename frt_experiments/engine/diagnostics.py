@@ -155,23 +155,29 @@ def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
     if as_of is not None:
         hi = max(hi, pd.Timestamp(as_of).tz_convert("UTC"))
     # the deadlines of the latest conversations lie beyond the data
-    hi = max(hi, cal.end_of_next_business_day(hi), cal.add_business_days(hi, 2))
-    tables = cal.clock_tables(lo, hi)
+    far = max([p.days for p in policies.values()] + [1])
+    hi = max(hi, cal.end_of_next_business_day(hi, far), cal.add_business_days(hi, far + 1))
+    ahead = sorted({p.days for p in policies.values() if p.days > 1})
+    tables = cal.clock_tables(lo, hi, days_ahead=ahead)
     steps = ibis.memtable(bucketed(tables["steps"], "lo_s", "hi_s"))
     j = business_clock(j, created, steps, "__bc")
     j = business_clock(j, first, steps, "__bf")
-    rules = {p.rule for p in policies.values()}
-    if "next_business_day" in rules:
+    nbd = sorted({p.days for p in policies.values() if p.rule == "next_business_day"})
+    eonbd = sorted({p.days for p in policies.values() if p.rule == "end_of_next_business_day"})
+    if nbd:  # the clock n business days later, per n
         d = ibis.memtable(bucketed(tables["days"], "b_lo_s", "b_hi_s"))
         j = j.left_join(d, [d.k == bucket(j["__bc"]), d.b_lo_s <= j["__bc"],
                             j["__bc"] < d.b_hi_s])
-        j = j.select(*[c for c in j.columns if c not in d.columns],
-                     __nbd=j.b_hi_s + ibis.least(j["__bc"] - j.b_lo_s, j.next_len_s))
-    if "end_of_next_business_day" in rules:
+        e = j["__bc"] - j.b_lo_s
+        later = {f"__nbd{n}": (j.b_hi_s + ibis.least(e, j.next_len_s)) if n == 1
+                 else j[f"ahead{n}_lo_s"] + ibis.least(e, j[f"ahead{n}_len_s"]) for n in nbd}
+        j = j.select(*[c for c in j.columns if c not in d.columns], **later)
+    if eonbd:  # the clock at the close of the n-th business day after the local date
         d = ibis.memtable(bucketed(tables["dates"], "lo_s", "hi_s"))
         t = epoch_seconds(j[created])
         j = j.left_join(d, [d.k == bucket(t), d.lo_s <= t, t < d.hi_s])
-        j = j.select(*[c for c in j.columns if c not in d.columns], __eonbd=j.due_b_s)
+        due = {f"__eonbd{n}": j["due_b_s" if n == 1 else f"due{n}_b_s"] for n in eonbd}
+        j = j.select(*[c for c in j.columns if c not in d.columns], **due)
     # the business seconds each conversation's policy allows
     allowed: Any = ibis.null("float64")
     for arm, p in policies.items():
@@ -179,7 +185,8 @@ def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
             assert p.target is not None
             value: Any = ibis.literal(p.target.total_seconds())
         else:
-            value = (j["__nbd"] if p.rule == "next_business_day" else j["__eonbd"]) - j["__bc"]
+            name = "__nbd" if p.rule == "next_business_day" else "__eonbd"
+            value = j[f"{name}{p.days}"] - j["__bc"]
         allowed = (j[_ARM] == arm).ifelse(value.cast("float64"), allowed)
     answered = j[first].notnull()
     cal_s = epoch_seconds(j[first]) - epoch_seconds(j[created])
