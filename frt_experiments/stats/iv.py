@@ -42,8 +42,9 @@ from scipy import stats
 
 from frt_experiments.metrics import ArmStatistics
 
-__all__ = ["WEAK_INSTRUMENT_F", "IVEstimate", "LinearityTest", "Outcome", "WaldEstimate",
-           "linearity_test", "two_stage_least_squares", "wald_ratio"]
+__all__ = ["WEAK_INSTRUMENT_F", "AndersonRubinTest", "IVEstimate", "LinearityTest", "Outcome",
+           "WaldEstimate", "anderson_rubin", "linearity_test", "two_stage_least_squares",
+           "wald_ratio"]
 
 #: First-stage F below which the instrument is called weak (Staiger and Stock 1997).
 WEAK_INSTRUMENT_F = 10.0
@@ -183,6 +184,9 @@ class IVEstimate:
         weak: ``f_statistic`` below :data:`WEAK_INSTRUMENT_F`.
         arms: The arms used, in order.
         alpha: Level of the interval.
+        intercept: The line's intercept (outcome at dose 0).
+        cov: The sandwich covariance of ``(intercept, effect)``, 2 x 2, with the same
+            variance convention as ``se`` (for a band around the line).
     """
 
     effect: float
@@ -195,6 +199,19 @@ class IVEstimate:
     weak: bool
     arms: tuple[str, ...]
     alpha: float
+    intercept: float = float("nan")
+    cov: tuple[tuple[float, float], tuple[float, float]] = ((float("nan"),) * 2,) * 2
+
+    def line(self, dose: np.ndarray | float, *, alpha: float | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The fitted outcome ``intercept + effect * dose`` with its pointwise normal band at
+        ``1 - alpha`` (default the estimate's): ``(fit, low, high)``."""
+        x = np.asarray(dose, dtype=float)
+        v = np.asarray(self.cov)
+        fit = self.intercept + self.effect * x
+        se = np.sqrt(np.maximum(v[0, 0] + 2 * x * v[0, 1] + x**2 * v[1, 1], 0.0))
+        z = stats.norm.ppf(1 - (self.alpha if alpha is None else alpha) / 2)
+        return fit, fit - z * se, fit + z * se
 
 
 def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: Outcome,
@@ -247,7 +264,8 @@ def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: 
     x = np.column_stack([np.ones(len(arms)), md])
     bread = np.linalg.inv(x.T @ (x * n[:, None]))
     meat = x.T @ (x * meat_u[:, None])
-    var = float((bread @ meat @ bread)[1, 1])
+    cov = bread @ meat @ bread
+    var = float(cov[1, 1])
     se = math.sqrt(max(var, 0.0))
     # first stage: the arms' mean doses equal? contrasts against the first arm
     v_means = (scale * vd) / n**2
@@ -259,7 +277,62 @@ def two_stage_least_squares(stats_by_arm: dict[str, ArmStatistics], *, outcome: 
     exact = 1.0 if effect == 0 else 0.0
     p = float(2 * stats.norm.sf(abs(effect) / se)) if se > 0 else exact
     return IVEstimate(effect, se, float(effect - z * se), float(effect + z * se), p, chi2, f_stat,
-                      bool(f_stat < WEAK_INSTRUMENT_F), arms, alpha)
+                      bool(f_stat < WEAK_INSTRUMENT_F), arms, alpha, float(intercept),
+                      ((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))))
+
+
+@dataclass(frozen=True)
+class AndersonRubinTest:
+    """The Anderson-Rubin test of a slope value, valid whatever the instruments' strength.
+
+    Attributes:
+        effect: The slope value tested (``beta_0``).
+        statistic: The Wald statistic of the arms' means of ``y - beta_0 d`` being equal.
+        df: ``arms - 1``.
+        p_value: Chi-square with ``df``.
+    """
+
+    effect: float
+    statistic: float
+    df: int
+    p_value: float
+
+
+def anderson_rubin(stats_by_arm: dict[str, ArmStatistics], *, outcome: Outcome, dose: Outcome,
+                   effect: float = 0.0) -> AndersonRubinTest:
+    """The Anderson-Rubin test that the slope of ``outcome`` on ``dose`` is ``effect``.
+
+    Under the model ``y = a + effect * d + u`` with the arms as instruments, ``y - effect * d``
+    has the same mean in every arm; the test is the Wald statistic of those ``arms - 1``
+    differences, with each arm's variance of ``y - effect * d`` (delta method for ratios),
+    chi-square with ``arms - 1`` degrees of freedom. It needs no first stage at all, so its
+    size holds when the instruments are weak or irrelevant (where the 2SLS t test does not).
+    At ``effect = 0`` it is the test that the arms' outcomes are equal: with two arms, the
+    Welch test of the A/B comparison itself. With three arms or more it also rejects when the
+    dose-response is not a straight line.
+
+    References:
+        Anderson, T. W. and Rubin, H. (1949). Estimation of the parameters of a single equation
+        in a complete system of stochastic equations. Annals of Mathematical Statistics 20(1),
+        46-63. Andrews, I., Stock, J. H. and Sun, L. (2019). Weak instruments in instrumental
+        variables regression: theory and practice. Annual Review of Economics 11, 727-753.
+    """
+    if len(stats_by_arm) < 2:
+        raise ValueError(f"at least two arms are needed, got {list(stats_by_arm)}")
+    if not math.isfinite(effect):
+        raise ValueError(f"effect must be finite, got {effect!r}")
+    m = _moments(stats_by_arm, outcome, dose)
+    means = m.y - effect * m.d
+    var = (m.vy - 2 * effect * m.cyd + effect**2 * m.vd) / m.n
+    k = len(means)
+    r = np.column_stack([-np.ones(k - 1), np.eye(k - 1)])
+    diff = r @ means
+    v = r @ np.diag(var) @ r.T
+    try:
+        chi2 = float(diff @ np.linalg.solve(v, diff))
+    except np.linalg.LinAlgError:
+        chi2 = 0.0 if not np.any(diff) else math.inf
+    return AndersonRubinTest(float(effect), chi2, k - 1, float(stats.chi2.sf(chi2, k - 1)))
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from frt_experiments.metrics import arm_statistics
 from frt_experiments.stats.iv import (
     WEAK_INSTRUMENT_F,
+    anderson_rubin,
     linearity_test,
     two_stage_least_squares,
     wald_ratio,
@@ -230,3 +232,66 @@ def test_a_ratio_outcome_is_the_2sls_of_its_linearization():
     got = two_stage_least_squares(st, outcome=("satisfied", "rated"), dose="d", variance="hc0")
     assert got.effect == pytest.approx(fit.params["d"], rel=1e-10)
     assert got.se == pytest.approx(fit.std_errors["d"], rel=1e-9)
+
+
+@pytest.mark.parametrize("shifts", [[0.0, 1.2], [0.0, 0.4, 0.9, 2.0]])
+def test_clustered_covariance_and_the_line_equal_linearmodels(shifts):
+    # the customer is the unit: customer-clustered errors (one row per customer) are the HC0
+    # ones; the line's intercept, its covariance with the slope and the band follow
+    df = _arms_trial(np.random.default_rng(10 + len(shifts)), 2_000, shifts, slope=0.3)
+    df["customer"] = np.arange(len(df))
+    arms = [f"a{j}" for j in range(len(shifts))]
+    st = arm_statistics(df, columns=["y", "d"], arms=arms)
+    fit = linearmodels.iv.IV2SLS(df.y, df[["const"]], df.d,
+                                 df[[f"z{j}" for j in range(1, len(shifts))]]).fit(
+        cov_type="clustered", clusters=df["customer"], debiased=False)
+    hc0 = two_stage_least_squares(st, outcome="y", dose="d", variance="hc0")
+    assert hc0.effect == pytest.approx(fit.params["d"], rel=1e-10, abs=1e-12)
+    assert hc0.intercept == pytest.approx(fit.params["const"], rel=1e-10, abs=1e-12)
+    assert hc0.se == pytest.approx(fit.std_errors["d"], rel=1e-8)
+    np.testing.assert_allclose(np.asarray(hc0.cov), fit.cov.loc[["const", "d"], ["const", "d"]],
+                               rtol=1e-8)
+    fit_line, lo, hi = hc0.line(np.array([0.0, 1.5]))
+    v = fit.cov.loc[["const", "d"], ["const", "d"]].to_numpy()
+    se = np.sqrt([v[0, 0], v[0, 0] + 3 * v[0, 1] + 2.25 * v[1, 1]])
+    np.testing.assert_allclose(fit_line, fit.params["const"] + fit.params["d"] * np.array([0, 1.5]),
+                               rtol=1e-10)
+    np.testing.assert_allclose(hi - fit_line, 1.959963984540054 * se, rtol=1e-8)
+    np.testing.assert_allclose(fit_line - lo, hi - fit_line, rtol=1e-12)
+
+
+def test_anderson_rubin_with_two_arms_is_the_welch_test_of_y_minus_beta_d():
+    df = _arms_trial(np.random.default_rng(3), 4_000, [0.0, 1.0], slope=0.2)
+    st = arm_statistics(df, columns=["y", "d"], arms=["a0", "a1"])
+    for beta in (0.0, 0.2, -0.5):
+        u = df.y - beta * df.d
+        a, b = u[df.arm == "a0"], u[df.arm == "a1"]
+        z2 = (b.mean() - a.mean()) ** 2 / (a.var() / len(a) + b.var() / len(b))
+        ar = anderson_rubin(st, outcome="y", dose="d", effect=beta)
+        assert ar.df == 1
+        assert ar.statistic == pytest.approx(z2, rel=1e-10)
+        assert ar.p_value == pytest.approx(stats.chi2.sf(z2, 1), rel=1e-9)
+    with pytest.raises(ValueError, match="two arms"):
+        anderson_rubin({"a0": st["a0"]}, outcome="y", dose="d")
+
+
+def test_anderson_rubin_keeps_its_size_where_the_2sls_t_test_does_not():
+    # irrelevant instruments (no arm moves the dose) and a dose confounded with the outcome
+    # within arms: 2SLS is biased towards OLS and its t test over-rejects a true slope of 0;
+    # the Anderson-Rubin test of 0 rejects at its level (Andrews, Stock and Sun 2019)
+    rng = np.random.default_rng(11)
+    trials, n, k = 1_000, 400, 3
+    t_rejects = ar_rejects = 0
+    for _ in range(trials):
+        arm = rng.integers(0, k, n)
+        v = rng.normal(0, 1, n)
+        d = 1.0 + v
+        y = 0.9 * v + 0.45 * rng.normal(0, 1, n)  # slope 0; corr(y, d) about 0.9 within arm
+        df = pd.DataFrame({"arm": [f"a{j}" for j in arm], "y": y, "d": d})
+        st = arm_statistics(df, columns=["y", "d"], arms=[f"a{j}" for j in range(k)])
+        t_rejects += two_stage_least_squares(st, outcome="y", dose="d").p_value < 0.05
+        ar_rejects += anderson_rubin(st, outcome="y", dose="d").p_value < 0.05
+    se = np.sqrt(0.05 * 0.95 / trials)
+    assert ar_rejects / trials <= 0.05 + 3 * se
+    assert ar_rejects / trials >= 0.05 - 3 * se
+    assert t_rejects / trials > 0.05 + 3 * se  # the reason the toolkit uses AR when weak
