@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,11 @@ from frt_experiments._commands.analyze import parse_weights
 from frt_experiments.design import MetricVariance, estimate_variances, plan_experiment
 from frt_experiments.plan import write_plan
 from frt_experiments.schema import read_table
+from frt_experiments.stats.dose_power import (
+    DoseArm,
+    dose_slope_sample_size,
+    many_to_one_sample_size,
+)
 from frt_experiments.stats.power import proportion_power, proportion_sample_size
 
 
@@ -81,7 +87,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     prop.add_argument("--p1", type=float)
     prop.add_argument("--p2", type=float)
     prop.add_argument("--n", type=float, help="units per group: report power instead of n")
+    arms = p.add_argument_group(
+        "dose-response trial with K arms",
+        "Size a trial of a control and one or more slower FRT arms (give every arm, control "
+        "first) for the precision of the dose-response slope (--slope-se, --slope-halfwidth) "
+        "and/or each slow arm against control (--mde, adjusted across the arms by "
+        "--multiplicity), and compare with the two-arm trial of control and the slowest arm. "
+        "The dose is log(1 + business hours) of a first response (frt_experiments.dose); "
+        "outcomes come from --metric, --proportion or the history.")
+    arms.add_argument("--arm", dest="dose_arms", action="append", type=_tagged("hours"),
+                      metavar="NAME=HOURS[:DOSE_SD]",
+                      help="an arm (repeatable, control first): median business hours to "
+                      "first response, mapped to the dose log(1 + HOURS), and the dose's "
+                      "within-arm per-customer sd; e.g. fast=2:0.6")
+    arms.add_argument("--arm-dose", dest="dose_arms", action="append", type=_tagged("dose"),
+                      metavar="NAME=DOSE[:DOSE_SD]",
+                      help="an arm given by its expected dose, the mean of log(1 + business "
+                      "hours) over its answered conversations (repeatable)")
+    arms.add_argument("--dose-sd", type=float, metavar="SD",
+                      help="the dose's within-arm per-customer sd of arms that give none")
+    arms.add_argument("--slope-se", action="append", default=[], metavar="METRIC=SE",
+                      help="target standard error of the slope of METRIC per unit of dose")
+    arms.add_argument("--slope-halfwidth", action="append", default=[], metavar="METRIC=H",
+                      help="... or target half-width of its 1 - alpha interval")
+    arms.add_argument("--slope", action="append", default=[], metavar="METRIC=B",
+                      help="the true slope assumed for the variance (default 0)")
+    arms.add_argument("--dose-corr", action="append", default=[], metavar="METRIC=RHO",
+                      help="within-arm correlation of METRIC and the dose (default 0)")
+    arms.add_argument("--multiplicity", choices=("dunnett", "bonferroni"),
+                      help="adjustment of the slow arms' tests against control (default "
+                      "dunnett; bonferroni is conservative, also for Holm)")
+    arms.add_argument("--pair", metavar="ARM",
+                      help="the slow arm of the two-arm design compared with (default the "
+                      "largest dose)")
     p.set_defaults(func=run)
+
+
+_ARM_FLAG = {"hours": "--arm", "dose": "--arm-dose"}
+_ARM_ONLY = ("dose_sd", "slope_se", "slope_halfwidth", "slope", "dose_corr", "multiplicity",
+             "pair")
+
+
+def _tagged(kind: str) -> Callable[[str], tuple[str, str]]:
+    """An argparse type that keeps which flag gave an arm, so --arm and --arm-dose share
+    one ordered list."""
+    def parse(text: str) -> tuple[str, str]:
+        return kind, text
+    return parse
 
 
 def _parse_metric(text: str) -> MetricVariance:
@@ -182,7 +234,37 @@ def _ratio(args: argparse.Namespace) -> tuple[float, dict[str, float] | None]:
     return implied, weights
 
 
+def _variances(args: argparse.Namespace) -> dict[str, MetricVariance]:
+    """The metrics' baselines and sds: from the history, then --metric and --proportion."""
+    variances: dict[str, MetricVariance] = {}
+    if args.customers is not None or args.conversations is not None:
+        if args.customers is None or args.conversations is None:
+            raise ValueError("frt power: history needs both --customers and --conversations")
+        customers = read_table(args.customers, "customers", timezone=args.timezone)
+        conversations = read_table(args.conversations, "conversations",
+                                   timezone=args.timezone)
+        customers, conversations = _eligible(customers, conversations, args)
+        variances.update(estimate_variances(customers, conversations, source="history"))
+    elif args.max_spend is not None or args.spend_quantile is not None:
+        raise ValueError("frt power: --max-spend/--spend-quantile screen the history: give "
+                         "--customers and --conversations")
+    for text in args.metric:
+        v = _parse_metric(text)
+        variances[v.metric] = v
+    for text in args.proportion:
+        v = _parse_proportion(text)
+        variances[v.metric] = v
+    return variances
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.dose_arms:
+        return _run_arms(args)
+    for name in _ARM_ONLY:
+        if getattr(args, name) not in (None, []):
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"frt power: {flag} sizes a trial with K arms: give the arms with "
+                             "--arm NAME=HOURS[:DOSE_SD], control first")
     if args.write_plan is not None:
         check_output_file(args.write_plan, "--write-plan")
         check_not_an_input(args.write_plan, "--write-plan", {
@@ -203,24 +285,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{args.power:g} (p1 {args.p1:g}, p2 {args.p2:g}, alpha {args.alpha:g}, "
                   f"{args.alternative})")
         return 0
-    variances: dict[str, MetricVariance] = {}
-    if args.customers is not None or args.conversations is not None:
-        if args.customers is None or args.conversations is None:
-            raise ValueError("frt power: history needs both --customers and --conversations")
-        customers = read_table(args.customers, "customers", timezone=args.timezone)
-        conversations = read_table(args.conversations, "conversations",
-                                   timezone=args.timezone)
-        customers, conversations = _eligible(customers, conversations, args)
-        variances.update(estimate_variances(customers, conversations, source="history"))
-    elif args.max_spend is not None or args.spend_quantile is not None:
-        raise ValueError("frt power: --max-spend/--spend-quantile screen the history: give "
-                         "--customers and --conversations")
-    for text in args.metric:
-        v = _parse_metric(text)
-        variances[v.metric] = v
-    for text in args.proportion:
-        v = _parse_proportion(text)
-        variances[v.metric] = v
+    variances = _variances(args)
     if not variances:
         raise ValueError("frt power: give --customers and --conversations, or --metric or "
                          "--proportion, or --p1 and --p2")
@@ -234,4 +299,158 @@ def run(args: argparse.Namespace) -> int:
     if args.write_plan is not None:
         path = write_plan(design.plan, args.write_plan)
         print(f"plan written to {path}", file=sys.stdout)
+    return 0
+
+
+# --------------------------------------------------------------------------- K arms
+
+def _parse_arm(kind: str, text: str, dose_sd: float | None) -> DoseArm:
+    flag = _ARM_FLAG[kind]
+    what = "HOURS" if kind == "hours" else "DOSE"
+    name, sep, rest = text.partition("=")
+    name = name.strip()
+    parts = rest.split(":")
+    try:
+        nums = [float(x) for x in parts] if sep and rest else []
+    except ValueError:
+        nums = []
+    if not name or not nums or len(nums) > 2:
+        raise ValueError(f"{flag} {text!r}: expected NAME={what}[:DOSE_SD] (the arm's "
+                         f"{'median business hours' if kind == 'hours' else 'dose'}), e.g. "
+                         f"{'four_hours=4:0.6' if kind == 'hours' else 'four_hours=1.6:0.6'}")
+    sd = nums[1] if len(nums) == 2 else dose_sd
+    if sd is None:
+        raise ValueError(f"{flag} {text!r}: no sd of the dose; give NAME={what}:DOSE_SD or "
+                         "--dose-sd")
+    try:
+        if kind == "hours":
+            return DoseArm.from_hours(name, nums[0], dose_sd=sd)
+        return DoseArm(name, nums[0], sd)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{flag} {text!r}: {exc}") from None
+
+
+def _per_metric(flag: str, items: list[str], metrics: dict[str, MetricVariance]
+                ) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name or not math.isfinite(out[name]):
+            raise ValueError(f"{flag} {item!r}: expected METRIC=NUMBER, e.g. csat=0.005")
+        if name not in metrics:
+            raise ValueError(f"{flag} {item!r}: no metric {name!r}; the metrics are "
+                             f"{', '.join(metrics) or 'none'} (--metric, --proportion or the "
+                             "history)")
+    return out
+
+
+def _arm_weights(args: argparse.Namespace, names: list[str]) -> dict[str, float] | None:
+    if args.weights is None:
+        return None
+    weights = parse_weights(args.weights)
+    unknown = [a for a in weights if a not in names]
+    if unknown:
+        raise ValueError(f"--weights {args.weights!r}: arm {unknown[0]!r} is not among the arms "
+                         f"given by --arm ({', '.join(names)})")
+    missing = [a for a in names if a not in weights]
+    if missing:
+        raise ValueError(f"--weights {args.weights!r}: no share for arm {missing[0]!r}")
+    if next(iter(weights)) != names[0]:
+        raise ValueError(f"--weights {args.weights!r}: control first: the first arm is "
+                         f"{names[0]!r} (the first --arm)")
+    return weights
+
+
+def _run_arms(args: argparse.Namespace) -> int:
+    """``frt power --arm ...``: the K-arm trial for the slope and for each arm vs control."""
+    if args.write_plan is not None:
+        raise ValueError("frt power: --write-plan writes two-arm plans only; it does not "
+                         "combine with --arm/--arm-dose")
+    unsupported = {"--p1": args.p1, "--p2": args.p2, "--n": args.n, "--ratio": args.ratio,
+                   "--months": args.months, "--n-per-arm": args.n_per_arm,
+                   "--looks": args.looks, "--information": args.information,
+                   "--csat-margin": args.csat_margin, "--nrr-margin": args.nrr_margin}
+    for flag, value in unsupported.items():
+        if value is not None:
+            raise ValueError(f"frt power: {flag} does not combine with --arm (K-arm designs "
+                             "are sized for --slope-se, --slope-halfwidth or --mde)")
+    if args.dose_sd is not None and not (math.isfinite(args.dose_sd) and args.dose_sd >= 0):
+        raise ValueError(f"--dose-sd must be a finite number >= 0, got {args.dose_sd}")
+    arms = [_parse_arm(kind, text, args.dose_sd) for kind, text in args.dose_arms]
+    names = [a.name for a in arms]
+    seen: set[str] = set()
+    for kind, text in args.dose_arms:
+        name = text.partition("=")[0].strip()
+        if name in seen:
+            raise ValueError(f"{_ARM_FLAG[kind]} {text!r}: arm {name!r} is given twice")
+        seen.add(name)
+    if len(arms) < 2:
+        raise ValueError(f"--arm: a K-arm design needs at least two arms, control first; got "
+                         f"{names[0]!r} only")
+    if len({a.dose for a in arms}) == 1:
+        raise ValueError(f"--arm: the arms' doses do not differ (all {arms[0].dose:.4g}): the "
+                         "arms do not move the first response, so the slope is undefined")
+    if args.pair is not None and args.pair not in names[1:]:
+        raise ValueError(f"--pair {args.pair!r}: not a slow arm ({', '.join(names[1:])})")
+    weights = _arm_weights(args, names)
+    variances = _variances(args)
+    if not variances:
+        raise ValueError("frt power: --arm needs the outcomes: give --metric or --proportion, "
+                         "or --customers and --conversations")
+    se = _per_metric("--slope-se", args.slope_se, variances)
+    half = _per_metric("--slope-halfwidth", args.slope_halfwidth, variances)
+    both = sorted(set(se) & set(half))
+    if both:
+        raise ValueError(f"--slope-se and --slope-halfwidth both give {both[0]!r}: give one")
+    slopes = _per_metric("--slope", args.slope, variances)
+    corrs = _per_metric("--dose-corr", args.dose_corr, variances)
+    mdes = _parse_mde(args.mde)
+    for metric in mdes:
+        if metric not in variances:
+            raise ValueError(f"--mde {metric}: no metric {metric!r}; the metrics are "
+                             f"{', '.join(variances)}")
+    if not (se or half or mdes):
+        raise ValueError("frt power: --arm needs a target: --slope-se, --slope-halfwidth or "
+                         "--mde METRIC=REL (each slow arm against control)")
+    pair = args.pair or max(names[1:], key=lambda a: abs(arms[names.index(a)].dose
+                                                           - arms[0].dose))
+    print(f"K-arm design: {len(arms)} arms, control {names[0]}; alpha {args.alpha:g}")
+    sizes: list[tuple[str, int]] = []
+    for metric in (m for m in variances if m in se or m in half):
+        v = variances[metric]
+        try:
+            result = dose_slope_sample_size(
+                arms, outcome_sd=v.sd, se=se.get(metric), halfwidth=half.get(metric),
+                weights=weights, dose_corr=corrs.get(metric, 0.0),
+                slope=slopes.get(metric, 0.0), alpha=args.alpha, pair=pair)
+        except ValueError as exc:
+            flag = "--slope-se" if metric in se else "--slope-halfwidth"
+            raise ValueError(f"{flag} {metric}: {exc}") from None
+        print(f"{metric}: {result.summary()}")
+        sizes.append((f"{metric} slope", result.n_total))
+    for metric, rel in mdes.items():
+        v = variances[metric]
+        try:
+            comparisons = many_to_one_sample_size(
+                dict(zip(names, [1.0] * len(names), strict=True)) if weights is None
+                else weights, sd=v.sd, mde=rel * v.baseline, power=args.power,
+                alpha=args.alpha, alternative=args.alternative,
+                multiplicity=args.multiplicity or "dunnett", pair=pair)
+        except ValueError as exc:
+            raise ValueError(f"--mde {metric}={rel:g}: {exc}") from None
+        print(f"{metric} ({rel:+.2%} = {rel * v.baseline:+.4g}): {comparisons.summary()}")
+        sizes.append((f"{metric} per arm", comparisons.n_total))
+    what, n = max(sizes, key=lambda t: t[1])
+    line = f"binding target: {what}, {n:,} customers"
+    if args.eligible_per_month is not None:
+        if not (math.isfinite(args.eligible_per_month) and args.eligible_per_month > 0):
+            raise ValueError(f"--eligible-per-month must be positive, got "
+                             f"{args.eligible_per_month}")
+        line += (f" = {n / args.eligible_per_month:.1f} months at "
+                 f"{args.eligible_per_month:,.0f} eligible customers per month")
+    print(line)
     return 0
