@@ -115,6 +115,13 @@ from frt_experiments.staffing import (
     staffing_curve,
 )
 from frt_experiments.stats.cuped import CupedAdjustment, cuped
+from frt_experiments.stats.dose_power import (
+    DoseArm,
+    ManyToOneSampleSize,
+    SlopeSampleSize,
+    dose_slope_sample_size,
+    many_to_one_sample_size,
+)
 from frt_experiments.stats.multiplicity import holm
 from frt_experiments.stats.power import proportion_power, proportion_sample_size
 from frt_experiments.stats.ratio import RatioEstimate, delta_ratio
@@ -147,6 +154,7 @@ __all__ = [
     "DeskResult",
     "Diagnostics",
     "DiffTestResult",
+    "DoseArm",
     "ExperimentPlan",
     "ExperimentResult",
     "FrtError",
@@ -157,6 +165,7 @@ __all__ = [
     "InterimDecision",
     "LedgerCheck",
     "LedgerError",
+    "ManyToOneSampleSize",
     "MarginTestResult",
     "MetricResult",
     "MetricVariance",
@@ -170,6 +179,7 @@ __all__ = [
     "ScenarioError",
     "SequentialBounds",
     "SimulatedTrial",
+    "SlopeSampleSize",
     "StaffingPlan",
     "StaffingRequirement",
     "TreatmentNotDeliveredWarning",
@@ -192,6 +202,7 @@ __all__ = [
     "default_policies",
     "delta_ratio",
     "diagnose",
+    "dose_slope_sample_size",
     "equivalence_test",
     "erlang_a",
     "erlang_b",
@@ -208,6 +219,7 @@ __all__ = [
     "judge_interim",
     "judge_interim_results",
     "load_scenario",
+    "many_to_one_sample_size",
     "metric_power",
     "noninferiority_test",
     "plan_experiment",

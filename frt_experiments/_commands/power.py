@@ -418,7 +418,11 @@ def _run_arms(args: argparse.Namespace) -> int:
                          "--mde METRIC=REL (each slow arm against control)")
     pair = args.pair or max(names[1:], key=lambda a: abs(arms[names.index(a)].dose
                                                            - arms[0].dose))
-    print(f"K-arm design: {len(arms)} arms, control {names[0]}; alpha {args.alpha:g}")
+    if args.eligible_per_month is not None and not (
+            math.isfinite(args.eligible_per_month) and args.eligible_per_month > 0):
+        raise ValueError(f"--eligible-per-month must be positive, got "
+                         f"{args.eligible_per_month}")
+    lines = [f"K-arm design: {len(arms)} arms, control {names[0]}; alpha {args.alpha:g}"]
     sizes: list[tuple[str, int]] = []
     for metric in (m for m in variances if m in se or m in half):
         v = variances[metric]
@@ -430,7 +434,7 @@ def _run_arms(args: argparse.Namespace) -> int:
         except ValueError as exc:
             flag = "--slope-se" if metric in se else "--slope-halfwidth"
             raise ValueError(f"{flag} {metric}: {exc}") from None
-        print(f"{metric}: {result.summary()}")
+        lines.append(f"{metric}: {result.summary()}")
         sizes.append((f"{metric} slope", result.n_total))
     for metric, rel in mdes.items():
         v = variances[metric]
@@ -442,15 +446,14 @@ def _run_arms(args: argparse.Namespace) -> int:
                 multiplicity=args.multiplicity or "dunnett", pair=pair)
         except ValueError as exc:
             raise ValueError(f"--mde {metric}={rel:g}: {exc}") from None
-        print(f"{metric} ({rel:+.2%} = {rel * v.baseline:+.4g}): {comparisons.summary()}")
+        lines.append(f"{metric} ({rel:+.2%} = {rel * v.baseline:+.4g}): "
+                     f"{comparisons.summary()}")
         sizes.append((f"{metric} per arm", comparisons.n_total))
     what, n = max(sizes, key=lambda t: t[1])
     line = f"binding target: {what}, {n:,} customers"
     if args.eligible_per_month is not None:
-        if not (math.isfinite(args.eligible_per_month) and args.eligible_per_month > 0):
-            raise ValueError(f"--eligible-per-month must be positive, got "
-                             f"{args.eligible_per_month}")
         line += (f" = {n / args.eligible_per_month:.1f} months at "
                  f"{args.eligible_per_month:,.0f} eligible customers per month")
-    print(line)
+    lines.append(line)
+    print("\n".join(lines))
     return 0
