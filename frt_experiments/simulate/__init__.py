@@ -1,13 +1,19 @@
-"""Simulator: synthetic customers and conversations for both arms, as canonical tables.
+"""Simulator: synthetic customers and conversations for two arms or more, as canonical tables.
 
 - :mod:`~frt_experiments.simulate.scenario` -- TOML scenarios and their validation; presets
-  ``published`` (reproduces the published table in expectation), ``aa`` (no effect) and
-  ``harsh`` (a stronger CSAT and churn response).
+  ``published`` (reproduces the published table in expectation), ``aa`` (no effect),
+  ``harsh`` (a stronger CSAT and churn response) and ``dose`` (four FRT arms; CSAT, questions
+  and churn respond to the realized FRT, with a confounder).
 - :mod:`~frt_experiments.simulate.population` -- customers, revenue, pre-period covariates.
-- :mod:`~frt_experiments.simulate.conversations` -- arrivals, FRT, handle time, ratings.
-- :mod:`~frt_experiments.simulate.first_response` -- each arm's FRT model (the slow arm held
-  until shortly before its one-business-day deadline) and its closed-form distribution.
-- :mod:`~frt_experiments.simulate.effects` -- the CSAT dose-response and its calibration.
+- :mod:`~frt_experiments.simulate.conversations` -- arrivals, follow-ups, FRT, handle time,
+  ratings.
+- :mod:`~frt_experiments.simulate.first_response` -- each arm's FRT policy (``fast``, or held
+  until shortly before a deadline in business hours), its closed-form distribution and the
+  quadrature of expectations over it.
+- :mod:`~frt_experiments.simulate.effects` -- the responses to FRT (CSAT, follow-ups, churn)
+  and the CSAT calibration.
+- :mod:`~frt_experiments.simulate.truth` -- :func:`dose_truth`: each arm's expected dose and
+  outcomes, the effects against control and the true 2SLS slopes.
 - :mod:`~frt_experiments.simulate.calibrate` -- ``python -m frt_experiments.simulate.calibrate``
   prints the calibration and checks it on a large run.
 """
@@ -18,20 +24,31 @@ from frt_experiments.simulate.effects import (
     expected_csat,
     expected_csat_slow,
 )
-from frt_experiments.simulate.first_response import slow_frt_cdf, slow_share_within_deadline
+from frt_experiments.simulate.first_response import (
+    frt_cdf,
+    share_within_deadline,
+    slow_frt_cdf,
+    slow_share_within_deadline,
+)
 from frt_experiments.simulate.scenario import PRESETS, Scenario, load_scenario, scenario_to_toml
 from frt_experiments.simulate.trial import SimulatedTrial, simulate
+from frt_experiments.simulate.truth import ArmTruth, DoseTruth, dose_truth
 
 __all__ = [
     "PRESETS",
+    "ArmTruth",
     "CsatCalibration",
+    "DoseTruth",
     "Scenario",
     "SimulatedTrial",
     "calibrate_csat",
+    "dose_truth",
     "expected_csat",
     "expected_csat_slow",
+    "frt_cdf",
     "load_scenario",
     "scenario_to_toml",
+    "share_within_deadline",
     "simulate",
     "slow_frt_cdf",
     "slow_share_within_deadline",

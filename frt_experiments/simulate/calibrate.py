@@ -1,7 +1,8 @@
 """Calibration printout: ``python -m frt_experiments.simulate.calibrate [scenario] [customers]``.
 
 How the ``published`` preset is calibrated (targets for low-spend customers over five months,
-slow arm vs fast arm):
+slow arm vs fast arm; for a preset with more arms, such as ``dose``, the arm of
+``csat.target_arm`` against the first):
 
 - questions -4%: the slow arm's contact rate is multiplied by ``effects.questions = 0.96``
   (conversation counts are Poisson given the rate, so the mean count scales exactly);
@@ -30,30 +31,35 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from frt_experiments import schema
-from frt_experiments.simulate.effects import calibrate_csat, csat_by_arm
-from frt_experiments.simulate.first_response import slow_frt_cdf, slow_share_within_deadline
-from frt_experiments.simulate.population import expected_nrr
+from frt_experiments.simulate.effects import calibrate_csat, target_arm
+from frt_experiments.simulate.first_response import frt_cdf, share_within_deadline
 from frt_experiments.simulate.scenario import Frt, Scenario, load_scenario
 from frt_experiments.simulate.trial import SimulatedTrial, simulate
+from frt_experiments.simulate.truth import dose_truth
 
 __all__ = ["arm_effects", "expected_effects", "main"]
 
 
-def expected_effects(scenario: Scenario) -> dict[str, float]:
-    """Relative changes (slow/fast - 1) the scenario implies in expectation."""
+def expected_effects(scenario: Scenario, *, treatment: str | None = None) -> dict[str, float]:
+    """Relative changes (treatment/control - 1) the scenario implies in expectation.
+
+    ``treatment``: an arm of ``effects.arms`` (default: the CSAT target arm, ``csat.target_arm``
+    or the second arm). Questions, CSAT and NRR come from
+    :func:`~frt_experiments.simulate.truth.dose_truth`; efficiency is the handle-time
+    multiplier's."""
     e = scenario.effects
-    fast, slow = csat_by_arm(scenario, scenario.csat.intercept, scenario.csat.slope)
-    return {
-        "questions": e.questions - 1,
-        "csat": slow / fast - 1,
-        "nrr": expected_nrr(scenario, churn_multiplier=e.churn) / expected_nrr(scenario) - 1,
-        "efficiency": 1 / e.handle_time - 1,
-    }
+    arm = e.arms[target_arm(scenario)] if treatment is None else treatment
+    truth = dose_truth(scenario)
+    out = {o: truth.relative(o, arm) for o in ("questions", "csat", "nrr")}
+    out["efficiency"] = (1 / e.handle_time - 1) if arm != e.arms[0] else 0.0
+    return out
 
 
-def _slow_median(frt: Frt) -> float:
-    """Median of the slow arm's business-hour FRT: root of its closed-form CDF minus 1/2."""
-    return float(brentq(lambda x: float(slow_frt_cdf(x, frt)) - 0.5, 1e-9, 1e4, xtol=1e-12))
+def _slow_median(frt: Frt, policy: str | None = None) -> float:
+    """Median of an arm's business-hour FRT (default the slow arm's): root of its closed-form
+    CDF minus 1/2."""
+    p = frt.slow_policy if policy is None else policy
+    return float(brentq(lambda x: float(frt_cdf(x, frt, p)) - 0.5, 1e-9, 1e4, xtol=1e-12))
 
 
 def _ratio_se(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
@@ -66,8 +72,11 @@ def _ratio_se(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
     return float(r), float(np.sqrt(var))
 
 
-def arm_effects(trial: SimulatedTrial) -> pd.DataFrame:
+def arm_effects(trial: SimulatedTrial, *, treatment: str | None = None) -> pd.DataFrame:
     """Per-metric control and treatment values, relative change and its standard error.
+
+    The control is the first arm; ``treatment`` an arm of ``effects.arms`` (default: the CSAT
+    target arm, the second unless ``csat.target_arm`` names another).
 
     Ratio metrics are ratios of per-customer sums with delta-method standard errors; the
     relative change's SE is ``sqrt(se_t^2/t^2 + se_c^2/c^2) x (t/c)``.
@@ -88,7 +97,10 @@ def arm_effects(trial: SimulatedTrial) -> pd.DataFrame:
         trial.customers[[schema.CUSTOMER_ID, schema.REVENUE_START, schema.REVENUE_END]],
         on=schema.CUSTOMER_ID)
     rows = rows.join(per, on=schema.CUSTOMER_ID).fillna({"n": 0, "rated": 0, "sat": 0, "hours": 0})
-    control, treatment = trial.scenario.effects.arms
+    arms = trial.scenario.effects.arms
+    control = arms[0]
+    if treatment is None:
+        treatment = arms[target_arm(trial.scenario)]
     out = []
     for metric, num, den in (("questions", "n", None), ("csat", "sat", "rated"),
                              ("nrr", schema.REVENUE_END, schema.REVENUE_START),
@@ -118,9 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  solved:  {cal!r}")
     print(f"  in file: intercept={sc.csat.intercept:.6f} slope={sc.csat.slope:.6f}")
     f = sc.frt
-    print(f"  slow arm FRT ({f.slow_policy}): median {_slow_median(f):.3f} business hours, "
-          f"{slow_share_within_deadline(f):.4f} within the {f.deadline_hours:g}-business-hour "
-          "deadline (closed form)")
+    arm = sc.effects.arms[target_arm(sc)]
+    policy = f.arm_policies()[target_arm(sc)]
+    deadline = f.policy_hours(policy)
+    if deadline is not None:
+        print(f"  {arm} arm FRT ({policy}): median {_slow_median(f, policy):.3f} business "
+              f"hours, {share_within_deadline(f, policy):.4f} within the {deadline:g}-business-"
+              "hour deadline (closed form)")
     exp = expected_effects(sc)
     trial = simulate(sc, customers=n, rng=20250106)
     obs = arm_effects(trial)
@@ -129,12 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"large run: {trial!r}")
     conv = trial.conversations.merge(trial.assignments[[schema.CUSTOMER_ID, schema.ARM]],
                                      on=schema.CUSTOMER_ID)
-    slow_h = conv.loc[conv[schema.ARM] == sc.effects.arms[1],
+    slow_h = conv.loc[conv[schema.ARM] == arm,
                       schema.FIRST_RESPONSE_BUSINESS_SECONDS].to_numpy(float) / 3600
-    within = np.mean(slow_h <= f.deadline_hours)
-    print(f"  slow arm FRT: median {np.median(slow_h):.3f} business hours, {within:.4f} within "
-          f"the deadline (binomial SE {np.sqrt(within * (1 - within) / slow_h.size):.4f}, "
-          f"n = {slow_h.size:,})")
+    if deadline is not None:
+        within = np.mean(slow_h <= deadline)
+        print(f"  {arm} arm FRT: median {np.median(slow_h):.3f} business hours, {within:.4f} "
+              f"within the deadline (binomial SE "
+              f"{np.sqrt(within * (1 - within) / slow_h.size):.4f}, n = {slow_h.size:,})")
     with pd.option_context("display.float_format", "{:.5f}".format, "display.width", 120):
         print(obs)
     return 0

@@ -9,16 +9,21 @@ customer's attributes are repeated onto its conversations with :func:`numpy.repe
   converted to UTC. The few arrivals that the zone offset pushes outside the window are
   wrapped around it.
 - First response: FRT in business hours is LogNormal(log(fast_median_hours), fast_sigma) in
-  the fast arm; in the slow arm the desk holds the conversation and answers it a log-normal
-  slack before its one-business-day deadline (a share ``slow_late_share`` slip the slack past
-  it), never sooner than the fast arm would have (:mod:`~frt_experiments.simulate.
+  a ``fast`` arm; in an arm with a deadline (``frt.policies``) the desk holds the conversation
+  and answers it a log-normal slack before the deadline (a share ``slow_late_share`` slip the
+  slack past it), never sooner than the fast arm would have (:mod:`~frt_experiments.simulate.
   first_response`, with the closed-form distribution). The FRT is added to the creation time
   on the desk's business calendar. Conversations created out of hours wait for the desk to
   open, so calendar FRT exceeds business FRT as in real helpdesk data.
 - Handle time: LogNormal(log(median), sigma) x the customer's factor x the arm's multiplier,
   whole seconds.
+- Follow-ups (``conversations.followup``): each conversation brings another with a
+  probability that depends on its FRT (:mod:`~frt_experiments.simulate.effects`); the
+  follow-up's arrival is drawn from the same profile as any conversation's (the model counts
+  them; it does not tie a follow-up's time to its parent's answer).
 - CSAT: rated with probability ``survey_response``; satisfied with the dose-response of
-  :mod:`~frt_experiments.simulate.effects` on the business-hour FRT actually received; a
+  :mod:`~frt_experiments.simulate.effects` on the business-hour FRT actually received (and the
+  conversation's difficulty, when ``csat.difficulty`` is set); a
   satisfied rating is 5 with probability ``satisfied_five`` else 4, an unsatisfied one is
   1, 2 or 3 (0.4, 0.25, 0.35).
 
@@ -38,8 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from frt_experiments.simulate.effects import satisfaction_probability
-from frt_experiments.simulate.first_response import draw_frt_hours
+from frt_experiments.simulate.effects import followup_probability, satisfaction_probability
+from frt_experiments.simulate.first_response import deadlines, draw_frt_hours
 from frt_experiments.simulate.scenario import Scenario
 
 __all__ = ["DeskClock", "draw_arrivals", "draw_conversations"]
@@ -173,37 +178,78 @@ def _real_calendar(scenario: Scenario) -> Any:
 
 def draw_conversations(
     scenario: Scenario, *, rate: np.ndarray, propensity: np.ndarray,
-    handle_factor: np.ndarray, tz_index: np.ndarray, treated: np.ndarray,
+    handle_factor: np.ndarray, tz_index: np.ndarray, treated: np.ndarray | None = None,
     rng: np.random.Generator,
     frt_model: Callable[[pd.Series, np.ndarray], np.ndarray] | None = None,
+    arm: np.ndarray | None = None,
 ) -> DrawnConversations:
     """Draw every conversation of the window for customers with the given latent attributes.
 
-    ``treated`` is True for customers in the slow arm (their questions, handle-time and FRT
-    follow the slow arm's effects).
+    ``arm`` is each customer's position in ``effects.arms`` (-1 for a customer not assigned,
+    answered as the first arm): its FRT follows that arm's policy, and every arm but the first
+    gets the effects' question and handle-time multipliers. ``treated`` (True for the second
+    arm of two) is the older spelling, used when ``arm`` is not given. ``frt_model`` gets, per
+    conversation, whether its customer is in an arm other than the first.
+
+    Primary conversations are drawn first (counts, arrivals, difficulty when it is on, FRT);
+    with ``conversations.followup`` each conversation then brings a follow-up with the
+    probability of :func:`~frt_experiments.simulate.effects.followup_probability` at its FRT,
+    drawn as a new generation (arrival from the same profile, FRT of the customer's arm), until
+    a generation brings none.
     """
     e, c, f, cs = scenario.effects, scenario.conversations, scenario.frt, scenario.csat
-    mult = np.where(treated, e.questions, 1.0)
+    if arm is None:
+        if treated is None:
+            raise TypeError("draw_conversations: give arm (or treated)")
+        arm = np.asarray(treated, dtype=bool).astype(np.int64)
+    arm = np.where(np.asarray(arm) < 0, 0, arm)
+    later = arm >= 1  # every arm but the first (control)
+    mult = np.where(later, e.questions, 1.0)
     counts = rng.poisson(rate * scenario.window.months * mult)
-    owner = np.repeat(np.arange(rate.size), counts)
-    m = owner.size
-    created = draw_arrivals(scenario, tz_index[owner], rng)
-    slow = treated[owner]
-    if frt_model is None:
-        frt_s = np.round(draw_frt_hours(f, slow, rng) * 3600.0)
+    confounded = f.difficulty_sigma != 0 or cs.difficulty != 0
+    generation = np.repeat(np.arange(rate.size), counts)
+    owners, times, frts, difficulty = [], [], [], []
+    while True:
+        g = generation.size
+        created_g = draw_arrivals(scenario, tz_index[generation], rng)
+        z = rng.standard_normal(g) if confounded else None
+        slow = later[generation]
+        if frt_model is None:
+            frt_g = np.round(draw_frt_hours(f, slow, rng, deadline=deadlines(f, arm[generation]),
+                                            difficulty=z) * 3600.0)
+        else:
+            frt_g = np.asarray(frt_model(pd.Series(pd.DatetimeIndex(
+                created_g.astype("datetime64[ns]"), tz="UTC")), slow), dtype=float)
+            if frt_g.shape != (g,) or not np.all(np.isfinite(frt_g) & (frt_g >= 0)):
+                raise ValueError(f"frt_model: must return {g} finite business seconds >= 0, "
+                                 f"got shape {frt_g.shape}")
+        owners.append(generation)
+        times.append(created_g)
+        frts.append(frt_g)
+        if z is not None:
+            difficulty.append(z)
+        if c.followup <= 0 or g == 0:
+            break
+        back = rng.random(g) < followup_probability(frt_g / 3600.0, followup=c.followup,
+                                                    slope=c.followup_slope)
+        generation = generation[back]
+        if generation.size == 0:
+            break
+    if len(owners) == 1:
+        owner, created, frt_s = owners[0], times[0], frts[0]
     else:
-        frt_s = np.asarray(frt_model(pd.Series(pd.DatetimeIndex(
-            created.astype("datetime64[ns]"), tz="UTC")), slow), dtype=float)
-        if frt_s.shape != (m,) or not np.all(np.isfinite(frt_s) & (frt_s >= 0)):
-            raise ValueError(f"frt_model: must return {m} finite business seconds >= 0, got "
-                             f"shape {frt_s.shape}")
+        owner, created, frt_s = (np.concatenate(x) for x in (owners, times, frts))
+    m = owner.size
+    slow = later[owner]
     first = _add_business(scenario, created, frt_s)
     handle = np.maximum(1.0, np.round(
         c.handle_median_minutes * 60 * handle_factor[owner] * np.where(slow, e.handle_time, 1.0)
         * np.exp(c.handle_sigma * rng.standard_normal(m))))
     rated = rng.random(m) < c.survey_response
-    p = satisfaction_probability(frt_s / 3600.0, propensity[owner], intercept=cs.intercept,
-                                 slope=cs.slope)
+    u = propensity[owner]
+    if cs.difficulty != 0:
+        u = u - cs.difficulty * np.concatenate(difficulty)
+    p = satisfaction_probability(frt_s / 3600.0, u, intercept=cs.intercept, slope=cs.slope)
     sat = rng.random(m) < p
     five = rng.random(m) < c.satisfied_five
     low = np.searchsorted(_UNSATISFIED_CDF, rng.random(m), side="right") + 1

@@ -15,7 +15,10 @@ Revenue over the window: ``revenue_start`` is the monthly spend; a customer chur
 probability ``1 - (1 - churn * m)^months`` (``m`` the arm's churn multiplier), contracts by
 ``contraction_size`` with probability ``1 - (1 - contraction)^months`` and expands by
 ``expansion_size`` with probability ``1 - (1 - expansion)^months``, so expected NRR is
-``(1 - P_churn) (1 - c P_contract) (1 + e P_expand)``.
+``(1 - P_churn) (1 - c P_contract) (1 + e P_expand)``. With ``revenue.churn_per_log_hour =
+eta`` each conversation's FRT adds ``eta log(1 + business hours)`` to the churn hazard (the
+survival is multiplied by ``exp(-eta sum log(1 + h))``, :class:`RevenueEvents`); the uniforms
+are drawn at the same place either way.
 
 References:
     Cameron, A. C. and Trivedi, P. K. (2013). *Regression Analysis of Count Data*, 2nd ed.,
@@ -81,15 +84,45 @@ def _window_prob(monthly: np.ndarray | float, months: float) -> np.ndarray:
     return 1.0 - (1.0 - np.minimum(monthly, 1.0)) ** months
 
 
+@dataclass(frozen=True)
+class RevenueEvents:
+    """The uniforms that decide each customer's churn, contraction and expansion, drawn before
+    the conversations (so the draws stay in their place) and read after them (so churn can
+    respond to the FRT the customer got)."""
+
+    churn: np.ndarray
+    contraction: np.ndarray
+    expansion: np.ndarray
+
+    def revenue_end(self, scenario: Scenario, start: np.ndarray, churn_multiplier: np.ndarray,
+                    log_hours: np.ndarray | None = None) -> np.ndarray:
+        """Recurring revenue at the end of the window (0 when churned), to the cent.
+
+        ``log_hours``: per customer, the sum of ``log(1 + business hours)`` of the FRT of its
+        conversations; with ``revenue.churn_per_log_hour = eta`` the customer survives the
+        window with probability ``(1 - churn x multiplier)**months x exp(-eta log_hours)``
+        (:mod:`~frt_experiments.simulate.effects`).
+        """
+        r, t = scenario.revenue, scenario.window.months
+        p_churn = _window_prob(r.churn * churn_multiplier, t)
+        if log_hours is not None and r.churn_per_log_hour != 0:
+            p_churn = 1.0 - (1.0 - p_churn) * np.exp(-r.churn_per_log_hour * log_hours)
+        churned = self.churn < p_churn
+        contracted = self.contraction < _window_prob(r.contraction, t)
+        expanded = self.expansion < _window_prob(r.expansion, t)
+        factor = (1 - r.contraction_size * contracted) * (1 + r.expansion_size * expanded)
+        return np.round(start * factor * ~churned, 2)
+
+
+def draw_revenue_events(n: int, rng: np.random.Generator) -> RevenueEvents:
+    """Three uniforms per customer: churn, contraction, expansion (in that order)."""
+    return RevenueEvents(rng.random(n), rng.random(n), rng.random(n))
+
+
 def revenue_end(scenario: Scenario, start: np.ndarray, churn_multiplier: np.ndarray,
                 rng: np.random.Generator) -> np.ndarray:
     """Recurring revenue at the end of the window (0 when churned), to the cent."""
-    r, n, t = scenario.revenue, start.size, scenario.window.months
-    churned = rng.random(n) < _window_prob(r.churn * churn_multiplier, t)
-    contracted = rng.random(n) < _window_prob(r.contraction, t)
-    expanded = rng.random(n) < _window_prob(r.expansion, t)
-    factor = (1 - r.contraction_size * contracted) * (1 + r.expansion_size * expanded)
-    return np.round(start * factor * ~churned, 2)
+    return draw_revenue_events(start.size, rng).revenue_end(scenario, start, churn_multiplier)
 
 
 def expected_nrr(scenario: Scenario, *, churn_multiplier: float = 1.0) -> float:

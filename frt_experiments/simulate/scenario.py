@@ -11,19 +11,36 @@ default)::
     [eligibility]   max_spend (only customers at or below it are assigned)
     [revenue]       churn, contraction, expansion per month
     [conversations] channel, handle time, survey response, arrival shape
-    [frt]           the desk calendar and each arm's first-response distribution
+    [frt]           the desk calendar, each arm's first-response policy and distribution
     [csat]          the dose-response of satisfaction on business-hour FRT
-    [effects]       the slow arm's question, handle-time and churn multipliers
+    [effects]       the arms and their weights; the question, handle-time and churn
+                    multipliers of every arm but the first (control)
+
+Arms and policies: ``effects.arms`` names two arms or more (control first) and
+``frt.policies`` gives each its first-response policy, in the same order: ``"fast"`` (the fast
+draw, never held) or a deadline in business hours the desk holds conversations to: ``"4h"``,
+``"90m"``, ``"4 business hours"``, ``"one_business_day"`` (one open day, ``close_hour -
+open_hour`` business hours), ``"two_business_days"``, ``"3_business_days"``
+(:mod:`~frt_experiments.simulate.first_response` has the model). Without ``frt.policies`` the
+two arms are ``"fast"`` and ``frt.slow_policy`` (the model before K arms, draw for draw).
+
+Responses to the realized FRT (all off by default, drawing no random number when off;
+:mod:`~frt_experiments.simulate.effects`): satisfaction (``[csat]``), follow-up questions
+(``conversations.followup``, ``conversations.followup_slope``), churn
+(``revenue.churn_per_log_hour``), and a per-conversation difficulty that slows the answer and
+lowers satisfaction (``frt.difficulty_sigma``, ``csat.difficulty``: the confounder of an
+observational FRT curve).
 
 Unknown sections or keys and out-of-range values raise
 :class:`~frt_experiments.errors.ScenarioError` naming the file and the key. Presets
-(``published``, ``aa``, ``harsh``) ship inside the package (``frt_experiments/scenarios``) and
-are loaded by name.
+(``published``, ``aa``, ``harsh``, ``dose``) ship inside the package
+(``frt_experiments/scenarios``) and are loaded by name.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
@@ -44,14 +61,52 @@ from frt_experiments.errors import ScenarioError, shorten, shown
 __all__ = ["PRESETS", "Scenario", "load_scenario", "scenario_to_toml"]
 
 #: Preset names shipped with the package.
-PRESETS = ("aa", "harsh", "published")
+PRESETS = ("aa", "dose", "harsh", "published")
 #: Values of ``frt.slow_policy``: the slow arm held to one business day, or A/A (as fast).
 SLOW_POLICIES = ("one_business_day", "fast")
+#: The forms of an arm's policy in ``frt.policies`` (the names of
+#: :func:`frt_experiments.policy.policy_from_spec` whose deadline is a fixed business time).
+POLICY_FORMS = ("fast", "<N>h", "<N>m", "<N> business hours", "one_business_day",
+                "two_business_days", "<N>_business_days")
+
+_TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hours?|business[ _]hours?|m|min|minutes?|"
+                     r"business[ _]minutes?)\s*$", re.IGNORECASE)
+_WORD_DAYS = {"one_business_day": 1, "next_business_day": 1, "two_business_days": 2,
+              "three_business_days": 3, "four_business_days": 4, "five_business_days": 5}
+_N_DAYS = re.compile(r"^\s*(\d+)[ _]business[ _]days?\s*$", re.IGNORECASE)
+
+
+def policy_hours(policy: str, day_hours: float) -> float | None:
+    """The deadline of an arm's policy in business hours (``None`` for ``"fast"``), with
+    ``day_hours`` business hours in an open day.
+
+    Raises:
+        ValueError: Not one of :data:`POLICY_FORMS`, or a deadline that is not positive.
+    """
+    text = policy.strip() if isinstance(policy, str) else ""
+    key = text.casefold()
+    if key == "fast":
+        return None
+    m = _TARGET.match(text)
+    if m:
+        value, unit = float(m.group(1)), m.group(2).casefold()
+        minutes = unit.startswith("m") or "minute" in unit
+        hours = value / 60 if minutes else value
+        if hours > 0:
+            return hours
+        raise ValueError(f"policy {shown(policy)}: the deadline must be positive")
+    if key in _WORD_DAYS:
+        return _WORD_DAYS[key] * day_hours
+    m = _N_DAYS.match(text)
+    if m and int(m.group(1)) >= 1:
+        return int(m.group(1)) * day_hours
+    raise ValueError(f"policy {shown(policy)} is not one of {', '.join(POLICY_FORMS)}")
 
 
 def _f(default: Any, lo: float | None = None, hi: float | None = None, *,
-       lo_open: bool = False, doc: str = "") -> Any:
-    return field(default=default, metadata={"lo": lo, "hi": hi, "lo_open": lo_open, "doc": doc})
+       lo_open: bool = False, hi_open: bool = False, doc: str = "") -> Any:
+    return field(default=default, metadata={"lo": lo, "hi": hi, "lo_open": lo_open,
+                                            "hi_open": hi_open, "doc": doc})
 
 
 @dataclass(frozen=True)
@@ -92,6 +147,9 @@ class Revenue:
     contraction_size: float = _f(0.3, 0.0, 1.0, doc="relative size of a contraction")
     expansion: float = _f(0.05, 0.0, 1.0, doc="monthly probability of an expansion")
     expansion_size: float = _f(0.3, 0.0, 10.0, doc="relative size of an expansion")
+    churn_per_log_hour: float = _f(0.0, 0.0, 1.0,
+                                   doc="churn hazard added per log(1 + business hours) of each "
+                                       "conversation's FRT (0: churn ignores the FRT)")
 
 
 @dataclass(frozen=True)
@@ -107,6 +165,12 @@ class Conversations:
         (0.2, 0.15, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.4, 1.9, 2.0, 2.0,
          1.8, 1.9, 2.0, 1.9, 1.7, 1.3, 1.0, 0.9, 0.8, 0.7, 0.5, 0.3),
         doc="relative volume by local hour 0..23")
+    followup: float = _f(0.0, 0.0, 1.0, hi_open=True,
+                         doc="probability that a conversation answered at once brings a "
+                             "follow-up one (0: none)")
+    followup_slope: float = _f(0.0, -20.0, 20.0,
+                               doc="logit drop of the follow-up probability per "
+                                   "log(1 + business hours) of FRT")
 
 
 @dataclass(frozen=True)
@@ -128,11 +192,24 @@ class Frt:
     slow_late_share: float = _f(0.05, 0.0, 1.0,
                                 doc="share of held conversations that slip past the deadline "
                                     "(answered the slack after it instead of before)")
+    policies: tuple[str, ...] = _f((), doc="each arm's policy, parallel to effects.arms "
+                                           "(default: 'fast' and slow_policy)")
+    difficulty_sigma: float = _f(0.0, 0.0, 5.0,
+                                 doc="fast draw scaled by exp(difficulty_sigma * z), z ~ N(0, 1) "
+                                     "a conversation's difficulty (0: no difficulty)")
 
     @property
     def deadline_hours(self) -> float:
         """Business hours from creation to the one-business-day deadline (one open day)."""
         return self.close_hour - self.open_hour
+
+    def arm_policies(self) -> tuple[str, ...]:
+        """Each arm's policy: ``policies``, or ``("fast", slow_policy)`` when not given."""
+        return self.policies if self.policies else ("fast", self.slow_policy)
+
+    def policy_hours(self, policy: str) -> float | None:
+        """A policy's deadline in business hours on this desk (``None`` for ``"fast"``)."""
+        return policy_hours(policy, self.deadline_hours)
 
 
 @dataclass(frozen=True)
@@ -144,6 +221,8 @@ class Csat:
                             doc="calibration target: fast-arm CSAT")
     target_ratio: float = _f(0.9875, 0.0, None, lo_open=True,
                              doc="calibration target: slow/fast CSAT ratio")
+    target_arm: str = _f("", doc="the arm of target_ratio (default: the second arm)")
+    difficulty: float = _f(0.0, doc="logit drop per unit of a conversation's difficulty z")
 
 
 @dataclass(frozen=True)
@@ -152,7 +231,8 @@ class Effects:
     handle_time: float = _f(1 / 1.2, 0.0, None, lo_open=True,
                             doc="slow arm's handle-time multiplier (1/1.2: +20% efficiency)")
     churn: float = _f(1.0, 0.0, None, doc="slow arm's churn hazard multiplier")
-    arms: tuple[str, ...] = _f(("fast", "one_business_day"))
+    arms: tuple[str, ...] = _f(("fast", "one_business_day"),
+                               doc="the arms, control first (two or more)")
     weights: tuple[float, ...] = _f((0.5, 0.5))
 
 
@@ -228,8 +308,9 @@ def _problems(s: Scenario) -> list[str]:
                 elif lo is not None and (v < lo or (f.metadata["lo_open"] and v == lo)):
                     rel = ">" if f.metadata["lo_open"] else ">="
                     out.append(f"{sec}.{f.name} = {v} must be {rel} {lo}")
-                elif hi is not None and v > hi:
-                    out.append(f"{sec}.{f.name} = {v} must be <= {hi}")
+                elif hi is not None and (v > hi or (f.metadata["hi_open"] and v == hi)):
+                    rel = "<" if f.metadata["hi_open"] else "<="
+                    out.append(f"{sec}.{f.name} = {v} must be {rel} {hi}")
     p, c, fr, e = s.population, s.conversations, s.frt, s.effects
     pairs = (("population.timezones", p.timezones, "population.timezone_weights",
               p.timezone_weights),
@@ -241,8 +322,7 @@ def _problems(s: Scenario) -> list[str]:
             out.append(f"{wn} must have one weight per entry of {an} ({len(a)})")
         elif any(x < 0 for x in w) or sum(w) <= 0:
             out.append(f"{wn} must be >= 0 with a positive sum")
-    if len(e.arms) != 2 or len(set(e.arms)) != 2:
-        out.append(f"effects.arms must name two distinct arms (control, treatment), got {e.arms}")
+    out.extend(_arm_problems(e, fr))
     for name, w, k in (("conversations.day_weights", c.day_weights, 7),
                        ("conversations.hour_weights", c.hour_weights, 24)):
         if len(w) != k or any(x < 0 for x in w) or sum(w) <= 0:
@@ -260,6 +340,36 @@ def _problems(s: Scenario) -> list[str]:
             out.append(f"time zone {shown(tz)} is not a known IANA zone")
     out.extend(_window_problems(s.window))
     return out
+
+
+def _arm_problems(e: Effects, fr: Frt) -> list[str]:
+    """Two arms or more, none twice, each with a known policy (``frt.policies``, or two arms
+    for ``fast`` and ``frt.slow_policy`` when it is not given)."""
+    arms = ", ".join(shorten(str(a), 40) for a in e.arms)
+    if len(e.arms) < 2:
+        return [f"effects.arms = [{arms}] must name two arms or more (control first)"]
+    seen: set[str] = set()
+    for a in e.arms:
+        if a in seen:
+            return [f"effects.arms = [{arms}] names arm {shown(a)} twice"]
+        if not a.strip():
+            return [f"effects.arms = [{arms}]: every arm needs a name"]
+        seen.add(a)
+    if not fr.policies:
+        if len(e.arms) != 2:
+            return [f"frt.policies is not given: each of the {len(e.arms)} arms of "
+                    f"effects.arms = [{arms}] needs a policy there (e.g. \"fast\", \"4h\", "
+                    "\"one_business_day\"); without it the arms are two"]
+        return []
+    if len(fr.policies) != len(e.arms):
+        return [f"frt.policies must give one policy per entry of effects.arms = [{arms}] "
+                f"({len(e.arms)}), got {len(fr.policies)}"]
+    for arm, policy in zip(e.arms, fr.policies, strict=True):
+        try:
+            fr.policy_hours(policy)
+        except ValueError as exc:
+            return [f"frt.policies: arm {shown(arm)}: {exc}"]
+    return []
 
 
 def _window_problems(w: Window) -> list[str]:

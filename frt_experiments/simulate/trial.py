@@ -18,7 +18,7 @@ from tqdm import tqdm
 from frt_experiments import schema
 from frt_experiments._outputs import OutputSet, output_set
 from frt_experiments.simulate.conversations import draw_conversations
-from frt_experiments.simulate.population import draw_population, revenue_end
+from frt_experiments.simulate.population import draw_population, draw_revenue_events
 from frt_experiments.simulate.scenario import Scenario, load_scenario, scenario_to_toml
 
 __all__ = ["SimulatedTrial", "simulate"]
@@ -137,16 +137,20 @@ def _buckets(ids: pd.Series, salt: str) -> np.ndarray:
 
 def _arm_index(buckets: np.ndarray, arms: tuple[str, ...],
                weights: tuple[float, ...]) -> np.ndarray:
-    """0 (control) or 1 (treatment) per bucket: the toolkit's arms_from_buckets (issue 4) when
-    installed, so a simulated trial is assigned by the users' code path; else the same agreed
-    rule (the first arm whose cumulative weight share exceeds the bucket)."""
+    """Each bucket's arm as its position in ``arms`` (0 the control): the toolkit's
+    arms_from_buckets (issue 4) when installed, so a simulated trial is assigned by the users'
+    code path; else the same agreed rule (the first arm whose cumulative weight share exceeds
+    the bucket)."""
     try:
         from frt_experiments.assignment import arms_from_buckets  # noqa: PLC0415
     except ImportError:
         cdf = np.cumsum(weights) / np.sum(weights)
         return np.minimum(np.searchsorted(cdf, buckets, side="right"), len(arms) - 1)
     labels = np.asarray(arms_from_buckets(buckets, arms=tuple(arms), weights=tuple(weights)))
-    return (labels == arms[1]).astype(np.int64)
+    out = np.zeros(labels.shape, dtype=np.int64)
+    for i, arm in enumerate(arms[1:], start=1):
+        out[labels == arm] = i
+    return out
 
 
 def _utc(ns: np.ndarray) -> pd.Series:
@@ -162,15 +166,15 @@ def simulate(
     """Simulate a trial: customers, the assignment of the low-spend ones, and conversations.
 
     Args:
-        scenario: A preset name (``"published"``, ``"aa"``, ``"harsh"``), a TOML path or a
-            :class:`Scenario`.
+        scenario: A preset name (``"published"``, ``"aa"``, ``"harsh"``, ``"dose"``), a TOML
+            path or a :class:`Scenario`.
         customers: Number of customers (default: the scenario's ``window.customers``).
         months: Window length in months (default: the scenario's ``window.months``).
         rng: Seed or generator; the same seed gives the same tables.
         progress: Show a progress bar on stderr (only when stderr is a terminal).
         frt_model: Optional hook replacing the policy FRT, e.g. by a desk simulation:
-            ``frt_model(created_at, slow) -> business seconds`` per conversation (see
-            :mod:`frt_experiments.simulate.conversations`).
+            ``frt_model(created_at, slow) -> business seconds`` per conversation, ``slow``
+            True in every arm but the first (see :mod:`frt_experiments.simulate.conversations`).
 
     Returns:
         A :class:`SimulatedTrial` with canonical, typed tables (UTC timestamps, string ids).
@@ -206,9 +210,19 @@ def simulate(
     buckets[eligible] = _buckets(ids[eligible], el.salt)
     arm_idx = np.full(n, -1)
     arm_idx[eligible] = _arm_index(buckets[eligible], e.arms, e.weights)
-    treated = arm_idx == 1
-    rev_end = revenue_end(sc, pop.spend, np.where(treated, e.churn, 1.0), gen)
+    treated = arm_idx >= 1  # every arm but the control gets the effects' multipliers
+    events = draw_revenue_events(n, gen)  # drawn here, read once the FRT is known
     p = sc.population
+    bar.update()
+    conv = draw_conversations(sc, rate=pop.rate, propensity=pop.propensity,
+                              handle_factor=pop.handle_factor, tz_index=pop.timezone,
+                              arm=arm_idx, rng=gen, frt_model=frt_model)
+    log_hours = None
+    if sc.revenue.churn_per_log_hour != 0:
+        log_hours = np.bincount(conv.customer, weights=np.log1p(conv.frt_business_seconds
+                                                                / 3600.0), minlength=n)
+    rev_end = events.revenue_end(sc, pop.spend, np.where(treated, e.churn, 1.0), log_hours)
+    bar.update()
     cust = pd.DataFrame({
         schema.CUSTOMER_ID: ids,
         schema.MONTHLY_SPEND: pop.spend,
@@ -230,11 +244,6 @@ def simulate(
                                                   .astype("datetime64[ns]"), tz="UTC")),
         schema.BUCKET: buckets[assigned],
     })
-    bar.update()
-    conv = draw_conversations(sc, rate=pop.rate, propensity=pop.propensity,
-                              handle_factor=pop.handle_factor, tz_index=pop.timezone,
-                              treated=treated, rng=gen, frt_model=frt_model)
-    bar.update()
     m = conv.customer.size
     rating = pd.Series(conv.rating.astype(str), dtype="string").where(conv.rating > 0)
     convs = pd.DataFrame({
