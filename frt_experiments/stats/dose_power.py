@@ -172,7 +172,7 @@ class DoseArm:
         their first response: dose ``log(1 + hours)`` (see the module docstring).
 
         Examples:
-            >>> DoseArm.from_hours("one_business_day", 9, dose_sd=0.7).dose.__round__(4)
+            >>> round(DoseArm.from_hours("one_business_day", 9, dose_sd=0.7).dose, 4)
             2.3026
         """
         h = _finite(f"arm {name!r}: hours", hours)
@@ -536,8 +536,7 @@ def dunnett_critical_value(
 
     References:
         Dunnett (1955), section 3 and table 1a; Dunnett (1964), table II; Hothorn, Bretz and
-        Westfall (2008) (the same value as R ``multcomp``'s ``glht(..., mcp(arm = "Dunnett"))``
-        with normal statistics).
+        Westfall (2008) (many-to-one contrasts judged by the joint normal of their statistics).
 
     Examples:
         >>> round(dunnett_critical_value([1, 1, 1]), 3)   # Dunnett (1964), k = 2, df = inf
@@ -645,7 +644,7 @@ class ManyToOneSampleSize:
         mde: The difference each slow arm must detect (arm minus control), in arm order.
         power: The target power of each comparison.
         arm_power: Each slow arm's power with ``n_per_arm`` (at least ``power``).
-        binding: The slow arm that needs the most customers.
+        binding: The slow arm that needs the most customers (comma-separated when they tie).
         alpha: Family-wise error rate.
         alternative: As SciPy.
         multiplicity: ``"dunnett"`` or ``"bonferroni"``.
@@ -700,7 +699,7 @@ class ManyToOneSampleSize:
             f"each slow arm against {self.arms[0]}: power {self.power:.0%} per comparison, "
             f"{how} critical value {self.critical_value:.4f} ({len(self.arms) - 1} comparisons, "
             f"{self.alternative} alpha {self.alpha:g}); sd {self.sd:.4g}",
-            f"  needs {self.n_total:,} customers in {len(self.arms)} arms (binding arm "
+            f"  needs {self.n_total:,} customers in {len(self.arms)} arms (binding: "
             f"{self.binding}); " + _cost(self.pair, self.pair_n_total, self.n_total),
         ]
         fmt = {"weight": "{:.4f}", "customers": "{:,}", "mde": "{:+.4g}", "power": "{:.1%}",
@@ -771,6 +770,8 @@ def many_to_one_sample_size(
     theta = _theta(c, power, alternative)
     need = theta**2 * sd**2 * (1 / w[0] + 1 / w[1:]) / d**2
     b = int(np.argmax(need))
+    binding = ", ".join(a for a, x in zip(names[1:], need, strict=True)
+                        if x >= need[b] * (1 - 1e-9))
     n = tuple(max(_ceil(x * float(need[b])), 2) for x in w)
     arm_power = many_to_one_power(dict(zip(names, n, strict=True)), sd=sd,
                                   mde=dict(zip(names[1:], d, strict=True)), alpha=alpha,
@@ -782,5 +783,5 @@ def many_to_one_sample_size(
     pair_n = (max(_ceil(wp[0] * n2_star), 2), max(_ceil(wp[1] * n2_star), 2))
     return ManyToOneSampleSize(
         tuple(names), tuple(float(x) for x in w), n, int(sum(n)), sd,
-        tuple(float(x) for x in d), power, tuple(arm_power.values()), names[1 + b], alpha,
+        tuple(float(x) for x in d), power, tuple(arm_power.values()), binding, alpha,
         alternative, multiplicity, c, (names[0], names[j]), pair_n, int(sum(pair_n)))
