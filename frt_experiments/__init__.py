@@ -54,6 +54,7 @@ from frt_experiments.design import (
     plan_experiment,
 )
 from frt_experiments.diagnostics import Diagnostics, diagnose
+from frt_experiments.dose_response import DoseResponseResult, dose_response
 from frt_experiments.errors import (
     BalanceWarning,
     DataError,
@@ -155,6 +156,7 @@ __all__ = [
     "Diagnostics",
     "DiffTestResult",
     "DoseArm",
+    "DoseResponseResult",
     "ExperimentPlan",
     "ExperimentResult",
     "FrtError",
@@ -202,6 +204,7 @@ __all__ = [
     "default_policies",
     "delta_ratio",
     "diagnose",
+    "dose_response",
     "dose_slope_sample_size",
     "equivalence_test",
     "erlang_a",
