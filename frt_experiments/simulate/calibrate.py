@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from frt_experiments import schema
-from frt_experiments.simulate.effects import calibrate_csat, target_arm
+from frt_experiments.simulate.effects import calibrate_csat, csat_by_arm, target_arm
 from frt_experiments.simulate.first_response import frt_cdf, share_within_deadline
 from frt_experiments.simulate.scenario import Frt, Scenario, load_scenario
 from frt_experiments.simulate.trial import SimulatedTrial, simulate
@@ -45,12 +45,16 @@ def expected_effects(scenario: Scenario, *, treatment: str | None = None) -> dic
 
     ``treatment``: an arm of ``effects.arms`` (default: the CSAT target arm, ``csat.target_arm``
     or the second arm). Questions, CSAT and NRR come from
-    :func:`~frt_experiments.simulate.truth.dose_truth`; efficiency is the handle-time
-    multiplier's."""
+    :func:`~frt_experiments.simulate.truth.dose_truth` (CSAT of the calibrated arm from
+    :func:`~frt_experiments.simulate.effects.csat_by_arm`, the quadrature the calibration
+    solved with); efficiency is the handle-time multiplier's."""
     e = scenario.effects
     arm = e.arms[target_arm(scenario)] if treatment is None else treatment
     truth = dose_truth(scenario)
     out = {o: truth.relative(o, arm) for o in ("questions", "csat", "nrr")}
+    if arm == e.arms[target_arm(scenario)]:  # the calibration's own quadrature
+        fast, slow = csat_by_arm(scenario, scenario.csat.intercept, scenario.csat.slope)
+        out["csat"] = slow / fast - 1
     out["efficiency"] = (1 / e.handle_time - 1) if arm != e.arms[0] else 0.0
     return out
 

@@ -204,8 +204,18 @@ def arm_csat(scenario: Scenario, policy: str, intercept: float, slope: float) ->
 
 def csat_by_arm(scenario: Scenario, intercept: float, slope: float) -> tuple[float, float]:
     """Expected CSAT of the first (control) arm and of the target arm (:func:`target_arm`)
-    for given dose-response parameters."""
-    policies = scenario.frt.arm_policies()
+    for given dose-response parameters: :func:`expected_csat` and :func:`expected_csat_slow`
+    for a two-arm scenario without ``frt.policies`` or difficulty, :func:`arm_csat` else."""
+    f, sd = scenario.frt, scenario.population.satisfaction_sd
+    if not f.policies and f.difficulty_sigma == 0 and scenario.csat.difficulty == 0:
+        # two arms as before K arms: the quadrature the presets published, harsh and aa were
+        # calibrated with (Gauss-Hermite over the slack across the kink at S = D, within 1e-6
+        # of arm_csat), so their calibration stays what their files hold
+        fast = expected_csat(intercept=intercept, slope=slope, median_hours=f.fast_median_hours,
+                             sigma=f.fast_sigma, satisfaction_sd=sd)
+        slow = expected_csat_slow(intercept=intercept, slope=slope, frt=f, satisfaction_sd=sd)
+        return fast, slow
+    policies = f.arm_policies()
     control = arm_csat(scenario, policies[0], intercept, slope)
     target = arm_csat(scenario, policies[target_arm(scenario)], intercept, slope)
     return control, target

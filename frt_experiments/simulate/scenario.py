@@ -322,7 +322,7 @@ def _problems(s: Scenario) -> list[str]:
             out.append(f"{wn} must have one weight per entry of {an} ({len(a)})")
         elif any(x < 0 for x in w) or sum(w) <= 0:
             out.append(f"{wn} must be >= 0 with a positive sum")
-    out.extend(_arm_problems(e, fr))
+    out.extend(_arm_problems(e, fr, s.csat.target_arm))
     for name, w, k in (("conversations.day_weights", c.day_weights, 7),
                        ("conversations.hour_weights", c.hour_weights, 24)):
         if len(w) != k or any(x < 0 for x in w) or sum(w) <= 0:
@@ -342,7 +342,7 @@ def _problems(s: Scenario) -> list[str]:
     return out
 
 
-def _arm_problems(e: Effects, fr: Frt) -> list[str]:
+def _arm_problems(e: Effects, fr: Frt, csat_arm: str) -> list[str]:
     """Two arms or more, none twice, each with a known policy (``frt.policies``, or two arms
     for ``fast`` and ``frt.slow_policy`` when it is not given)."""
     arms = ", ".join(shorten(str(a), 40) for a in e.arms)
@@ -355,6 +355,8 @@ def _arm_problems(e: Effects, fr: Frt) -> list[str]:
         if not a.strip():
             return [f"effects.arms = [{arms}]: every arm needs a name"]
         seen.add(a)
+    if csat_arm and csat_arm not in e.arms:
+        return [f"csat.target_arm = {shown(csat_arm)} must be one of effects.arms = [{arms}]"]
     if not fr.policies:
         if len(e.arms) != 2:
             return [f"frt.policies is not given: each of the {len(e.arms)} arms of "

@@ -23,8 +23,11 @@ expectation over the generative model of :mod:`frt_experiments.simulate` (no sim
   :mod:`~frt_experiments.simulate.effects`.
 
 Each expectation over an arm's FRT (and the difficulty ``z``, and the customer effect ``u``)
-is by quadrature (:func:`~frt_experiments.simulate.first_response.arm_expectation`), so the
-truth is exact to about 1e-10, far inside any trial's standard error.
+is by quadrature (:func:`~frt_experiments.simulate.first_response.arm_expectation`), accurate
+to about 1e-9 (doubling the nodes changes no value by more), far inside any trial's standard
+error. (The two-arm presets were calibrated with the quadrature of
+:func:`~frt_experiments.simulate.effects.expected_csat_slow`, within 1e-6 of this one: their
+CSAT truth is the calibration target to that precision, e.g. -1.25003% for ``published``.)
 
 Against the first arm (the control) each arm's effect is given as a difference and a relative
 change (``arm / control - 1``). The **true slope** of an outcome is the population estimand of

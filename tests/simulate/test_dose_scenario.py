@@ -149,7 +149,8 @@ def test_dose_truth_is_realistic_and_ordered() -> None:
 def test_two_arm_truth_is_the_wald_ratio_and_aa_has_none() -> None:
     t = dose_truth("published")
     slow = t.arm("one_business_day")
-    assert t.relative("csat", "one_business_day") == pytest.approx(-0.0125, abs=1e-9)
+    # the published calibration's quadrature is within 1e-6 of the truth's (truth module)
+    assert t.relative("csat", "one_business_day") == pytest.approx(-0.0125, abs=1e-6)
     assert t.relative("questions", "one_business_day") == pytest.approx(-0.04, abs=1e-12)
     assert t.slopes["csat"] == pytest.approx((slow.csat - t.control.csat)
                                              / (slow.dose - t.control.dose), rel=1e-12)
@@ -243,6 +244,8 @@ def test_policy_forms(policy: str, hours: float | None) -> None:
      "effects.arms = [fast] must name two arms or more (control first)"),
     ('[effects]\narms = ["fast", "fast"]\nweights = [1.0, 1.0]\n',
      "effects.arms = [fast, fast] names arm 'fast' twice"),
+    ('[csat]\ntarget_arm = "nope"\n',
+     "csat.target_arm = 'nope' must be one of effects.arms = [fast, one_business_day]"),
     ('[conversations]\nfollowup = 1.0\n', "conversations.followup = 1.0 must be < 1.0"),
     ('[revenue]\nchurn_per_log_hour = -0.1\n',
      "revenue.churn_per_log_hour = -0.1 must be >= 0.0"),
@@ -260,13 +263,6 @@ def test_bad_k_arm_scenarios_are_one_line_naming_the_key(tmp_path: Path, capsys,
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
-
-
-def test_a_target_arm_that_is_not_an_arm_is_refused() -> None:
-    from frt_experiments.simulate import calibrate_csat
-
-    with pytest.raises(ValueError, match=r"csat\.target_arm = 'nope' is not one of"):
-        calibrate_csat(load_scenario("dose").with_(csat={"target_arm": "nope"}))
 
 
 def test_cli_simulates_the_dose_preset_with_four_arms(tmp_path: Path, capsys) -> None:
