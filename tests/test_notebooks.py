@@ -1,4 +1,4 @@
-"""The three notebooks run top to bottom without error (executed with nbclient)."""
+"""The notebooks run top to bottom without error (executed with nbclient)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ["01_design_experiment.ipynb", "02_analyze_trial.ipynb", "03_staffing_tradeoffs.ipynb"]
+NAMES = ["01_design_experiment.ipynb", "02_analyze_trial.ipynb", "03_staffing_tradeoffs.ipynb",
+         "04_dose_response.ipynb"]
 
 
 @pytest.mark.parametrize("name", NAMES)
