@@ -19,7 +19,8 @@ Where things live:
 - :mod:`~frt_experiments.simulate` -- synthetic customers and conversations (scenarios).
 - :mod:`~frt_experiments.metrics`, :mod:`~frt_experiments.stats`,
   :mod:`~frt_experiments.analysis` -- per-customer rows, sufficient statistics, tests, results;
-  :mod:`~frt_experiments.diagnostics` -- was it run as designed (SRM, response rates, FRT).
+  :mod:`~frt_experiments.diagnostics` -- was it run as designed (SRM, response rates, FRT);
+  :mod:`~frt_experiments.arms` -- several slow arms against one control (Holm, Dunnett).
 - :mod:`~frt_experiments.design`, :mod:`~frt_experiments.plan`,
   :mod:`~frt_experiments.monitoring` -- power, sample size, duration, sequential plans; the
   experiment plan file; judging interim looks.
@@ -33,6 +34,7 @@ Where things live:
 from frt_experiments import plotting as plotting  # the arm-coloured plots, as frt.plotting
 from frt_experiments._version import __version__
 from frt_experiments.analysis import ExperimentResult, MetricResult, analyze, analyze_rows
+from frt_experiments.arms import ArmsResult
 from frt_experiments.assignment import (
     AssignmentResult,
     arms_from_buckets,
@@ -53,7 +55,7 @@ from frt_experiments.design import (
     metric_power,
     plan_experiment,
 )
-from frt_experiments.diagnostics import Diagnostics, diagnose
+from frt_experiments.diagnostics import ArmsDiagnostics, Diagnostics, diagnose, diagnose_arms
 from frt_experiments.dose_response import DoseResponseResult, dose_response
 from frt_experiments.errors import (
     BalanceWarning,
@@ -140,6 +142,8 @@ from frt_experiments.stats.tests import (
 __all__ = [
     "ArmStatistics",
     "ArmSummary",
+    "ArmsDiagnostics",
+    "ArmsResult",
     "ArrivalProfile",
     "ArrivalStream",
     "AssignmentResult",
@@ -204,6 +208,7 @@ __all__ = [
     "default_policies",
     "delta_ratio",
     "diagnose",
+    "diagnose_arms",
     "dose_response",
     "dose_slope_sample_size",
     "equivalence_test",

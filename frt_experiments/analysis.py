@@ -46,7 +46,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,7 @@ from frt_experiments import schema
 from frt_experiments._ids import code_point_order
 from frt_experiments._markdown import md_cell, md_text
 from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.diagnostics import arm_policies, diagnose_arms
 from frt_experiments.diagnostics import diagnose as _diagnose_tables
 from frt_experiments.engine import is_engine_table
 from frt_experiments.errors import DataError, DataWarning, Problem
@@ -77,6 +78,7 @@ from frt_experiments.plan import (
     same_allocation,
 )
 from frt_experiments.plotting import arm_color, plot_forest
+from frt_experiments.policy import FrtPolicy
 from frt_experiments.stats.cuped import cuped_adjust, regression_adjust
 from frt_experiments.stats.multiplicity import holm
 from frt_experiments.stats.randomization import (
@@ -91,9 +93,14 @@ from frt_experiments.stats.ratio import fieller_interval, ratio_gradient, ratio_
 from frt_experiments.stats.tests import MarginTestResult, _interval, _p_value, _welch_df
 from frt_experiments.stats.validity import NormalCheck, normal_check
 
+if TYPE_CHECKING:
+    from frt_experiments.arms import ArmsResult
+
 __all__ = ["INDICATORS", "METRICS", "RESULT_COLUMNS", "ROW_COLUMNS", "ExperimentResult",
            "MetricResult", "analyze", "analyze_rows"]
 
+#: Choices of ``multiplicity`` with several slow arms (:mod:`frt_experiments.arms`).
+MULTIPLICITIES = ("holm", "dunnett")
 #: Choices of ``inference``: chosen per metric, normal theory, or randomization tests.
 INFERENCES = ("auto", "normal", "randomization")
 #: Customers in the smaller arm per CUPED covariate below which CUPED is not used.
@@ -136,8 +143,10 @@ class MetricResult:
     ``variance_reduction`` achieved by CUPED (0 without it), the ``covariates`` used and
     ``log_se``, the delta-method standard error of the log ratio (the relative interval is
     Fieller's, or the randomization test's), ``inference`` (``"normal"`` or
-    ``"randomization"``: what was used) and ``skewness``, the skewness of the difference
-    estimator that the normal-theory rule judged.
+    ``"randomization"``: what was used), ``skewness``, the skewness of the difference
+    estimator that the normal-theory rule judged, and ``var_control``, the variance of the
+    control arm's (adjusted) estimate: the part of ``se**2`` that comparisons of several slow
+    arms with one control share (their correlation, :mod:`frt_experiments.stats.dunnett`).
     """
 
     metric: str
@@ -164,6 +173,7 @@ class MetricResult:
     log_se: float = math.nan
     inference: str = "normal"
     skewness: float = math.nan
+    var_control: float = math.nan
 
 
 @dataclass(frozen=True, eq=False)  # holds frames (diagnostics): compared by identity
@@ -642,7 +652,7 @@ def _compare(metric: str, stats_c: ArmStatistics, stats_t: ArmStatistics,
         metric, stats_c.arm, stats_t.arm, n_c, n_t, ests[0], ests[1], diff, lo, hi,
         float(means[1] / means[0] - 1), rlo, rhi, p, bool(p < alpha), method, se, df,
         float(t), float(reduction), tuple(used), log_se,
-        "normal" if use_normal else "randomization", check.skewness)
+        "normal" if use_normal else "randomization", check.skewness, float(cov[0, 0]))
     return _Comparison(res, cov, (float(means[0]), float(means[1])), inverter)
 
 
@@ -740,8 +750,8 @@ def analyze(
     *,
     alpha: float = 0.05,
     cuped: bool = True,
-    control: str = schema.CONTROL_ARM,
-    treatment: str = schema.TREATMENT_ARM,
+    control: str | None = None,
+    treatment: str | Sequence[str] | None = None,
     csat_margin: float | None = None,
     nrr_margin: float | None = None,
     plan: ExperimentPlan | None = None,
@@ -755,8 +765,14 @@ def analyze(
     permutations: int = 9_999,
     rng: int | np.random.Generator | None = 0,
     metrics: Sequence[str] | None = None,
-) -> ExperimentResult:
+    policies: Mapping[str, FrtPolicy | str] | None = None,
+    multiplicity: str = "holm",
+) -> ExperimentResult | ArmsResult:
     """Analyse a trial: questions, CSAT, NRR and efficiency, treatment against control.
+
+    With several slow arms (``treatment`` a list of arms, or a plan whose ``[arms]`` has more
+    than two) every slow arm is compared with the control by the two-arm analysis of that pair,
+    and the p-values are adjusted across arms and metrics (:mod:`frt_experiments.arms`).
 
     Args:
         customers, conversations, assignments: The canonical tables: pandas DataFrames, or
@@ -768,7 +784,12 @@ def analyze(
         alpha: Level of the tests; intervals have coverage ``1 - alpha``.
         cuped: Adjust by CUPED with the pre-period covariates present (``pre_conversations``,
             ``pre_rated``, ``pre_satisfied``, ``pre_handle_seconds``).
-        control, treatment: The compared arms (changes are treatment against control).
+        control: The control arm (default: the plan's first arm in ``[arms]``, else
+            ``fast``).
+        treatment: The slow arm (default: ``one_business_day``; with a plan whose ``[arms]``
+            names two arms, its second), or a list of slow arms, each compared with the
+            control (default with a plan of more than two arms: its slow arms). Changes are
+            treatment against control.
         csat_margin: Relative CSAT non-inferiority margin (e.g. ``-0.02``); tested one-sided
             at ``alpha / 2`` for a two-sided plan (so the two-sided interval must clear it),
             at ``alpha`` otherwise -- the convention :mod:`frt_experiments.design` sizes with.
@@ -806,15 +827,28 @@ def analyze(
             :func:`frt_experiments.ledger.read_design_weights`): positive shares summing to 1,
             one for every arm in ``assignments``. The diagnostics test the sample ratio
             against it (default: the plan's, else equal arms).
+        policies: Each compared arm's FRT policy for the diagnostics: arm ->
+            :class:`~frt_experiments.policy.FrtPolicy` or a policy name (``"4h"``,
+            ``"two_business_days"``, ... put on ``calendar``; see
+            :func:`frt_experiments.diagnostics.arm_policies`). Default: the plan's ``[arms]``;
+            else the control fast (4 business hours) and a slow arm the policy its name reads
+            as (with two arms: ``one_business_day`` whatever its name, as before). Every
+            policy must be on the diagnostics' calendar.
+        multiplicity: With several slow arms, how p-values are adjusted across arms and
+            metrics: ``"holm"`` (Holm over every arm and metric) or ``"dunnett"`` (Dunnett's
+            many-to-one adjustment within each metric, then Holm across metrics); see
+            :mod:`frt_experiments.arms`. With one slow arm both are Holm across metrics.
 
     Returns:
-        :class:`ExperimentResult`.
+        :class:`ExperimentResult`; with several slow arms (a list of them), an
+        :class:`~frt_experiments.arms.ArmsResult` holding one per arm.
 
     Raises:
         DataError: A table breaks a schema rule; an arm has no customers or fewer than two;
             a metric's denominator is zero in an arm (e.g. no ratings) or its value is zero.
         ValueError: A bad argument; ``weights`` not a sound allocation of the assigned arms,
-            or disagreeing with the plan's.
+            or disagreeing with the plan's; an arm without a policy or with a policy on another
+            calendar; fewer than two arms.
 
     References:
         Deng, Knoblich and Lu (2018); Deng, Xu, Kohavi and Walker (2013); Welch (1947);
@@ -822,6 +856,12 @@ def analyze(
     """
     alpha, alternative, csat_margin, nrr_margin = _settings(alpha, alternative, csat_margin,
                                                             nrr_margin, plan)
+    if multiplicity not in MULTIPLICITIES:
+        raise ValueError(f"multiplicity must be one of {', '.join(MULTIPLICITIES)}, got "
+                         f"{multiplicity!r}")
+    control, treatments, several = _compared_arms(control, treatment, plan)
+    if policies is None and plan is not None and plan.arms is not None:
+        policies = {a: spec for a, spec in plan.arms.items() if a in (control, *treatments)}
     if weights is not None:
         problems = allocation_problems(weights, "weights")
         if problems:
@@ -847,8 +887,6 @@ def analyze(
                 raise TypeError(f"{name} must be a pandas DataFrame or an Ibis table (the "
                                 f"canonical {name} table), got {type(table).__name__}")
     try:
-        if control == treatment:
-            raise ValueError(f"control and treatment must differ, both are {control!r}")
         if engine is not None:
             if validate:
                 engine.validate(customers, conversations, assignments)
@@ -859,37 +897,144 @@ def analyze(
                 conversations = schema.validate_conversations(conversations)
                 assignments = schema.validate_assignments(assignments)
             per_arm = assignments[schema.ARM].dropna().astype(str).value_counts()
-        design = _design(per_arm, control, treatment, weights)
+        if several:
+            design = _design_arms(per_arm, control, treatments, weights)
+        else:
+            design = _design(per_arm, control, treatments[0], weights)
         if engine is not None:
             rows = engine.per_customer_rows(customers, conversations, assignments, window_end)
         else:
             rows = customer_rows(customers, conversations, assignments, window_end=window_end,
                                  validate=False)
             rows = rows.iloc[code_point_order(rows.index)]  # the engine's order: the same p-values
-        result = analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=treatment,
-                              csat_margin=csat_margin, nrr_margin=nrr_margin,
-                              alternative=alternative, inference=inference,
-                              permutations=permutations, rng=rng, metrics=metrics)
-        diag = None
-        if diagnostics:
+        results = [analyze_rows(rows, alpha=alpha, cuped=cuped, control=control, treatment=t,
+                                csat_margin=csat_margin, nrr_margin=nrr_margin,
+                                alternative=alternative, inference=inference,
+                                permutations=permutations, rng=rng, metrics=metrics)
+                   for t in treatments]
+        cal, pol = calendar, None
+        if diagnostics and (several or policies is not None):
+            cal, pol = arm_policies([control, *treatments], calendar, policies)
+        diag: Any = None
+        if diagnostics and several:
+            if engine is not None:
+                from frt_experiments.engine.diagnostics import (  # noqa: PLC0415
+                    diagnose_arms as diagnose_arms_in_engine,
+                )
+
+                diag = diagnose_arms_in_engine(customers, conversations, assignments,
+                                               control=control, treatments=treatments,
+                                               calendar=cal, policies=pol, as_of=window_end,
+                                               weights=design)
+            else:
+                diag = diagnose_arms(customers, conversations, assignments, control=control,
+                                     treatments=treatments, calendar=cal, policies=pol,
+                                     as_of=window_end, weights=design)
+        elif diagnostics:
             if engine is not None:
                 from frt_experiments.engine.diagnostics import (  # noqa: PLC0415
                     diagnose as diagnose_in_engine,
                 )
 
                 diag = diagnose_in_engine(customers, conversations, assignments, control=control,
-                                          treatment=treatment, calendar=calendar, as_of=window_end,
-                                          weights=design)
+                                          treatment=treatments[0], calendar=cal,
+                                          policies=pol, as_of=window_end, weights=design)
             else:
                 diag = _diagnose_tables(customers, conversations, assignments, control=control,
-                                        treatment=treatment, calendar=calendar, as_of=window_end,
-                                        weights=design)
+                                        treatment=treatments[0], calendar=cal, policies=pol,
+                                        as_of=window_end, weights=design)
         end = (engine.window_end(conversations, window_end) if engine is not None
                else _end(conversations, window_end))
-        return replace(result, diagnostics=diag, window_end=end, plan=plan)
+        if not several:
+            return replace(results[0], diagnostics=diag, window_end=end, plan=plan)
+        from frt_experiments.arms import combine  # noqa: PLC0415 (arms imports this module)
+
+        return combine([replace(r, diagnostics=None if diag is None else diag.for_arm(t),
+                                window_end=end, plan=plan)
+                        for r, t in zip(results, treatments, strict=True)],
+                       multiplicity=multiplicity, diagnostics=diag,
+                       policies=None if pol is None else {a: p.spec for a, p in pol.items()})
     finally:
         if sent is not None:
             sent.close()
+
+
+def _compared_arms(control: str | None, treatment: str | Sequence[str] | None,
+                   plan: ExperimentPlan | None) -> tuple[str, list[str], bool]:
+    """The control, the slow arms and whether the arms are several (a list of slow arms, or a
+    plan with more than two arms), from the arguments and the plan's ``[arms]``."""
+    planned = list(plan.arms) if plan is not None and plan.arms is not None else None
+    if control is None:
+        control = planned[0] if planned else schema.CONTROL_ARM
+    elif planned and control != planned[0]:
+        raise ValueError(f"control={control!r} disagrees with the plan's [arms], whose control "
+                         f"(first arm) is {planned[0]!r}; give one of them")
+    if not isinstance(control, str) or not control:
+        raise ValueError(f"control must be an arm name, got {control!r}")
+    if treatment is None:
+        if planned:
+            treatment = planned[1] if len(planned) == 2 else planned[1:]
+        else:
+            treatment = schema.TREATMENT_ARM
+    if isinstance(treatment, str):
+        if control == treatment:
+            raise ValueError(f"control and treatment must differ, both are {control!r}")
+        if planned and treatment not in planned:
+            raise ValueError(f"treatment {treatment!r} is not one of the plan's [arms] "
+                             f"({', '.join(planned)})")
+        return control, [treatment], False
+    if not isinstance(treatment, Sequence):
+        raise TypeError(f"treatment must be an arm name or a list of them, got "
+                        f"{type(treatment).__name__}")
+    slow = list(treatment)
+    bad = [t for t in slow if not isinstance(t, str) or not t]
+    if bad:
+        raise ValueError(f"treatment: arm names must be non-empty strings, got {bad[0]!r}")
+    if not slow:
+        raise ValueError(f"treatment: a trial needs at least two arms, control {control!r} "
+                         "and one or more slow arms; got no slow arm")
+    if control in slow:
+        raise ValueError(f"treatment: arm {control!r} is the control; list the slow arms only")
+    if len(set(slow)) != len(slow):
+        twice = next(t for t in slow if slow.count(t) > 1)
+        raise ValueError(f"treatment: arm {twice!r} is given twice")
+    if planned:
+        unknown = [t for t in slow if t not in planned]
+        if unknown:
+            raise ValueError(f"treatment: arm {unknown[0]!r} is not one of the plan's [arms] "
+                             f"({', '.join(planned)})")
+    return control, slow, True
+
+
+def _design_arms(per_arm: pd.Series, control: str, treatments: Sequence[str],
+                 weights: Mapping[str, float] | None) -> list[float] | None:
+    """:func:`_design` for several slow arms: every compared arm present, other arms named,
+    and the design weights in the order of :func:`frt_experiments.diagnostics.diagnose_arms`
+    (the compared arms, then the others sorted)."""
+    arms = [control, *treatments]
+    for i, arm in enumerate(arms):
+        if arm not in per_arm.index:
+            have = ", ".join(str(a) for a in sorted(per_arm.index)) or "none"
+            role = "control" if i == 0 else "treatment"
+            raise DataError([Problem("assignments", schema.ARM, f"{role} arm {arm!r} has no "
+                                     f"customers (arms present: {have})")])
+    stray = per_arm[~per_arm.index.isin(arms)]
+    if len(stray) and weights is None:
+        shown = ", ".join(f"{a!r} ({n:,} customer{'' if n == 1 else 's'})"
+                          for a, n in stray.head(5).items())
+        several = len(stray) > 1
+        warnings.warn(f"assignments: arm{'s' if several else ''} {shown} "
+                      f"{'are' if several else 'is'} not among the compared arms "
+                      f"({', '.join(arms)}): its customers are left out of the comparisons",
+                      DataWarning, stacklevel=3)
+    if weights is None:
+        return None
+    present = [str(a) for a in per_arm.index]
+    problems = allocation_problems(weights, "weights", present)
+    if problems:
+        raise ValueError(problems[0])
+    others = sorted(set(present) - set(arms))
+    return [float(weights[a]) for a in (*arms, *others) if a in weights]
 
 
 def _design(per_arm: pd.Series, control: str, treatment: str,

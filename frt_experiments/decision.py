@@ -346,7 +346,10 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
 
     Raises:
         DataError: If columns or the ``csat``/``nrr`` rows are missing, repeated or not numbers.
-        ValueError: If an amount, the margin or ``basis`` is invalid, or if CSAT was analysed
+        ValueError: The result holds several slow arms (an
+            :class:`~frt_experiments.arms.ArmsResult` or its results.csv): decide one arm at a
+            time, ``decide(result.by_arm[arm], ...)``. If an amount, the margin or ``basis`` is
+            invalid, or if CSAT was analysed
             one-sided for an improvement (``alternative="greater"``: ``rel_ci_high`` is
             infinite and ``significant`` cannot flag a worse CSAT) and no margin is given.
 
@@ -385,7 +388,9 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
                              f"got {csat_margin!r}")
         csat_margin = m
 
-    rows = _metric_rows(_as_frame(result))
+    frame = _as_frame(result)
+    _one_slow_arm(result, frame)
+    rows = _metric_rows(frame)
     skipped = dict(getattr(result, "skipped", ()) or ())
     missing = {name: skipped.get(name, "not in the results") for name in REQUIRED_METRICS
                if name not in rows}
@@ -468,6 +473,19 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         trust_problems=trust, trust_note=trust_note, not_evaluated=tuple(missing))
 
 
+def _one_slow_arm(result: Any, frame: pd.DataFrame) -> None:
+    """Refuse the results of several slow arms: the criterion judges one slower policy."""
+    arms = (list(pd.unique(frame["treatment_arm"].astype(str)))
+            if "treatment_arm" in frame.columns else [])
+    if len(arms) <= 1:
+        return
+    shown = ", ".join(arms)
+    how = ("decide(result.by_arm[ARM], ...)" if hasattr(result, "by_arm") else
+           "frt analyze --treatment ARM for that arm's results.csv, then frt decide on it")
+    raise ValueError(f"the results compare {len(arms)} slow arms with the control ({shown}); "
+                     f"the criterion judges one slower policy at a time: {how}")
+
+
 def _trust_problems(result: Any) -> tuple[str, ...]:
     """Problems the result's diagnostics found that void the comparison (Kohavi, Tang and Xu
     2020, ch. 21: a sample ratio mismatch or an undelivered treatment makes effects
@@ -479,7 +497,13 @@ def _trust_problems(result: Any) -> tuple[str, ...]:
     srm = getattr(diag, "srm", None)
     if srm is not None and getattr(srm, "flagged", False):
         found.append(f"sample ratio mismatch (p = {srm.p_value:.2g})")
-    if getattr(diag, "treatment_delivered", True) is False:
+    delivered = getattr(diag, "delivered", None)
+    if isinstance(delivered, dict) and not all(delivered.values()):  # several slow arms
+        missed = [arm for arm, ok in delivered.items() if not ok]
+        found.append(f"the treatment was not delivered in arm{'s' if len(missed) > 1 else ''} "
+                     f"{', '.join(missed)} (its first responses did not differ from the "
+                     "control's as designed)")
+    elif getattr(diag, "treatment_delivered", True) is False:
         found.append("the treatment was not delivered (the arms' first responses did not "
                      "differ as designed)")
     return tuple(found)
@@ -522,8 +546,15 @@ def trust_record(result: Any, results_csv: bytes, *,
     if diag is not None:
         srm = diag.srm
         p = float(srm.p_value)
+        several = getattr(diag, "treatments", None)
+        if several is not None:  # several slow arms: each one's delivery
+            record["treatments"] = [str(a) for a in several]
+            record["treatment_delivered_by_arm"] = {str(a): bool(ok)
+                                                    for a, ok in diag.delivered.items()}
         record.update({
-            "control": str(diag.control), "treatment": str(diag.treatment),
+            "control": str(diag.control),
+            "treatment": (", ".join(str(a) for a in several) if several is not None
+                          else str(diag.treatment)),
             "sample_ratio_p_value": p if math.isfinite(p) else None,
             "sample_ratio_mismatch": bool(srm.flagged),
             "treatment_delivered": bool(diag.treatment_delivered),

@@ -23,14 +23,21 @@ The control target is the policy's business-time target (4 business hours by def
 control policy with a calendar-day rule it is the median business time its deadlines allow.
 Otherwise :class:`~frt_experiments.errors.TreatmentNotDeliveredWarning` is raised: an effect
 (or its absence) then says nothing about a slower first response.
+
+A trial with several slow arms is diagnosed once over all of them by :func:`diagnose_arms`
+(:class:`ArmsDiagnostics`): the sample ratio of every arm against the design's weights, each
+arm's FRT attainment judged against its own policy, each slow arm's response rate against the
+control's, and the rule above for each slow arm against the control (treatment delivered per
+arm). :meth:`ArmsDiagnostics.for_arm` gives one slow arm's view as a :class:`Diagnostics`.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import html
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,12 +60,17 @@ from frt_experiments.errors import (
     TreatmentNotDeliveredWarning,
 )
 from frt_experiments.metrics import ArmStatistics, arm_statistics
-from frt_experiments.policy import FrtPolicy, attainment_by_code, default_policies
+from frt_experiments.policy import (
+    FrtPolicy,
+    attainment_by_code,
+    default_policies,
+    policy_from_spec,
+)
 from frt_experiments.stats.ratio import RatioEstimate, ratio_from_moments
 from frt_experiments.stats.tests import two_proportion_ztest
 
-__all__ = ["RESPONSE_RATE_THRESHOLD", "Diagnostics", "default_calendar", "describe_calendar",
-           "diagnose"]
+__all__ = ["RESPONSE_RATE_THRESHOLD", "ArmsDiagnostics", "Diagnostics", "arm_policies",
+           "default_calendar", "describe_calendar", "diagnose", "diagnose_arms"]
 
 #: Clustered p-value below which the arms' CSAT response rates are reported as different.
 RESPONSE_RATE_THRESHOLD = 0.001
@@ -485,3 +497,317 @@ def assemble(control: str, treatment: str, *, order: Sequence[str], counts: np.n
                 f"{r.covariate} SMD {r.smd:+.3f}" for r in bad.itertuples()), BalanceWarning)
     return Diagnostics(control, treatment, srm, counts_df, rates, frt, balance, delivered,
                        target, messages)
+
+
+# ---------------------------------------------------------------------- several slow arms
+def same_calendar(a: BusinessCalendar, b: BusinessCalendar) -> bool:
+    """Whether two calendars are the same desk: one object, or the same zone, hours, holidays
+    and closed dates."""
+    if a is b:
+        return True
+    return (a.timezone == b.timezone and a.hours == b.hours
+            and repr(a._country) == repr(b._country)
+            and np.array_equal(a._explicit, b._explicit))
+
+
+def arm_policies(arms: Sequence[str], calendar: BusinessCalendar | None,
+                 policies: Mapping[str, FrtPolicy | str] | None
+                 ) -> tuple[BusinessCalendar, dict[str, FrtPolicy]]:
+    """The desk calendar and each compared arm's FRT policy (``arms``: control first).
+
+    ``policies`` maps an arm to an :class:`~frt_experiments.policy.FrtPolicy` or to a policy
+    name (:func:`~frt_experiments.policy.policy_from_spec`, put on the calendar). An arm
+    without one gets, for the control, the fast policy (4 business hours, as
+    :func:`~frt_experiments.policy.default_policies`), for a slow arm the policy its name
+    reads as (``one_business_day``, ``two_business_days``, ``4h``, ...). The calendar is
+    ``calendar``, else the policies' own, else :func:`default_calendar`.
+
+    Raises:
+        ValueError: An arm without a policy, an unknown policy name, a policy for an arm that
+            is not compared, or a policy on another calendar than the diagnostics'.
+    """
+    given = dict(policies or {})
+    stray = [a for a in given if a not in arms]
+    if stray:
+        raise ValueError(f"policies: arm {stray[0]!r} is not one of the compared arms "
+                         f"({', '.join(arms)})")
+    own = [p.calendar for p in given.values() if isinstance(p, FrtPolicy)]
+    cal = calendar if calendar is not None else (own[0] if own else default_calendar())
+    out: dict[str, FrtPolicy] = {}
+    for i, arm in enumerate(arms):
+        p = given.get(arm)
+        if p is None:
+            if i == 0:
+                p = FrtPolicy(arm, cal, rule="business_time", target=_dt.timedelta(hours=4))
+            else:
+                try:
+                    p = policy_from_spec(arm, arm, cal)
+                except ValueError:
+                    raise ValueError(f"arm {arm!r} has no FRT policy: give one (policies="
+                                     f"{{{arm!r}: '4h'}}, --policy {arm}=NAME or the plan's "
+                                     "[arms]; names such as '4h', 'one_business_day', "
+                                     "'two_business_days', 'end_of_next_business_day')"
+                                     ) from None
+        elif isinstance(p, str):
+            p = policy_from_spec(arm, p, cal)
+        elif not isinstance(p, FrtPolicy):
+            raise TypeError(f"policies: arm {arm!r}: expected an FrtPolicy or a policy name, "
+                            f"got {type(p).__name__}")
+        elif not same_calendar(p.calendar, cal):
+            raise ValueError(f"policies: arm {arm!r}'s policy is on another calendar "
+                             f"({describe_calendar(p.calendar)}) than the diagnostics' "
+                             f"({describe_calendar(cal)}); put every arm's policy on the desk "
+                             "calendar")
+        if p.arm != arm:
+            p = FrtPolicy(arm, p.calendar, rule=p.rule, target=p.target, days=p.days)
+        out[arm] = p
+    return cal, out
+
+
+@dataclass(frozen=True, repr=False)
+class ArmsDiagnostics:
+    """The run-as-designed checks of a trial with several slow arms, over all of them.
+
+    Attributes:
+        control: The control arm.
+        treatments: The slow arms, each compared with the control.
+        srm: Sample-ratio-mismatch test of the customers of every arm against the weights.
+        counts: Assigned customers per arm (``arm``, ``customers``, ``expected``).
+        response_rates: Per arm ``customers``, ``conversations``, ``rated``,
+            ``response_rate``, and for a slow arm its difference from the control's
+            (``diff``, clustered ``p_value``, ``ztest_p_value``; empty for the control).
+        frt: Per arm the FRT attainment of its own ``policy`` (the columns of
+            :attr:`Diagnostics.frt` and the policy's name).
+        balance: Covariate balance of each slow arm against the control.
+        delivered: Slow arm -> whether its treatment was delivered (the module's rule).
+        control_target_business_hours: The control target the rule uses.
+        warnings: Every message raised as a warning, in order.
+        per_arm: Slow arm -> its comparison's :class:`Diagnostics` (see :meth:`for_arm`).
+    """
+
+    control: str
+    treatments: tuple[str, ...]
+    srm: SRMResult
+    counts: pd.DataFrame
+    response_rates: pd.DataFrame
+    frt: pd.DataFrame
+    balance: pd.DataFrame
+    delivered: Mapping[str, bool]
+    control_target_business_hours: float
+    warnings: list[str] = field(default_factory=list)
+    per_arm: Mapping[str, Diagnostics] = field(default_factory=dict)
+
+    @property
+    def treatment_delivered(self) -> bool:
+        """Whether every slow arm's treatment was delivered."""
+        return all(self.delivered.values())
+
+    def for_arm(self, arm: str) -> Diagnostics:
+        """One slow arm against the control as a two-arm :class:`Diagnostics` (the sample
+        ratio of all arms; that arm's FRT, response rate, balance and delivery)."""
+        if arm not in self.per_arm:
+            raise KeyError(f"no slow arm {arm!r} (have {', '.join(self.treatments)})")
+        return self.per_arm[arm]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per arm: customers, response rate, FRT attainment and delivery."""
+        rr = self.response_rates[[schema.ARM, "conversations", "rated", "response_rate"]]
+        out = (self.counts.merge(rr, on=schema.ARM, how="left")
+               .merge(self.frt.drop(columns=["n"]), on=schema.ARM, how="left"))
+        out["treatment_delivered"] = [self.delivered.get(a) for a in out[schema.ARM]]
+        return out
+
+    def to_markdown(self) -> str:
+        """Plain Markdown: sample ratio, response rates, FRT per arm, delivery, balance."""
+        s, rr = self.srm, self.response_rates
+        slow = rr[rr[schema.ARM] != self.control]
+        parts = [
+            "### Sample ratio",
+            _md_table(self.counts, {"expected": "{:,.1f}"}),
+            f"Chi-square {s.statistic:.3f} (df {s.df}), p = {s.p_value:.4g}"
+            + (" -- **sample ratio mismatch** (p < 0.001)" if s.flagged else "."),
+            "### CSAT response rate",
+            _md_table(rr[[schema.ARM, "customers", "conversations", "rated", "response_rate"]],
+                      {"response_rate": "{:.2%}"}),
+            "\n".join(f"- {r.arm} - {self.control}: {r.diff:+.2%}, p = {r.p_value:.4g} by "
+                      f"customer (delta method), p = {r.ztest_p_value:.4g} by two-proportion "
+                      "z test" for r in slow.itertuples()),
+            "### First response time per arm (each arm's own policy)",
+            _md_table(self.frt, {c: "{:.2f}" for c in self.frt.columns if c.endswith("hours")}
+                      | {"share_within_target": "{:.1%}"}),
+            "### Treatment delivered per arm",
+            "\n".join(f"- {arm}: " + ("delivered" if ok else "**NOT delivered**")
+                      for arm, ok in self.delivered.items())
+            + f"\n\n(control target {self.control_target_business_hours:.2f} business hours)",
+        ]
+        if not self.balance.empty:
+            cols = ["covariate", "treatment_arm", "control", "treatment", "smd", "imbalanced"]
+            parts += ["### Covariate balance",
+                      _md_table(self.balance[cols], {"control": "{:.4g}", "treatment": "{:.4g}",
+                                                     "smd": "{:+.3f}"})]
+        if self.warnings:
+            parts += ["### Warnings", "\n".join(f"- {w}" for w in self.warnings)]
+        return "\n\n".join(parts) + "\n"
+
+    def summary(self) -> str:
+        """The Markdown report (readable as plain text)."""
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        parts = ["<h4>Sample ratio</h4>", self.counts.to_html(index=False),
+                 f"<p>chi-square {self.srm.statistic:.3f}, p = {self.srm.p_value:.4g}</p>",
+                 "<h4>CSAT response rate</h4>", self.response_rates.to_html(index=False),
+                 "<h4>First response time per arm</h4>", self.frt.to_html(index=False)]
+        parts += [f"<p>warning: {html.escape(w)}</p>" for w in self.warnings]
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        med = self.frt.set_index(schema.ARM)["median_business_hours"]
+        arms = ", ".join(f"{a} {med.get(a, np.nan):.2f} h" for a in (self.control,
+                                                                     *self.treatments))
+        return (f"ArmsDiagnostics({self.control} vs {', '.join(self.treatments)}: srm_p="
+                f"{self.srm.p_value:.4g}, median business FRT {arms}, delivered="
+                f"{dict(self.delivered)}, warnings={len(self.warnings)})")
+
+
+def design_of_arms(sizes: Mapping[str, int], arms: Sequence[str], *,
+                   weights: Sequence[float] | None) -> tuple[list[str], np.ndarray, SRMResult]:
+    """From the customers per arm: the arms in the diagnostics' order (the compared ones, then
+    the others sorted), their counts and the sample-ratio test.
+
+    Raises:
+        ValueError: A compared arm without customers, or weights of the wrong length.
+    """
+    present = set(sizes)
+    for i, arm in enumerate(arms):
+        if arm not in present:
+            raise ValueError(f"{'control' if i == 0 else 'treatment'}: arm {arm!r} has no "
+                             f"customers in assignments (arms: {sorted(present)})")
+    order = [*arms, *sorted(present - set(arms))]
+    counts = np.array([int(sizes[a]) for a in order])
+    if weights is not None and len(weights) != len(order):
+        raise ValueError(f"weights: need one weight per arm {order}, got {list(weights)!r}")
+    return order, counts, sample_ratio_mismatch(counts, weights)
+
+
+def diagnose_arms(
+    customers: pd.DataFrame | None,
+    conversations: pd.DataFrame,
+    assignments: pd.DataFrame,
+    *,
+    control: str = schema.CONTROL_ARM,
+    treatments: Sequence[str],
+    calendar: BusinessCalendar | None = None,
+    policies: Mapping[str, FrtPolicy | str] | None = None,
+    weights: Sequence[float] | None = None,
+    as_of: Any = None,
+) -> ArmsDiagnostics:
+    """:func:`diagnose` for a trial with several slow arms, computed once over all of them.
+
+    Args:
+        treatments: The slow arms (each compared with ``control``).
+        policies: Each arm's FRT policy or policy name (see :func:`arm_policies`).
+        weights: Design weights of ``control``, the ``treatments`` in their order, and any
+            other arm in ``assignments`` sorted by name (default: equal).
+        customers, conversations, assignments, control, calendar, as_of: As for
+            :func:`diagnose`.
+
+    Returns:
+        :class:`ArmsDiagnostics`, with the warnings of :func:`diagnose` (the treatment not
+        delivered named per arm).
+
+    References:
+        As :func:`diagnose`.
+    """
+    _require(conversations, "conversations", (schema.CUSTOMER_ID, schema.CREATED_AT,
+                                              schema.FIRST_RESPONSE_AT, schema.CSAT))
+    _require(assignments, "assignments", (schema.CUSTOMER_ID, schema.ARM))
+    arms = [control, *treatments]
+    if len(set(arms)) != len(arms) or not treatments:
+        raise ValueError(f"arms: need a control and at least one other arm, all different, "
+                         f"got control {control!r} and treatments {list(treatments)!r}")
+    cal, pol = arm_policies(arms, calendar, policies)
+    ids = assignments[schema.CUSTOMER_ID].astype("string")
+    assigned = arrow_strings(ids)
+    if pc.count_distinct(assigned, mode="all").as_py() != len(assigned):
+        dup = ids.duplicated().to_numpy(bool)
+        raise DataError([Problem("assignments", schema.CUSTOMER_ID,
+                                 "repeating an earlier customer_id (diagnose one experiment "
+                                 "at a time)", int(dup.sum()),
+                                 tuple(int(i) for i in np.flatnonzero(dup)[:5]))])
+    codes, names = pd.factorize(assignments[schema.ARM].astype("string"))
+    sizes = np.bincount(codes[codes >= 0], minlength=len(names))
+    order, counts, srm = design_of_arms({str(a): int(sizes[i]) for i, a in enumerate(names)},
+                                        arms, weights=weights)
+    pos = positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
+    code = pd.Categorical.from_codes(codes, categories=names).set_categories(arms).codes
+    conv_code = np.where(pos >= 0, code[np.maximum(pos, 0)], -1)
+    created = conversations[schema.CREATED_AT]
+    first = conversations[schema.FIRST_RESPONSE_AT]
+    if as_of is None and len(created):
+        as_of = max(created.max(), first.max()) if first.notna().any() else created.max()
+    frt = attainment_by_code(created, first, conv_code, pol, as_of=as_of)
+    hit = pos >= 0
+    rated = conversations[schema.CSAT].notna().to_numpy(bool)
+    rows = pd.DataFrame({
+        "arm": pd.Categorical.from_codes(code, categories=arms),
+        "conversations": np.bincount(pos[hit], minlength=code.size).astype(float),
+        "rated": np.bincount(pos[hit], weights=rated[hit].astype(float), minlength=code.size)})
+    stats = arm_statistics(rows, columns=["conversations", "rated"], arms=arms)
+    rates = {t: rates_table(stats, control, t) for t in treatments}
+    answered = (first.notna() & created.notna()).to_numpy(bool) & (conv_code >= 0)
+    closed_check = None
+    if answered.sum() >= MIN_CALENDAR_CHECK:
+        where = np.flatnonzero(answered)
+        if where.size > CALENDAR_CHECK_SAMPLE:
+            where = where[np.linspace(0, where.size - 1, CALENDAR_CHECK_SAMPLE).astype(int)]
+        a_created, a_first = created.iloc[where], first.iloc[where]
+        closed = ((cal.business_duration(a_created, a_first) <= pd.Timedelta(0)).to_numpy(bool)
+                  & (a_first > a_created).to_numpy(bool))
+        closed_check = (int(closed.sum()), int(where.size), int(answered.sum()))
+    balance = pd.DataFrame()
+    if customers is not None:
+        _require(customers, "customers", (schema.CUSTOMER_ID,))
+        compared = assignments[assignments[schema.ARM].astype("string").isin(arms)
+                               .fillna(False).to_numpy(bool)]
+        balance = covariate_balance(customers, compared, arms=arms, warn=False)
+    return assemble_arms(control, list(treatments), order=order, counts=counts, srm=srm,
+                         frt=frt, rates=rates, closed_check=closed_check, balance=balance,
+                         cal=cal, policies=pol)
+
+
+def assemble_arms(control: str, treatments: Sequence[str], *, order: Sequence[str],
+                  counts: np.ndarray, srm: SRMResult, frt: pd.DataFrame,
+                  rates: Mapping[str, pd.DataFrame], closed_check: tuple[int, int, int] | None,
+                  balance: pd.DataFrame, cal: BusinessCalendar, policies: Mapping[str, FrtPolicy],
+                  stacklevel: int = 4) -> ArmsDiagnostics:
+    """The verdicts and warnings of :func:`diagnose_arms` from its figures (shared with the
+    engine): each slow arm judged by :func:`assemble`, the warnings raised once each."""
+    per_arm: dict[str, Diagnostics] = {}
+    messages: list[tuple[str, type[Warning]]] = []
+    for t in treatments:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            pair = frt[frt[schema.ARM].isin([control, t])].reset_index(drop=True)
+            part = (balance[balance["treatment_arm"] == t].reset_index(drop=True)
+                    if not balance.empty else balance)
+            per_arm[t] = assemble(control, t, order=order, counts=counts, srm=srm, frt=pair,
+                                  rates=rates[t], closed_check=closed_check, balance=part,
+                                  cal=cal)
+        for w in seen:
+            item = (str(w.message), w.category)
+            if item not in messages:
+                messages.append(item)
+    for text, category in messages:
+        warnings.warn(text, category, stacklevel=stacklevel)
+    frt = frt.assign(policy=[policies[a].spec for a in frt[schema.ARM]])
+    first = rates[treatments[0]]
+    rows = [first.iloc[[0]].assign(diff=np.nan, p_value=np.nan, ztest_p_value=np.nan)]
+    rows += [rates[t].iloc[[1]] for t in treatments]
+    return ArmsDiagnostics(
+        control, tuple(treatments), srm,
+        pd.DataFrame({schema.ARM: list(order), "customers": counts,
+                      "expected": list(srm.expected)}),
+        pd.concat(rows, ignore_index=True), frt, balance,
+        {t: per_arm[t].treatment_delivered for t in treatments},
+        float(frt["target_business_hours"].iloc[0]), [m for m, _ in messages], per_arm)

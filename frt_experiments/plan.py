@@ -29,9 +29,24 @@ File layout::
     fast = 0.9
     one_business_day = 0.1
 
+    [arms]         # optional: the arms and their FRT policies, arm = "policy" (control first)
+    fast = "4h"
+    one_business_day = "one_business_day"
+
 Every section but ``[experiment]`` is optional. ``[weights]`` gives every arm of the
 assignment its share of the customers (positive, summing to 1); the analysis tests the sample
 ratio against it and ``frt power`` sizes the arms with it (without it the arms are equal).
+
+``[arms]`` names the trial's arms, the control first, each with its first-response policy as
+:func:`frt_experiments.policy.policy_from_spec` reads it (``"4h"``, ``"90m"``,
+``"one_business_day"``, ``"two_business_days"``, ``"<N>_business_days"``,
+``"end_of_next_business_day"``, ``"end_of_business_day_<N>"``). A trial with several slow arms
+(``fast = "4h"``, ``four_hours = "4h"``, ``one_business_day = "one_business_day"``,
+``two_business_days = "two_business_days"``) is analysed arm by arm against the control, the
+p-values adjusted across arms and metrics (:mod:`frt_experiments.arms`); the policies are put
+on the desk calendar of the analysis. At least two arms; with ``[weights]`` both sections name
+the same arms. Without ``[arms]`` the trial has the two default arms, ``fast`` and
+``one_business_day``.
 Unknown sections or keys and invalid values raise
 :class:`~frt_experiments.errors.ScenarioError` naming the file and the key.
 """
@@ -50,9 +65,12 @@ import pandas as pd
 
 from frt_experiments._atomic import write_text_atomic
 from frt_experiments._limits import read_toml
+from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.errors import ScenarioError, shorten, shown
+from frt_experiments.policy import policy_from_spec
 
-__all__ = ["ALTERNATIVES", "SPENDING_FUNCTIONS", "ExperimentPlan", "read_plan", "write_plan"]
+__all__ = ["ALTERNATIVES", "SPENDING_FUNCTIONS", "ExperimentPlan", "arms_problems", "read_plan",
+           "write_plan"]
 
 #: Relative tolerance of "the shares sum to 1".
 SHARE_TOLERANCE = 1e-9
@@ -86,6 +104,10 @@ class ExperimentPlan:
             ``{"fast": 0.9, "one_business_day": 0.1}``; positive shares summing to 1, one per
             arm of the assignment), or ``None`` for equal arms. ``n_per_arm`` is then the
             control arm's size.
+        arms: The arms and their FRT policy names, control first (e.g. ``{"fast": "4h",
+            "one_business_day": "one_business_day", "two_business_days":
+            "two_business_days"}``; see the module docstring), or ``None`` for the two default
+            arms.
     """
 
     name: str
@@ -100,6 +122,7 @@ class ExperimentPlan:
     n_per_arm: int | None = None
     months: float | None = None
     weights: Mapping[str, float] | None = None
+    arms: Mapping[str, str] | None = None
     _source: str = field(default="plan", repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,10 +130,12 @@ class ExperimentPlan:
             object.__setattr__(self, "information", tuple(float(x) for x in self.information))
         if isinstance(self.weights, Mapping):  # a copy: the caller's dict may change later
             object.__setattr__(self, "weights", dict(self.weights))
+        if isinstance(self.arms, Mapping):
+            object.__setattr__(self, "arms", dict(self.arms))
         for problem in _problems(self):
             raise ScenarioError(f"{self._source}: {problem}")
 
-    def __hash__(self) -> int:  # weights are a dict: hash its items
+    def __hash__(self) -> int:  # weights and arms are dicts: hash their items
         values = (getattr(self, f.name) for f in fields(self) if f.compare)
         return hash(tuple(frozenset(v.items()) if isinstance(v, dict) else v for v in values))
 
@@ -148,6 +173,9 @@ class ExperimentPlan:
         if self.weights is not None:
             lines.append("  allocation: " + ", ".join(f"{arm} {share:.4g}"
                                                       for arm, share in self.weights.items()))
+        if self.arms is not None:
+            lines.append("  arms: " + ", ".join(f"{arm} ({spec})"
+                                                for arm, spec in self.arms.items()))
         return "\n".join(lines)
 
 
@@ -195,6 +223,46 @@ def _problems(p: ExperimentPlan) -> list[str]:
         out.append(f"design.months must be a positive number, got {shown(p.months)}")
     if p.weights is not None:
         out += allocation_problems(p.weights, "weights")
+    if p.arms is not None:
+        out += arms_problems(p.arms, p.weights)
+    return out
+
+
+def arms_problems(arms: object, weights: object = None) -> list[str]:
+    """What is wrong with a plan's ``[arms]`` (arm -> FRT policy name), each naming the section
+    and the arm: at least two arms with non-empty names, each policy a name
+    :func:`frt_experiments.policy.policy_from_spec` reads, and, beside ``[weights]``, the same
+    arms in both sections."""
+    if not isinstance(arms, Mapping):
+        return [f"arms must map each arm to its FRT policy (e.g. {{'fast': '4h', "
+                f"'one_business_day': 'one_business_day'}}), got {shown(arms)}"]
+    out: list[str] = []
+    if len(arms) < 2:
+        out.append(f"arms: a trial needs at least two arms, the control first (e.g. fast = "
+                   f"\"4h\", one_business_day = \"one_business_day\"), got {shown(dict(arms))}")
+    names_ok = True
+    for arm in arms:
+        if not isinstance(arm, str) or not arm.strip():
+            out.append(f"arms: arm names must be non-empty strings, got {shown(arm)}")
+            names_ok = False
+    if names_ok:
+        calendar = BusinessCalendar("UTC")  # any calendar: only the names are checked here
+        for arm, spec in arms.items():
+            try:
+                policy_from_spec(arm, spec, calendar)
+            except ValueError as exc:
+                out.append(f"arms: {exc}")
+    if isinstance(weights, Mapping) and names_ok:
+        only_w = [a for a in weights if a not in arms]
+        only_a = [a for a in arms if a not in weights]
+        if only_w:
+            out.append(f"weights: arm{'s' if len(only_w) > 1 else ''} "
+                       f"{', '.join(map(shown, only_w))} {'are' if len(only_w) > 1 else 'is'} "
+                       f"not in [arms] (arms: {', '.join(map(str, arms))})")
+        if only_a:
+            out.append(f"arms: arm{'s' if len(only_a) > 1 else ''} "
+                       f"{', '.join(map(shown, only_a))} {'have' if len(only_a) > 1 else 'has'}"
+                       f" no share in [weights] (weights: {', '.join(map(str, weights))})")
     return out
 
 
@@ -261,18 +329,20 @@ _LAYOUT: dict[str, dict[str, str]] = {
 }
 #: The section whose keys are arm names: arm = share (ExperimentPlan.weights).
 _WEIGHTS = "weights"
+#: The section whose keys are arm names: arm = FRT policy name (ExperimentPlan.arms).
+_ARMS = "arms"
 
 
 def plan_from_mapping(data: Mapping[str, Any], *, source: str = "plan") -> ExperimentPlan:
     """Build a plan from a parsed TOML mapping, rejecting unknown sections and keys."""
     for section, body in data.items():
-        if section not in _LAYOUT and section != _WEIGHTS:
+        if section not in _LAYOUT and section not in (_WEIGHTS, _ARMS):
             raise ScenarioError(f"{source}: unknown section [{shorten(str(section))}] (known: "
-                                f"{', '.join([*_LAYOUT, _WEIGHTS])})")
+                                f"{', '.join([*_LAYOUT, _WEIGHTS, _ARMS])})")
         if not isinstance(body, Mapping):
             raise ScenarioError(f"{source}: {section} must be a table [{section}], got "
                                 f"{shown(body)}")
-        if section == _WEIGHTS:
+        if section in (_WEIGHTS, _ARMS):
             continue
         for key in body:
             if key not in _LAYOUT[section]:
@@ -297,6 +367,8 @@ def plan_from_mapping(data: Mapping[str, Any], *, source: str = "plan") -> Exper
     if _WEIGHTS in data:
         kwargs["weights"] = {arm: float(w) if isinstance(w, int) and not isinstance(w, bool)
                              else w for arm, w in data[_WEIGHTS].items()}
+    if _ARMS in data:
+        kwargs["arms"] = dict(data[_ARMS])
     return ExperimentPlan(**kwargs, _source=source)
 
 
@@ -342,6 +414,9 @@ def plan_to_toml(plan: ExperimentPlan) -> str:
         lines = [f"{_toml_key(arm)} = {_toml_value(float(share))}"
                  for arm, share in plan.weights.items()]
         chunks.append(f"[{_WEIGHTS}]\n" + "\n".join(lines) + "\n")
+    if plan.arms is not None:
+        lines = [f"{_toml_key(arm)} = {_toml_value(spec)}" for arm, spec in plan.arms.items()]
+        chunks.append(f"[{_ARMS}]\n" + "\n".join(lines) + "\n")
     return "\n".join(chunks)
 
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 from scipy.stats import norm
 
@@ -36,6 +37,7 @@ __all__ = [
     "plot_backlog",
     "plot_csat_by_frt",
     "plot_forest",
+    "plot_forest_arms",
     "plot_frt_distribution",
     "plot_headcount",
     "plot_questions_over_time",
@@ -113,10 +115,10 @@ def plot_frt_distribution(
             if x.size == 0:
                 continue
             y = np.arange(1, x.size + 1) / x.size
-            ax.step(np.maximum(x, 1e-3), y, where="post", color=arm_color(arm),
+            ax.step(np.maximum(x, 1e-3), y, where="post", color=arm_color(arm, _arms(df)),
                     label=f"{arm} (median {np.median(x):.1f} h)")
             if targets_hours and arm in targets_hours and unit == "business hours":
-                ax.axvline(targets_hours[arm], color=arm_color(arm), ls="--", lw=1)
+                ax.axvline(targets_hours[arm], color=arm_color(arm, _arms(df)), ls="--", lw=1)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(_plain_number))  # 1, 10, not 10^0, 10^1
         ax.set_xlabel(f"first response time ({unit}, log scale)")
@@ -176,7 +178,7 @@ def plot_csat_by_frt(
         ok = n >= min_ratings
         ax.errorbar(x[ok], 100 * p[ok], yerr=100 * np.vstack([p - (centre - half),
                                                                centre + half - p])[:, ok],
-                    fmt="o", color=arm_color(arm), label=arm, capsize=3)
+                    fmt="o", color=arm_color(arm, arms), label=arm, capsize=3)
     ax.set_xticks(np.arange(shown.sum()), [lab for lab, s in zip(labels, shown, strict=True)
                                            if s])
     ax.set_xlabel(f"first response time band ({unit}; bands with at least {min_ratings:,} "
@@ -213,7 +215,7 @@ def plot_questions_over_time(
             continue
         per_customer = counts[arm] / sizes[arm]
         ax.plot(per_customer.index.to_timestamp(), per_customer.to_numpy(), marker=".",
-                color=arm_color(arm), label=f"{arm} ({sizes[arm]:,} customers)")
+                color=arm_color(arm, _arms(df)), label=f"{arm} ({sizes[arm]:,} customers)")
     lo, hi = ax.get_ylim()  # zoomed to the data (not from 0) so a few percent is visible
     pad = 0.6 * (hi - lo)
     ax.set_ylim(max(lo - pad, 0), hi + pad)
@@ -316,6 +318,74 @@ def plot_forest(results: pd.DataFrame, *, title: str | None = None) -> Figure:
     # Below the axes: inside, any corner can hold a metric's estimate or label.
     fig.legend(handles=ax.collections[-2:], loc="outside lower center", ncols=2, fontsize=8,
                frameon=False)
+    return fig
+
+
+def plot_forest_arms(results: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Relative change (%) of every slow arm against the control, one row per arm and metric.
+
+    ``results`` is a results table of several slow arms (``ArmsResult.to_pandas()`` or its
+    ``results.csv``: ``arm``, ``metric``, ``rel_diff``, ``rel_ci_low``, ``rel_ci_high`` and
+    ``significant_adjusted`` or ``significant``). Rows are grouped by metric, each arm in its
+    own colour; an estimate is drawn filled when significant after the family adjustment
+    (hollow otherwise). Open (one-sided) ends are drawn to the plot's edge as arrows.
+    """
+    need = ("arm", "metric", "rel_diff", "rel_ci_low", "rel_ci_high")
+    missing = [c for c in need if c not in results.columns]
+    if missing:
+        raise ValueError(f"results: missing column(s) {', '.join(missing)} for a forest plot")
+    if results.empty:
+        raise ValueError("results: no rows to plot")
+    arms = list(pd.unique(results["arm"].astype(str)))
+    metrics = list(pd.unique(results["metric"].astype(str)))
+    df = results.assign(_m=results["metric"].map(metrics.index),
+                        _a=results["arm"].astype(str).map(arms.index))
+    df = df.sort_values(["_m", "_a"], kind="stable").iloc[::-1].reset_index(drop=True)
+    sig_col = "significant_adjusted" if "significant_adjusted" in df else "significant"
+    sig = (df[sig_col].astype(bool).to_numpy() if sig_col in df
+           else np.zeros(len(df), dtype=bool))
+    y = np.arange(len(df), dtype=float)
+    est = df["rel_diff"].to_numpy(float) * 100
+    lo = df["rel_ci_low"].to_numpy(float) * 100
+    hi = df["rel_ci_high"].to_numpy(float) * 100
+    open_lo = ~np.isfinite(lo) | (lo <= -100.0)
+    open_hi = ~np.isfinite(hi)
+    closed = np.r_[est, lo[~open_lo], hi[~open_hi]]
+    closed = closed[np.isfinite(closed)]
+    span = max(float(np.max(np.abs(closed))) if closed.size else 0.0, 1e-3)
+    left, right = -1.15 * span, 1.15 * span
+    fig = Figure(figsize=(6.5, 0.32 * len(df) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    handles = []
+    for arm in arms:
+        k = (df["arm"].astype(str) == arm).to_numpy()
+        color = arm_color(arm, arms)
+        ax.hlines(y[k], np.where(open_lo, left, lo)[k], np.where(open_hi, right, hi)[k],
+                  color=color, lw=2)
+        ax.scatter(est[k & sig], y[k & sig], s=40, color=color, zorder=3)
+        ax.scatter(est[k & ~sig], y[k & ~sig], s=40, facecolor="white", edgecolor=color,
+                   lw=1.6, zorder=3)
+        for side, edge, marker in ((open_lo, left, "<"), (open_hi, right, ">")):
+            ax.scatter(np.full(int((k & side).sum()), edge), y[k & side], marker=marker, s=30,
+                       color=color, clip_on=False, zorder=3)
+        handles.append(Line2D([], [], color=color, marker="o", lw=2, label=arm))
+    groups = df["_m"].to_numpy()
+    for m in np.unique(groups):  # a rule between the metrics' groups
+        low = float(y[groups == m].min())
+        if low > 0:
+            ax.axhline(low - 0.5, color="#bbbbbb", lw=0.8)
+    ax.axvline(0, color="#444444", lw=1)
+    ax.set_xlim(left, right)
+    ax.set_yticks(y, [f"{m}: {a}" for m, a in zip(df["metric"], df["arm"], strict=True)],
+                  fontsize=8)
+    ax.set_ylim(-0.6, len(df) - 0.4)
+    ctrl = str(df["control_arm"].iloc[0]) if "control_arm" in df else schema.CONTROL_ARM
+    ax.set_xlabel(f"relative change against {ctrl} (%)\nfilled: significant after the "
+                  "adjustment across arms and metrics")
+    ax.set_title(title or "Relative change by arm and metric (95% CI)", fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(arms), 4),
+               fontsize=8, frameon=False)
     return fig
 
 

@@ -9,8 +9,14 @@ the plots beside it as PNG files (``figures/``).
 Everything after the results is optional, so the same function reports a trial with or without
 a staffing model. Sections, in order: results (the published-style table and the forest plot),
 the decision with its figures and assumptions, diagnostics (sample ratio, covariate balance,
-survey response, treatment delivered with the FRT distributions), satisfaction and volume (CSAT
-by FRT band, questions over time), staffing (plan and curve), and the full results table.
+survey response, treatment delivered with the FRT distributions), the dose-response (when
+given), satisfaction and volume (CSAT by FRT band, questions over time), staffing (plan and
+curve), and the full results table.
+
+A trial with several slow arms (:class:`frt_experiments.arms.ArmsResult`) is reported arm by arm:
+the results table and forest plot hold a row per slow arm and metric, the method sentence names
+the adjustment across arms and metrics, and the diagnostics give each arm's FRT against its own
+policy and whether each slow arm's treatment was delivered.
 """
 
 from __future__ import annotations
@@ -47,11 +53,15 @@ def _method_sentence(result: Any) -> str:
     alpha = float(getattr(result, "alpha", 0.05))
     alternative = str(getattr(result, "alternative", "two-sided"))
     cuped = bool(getattr(result, "cuped", False))
-    return (f"Relative change of the slow arm against the fast arm with {100 * (1 - alpha):g}% "
+    rule = getattr(result, "rule", None)  # several slow arms: the family adjustment
+    who = "each slow arm" if rule else "the slow arm"
+    adjusted = (f"p-values adjusted across arms and metrics by {rule} beside the raw"
+                if rule else "Holm-adjusted p-values beside the raw")
+    return (f"Relative change of {who} against the fast arm with {100 * (1 - alpha):g}% "
             "confidence intervals: customer-level delta method (Deng, Knoblich and Lu 2018), "
             + ("CUPED on pre-period covariates where the tables have them (Deng et al. 2013), "
                if cuped else "no CUPED adjustment, ")
-            + f"{alternative} Welch tests, Holm-adjusted p-values beside the raw.")
+            + f"{alternative} Welch tests, {adjusted}.")
 
 
 def _need(obj: Any, name: str, attrs: Sequence[str]) -> None:
@@ -77,6 +87,7 @@ def build_report(
     curve: pd.DataFrame | None = None,
     decision: Any = None,
     assumptions: Sequence[str] = (),
+    dose_response: Any = None,
 ) -> Document:
     """Assemble the trial report; call ``.write(out_dir)`` on it to write HTML and Markdown.
 
@@ -94,6 +105,9 @@ def build_report(
         curve: Staffing curve (``target_hours``, ``policy``, ``agents``).
         decision: The decision (:class:`frt_experiments.Decision`).
         assumptions: Assumptions behind the decision, one sentence each.
+        dose_response: The dose-response estimates (an object with ``add_to(doc)``, e.g.
+            :mod:`frt_experiments.dose_response`'s result): a section "Dose-response" after
+            the diagnostics, filled by ``dose_response.add_to(doc)``.
     """
     _need(result, "result", ("to_pandas", "summary"))
     table = result.to_pandas()
@@ -149,7 +163,23 @@ def build_report(
         cols = [c for c in ("covariate", "n_control", "n_treatment", "control", "treatment",
                             "smd", "imbalanced") if c in balance.columns]
         doc.table(_rounded(balance[cols]))
-    if diag is not None:
+    by_arm = getattr(diag, "delivered", None)
+    if diag is not None and isinstance(by_arm, dict):  # several slow arms
+        doc.text("Treatment delivered per arm (each slow arm's median business-hours FRT "
+                 "above the control's target, the control's within it): " + "; ".join(
+                     f"{arm}: {'yes' if ok else 'NO'}" for arm, ok in by_arm.items()) + ".")
+        for name, caption in (("frt", "First response time per arm, each against its own "
+                               "policy (hours):"),
+                              ("response_rates", "CSAT survey response per arm, each slow arm "
+                               "against the control (a slower arm may change who answers "
+                               "surveys):")):
+            part = getattr(diag, name, None)
+            if isinstance(part, pd.DataFrame):
+                doc.text(caption)
+                doc.table(_rounded(part))
+        for w in getattr(diag, "warnings", None) or []:
+            doc.verdict(f"Warning: {w}")
+    elif diag is not None:
         delivered = getattr(diag, "treatment_delivered", None)
         if delivered is not None:
             doc.text("Treatment delivered: " + (
@@ -166,6 +196,11 @@ def build_report(
         for w in getattr(diag, "warnings", None) or []:
             doc.verdict(f"Warning: {w}")
     doc.figure(plotting.plot_frt_distribution(conversations, assignments), "frt_distribution")
+
+    if dose_response is not None:
+        _need(dose_response, "dose_response", ("add_to",))
+        doc.section("Dose-response")
+        dose_response.add_to(doc)
 
     doc.section("Satisfaction and volume")
     doc.text("CSAT by the first response each conversation actually got (a description of the "

@@ -1,4 +1,9 @@
-"""``frt analyze``: the four metrics of a trial -> results.csv, summary.md and forest.png."""
+"""``frt analyze``: the four metrics of a trial -> results.csv, summary.md and forest.png.
+
+With several slow arms (``--treatment a,b,c`` or a plan's ``[arms]``) every slow arm is compared
+with the control: results.csv gains the ``arm`` column and the family-adjusted ``p_adjusted``
+(``--multiplicity``), summary.md one block per slow arm under the family table.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,14 @@ from frt_experiments import schema
 from frt_experiments._commands._args import add_calendar_options, check_output_dir, desk_calendar
 from frt_experiments._commands._source import add_source_options, engine_tables, wants_engine
 from frt_experiments._outputs import output_set, require_manifest
-from frt_experiments.analysis import analyze
+from frt_experiments.analysis import ExperimentResult, analyze
+from frt_experiments.arms import ArmsResult
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import TRUST_FILE, trust_json
 from frt_experiments.errors import DataError, LedgerError
 from frt_experiments.ledger import read_design_weights
 from frt_experiments.plan import ExperimentPlan, allocation_problems, read_plan, same_allocation
+from frt_experiments.policy import policy_from_spec
 from frt_experiments.schema import check_tables, read_table, write_table
 
 
@@ -80,9 +87,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="relative CSAT non-inferiority margin, e.g. -0.02")
     p.add_argument("--nrr-margin", type=float, metavar="M",
                    help="relative NRR equivalence margin, e.g. 0.01")
-    p.add_argument("--control", default="fast", metavar="ARM", help="control arm (fast)")
-    p.add_argument("--treatment", default="one_business_day", metavar="ARM",
-                   help="treatment arm (one_business_day)")
+    p.add_argument("--control", default=None, metavar="ARM",
+                   help="control arm (fast, or the first arm of the plan's [arms])")
+    p.add_argument("--treatment", default=None, metavar="ARM[,ARM,...]",
+                   help="treatment arm (one_business_day), or several slow arms, comma-"
+                   "separated, each compared with the control with p-values adjusted across "
+                   "arms and metrics (default with a plan's [arms]: its slow arms)")
+    p.add_argument("--policy", action="append", default=None, metavar="ARM=NAME",
+                   help="an arm's FRT policy for the diagnostics, e.g. four_hours=4h, "
+                   "two_business_days=two_business_days (repeatable; default: the plan's "
+                   "[arms], else the control 4h and a slow arm the policy its name reads as)")
+    p.add_argument("--multiplicity", choices=("holm", "dunnett"), default="holm",
+                   help="with several slow arms: holm (default) over every arm and metric, or "
+                   "dunnett across the arms within each metric, then holm across metrics")
     p.add_argument("--window-end", metavar="TIMESTAMP",
                    help="end of the analysis window, ISO 8601 with offset (default: the "
                    "latest conversation)")
@@ -124,6 +141,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--information: give {args.look} fractions for looks 1 to "
                          f"{args.look}, got {len(information)}")
     weights, weights_source = _design_weights(args, plan)
+    treatment = _treatment(args.treatment)
+    several = not isinstance(treatment, str) and (treatment is not None or (
+        plan is not None and plan.arms is not None and len(plan.arms) > 2))
+    if several and sequential:
+        raise ValueError("--plan/--look: group-sequential monitoring of several slow arms is not "
+                         "supported yet; analyse one slow arm at a time (--treatment ARM)")
+    policies = _policies(args.policy, plan, _calendar(args))
     on_engine = wants_engine(args)
     given = [p for p in (args.customers, args.conversations, args.assignments) if p is not None]
     # tables of one frt simulate run: refuse one changed or mixed in from another run
@@ -150,6 +174,14 @@ def run(args: argparse.Namespace) -> int:
             wrong = allocation_problems(weights, weights_source, arms)
             if wrong:
                 raise ValueError(wrong[0])
+        if treatment is not None and not isinstance(treatment, str):
+            present = {str(a) for a in assignments[schema.ARM].dropna().unique()}
+            have = ", ".join(sorted(present))
+            for arm in [args.control, *treatment]:
+                if arm is not None and arm not in present:
+                    raise ValueError(f"--{'treatment' if arm in treatment else 'control'}: "
+                                     f"arm {arm!r} is not in the assignments "
+                                     f"({args.assignments.name}: arms {have})")
     window_end = None
     if args.window_end is not None:
         try:
@@ -162,13 +194,14 @@ def run(args: argparse.Namespace) -> int:
     result = analyze(customers, conversations, assignments, alpha=alpha,
                      cuped=not args.no_cuped, inference=args.inference,
                      permutations=args.permutations, metrics=args.metrics,
-                     control=args.control,
-                     treatment=args.treatment,
+                     control=args.control, treatment=treatment, policies=policies,
+                     multiplicity=args.multiplicity,
                      csat_margin=args.csat_margin, nrr_margin=args.nrr_margin, plan=plan,
                      window_end=window_end, diagnostics=not args.no_diagnostics,
                      validate=on_engine, calendar=_calendar(args), weights=weights)
     markdown = result.to_markdown()
-    seq = result.sequential(look=args.look, information=information) if sequential else None
+    seq = (result.sequential(look=args.look, information=information)
+           if sequential and isinstance(result, ExperimentResult) else None)
     if seq is not None and plan is not None:
         look = args.look if args.look is not None else (plan.looks or 1)
         markdown += (f"\n### Sequential monitoring: look {look} of {plan.looks or 1} "
@@ -196,7 +229,11 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary().to_string(index=False), file=sys.stdout)
     dec = result.decisions
     for row in dec.itertuples(index=False):
-        print(f"{row.metric} {row.test}: {row.conclusion} (p = {row.p_value:.4g})",
+        arm = f"{row.arm} " if "arm" in dec.columns else ""
+        print(f"{arm}{row.metric} {row.test}: {row.conclusion} (p = {row.p_value:.4g})",
+              file=sys.stdout)
+    if isinstance(result, ArmsResult):
+        print(f"p-values adjusted by {result.rule} (p_adjusted in results.csv)",
               file=sys.stdout)
     if weights is not None and not args.no_diagnostics:
         shares = ", ".join(f"{arm} {share:.4g}" for arm, share in weights.items())
@@ -215,6 +252,45 @@ def run(args: argparse.Namespace) -> int:
     for path in removed:
         print(f"removed {path} (an earlier run's, not written by this one)", file=sys.stdout)
     return 0
+
+
+def _treatment(text: str | None) -> str | list[str] | None:
+    """``--treatment``: one arm, or several comma-separated ones (a list)."""
+    if text is None or "," not in text:
+        return text
+    items = [t.strip() for t in text.split(",")]
+    if any(not t for t in items):
+        raise ValueError(f"--treatment {text!r}: an empty arm name; give the slow arms "
+                         "comma-separated, e.g. four_hours,one_business_day,two_business_days")
+    return items
+
+
+def _policies(items: list[str] | None, plan: ExperimentPlan | None,
+              calendar: BusinessCalendar) -> dict[str, str] | None:
+    """``--policy ARM=NAME`` (repeatable) as ``{arm: name}``, each name checked; one that
+    disagrees with the plan's ``[arms]`` is an error."""
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        arm, sep, name = (x.strip() for x in item.partition("="))
+        if not sep or not arm or not name:
+            raise ValueError(f"--policy {item!r}: expected ARM=NAME, e.g. four_hours=4h or "
+                             "two_business_days=two_business_days")
+        if arm in out:
+            raise ValueError(f"--policy: arm {arm!r} is given twice")
+        try:
+            policy_from_spec(arm, name, calendar)
+        except ValueError as exc:
+            raise ValueError(f"--policy {item}: {exc}") from None
+        planned = (plan.arms or {}).get(arm) if plan is not None else None
+        if planned is not None and planned.strip().casefold() != name.casefold():
+            raise ValueError(f"--policy {item} disagrees with the plan's [arms] {arm} = "
+                             f"{planned!r}; give one of them")
+        out[arm] = name
+    if plan is not None and plan.arms is not None:
+        out = {**plan.arms, **out}
+    return out
 
 
 def parse_weights(text: str) -> dict[str, float]:

@@ -30,7 +30,7 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ibis
@@ -47,9 +47,13 @@ from frt_experiments.balance import (
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.diagnostics import (
     MIN_CALENDAR_CHECK,
+    ArmsDiagnostics,
     Diagnostics,
+    arm_policies,
     assemble,
+    assemble_arms,
     design_of,
+    design_of_arms,
     rates_table,
 )
 from frt_experiments.engine import cached, execute, instant, require_columns, timestamp
@@ -63,7 +67,7 @@ from frt_experiments.engine.moments import arm_statistics
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.policy import FrtPolicy, _cutoff
 
-__all__ = ["arm_counts", "diagnose"]
+__all__ = ["arm_counts", "diagnose", "diagnose_arms"]
 
 _CID, _ARM = schema.CUSTOMER_ID, schema.ARM
 
@@ -137,6 +141,60 @@ def diagnose(
     return assemble(control, treatment, order=order, counts=counts, srm=srm, frt=frt,
                     rates=rates, closed_check=closed_check, balance=balance, cal=cal,
                     stacklevel=4)
+
+
+def diagnose_arms(
+    customers: ir.Table | None,
+    conversations: ir.Table,
+    assignments: ir.Table,
+    *,
+    control: str = schema.CONTROL_ARM,
+    treatments: Sequence[str],
+    calendar: BusinessCalendar | None = None,
+    policies: Mapping[str, FrtPolicy | str] | None = None,
+    weights: Sequence[float] | None = None,
+    as_of: Any = None,
+) -> ArmsDiagnostics:
+    """:func:`frt_experiments.diagnostics.diagnose_arms` on tables of an engine: the same
+    arguments and result, the same warnings (business time on the policies' one calendar).
+
+    Raises:
+        DataError: A required column is missing or a customer is assigned twice.
+        ValueError: An arm without customers or without a policy, policies on another
+            calendar, or weights of the wrong length.
+    """
+    require_columns("conversations", conversations, (_CID, schema.CREATED_AT,
+                                                     schema.FIRST_RESPONSE_AT, schema.CSAT))
+    require_columns("assignments", assignments, (_CID, _ARM))
+    if customers is not None:
+        require_columns("customers", customers, (_CID,))
+    arms = [control, *treatments]
+    if len(set(arms)) != len(arms) or not treatments:
+        raise ValueError(f"arms: need a control and at least one other arm, all different, "
+                         f"got control {control!r} and treatments {list(treatments)!r}")
+    cal, pol = arm_policies(arms, calendar, policies)
+    keys = execute(assignments.aggregate(n=assignments.count(), ids=assignments[_CID].nunique()))
+    n_rows, n_ids = (int(v) for v in keys.iloc[0])
+    if n_rows != n_ids:
+        raise DataError([Problem("assignments", _CID, "repeating an earlier customer_id "
+                                 "(diagnose one experiment at a time)", n_rows - n_ids)])
+    order, counts, srm = design_of_arms(arm_counts(assignments).to_dict(), arms,
+                                        weights=weights)
+    ak = assignments.filter(assignments[_ARM].isin(arms)).select(_CID, _ARM)
+    conv = conversations.select(
+        _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
+        timestamp(conversations[schema.FIRST_RESPONSE_AT]).name(schema.FIRST_RESPONSE_AT),
+        conversations[schema.CSAT].notnull().name("__rated"))
+    j = conv.join(ak, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
+    frt, closed_check = _attainment(conv, j, pol, cal, as_of)
+    stats = _rate_moments(conv, ak, arms)
+    rates = {t: rates_table(stats, control, t) for t in treatments}
+    balance = pd.DataFrame()
+    if customers is not None:
+        balance = _balance(customers, ak, arms)
+    return assemble_arms(control, list(treatments), order=order, counts=counts, srm=srm,
+                         frt=frt, rates=rates, closed_check=closed_check, balance=balance,
+                         cal=cal, policies=pol, stacklevel=4)
 
 
 def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
@@ -283,6 +341,11 @@ def _quantiles(dist: pd.DataFrame, arm: str, ps: Sequence[float]) -> list[float]
 
 
 def _rates(conv: ir.Table, a2: ir.Table, control: str, treatment: str) -> pd.DataFrame:
+    return rates_table(_rate_moments(conv, a2, [control, treatment]), control, treatment)
+
+
+def _rate_moments(conv: ir.Table, a2: ir.Table, arms: list[str]) -> dict[str, Any]:
+    """Per-arm moments of each assigned customer's conversations and ratings."""
     per = conv.group_by(_CID).aggregate(
         conversations=conv.count().cast("float64"),
         rated=conv["__rated"].ifelse(1.0, 0.0).sum().cast("float64"))
@@ -290,10 +353,9 @@ def _rates(conv: ir.Table, a2: ir.Table, control: str, treatment: str) -> pd.Dat
     rows = cached(r.select(_ARM, conversations=r.conversations.coalesce(0.0),
                            rated=r.rated.coalesce(0.0)))  # read twice by arm_statistics
     try:
-        stats = arm_statistics(rows, ["conversations", "rated"], [control, treatment])
+        return arm_statistics(rows, ["conversations", "rated"], arms)
     finally:
         rows.release()
-    return rates_table(stats, control, treatment)
 
 
 def _balance(customers: ir.Table, a2: ir.Table, order: list[str]) -> pd.DataFrame:
