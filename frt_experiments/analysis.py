@@ -22,6 +22,11 @@ do not define are listed in ``skipped``. Holm-adjusted p-values across the analy
 are reported beside the raw ones; CSAT non-inferiority and NRR equivalence (TOST) are decided
 when margins are given (directly or by an experiment plan), by each metric's own method.
 
+A trial with several slow arms (``treatment`` a list of arms, or a plan's ``[arms]``) is
+analysed pair by pair with this code, each slow arm against the control, and the p-values are
+adjusted across arms and metrics by Holm (1979) or by Dunnett (1955) within metrics then Holm
+across them: :mod:`frt_experiments.arms` (Hothorn, Bretz and Westfall 2008).
+
 ``control`` and ``treatment`` in the table are the arms' plain estimates; with CUPED the
 ``diff``, ``rel_diff``, their intervals and the p-value are those of the adjusted estimates
 (so ``diff`` can differ slightly from ``treatment - control``; ``method`` says so).

@@ -19,6 +19,9 @@ savings* from slower support headcount growth. :func:`decide` applies it to an a
    risk is smaller than ``S``. The break-even NRR drop is ``S / R``: the relative NRR loss at which
    the revenue lost equals the savings.
 
+The criterion judges one slower policy against the fast one: the result of a trial with several
+slow arms is refused with a message; decide each arm's comparison (``result.by_arm[arm]``).
+
 The verdict is ``"success"`` when CSAT passes or revenue passes, ``"failure"`` otherwise, and
 ``"inconclusive"`` when the analysis result carries diagnostics that void the comparison: a
 sample ratio mismatch or a treatment that was not delivered (Kohavi, Tang and Xu 2020, ch. 21).

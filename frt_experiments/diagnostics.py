@@ -795,7 +795,10 @@ def assemble_arms(control: str, treatments: Sequence[str], *, order: Sequence[st
                                   rates=rates[t], closed_check=closed_check, balance=part,
                                   cal=cal)
         for w in seen:
-            item = (str(w.message), w.category)
+            text = str(w.message)
+            if issubclass(w.category, BalanceWarning):  # name the pair the covariates are of
+                text = f"{t} vs {control}: {text}"
+            item = (text, w.category)
             if item not in messages:
                 messages.append(item)
     for text, category in messages:
