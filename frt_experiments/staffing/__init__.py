@@ -12,6 +12,7 @@
 from frt_experiments.staffing.desk import DeskResult, simulate_desk
 from frt_experiments.staffing.erlang import (
     QueueMetrics,
+    StaffingByInterval,
     StaffingRequirement,
     erlang_a,
     erlang_b,
@@ -33,6 +34,7 @@ __all__ = [
     "DeskResult",
     "HeadcountProjection",
     "QueueMetrics",
+    "StaffingByInterval",
     "StaffingPlan",
     "StaffingRequirement",
     "erlang_a",
