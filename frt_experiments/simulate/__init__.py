@@ -2,8 +2,9 @@
 
 - :mod:`~frt_experiments.simulate.scenario` -- TOML scenarios and their validation; presets
   ``published`` (reproduces the published table in expectation), ``aa`` (no effect),
-  ``harsh`` (a stronger CSAT and churn response) and ``dose`` (four FRT arms; CSAT, questions
-  and churn respond to the realized FRT, with a confounder).
+  ``harsh`` (a stronger CSAT and churn response), ``dose`` (four FRT arms; CSAT, questions
+  and churn respond to the realized FRT, with a confounder) and ``published-desk`` (the
+  published trial with first responses from the desk simulation).
 - :mod:`~frt_experiments.simulate.population` -- customers, revenue, pre-period covariates.
 - :mod:`~frt_experiments.simulate.conversations` -- arrivals, follow-ups, FRT, handle time,
   ratings.
@@ -14,6 +15,12 @@
   and the CSAT calibration.
 - :mod:`~frt_experiments.simulate.truth` -- :func:`dose_truth`: each arm's expected dose and
   outcomes, the effects against control and the true 2SLS slopes.
+- :mod:`~frt_experiments.simulate.desk_loop` -- the desk in the loop (``desk.agents > 0``,
+  preset ``published-desk``): first responses from the desk simulation, on common random
+  numbers shared by every world.
+- :mod:`~frt_experiments.simulate.worlds` -- :func:`simulate_worlds`: the status quo, the
+  trial and the rollout on the same customers and arrivals, each world's true effects and the
+  interference between the trial's arms; :func:`desk_truth`: their large-sample expectation.
 - :mod:`~frt_experiments.simulate.calibrate` -- ``python -m frt_experiments.simulate.calibrate``
   prints the calibration and checks it on a large run.
 """
@@ -33,15 +40,19 @@ from frt_experiments.simulate.first_response import (
 from frt_experiments.simulate.scenario import PRESETS, Scenario, load_scenario, scenario_to_toml
 from frt_experiments.simulate.trial import SimulatedTrial, simulate
 from frt_experiments.simulate.truth import ArmTruth, DoseTruth, dose_truth
+from frt_experiments.simulate.worlds import DeskTruth, Worlds, desk_truth, simulate_worlds
 
 __all__ = [
     "PRESETS",
     "ArmTruth",
     "CsatCalibration",
+    "DeskTruth",
     "DoseTruth",
     "Scenario",
     "SimulatedTrial",
+    "Worlds",
     "calibrate_csat",
+    "desk_truth",
     "dose_truth",
     "expected_csat",
     "expected_csat_slow",
@@ -50,6 +61,7 @@ __all__ = [
     "scenario_to_toml",
     "share_within_deadline",
     "simulate",
+    "simulate_worlds",
     "slow_frt_cdf",
     "slow_share_within_deadline",
 ]

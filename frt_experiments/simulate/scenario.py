@@ -15,6 +15,13 @@ default)::
     [csat]          the dose-response of satisfaction on business-hour FRT
     [effects]       the arms and their weights; the question, handle-time and churn
                     multipliers of every arm but the first (control)
+    [desk]          the desk in the loop: headcounts of the status quo (and trial) and of
+                    the rollout, a roster, the fast target, shared or split agent pools
+
+The desk in the loop (``desk.agents > 0``, preset ``published-desk``): first responses come
+from the desk simulation (:func:`frt_experiments.staffing.simulate_desk`) on the given
+headcount and roster instead of each arm's policy draw, so FRT depends on load
+(:mod:`~frt_experiments.simulate.desk_loop`, :func:`~frt_experiments.simulate.simulate_worlds`).
 
 Arms and policies: ``effects.arms`` names two arms or more (control first) and
 ``frt.policies`` gives each its first-response policy, in the same order: ``"fast"`` (the fast
@@ -33,7 +40,7 @@ observational FRT curve).
 
 Unknown sections or keys and out-of-range values raise
 :class:`~frt_experiments.errors.ScenarioError` naming the file and the key. Presets
-(``published``, ``aa``, ``harsh``, ``dose``) ship inside the package
+(``published``, ``aa``, ``harsh``, ``dose``, ``published-desk``) ship inside the package
 (``frt_experiments/scenarios``) and are loaded by name.
 """
 
@@ -61,7 +68,7 @@ from frt_experiments.errors import ScenarioError, shorten, shown
 __all__ = ["PRESETS", "Scenario", "load_scenario", "scenario_to_toml"]
 
 #: Preset names shipped with the package.
-PRESETS = ("aa", "dose", "harsh", "published")
+PRESETS = ("aa", "dose", "harsh", "published", "published-desk")
 #: Values of ``frt.slow_policy``: the slow arm held to one business day, or A/A (as fast).
 SLOW_POLICIES = ("one_business_day", "fast")
 #: The forms of an arm's policy in ``frt.policies`` (the names of
@@ -104,9 +111,12 @@ def policy_hours(policy: str, day_hours: float) -> float | None:
 
 
 def _f(default: Any, lo: float | None = None, hi: float | None = None, *,
-       lo_open: bool = False, hi_open: bool = False, doc: str = "") -> Any:
+       lo_open: bool = False, hi_open: bool = False, doc: str = "",
+       kind: type | None = None) -> Any:
+    """A field with its bounds, its doc and, for a list whose default is empty, the type of
+    its entries (``kind``; else the type of the default's first entry, or ``str``)."""
     return field(default=default, metadata={"lo": lo, "hi": hi, "lo_open": lo_open,
-                                            "hi_open": hi_open, "doc": doc})
+                                            "hi_open": hi_open, "doc": doc, "kind": kind})
 
 
 @dataclass(frozen=True)
@@ -236,10 +246,40 @@ class Effects:
     weights: tuple[float, ...] = _f((0.5, 0.5))
 
 
+#: Values of ``desk.pools``.
+POOLS = ("shared", "split")
+#: Hours in a week: the length of ``desk.roster``.
+HOURS_PER_WEEK = 168
+
+
+@dataclass(frozen=True)
+class Desk:
+    agents: int = _f(0, 0, 1_000_000,
+                     doc="agents of the status quo and the trial at window.customers (scaled "
+                         "in proportion when another number of customers is simulated); 0: the "
+                         "desk is not in the loop, each arm's FRT is its policy's draw")
+    rollout_agents: int = _f(0, 0, 1_000_000,
+                             doc="agents of the rollout at window.customers (0: as agents)")
+    roster: tuple[float, ...] = _f((), doc="share of the headcount on duty per local hour of "
+                                           "the week (168 numbers in [0, 1], Monday 00:00 "
+                                           "first); empty: all agents whenever the desk is open",
+                           kind=float)
+    fast_target_hours: float = _f(4.0, 0.0, None, lo_open=True,
+                                  doc="business-hour target of the fast policy (measured, not "
+                                      "enforced)")
+    rollout_arm: str = _f("", doc="the arm every low-spend customer gets in the rollout "
+                                  "(default: csat.target_arm, else the second arm)")
+    pools: str = _f("shared", doc="'shared': one desk serves every arm; 'split': a pool per "
+                                  "arm, each an arm-weight share of all customers with that "
+                                  "share of the agents of the world its policy stands for")
+    max_iterations: int = _f(8, 1, 100, doc="desk runs at most per world to settle the "
+                                            "follow-ups on the FRT they got")
+
+
 _SECTIONS: dict[str, type] = {
     "window": Window, "population": Population, "eligibility": Eligibility,
     "revenue": Revenue, "conversations": Conversations, "frt": Frt, "csat": Csat,
-    "effects": Effects,
+    "effects": Effects, "desk": Desk,
 }
 
 
@@ -261,6 +301,7 @@ class Scenario:
     frt: Frt = field(default_factory=Frt)
     csat: Csat = field(default_factory=Csat)
     effects: Effects = field(default_factory=Effects)
+    desk: Desk = field(default_factory=Desk)
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -339,6 +380,25 @@ def _problems(s: Scenario) -> list[str]:
         except Exception:  # any failure means an unknown zone
             out.append(f"time zone {shown(tz)} is not a known IANA zone")
     out.extend(_window_problems(s.window))
+    out.extend(_desk_problems(s.desk, e))
+    return out
+
+
+def _desk_problems(d: Desk, e: Effects) -> list[str]:
+    """``desk.pools`` known, ``desk.roster`` empty or 168 shares with someone on duty,
+    ``desk.rollout_arm`` one of the slow arms."""
+    out = []
+    if d.pools not in POOLS:
+        out.append(f"desk.pools = {shown(d.pools)} must be one of {', '.join(POOLS)}")
+    if d.roster and (len(d.roster) != HOURS_PER_WEEK or any(not 0 <= x <= 1 for x in d.roster)
+                     or max(d.roster) == 0):
+        out.append(f"desk.roster must be empty or {HOURS_PER_WEEK} shares in [0, 1] (one per "
+                   f"local hour of the week, Monday 00:00 first) with one above 0, got "
+                   f"{len(d.roster)} numbers")
+    if d.rollout_arm and d.rollout_arm not in e.arms[1:]:
+        arms = ", ".join(shorten(str(a), 40) for a in e.arms[1:])
+        out.append(f"desk.rollout_arm = {shown(d.rollout_arm)} must be one of the arms after "
+                   f"the control ({arms})")
     return out
 
 
@@ -403,11 +463,12 @@ def _section(cls: type, values: Any, source: str, name: str, base: Any = None) -
             raise ScenarioError(f"{source}: unknown key {name}.{shorten(str(key))} (known: "
                                 f"{', '.join(sorted(known))})")
         default = known[key].default
-        kwargs[key] = _coerce(v, default, f"{source}: {name}.{key}")
+        kwargs[key] = _coerce(v, default, f"{source}: {name}.{key}",
+                              known[key].metadata.get("kind"))
     return replace(base if base is not None else cls(), **kwargs)
 
 
-def _coerce(v: Any, default: Any, where: str) -> Any:
+def _coerce(v: Any, default: Any, where: str, kind: type | None = None) -> Any:
     if isinstance(default, bool):
         if not isinstance(v, bool):
             raise ScenarioError(f"{where} must be true or false, got {shown(v)}")
@@ -427,8 +488,8 @@ def _coerce(v: Any, default: Any, where: str) -> Any:
     if isinstance(default, tuple):
         if not isinstance(v, list):
             raise ScenarioError(f"{where} must be a list, got {shown(v)}")
-        kind = type(default[0]) if default else str
-        return tuple(_coerce(x, kind(), where) for x in v)
+        entry = kind if kind is not None else type(default[0]) if default else str
+        return tuple(_coerce(x, entry(), where) for x in v)
     raise ScenarioError(f"{where}: unsupported value {shown(v)}")  # pragma: no cover
 
 

@@ -17,8 +17,12 @@ from tqdm import tqdm
 
 from frt_experiments import schema
 from frt_experiments._outputs import OutputSet, output_set
-from frt_experiments.simulate.conversations import draw_conversations
-from frt_experiments.simulate.population import draw_population, draw_revenue_events
+from frt_experiments.simulate.conversations import DrawnConversations, draw_conversations
+from frt_experiments.simulate.population import (
+    Population,
+    draw_population,
+    draw_revenue_events,
+)
 from frt_experiments.simulate.scenario import Scenario, load_scenario, scenario_to_toml
 
 __all__ = ["SimulatedTrial", "simulate"]
@@ -172,9 +176,15 @@ def simulate(
         months: Window length in months (default: the scenario's ``window.months``).
         rng: Seed or generator; the same seed gives the same tables.
         progress: Show a progress bar on stderr (only when stderr is a terminal).
-        frt_model: Optional hook replacing the policy FRT, e.g. by a desk simulation:
+        frt_model: Optional hook replacing the policy FRT:
             ``frt_model(created_at, slow) -> business seconds`` per conversation, ``slow``
             True in every arm but the first (see :mod:`frt_experiments.simulate.conversations`).
+
+    With the desk in the loop (``desk.agents > 0``, e.g. the ``published-desk`` preset) the
+    first responses come from the desk simulation on the scenario's headcount
+    (:mod:`~frt_experiments.simulate.desk_loop`; ``customers`` scales the headcounts in
+    proportion, so the load per agent stays); :func:`~frt_experiments.simulate.
+    simulate_worlds` runs the status quo and the rollout beside the trial.
 
     Returns:
         A :class:`SimulatedTrial` with canonical, typed tables (UTC timestamps, string ids).
@@ -195,9 +205,13 @@ def simulate(
             raise ValueError(f"months must be in (0, 60], got {months!r}")
         changes["months"] = float(months)
     if changes:
-        sc = sc.with_(window=changes)
+        sc = _scaled_desk(sc, changes.get("customers")).with_(window=changes)
     seed = rng if isinstance(rng, int) else None
     gen = np.random.default_rng(rng)
+    if sc.desk.agents > 0 and frt_model is None:
+        from frt_experiments.simulate.desk_loop import desk_trial  # noqa: PLC0415
+
+        return desk_trial(sc, gen, seed)
     n = sc.window.customers
     bar = tqdm(total=4, desc="simulate", unit="step", file=sys.stderr,
                disable=not (progress and sys.stderr.isatty()))
@@ -212,7 +226,6 @@ def simulate(
     arm_idx[eligible] = _arm_index(buckets[eligible], e.arms, e.weights)
     treated = arm_idx >= 1  # every arm but the control gets the effects' multipliers
     events = draw_revenue_events(n, gen)  # drawn here, read once the FRT is known
-    p = sc.population
     bar.update()
     conv = draw_conversations(sc, rate=pop.rate, propensity=pop.propensity,
                               handle_factor=pop.handle_factor, tz_index=pop.timezone,
@@ -223,6 +236,31 @@ def simulate(
                                                                 / 3600.0), minlength=n)
     rev_end = events.revenue_end(sc, pop.spend, np.where(treated, e.churn, 1.0), log_hours)
     bar.update()
+    trial = _trial(sc, pop, ids, buckets=buckets, arm_idx=arm_idx, rev_end=rev_end, conv=conv,
+                   seed=seed)
+    bar.update()
+    bar.close()
+    return trial
+
+
+def _scaled_desk(sc: Scenario, customers: int | float | None) -> Scenario:
+    """With the desk in the loop, its headcounts scaled to ``customers`` in proportion to
+    ``window.customers`` (rounded, at least one agent), so the load per agent stays."""
+    if customers is None or sc.desk.agents == 0 or customers == sc.window.customers:
+        return sc
+    ratio = customers / sc.window.customers
+    rollout = sc.desk.rollout_agents or sc.desk.agents
+    return sc.with_(desk={"agents": max(1, round(sc.desk.agents * ratio)),
+                          "rollout_agents": max(1, round(rollout * ratio))})
+
+
+def _trial(sc: Scenario, pop: Population, ids: pd.Series, *, buckets: np.ndarray,
+           arm_idx: np.ndarray, rev_end: np.ndarray, conv: DrawnConversations,
+           seed: int | None) -> SimulatedTrial:
+    """The canonical tables of a simulated trial from its drawn arrays: customers, the
+    assignments of the customers with an arm (``arm_idx >= 0``, a position in
+    ``effects.arms``) and the conversations."""
+    el, e, p = sc.eligibility, sc.effects, sc.population
     cust = pd.DataFrame({
         schema.CUSTOMER_ID: ids,
         schema.MONTHLY_SPEND: pop.spend,
@@ -235,7 +273,7 @@ def simulate(
         schema.PRE_SATISFIED: pop.pre_satisfied,
         schema.PRE_HANDLE_SECONDS: pop.pre_handle_seconds,
     })
-    assigned = np.flatnonzero(eligible)
+    assigned = np.flatnonzero(arm_idx >= 0)
     asg = pd.DataFrame({
         schema.CUSTOMER_ID: ids.iloc[assigned].reset_index(drop=True),
         schema.EXPERIMENT: pd.Series(np.full(assigned.size, el.experiment), dtype="string"),
@@ -257,6 +295,4 @@ def simulate(
         schema.CHANNEL: pd.Series(np.full(m, sc.conversations.channel), dtype="string"),
         schema.FIRST_RESPONSE_BUSINESS_SECONDS: conv.frt_business_seconds,
     })
-    bar.update()
-    bar.close()
     return SimulatedTrial(sc, cust, asg, convs, seed)
