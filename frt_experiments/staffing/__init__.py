@@ -7,6 +7,8 @@
   queue first, deferred queue by deadline.
 - :mod:`~frt_experiments.staffing.plan` -- ``plan_staffing``, ``staffing_curve``,
   ``project_headcount``.
+- :mod:`~frt_experiments.staffing.shifts` -- ``solve_shifts``: a requirement per interval
+  turned into shifts (``ShiftType``, ``ShiftRules``) by integer programming.
 """
 
 from frt_experiments.staffing.desk import DeskResult, simulate_desk
@@ -27,6 +29,7 @@ from frt_experiments.staffing.plan import (
     staffing_curve,
 )
 from frt_experiments.staffing.profile import ArrivalProfile, ArrivalStream
+from frt_experiments.staffing.shifts import ShiftRules, ShiftSchedule, ShiftType, solve_shifts
 
 __all__ = [
     "ArrivalProfile",
@@ -34,6 +37,9 @@ __all__ = [
     "DeskResult",
     "HeadcountProjection",
     "QueueMetrics",
+    "ShiftRules",
+    "ShiftSchedule",
+    "ShiftType",
     "StaffingByInterval",
     "StaffingPlan",
     "StaffingRequirement",
@@ -44,5 +50,6 @@ __all__ = [
     "project_headcount",
     "required_agents",
     "simulate_desk",
+    "solve_shifts",
     "staffing_curve",
 ]

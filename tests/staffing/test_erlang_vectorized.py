@@ -46,7 +46,7 @@ def _close(vector: float, scalar: float) -> bool:
     return abs(vector - scalar) <= 1e-12 * abs(scalar) + 1e-300
 
 
-def _check(m, lam, aht, agents, idx, scalar):
+def _check(m, lam, aht, agents, idx, *, scalar):
     for i in idx:
         if lam[i] == 0:  # the one-queue call refuses no arrivals; an empty queue never waits
             assert (m.p_wait[i], m.asa[i], m.service_level[i], m.occupancy[i],
@@ -60,19 +60,21 @@ def _check(m, lam, aht, agents, idx, scalar):
 def test_erlang_c_over_10000_intervals_equals_the_scalar_function():
     lam, aht, agents = _grid(1, stable=True)
     m = erlang_c(agents, lam, aht, target_seconds=20)
-    assert m.by_interval and len(m.to_pandas()) == N
+    assert m.by_interval
+    assert len(m.to_pandas()) == N
     _check(m, lam, aht, agents, range(N),
-           lambda n, r, h: erlang_c(n, r, h, target_seconds=20))
+           scalar=lambda n, r, h: erlang_c(n, r, h, target_seconds=20))
 
 
 def test_erlang_a_over_10000_intervals_equals_the_scalar_function():
     lam, aht, agents = _grid(2, stable=False)
     assert (agents[lam > 0] <= lam[lam > 0] * aht[lam > 0] / 3600).sum() > 1_000
     m = erlang_a(agents, lam, aht, 180, target_seconds=30)
-    assert np.isfinite(m.asa).all() and np.isfinite(m.service_level).all()
+    assert np.isfinite(m.asa).all()
+    assert np.isfinite(m.service_level).all()
     idx = np.random.default_rng(3).choice(N, 600, replace=False)  # ~1 ms per scalar call
     _check(m, lam, aht, agents, idx,
-           lambda n, r, h: erlang_a(n, r, h, 180, target_seconds=30))
+           scalar=lambda n, r, h: erlang_a(n, r, h, 180, target_seconds=30))
 
 
 @pytest.mark.slow
@@ -80,7 +82,7 @@ def test_erlang_a_over_10000_intervals_equals_the_scalar_function_everywhere():
     lam, aht, agents = _grid(2, stable=False)
     m = erlang_a(agents, lam, aht, 180, target_seconds=30)
     _check(m, lam, aht, agents, range(N),
-           lambda n, r, h: erlang_a(n, r, h, 180, target_seconds=30))
+           scalar=lambda n, r, h: erlang_a(n, r, h, 180, target_seconds=30))
 
 
 @pytest.mark.parametrize("patience", [None, 120.0])
@@ -106,12 +108,14 @@ def test_required_agents_per_interval_equals_the_scalar_search(patience):
     table = req.to_pandas()
     assert list(table.columns[:5]) == ["arrivals_per_hour", "aht_seconds", "load",
                                        "raw_agents", "scheduled_agents"]
-    assert "intervals" in req.summary() and "<table" in req._repr_html_()
+    assert "intervals" in req.summary()
+    assert "<table" in req._repr_html_()
 
 
 def test_scalars_keep_their_results_and_types():
     m = erlang_c([13, 14], 200, 180)
-    assert not m.by_interval and list(m.to_pandas().columns)[0] == "agents"
+    assert not m.by_interval
+    assert next(iter(m.to_pandas().columns)) == "agents"
     assert round(float(m.p_wait[1]), 5) == 0.17413
     assert isinstance(required_agents(200, 180, 20, 0.8), StaffingRequirement)
     with pytest.raises(ValueError, match="arrivals_per_hour"):
