@@ -321,7 +321,7 @@ def _pool_agents(agents: Agents, share: float) -> Agents:
 
 def run_world(pot: Potential, sc: Scenario, name: str, arm: np.ndarray, agents: Agents, *,
               pools: str = "shared", rollout_agents: Agents | None = None,
-              argument: str = "agents") -> World:
+              argument: str = "agents", rollout_argument: str = "rollout_agents") -> World:
     """Run one world: which potential conversations exist, and the FRT the desk gives them.
 
     Args:
@@ -333,7 +333,8 @@ def run_world(pot: Potential, sc: Scenario, name: str, arm: np.ndarray, agents: 
         agents: A headcount or a 168-hour roster (of the status quo, with ``"split"``).
         pools: ``"shared"`` or ``"split"`` (module docstring).
         rollout_agents: With ``"split"``, the rollout's headcount (default ``agents``).
-        argument: The argument named by an error about the headcount.
+        argument: The argument named by an error about the headcount (``rollout_argument``
+            for a slow arm's pool, staffed from ``rollout_agents``).
 
     Raises:
         UnstableQueueError: A pool's offered work reaches its agents' scheduled time.
@@ -377,7 +378,8 @@ def run_world(pot: Potential, sc: Scenario, name: str, arm: np.ndarray, agents: 
                 continue
             idx = idx[np.argsort(pot.created_ns[idx], kind="stable")]
             pool_name = str(labels[p]) if pools == "split" else ""
-            _stable(sc, calendar, per_pool[p], float(handle[idx].sum()), name=argument,
+            named = rollout_argument if pool_name and pool_name not in fast else argument
+            _stable(sc, calendar, per_pool[p], float(handle[idx].sum()), name=named,
                     pool=pool_name)
             table = pd.DataFrame({
                 schema.CUSTOMER_ID: own[idx],
@@ -478,7 +480,8 @@ def desk_trial(sc: Scenario, gen: np.random.Generator, seed: int | None) -> Any:
     pot = draw_potential(sc, gen)
     roll = headcount_of(sc, sc.desk.rollout_agents or sc.desk.agents, "desk.rollout_agents")
     world = run_world(pot, sc, "trial", pot.arm, headcount_of(sc, sc.desk.agents, "desk.agents"),
-                      pools=sc.desk.pools, rollout_agents=roll, argument="desk.agents")
+                      pools=sc.desk.pools, rollout_agents=roll, argument="desk.agents",
+                      rollout_argument="desk.rollout_agents")
     conv = world_conversations(pot, sc, world)
     return _trial(sc, pot.pop, pot.ids, buckets=pot.buckets, arm_idx=world.arm,
                   rev_end=world_revenue(pot, sc, world, conv), conv=conv, seed=seed)

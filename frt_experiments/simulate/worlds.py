@@ -239,7 +239,7 @@ def _run(sc: Scenario, gen: np.random.Generator, head: Agents, roll: Agents, poo
     worlds, stats, trials = {}, {}, {}
     for name, (arm, agents, pl, argument) in plans.items():
         w = run_world(pot, sc, name, arm, agents, pools=pl, rollout_agents=roll,
-                      argument=argument)
+                      argument=argument, rollout_argument="rollout_headcount")
         st, conv = _stats(pot, sc, w)
         worlds[name], stats[name] = w, st
         if tables:
