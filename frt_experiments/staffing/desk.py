@@ -57,6 +57,7 @@ from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.errors import FrtWarning
 from frt_experiments.policy import FrtPolicy, default_policies
 from frt_experiments.schema import (
+    ABANDONED_AT,
     ARM,
     CONTROL_ARM,
     CREATED_AT,
@@ -65,7 +66,9 @@ from frt_experiments.schema import (
     HANDLE_SECONDS,
 )
 from frt_experiments.staffing import _engine
+from frt_experiments.staffing.patience import PatienceEstimate
 from frt_experiments.staffing.profile import HOURS_PER_WEEK, ArrivalProfile, _checked, _real
+from frt_experiments.staffing.roster import Roster
 
 __all__ = ["DeskResult", "simulate_desk"]
 
@@ -132,11 +135,25 @@ def _allowed(cal: BusinessCalendar, policies: Mapping[str, FrtPolicy], *, arm: n
 def _make_sample(cal: BusinessCalendar, policies: Mapping[str, FrtPolicy], fast_arms: set[str],
                  *, created: np.ndarray, arm: np.ndarray, handle: np.ndarray,
                  patience: float | None, origin: int, measure_from: int,
-                 rng: np.random.Generator) -> _Sample:
+                 rng: np.random.Generator, gone: np.ndarray | None = None) -> _Sample:
+    """``gone``: nanoseconds from creation to the observed abandonment (negative: not
+    abandoned), for a table with ``abandoned_at``; abandoned conversations draw their handle
+    time from the others' (they were never served, so theirs is unknown), and without a
+    patience model leave the queue at their observed time."""
     b = _business_seconds(cal, origin, created)
     allowed = _allowed(cal, policies, arm=arm, created=created, b=b, origin=origin)
     pat = (rng.exponential(patience, len(created)) if patience is not None
            else np.full(len(created), np.inf))
+    if gone is not None and (gone >= 0).any():
+        left = gone >= 0
+        pool = handle[~left]
+        if not pool.size:
+            raise ValueError("conversations: every conversation in the window was abandoned; "
+                             "the desk needs answered ones for their handle times")
+        handle = handle.copy()
+        handle[left] = pool[rng.integers(0, pool.size, int(left.sum()))]
+        if patience is None:
+            pat[left] = _business_seconds(cal, origin, created[left] + gone[left]) - b[left]
     fast = np.isin(arm, list(fast_arms))
     d = ~fast
     jobs = _engine.Jobs(b[fast], handle[fast], pat[fast], b[d], handle[d], pat[d],
@@ -146,7 +163,8 @@ def _make_sample(cal: BusinessCalendar, policies: Mapping[str, FrtPolicy], fast_
 
 def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame | None, *,
              calendar: BusinessCalendar | None, policies: Mapping[str, FrtPolicy] | None,
-             fast_arms: Sequence[str], unassigned_arm: str, patience_seconds: float | None,
+             fast_arms: Sequence[str], unassigned_arm: str,
+             patience_seconds: float | PatienceEstimate | None,
              start: Any, end: Any, warmup: Any, replications: int,
              rng: np.random.Generator, resample: str = "auto",
              stream_rngs: Callable[[int], Sequence[np.random.Generator]] | None = None
@@ -154,9 +172,7 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
     if isinstance(replications, bool) or not isinstance(replications, int | np.integer) \
             or replications < 1:
         raise ValueError(f"replications: must be a positive integer, got {replications!r}")
-    if patience_seconds is not None and not (np.isfinite(_real(patience_seconds))
-                                             and patience_seconds > 0):
-        raise ValueError(f"patience_seconds: must be > 0 (or None), got {patience_seconds!r}")
+    patience = _patience(patience_seconds)
     if isinstance(arrivals, ArrivalProfile):
         tz = arrivals.timezone
     elif isinstance(arrivals, pd.DataFrame):
@@ -193,7 +209,7 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
                 origin, stop, rng if stream_rngs is None else stream_rngs(r))
             samples.append(_make_sample(
                 cal, pols, fast_set, created=created, arm=arm_names[code], handle=handle,
-                patience=patience_seconds, origin=origin, measure_from=origin + warm, rng=rng))
+                patience=patience, origin=origin, measure_from=origin + warm, rng=rng))
     else:
         conv = _checked(arrivals, "conversations")
         created = pd.DatetimeIndex(conv[CREATED_AT]).as_unit("ns").asi8
@@ -204,29 +220,52 @@ def _prepare(arrivals: pd.DataFrame | ArrivalProfile, assignments: pd.DataFrame 
         else:
             arm = np.full(len(conv), unassigned_arm, dtype=object)
         handle = conv[HANDLE_SECONDS].to_numpy(dtype=float)
+        gone = _gone(conv, created)
         order = np.argsort(created, kind="stable")
-        created, arm, handle = created[order], arm[order], handle[order]
+        created, arm, handle, gone = created[order], arm[order], handle[order], gone[order]
         origin = _ts(start, "start") if start is not None else int(created[0])
         stop = _ts(end, "end") if end is not None else int(created[-1]) + 1
         keep = (created >= origin) & (created < stop)
         if not keep.any():
             raise ValueError("start/end: no conversation was created in the window")
-        created, arm, handle = created[keep], arm[keep], handle[keep]
+        created, arm, handle, gone = created[keep], arm[keep], handle[keep], gone[keep]
         _check_arms(arm, pols, "conversations")
         mode = _resample_mode(resample, replications)
         for r in range(replications):
             if mode == "days":
-                c, a, h = _bootstrap_days(created, arm, handle, tz=cal.timezone,
-                                          origin=origin, stop=stop, rng=rng, warn=r == 0)
+                c, a, h, g = _bootstrap_days(created, arm, handle, gone, tz=cal.timezone,
+                                             origin=origin, stop=stop, rng=rng, warn=r == 0)
             else:
-                c, a, h = created, arm, handle
+                c, a, h, g = created, arm, handle, gone
             samples.append(_make_sample(
-                cal, pols, fast_set, created=c, arm=a, handle=h, patience=patience_seconds,
-                origin=origin, measure_from=origin + warm, rng=rng))
+                cal, pols, fast_set, created=c, arm=a, handle=h, patience=patience,
+                origin=origin, measure_from=origin + warm, rng=rng, gone=g))
     if origin + warm >= stop:
         raise ValueError(f"warmup: {pd.Timedelta(warm, unit='ns')} leaves no time to measure")
     arms = tuple(a for a in pols if any((s.arm == a).any() for s in samples))
     return _Setup(cal, pols, origin, origin + warm, stop, arms, tuple(samples))
+
+
+def _patience(value: Any) -> float | None:
+    """Mean patience in business seconds from a number, a :class:`PatienceEstimate` or
+    ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, PatienceEstimate):
+        return value.mean_seconds
+    if not (np.isfinite(_real(value)) and value > 0):
+        raise ValueError(f"patience_seconds: must be > 0 (or None), got {value!r} (a "
+                         "number of seconds or a PatienceEstimate)")
+    return float(value)
+
+
+def _gone(conv: pd.DataFrame, created: np.ndarray) -> np.ndarray:
+    """Nanoseconds from creation to the observed abandonment, -1 where none."""
+    if ABANDONED_AT not in conv.columns:
+        return np.full(len(created), -1, dtype=np.int64)
+    at = pd.DatetimeIndex(conv[ABANDONED_AT]).as_unit("ns")
+    out = np.where(at.isna(), -1, at.asi8 - created)
+    return np.where(out < 0, -1, out).astype(np.int64)
 
 
 _RESAMPLE = ("auto", "days", "none")
@@ -241,9 +280,10 @@ def _resample_mode(resample: str, replications: int) -> str:
     return resample
 
 
-def _bootstrap_days(created: np.ndarray, arm: np.ndarray, handle: np.ndarray, *, tz: str,
+def _bootstrap_days(created: np.ndarray, arm: np.ndarray, handle: np.ndarray,
+                    gone: np.ndarray | None = None, *, tz: str,
                     origin: int, stop: int, rng: np.random.Generator, warn: bool = False
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, ...]:
     """One day-bootstrap replicate of a trace (Efron and Tibshirani 1993, ch. 8: resampling
     blocks, here local days, keeps the dependence within a block).
 
@@ -288,7 +328,10 @@ def _bootstrap_days(created: np.ndarray, arm: np.ndarray, handle: np.ndarray, *,
     shifted = created[idx] - np.repeat(mid[source], counts) + np.repeat(mid[slots], counts)
     keep = (shifted >= origin) & (shifted < stop)
     order = np.argsort(shifted[keep], kind="stable")
-    return shifted[keep][order], arm[idx][keep][order], handle[idx][keep][order]
+    out = (shifted[keep][order], arm[idx][keep][order], handle[idx][keep][order])
+    if gone is None:
+        return out
+    return (*out, gone[idx][keep][order])
 
 
 def _check_arms(arm: np.ndarray, policies: Mapping[str, FrtPolicy], source: str) -> None:
@@ -333,6 +376,8 @@ def _staff(agents: Any, setup: _Setup) -> _Staff:
     cal, origin = setup.calendar, setup.origin
     b_from, b_end = (_business_seconds(cal, origin, np.array([setup.measure_from, setup.end]))
                      .tolist())
+    if isinstance(agents, Roster):
+        return _dated_staff(agents, setup, (b_from, b_end))
     if isinstance(agents, int | np.integer) and not isinstance(agents, bool):
         if agents < 1:
             raise ValueError(f"agents: must be >= 1, got {agents}")
@@ -367,6 +412,39 @@ def _staff(agents: Any, setup: _Setup) -> _Staff:
         duty += float(np.clip(np.minimum(en, b_end) - np.maximum(st, b_from), 0, None).sum())
     roster = _engine.DutyRoster(tuple(starts), tuple(ends), tuple(cums))
     return _Staff(None, roster, duty, (b_from, b_end))
+
+
+def _dated_staff(roster: Roster, setup: _Setup, window: tuple[float, float]) -> _Staff:
+    """Duty segments of a dated roster on the business clock: agent level ``k`` works where
+    the roster has more than ``k`` agents (the first fraction of an interval with a fractional
+    agent); nobody works outside the roster."""
+    lo, hi = roster.start.value, roster.end.value
+    if lo > setup.origin or hi < setup.end:
+        raise ValueError(
+            f"agents: the roster covers {roster.start.isoformat()} to "
+            f"{roster.end.isoformat()}, the arrivals "
+            f"{pd.Timestamp(setup.origin, tz='UTC').isoformat()} to "
+            f"{pd.Timestamp(setup.end, tz='UTC').isoformat()}; give a roster for the whole "
+            "window (0 agents where nobody works)")
+    cal, origin = setup.calendar, setup.origin
+    b_from, b_end = window
+    starts, ends, cums, duty = [], [], [], 0.0
+    for k in range(int(np.ceil(roster.agents.max()))):  # one vectorized pass per agent level
+        s_ns, e_ns = roster.duty_segments(k)
+        s = _business_seconds(cal, origin, s_ns)
+        e = _business_seconds(cal, origin, e_ns)
+        m = e > s
+        s, e = s[m], e[m]
+        if not len(s):
+            s, e = np.array([np.inf]), np.array([np.inf])
+        brk = np.r_[True, s[1:] != e[:-1]]
+        st, en = s[brk], e[np.r_[brk[1:], True]]
+        starts.append(st.tolist())
+        ends.append(en.tolist())
+        cums.append(np.r_[0.0, np.cumsum(en - st)[:-1]].tolist())
+        duty += float(np.clip(np.minimum(en, b_end) - np.maximum(st, b_from), 0, None).sum())
+    return _Staff(None, _engine.DutyRoster(tuple(starts), tuple(ends), tuple(cums)), duty,
+                  (b_from, b_end))
 
 
 def _warn_overload(setup: _Setup, staff: _Staff) -> None:
@@ -449,7 +527,7 @@ class DeskResult:
     replications: pd.DataFrame
     conversations: pd.DataFrame
     backlog: pd.DataFrame
-    agents: int | tuple[int, ...]
+    agents: int | tuple[int, ...] | Roster
     confidence: float = 0.95
     arms: tuple[str, ...] = field(default=())
     bootstrap: bool = False
@@ -551,9 +629,12 @@ def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _agents_text(agents: int | tuple[int, ...]) -> str:
+def _agents_text(agents: int | tuple[int, ...] | Roster) -> str:
     if isinstance(agents, int):
         return f"{agents} agents"
+    if isinstance(agents, Roster):
+        return (f"dated roster of {agents.agents.min():g}-{agents.agents.max():g} agents per "
+                f"{agents.interval}")
     return f"schedule of {min(agents)}-{max(agents)} agents"
 
 
@@ -654,12 +735,12 @@ def simulate_desk(
     arrivals: pd.DataFrame | ArrivalProfile,
     assignments: pd.DataFrame | None = None,
     *,
-    agents: int | Sequence[int] | np.ndarray,
+    agents: int | Sequence[int] | np.ndarray | Roster,
     calendar: BusinessCalendar | None = None,
     policies: Mapping[str, FrtPolicy] | None = None,
     fast_arms: Sequence[str] = (CONTROL_ARM,),
     unassigned_arm: str = CONTROL_ARM,
-    patience_seconds: float | None = None,
+    patience_seconds: float | PatienceEstimate | None = None,
     start: Any = None,
     end: Any = None,
     warmup: float | _dt.timedelta | str = 0.0,
@@ -676,9 +757,12 @@ def simulate_desk(
             :class:`ArrivalProfile` (Poisson arrivals drawn afresh per replication).
         assignments: Maps ``customer_id`` to ``arm`` for a conversations table; customers
             without an assignment get ``unassigned_arm``.
-        agents: Agents on duty while the desk is open: an int, or 168 whole numbers (agents
+        agents: Agents on duty while the desk is open: an int; 168 whole numbers (agents
             per local hour of the week in the calendar's zone, Monday 00:00-01:00 first;
-            hours in which the calendar is closed are ignored).
+            hours in which the calendar is closed are ignored); or a dated
+            :class:`~frt_experiments.staffing.roster.Roster` covering the arrival window
+            (agents per interval, possibly fractional -- an effective roster; nobody works
+            outside it, so what is still waiting at its end stays unanswered).
         calendar: The desk's business calendar (default: open 24/7 in the profile's zone).
         policies: First-response policy per arm (default
             :func:`~frt_experiments.policy.default_policies` on ``calendar``): judges
@@ -686,8 +770,13 @@ def simulate_desk(
         fast_arms: Arms served first, first come first served; every other arm waits in the
             deadline-ordered deferred queue.
         unassigned_arm: Arm of conversations whose customer has no assignment.
-        patience_seconds: Mean exponential patience in business seconds (live channels);
-            ``None``: nobody abandons.
+        patience_seconds: Mean exponential patience in business seconds (live channels), or
+            a :class:`~frt_experiments.staffing.patience.PatienceEstimate` (from
+            :func:`~frt_experiments.staffing.patience.estimate_patience`): every conversation
+            draws its patience afresh in every replication. ``None``: nobody abandons, except
+            that conversations of a table with ``abandoned_at`` leave the queue at their
+            observed abandonment (if no agent took them before). Abandoned conversations of a
+            table were never served, so their handle time is drawn from the answered ones'.
         start, end: Arrival window (required for a profile; for a table, default the first
             and last ``created_at``).
         warmup: Hours (or a timedelta) after ``start`` whose conversations are simulated but
@@ -733,8 +822,9 @@ def simulate_desk(
         rows.extend(rs)
         backlogs.append(bl)
     backlog = sum(backlogs[1:], backlogs[0].astype(float)) / len(backlogs)
-    agents_rec: int | tuple[int, ...] = (staff.agents if staff.agents is not None
-                                         else tuple(int(a) for a in np.asarray(agents)))
+    agents_rec: int | tuple[int, ...] | Roster = (
+        staff.agents if staff.agents is not None else agents if isinstance(agents, Roster)
+        else tuple(int(a) for a in np.asarray(agents)))
     return DeskResult(pd.DataFrame(rows), pd.concat(convs, ignore_index=True), backlog,
                       agents_rec, confidence, setup.arms, bootstrap)
 

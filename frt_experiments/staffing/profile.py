@@ -29,10 +29,12 @@ import pandas as pd
 
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.schema import (
+    ABANDONED_AT,
     ARM,
     CONTROL_ARM,
     CREATED_AT,
     CUSTOMER_ID,
+    FIRST_RESPONSE_AT,
     HANDLE_SECONDS,
 )
 
@@ -162,6 +164,8 @@ class ArrivalProfile:
         grid = pd.date_range(first, last, freq="h", inclusive="left")
         occurs = np.bincount(grid.day_of_week * 24 + grid.hour, minlength=HOURS_PER_WEEK)
         handle = conv[HANDLE_SECONDS].to_numpy(dtype=float)
+        # abandoned conversations count as arrivals; their handle time (0, or none) does not
+        handle = np.where(_abandoned(conv), np.nan, handle)
         streams = []
         for name in sorted(set(stream.tolist())):  # one pass per stream, not per row
             mask = stream == name
@@ -306,10 +310,47 @@ def _checked(conversations: pd.DataFrame, source: str) -> pd.DataFrame:
     if bad.any():
         rows = tuple(np.flatnonzero(bad)[:5].tolist())
         raise DataError([Problem(source, CREATED_AT, "empty", int(bad.sum()), rows)])
+    problems = _abandonment_problems(conversations, source)
+    if problems:
+        raise DataError(problems)
     handle = pd.to_numeric(conversations[HANDLE_SECONDS], errors="coerce").to_numpy(float)
-    bad = ~np.isfinite(handle) | (handle < 0)
+    # an abandoned conversation was never served: its handle time may be empty
+    bad = (~np.isfinite(handle) | (handle < 0)) & ~_abandoned(conversations)
     if bad.any():
         rows = tuple(np.flatnonzero(bad)[:5].tolist())
         raise DataError([Problem(source, HANDLE_SECONDS, "missing or negative (handle time "
                                  "must be >= 0 seconds)", int(bad.sum()), rows)])
     return conversations
+
+
+def _abandoned(conversations: pd.DataFrame) -> np.ndarray:
+    """Rows with an ``abandoned_at`` (all False without the column)."""
+    if ABANDONED_AT not in conversations.columns:
+        return np.zeros(len(conversations), bool)
+    return conversations[ABANDONED_AT].notna().to_numpy(bool)
+
+
+def _abandonment_problems(conversations: pd.DataFrame, source: str) -> list[Problem]:
+    """The ``abandoned_at`` rules of :func:`~frt_experiments.schema.validate_conversations`
+    on a typed table (aware timestamps, not before ``created_at``, never with a first
+    response), for tables built in memory."""
+    if ABANDONED_AT not in conversations.columns:
+        return []
+    gone = conversations[ABANDONED_AT]
+    if not isinstance(gone.dtype, pd.DatetimeTZDtype):
+        if gone.isna().all():
+            return []
+        return [Problem(source, ABANDONED_AT, "must hold time-zone-aware timestamps (read "
+                        "the table with frt_experiments.read_table)")]
+    out = []
+    created = conversations[CREATED_AT]
+    masks = [(gone < created).to_numpy(bool), np.zeros(len(gone), bool)]
+    if FIRST_RESPONSE_AT in conversations.columns:
+        masks[1] = (gone.notna() & conversations[FIRST_RESPONSE_AT].notna()).to_numpy(bool)
+    for mask, rule in zip(masks, (f"earlier than {CREATED_AT}",
+                                  f"set together with {FIRST_RESPONSE_AT} (an abandoned "
+                                  "conversation got no response)"), strict=True):
+        if mask.any():
+            out.append(Problem(source, ABANDONED_AT, rule, int(mask.sum()),
+                               tuple(np.flatnonzero(mask)[:5].tolist())))
+    return out

@@ -65,9 +65,11 @@ def test_rate_is_abandonments_over_exposure_with_both_intervals():
     assert ex.rate_ci_high == pytest.approx(stats.chi2.ppf(0.95, 2 * d + 2) / (2 * T),
                                             rel=1e-12)
     lo, hi = fit.mean_ci
-    assert lo == pytest.approx(1 / fit.rate_ci_high) and hi == pytest.approx(1 / fit.rate_ci_low)
+    assert lo == pytest.approx(1 / fit.rate_ci_high)
+    assert hi == pytest.approx(1 / fit.rate_ci_low)
     row = fit.to_pandas().iloc[0]
-    assert row["abandoned"] == d and row["mean_seconds"] == pytest.approx(T / d)
+    assert row["abandoned"] == d
+    assert row["mean_seconds"] == pytest.approx(T / d)
     assert "12 abandoned of 30 waits" in fit.summary()
     assert "2 still waiting" in fit.summary()
     assert repr(fit).startswith("PatienceEstimate(mean 137.5 s")
@@ -99,7 +101,8 @@ def test_kaplan_meier_matches_the_textbook_6mp_example():
     c = z * np.sqrt(v) / abs(np.log(s7))
     assert km["ci_low"].iloc[1] == pytest.approx(s7 ** np.exp(c), rel=1e-12)
     assert km["ci_high"].iloc[1] == pytest.approx(s7 ** np.exp(-c), rel=1e-12)
-    assert (km["ci_low"] <= km["survival"]).all() and (km["survival"] <= km["ci_high"]).all()
+    assert (km["ci_low"] <= km["survival"]).all()
+    assert (km["survival"] <= km["ci_high"]).all()
 
 
 def test_kaplan_meier_agrees_with_lifelines_when_installed():
@@ -166,7 +169,8 @@ def test_business_seconds_of_a_calendar():
         "abandoned_at": [pd.Timestamp("2025-03-10 09:01", tz="UTC"), pd.NaT]})
     with pytest.warns(FrtWarning, match="only 1 abandonment"):
         fit = estimate_patience(conv, calendar=cal)
-    assert fit.exposure_seconds == 180.0 and fit.business
+    assert fit.exposure_seconds == 180.0
+    assert fit.business
     with pytest.warns(FrtWarning):
         # elapsed: 2 days 16 h 2 min, plus the answered minute
         assert estimate_patience(conv).exposure_seconds == (2 * 86400 + 16 * 3600 + 120) + 60
@@ -185,7 +189,8 @@ def test_few_abandonments_warn_but_fit():
     with pytest.warns(FrtWarning, match=rf"only 2 abandonments \(fewer than "
                       rf"{FEW_ABANDONMENTS}\): the estimate is weak"):
         fit = estimate_patience(conv)
-    assert isinstance(fit, PatienceEstimate) and fit.mean_seconds == 50.0
+    assert isinstance(fit, PatienceEstimate)
+    assert fit.mean_seconds == 50.0
 
 
 def test_bad_tables_and_arguments_are_named():
