@@ -170,12 +170,16 @@ def test_dunnett_through_the_analysis_agrees_with_scipy_for_equal_variances():
 
 
 def _aa_family_wise_error(replications: int, seed: int) -> dict[str, float]:
-    t = simulate("aa", customers=2_000, rng=3).to_pandas()
-    rows = customer_rows(t["customers"], t["conversations"], t["assignments"])
-    rng = np.random.default_rng(seed)
+    # a fresh A/A trial per replication, its customers randomized into four arms: the
+    # family-wise error rate over trials (re-randomizing one fixed trial would measure the
+    # rate conditional on its data, which need not be 5% for 335 skewed customers per arm)
     arms = np.array(["fast", "a", "b", "c"])
     hits = {"holm": 0, "dunnett": 0}
-    for _ in range(replications):  # re-randomize the customers into four arms
+    for i in range(replications):
+        t = simulate("aa", customers=2_000, rng=seed * 100_000 + i).to_pandas()
+        rows = customer_rows(t["customers"], t["conversations"], t["assignments"],
+                             validate=False)
+        rng = np.random.default_rng(seed * 100_000 + i)
         r = rows.assign(arm=arms[rng.permutation(len(rows)) % 4])
         res = [analyze_rows(r, treatment=a, inference="normal", cuped=False)
                for a in arms[1:]]
@@ -193,12 +197,12 @@ def _check_family_wise_error(rates: dict[str, float], replications: int) -> None
 
 def test_family_wise_error_of_an_aa_trial_with_four_arms():
     # 3 slow arms x 4 metrics: unadjusted, any false finding would come in about 40% of trials
-    _check_family_wise_error(_aa_family_wise_error(200, seed=5), 200)
+    _check_family_wise_error(_aa_family_wise_error(100, seed=5), 100)
 
 
 @pytest.mark.slow
 def test_family_wise_error_of_an_aa_trial_with_four_arms_long():
-    _check_family_wise_error(_aa_family_wise_error(1_000, seed=6), 1_000)
+    _check_family_wise_error(_aa_family_wise_error(500, seed=6), 500)
 
 
 def test_diagnostics_once_over_all_arms(result):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,12 +19,12 @@ import pandas as pd
 from frt_experiments import schema
 from frt_experiments._commands._args import add_calendar_options, check_output_dir, desk_calendar
 from frt_experiments._commands._source import add_source_options, engine_tables, wants_engine
-from frt_experiments._outputs import output_set, require_manifest
+from frt_experiments._outputs import output_set, require_manifest, stage_document
 from frt_experiments.analysis import ExperimentResult, analyze
 from frt_experiments.arms import ArmsResult
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.decision import TRUST_FILE, trust_json
-from frt_experiments.errors import DataError, LedgerError
+from frt_experiments.errors import DataError, DataWarning, LedgerError
 from frt_experiments.ledger import read_design_weights
 from frt_experiments.plan import ExperimentPlan, allocation_problems, read_plan, same_allocation
 from frt_experiments.policy import policy_from_spec
@@ -106,6 +108,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timezone", metavar="ZONE",
                    help="IANA zone of naive timestamps (default: naive timestamps are errors)")
     add_calendar_options(p, purpose="for FRT in business hours in the diagnostics")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html and report.md with figures/: the results per "
+                   "slow arm, the diagnostics, and the dose-response (the effect per unit of "
+                   "first-response time, instrumented by the arms; frt dose-response)")
     p.add_argument("--no-diagnostics", action="store_true",
                    help="skip the diagnostics (sample ratio, response rates, FRT per arm)")
     p.set_defaults(func=run)
@@ -113,7 +119,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 #: Every file frt analyze writes into --out (trust.json: the diagnostics' trust flags and the
 #: desk calendar, read by frt decide and frt staffing plan --results beside results.csv).
-OUTPUTS = ("results.csv", TRUST_FILE, "summary.md", "forest.png", "sequential.csv")
+OUTPUTS = ("results.csv", TRUST_FILE, "summary.md", "forest.png", "sequential.csv",
+           "report.html", "report.md",
+           *(f"figures/{n}.png" for n in ("forest", "frt_distribution", "dose_response",
+                                          "csat_by_frt", "questions")))
 
 SEQUENTIAL_NOTE = ("With a monitoring plan, judge each metric by its sequential verdict and "
                    "repeated interval: the table's 'significant' column and intervals, and "
@@ -149,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
                          "supported yet; analyse one slow arm at a time (--treatment ARM)")
     policies = _policies(args.policy, plan, _calendar(args))
     on_engine = wants_engine(args)
+    if on_engine and args.report:
+        raise ValueError("--report: the report reads the tables in memory; analyse the files, "
+                         "or run frt analyze on the engine without --report")
     given = [p for p in (args.customers, args.conversations, args.assignments) if p is not None]
     # tables of one frt simulate run: refuse one changed or mixed in from another run
     require_manifest([p for p in given if p.is_file()] if on_engine else given)
@@ -211,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
     if desk is not None:
         markdown += f"\nDesk calendar of the diagnostics' business hours: {desk}.\n"
     figure = result.plot()
+    doc = (_report(result, (customers, conversations, assignments), policies=policies,
+                   args=args, alpha=alpha, window_end=window_end) if args.report else None)
     # every output (results.csv with its trust.json, summary.md, forest.png, sequential.csv
     # and manifest.json) becomes visible together; an earlier run's sequential.csv that this
     # run does not write is removed by the same commit
@@ -223,6 +237,8 @@ def run(args: argparse.Namespace) -> int:
         figure.savefig(outputs.path("forest.png"), dpi=120, format="png")
         if seq is not None:
             write_table(seq, outputs.path("sequential.csv"))
+        if doc is not None:
+            stage_document(outputs, doc)
     written, removed = outputs.written, outputs.removed
     for note in outputs.notes:
         print(f"note: {note}", file=sys.stdout)
@@ -252,6 +268,41 @@ def run(args: argparse.Namespace) -> int:
     for path in removed:
         print(f"removed {path} (an earlier run's, not written by this one)", file=sys.stdout)
     return 0
+
+
+def _report(result: Any, tables: tuple[Any, Any, Any], *, policies: dict[str, str] | None,
+            args: argparse.Namespace, alpha: float, window_end: Any) -> Any:
+    """The trial report (:func:`frt_experiments.build_report`) with its dose-response section;
+    a dose-response the data cannot give (e.g. no arm moves the first-response time) is a note
+    in the report, not a failure of the analysis."""
+    from frt_experiments.dose_response import dose_response  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.report import build_report  # noqa: PLC0415
+
+    customers, conversations, assignments = tables
+    arms = ([result.control, *result.treatments] if isinstance(result, ArmsResult)
+            else [result.control_arm, result.treatment_arm])
+    calendar = desk_calendar(args)[0]
+    notes: list[str] = []
+    dose = None
+    # the policies the analysis judged FRT by; two arms by role (fast: 4h, slow: one day)
+    names = dict(getattr(result, "policies", None) or {})
+    if not isinstance(result, ArmsResult):
+        names = {arms[0]: "4h", arms[1]: "one_business_day"} | dict(policies or {})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            dose = dose_response(customers, conversations, assignments, calendar=calendar,
+                                 policies=names if set(arms) <= set(names) else None,
+                                 control=arms[0], arms=arms, alpha=alpha,
+                                 window_end=window_end, validate=False)
+        except ValueError as exc:
+            notes.append(f"Dose-response not estimated: {exc}.")
+    notes += [f"Dose-response: {w.message}" for w in seen
+              if issubclass(w.category, DataWarning)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the diagnostics' warnings are in the report itself
+        return build_report(customers, conversations, assignments, result, notes=notes,
+                            dose_response=dose)
 
 
 def _treatment(text: str | None) -> str | list[str] | None:
