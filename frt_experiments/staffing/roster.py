@@ -344,6 +344,9 @@ def busy_agents(conversations: pd.DataFrame, *, interval: Any = "30min",
     s = pd.DatetimeIndex(first[ok]).tz_convert("UTC").as_unit("ns").asi8
     e = s + np.round(handle[ok] * _NS).astype(np.int64)
     step = pd.Timedelta(interval)
+    if not len(s) and (start is None or end is None):
+        raise DataError([Problem(source, FIRST_RESPONSE_AT, "no answered conversation with a "
+                                 "handle time: give start and end for a window of zeros")])
     lo = pd.Timestamp(start) if start is not None else pd.Timestamp(s.min(), tz="UTC")
     hi = pd.Timestamp(end) if end is not None else pd.Timestamp(e.max(), tz="UTC")
     grid = pd.date_range(lo.floor(step), hi, freq=step, inclusive="left")
