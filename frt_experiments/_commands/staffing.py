@@ -33,6 +33,8 @@ from frt_experiments.errors import DataError, DataWarning, Problem
 from frt_experiments.policy import default_policies
 from frt_experiments.schema import ARM, CONTROL_ARM, TREATMENT_ARM, read_table, write_table
 from frt_experiments.staffing import (
+    ShiftRules,
+    ShiftType,
     plan_staffing,
     project_headcount,
     required_agents,
@@ -91,7 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "on the fast policy and for the rollout to low-spend customers, found by "
                          "desk simulation on arrivals drawn from the trial. Writes "
                          "staffing_plan.csv, staffing_curve.csv (and headcount.csv with "
-                         "--months, decision.md with --results) and manifest.json under --out, "
+                         "--months, decision.md with --results, the shift schedules with "
+                         "--shifts) and manifest.json under --out, "
                          "made visible together; an earlier run's of those names that this "
                          "run does not write are removed.")
     _tables(pl)
@@ -118,9 +121,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="CSAT relative non-inferiority margin for the decision, e.g. -0.02 "
                     "(with --results; needed when the analysis was one-sided 'greater'; "
                     "default: CSAT not significantly worse)")
+    pl.add_argument("--shifts", metavar="LEN,LEN,...",
+                    help="also plan both policies on their own best shift schedules, with "
+                    "shifts of these lengths (e.g. 8h,6h; five days on, two off); writes "
+                    "shift_schedule.csv, interval_staffing.csv and staffing_scheduled.csv")
+    pl.add_argument("--interval", default="30min", metavar="DURATION",
+                    help="interval of the shift schedules (default 30min; with --shifts)")
+    pl.add_argument("--shift-starts", metavar="HH:MM-HH:MM",
+                    help="allowed shift start times of day (default: any interval; with "
+                    "--shifts)")
+    pl.add_argument("--days-on", type=int, default=5, metavar="N",
+                    help="consecutive working days per shift pattern (default 5; with --shifts)")
+    pl.add_argument("--break", dest="break_length", metavar="DURATION",
+                    help="a break of this length in each shift (e.g. 30min; with --shifts)")
+    pl.add_argument("--shrinkage", type=float, default=0.0, metavar="SHARE",
+                    help="share of paid time agents are unavailable (default 0; with --shifts)")
+    pl.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+                    help="seconds the solver may spend per schedule (default 60; with --shifts)")
     pl.add_argument("--out", type=Path, required=True, metavar="DIR",
                     help="output directory; an earlier run's files of these names that this "
-                    "run does not write (headcount.csv, decision.md) are removed")
+                    "run does not write (headcount.csv, decision.md, the schedule files) are "
+                    "removed")
     pl.set_defaults(func=_cli_errors("plan", _PLAN_OPTIONS)(_run_plan))
 
 
@@ -272,7 +293,44 @@ _DESK_OUTPUTS = ("desk_summary.csv", "backlog.csv")
 
 #: Every file frt staffing plan writes into --out (headcount.csv with --months, decision.md
 #: with --results); an earlier run's that this one does not write are removed.
-_PLAN_OUTPUTS = ("staffing_plan.csv", "staffing_curve.csv", "headcount.csv", "decision.md")
+_PLAN_OUTPUTS = ("staffing_plan.csv", "staffing_curve.csv", "headcount.csv", "decision.md",
+                 "staffing_scheduled.csv", "shift_schedule.csv", "interval_staffing.csv")
+_SCHEDULE_FLAGS = (("interval", "30min", "--interval"), ("shift_starts", None, "--shift-starts"),
+                   ("days_on", 5, "--days-on"), ("break_length", None, "--break"),
+                   ("shrinkage", 0.0, "--shrinkage"), ("time_limit", 60.0, "--time-limit"))
+
+
+def _shift_rules(args: argparse.Namespace) -> ShiftRules | None:
+    """The --shifts options as ShiftRules (checked before anything is read or simulated)."""
+    if args.shifts is None:
+        for dest, default, flag in _SCHEDULE_FLAGS:
+            if getattr(args, dest) != default:
+                raise ValueError(f"frt staffing plan: {flag} needs --shifts")
+        return None
+    lengths = [x.strip() for x in args.shifts.split(",") if x.strip()]
+    try:
+        types = [ShiftType(x, starts=args.shift_starts, days_on=args.days_on,
+                           break_length=args.break_length) for x in lengths]
+        rules = ShiftRules(types, interval=args.interval, shrinkage=args.shrinkage,
+                           time_limit=args.time_limit)
+        for t in rules.shifts:
+            if not t.start_times(rules.interval):
+                raise ValueError(f"shifts: shift {t.label!r} has no allowed start time on the "
+                                 f"{rules.interval} grid")
+    except ValueError as exc:
+        text = str(exc)
+        for old, flag in (("shifts: days_on", "--days-on"), ("shifts: break_length", "--break"),
+                          ("shifts: length", "--shifts"), ("shrinkage", "--shrinkage"),
+                          ("time_limit", "--time-limit"), ("interval", "--interval"),
+                          ("shifts:", "--shifts:")):
+            if text.startswith(old):
+                text = flag + text[len(old):]
+                break
+        raise ValueError(f"frt staffing plan: {text}") from None
+    if not lengths:
+        raise ValueError(f"frt staffing plan: --shifts must be lengths such as 8h,6h, got "
+                         f"{args.shifts!r}")
+    return rules
 
 
 def _run_plan(args: argparse.Namespace) -> int:
@@ -287,6 +345,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     except ValueError:
         raise ValueError(f"frt staffing plan: --targets must be numbers separated by commas, "
                          f"got {args.targets!r}") from None
+    rules = _shift_rules(args)
     check_output_dir(args.out, "--out")
     cal = _desk_calendar(args)
     target = _fast_target(args)
@@ -302,7 +361,7 @@ def _run_plan(args: argparse.Namespace) -> int:
               "service_levels": levels, "rng": args.seed, "control": control,
               "treatment": treatment}
     plan = plan_staffing(conv, asg, fast_target=target, cost_per_agent=args.cost_per_agent,
-                         **common)
+                         schedule=rules, **common)
     curve = staffing_curve(conv, asg, targets_hours=targets, **common)
     # every computation (and its argument checks) before the first file is written
     proj = None if args.months is None else project_headcount(
@@ -336,6 +395,14 @@ def _run_plan(args: argparse.Namespace) -> int:
         if proj is not None:
             write_table(proj.to_pandas().merge(proj.savings, on="month"),
                         outputs.path("headcount.csv"))
+        if plan.schedules:
+            write_table(plan.scheduled, outputs.path("staffing_scheduled.csv"))
+            write_table(pd.concat([sch.to_pandas().assign(policy=pol)
+                                   for pol, sch in plan.schedules.items()], ignore_index=True),
+                        outputs.path("shift_schedule.csv"))
+            write_table(pd.concat([sch.coverage.rename_axis("interval_start").reset_index()
+                                   .assign(policy=pol) for pol, sch in plan.schedules.items()],
+                                  ignore_index=True), outputs.path("interval_staffing.csv"))
         if decision is not None:
             outputs.write_text("decision.md",
                                decision.to_markdown() + f"\nStaffing {calendar_line}.\n")

@@ -27,6 +27,21 @@ priority/deadline desk in all but contrived cases). The search starts at the off
 (agents below it cannot keep up over the window), gallops by doubling steps to bracket the
 answer and bisects the bracket, so it needs O(log n) simulations.
 
+**Shift schedules** (``plan_staffing(schedule=ShiftRules(...))``). A constant headcount
+wastes the quiet hours, so its saving is measured against a weak baseline. With a schedule each
+policy is also planned on its own best shifts: a fluid model of the desk in intervals of the
+week (work arriving per interval from the simulated arrivals; each queue's backlog may never
+hold work past its deadline, the fast queue first-come first-served, the deferred queue by
+deadline; agents only work while the desk is open) is solved together with the shifts
+(:mod:`~frt_experiments.staffing.shifts`) as one integer program: the fewest paid hours whose
+agents on the floor, ``(1 - shrinkage)`` of those on shift, process every conversation by its
+deadline. The deferred queue's deadlines let its work move into quiet hours, which is what the
+rollout gains. The fluid plan ignores randomness, so the work is scaled by a margin ``m``
+(from 1 upwards by 10% steps) until the desk simulation with that schedule's agents per
+interval meets every arm's service level (Green, Kolesar and Whitt 2007 on simulation-based
+staffing of time-varying demand). Both savings are reported: today's constant headcount and
+the scheduled one.
+
 **Growth.** :func:`project_headcount` grows month 0's arrivals by Poisson thinning and
 superposition with common random numbers, so each month's arrivals contain the previous
 month's and the headcount moves with volume, not with sampling noise.
@@ -48,18 +63,24 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint
 
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.policy import FrtPolicy, default_policies
 from frt_experiments.schema import ARM, CONTROL_ARM, CREATED_AT, CUSTOMER_ID, TREATMENT_ARM
+from frt_experiments.staffing import _engine
 from frt_experiments.staffing import desk as _desk
+from frt_experiments.staffing import shifts as _shifts
 from frt_experiments.staffing.profile import ArrivalProfile, _checked, _real
+from frt_experiments.staffing.shifts import ShiftRules, ShiftSchedule
 
 __all__ = ["HeadcountProjection", "StaffingPlan", "plan_staffing", "project_headcount",
            "staffing_curve"]
@@ -281,6 +302,191 @@ def _open_hours_per_week(setup: _desk._Setup, weeks: float) -> float:
     return float(b[1] - b[0]) / 3600.0 / weeks
 
 
+# ---------------------------------------------------------------------- shift schedules
+
+
+@dataclass(frozen=True)
+class _FluidWeek:
+    """Work per interval of the week (agent hours per week, averaged over the simulation)."""
+
+    arrive: dict[str, np.ndarray]  # queue ("fast", "deferred") -> work arriving
+    allowed: dict[str, np.ndarray]  # queue -> work arrived, not done, not yet due at the end
+    open_share: np.ndarray  # share of each interval the desk is open
+    index: pd.DatetimeIndex  # a reference week's interval starts (local, Monday 00:00)
+
+
+def _week_grid(setup: _desk._Setup, interval: pd.Timedelta, lo: int, hi: int
+               ) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """Interval edges (local) from the local midnight before ``lo`` to past ``hi``, each
+    interval's position in the week and the edges on the business clock."""
+    tz = setup.calendar.timezone
+    start = pd.Timestamp(lo, tz="UTC").tz_convert(tz).normalize()
+    edges = pd.date_range(start, pd.Timestamp(hi, tz="UTC").tz_convert(tz), freq=interval)
+    minutes = (edges.day_of_week * 1440 + edges.hour * 60 + edges.minute).to_numpy()
+    pos = (minutes[:-1] // int(interval / pd.Timedelta(minutes=1))).astype(np.int64)
+    eb = _desk._business_seconds(setup.calendar, setup.origin, edges.as_unit("ns").asi8)
+    return edges, pos, eb
+
+
+def _fluid_week(setup: _desk._Setup, interval: pd.Timedelta, weeks: float) -> _FluidWeek:
+    n = int(pd.Timedelta(weeks=1) / interval)
+    edges, pos, eb = _week_grid(setup, interval, setup.measure_from,
+                                int(setup.end + pd.Timedelta(days=14).value))
+    ens = edges.as_unit("ns").asi8
+    m = len(pos)
+    arrive = {"fast": np.zeros(m), "deferred": np.zeros(m)}
+    allowed = {"fast": np.zeros(m + 1), "deferred": np.zeros(m + 1)}
+    for smp in setup.samples:
+        keep = smp.measured
+        at = np.searchsorted(ens, smp.created[keep], side="right") - 1
+        due = np.searchsorted(eb, smp.b[keep] + smp.allowed[keep], side="left")
+        hours = smp.handle[keep] / 3600.0
+        for queue, mask in (("fast", smp.fast[keep]), ("deferred", ~smp.fast[keep])):
+            arrive[queue] += np.bincount(at[mask], hours[mask], minlength=m)[:m]
+            # not yet due at the end of intervals at .. due - 2 (due: the first edge at or
+            # after the deadline, on the business clock)
+            stop = np.maximum(at[mask], due[mask] - 1)
+            allowed[queue] += (np.bincount(at[mask], hours[mask], minlength=m + 1)[:m + 1]
+                               - np.bincount(np.minimum(stop, m), hours[mask],
+                                             minlength=m + 1)[:m + 1])
+    reps = len(setup.samples) * weeks
+    open_share = np.diff(eb) / interval.total_seconds()
+    measured = (ens[:-1] >= setup.measure_from) & (ens[1:] <= setup.end)
+    counts = np.bincount(pos[measured], minlength=n)
+    week_open = np.bincount(pos[measured], open_share[measured], minlength=n) / np.maximum(
+        counts, 1)
+    ref = pd.date_range("2024-01-01", periods=n, freq=interval)  # a Monday
+    return _FluidWeek(
+        {q: np.bincount(pos, a, minlength=n) / reps for q, a in arrive.items()},
+        {q: np.bincount(pos, np.cumsum(a)[:m], minlength=n) / reps for q, a in allowed.items()},
+        np.clip(week_open, 0.0, 1.0), ref)
+
+
+def _fluid_schedule(week: _FluidWeek, rules: ShiftRules, margin: float) -> ShiftSchedule:
+    """The cheapest shifts whose agents on the floor process the week's work (times
+    ``margin``) by its deadlines, as one integer program (see the module docstring)."""
+    interval = rules.interval
+    r0 = pd.Series(np.zeros(len(week.index)), index=week.index)
+    _, grid = _shifts._grid(r0, rules)
+    model = _shifts._build(grid, rules)
+    n, nt = grid.n, model.n_tours
+    hours = interval.total_seconds() / 3600.0
+    eye = sparse.identity(n, format="csr")
+    zero = sparse.csr_array((n, n))
+    back = sparse.csr_array(sparse.eye(n, k=-1) + sparse.eye(n, k=n - 1))  # s_{i-1}, cyclic
+    zt = sparse.csr_array((n, nt))
+    # variables: tours x | floor agents y | processed p_f, p_d | backlogs s_f, s_d
+    floor = sparse.hstack([(1.0 - rules.shrinkage) * model.cover, -eye, zero, zero, zero, zero])
+    capacity = sparse.hstack([zt, -sparse.diags(hours * week.open_share), eye, eye, zero, zero])
+    flow_f = sparse.hstack([zt, zero, eye, zero, eye - back, zero])
+    flow_d = sparse.hstack([zt, zero, zero, eye, zero, eye - back])
+    constraints = [
+        LinearConstraint(floor, lb=0.0, ub=np.inf),
+        LinearConstraint(capacity, lb=-np.inf, ub=0.0),
+        LinearConstraint(flow_f, lb=margin * week.arrive["fast"],
+                         ub=margin * week.arrive["fast"]),
+        LinearConstraint(flow_d, lb=margin * week.arrive["deferred"],
+                         ub=margin * week.arrive["deferred"]),
+    ]
+    upper = np.r_[np.full(nt + 3 * n, np.inf), margin * week.allowed["fast"],
+                  margin * week.allowed["deferred"]]
+    cost = np.r_[model.cost, np.zeros(5 * n)]
+    integrality = np.r_[np.ones(nt + n), np.zeros(4 * n)]
+    solved = _shifts._solve(cost, integrality, constraints, rules, "schedule",
+                            bounds=Bounds(np.zeros(cost.size), upper))
+    y = solved.x[nt:nt + n]
+    tours_only = _shifts._Solved(solved.x[:nt], solved.status, solved.message,
+                                 solved.objective, solved.lp_bound, solved.mip_gap,
+                                 solved.seconds)
+    needed = _shifts._needed(y, rules.shrinkage)
+    return _shifts._schedule(grid, model, tours_only, y, needed, rules=rules)
+
+
+def _interval_staff(floor: np.ndarray, interval: pd.Timedelta, setup: _desk._Setup
+                    ) -> _desk._Staff:
+    """Agents on the floor per interval of the week as duty segments on the business clock
+    (as :func:`frt_experiments.staffing.desk._staff` does for hours of the week)."""
+    _, pos, eb = _week_grid(setup, interval, setup.origin, int(setup.end + _desk._TAIL.value))
+    b_from, b_end = _desk._business_seconds(
+        setup.calendar, setup.origin, np.array([setup.measure_from, setup.end])).tolist()
+    s_all, e_all, c_all = eb[:-1], eb[1:], floor.astype(np.int64)[pos]
+    starts, ends, cums, duty = [], [], [], 0.0
+    for k in range(max(int(floor.max()), 1)):  # one vectorized pass per agent level
+        m = (c_all > k) & (e_all > s_all)
+        s, e = s_all[m], e_all[m]
+        if not len(s):
+            s, e = np.array([np.inf]), np.array([np.inf])
+        brk = np.r_[True, s[1:] != e[:-1]]
+        st, en = s[brk], e[np.r_[brk[1:], True]]
+        starts.append(st.tolist())
+        ends.append(en.tolist())
+        cums.append(np.r_[0.0, np.cumsum(en - st)[:-1]].tolist())
+        duty += float(np.clip(np.minimum(en, b_end) - np.maximum(st, b_from), 0, None).sum())
+    roster = _engine.DutyRoster(tuple(starts), tuple(ends), tuple(cums))
+    return _desk._Staff(None, roster, duty, (b_from, b_end))
+
+
+@dataclass(frozen=True)
+class _Scheduled:
+    schedule: ShiftSchedule
+    margin: float
+    share: dict[str, float]
+    simulations: int
+    seconds: float
+
+
+def _on_floor(sched: ShiftSchedule) -> np.ndarray:
+    """Agents available on the floor per interval: ``(1 - shrinkage)`` of those on shift,
+    rounded down."""
+    cov = sched.coverage["scheduled"].to_numpy()
+    return np.floor(cov * (1.0 - sched.rules.shrinkage) + 1e-9)
+
+
+def _scheduled_plan(setup: _desk._Setup, rules: ShiftRules, service_levels: Mapping[str, float],
+                    weeks: float) -> _Scheduled:
+    """The cheapest schedule whose desk meets the service levels: the fluid work scaled by a
+    margin from 1 down by 10% steps while the simulated desk still meets them (at least
+    0.5), or up by 10% steps until it does (at most 1.1^11 = 2.85)."""
+    t0 = time.perf_counter()
+    week = _fluid_week(setup, rules.interval, weeks)
+    tried: dict[float, tuple[ShiftSchedule, dict[str, float]] | None] = {}
+
+    def attempt(margin: float) -> bool:
+        sched = _fluid_schedule(week, rules, margin)
+        floor = _on_floor(sched)
+        if floor.max() < 1:
+            tried[margin] = None
+            return False
+        staff = _interval_staff(floor, rules.interval, setup)
+        shares: dict[str, list[float]] = {}
+        for sample in setup.samples:
+            start = _desk._run(sample, staff)
+            for arm, v in _desk._share_met(sample, start).items():
+                shares.setdefault(arm, []).append(v)
+        mean = {a: float(np.mean(v)) for a, v in shares.items()}
+        ok = all(mean.get(a, 1.0) >= sl for a, sl in service_levels.items())
+        tried[margin] = (sched, mean) if ok else None
+        return ok
+
+    margin = 1.0
+    if attempt(margin):
+        while margin * 0.9 >= 0.5 and attempt(round(margin * 0.9, 6)):
+            margin = round(margin * 0.9, 6)
+    else:
+        while True:
+            margin = round(margin * 1.1, 6)
+            if margin > 2.86:
+                raise ValueError("schedule: no schedule up to 2.85 times the fluid work meets "
+                                 "the service levels in the desk simulation; check the shifts "
+                                 "(start times, lengths) against the desk's open hours")
+            if attempt(margin):
+                break
+    sched, share = tried[margin] or (None, {})
+    if sched is None:  # pragma: no cover - attempt(margin) returned True
+        raise RuntimeError("schedule: the accepted margin has no schedule")
+    return _Scheduled(sched, margin, share, len(tried), time.perf_counter() - t0)
+
+
 @dataclass(frozen=True, repr=False)
 class StaffingPlan:
     """Agents needed for everyone fast and for the rollout, and what the difference is worth.
@@ -306,6 +512,18 @@ class StaffingPlan:
             service_level, share_within_target, ci_low, ci_high, replications`` (NaN bounds
             with one replication). The headcount meets the service level *on average over the
             replications*; a lower bound under it says the plan is at the edge.
+        schedules: With ``schedule``: each policy's :class:`ShiftSchedule` (shifts and
+            coverage per interval; ``coverage["requirement"]``: the agents on the floor the
+            fluid plan uses, ``scheduled``: on shift).
+        scheduled: With ``schedule``: one row per policy: ``policy, people, paid_hours_per_week,
+            fte, on_floor_hours_per_week, constant_hours_per_week, margin, status, mip_gap,
+            share_within_target_<arm>`` (``constant_hours_per_week``: the constant headcount's
+            on-duty hours, grossed up for the same shrinkage, for comparison).
+        scheduled_hours_saved_per_week: Paid hours a week the rollout saves when both
+            policies are on their own best schedule.
+        scheduled_annual_savings: That saving priced like ``annual_savings``: the paid hours
+            net of shrinkage (on-duty hours) at ``cost_per_agent`` per agent on duty through
+            the open hours.
     """
 
     table: pd.DataFrame
@@ -318,6 +536,10 @@ class StaffingPlan:
     replications: int = 1
     simulations: int = 0
     intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    schedules: dict[str, ShiftSchedule] = field(default_factory=dict)
+    scheduled: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scheduled_hours_saved_per_week: float = float("nan")
+    scheduled_annual_savings: float = float("nan")
 
     def agents(self, policy: str) -> int:
         """Agents needed under ``policy`` (``"everyone_fast"`` or ``"rollout"``)."""
@@ -354,7 +576,30 @@ class StaffingPlan:
                      f"{self.agent_hours_saved_per_year:,.0f} agent hours and "
                      f"{self.annual_savings:,.0f} a year at {self.cost_per_agent:,.0f} per "
                      "agent on duty through the open hours")
+        if self.schedules:
+            lines.extend(self._schedule_lines())
         return "\n".join(lines)
+
+    def _schedule_lines(self) -> list[str]:
+        t = self.scheduled.set_index("policy")
+        rules = next(iter(self.schedules.values())).rules
+        kinds = ", ".join(st.label for st in rules.shifts)
+        lines = [f"On shift schedules ({kinds} shifts, {rules.interval.total_seconds() / 60:g}-"
+                 f"minute intervals, shrinkage {rules.shrinkage:.0%}):"]
+        for pol in POLICIES:
+            r = t.loc[pol]
+            shares = ", ".join(f"{c.removeprefix('share_within_target_')} {r[c]:.1%}"
+                               for c in t.columns
+                               if c.startswith("share_within_target_") and np.isfinite(r[c]))
+            state = "optimal" if r["status"] == "optimal" else f"gap {r['mip_gap']:.2%}"
+            lines.append(f"  {pol}: {int(r['people'])} people, {r['paid_hours_per_week']:,.0f} "
+                         f"paid h/week = {r['fte']:,.1f} FTE ({state}, margin "
+                         f"{r['margin']:.2f}; constant headcount: "
+                         f"{r['constant_hours_per_week']:,.0f} h); within target: {shares}")
+        lines.append(f"  saved on schedules: {self.scheduled_hours_saved_per_week:,.0f} paid "
+                     f"hours a week and {self.scheduled_annual_savings:,.0f} a year (constant "
+                     f"headcount: {self.annual_savings:,.0f})")
+        return lines
 
     def _repr_html_(self) -> str:
         return (f"<p>{_desk._html_escape(repr(self))}</p>"
@@ -399,6 +644,7 @@ def plan_staffing(
     warmup_days: float = 4.0,
     replications: int = 1,
     growth: float = 1.0,
+    schedule: ShiftRules | None = None,
     control: str = CONTROL_ARM,
     treatment: str = TREATMENT_ARM,
     rng: int | np.random.Generator | None = None,
@@ -424,6 +670,10 @@ def plan_staffing(
         warmup_days: Days simulated first and not measured (the desk starts empty).
         replications: Replications per candidate headcount (common random numbers).
         growth: Volume multiplier (e.g. 1.3 for 30% more conversations).
+        schedule: :class:`~frt_experiments.staffing.shifts.ShiftRules`: also plan each
+            policy on its own best shift schedule (see the module docstring) and report that
+            saving next to the constant headcount's. ``None`` (default): constant headcount
+            only.
         control, treatment: Arm names.
         rng: Seed or generator.
 
@@ -440,6 +690,11 @@ def plan_staffing(
                                         and growth > 0):
         raise ValueError(f"growth: must be a positive volume multiplier (e.g. 1.3), got "
                          f"{growth!r}")
+    if schedule is not None and not isinstance(schedule, ShiftRules):
+        raise ValueError(f"schedule: expected ShiftRules(...) or None, got {schedule!r}")
+    if schedule is not None and (schedule.interval is None
+                                 or pd.Timedelta(weeks=1) % schedule.interval):
+        raise ValueError(f"schedule: the interval must divide a week, got {schedule.interval}")
     gen = np.random.default_rng(rng)
     pols = _policies(calendar, policies, fast_target, control, treatment)
     sc = _scenario(conversations, assignments, calendar=calendar, control=control,
@@ -447,6 +702,7 @@ def plan_staffing(
     fast_s = _fast_seconds(pols, control)
     rows: list[dict[str, Any]] = []
     spans: list[dict[str, Any]] = []
+    planned: dict[str, _Scheduled] = {}
     sims = 0
     hours_per_week = float("nan")
     for name, seed in zip(POLICIES, _seeds(gen), strict=True):
@@ -460,9 +716,15 @@ def plan_staffing(
             # deferred, so the rollout is everyone fast (and saves nothing)
             rows.append(dict(rows[0], policy=ROLLOUT))
             spans.extend(dict(r, policy=ROLLOUT) for r in list(spans))
+            if schedule is not None:
+                planned[ROLLOUT] = planned[EVERYONE_FAST]
             continue
         found = _min_agents(setup, {a: levels[a] for a in setup.arms if a in levels},
                             _load_guess(setup))
+        if schedule is not None:
+            planned[name] = _scheduled_plan(
+                setup, schedule, {a: levels[a] for a in setup.arms if a in levels}, weeks)
+            sims += planned[name].simulations
         sims += found.simulations
         hours_per_week = _open_hours_per_week(setup, weeks)
         row: dict[str, Any] = {
@@ -482,9 +744,43 @@ def plan_staffing(
                           "replications": len(values)})
     table = pd.DataFrame(rows)
     saved = int(table["agents"].iloc[0] - table["agents"].iloc[1])
+    extra: dict[str, Any] = {}
+    if schedule is not None:
+        extra = _scheduled_fields(planned, table, schedule, hours_per_week,
+                                  float(cost_per_agent), arms=(control, treatment))
     return StaffingPlan(table, saved, saved * hours_per_week * 52.0, saved * cost_per_agent,
                         float(cost_per_agent), levels, float(weeks), replications, sims,
-                        pd.DataFrame(spans))
+                        pd.DataFrame(spans), **extra)
+
+
+def _scheduled_fields(planned: Mapping[str, _Scheduled], table: pd.DataFrame,
+                      rules: ShiftRules, hours_per_week: float, cost_per_agent: float, *,
+                      arms: tuple[str, str]) -> dict[str, Any]:
+    rows = []
+    agents = table.set_index("policy")["agents"]
+    for pol in POLICIES:
+        p = planned[pol]
+        sched = p.schedule
+        on_floor = float(_on_floor(sched).sum() * rules.interval.total_seconds() / 3600.0)
+        row: dict[str, Any] = {
+            "policy": pol, "people": sched.agents, "paid_hours_per_week":
+            sched.paid_hours_per_week, "fte": sched.fte, "on_floor_hours_per_week": on_floor,
+            "constant_hours_per_week": float(agents[pol]) * hours_per_week
+            / (1.0 - rules.shrinkage),
+            "margin": p.margin, "status": sched.status, "mip_gap": sched.mip_gap,
+            "solve_seconds": p.seconds}
+        for arm in arms:
+            row[f"share_within_target_{arm}"] = p.share.get(arm, np.nan)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    paid = out.set_index("policy")["paid_hours_per_week"]
+    paid_saved = float(paid[EVERYONE_FAST] - paid[ROLLOUT])
+    # cost_per_agent is per agent on duty through the open hours (grossed up for shrinkage):
+    # an on-duty hour a week costs cost_per_agent / hours_per_week a year
+    per_hour = cost_per_agent / hours_per_week if hours_per_week > 0 else math.nan
+    return {"schedules": {p: planned[p].schedule for p in POLICIES}, "scheduled": out,
+            "scheduled_hours_saved_per_week": paid_saved,
+            "scheduled_annual_savings": paid_saved * (1.0 - rules.shrinkage) * per_hour}
 
 
 def staffing_curve(

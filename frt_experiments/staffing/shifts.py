@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from scipy import sparse
-from scipy.optimize import LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 __all__ = ["ShiftRules", "ShiftSchedule", "ShiftType", "solve_shifts"]
 
@@ -390,17 +390,17 @@ class _Solved:
 
 
 def _solve(c: np.ndarray, integrality: np.ndarray, constraints: list[LinearConstraint],
-           rules: ShiftRules, what: str) -> _Solved:
+           rules: ShiftRules, what: str, *, bounds: Bounds | None = None) -> _Solved:
     """HiGHS on the MILP, and on its LP relaxation for the bound."""
     t0 = time.perf_counter()
     lp = milp(c, integrality=np.zeros_like(integrality), constraints=constraints,
-              options={"time_limit": rules.time_limit})
+              bounds=bounds, options={"time_limit": rules.time_limit})
     if lp.status == 2:  # HiGHS: infeasible
         raise ValueError(f"{what}: no schedule of these shifts can meet the requirement "
                          f"({lp.message})")
     lp_bound = float(lp.fun) if lp.x is not None else -math.inf
     left = max(rules.time_limit - (time.perf_counter() - t0), 1.0)
-    res = milp(c, integrality=integrality, constraints=constraints,
+    res = milp(c, integrality=integrality, constraints=constraints, bounds=bounds,
                options={"time_limit": left, "mip_rel_gap": rules.mip_gap})
     seconds = time.perf_counter() - t0
     if res.x is None:

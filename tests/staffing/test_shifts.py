@@ -159,3 +159,82 @@ def test_series_requirement_must_start_at_midnight_and_be_evenly_spaced():
         solve_shifts(req, ShiftRules(interval="1h"))
     with pytest.raises(ValueError, match="break_window"):
         ShiftType("8h", break_length="30min", break_window=("6h", "8h"))
+
+
+# ------------------------------------------------------------------ plan and CLI
+
+
+@pytest.fixture(scope="module")
+def trial_files(tmp_path_factory):
+    import frt_experiments as frt
+    from frt_experiments.schema import write_table
+
+    d = tmp_path_factory.mktemp("trial")
+    trial = frt.simulate(customers=3_000, months=2, rng=4)
+    write_table(trial.conversations, d / "conversations.csv")
+    write_table(trial.assignments, d / "assignments.csv")
+    return d
+
+
+def _plan_argv(trial_files, out, *extra):
+    return ["staffing", "plan", "--conversations", str(trial_files / "conversations.csv"),
+            "--assignments", str(trial_files / "assignments.csv"),
+            "--desk-timezone", "America/New_York", "--hours", "Mon-Fri 08:00-20:00",
+            "--weeks", "2", "--targets", "4", "--out", str(out), *extra]
+
+
+def test_cli_plan_with_shifts_writes_the_schedules_beside_the_plan(trial_files, tmp_path,
+                                                                   capsys):
+    from frt_experiments.cli import main
+
+    out = tmp_path / "plan"
+    status = main(_plan_argv(trial_files, out, "--shifts", "8h,6h", "--interval", "1h",
+                             "--shift-starts", "06:00-14:00", "--shrinkage", "0.3",
+                             "--time-limit", "20"))
+    text = capsys.readouterr().out
+    assert status == 0, text
+    assert "On shift schedules (8h, 6h shifts, 60-minute intervals, shrinkage 30%)" in text
+    assert "saved on schedules:" in text
+    plan = pd.read_csv(out / "staffing_plan.csv")  # today's table, unchanged
+    assert list(plan["policy"]) == ["everyone_fast", "rollout"]
+    sched = pd.read_csv(out / "staffing_scheduled.csv")
+    assert list(sched["policy"]) == ["everyone_fast", "rollout"]
+    assert (sched["status"] == "optimal").all()
+    assert (sched["share_within_target_fast"] >= 0.9).all()
+    shifts = pd.read_csv(out / "shift_schedule.csv")
+    assert {"policy", "shift", "start_day", "start_time", "agents"} <= set(shifts.columns)
+    assert set(shifts["start_time"]) <= {f"{h:02d}:00" for h in range(6, 15)}
+    for pol, g in shifts.groupby("policy"):
+        assert g["agents"].sum() == sched.set_index("policy").loc[pol, "people"]
+    cov = pd.read_csv(out / "interval_staffing.csv")
+    assert len(cov) == 2 * 168
+    assert (cov["scheduled"] >= cov["needed"]).all()
+    # a run without --shifts removes the schedule files of the earlier run
+    assert main(_plan_argv(trial_files, out)) == 0
+    capsys.readouterr()
+    assert not (out / "shift_schedule.csv").exists()
+    assert (out / "staffing_plan.csv").exists()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--interval", "1h"], "frt staffing plan: --interval needs --shifts"),
+    (["--shrinkage", "0.3"], "frt staffing plan: --shrinkage needs --shifts"),
+    (["--shifts", "8h", "--interval", "7min"], "frt staffing plan: --interval must divide a day"),
+    (["--shifts", "30h"], "frt staffing plan: --shifts: shift '30h' lasts 1 days 06:00:00, "
+                          "longer than a day"),
+    (["--shifts", "8h", "--shrinkage", "1.5"], "frt staffing plan: --shrinkage must be a share"),
+    (["--shifts", "8h", "--days-on", "0"], "frt staffing plan: --days-on must be a whole"),
+    (["--shifts", "8h", "--shift-starts", "06:15"], "frt staffing plan: --shifts: shift '8h' "
+                                                    "has no allowed start time"),
+    (["--shifts", "soon"], "frt staffing plan: --shifts must be a duration"),
+])
+def test_cli_bad_shift_flags_are_one_line_exit_2_nothing_written(trial_files, tmp_path, extra,
+                                                                  message, capsys):
+    from frt_experiments.cli import main
+
+    out = tmp_path / "plan"
+    assert main(_plan_argv(trial_files, out, *extra)) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
