@@ -43,7 +43,7 @@ import html
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -60,10 +60,12 @@ from frt_experiments.errors import (
     BalanceWarning,
     DataError,
     DataWarning,
+    InterferenceWarning,
     Problem,
     SampleRatioMismatchWarning,
     TreatmentNotDeliveredWarning,
 )
+from frt_experiments.interference import InterferenceCheck, interference_check
 from frt_experiments.metrics import ArmStatistics, arm_statistics
 from frt_experiments.policy import (
     FrtPolicy,
@@ -145,6 +147,9 @@ class Diagnostics:
         treatment_delivered: See the module docstring for the rule.
         control_target_business_hours: The control target the rule uses.
         warnings: Every message raised as a warning, in order.
+        interference: The control arm's FRT during the trial against the same customers' before
+            it (:func:`~frt_experiments.interference.interference_check`), when the
+            conversations include pre-period ones; else ``None``.
     """
 
     control: str
@@ -157,6 +162,7 @@ class Diagnostics:
     treatment_delivered: bool
     control_target_business_hours: float
     warnings: list[str] = field(default_factory=list)
+    interference: InterferenceCheck | None = None
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per arm: customers, response rate and FRT attainment side by side."""
@@ -187,6 +193,9 @@ class Diagnostics:
              "delivered**") + f" (control target {self.control_target_business_hours:.2f} "
             "business hours).",
         ]
+        if self.interference is not None:
+            parts += ["### Interference: the control arm before and during the trial",
+                      _md_table(self.interference.to_pandas(), _INTERFERENCE_FORMATS)]
         if not self.balance.empty:
             cols = ["covariate", "treatment_arm", "control", "treatment", "smd", "imbalanced"]
             parts += ["### Covariate balance",
@@ -221,6 +230,14 @@ class Diagnostics:
                 f"median business FRT {med.get(self.control, np.nan):.2f} h vs "
                 f"{med.get(self.treatment, np.nan):.2f} h, treatment_delivered="
                 f"{self.treatment_delivered}, warnings={len(self.warnings)})")
+
+
+_INTERFERENCE_FORMATS = ({"dose_diff": "{:+.4f}", "ci_low": "{:+.4f}", "ci_high": "{:+.4f}",
+                          "p_value": "{:.3g}"}
+                         | dict.fromkeys(("before_share_within_target",
+                                          "during_share_within_target"), "{:.1%}")
+                         | dict.fromkeys(("before_median_business_hours",
+                                          "during_median_business_hours"), "{:.2f}"))
 
 
 def _md_table(df: pd.DataFrame, formats: dict[str, str]) -> str:
@@ -410,7 +427,8 @@ def diagnose(
         {str(a): int(sizes[i]) for i, a in enumerate(arm_names)}, control=control,
         treatment=treatment, weights=weights, calendar=calendar, policies=policies)
     # One hashed join of conversations to assignments serves every per-arm figure below.
-    pos = positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
+    pos = during_trial(positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned),
+                       conversations[schema.CREATED_AT], assignments)
     code = pd.Categorical.from_codes(arm_codes, categories=arm_names).set_categories(
         [control, treatment]).codes
     conv_code = np.where(pos >= 0, code[np.maximum(pos, 0)], -1)
@@ -438,8 +456,37 @@ def diagnose(
         two_arms = assignments[assignments[schema.ARM].astype("string")
                                .isin([control, treatment]).fillna(False).to_numpy(bool)]
         balance = covariate_balance(customers, two_arms, arms=(control, treatment), warn=False)
-    return assemble(control, treatment, order=order, counts=counts, srm=srm, frt=frt,
+    diag = assemble(control, treatment, order=order, counts=counts, srm=srm, frt=frt,
                     rates=rates, closed_check=closed_check, balance=balance, cal=cal)
+    return _with_interference(diag, conversations, assignments, two[control])
+
+
+def during_trial(pos: np.ndarray, created: pd.Series, assignments: pd.DataFrame) -> np.ndarray:
+    """``pos`` (each conversation's row in ``assignments``, -1 for none) with the conversations
+    created before their customer's ``assigned_at`` (the pre-period) set to -1: the arms' FRT
+    and response rates are the trial's. Unchanged without ``assigned_at``."""
+    if schema.ASSIGNED_AT not in assignments.columns:
+        return pos
+    at = assignments[schema.ASSIGNED_AT].to_numpy(dtype="datetime64[ns]")
+    hit = np.flatnonzero(pos >= 0)
+    early = created.to_numpy(dtype="datetime64[ns]")[hit] < at[pos[hit]]
+    out = pos.copy()
+    out[hit[early]] = -1
+    return out
+
+
+def _with_interference(diag: Any, conversations: pd.DataFrame, assignments: pd.DataFrame,
+                       policy: FrtPolicy) -> Any:
+    """``diag`` with the interference check of the control arm (and its warning when the arm
+    was materially faster during the trial), when the conversations include pre-period ones."""
+    check = interference_check(conversations, assignments, policy=policy)
+    if check is None:
+        return diag
+    extra = []
+    if check.faster:
+        extra.append(check.message())
+        warnings.warn(check.message(), InterferenceWarning, stacklevel=3)
+    return replace(diag, interference=check, warnings=[*diag.warnings, *extra])
 
 
 def assemble(control: str, treatment: str, *, order: Sequence[str], counts: np.ndarray,
@@ -600,6 +647,8 @@ class ArmsDiagnostics:
         control_target_business_hours: The control target the rule uses.
         warnings: Every message raised as a warning, in order.
         per_arm: Slow arm -> its comparison's :class:`Diagnostics` (see :meth:`for_arm`).
+        interference: The control arm before and during the trial (see
+            :attr:`Diagnostics.interference`).
     """
 
     control: str
@@ -613,6 +662,7 @@ class ArmsDiagnostics:
     control_target_business_hours: float
     warnings: list[str] = field(default_factory=list)
     per_arm: Mapping[str, Diagnostics] = field(default_factory=dict)
+    interference: InterferenceCheck | None = None
 
     @property
     def treatment_delivered(self) -> bool:
@@ -624,7 +674,11 @@ class ArmsDiagnostics:
         ratio of all arms; that arm's FRT, response rate, balance and delivery)."""
         if arm not in self.per_arm:
             raise KeyError(f"no slow arm {arm!r} (have {', '.join(self.treatments)})")
-        return self.per_arm[arm]
+        one = self.per_arm[arm]
+        if self.interference is None or one.interference is not None:
+            return one
+        extra = [w for w in self.warnings if w.startswith("interference:")]
+        return replace(one, interference=self.interference, warnings=[*one.warnings, *extra])
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per arm: customers, response rate, FRT attainment and delivery."""
@@ -657,6 +711,9 @@ class ArmsDiagnostics:
                       for arm, ok in self.delivered.items())
             + f"\n\n(control target {self.control_target_business_hours:.2f} business hours)",
         ]
+        if self.interference is not None:
+            parts += ["### Interference: the control arm before and during the trial",
+                      _md_table(self.interference.to_pandas(), _INTERFERENCE_FORMATS)]
         if not self.balance.empty:
             cols = ["covariate", "treatment_arm", "control", "treatment", "smd", "imbalanced"]
             parts += ["### Covariate balance",
@@ -756,7 +813,8 @@ def diagnose_arms(
     sizes = np.bincount(codes[codes >= 0], minlength=len(names))
     order, counts, srm = design_of_arms({str(a): int(sizes[i]) for i, a in enumerate(names)},
                                         arms, weights=weights)
-    pos = positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned)
+    pos = during_trial(positions(arrow_strings(conversations[schema.CUSTOMER_ID]), assigned),
+                       conversations[schema.CREATED_AT], assignments)
     code = pd.Categorical.from_codes(codes, categories=names).set_categories(arms).codes
     conv_code = np.where(pos >= 0, code[np.maximum(pos, 0)], -1)
     created = conversations[schema.CREATED_AT]
@@ -788,9 +846,10 @@ def diagnose_arms(
         compared = assignments[assignments[schema.ARM].astype("string").isin(arms)
                                .fillna(False).to_numpy(bool)]
         balance = covariate_balance(customers, compared, arms=arms, warn=False)
-    return assemble_arms(control, list(treatments), order=order, counts=counts, srm=srm,
+    diag = assemble_arms(control, list(treatments), order=order, counts=counts, srm=srm,
                          frt=frt, rates=rates, closed_check=closed_check, balance=balance,
                          cal=cal, policies=pol)
+    return _with_interference(diag, conversations, assignments, pol[control])
 
 
 def assemble_arms(control: str, treatments: Sequence[str], *, order: Sequence[str],

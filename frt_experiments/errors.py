@@ -156,3 +156,9 @@ class BalanceWarning(FrtWarning):
 
 class TreatmentNotDeliveredWarning(FrtWarning):
     """The arms' first response times do not differ as the design intended."""
+
+
+class InterferenceWarning(FrtWarning):
+    """The control arm was answered materially faster during the trial than before it: the
+    slow arm's deferred work may have freed agents for it, so the A/B contrast can overstate a
+    rollout's effect."""

@@ -132,9 +132,10 @@ def diagnose(
         _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
         timestamp(conversations[schema.FIRST_RESPONSE_AT]).name(schema.FIRST_RESPONSE_AT),
         conversations[schema.CSAT].notnull().name("__rated"))
-    j = conv.join(a2, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
+    during = _during_trial(conv, assignments)
+    j = during.join(a2, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
     frt, closed_check = _attainment(conv, j, two, cal, as_of)
-    rates = _rates(conv, a2, control, treatment)
+    rates = _rates(during, a2, control, treatment)
     balance = pd.DataFrame()
     if customers is not None:
         balance = _balance(customers, a2, [control, treatment])
@@ -185,9 +186,10 @@ def diagnose_arms(
         _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
         timestamp(conversations[schema.FIRST_RESPONSE_AT]).name(schema.FIRST_RESPONSE_AT),
         conversations[schema.CSAT].notnull().name("__rated"))
-    j = conv.join(ak, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
+    during = _during_trial(conv, assignments)
+    j = during.join(ak, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
     frt, closed_check = _attainment(conv, j, pol, cal, as_of)
-    stats = _rate_moments(conv, ak, arms)
+    stats = _rate_moments(during, ak, arms)
     rates = {t: rates_table(stats, control, t) for t in treatments}
     balance = pd.DataFrame()
     if customers is not None:
@@ -195,6 +197,19 @@ def diagnose_arms(
     return assemble_arms(control, list(treatments), order=order, counts=counts, srm=srm,
                          frt=frt, rates=rates, closed_check=closed_check, balance=balance,
                          cal=cal, policies=pol, stacklevel=4)
+
+
+def _during_trial(conv: ir.Table, assignments: ir.Table) -> ir.Table:
+    """The conversations created at or after their customer's ``assigned_at`` (the trial's;
+    earlier ones are the pre-period), as the in-memory diagnostics take them; all of them when
+    the assignments carry no ``assigned_at``."""
+    if schema.ASSIGNED_AT not in assignments.columns:
+        return conv
+    at = assignments.select(__cid=assignments[_CID],
+                            __at=timestamp(assignments[schema.ASSIGNED_AT]))
+    j = conv.left_join(at, conv[_CID] == at["__cid"])
+    j = j.filter(j["__at"].isnull() | (j[schema.CREATED_AT] >= j["__at"]))
+    return j.select(*conv.columns)
 
 
 def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
