@@ -10,6 +10,10 @@ Run: python benchmarks/bench_erlang.py [--searches 1000]
    passes about 170 agents).
 2. 1,000 Erlang A searches (patience 2 minutes).
 3. One evaluation at 5,000 agents (load 4,900 Erlangs): Erlang C and Erlang A.
+4. Per interval: erlang_c, erlang_a and required_agents over 10,000 intervals (0 to 2,000
+   contacts an hour, 2 to 10 minute handle times, 5% without arrivals) in one vectorised call
+   against a Python loop of the one-queue call over the same intervals: time of each, the
+   ratio, and the largest relative difference between them.
 """
 
 from __future__ import annotations
@@ -99,13 +103,49 @@ def bench_large() -> None:
         print(f"   textbook direct form: OverflowError ({exc})")
 
 
+def bench_intervals(intervals: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lam = rng.uniform(0, 2000, intervals)
+    lam[rng.random(intervals) < 0.05] = 0.0
+    aht = rng.uniform(120, 600, intervals)
+    load = lam * aht / 3600
+    agents = (np.floor(load) + 1 + rng.integers(0, 10, intervals)).astype(int)
+    busy = np.flatnonzero(lam > 0)
+    print(f"4. {intervals:,} intervals ({busy.size:,} with arrivals), one call vs a loop of "
+          "one-queue calls")
+    cases = [
+        ("erlang_c", lambda: erlang_c(agents, lam, aht),
+         lambda i: erlang_c(int(agents[i]), lam[i], aht[i]), "service_level"),
+        ("erlang_a", lambda: erlang_a(agents, lam, aht, 120),
+         lambda i: erlang_a(int(agents[i]), lam[i], aht[i], 120), "service_level"),
+        ("required_agents", lambda: required_agents(lam, aht, 20, 0.8, max_occupancy=0.85),
+         lambda i: required_agents(lam[i], aht[i], 20, 0.8, max_occupancy=0.85),
+         "service_level"),
+    ]
+    for name, vector, one, field in cases:
+        start = time.perf_counter()
+        res = vector()
+        t_vec = time.perf_counter() - start
+        start = time.perf_counter()
+        worst = 0.0
+        for i in busy:
+            r = one(i)
+            a = float(np.ravel(getattr(r, field))[0])
+            worst = max(worst, abs(float(getattr(res, field)[i]) - a) / abs(a))
+        t_loop = time.perf_counter() - start
+        print(f"   {name:16s} vectorised {t_vec * 1e3:8.1f} ms, loop {t_loop * 1e3:9.1f} ms "
+              f"(x{t_loop / t_vec:.0f}); largest relative difference in {field}: {worst:.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--searches", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--intervals", type=int, default=10_000)
     args = parser.parse_args()
     bench_searches(args.searches, args.seed)
     bench_large()
+    bench_intervals(args.intervals, args.seed)
 
 
 if __name__ == "__main__":
