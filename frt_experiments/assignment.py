@@ -83,6 +83,7 @@ __all__ = [
     "hash_buckets",
     "read_customers",
     "sample_ratio_mismatch",
+    "split_pools",
     "stratified_assign",
     "write_tags",
 ]
@@ -622,9 +623,65 @@ def _legacy_record(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- tags
+def split_pools(assignments: pd.DataFrame, customers: pd.DataFrame, agents: int, *,
+                work: str = schema.PRE_HANDLE_SECONDS) -> pd.DataFrame:
+    """Agents per arm for a trial run on separate agent pools, in proportion to each arm's work.
+
+    Arms that share one desk interfere: the slow arm's deferred conversations free agents for
+    the fast arm, which is then answered faster than usual, and the A/B contrast overstates a
+    rollout's effect (:mod:`frt_experiments.interference`). Routing each arm to its own pool
+    of agents removes that path (the simulator's ``pools="split"``,
+    :func:`frt_experiments.simulate.simulate_worlds`, shows the bias vanish). The pools are
+    sized by the arms' expected work, read from the customers' pre-period (``work``: by default
+    their handle seconds, else their conversations), and the agents are split by the largest-
+    remainder method (Hamilton's), each pool getting at least one agent.
+
+    Args:
+        assignments: Canonical assignments (``customer_id``, ``arm``).
+        customers: Canonical customers with the ``work`` column.
+        agents: Agents to split (at least one per arm).
+        work: The customers' column measuring expected work (``pre_handle_seconds`` or
+            ``pre_conversations``).
+
+    Returns:
+        One row per arm: ``arm``, ``pool``, ``customers``, ``work``, ``share`` and ``agents``.
+
+    Raises:
+        ValueError: Fewer agents than arms, ``work`` missing, negative or zero in total.
+    """
+    if work not in customers.columns:
+        raise ValueError(f"work: customers have no column {work!r} (give pre_handle_seconds "
+                         "or pre_conversations)")
+    arms = [str(a) for a in pd.unique(assignments[schema.ARM].dropna())]
+    if isinstance(agents, bool) or not isinstance(agents, int | np.integer) or agents < len(arms):
+        raise ValueError(f"agents: need a whole number of at least one agent per arm "
+                         f"({len(arms)}), got {agents!r}")
+    w = pd.to_numeric(customers.set_index(schema.CUSTOMER_ID)[work], errors="coerce")
+    per = w.reindex(assignments[schema.CUSTOMER_ID].to_numpy()).to_numpy(float)
+    if np.isnan(per).any() or (per < 0).any():
+        raise ValueError(f"work: column {work!r} must be a number >= 0 for every assigned "
+                         f"customer ({int(np.isnan(per).sum() + (per < 0).sum())} are not)")
+    arm_of = assignments[schema.ARM].astype("string").to_numpy()
+    load = np.array([per[arm_of == a].sum() for a in arms])
+    if not load.sum() > 0:
+        raise ValueError(f"work: column {work!r} sums to zero; no work to split the agents by")
+    share = load / load.sum()
+    extra = agents - len(arms)  # one agent each, the rest by largest remainder
+    quota = share * extra
+    seats = np.floor(quota).astype(int)
+    seats[np.argsort(-(quota - seats), kind="stable")[: extra - seats.sum()]] += 1
+    return pd.DataFrame({schema.ARM: arms, "pool": [f"pool-{a}" for a in arms],
+                         "customers": [int((arm_of == a).sum()) for a in arms], "work": load,
+                         "share": share, "agents": seats + 1})
+
+
 def write_tags(assignments: pd.DataFrame, path: str | os.PathLike[str],
-               experiment: str) -> Path:
+               experiment: str, *, pools: pd.DataFrame | None = None) -> Path:
     """Write a CSV for bulk tagging in a helpdesk: ``customer_id``, ``arm``, ``tag``.
+
+    With ``pools`` (:func:`split_pools`) a ``pool`` column names each customer's agent pool,
+    ``frt-<experiment>-pool-<arm>`` in the same spelling as the tag, for routing each arm's
+    conversations to its own agents.
 
     The tag is ``frt-<experiment>-<arm>``, lower-cased, with every character other than
     letters, digits, ``-`` and ``_`` replaced by ``_`` (Zendesk and Intercom tags cannot hold
@@ -647,6 +704,12 @@ def write_tags(assignments: pd.DataFrame, path: str | os.PathLike[str],
     tag = tag.str.replace(r"[^a-z0-9_-]", "_", regex=True)
     out = pd.DataFrame({schema.CUSTOMER_ID: rows[schema.CUSTOMER_ID].to_numpy(),
                         schema.ARM: rows[schema.ARM].to_numpy(), TAG: tag.to_numpy()})
+    if pools is not None:
+        missing = sorted(set(out[schema.ARM].astype(str)) - set(pools[schema.ARM].astype(str)))
+        if missing:
+            raise ValueError(f"pools: no pool for arm {missing[0]!r}")
+        pool = ("frt-" + experiment + "-pool-" + rows[schema.ARM].astype("string")).str.lower()
+        out["pool"] = pool.str.replace(r"[^a-z0-9_-]", "_", regex=True).to_numpy()
     p = Path(path)
     atomic_csv(p, neutralise(out), header=True)
     return p

@@ -10,7 +10,13 @@ from typing import Any
 
 from frt_experiments._commands._args import check_not_an_input, check_output_file, seed
 from frt_experiments._limits import check_timestamp_text
-from frt_experiments.assignment import assign, read_customers, stratified_assign, write_tags
+from frt_experiments.assignment import (
+    assign,
+    read_customers,
+    split_pools,
+    stratified_assign,
+    write_tags,
+)
 from frt_experiments.errors import LedgerError
 from frt_experiments.ledger import (
     DEFAULT_LOCK_TIMEOUT,
@@ -20,7 +26,14 @@ from frt_experiments.ledger import (
     sidecars,
     verify_ledger,
 )
-from frt_experiments.schema import ARM, BUCKET, CUSTOMER_ID, write_table
+from frt_experiments.schema import (
+    ARM,
+    BUCKET,
+    CUSTOMER_ID,
+    PRE_CONVERSATIONS,
+    PRE_HANDLE_SECONDS,
+    write_table,
+)
 from frt_experiments.sql import DIALECTS, arm_sql, bucket_sql
 
 
@@ -74,6 +87,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"(default: {DEFAULT_LOCK_TIMEOUT:g})")
     p.add_argument("--export-tags", type=Path, metavar="FILE",
                    help="also write customer_id, arm, tag (frt-NAME-ARM) for helpdesk tagging")
+    p.add_argument("--pool-agents", type=int, metavar="N",
+                   help="with --export-tags: split N agents into one pool per arm, in "
+                   "proportion to each arm's pre-period handle time (separate pools remove the "
+                   "interference between arms of one desk); adds a pool column to the tags and "
+                   "prints the agents per pool")
     p.add_argument("--arms", default="fast,one_business_day", metavar="A,B",
                    help="arm names, control first (default: fast,one_business_day)")
     p.add_argument("--weights", default=None, metavar="W1,W2",
@@ -153,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--salt: required for the hashed split (or give --strata/"
                          "--spend-bands and --seed for a stratified cohort)")
     check_output_file(args.ledger, "--ledger")
+    if args.pool_agents is not None and args.export_tags is None:
+        raise ValueError("--pool-agents: give --export-tags FILE too (the pools are routed by "
+                         "the tags file's pool column)")
     if args.export_tags is not None:
         check_output_file(args.export_tags, "--export-tags")
         meta, excluded = sidecars(args.ledger)
@@ -186,8 +207,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"ledger: {args.ledger} ({len(result.assignments):,} rows, "
           f"{result.n_new:,} new)", file=sys.stdout)
     if args.export_tags is not None:
-        write_tags(result.assignments, args.export_tags, args.experiment)
+        pools = None
+        if args.pool_agents is not None:
+            work = (PRE_HANDLE_SECONDS if PRE_HANDLE_SECONDS in customers.columns
+                    else PRE_CONVERSATIONS)
+            pools = split_pools(result.assignments, customers, args.pool_agents, work=work)
+        write_tags(result.assignments, args.export_tags, args.experiment, pools=pools)
         print(f"tags: {args.export_tags}", file=sys.stdout)
+        if pools is not None:
+            print(f"agent pools ({args.pool_agents} agents by {work}):", file=sys.stdout)
+            print(pools.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+                  file=sys.stdout)
     return 0
 
 
