@@ -436,7 +436,8 @@ def diagnose(
     first = conversations[schema.FIRST_RESPONSE_AT]
     if as_of is None and len(created):
         as_of = max(created.max(), first.max()) if first.notna().any() else created.max()
-    frt = attainment_by_code(created, first, conv_code, two, as_of=as_of)
+    frt = attainment_by_code(created, first, conv_code, two, as_of=as_of,
+                             abandoned_at=conversations.get(schema.ABANDONED_AT))
     rates = _rates(pos, conversations[schema.CSAT].notna().to_numpy(bool), code, control,
                    treatment)
 
@@ -821,7 +822,8 @@ def diagnose_arms(
     first = conversations[schema.FIRST_RESPONSE_AT]
     if as_of is None and len(created):
         as_of = max(created.max(), first.max()) if first.notna().any() else created.max()
-    frt = attainment_by_code(created, first, conv_code, pol, as_of=as_of)
+    frt = attainment_by_code(created, first, conv_code, pol, as_of=as_of,
+                             abandoned_at=conversations.get(schema.ABANDONED_AT))
     hit = pos >= 0
     rated = conversations[schema.CSAT].notna().to_numpy(bool)
     rows = pd.DataFrame({

@@ -44,6 +44,7 @@ import pandas as pd
 from frt_experiments._ids import arm_codes
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.schema import (
+    ABANDONED_AT,
     ARM,
     CONTROL_ARM,
     CREATED_AT,
@@ -80,6 +81,10 @@ class Attainment:
         target_business_hours: The business time the policy allows: its target, or for a
             calendar-day rule the median over these conversations of the business time from
             creation to deadline.
+        n_abandoned: Conversations the customer abandoned (``abandoned_at``) before any
+            response: left out of ``share_within_target`` (the customer withdrew before the
+            promise came due or was broken), and counted here.
+        share_abandoned: ``n_abandoned / n`` (NaN without conversations).
     """
 
     arm: str
@@ -92,6 +97,8 @@ class Attainment:
     share_within_target: float
     n_pending: int = 0
     target_business_hours: float = float("nan")
+    n_abandoned: int = 0
+    share_abandoned: float = float("nan")
 
     def to_pandas(self) -> pd.DataFrame:
         return pd.DataFrame([{f.name: getattr(self, f.name) for f in fields(self)}])
@@ -216,21 +223,27 @@ class FrtPolicy:
         })
 
     def attainment(self, created_at: Any, first_response_at: Any, *,
-                   as_of: Any = None) -> Attainment:
+                   as_of: Any = None, abandoned_at: Any = None) -> Attainment:
         """Median and p90 FRT (calendar and business hours) and share within target.
 
         ``as_of`` is the data's cut-off (e.g. the export time): a conversation still
         unanswered then whose deadline is later is *pending* and left out of the share within
         target; counting it as missed would bias the share against the slower arm, whose
         deadlines reach further past the cut-off. Without ``as_of`` every unanswered
-        conversation counts as missed.
+        conversation counts as missed. ``abandoned_at`` (aligned with ``created_at``): an
+        unanswered conversation the customer abandoned is left out of the share within target
+        too, and counted in ``n_abandoned``.
         """
         ev = self.evaluate(created_at, first_response_at)
+        unanswered = ev[FIRST_RESPONSE_AT].isna().to_numpy(bool)
+        abandoned = np.zeros(len(ev), dtype=bool)
+        if abandoned_at is not None:
+            abandoned = unanswered & pd.Series(abandoned_at).notna().to_numpy(bool)
         pending = np.zeros(len(ev), dtype=bool)
         if as_of is not None:
             cutoff = _cutoff(as_of)
-            pending = (ev[FIRST_RESPONSE_AT].isna() & (ev["deadline"] > cutoff)).to_numpy(bool)
-        met = ev["met"].to_numpy(bool)[~pending]
+            pending = unanswered & ~abandoned & (ev["deadline"] > cutoff).to_numpy(bool)
+        met = ev["met"].to_numpy(bool)[~pending & ~abandoned]
         cal_h = ev["frt_calendar_hours"].dropna().to_numpy()
         bus_h = ev["frt_business_hours"].dropna().to_numpy()
 
@@ -242,7 +255,8 @@ class FrtPolicy:
             median_calendar_hours=q(cal_h, 0.5), p90_calendar_hours=q(cal_h, 0.9),
             median_business_hours=q(bus_h, 0.5), p90_business_hours=q(bus_h, 0.9),
             share_within_target=float(met.mean()) if len(met) else float("nan"),
-            n_pending=int(pending.sum()),
+            n_pending=int(pending.sum()), n_abandoned=int(abandoned.sum()),
+            share_abandoned=float(abandoned.mean()) if len(ev) else float("nan"),
             target_business_hours=(
                 self.target.total_seconds() / 3600.0
                 if self.rule == "business_time" and self.target is not None
@@ -298,18 +312,21 @@ def attainment_table(
     code = arm_codes(conversations[CUSTOMER_ID], assignments[CUSTOMER_ID], assignments[ARM],
                      names)
     return attainment_by_code(conversations[CREATED_AT], conversations[FIRST_RESPONSE_AT], code,
-                              policies, as_of=as_of)
+                              policies, as_of=as_of,
+                              abandoned_at=conversations.get(ABANDONED_AT))
 
 
 def attainment_by_code(created_at: pd.Series, first_response_at: pd.Series, code: np.ndarray,
-                       policies: dict[str, FrtPolicy], *, as_of: Any = None) -> pd.DataFrame:
+                       policies: dict[str, FrtPolicy], *, as_of: Any = None,
+                       abandoned_at: pd.Series | None = None) -> pd.DataFrame:
     """:func:`attainment_table` for conversations already joined to their arm: ``code[i]`` is
     the position of conversation ``i``'s arm among ``policies`` (-1 for none)."""
     rows = []
     for k, policy in enumerate(policies.values()):  # one pass per arm, not per row
         mask = code == k
-        rows.append(policy.attainment(created_at[mask], first_response_at[mask],
-                                      as_of=as_of).to_pandas())
+        rows.append(policy.attainment(
+            created_at[mask], first_response_at[mask], as_of=as_of,
+            abandoned_at=None if abandoned_at is None else abandoned_at[mask]).to_pandas())
     return pd.concat(rows, ignore_index=True)
 
 

@@ -131,9 +131,10 @@ def diagnose(
     conv = conversations.select(
         _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
         timestamp(conversations[schema.FIRST_RESPONSE_AT]).name(schema.FIRST_RESPONSE_AT),
-        conversations[schema.CSAT].notnull().name("__rated"))
+        conversations[schema.CSAT].notnull().name("__rated"), __abandoned=_abandoned(conversations))
     during = _during_trial(conv, assignments)
-    j = during.join(a2, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
+    j = during.join(a2, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT,
+                                     "__abandoned")
     frt, closed_check = _attainment(conv, j, two, cal, as_of)
     rates = _rates(during, a2, control, treatment)
     balance = pd.DataFrame()
@@ -185,9 +186,10 @@ def diagnose_arms(
     conv = conversations.select(
         _CID, timestamp(conversations[schema.CREATED_AT]).name(schema.CREATED_AT),
         timestamp(conversations[schema.FIRST_RESPONSE_AT]).name(schema.FIRST_RESPONSE_AT),
-        conversations[schema.CSAT].notnull().name("__rated"))
+        conversations[schema.CSAT].notnull().name("__rated"), __abandoned=_abandoned(conversations))
     during = _during_trial(conv, assignments)
-    j = during.join(ak, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT)
+    j = during.join(ak, _CID).select(_ARM, schema.CREATED_AT, schema.FIRST_RESPONSE_AT,
+                                     "__abandoned")
     frt, closed_check = _attainment(conv, j, pol, cal, as_of)
     stats = _rate_moments(during, ak, arms)
     rates = {t: rates_table(stats, control, t) for t in treatments}
@@ -197,6 +199,13 @@ def diagnose_arms(
     return assemble_arms(control, list(treatments), order=order, counts=counts, srm=srm,
                          frt=frt, rates=rates, closed_check=closed_check, balance=balance,
                          cal=cal, policies=pol, stacklevel=4)
+
+
+def _abandoned(conversations: ir.Table) -> Any:
+    """Whether each conversation was abandoned (``abandoned_at`` set; False without it)."""
+    if schema.ABANDONED_AT in conversations.columns:
+        return conversations[schema.ABANDONED_AT].notnull()
+    return ibis.literal(False)
 
 
 def _during_trial(conv: ir.Table, assignments: ir.Table) -> ir.Table:
@@ -262,14 +271,15 @@ def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
             value = j[f"{name}{p.days}"] - j["__bc"]
         allowed = (j[_ARM] == arm).ifelse(value.cast("float64"), allowed)
     answered = j[first].notnull()
+    abandoned = ~answered & j["__abandoned"]
     cal_s = epoch_seconds(j[first]) - epoch_seconds(j[created])
     bus_s = j["__bf"] - j["__bc"]
     cutoff = None if as_of is None else _clock_at(tables["steps"], _cutoff(as_of).value // 10**9)
-    pending = (~answered & (ibis.literal(cutoff) < j["__bc"] + allowed) if cutoff is not None
-               else ibis.literal(False))
+    pending = (~answered & ~abandoned & (ibis.literal(cutoff) < j["__bc"] + allowed)
+               if cutoff is not None else ibis.literal(False))
     # each conversation's figures once (a temporary table), then a few small queries on them
     figures = cached(j.select(_ARM, __cal=cal_s, __bus=bus_s, __allowed=allowed,
-                              __answered=answered, __pending=pending))
+                              __answered=answered, __pending=pending, __left=abandoned))
     try:
         f = figures
         one, zero = ibis.literal(1), ibis.literal(0)
@@ -277,6 +287,7 @@ def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
             n=f.count(), n_responded=f["__answered"].ifelse(one, zero).sum(),
             met=(f["__answered"] & (f["__bus"] <= f["__allowed"])).ifelse(one, zero).sum(),
             n_pending=f["__pending"].ifelse(one, zero).sum(),
+            n_abandoned=f["__left"].ifelse(one, zero).sum(),
             early=(f["__answered"] & (f["__cal"] < 0)).ifelse(one, zero).sum(),
             closed=(f["__answered"] & (f["__bus"] <= 0) & (f["__cal"] > 0)).ifelse(one, zero)
             .sum(),
@@ -307,7 +318,8 @@ def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
 
         n = 0 if r is None else int(r["n"])
         n_pending = 0 if r is None else int(r["n_pending"])
-        decided = n - n_pending
+        n_abandoned = 0 if r is None else int(r["n_abandoned"])
+        decided = n - n_pending - n_abandoned
         target = (p.target.total_seconds() / 3600.0 if p.rule == "business_time"
                   and p.target is not None else get("allowed_median"))
         rows.append({
@@ -317,7 +329,8 @@ def _attainment(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
             "median_business_hours": get("median_business_hours"),
             "p90_business_hours": get("p90_business_hours"),
             "share_within_target": get("met") / decided if decided else float("nan"),
-            "n_pending": n_pending, "target_business_hours": target})
+            "n_pending": n_pending, "target_business_hours": target,
+            "n_abandoned": n_abandoned, "share_abandoned": n_abandoned / n if n else float("nan")})
     frt = pd.DataFrame(rows)
     n_answered = int(frt["n_responded"].sum())
     closed_check = None
