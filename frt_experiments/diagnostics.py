@@ -193,17 +193,8 @@ class Diagnostics:
              "delivered**") + f" (control target {self.control_target_business_hours:.2f} "
             "business hours).",
         ]
-        if self.interference is not None:
-            parts += ["### Interference: the control arm before and during the trial",
-                      _md_table(self.interference.to_pandas(), _INTERFERENCE_FORMATS)]
-        if not self.balance.empty:
-            cols = ["covariate", "treatment_arm", "control", "treatment", "smd", "imbalanced"]
-            parts += ["### Covariate balance",
-                      _md_table(self.balance[cols], {"control": "{:.4g}", "treatment": "{:.4g}",
-                                                     "smd": "{:+.3f}"})]
-        if self.warnings:
-            parts += ["### Warnings", "\n".join(f"- {w}" for w in self.warnings)]
-        return "\n\n".join(parts) + "\n"
+        return "\n\n".join(parts + _markdown_tail(self.interference, self.balance,
+                                                   self.warnings)) + "\n"
 
     def summary(self) -> str:
         """The Markdown report (readable as plain text)."""
@@ -238,6 +229,23 @@ _INTERFERENCE_FORMATS = ({"dose_diff": "{:+.4f}", "ci_low": "{:+.4f}", "ci_high"
                                           "during_share_within_target"), "{:.1%}")
                          | dict.fromkeys(("before_median_business_hours",
                                           "during_median_business_hours"), "{:.2f}"))
+
+
+def _markdown_tail(interference: InterferenceCheck | None, balance: pd.DataFrame,
+                   warned: list[str]) -> list[str]:
+    """The diagnostics' last Markdown sections: interference, covariate balance, warnings."""
+    parts = []
+    if interference is not None:
+        parts += ["### Interference: the control arm before and during the trial",
+                  _md_table(interference.to_pandas(), _INTERFERENCE_FORMATS)]
+    if not balance.empty:
+        cols = ["covariate", "treatment_arm", "control", "treatment", "smd", "imbalanced"]
+        parts += ["### Covariate balance",
+                  _md_table(balance[cols], {"control": "{:.4g}", "treatment": "{:.4g}",
+                                            "smd": "{:+.3f}"})]
+    if warned:
+        parts += ["### Warnings", "\n".join(f"- {w}" for w in warned)]
+    return parts
 
 
 def _md_table(df: pd.DataFrame, formats: dict[str, str]) -> str:
@@ -712,17 +720,8 @@ class ArmsDiagnostics:
                       for arm, ok in self.delivered.items())
             + f"\n\n(control target {self.control_target_business_hours:.2f} business hours)",
         ]
-        if self.interference is not None:
-            parts += ["### Interference: the control arm before and during the trial",
-                      _md_table(self.interference.to_pandas(), _INTERFERENCE_FORMATS)]
-        if not self.balance.empty:
-            cols = ["covariate", "treatment_arm", "control", "treatment", "smd", "imbalanced"]
-            parts += ["### Covariate balance",
-                      _md_table(self.balance[cols], {"control": "{:.4g}", "treatment": "{:.4g}",
-                                                     "smd": "{:+.3f}"})]
-        if self.warnings:
-            parts += ["### Warnings", "\n".join(f"- {w}" for w in self.warnings)]
-        return "\n\n".join(parts) + "\n"
+        return "\n\n".join(parts + _markdown_tail(self.interference, self.balance,
+                                                   self.warnings)) + "\n"
 
     def summary(self) -> str:
         """The Markdown report (readable as plain text)."""
