@@ -25,7 +25,9 @@ Where things live:
   :mod:`~frt_experiments.monitoring` -- power, sample size, duration, sequential plans; the
   experiment plan file; judging interim looks.
 - :mod:`~frt_experiments.staffing`, :mod:`~frt_experiments.decision` -- Erlang, desk
-  simulation, headcount and the cost-benefit verdict.
+  simulation, headcount and the cost-benefit verdict; :mod:`~frt_experiments.rollout` -- the
+  rollout's predicted effect (the trial's dose-response on the desk's rollout FRT) and the
+  slow-arm target that pays most.
 - :mod:`~frt_experiments.plotting`, :mod:`~frt_experiments.report`,
   :mod:`~frt_experiments.demo`, :mod:`~frt_experiments.cli` -- plots, the HTML/Markdown
   report, the end-to-end demo, ``frt``.
@@ -90,6 +92,12 @@ from frt_experiments.monitoring import (
 from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
 from frt_experiments.policy import Attainment, FrtPolicy, attainment_table, default_policies
 from frt_experiments.report import build_report
+from frt_experiments.rollout import (
+    RolloutFrontier,
+    RolloutPrediction,
+    predict_rollout,
+    rollout_frontier,
+)
 from frt_experiments.schema import (
     check_tables,
     read_table,
@@ -179,6 +187,8 @@ __all__ = [
     "Problem",
     "QueueMetrics",
     "RatioEstimate",
+    "RolloutFrontier",
+    "RolloutPrediction",
     "SRMResult",
     "SampleRatioMismatchWarning",
     "Scenario",
@@ -232,6 +242,7 @@ __all__ = [
     "noninferiority_test",
     "plan_experiment",
     "plan_staffing",
+    "predict_rollout",
     "project_headcount",
     "proportion_power",
     "proportion_sample_size",
@@ -240,6 +251,7 @@ __all__ = [
     "read_table",
     "repeated_ci",
     "required_agents",
+    "rollout_frontier",
     "run_demo",
     "sample_ratio_mismatch",
     "sequential_bounds",
