@@ -11,13 +11,21 @@ import argparse
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from frt_experiments.calendar import BusinessCalendar
 
-__all__ = ["DEFAULT_DESK", "add_calendar_options", "check_input_file", "check_output_dir",
-           "check_output_file", "desk_calendar", "seed"]
+__all__ = [
+    "DEFAULT_DESK",
+    "add_calendar_options",
+    "check_input_file",
+    "check_output_dir",
+    "check_output_file",
+    "desk_calendar",
+    "seed",
+    "window_end",
+]
 
 #: The desk every command assumes when no calendar option is given: the simulator's desk
 #: (:func:`frt_experiments.diagnostics.default_calendar`; a test keeps the two equal).
@@ -140,3 +148,19 @@ def desk_calendar(args: argparse.Namespace) -> tuple[BusinessCalendar, str]:
     if all(g is None for g in given):
         text += " (the default desk; --desk-timezone, --hours and --holidays change it)"
     return cal, text
+
+
+def window_end(text: str | None) -> Any:
+    """``--window-end``: an aware timestamp (``None`` when not given)."""
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
+
+    if text is None:
+        return None
+    try:
+        end = pd.Timestamp(text)
+    except ValueError:
+        raise ValueError(f"--window-end {text!r}: not an ISO 8601 timestamp "
+                         "(e.g. 2025-06-01T00:00:00+00:00)") from None
+    if end.tzinfo is None:
+        raise ValueError(f"--window-end must carry a UTC offset, got {text!r}")
+    return end

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments._commands._args import add_calendar_options, check_output_dir, desk_calendar
+from frt_experiments._commands._args import (
+    add_calendar_options,
+    check_output_dir,
+    desk_calendar,
+)
+from frt_experiments._commands._args import window_end as parse_window_end
 from frt_experiments._commands._source import add_source_options, engine_tables, wants_engine
 from frt_experiments._outputs import output_set, require_manifest, stage_document
 from frt_experiments.analysis import ExperimentResult, analyze
@@ -194,15 +199,7 @@ def run(args: argparse.Namespace) -> int:
                     raise ValueError(f"--{'treatment' if arm in treatment else 'control'}: "
                                      f"arm {arm!r} is not in the assignments "
                                      f"({args.assignments.name}: arms {have})")
-    window_end = None
-    if args.window_end is not None:
-        try:
-            window_end = pd.Timestamp(args.window_end)
-        except ValueError:
-            raise ValueError(f"--window-end {args.window_end!r}: not an ISO 8601 timestamp "
-                             "(e.g. 2025-06-01T00:00:00+00:00)") from None
-        if window_end.tzinfo is None:
-            raise ValueError(f"--window-end must carry a UTC offset, got {args.window_end!r}")
+    window_end = parse_window_end(args.window_end)
     result = analyze(customers, conversations, assignments, alpha=alpha,
                      cuped=not args.no_cuped, inference=args.inference,
                      permutations=args.permutations, metrics=args.metrics,

@@ -11,7 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from frt_experiments import schema
-from frt_experiments._commands._args import add_calendar_options, check_output_dir, desk_calendar
+from frt_experiments._commands._args import (
+    add_calendar_options,
+    check_output_dir,
+    desk_calendar,
+)
+from frt_experiments._commands._args import window_end as parse_window_end
 from frt_experiments._outputs import output_set, require_manifest
 from frt_experiments.errors import DataError
 
@@ -102,15 +107,7 @@ def run(args: argparse.Namespace) -> int:
     arms = _arm_list(args.arms, "--arms")
     outcomes = _arm_list(args.outcomes, "--outcomes")
     policies = dict(getattr(plan, "arms", None) or {}) | _policy_items(args.policy)
-    window_end = None
-    if args.window_end is not None:
-        try:
-            window_end = pd.Timestamp(args.window_end)
-        except ValueError:
-            raise ValueError(f"--window-end {args.window_end!r}: not an ISO 8601 timestamp "
-                             "(e.g. 2025-06-01T00:00:00+00:00)") from None
-        if window_end.tzinfo is None:
-            raise ValueError(f"--window-end must carry a UTC offset, got {args.window_end!r}")
+    window_end = parse_window_end(args.window_end)
     given = [args.customers, args.conversations, args.assignments]
     require_manifest(given)
     customers = read_table(args.customers, "customers")
