@@ -27,7 +27,7 @@ __all__ = ["main", "run"]
 
 #: Subcommand modules, in the order ``frt --help`` lists them.
 COMMANDS: tuple[str, ...] = ("demo", "validate", "power", "simulate", "import_", "assign",
-                              "analyze", "dose_response", "decide", "staffing")
+                              "analyze", "dose_response", "decide", "staffing", "rollout")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -112,6 +112,14 @@ class Decision:
             compared: decisions on the same figures are equal whatever their source.
         not_evaluated: ``"csat"`` and/or ``"nrr"`` when that metric was not analysed, so its
             clause could not be evaluated (its fields are NaN).
+        rollout_policy: With a rollout prediction (:func:`frt_experiments.predict_rollout`):
+            the rolled-out policy and the headcounts it was predicted at, else ``""``.
+        rollout_csat_rel_diff, rollout_csat_rel_ci_low, rollout_csat_rel_ci_high,
+        rollout_nrr_rel_diff, rollout_nrr_rel_ci_low, rollout_nrr_rel_ci_high: The predicted
+            relative change of the low-spend customers' CSAT and NRR in the rollout against
+            the status quo, with its interval (NaN without a prediction). Shown beside the
+            trial's contrast; the verdict stays the published criterion's, on the contrast.
+        rollout_revenue_at_risk: ``-rollout_nrr_rel_diff * R``.
     """
 
     success: bool
@@ -142,6 +150,14 @@ class Decision:
     trust_problems: tuple[str, ...] = ()
     trust_note: str = field(default="", compare=False)
     not_evaluated: tuple[str, ...] = ()
+    rollout_policy: str = ""
+    rollout_csat_rel_diff: float = math.nan
+    rollout_csat_rel_ci_low: float = math.nan
+    rollout_csat_rel_ci_high: float = math.nan
+    rollout_nrr_rel_diff: float = math.nan
+    rollout_nrr_rel_ci_low: float = math.nan
+    rollout_nrr_rel_ci_high: float = math.nan
+    rollout_revenue_at_risk: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,8 +184,27 @@ class Decision:
             ("Break-even NRR drop", f"{self.break_even_nrr_drop:.2%}"),
             (f"Revenue at risk ({at_risk}) below savings", _yes(self.revenue_ok)),
             ("Net benefit per year", _money(self.net_benefit)),
+            *self._rollout_rows(),
             ("Verdict", self.verdict),
         ]
+
+    def _rollout_rows(self) -> list[tuple[str, str]]:
+        """The rollout's predicted changes beside the trial's contrast (with a prediction)."""
+        if not self.rollout_policy:
+            return []
+        rows = [("Rollout predicted", self.rollout_policy)]
+        for name, (rel, low, high) in (
+                ("CSAT", (self.rollout_csat_rel_diff, self.rollout_csat_rel_ci_low,
+                          self.rollout_csat_rel_ci_high)),
+                ("NRR", (self.rollout_nrr_rel_diff, self.rollout_nrr_rel_ci_low,
+                         self.rollout_nrr_rel_ci_high))):
+            if math.isfinite(rel):
+                rows.append((f"{name} relative change, rollout (predicted)",
+                             f"{rel:+.2%} (CI {low:+.2%} to {high:+.2%})"))
+        if math.isfinite(self.rollout_revenue_at_risk):
+            rows.append(("Revenue at risk per year, rollout (predicted)",
+                         _money(self.rollout_revenue_at_risk)))
+        return rows
 
     def summary(self) -> str:
         """The verdict, its reason and the figures behind it, as plain text."""
@@ -313,7 +348,7 @@ def _analysis_csat_margin(result: Any) -> float | None:
 
 def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_savings: float,
            csat_margin: float | None = None, plan: Any = None,
-           basis: str = "ci_bound") -> Decision:
+           basis: str = "ci_bound", rollout: Any = None) -> Decision:
     """Apply the published success criterion to an analysis result.
 
     Success if CSAT is not significantly worse (or, with a margin, is non-inferior), **or** if
@@ -343,6 +378,11 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         plan: Optional :class:`frt_experiments.ExperimentPlan` supplying ``csat_margin``.
         basis: ``"ci_bound"`` (default: compare the revenue at risk at NRR's pessimistic
             confidence bound) or ``"estimate"`` (at the point estimate).
+        rollout: Optional :class:`~frt_experiments.rollout.RolloutPrediction`
+            (:func:`frt_experiments.predict_rollout`): the rollout's predicted relative change
+            of CSAT and NRR and its revenue at risk are shown beside the trial's contrast. The
+            verdict is unchanged (the published criterion reads the trial's contrast); the
+            prediction says how far the rollout may differ from it.
 
     Returns:
         :class:`Decision`.
@@ -473,7 +513,32 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         revenue_at_risk_optimistic=at_risk_high, break_even_nrr_drop=savings / revenue,
         basis=basis, revenue_ok=revenue_ok,
         net_benefit=savings - compared if "nrr" in rows else math.nan,
-        trust_problems=trust, trust_note=trust_note, not_evaluated=tuple(missing))
+        trust_problems=trust, trust_note=trust_note, not_evaluated=tuple(missing),
+        **_rollout_fields(rollout, revenue))
+
+
+def _rollout_fields(rollout: Any, revenue: float) -> dict[str, Any]:
+    """The Decision's ``rollout_*`` fields from a rollout prediction (none without one)."""
+    if rollout is None:
+        return {}
+    if not (hasattr(rollout, "effect") and hasattr(rollout, "policy")):
+        raise TypeError(f"rollout: expected the result of frt.predict_rollout(...), got "
+                        f"{type(rollout).__name__}")
+    out: dict[str, Any] = {
+        "rollout_policy": (f"{rollout.policy} for every low-spend customer at "
+                           f"{rollout.rollout_headcount} agents (status quo everyone fast at "
+                           f"{rollout.headcount})")}
+    for name in ("csat", "nrr"):
+        try:
+            e = rollout.effect(name)
+        except ValueError:
+            continue  # not predicted: its rows stay NaN
+        out |= {f"rollout_{name}_rel_diff": float(e["rel_change"]),
+                f"rollout_{name}_rel_ci_low": float(e["rel_ci_low"]),
+                f"rollout_{name}_rel_ci_high": float(e["rel_ci_high"])}
+    if "rollout_nrr_rel_diff" in out:
+        out["rollout_revenue_at_risk"] = -out["rollout_nrr_rel_diff"] * revenue
+    return out
 
 
 def _one_slow_arm(result: Any, frame: pd.DataFrame) -> None:

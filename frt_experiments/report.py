@@ -11,7 +11,8 @@ a staffing model. Sections, in order: results (the published-style table and the
 the decision with its figures and assumptions, diagnostics (sample ratio, covariate balance,
 survey response, treatment delivered with the FRT distributions), the dose-response (when
 given), satisfaction and volume (CSAT by FRT band, questions over time), staffing (plan and
-curve), and the full results table.
+curve), the rollout (its predicted effect, or the frontier over slow-arm targets, when given) and
+the full results table.
 
 A trial with several slow arms (:class:`frt_experiments.arms.ArmsResult`) is reported arm by arm:
 the results table and forest plot hold a row per slow arm and metric, the method sentence names
@@ -88,6 +89,7 @@ def build_report(
     decision: Any = None,
     assumptions: Sequence[str] = (),
     dose_response: Any = None,
+    rollout: Any = None,
 ) -> Document:
     """Assemble the trial report; call ``.write(out_dir)`` on it to write HTML and Markdown.
 
@@ -108,6 +110,9 @@ def build_report(
         dose_response: The dose-response estimates (an object with ``add_to(doc)``, e.g.
             :mod:`frt_experiments.dose_response`'s result): a section "Dose-response" after
             the diagnostics, filled by ``dose_response.add_to(doc)``.
+        rollout: The rollout's prediction or frontier (an object with ``add_to(doc)``, e.g.
+            :func:`frt_experiments.rollout_frontier`'s or :func:`frt_experiments.predict_rollout`'s
+            result): a section "Rollout" after the staffing, filled by ``rollout.add_to(doc)``.
     """
     _need(result, "result", ("to_pandas", "summary"))
     table = result.to_pandas()
@@ -216,6 +221,11 @@ def build_report(
             doc.table(_rounded(staffing))
         if curve is not None:
             doc.figure(plotting.plot_staffing_curve(curve), "staffing_curve")
+
+    if rollout is not None:
+        _need(rollout, "rollout", ("add_to",))
+        doc.section("Rollout: the predicted effect and the target that pays most")
+        rollout.add_to(doc)
 
     doc.section("Full results (the columns of results.csv)")
     doc.table(_with_p_values(table, 6))
