@@ -24,8 +24,8 @@ when margins are given (directly or by an experiment plan), by each metric's own
 
 A trial with several slow arms (``treatment`` a list of arms, or a plan's ``[arms]``) is
 analysed pair by pair with this code, each slow arm against the control, and the p-values are
-adjusted across arms and metrics by Holm (1979) or by Dunnett (1955) within metrics then Holm
-across them: :mod:`frt_experiments.arms` (Hothorn, Bretz and Westfall 2008).
+adjusted across arms and metrics by Holm (1979) or by Dunnett (1955) within metrics, step-down
+with Bonferroni across them: :mod:`frt_experiments.arms` (Hothorn, Bretz and Westfall 2008).
 
 ``control`` and ``treatment`` in the table are the arms' plain estimates; with CUPED the
 ``diff``, ``rel_diff``, their intervals and the p-value are those of the adjusted estimates
@@ -841,7 +841,7 @@ def analyze(
             policy must be on the diagnostics' calendar.
         multiplicity: With several slow arms, how p-values are adjusted across arms and
             metrics: ``"holm"`` (Holm over every arm and metric) or ``"dunnett"`` (Dunnett's
-            many-to-one adjustment within each metric, then Holm across metrics); see
+            many-to-one adjustment within each metric, step-down across metrics); see
             :mod:`frt_experiments.arms`. With one slow arm both are Holm across metrics.
 
     Returns:

@@ -18,13 +18,14 @@ arm and every analysed metric, so that the chance of any false finding stays at 
   slow arms (Dunnett 1955), which uses the comparisons' positive correlation through the shared
   control: ``corr(T_i, T_j) = v_c / sqrt((v_c + v_i)(v_c + v_j))`` from each comparison's own
   variances of the control's and the arm's estimates (:mod:`frt_experiments.stats.dunnett`;
-  multivariate t with the smallest of the comparisons' Welch degrees of freedom). The metrics
-  are then combined by Holm's procedure on those blocks (the metrics ordered by their smallest
-  Dunnett p-value; the one at rank ``r`` of ``M`` multiplies by ``M - r + 1``), a closed test
-  whose local tests are Bonferroni across metrics and Dunnett's max-t within one (Hothorn,
-  Bretz and Westfall 2008, section 4). Dunnett rests on normal theory: a metric that any arm
-  analysed by a randomization test is adjusted across its arms by Bonferroni instead, and
-  :attr:`ArmsResult.notes` says so.
+  multivariate t with the smallest of the comparisons' Welch degrees of freedom), in a closed
+  test whose local tests are Bonferroni across the metrics an intersection touches and
+  Dunnett's max-t over its arms within each (Hothorn, Bretz and Westfall 2008, section 4),
+  computed by the step-down shortcut: the smallest remaining Dunnett p-value (recomputed over
+  each metric's arms still in play) times the number of metrics with hypotheses left, a metric
+  counting until all of its arms are rejected (Romano and Wolf 2005). Dunnett rests on normal
+  theory: a metric that any arm analysed by a randomization test is adjusted across its arms
+  by Bonferroni instead, and :attr:`ArmsResult.notes` says so.
 
 With one slow arm both rules reduce to Holm across the metrics, the two-arm result's
 ``p_holm``.
@@ -38,13 +39,15 @@ References:
     parametric models. *Biometrical Journal* 50(3), 346-363.
     Marcus, R., Peritz, E. and Gabriel, K. R. (1976). On closed testing procedures with special
     reference to ordered analysis of variance. *Biometrika* 63(3), 655-660.
+    Romano, J. P. and Wolf, M. (2005). Exact and approximate stepdown methods for multiple
+    hypothesis testing. *Journal of the American Statistical Association* 100(469), 94-108.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -77,23 +80,62 @@ ARMS_COLUMNS = ("arm", *RESULT_COLUMNS, "p_adjusted", "significant_adjusted")
 _RULES = {
     "holm": "Holm (1979) over every slow arm and metric",
     "dunnett": "Dunnett (1955) across the slow arms within each metric (correlation through "
-               "the shared control), then Holm across the metrics",
+               "the shared control), step-down with Bonferroni across the metrics",
 }
 
 
-def _blocks_holm(blocks: list[np.ndarray]) -> list[np.ndarray]:
-    """Holm's step-down over blocks of p-values already adjusted within each block: blocks
-    ordered by their smallest p-value, the block at rank ``r`` of ``M`` multiplied by
-    ``M - r + 1``, each adjusted p-value at least every earlier block's."""
-    m = len(blocks)
-    order = sorted(range(m), key=lambda b: float(np.min(blocks[b])))
-    out: list[np.ndarray] = [np.empty(0)] * m
+def _step_down(block_p: Callable[[int, list[int]], np.ndarray],
+               sizes: list[int]) -> list[np.ndarray]:
+    """Adjusted p-values of the closed test whose local test of an intersection is Bonferroni
+    across the metrics it touches and the within-metric adjustment (Dunnett's max-t) over its
+    arms of each, by the step-down shortcut: at each step every metric with hypotheses left
+    adjusts its remaining arms (``block_p(metric, arms)``), the smallest of those p-values
+    times the number of metrics left is the next adjusted p-value (never below an earlier
+    one), and that hypothesis leaves. A metric counts until all of its arms have left, so a
+    true null beside a real effect in the same metric stays protected (Romano and Wolf 2005;
+    with one arm per metric it is Holm's procedure)."""
+    left = {g: list(range(n)) for g, n in enumerate(sizes) if n}
+    out = [np.full(n, np.nan) for n in sizes]
     running = 0.0
-    for rank, b in enumerate(order):
-        factor = m - rank
-        out[b] = np.maximum(running, np.minimum(1.0, factor * blocks[b]))
-        running = max(running, min(1.0, factor * float(np.min(blocks[b]))))
+    while left:
+        best: tuple[float, int, int] | None = None
+        for g, arms in left.items():
+            p = block_p(g, arms)
+            k = int(np.argmin(p))
+            cand = (len(left) * float(p[k]), g, arms[k])
+            if best is None or cand < best:
+                best = cand
+        assert best is not None
+        value, g, i = best
+        running = max(running, min(1.0, value))
+        out[g][i] = running
+        left[g].remove(i)
+        if not left[g]:
+            del left[g]
     return out
+
+
+def _within(rows: list[MetricResult], normal: bool,
+            alternative: str) -> Callable[[list[int]], np.ndarray]:
+    """One metric's adjustment across a subset of its slow arms (positions in ``rows``):
+    Dunnett's many-to-one p-values (normal comparisons), else Bonferroni; one arm: its own."""
+    raw = np.array([m.p_value for m in rows])
+    rho = np.clip([math.sqrt(max(m.var_control, 0.0)) / m.se if m.se > 0 else 0.0
+                   for m in rows], 0.0, 1 - 1e-9)
+    dfs = [m.df for m in rows if math.isfinite(m.df) and m.df > 0]
+    df = min(dfs) if len(dfs) == len(rows) else math.inf
+
+    def adjust(arms: list[int]) -> np.ndarray:
+        p = raw[arms]
+        if len(arms) == 1:
+            return p
+        if not normal:
+            return np.minimum(1.0, len(arms) * p)
+        d = dunnett_p_values([rows[i].statistic for i in arms], rho[arms], df=df,
+                             alternative=alternative)
+        return np.maximum(d, p)
+
+    return adjust
 
 
 def family_p_values(metrics: Sequence[Sequence[MetricResult]], *, multiplicity: str = "holm",
@@ -127,29 +169,19 @@ def family_p_values(metrics: Sequence[Sequence[MetricResult]], *, multiplicity: 
     names = [n for n in METRICS if any(m.metric == n for _, _, m in flat)]
     names += sorted({m.metric for _, _, m in flat} - set(names))
     groups = [[(a, j, m) for a, j, m in flat if m.metric == n] for n in names]
-    blocks = []
+    within: list[Callable[[list[int]], np.ndarray]] = []
     for name, group in zip(names, groups, strict=True):
         rows = [m for _, _, m in group]
-        raw = np.array([m.p_value for m in rows])
         normal = all(m.inference == "normal" and m.se > 0 and math.isfinite(m.var_control)
                      for m in rows)
-        if len(rows) == 1:
-            blocks.append(raw)
-        elif normal:
-            rho = np.clip([math.sqrt(max(m.var_control, 0.0)) / m.se for m in rows], 0.0,
-                          1 - 1e-9)
-            dfs = [m.df for m in rows if math.isfinite(m.df) and m.df > 0]
-            df = min(dfs) if len(dfs) == len(rows) else math.inf
-            p = dunnett_p_values([m.statistic for m in rows], rho, df=df,
-                                 alternative=alternative)
-            blocks.append(np.maximum(p, raw))
-        else:
+        if len(rows) > 1 and not normal:
             notes.append(f"{name}: Bonferroni across the slow arms instead of Dunnett (a "
                          "randomization test in some arm: Dunnett's joint normal distribution "
                          "does not apply)")
-            blocks.append(np.minimum(1.0, len(rows) * raw))
-    for group, adjusted in zip(groups, _blocks_holm(blocks), strict=True):
-        for (a, j, _), p in zip(group, adjusted, strict=True):
+        within.append(_within(rows, normal, alternative))
+    adjusted = _step_down(lambda g, arms: within[g](arms), [len(g) for g in groups])
+    for group, ps in zip(groups, adjusted, strict=True):
+        for (a, j, _), p in zip(group, ps, strict=True):
             out[a][j] = float(p)
     return out, notes
 

@@ -466,8 +466,16 @@ def diagnose(
                                .isin([control, treatment]).fillna(False).to_numpy(bool)]
         balance = covariate_balance(customers, two_arms, arms=(control, treatment), warn=False)
     diag = assemble(control, treatment, order=order, counts=counts, srm=srm, frt=frt,
-                    rates=rates, closed_check=closed_check, balance=balance, cal=cal)
+                    rates=rates, closed_check=closed_check, balance=balance, cal=cal,
+                    held=is_held(frt, control, treatment))
     return _with_interference(diag, conversations, assignments, two[control])
+
+
+def is_held(frt: pd.DataFrame, control: str, treatment: str) -> bool:
+    """Whether the treatment's policy allows no more business time than the control's target:
+    an arm held within the fast promise (see :func:`assemble`)."""
+    allowed = frt.set_index(schema.ARM)["target_business_hours"]
+    return bool(allowed[treatment] <= allowed[control])
 
 
 def during_trial(pos: np.ndarray, created: pd.Series, assignments: pd.DataFrame) -> np.ndarray:
@@ -868,10 +876,9 @@ def assemble_arms(control: str, treatments: Sequence[str], *, order: Sequence[st
             pair = frt[frt[schema.ARM].isin([control, t])].reset_index(drop=True)
             part = (balance[balance["treatment_arm"] == t].reset_index(drop=True)
                     if not balance.empty else balance)
-            allowed = pair.set_index(schema.ARM)["target_business_hours"]
             per_arm[t] = assemble(control, t, order=order, counts=counts, srm=srm, frt=pair,
                                   rates=rates[t], closed_check=closed_check, balance=part,
-                                  cal=cal, held=bool(allowed[t] <= allowed[control]))
+                                  cal=cal, held=is_held(pair, control, t))
         for w in seen:
             text = str(w.message)
             if issubclass(w.category, BalanceWarning):  # name the pair the covariates are of

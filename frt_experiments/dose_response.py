@@ -58,6 +58,7 @@ from scipy import stats
 
 from frt_experiments import schema
 from frt_experiments.calendar import BusinessCalendar
+from frt_experiments.diagnostics import same_calendar
 from frt_experiments.dose import ANSWERED, DOSE_SUM, customer_doses
 from frt_experiments.errors import DataWarning
 from frt_experiments.metrics import (
@@ -139,6 +140,14 @@ class OutcomeDoseResponse:
         """The change of the outcome when ``1 + business hours`` doubles."""
         return self.slope.effect * math.log(2)
 
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The slope's interval, or NaNs when the first stage is weak (the 2SLS interval is
+        then not to be trusted; significance is the Anderson-Rubin test's)."""
+        if self.slope.weak:
+            return math.nan, math.nan
+        return self.slope.ci_low, self.slope.ci_high
+
 
 @dataclass
 class DoseResponseResult:
@@ -167,7 +176,8 @@ class DoseResponseResult:
         for name, o in self.outcomes.items():
             s = o.slope
             row: dict[str, Any] = {
-                "outcome": name, "slope": s.effect, "ci_low": s.ci_low, "ci_high": s.ci_high,
+                "outcome": name, "slope": s.effect, "ci_low": o.interval[0],
+                "ci_high": o.interval[1],
                 "per_doubling": o.per_doubling, "p_value": s.p_value,
                 "p_value_ar": o.p_value_ar, "significant": o.significant,
                 "first_stage_f": s.f_statistic, "weak": s.weak,
@@ -189,7 +199,7 @@ class DoseResponseResult:
             out.append({
                 "outcome": name, "row": "slope", "arm": "", "customers":
                 int(o.arms["customers"].sum()), "effect": s.effect, "se": s.se,
-                "ci_low": s.ci_low, "ci_high": s.ci_high, "p_value": s.p_value,
+                "ci_low": o.interval[0], "ci_high": o.interval[1], "p_value": s.p_value,
                 "per_doubling": o.per_doubling, "f_statistic": s.f_statistic, "weak": s.weak,
                 "p_value_ar": o.p_value_ar,
                 "linearity_j": lin.statistic if lin is not None else np.nan,
@@ -220,10 +230,11 @@ class DoseResponseResult:
             verdict = "differs from 0" if o.significant else "does not differ from 0"
             strength = (f"first stage F = {s.f_statistic:,.1f}"
                         + (" (WEAK: significance by the Anderson-Rubin test)" if s.weak else ""))
-            line = (f"{_LABELS[name]}: slope {s.effect:+.4g} per unit of dose "
-                    f"({s.ci_low:+.4g} to {s.ci_high:+.4g}), {o.per_doubling:+.4g} per "
-                    f"doubling of 1 + hours; {verdict} (p = {s.p_value:.3g}, Anderson-Rubin "
-                    f"p = {o.p_value_ar:.3g}); {strength}")
+            band = ("no interval: weak first stage" if s.weak
+                    else f"{s.ci_low:+.4g} to {s.ci_high:+.4g}")
+            line = (f"{_LABELS[name]}: slope {s.effect:+.4g} per unit of dose ({band}), "
+                    f"{o.per_doubling:+.4g} per doubling of 1 + hours; {verdict} (p = "
+                    f"{s.p_value:.3g}, Anderson-Rubin p = {o.p_value_ar:.3g}); {strength}")
             if o.linearity is not None:
                 line += (f"; straight line: J = {o.linearity.statistic:.2f} on "
                          f"{o.linearity.df} df, p = {o.linearity.p_value:.3g}")
@@ -300,7 +311,7 @@ def _policies(policies: Mapping[str, Any] | None, arms: Sequence[str],
     out: dict[str, str] = {}
     for arm, p in policies.items():
         if isinstance(p, FrtPolicy):
-            if p.calendar != calendar:
+            if not same_calendar(p.calendar, calendar):
                 raise ValueError(f"policies: the policy of arm {arm!r} is on another calendar "
                                  f"({p.calendar!r}) than the dose's ({calendar!r})")
             out[str(arm)] = p.spec
@@ -321,15 +332,15 @@ def _arm_rows(st: dict[str, ArmStatistics], control: str, outcome: Outcome,
     z = stats.norm.ppf(1 - alpha / 2)
     rows = []
     for i, arm in enumerate(arms):
-        effect = m.y[i] - m.y[c]
-        effect_se = math.sqrt(m.vy[i] / m.n[i] + m.vy[c] / m.n[c]) if i != c else 0.0
+        effect = m.y[i] - m.y[c] if i != c else np.nan
+        effect_se = math.sqrt(m.vy[i] / m.n[i] + m.vy[c] / m.n[c]) if i != c else np.nan
         row = {"arm": arm, "customers": int(m.n[i]), "dose": m.d[i],
                "dose_se": math.sqrt(m.vd[i] / m.n[i]), "value": m.y[i],
                "value_se": math.sqrt(m.vy[i] / m.n[i]), "effect": effect,
                "effect_se": effect_se, "effect_ci_low": effect - z * effect_se,
                "effect_ci_high": effect + z * effect_se,
                "effect_p": (float(2 * stats.norm.sf(abs(effect) / effect_se))
-                            if effect_se > 0 else np.nan),
+                            if i != c and effect_se > 0 else np.nan),
                "wald": np.nan, "wald_se": np.nan, "wald_ci_low": np.nan, "wald_ci_high": np.nan}
         if i != c and m.d[i] != m.d[c]:
             w = wald_ratio(st[control], st[arm], outcome=outcome, dose=DOSE, alpha=alpha)
@@ -441,14 +452,16 @@ def dose_response(
             continue
         slope = two_stage_least_squares(st, outcome=how, dose=DOSE, alpha=alpha)
         ar = anderson_rubin(st, outcome=how, dose=DOSE).p_value
-        if slope.weak:
-            warnings.warn(f"dose-response of {name}: the first stage is weak (F = "
-                          f"{slope.f_statistic:.2f} < {WEAK_INSTRUMENT_F:g}); the arms barely "
-                          "move the first-response time, so the slope's interval is not to be "
-                          "trusted and its significance is the Anderson-Rubin test's",
+        if slope.weak and not any(r.slope.weak for r in results.values()):  # one dose: once
+            warnings.warn(f"dose-response: the first stage is weak (F = {slope.f_statistic:.2f}"
+                          f" < {WEAK_INSTRUMENT_F:g} across arms {', '.join(st)}); the arms "
+                          "barely move the first-response time, so the slopes have no interval "
+                          "to trust and their significance is the Anderson-Rubin test's",
                           DataWarning, stacklevel=2)
         significant = (ar < alpha) if slope.weak else (slope.p_value < alpha)
         lin = (linearity_test(st, outcome=how, dose=DOSE) if len(st) >= 3 else None)
         results[name] = OutcomeDoseResponse(name, slope, ar, bool(significant),
                                             _arm_rows(st, control, how, alpha), lin)
+    if names is not None:
+        names = {a: names[a] for a in order}
     return DoseResponseResult(control, tuple(order), names, results, skipped, alpha)

@@ -163,9 +163,18 @@ def test_dunnett_through_the_analysis_agrees_with_scipy_for_equal_variances():
                          "conversations": np.concatenate(samples)})
     res = [analyze_rows(rows, treatment=a, metrics=["questions"], cuped=False,
                         inference="normal") for a in "abc"]
-    mine = [p[0] for p in combine(res, multiplicity="dunnett").p_adjusted]
+    mine = np.array([p[0] for p in combine(res, multiplicity="dunnett").p_adjusted])
     ref = stats.dunnett(*samples[1:], control=samples[0], rng=np.random.default_rng(0))
-    np.testing.assert_allclose(mine, ref.pvalue, atol=5e-3)
+    # step-down: the first step is scipy's single-step Dunnett p-value of the largest |t|; the
+    # later ones adjust over the arms left, so they lie between the raw and the single-step
+    first = int(np.argmin(ref.pvalue))
+    assert mine[first] == pytest.approx(ref.pvalue[first], abs=5e-3)
+    raw = np.array([r.metrics[0].p_value for r in res])
+    assert (mine >= raw - 1e-12).all()
+    assert (mine <= ref.pvalue + 5e-3).all()
+    # the last step is one arm alone, its raw p-value (never below an earlier step's)
+    last = int(np.argmax(raw))
+    assert mine[last] == pytest.approx(max(raw[last], np.sort(mine)[-2]), rel=1e-9)
     assert mine[1] > res[1].metrics[0].p_value  # adjusted: 0.094 against 0.037 alone
 
 
@@ -359,3 +368,38 @@ def test_report_of_several_arms_with_a_dose_response_section(tmp_path, trial, re
     assert "stub dose-response: slope -0.004" in md
     with pytest.raises(TypeError, match="dose_response: expected an object with add_to"):
         build_report(customers, conversations, assignments, result, dose_response=object())
+
+
+def test_dunnett_keeps_the_family_wise_error_beside_a_real_effect():
+    # two metrics, two slow arms; arm a really moves CSAT and the other three comparisons are
+    # true nulls. A metric must count across the metrics until all its arms are rejected:
+    # dropping CSAT from the count once arm a was rejected judged NRR at the full alpha
+    # (6.4% false findings); the step-down closed test keeps it at 5%
+    from dataclasses import fields, replace
+
+    from frt_experiments.analysis import MetricResult
+
+    names = [f.name for f in fields(MetricResult)]
+    base = dict.fromkeys(names, 0.0) | {
+        "metric": "csat", "control_arm": "fast", "treatment_arm": "a", "n_control": 1000,
+        "n_treatment": 1000, "method": "", "covariates": (), "inference": "normal",
+        "significant": False}
+    base = MetricResult(**base)
+    rng = np.random.default_rng(5)
+    reps, rho = 4_000, math.sqrt(1 / 6)
+    false = 0
+    for _ in range(reps):
+        arms = [[], []]
+        for metric in ("csat", "nrr"):
+            z = rho * rng.standard_normal() + math.sqrt(1 - rho**2) * rng.standard_normal(2)
+            if metric == "csat":
+                z[0] += 12
+            for i in range(2):
+                arms[i].append(replace(base, metric=metric, treatment_arm="ab"[i],
+                                       statistic=float(z[i]), se=1.0, var_control=rho**2,
+                                       p_value=float(2 * stats.norm.sf(abs(z[i]))),
+                                       df=math.inf))
+        adj, _ = family_p_values(arms, multiplicity="dunnett")
+        assert adj[0][0] < 0.05  # the real effect is found
+        false += (adj[1][0] < 0.05) or (adj[0][1] < 0.05) or (adj[1][1] < 0.05)
+    assert false / reps <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / reps)

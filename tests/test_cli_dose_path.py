@@ -79,3 +79,39 @@ def test_dose_response_with_the_plans_arms(trial, tmp_path, capsys):
         assert abs(r["effect"] - truth[outcome]) < 4 * r["se"], (outcome, r["effect"])
         assert r["f_statistic"] > 1_000
     assert "Policies: fast = 4h, four_hours = 4h" in (out / "dose_response.md").read_text()
+
+
+def test_the_plans_first_arm_is_the_control(trial, tmp_path, capsys):
+    t = trial / "trial"
+    asg = pd.read_csv(t / "assignments.csv")
+    asg["arm"] = asg["arm"].replace({"fast": "standard"})
+    asg.to_csv(tmp_path / "assignments.csv", index=False)
+    plan = tmp_path / "plan.toml"
+    write_plan(ExperimentPlan(name="frt-dose", arms={"standard": "4h", **{
+        a: p for a, p in POLICIES.items() if a != "fast"}}), plan)
+    args = ["--customers", str(t / "customers.csv"), "--conversations",
+            str(t / "conversations.csv"), "--assignments", str(tmp_path / "assignments.csv")]
+    out = tmp_path / "dose"
+    assert main(["dose-response", *args, "--plan", str(plan), "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    table = pd.read_csv(out / "dose_response.csv")
+    assert table.loc[table["row"] == "arm", "arm"].iloc[0] == "standard"
+    # a plan arm that is not in the assignments is named
+    write_plan(ExperimentPlan(name="frt-dose", arms={"standard": "4h", "later": "3h",
+                                                     "two_business_days": "two_business_days"}),
+               plan)
+    assert main(["dose-response", *args, "--plan", str(plan), "--out", str(out)]) == 2
+    assert "arm 'later' is not in the assignments" in capsys.readouterr().err
+
+
+def test_two_arm_report(tmp_path, capsys):
+    d = tmp_path / "pub"
+    assert main(["simulate", "--scenario", "published", "--customers", "4000", "--seed", "7",
+                 "--out", str(d)]) == 0
+    out = tmp_path / "out"
+    assert main(["analyze", "--customers", str(d / "customers.csv"), "--conversations",
+                 str(d / "conversations.csv"), "--assignments", str(d / "assignments.csv"),
+                 "--report", "--out", str(out)]) == 0, capsys.readouterr().err
+    md = (out / "report.md").read_text()
+    assert "Dose-response" in md
+    assert "one_business_day" in md

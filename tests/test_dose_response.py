@@ -215,3 +215,37 @@ def test_cli_bad_input_is_one_line_exit_2(four, tmp_path, capsys, extra, message
     assert len(err) == 1, err
     assert message in err[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_policies_on_an_equal_calendar_are_accepted_and_control_rows_have_no_effect(four):
+    from frt_experiments.policy import policy_from_spec
+    pol = {a: policy_from_spec(a, s, default_calendar())
+           for a, s in zip(FOUR, ("4h", "4h", "one_business_day", "one_business_day"),
+                           strict=True)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = dose_response(four["customers"], four["conversations"], four["assignments"],
+                            calendar=default_calendar(), policies=pol)  # another equal object
+    assert list(res.policies) == list(res.arms)
+    rows = res.to_pandas()
+    control = rows[(rows["row"] == "arm") & (rows["arm"] == "fast")]
+    assert control[["effect", "se", "ci_low", "ci_high", "p_value"]].isna().all().all()
+
+
+def test_cli_refuses_a_dose_no_arm_moves(tmp_path, capsys):
+    t = simulate("aa", customers=3_000, rng=8).to_pandas()
+    args = _files(tmp_path, {k: t[k] for k in ("customers", "conversations", "assignments")})
+    out = tmp_path / "out"
+    assert main(["dose-response", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "do not move the first-response time enough" in err[0]
+    assert not out.exists() or not any(out.iterdir())
+    # in Python: one warning, no interval, significance by Anderson-Rubin
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        res = dose_response(t["customers"], t["conversations"], t["assignments"],
+                            calendar=default_calendar())
+    assert sum("first stage is weak" in str(w.message) for w in seen) == 1
+    assert res.summary()[["ci_low", "ci_high"]].isna().all().all()
+    assert "no interval: weak first stage" in res.text()

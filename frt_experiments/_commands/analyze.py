@@ -106,7 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "[arms], else the control 4h and a slow arm the policy its name reads as)")
     p.add_argument("--multiplicity", choices=("holm", "dunnett"), default="holm",
                    help="with several slow arms: holm (default) over every arm and metric, or "
-                   "dunnett across the arms within each metric, then holm across metrics")
+                   "dunnett across the arms within each metric, step-down with bonferroni across "
+                   "the metrics left")
     p.add_argument("--window-end", metavar="TIMESTAMP",
                    help="end of the analysis window, ISO 8601 with offset (default: the "
                    "latest conversation)")
@@ -277,7 +278,7 @@ def _report(result: Any, tables: tuple[Any, Any, Any], *, policies: dict[str, st
 
     customers, conversations, assignments = tables
     arms = ([result.control, *result.treatments] if isinstance(result, ArmsResult)
-            else [result.control_arm, result.treatment_arm])
+            else [result.metrics[0].control_arm, result.metrics[0].treatment_arm])
     calendar = desk_calendar(args)[0]
     notes: list[str] = []
     dose = None

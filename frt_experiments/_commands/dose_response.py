@@ -51,8 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", action="append", default=[], metavar="ARM=NAME",
                    help="an arm's FRT policy, e.g. four_hours=4h or slow=two_business_days "
                    "(repeatable; overrides the plan's)")
-    p.add_argument("--control", default=schema.CONTROL_ARM, metavar="ARM",
-                   help="the control (fast) arm (default fast)")
+    p.add_argument("--control", default=None, metavar="ARM",
+                   help="the control (fast) arm (default the plan's first arm, else fast)")
     p.add_argument("--arms", metavar="ARM,ARM,...",
                    help="the arms to use (default every assigned arm), control among them")
     p.add_argument("--outcomes", metavar="NAME,...",
@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from frt_experiments.dose_response import dose_response  # noqa: PLC0415 (heavy imports)
     from frt_experiments.plan import read_plan  # noqa: PLC0415
     from frt_experiments.schema import check_tables, read_table, write_table  # noqa: PLC0415
+    from frt_experiments.stats.iv import WEAK_INSTRUMENT_F  # noqa: PLC0415
 
     check_output_dir(args.out, "--out")
     plan = read_plan(args.plan) if args.plan is not None else None
@@ -119,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise DataError(problems)
     present = [str(a) for a in pd.unique(assignments[schema.ARM].dropna())]
+    planned = list(getattr(plan, "arms", None) or {})
+    control = args.control or (planned[0] if planned else schema.CONTROL_ARM)
+    for flag, names_ in (("--arms", arms or []), (f"--plan {args.plan}'s [arms]", planned)):
+        for arm in names_:
+            if arm not in present:
+                raise ValueError(f"{flag}: arm {arm!r} is not in the assignments "
+                                 f"({args.assignments.name}: arms {', '.join(present)})")
     use = arms if arms is not None else present
     for arm in use:
         if arm not in policies:
@@ -135,9 +143,17 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         result = dose_response(customers, conversations, assignments, calendar=calendar,
-                               policies={a: policies[a] for a in use}, control=args.control,
+                               policies={a: policies[a] for a in use}, control=control,
                                arms=arms, outcomes=outcomes, alpha=alpha,
                                window_end=window_end, validate=False)
+    weak = [o.slope for o in result.outcomes.values() if o.slope.weak]
+    if weak:
+        raise ValueError(f"the arms {', '.join(result.arms)} do not move the first-response "
+                         f"time enough for a dose-response (first-stage F = "
+                         f"{weak[0].f_statistic:.2f} < {WEAK_INSTRUMENT_F:g}): their doses "
+                         "barely differ; check each arm's policy was delivered (frt analyze's "
+                         "diagnostics), or use frt.dose_response in Python for the "
+                         "Anderson-Rubin test")
     for w in seen:
         print(f"warning: {w.message}", file=sys.stderr)
     table = result.to_pandas()

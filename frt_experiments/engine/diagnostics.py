@@ -54,6 +54,7 @@ from frt_experiments.diagnostics import (
     assemble_arms,
     design_of,
     design_of_arms,
+    is_held,
     rates_table,
 )
 from frt_experiments.engine import cached, execute, instant, require_columns, timestamp
@@ -142,7 +143,7 @@ def diagnose(
         balance = _balance(customers, a2, [control, treatment])
     return assemble(control, treatment, order=order, counts=counts, srm=srm, frt=frt,
                     rates=rates, closed_check=closed_check, balance=balance, cal=cal,
-                    stacklevel=4)
+                    stacklevel=4, held=is_held(frt, control, treatment))
 
 
 def diagnose_arms(
