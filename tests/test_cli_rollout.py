@@ -42,7 +42,8 @@ def test_rollout_writes_the_frontier(trial, tmp_path, capsys):
     assert table["agents_rollout"].tolist() == [7, 5, 4]
     assert table["recommended"].sum() <= 1
     md = (out / "rollout_frontier.md").read_text()
-    assert md.startswith("# Rollout frontier") and "Desk calendar: America/New_York" in md
+    assert md.startswith("# Rollout frontier")
+    assert "Desk calendar: America/New_York" in md
 
 
 def test_rollout_plans_the_headcounts(trial, tmp_path, capsys):

@@ -129,8 +129,10 @@ def test_predicted_doses_are_the_worlds_doses(worlds, prediction):
 def test_prediction_table(prediction, dr):
     t = prediction.to_pandas()
     assert list(t.columns) == list(COLUMNS)
-    assert len(t) == 6 and set(t["group"]) == {"low_spend", "outside"}
-    assert (t["ci_low"] <= t["change"]).all() and (t["change"] <= t["ci_high"]).all()
+    assert len(t) == 6
+    assert set(t["group"]) == {"low_spend", "outside"}
+    assert (t["ci_low"] <= t["change"]).all()
+    assert (t["change"] <= t["ci_high"]).all()
     assert np.allclose(t["se"] ** 2, t["se_dose_response"] ** 2 + t["se_simulation"] ** 2)
     for o in ("csat", "questions", "nrr"):
         e = prediction.effect(o)
@@ -141,7 +143,8 @@ def test_prediction_table(prediction, dr):
         assert e["trial_contrast"] == pytest.approx(arm["effect"])
     assert prediction.summary()["outcome"].tolist() == ["csat", "questions", "nrr"]
     text = prediction.text()
-    assert "one_business_day" in text and "trial's A/B contrast" in text
+    assert "one_business_day" in text
+    assert "trial's A/B contrast" in text
     assert repr(prediction).startswith("RolloutPrediction(")
     assert "<table" in prediction._repr_html_()
 
