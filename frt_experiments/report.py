@@ -165,8 +165,11 @@ def build_report(
     if not balance.empty:
         doc.text("Covariate balance (standardized mean difference of pre-period covariates; "
                  "|SMD| > 0.1 is flagged):")
-        cols = [c for c in ("covariate", "n_control", "n_treatment", "control", "treatment",
-                            "smd", "imbalanced") if c in balance.columns]
+        several = ("treatment_arm" in balance.columns
+                   and len(set(balance["treatment_arm"].dropna())) > 1)
+        cols = [c for c in ("treatment_arm" if several else "", "covariate", "n_control",
+                            "n_treatment", "control", "treatment", "smd", "imbalanced")
+                if c in balance.columns]
         doc.table(_rounded(balance[cols]))
     by_arm = getattr(diag, "delivered", None)
     if diag is not None and isinstance(by_arm, dict):  # several slow arms
