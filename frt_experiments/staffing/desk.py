@@ -536,7 +536,13 @@ class DeskResult:
         """Mean of every statistic per arm, with a t interval across replications.
 
         Columns ``arm, statistic, mean, ci_low, ci_high, replications`` (intervals are NaN
-        with a single replication; intervals of shares are clipped to [0, 1]).
+        with a single replication). Intervals respect the statistics' bounds: every statistic
+        is >= 0 (counts, shares, waits, occupancy) and shares are <= 1, so the t interval is
+        cut at those bounds where it crosses them. (A percentile interval would respect them
+        by construction but needs many more replications than a desk simulation runs: with
+        10 its 95% ends are the extreme replications; the t interval, whose coverage the tests
+        check at 10, is kept and cut. :mod:`~frt_experiments.staffing.analytics` resamples
+        observed days cheaply and gives percentile intervals.)
         """
         long = self.replications.melt(id_vars=["replication", ARM], value_vars=list(STATISTICS),
                                       var_name="statistic")
@@ -545,7 +551,9 @@ class DeskResult:
         half = _t_half(out["sd"].to_numpy(), out["replications"].to_numpy(), self.confidence,
                        bootstrap=self.bootstrap)
         share = out["statistic"].isin(_SHARES).to_numpy()
-        out["ci_low"] = np.where(share, np.maximum(out["mean"] - half, 0.0), out["mean"] - half)
+        # every statistic is >= 0 and shares are <= 1: the t interval of a wait near 0 (a
+        # live queue's p90, mostly 0 s, from a few day-bootstrap replications) crossed 0
+        out["ci_low"] = np.maximum(out["mean"] - half, 0.0)
         out["ci_high"] = np.where(share, np.minimum(out["mean"] + half, 1.0), out["mean"] + half)
         return out[[ARM, "statistic", "mean", "ci_low", "ci_high", "replications"]]
 
@@ -594,7 +602,16 @@ class DeskResult:
         return arm
 
     def summary(self) -> str:
+        """Per arm: volume, share within target, abandonment, waits in the desk's units
+        (seconds for a live queue, minutes, or hours for an email desk: see
+        :func:`~frt_experiments.staffing.analytics.wait_unit`)."""
+        from frt_experiments.staffing.analytics import UNITS, wait_unit  # noqa: PLC0415
+
         t = self.to_pandas()
+        c = self.conversations
+        frt = c["frt_business_hours"].to_numpy()[c["measured"].to_numpy()] if len(c) else []
+        unit = wait_unit(np.asarray(frt, dtype=float) * 3600.0)
+        k = 3600.0 / UNITS[unit]
         lines = [f"Desk simulation: {_agents_text(self.agents)}, "
                  f"{_replications_text(int(self.replications['replication'].nunique()))}, "
                  f"{self.confidence:.0%} intervals"]
@@ -603,15 +620,19 @@ class DeskResult:
 
             def fmt(name: str, pct: bool = False, s: pd.DataFrame = s) -> str:
                 m, lo, hi = s.loc[name, ["mean", "ci_low", "ci_high"]]
-                f = "{:.1%}" if pct else "{:.2f}"
-                ci = f" [{f.format(lo)}, {f.format(hi)}]" if np.isfinite(lo) else ""
-                return f.format(m) + ci
+                f = "{:.1%}" if pct else "{:.2f}" if unit == "h" else "{:.1f}"
+                scale = 1.0 if pct else k
+                ci = (f" [{f.format(lo * scale)}, {f.format(hi * scale)}]"
+                      if np.isfinite(lo) else "")
+                return f.format(m * scale) + ci
 
+            abandon = (f", abandoned {fmt('p_abandon', True)}"
+                       if s.loc["p_abandon", "mean"] > 0 else "")
             lines.append(f"  {arm}: n={s.loc['n', 'mean']:,.0f}/replication, within target "
-                         f"{fmt('share_within_target', True)}, FRT median "
-                         f"{fmt('median_business_hours')} business h "
-                         f"({fmt('median_calendar_hours')} calendar h), p90 "
-                         f"{fmt('p90_business_hours')} business h")
+                         f"{fmt('share_within_target', True)}{abandon}, FRT median "
+                         f"{fmt('median_business_hours')} business {unit} "
+                         f"({fmt('median_calendar_hours')} calendar {unit}), p90 "
+                         f"{fmt('p90_business_hours')} business {unit}")
         lines.append(f"  occupancy {self.occupancy:.1%}")
         return "\n".join(lines)
 
@@ -651,10 +672,11 @@ def _t_half(sd: np.ndarray, n: np.ndarray, confidence: float, *,
 
 
 def _mean_ci(x: np.ndarray, confidence: float, *,
-             bounds: tuple[float, float] = (-np.inf, np.inf),
+             bounds: tuple[float, float] = (0.0, np.inf),
              bootstrap: bool = False) -> tuple[float, float, float]:
-    """Mean and t interval across replications, clipped to ``bounds`` (e.g. [0, 1] for a
-    share: the t interval of a share near 0 or 1 can cross them; the share cannot)."""
+    """Mean and t interval across replications, clipped to ``bounds`` (default ``[0, inf)``:
+    every desk statistic is >= 0; [0, 1] for a share: the t interval of a share near 0 or 1
+    can cross them; the share cannot)."""
     m = float(np.mean(x))
     sd = float(np.std(x, ddof=1)) if len(x) > 1 else np.nan
     half = float(_t_half(np.array([sd]), np.array([len(x)]), confidence,
