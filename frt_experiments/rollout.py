@@ -46,7 +46,10 @@ Assumptions: the outcome depends on the first response through the dose (a strai
 the doses in between; with more than two trial arms the linearity test says whether it holds),
 the slow policy's other effects (on handle time or questions by the label) are those the trial
 arm had, and the desk model's arrivals (hour-of-week Poisson, the trial's follow-up volume) are
-the rollout's.
+the rollout's. The interval leaves out the sampling error of those arrival profiles (estimated
+from the trial's conversations): small beside the slope's on a desk of tens of agents, not on
+one of three or four, where the status quo's load, taken from the trial's control arm (served
+faster in the trial, so with more follow-ups), also runs high.
 
 **The target that pays most.** :func:`rollout_frontier` repeats the prediction for a grid of
 slow-arm targets (e.g. 4, 8 and 16 business hours, one and two business days). At each target
