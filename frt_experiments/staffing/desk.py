@@ -654,8 +654,9 @@ def _agents_text(agents: int | tuple[int, ...] | Roster) -> str:
     if isinstance(agents, int):
         return f"{agents} agents"
     if isinstance(agents, Roster):
+        minutes = agents.interval.total_seconds() / 60
         return (f"dated roster of {agents.agents.min():g}-{agents.agents.max():g} agents per "
-                f"{agents.interval}")
+                f"{minutes:g}-minute interval")
     return f"schedule of {min(agents)}-{max(agents)} agents"
 
 

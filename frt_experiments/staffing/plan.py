@@ -102,11 +102,24 @@ class _Scenario:
     profiles: dict[str, ArrivalProfile]
     start: pd.Timestamp  # a local Monday 00:00
     control_share: float
+    experiment: bool = True  # False: no assignments, every conversation one fast queue
 
 
-def _scenario(conversations: pd.DataFrame, assignments: pd.DataFrame, *,
+def _monday(conv: pd.DataFrame, calendar: BusinessCalendar) -> pd.Timestamp:
+    first = pd.Timestamp(conv[CREATED_AT].min()).tz_convert(calendar.timezone).normalize()
+    return first + pd.Timedelta(days=(7 - first.day_of_week) % 7)
+
+
+def _scenario(conversations: pd.DataFrame, assignments: pd.DataFrame | None, *,
               calendar: BusinessCalendar, control: str, treatment: str) -> _Scenario:
     conv = _checked(conversations, "conversations")
+    if assignments is None:
+        # a desk without an experiment: every conversation joins the fast queue, and the
+        # rollout (nobody is known to be low-spend) is everyone fast
+        base = ArrivalProfile.from_conversations(conv, None, timezone=calendar.timezone,
+                                                 unassigned_arm=control)
+        return _Scenario({EVERYONE_FAST: base, ROLLOUT: base}, _monday(conv, calendar), 1.0,
+                         experiment=False)
     if ARM not in assignments.columns or CUSTOMER_ID not in assignments.columns:
         raise ValueError(f"assignments: needs columns {CUSTOMER_ID!r} and {ARM!r}")
     counts = assignments[ARM].value_counts()
@@ -124,9 +137,8 @@ def _scenario(conversations: pd.DataFrame, assignments: pd.DataFrame, *,
     outside = [_OUTSIDE] if _OUTSIDE in names else []
     fast = base.select([*outside, control]).scaled({control: (n_c + n_t) / n_c})
     roll = base.select([*outside, treatment]).scaled({treatment: (n_c + n_t) / n_t})
-    first = pd.Timestamp(conv[CREATED_AT].min()).tz_convert(calendar.timezone).normalize()
-    monday = first + pd.Timedelta(days=(7 - first.day_of_week) % 7)
-    return _Scenario({EVERYONE_FAST: fast, ROLLOUT: roll}, monday, n_c / (n_c + n_t))
+    return _Scenario({EVERYONE_FAST: fast, ROLLOUT: roll}, _monday(conv, calendar),
+                     n_c / (n_c + n_t))
 
 
 @dataclass(frozen=True)
@@ -524,6 +536,8 @@ class StaffingPlan:
         scheduled_annual_savings: That saving priced like ``annual_savings``: the paid hours
             net of shrinkage (on-duty hours) at ``cost_per_agent`` per agent on duty through
             the open hours.
+        experiment: ``False`` for a desk planned without assignments: every conversation is
+            one fast queue, the rollout row repeats everyone fast's and nothing is saved.
     """
 
     table: pd.DataFrame
@@ -540,6 +554,7 @@ class StaffingPlan:
     scheduled: pd.DataFrame = field(default_factory=pd.DataFrame)
     scheduled_hours_saved_per_week: float = float("nan")
     scheduled_annual_savings: float = float("nan")
+    experiment: bool = True
 
     def agents(self, policy: str) -> int:
         """Agents needed under ``policy`` (``"everyone_fast"`` or ``"rollout"``)."""
@@ -560,7 +575,7 @@ class StaffingPlan:
         if self.replications > 1 and len(self.intervals):
             ci = {(str(i["policy"]), str(i["arm"])): f" [{i['ci_low']:.1%}, {i['ci_high']:.1%}]"
                   for i in self.intervals.to_dict("records")}
-        for pol in POLICIES:
+        for pol in POLICIES if self.experiment else (EVERYONE_FAST,):
             r = t.loc[pol]
             shares = ", ".join(
                 f"{c.removeprefix('share_within_target_')} {r[c]:.1%}"
@@ -569,13 +584,18 @@ class StaffingPlan:
             lines.append(f"  {pol}: {int(r['agents'])} agents, "
                          f"{r['scheduled_hours_per_week']:,.0f} scheduled h/week, occupancy "
                          f"{r['occupancy']:.1%}; within target: {shares}")
-        if not bool(t.loc[ROLLOUT, "deferred"]):
+        if not self.experiment:
+            lines.append("  (no experiment: every conversation is one fast queue; nobody is "
+                         "known to be low-spend, so there is no rollout to price: give "
+                         "assignments for that)")
+        elif not bool(t.loc[ROLLOUT, "deferred"]):
             lines.append("  (nobody deferred: the deferred deadline gives no conversation "
                          "more time than the fast target, so the rollout is everyone fast)")
-        lines.append(f"  saved: {self.agents_saved} agents, "
-                     f"{self.agent_hours_saved_per_year:,.0f} agent hours and "
-                     f"{self.annual_savings:,.0f} a year at {self.cost_per_agent:,.0f} per "
-                     "agent on duty through the open hours")
+        if self.experiment:
+            lines.append(f"  saved: {self.agents_saved} agents, "
+                         f"{self.agent_hours_saved_per_year:,.0f} agent hours and "
+                         f"{self.annual_savings:,.0f} a year at {self.cost_per_agent:,.0f} per "
+                         "agent on duty through the open hours")
         if self.schedules:
             lines.extend(self._schedule_lines())
         return "\n".join(lines)
@@ -586,7 +606,7 @@ class StaffingPlan:
         kinds = ", ".join(st.label for st in rules.shifts)
         lines = [f"On shift schedules ({kinds} shifts, {rules.interval.total_seconds() / 60:g}-"
                  f"minute intervals, shrinkage {rules.shrinkage:.0%}):"]
-        for pol in POLICIES:
+        for pol in POLICIES if self.experiment else (EVERYONE_FAST,):
             r = t.loc[pol]
             shares = ", ".join(f"{c.removeprefix('share_within_target_')} {r[c]:.1%}"
                                for c in t.columns
@@ -596,9 +616,10 @@ class StaffingPlan:
                          f"paid h/week = {r['fte']:,.1f} FTE ({state}, margin "
                          f"{r['margin']:.2f}; constant headcount: "
                          f"{r['constant_hours_per_week']:,.0f} h); within target: {shares}")
-        lines.append(f"  saved on schedules: {self.scheduled_hours_saved_per_week:,.0f} paid "
-                     f"hours a week and {self.scheduled_annual_savings:,.0f} a year (constant "
-                     f"headcount: {self.annual_savings:,.0f})")
+        if self.experiment:
+            lines.append(f"  saved on schedules: {self.scheduled_hours_saved_per_week:,.0f} "
+                         f"paid hours a week and {self.scheduled_annual_savings:,.0f} a year "
+                         f"(constant headcount: {self.annual_savings:,.0f})")
         return lines
 
     def _repr_html_(self) -> str:
@@ -606,6 +627,9 @@ class StaffingPlan:
                 + self.table.to_html(index=False, float_format="{:.4g}".format))
 
     def __repr__(self) -> str:
+        if not self.experiment:
+            return (f"StaffingPlan(no experiment: {self.agents(EVERYONE_FAST)} agents for one "
+                    "fast queue)")
         return (f"StaffingPlan(everyone_fast={self.agents(EVERYONE_FAST)} agents, rollout="
                 f"{self.agents(ROLLOUT)} agents, saved {self.agents_saved} agents = "
                 f"{self.annual_savings:,.0f}/year)")
@@ -633,7 +657,7 @@ def _policies(calendar: BusinessCalendar, policies: Mapping[str, FrtPolicy] | No
 
 def plan_staffing(
     conversations: pd.DataFrame,
-    assignments: pd.DataFrame,
+    assignments: pd.DataFrame | None,
     *,
     calendar: BusinessCalendar,
     policies: Mapping[str, FrtPolicy] | None = None,
@@ -655,7 +679,9 @@ def plan_staffing(
         conversations: The trial's canonical conversations (``customer_id``, ``created_at``,
             ``handle_seconds``).
         assignments: The trial's assignments (``customer_id``, ``arm``); customers without
-            one are outside the experiment and keep the fast policy.
+            one are outside the experiment and keep the fast policy. ``None``: a desk without
+            an experiment, every conversation in one fast queue (the plan is its headcount;
+            the rollout repeats it and saves nothing).
         calendar: The desk's business calendar (agents work only while it is open).
         policies: First-response policy per arm (default
             :func:`~frt_experiments.policy.default_policies` with ``fast_target``).
@@ -711,7 +737,7 @@ def plan_staffing(
                        warmup_days=warmup_days, replications=replications,
                        rng=np.random.default_rng(seed), control=control)
         setup = _with_fast_target(setup, control, fast_s)
-        if name == ROLLOUT and not _defers(setup, fast_s):
+        if name == ROLLOUT and (not sc.experiment or not _defers(setup, fast_s)):
             # the deferred deadline gives nobody more time than the fast target: nobody is
             # deferred, so the rollout is everyone fast (and saves nothing)
             rows.append(dict(rows[0], policy=ROLLOUT))
@@ -748,9 +774,11 @@ def plan_staffing(
     if schedule is not None:
         extra = _scheduled_fields(planned, table, schedule, hours_per_week,
                                   float(cost_per_agent), arms=(control, treatment))
+    if not sc.experiment:
+        levels = {control: levels[control]}
     return StaffingPlan(table, saved, saved * hours_per_week * 52.0, saved * cost_per_agent,
                         float(cost_per_agent), levels, float(weeks), replications, sims,
-                        pd.DataFrame(spans), **extra)
+                        pd.DataFrame(spans), **extra, experiment=sc.experiment)
 
 
 def _scheduled_fields(planned: Mapping[str, _Scheduled], table: pd.DataFrame,
@@ -785,7 +813,7 @@ def _scheduled_fields(planned: Mapping[str, _Scheduled], table: pd.DataFrame,
 
 def staffing_curve(
     conversations: pd.DataFrame,
-    assignments: pd.DataFrame,
+    assignments: pd.DataFrame | None,
     *,
     calendar: BusinessCalendar,
     targets_hours: Sequence[float] = (1, 2, 4, 8, 24),
@@ -812,7 +840,8 @@ def staffing_curve(
     exceed everyone fast's.
 
     Columns ``target_hours, policy, agents, deferred`` (``deferred``: some low-spend
-    conversations wait in the deferred queue; always ``False`` for everyone fast).
+    conversations wait in the deferred queue; always ``False`` for everyone fast, and for
+    both without ``assignments``: a desk without an experiment is one fast queue).
 
     References:
         As :func:`plan_staffing`.
@@ -836,7 +865,7 @@ def staffing_curve(
         guess, lower = _load_guess(base), 0
         for t in sorted(set(targets), reverse=True):  # loosest first: answers only grow
             setup = _with_fast_target(base, control, t * 3600.0)
-            deferred = name == ROLLOUT and _defers(setup, t * 3600.0)
+            deferred = name == ROLLOUT and sc.experiment and _defers(setup, t * 3600.0)
             if name == ROLLOUT and not deferred:
                 agents = fast_agents[t]  # nobody deferred: the rollout is everyone fast
             else:
@@ -927,7 +956,7 @@ def _grown(base: _desk._Setup, extra: _desk._Setup | None, marks: list[np.ndarra
 
 def project_headcount(
     conversations: pd.DataFrame,
-    assignments: pd.DataFrame,
+    assignments: pd.DataFrame | None,
     *,
     calendar: BusinessCalendar,
     months: int = 24,
@@ -997,7 +1026,7 @@ def project_headcount(
             g = growth[m]
             profile = sc.profiles[name].scaled(g)
             setup = _grown(base, extra, marks, extra_marks, growth=g, top=top)
-            if name == ROLLOUT and not _defers(setup, fast_s):
+            if name == ROLLOUT and (not sc.experiment or not _defers(setup, fast_s)):
                 agents = fast_agents[m]  # nobody deferred: the rollout is everyone fast
             else:
                 # volume grows (or shrinks) monotonically: search up (or down) from last month
