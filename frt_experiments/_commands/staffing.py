@@ -321,8 +321,8 @@ def _arms(args: argparse.Namespace) -> tuple[str, str]:
 _DESK_OPTIONS = (("agents", "--agents"), ("patience_seconds", "--patience"),
                  ("warmup", "--warmup-hours"), ("replications", "--replications"))
 _CALIBRATE_OPTIONS = (("patience_seconds", "--patience"), ("replications", "--replications"),
-                      ("target_seconds", "--target"), ("agents", "--roster"),
-                      ("bounds", "--roster"))
+                      ("target_seconds", "--target"), ("agents", "--roster:"),
+                      ("bounds", "--roster:"))
 _ANALYTICS_OPTIONS = (("agents", "--agents"), ("patience_seconds", "--patience"),
                       ("replications", "--replications"), ("interval", "--interval"),
                       ("resamples", "--resamples"), ("target_seconds", "--target"),

@@ -23,7 +23,8 @@ Definitions (both sides alike; a conversation belongs to the interval it was cre
   :meth:`DeskResult.service_level <frt_experiments.staffing.desk.DeskResult.service_level>`).
 - ``busy_agents``: mean agents serving (service from the first response for its handle
   time, as :func:`~frt_experiments.staffing.roster.busy_agents`); ``agents``: mean agents on
-  duty from a roster or a headcount; ``occupancy``: their ratio.
+  duty from a roster or a headcount; ``occupancy``: their ratio (per day and over the window,
+  over the intervals with agents on duty).
 
 Waits are elapsed time by default (a live channel's queue is open while customers wait); with
 a ``calendar``, business time of that calendar (the observed waits measured on it, the
@@ -636,7 +637,12 @@ def desk_analytics(
             t_int["agents"] = duty / secs
             with np.errstate(invalid="ignore", divide="ignore"):
                 t_int["occupancy"] = np.where(duty > 0, busy / duty, np.nan)
-            b_day = pd.Series(busy).groupby(int_day).sum().reindex(all_days, fill_value=0.0)
+            # days and the whole window: occupancy over the intervals with agents on duty
+            # (service outside a roster's window or in its empty intervals is left out)
+            covered = duty > 0
+            busy_r = busy_r * covered
+            b_day = pd.Series(busy * covered).groupby(int_day).sum().reindex(all_days,
+                                                                             fill_value=0.0)
             d_day = pd.Series(duty).groupby(int_day).sum().reindex(all_days, fill_value=0.0)
             day_secs = (pd.Series(np.diff(edges) / _NS).groupby(int_day).sum()
                         .reindex(all_days).to_numpy())

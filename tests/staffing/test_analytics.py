@@ -295,3 +295,14 @@ def test_bad_tables_and_sides_are_refused():
         desk_analytics(bad)
     with pytest.raises(DataError, match="column first_response_at: column is missing"):
         desk_analytics(SMALL.drop(columns="first_response_at"))
+
+
+def test_occupancy_counts_only_the_intervals_a_roster_covers():
+    # a roster of 2 agents for day 1 only: day 2's service (F, 1,800 s) is outside it
+    day1 = pd.date_range(D1 + "00:00", periods=48, freq="30min", tz="UTC")
+    roster = Roster(day1, np.full(48, 2.0), pd.Timedelta(minutes=30))
+    a = desk_analytics(SMALL, agents=roster, resamples=0)
+    # day 1: A 600 + B 300 + D 120 + E 60 = 1,080 agent seconds of 2 x 86,400
+    assert a.days["occupancy_observed"].iloc[0] == pytest.approx(1080 / (2 * 86_400))
+    assert math.isnan(a.days["occupancy_observed"].iloc[1])
+    assert a.overall.loc["occupancy", "observed"] == pytest.approx(1080 / (2 * 86_400))
