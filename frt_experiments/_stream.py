@@ -19,7 +19,9 @@ by ``benchmarks/bench_large_tables.py``.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -184,16 +186,22 @@ def _csv_iter(p: Path, header: list[str], delim: str
     names = [f"c{i}" for i in range(width)]
     pending: list[pa.RecordBatch] = []
     try:
-        reader = pa_csv.open_csv(
-            io.BufferedReader(_LineEnds(p), buffer_size=BLOCK_BYTES),
-            read_options=pa_csv.ReadOptions(use_threads=False, column_names=names,
-                                            skip_rows=1, block_size=BLOCK_BYTES),
-            parse_options=pa_csv.ParseOptions(delimiter=delim, newlines_in_values=True,
-                                              invalid_row_handler=invalid),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
-                quoted_strings_can_be_null=True, null_values=[""]))
-        for batch in reader:
+        with _undecodable_rows():
+            reader = pa_csv.open_csv(
+                io.BufferedReader(_LineEnds(p), buffer_size=BLOCK_BYTES),
+                read_options=pa_csv.ReadOptions(use_threads=False, column_names=names,
+                                                skip_rows=1, block_size=BLOCK_BYTES),
+                parse_options=pa_csv.ParseOptions(delimiter=delim, newlines_in_values=True,
+                                                  invalid_row_handler=invalid),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
+                    quoted_strings_can_be_null=True, null_values=[""]))
+        batches = iter(reader)
+        while True:
+            with _undecodable_rows():
+                batch = next(batches, None)
+            if batch is None:
+                break
             pending.append(batch)
             if sum(b.num_rows for b in pending) >= CHECK_ROWS:
                 yield _frame(pending, header), []
@@ -212,6 +220,30 @@ def _csv_iter(p: Path, header: list[str], delim: str
         [_read.long_rows_problem(p.name, long, width)] if long else [])
     if found:
         yield pd.DataFrame(columns=header), found
+
+
+@contextlib.contextmanager
+def _undecodable_rows() -> Iterator[None]:
+    """Around pyarrow's reading: a malformed row whose bytes are not UTF-8 cannot be handed to
+    the invalid-row handler (pyarrow fails decoding it inside its callback, where the error can
+    only be reported as unraisable); such a file is not UTF-8 after all, so it is read whole,
+    as Windows-1252 (:class:`_UnstreamableError`), as when pyarrow rejects a value's bytes."""
+    failed: list[BaseException] = []
+    previous = sys.unraisablehook
+
+    def hook(u: Any) -> None:
+        if isinstance(u.exc_value, UnicodeDecodeError):
+            failed.append(u.exc_value)
+        else:
+            previous(u)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+    if failed:
+        raise _UnstreamableError from failed[0]
 
 
 class _LineEnds(io.RawIOBase):
