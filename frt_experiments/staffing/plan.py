@@ -36,11 +36,20 @@ deadline; agents only work while the desk is open) is solved together with the s
 (:mod:`~frt_experiments.staffing.shifts`) as one integer program: the fewest paid hours whose
 agents on the floor, ``(1 - shrinkage)`` of those on shift, process every conversation by its
 deadline. The deferred queue's deadlines let its work move into quiet hours, which is what the
-rollout gains. The fluid plan ignores randomness, so the work is scaled by a margin ``m``
-(from 1 upwards by 10% steps) until the desk simulation with that schedule's agents per
-interval meets every arm's service level (Green, Kolesar and Whitt 2007 on simulation-based
-staffing of time-varying demand). Both savings are reported: today's constant headcount and
-the scheduled one.
+rollout gains. The fluid plan ignores randomness (and averages the weeks, so a holiday's
+backlog is not in it), so each queue's work is scaled by its own margin until the desk
+simulation with that schedule's agents per interval meets every arm's service level (Green,
+Kolesar and Whitt 2007 on simulation-based staffing of time-varying demand): one margin for
+both queues first, bracketed by 10% steps from 1 and bisected between the last failing and
+the first passing value to within 0.02; then, with deferred work, the fast queue's margin is
+lowered by 10% steps, while that lowers the cost, and the smallest deferred margin that passes
+is searched for each; the cheapest passing schedule is kept. The deferred queue usually needs the
+larger margin (its 95% within deadline against the fast queue's 90%, and its backlog after a
+closed day). Two candidates bound the answer, each accepted only if it meets the service
+levels in the simulation: the cheapest shifts covering the policy's constant headcount in every
+open interval, and, for the rollout, everyone fast's schedule (deferring work never has to cost
+more than answering everyone fast; whether it does on this desk's arrivals is checked, not
+assumed). Both savings are reported: today's constant headcount and the scheduled one.
 
 **Growth.** :func:`project_headcount` grows month 0's arrivals by Poisson thinning and
 superposition with common random numbers, so each month's arrivals contain the previous
@@ -71,7 +80,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from frt_experiments.calendar import BusinessCalendar
 from frt_experiments.policy import FrtPolicy, default_policies
@@ -374,9 +383,18 @@ def _fluid_week(setup: _desk._Setup, interval: pd.Timedelta, weeks: float) -> _F
         np.clip(week_open, 0.0, 1.0), ref)
 
 
-def _fluid_schedule(week: _FluidWeek, rules: ShiftRules, margin: float) -> ShiftSchedule:
-    """The cheapest shifts whose agents on the floor process the week's work (times
-    ``margin``) by its deadlines, as one integer program (see the module docstring)."""
+@dataclass(frozen=True)
+class _FluidProblem:
+    cost: np.ndarray
+    integrality: np.ndarray
+    constraints: list[LinearConstraint]
+    bounds: Bounds
+    grid: Any  # shifts._Grid
+    model: Any  # shifts._Model
+
+
+def _fluid_problem(week: _FluidWeek, rules: ShiftRules, m_f: float, m_d: float
+                   ) -> _FluidProblem:
     interval = rules.interval
     r0 = pd.Series(np.zeros(len(week.index)), index=week.index)
     _, grid = _shifts._grid(r0, rules)
@@ -395,17 +413,50 @@ def _fluid_schedule(week: _FluidWeek, rules: ShiftRules, margin: float) -> Shift
     constraints = [
         LinearConstraint(floor, lb=0.0, ub=np.inf),
         LinearConstraint(capacity, lb=-np.inf, ub=0.0),
-        LinearConstraint(flow_f, lb=margin * week.arrive["fast"],
-                         ub=margin * week.arrive["fast"]),
-        LinearConstraint(flow_d, lb=margin * week.arrive["deferred"],
-                         ub=margin * week.arrive["deferred"]),
+        LinearConstraint(flow_f, lb=m_f * week.arrive["fast"], ub=m_f * week.arrive["fast"]),
+        LinearConstraint(flow_d, lb=m_d * week.arrive["deferred"],
+                         ub=m_d * week.arrive["deferred"]),
     ]
-    upper = np.r_[np.full(nt + 3 * n, np.inf), margin * week.allowed["fast"],
-                  margin * week.allowed["deferred"]]
+    upper = np.r_[np.full(nt + 3 * n, np.inf), m_f * week.allowed["fast"],
+                  m_d * week.allowed["deferred"]]
     cost = np.r_[model.cost, np.zeros(5 * n)]
     integrality = np.r_[np.ones(nt + n), np.zeros(4 * n)]
-    solved = _shifts._solve(cost, integrality, constraints, rules, "schedule",
-                            bounds=Bounds(np.zeros(cost.size), upper))
+    return _FluidProblem(cost, integrality, constraints, Bounds(np.zeros(cost.size), upper),
+                         grid, model)
+
+
+def _fluid_lp_bound(week: _FluidWeek, rules: ShiftRules, m_f: float, m_d: float) -> float:
+    """A lower bound on the cost of any schedule at these margins: the optimum of the fluid
+    program's LP relaxation, rounded up to the next multiple of the tours' costs' greatest
+    common divisor when they are whole numbers (paid hours: every schedule costs a multiple
+    of it); ``inf`` when the relaxation is infeasible."""
+    prob = _fluid_problem(week, rules, m_f, m_d)
+    tours = prob.model.cost
+    step = 0
+    if len(tours) and np.allclose(tours, np.round(tours), rtol=0.0, atol=1e-9):
+        step = math.gcd(*(round(float(c)) for c in tours))
+    lp = milp(prob.cost, integrality=np.zeros_like(prob.integrality),
+              constraints=prob.constraints, bounds=prob.bounds,
+              options={"time_limit": rules.time_limit})
+    if lp.status == 2:  # HiGHS: infeasible
+        return math.inf
+    if lp.x is None:  # no bound within the time limit: nothing can be ruled out
+        return -math.inf
+    bound = float(lp.fun)
+    return math.ceil(bound / step - 1e-9) * step if step > 0 else bound
+
+
+def _fluid_schedule(week: _FluidWeek, rules: ShiftRules, margin: float,
+                    deferred_margin: float | None = None) -> ShiftSchedule:
+    """The cheapest shifts whose agents on the floor process the week's work by its deadlines,
+    as one integer program (see the module docstring): the fast queue's work times
+    ``margin``, the deferred queue's times ``deferred_margin`` (default ``margin``)."""
+    m_d = margin if deferred_margin is None else deferred_margin
+    prob = _fluid_problem(week, rules, margin, m_d)
+    grid, model = prob.grid, prob.model
+    n, nt = grid.n, model.n_tours
+    solved = _shifts._solve(prob.cost, prob.integrality, prob.constraints, rules, "schedule",
+                            bounds=prob.bounds)
     y = solved.x[nt:nt + n]
     tours_only = _shifts._Solved(solved.x[:nt], solved.status, solved.message,
                                  solved.objective, solved.lp_bound, solved.mip_gap,
@@ -438,13 +489,21 @@ def _interval_staff(floor: np.ndarray, interval: pd.Timedelta, setup: _desk._Set
     return _desk._Staff(None, roster, duty, (b_from, b_end))
 
 
+#: Margins are searched to within this (absolute) tolerance, between 0.5 and 2.85 (a
+#: finer one costs MILPs and rarely moves a cost that comes in whole shifts).
+_MARGIN_TOLERANCE = 0.02
+_MARGIN_LOW, _MARGIN_HIGH = 0.5, 2.85
+
+
 @dataclass(frozen=True)
 class _Scheduled:
     schedule: ShiftSchedule
-    margin: float
+    fast_margin: float
+    deferred_margin: float  # NaN without deferred work
     share: dict[str, float]
     simulations: int
     seconds: float
+    source: str = "own"  # "own", or "everyone_fast": the everyone-fast schedule, re-simulated
 
 
 def _on_floor(sched: ShiftSchedule) -> np.ndarray:
@@ -454,49 +513,185 @@ def _on_floor(sched: ShiftSchedule) -> np.ndarray:
     return np.floor(cov * (1.0 - sched.rules.shrinkage) + 1e-9)
 
 
+def _simulated_shares(sched: ShiftSchedule, setup: _desk._Setup, rules: ShiftRules
+                      ) -> dict[str, float] | None:
+    """Mean share within target per arm of the desk simulation on ``sched``'s agents on the
+    floor (``None``: nobody on the floor)."""
+    floor = _on_floor(sched)
+    if floor.max() < 1:
+        return None
+    staff = _interval_staff(floor, rules.interval, setup)
+    shares: dict[str, list[float]] = {}
+    for sample in setup.samples:
+        start = _desk._run(sample, staff)
+        for arm, v in _desk._share_met(sample, start).items():
+            shares.setdefault(arm, []).append(v)
+    return {a: float(np.mean(v)) for a, v in shares.items()}
+
+
+def _meets(share: Mapping[str, float] | None, service_levels: Mapping[str, float]) -> bool:
+    return share is not None and all(share.get(a, 1.0) >= sl
+                                     for a, sl in service_levels.items())
+
+
+def _smallest_passing(ok: Any, start: float, *, tolerance: float) -> float | None:
+    """The smallest margin in [0.5, 2.85] with ``ok(margin)``, to within ``tolerance``.
+
+    From ``start``, 10% steps down while ``ok`` holds or up until it does bracket the answer
+    between the last failing and the first passing margin; bisection then halves that
+    bracket until it is at most ``tolerance`` wide. ``ok`` is assumed non-decreasing in the
+    margin (more fluid work, more agents); the margin returned passed its own check either
+    way. ``None``: no margin up to 2.85 passes.
+    """
+    hi: float | None = None
+    lo = 0.0
+    m = min(max(start, _MARGIN_LOW), _MARGIN_HIGH)
+    if ok(m):
+        hi = m
+        while hi > _MARGIN_LOW:
+            cand = max(round(hi * 0.9, 6), _MARGIN_LOW)
+            if not ok(cand):
+                lo = cand
+                break
+            hi = cand
+        else:
+            return hi
+    else:
+        lo = m
+        while lo < _MARGIN_HIGH:
+            cand = min(round(lo * 1.1, 6), _MARGIN_HIGH)
+            if ok(cand):
+                hi = cand
+                break
+            lo = cand
+        if hi is None:
+            return None
+    while hi - lo > tolerance:
+        mid = round((lo + hi) / 2.0, 6)
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def _scheduled_plan(setup: _desk._Setup, rules: ShiftRules, service_levels: Mapping[str, float],
-                    weeks: float) -> _Scheduled:
-    """The cheapest schedule whose desk meets the service levels: the fluid work scaled by a
-    margin from 1 down by 10% steps while the simulated desk still meets them (at least
-    0.5), or up by 10% steps until it does (at most 1.1^11 = 2.85)."""
+                    weeks: float, *, constant_agents: int | None = None,
+                    tolerance: float = _MARGIN_TOLERANCE) -> _Scheduled:
+    """The cheapest schedule whose desk meets the service levels, over the two queues'
+    margins (the fluid work of each queue scaled by its own margin).
+
+    1. One margin for both queues: the smallest that passes the desk simulation, bracketed
+       by 10% steps from 1 and bisected to ``tolerance`` (:func:`_smallest_passing`).
+    2. With deferred work, the fast queue's margin is lowered in 10% steps from there (down
+       to 0.5) and for each the smallest deferred margin that passes is found in the same
+       way, starting from the previous one (a lower fast margin needs at least as high a
+       deferred one); this stops at the first step that does not lower the cost.
+
+    The cost of the fluid schedule does not fall as a margin grows (a schedule for more work
+    serves less), so a margin pair whose LP relaxation (or integer optimum) costs at least
+    as much as the cheapest schedule that passed so far cannot improve on it: the search
+    moves below it without solving the integer program or simulating (most of the
+    bisection's steps, since costs come in whole shifts). The cheapest schedule that passed
+    is returned (ties: fewer paid hours, then smaller margins); every returned schedule was
+    checked in the simulation.
+    With ``constant_agents`` (the policy's constant headcount), the cheapest shifts that put
+    at least that many agents on the floor in every open interval are a candidate too
+    (checked in the simulation as well), so the schedule never needs more paid hours than
+    the constant headcount's cover by these shifts.
+    """
     t0 = time.perf_counter()
     week = _fluid_week(setup, rules.interval, weeks)
-    tried: dict[float, tuple[ShiftSchedule, dict[str, float]] | None] = {}
+    verdict: dict[tuple[float, float], bool] = {}
+    # passing schedules: (cost, paid hours, m_f + m_d, m_f, m_d) -> schedule and shares
+    passing: dict[tuple[float, float, float, float, float],
+                  tuple[ShiftSchedule, dict[str, float]]] = {}
+    sims = 0
 
-    def attempt(margin: float) -> bool:
-        sched = _fluid_schedule(week, rules, margin)
-        floor = _on_floor(sched)
-        if floor.max() < 1:
-            tried[margin] = None
-            return False
-        staff = _interval_staff(floor, rules.interval, setup)
-        shares: dict[str, list[float]] = {}
-        for sample in setup.samples:
-            start = _desk._run(sample, staff)
-            for arm, v in _desk._share_met(sample, start).items():
-                shares.setdefault(arm, []).append(v)
-        mean = {a: float(np.mean(v)) for a, v in shares.items()}
-        ok = all(mean.get(a, 1.0) >= sl for a, sl in service_levels.items())
-        tried[margin] = (sched, mean) if ok else None
-        return ok
+    def best_cost() -> float:
+        return min(passing)[0] if passing else math.inf
 
-    margin = 1.0
-    if attempt(margin):
-        while margin * 0.9 >= 0.5 and attempt(round(margin * 0.9, 6)):
-            margin = round(margin * 0.9, 6)
-    else:
-        while True:
-            margin = round(margin * 1.1, 6)
-            if margin > 2.86:
-                raise ValueError("schedule: no schedule up to 2.85 times the fluid work meets "
-                                 "the service levels in the desk simulation; check the shifts "
-                                 "(start times, lengths) against the desk's open hours")
-            if attempt(margin):
+    def attempt(m_f: float, m_d: float) -> bool:
+        """Whether the schedule at these margins passes; also ``True`` when no schedule at
+        these margins (or above: the cost does not fall as a margin grows) can cost less than
+        the best one that passed, so the search moves below them without solving or
+        simulating them."""
+        nonlocal sims
+        key = (round(m_f, 6), round(m_d, 6))
+        if key in verdict:
+            return verdict[key]
+        if _fluid_lp_bound(week, rules, *key) >= best_cost() - 1e-6:
+            verdict[key] = True
+            return True
+        sched = _fluid_schedule(week, rules, *key)
+        if sched.objective >= best_cost() - 1e-6:
+            verdict[key] = True
+            return True
+        share = _simulated_shares(sched, setup, rules)
+        sims += 1
+        verdict[key] = _meets(share, service_levels)
+        if verdict[key] and share is not None:
+            passing[(sched.objective, sched.paid_hours_per_week, key[0] + key[1], *key)] = (
+                sched, share)
+        return verdict[key]
+
+    has_deferred = bool(week.arrive["deferred"].sum() > 0)
+    common = _smallest_passing(lambda m: attempt(m, m), 1.0, tolerance=tolerance)
+    if common is None or not passing:
+        raise ValueError("schedule: no schedule up to 2.85 times the fluid work meets the "
+                         "service levels in the desk simulation; check the shifts (start "
+                         "times, lengths) against the desk's open hours")
+    if has_deferred:
+        m_f, m_d, stale = common, common, 0
+        while m_f > _MARGIN_LOW and stale < 1:
+            before = best_cost()
+            m_f = max(round(m_f * 0.9, 6), _MARGIN_LOW)
+            found = _smallest_passing(lambda m, m_f=m_f: attempt(m_f, m), m_d,
+                                      tolerance=tolerance)
+            if found is None:
                 break
-    sched, share = tried[margin] or (None, {})
-    if sched is None:  # pragma: no cover - attempt(margin) returned True
-        raise RuntimeError("schedule: the accepted margin has no schedule")
-    return _Scheduled(sched, margin, share, len(tried), time.perf_counter() - t0)
+            m_d = found
+            stale = 0 if best_cost() < before - 1e-6 else stale + 1
+    *_, m_f, m_d = min(passing)
+    sched, share = passing[min(passing)]
+    source = "own"
+    if constant_agents is not None:
+        cover = _constant_cover(week, rules, constant_agents)
+        if cover is not None and cover.objective < sched.objective - 1e-6:
+            sims += 1
+            cover_share = _simulated_shares(cover, setup, rules)
+            if _meets(cover_share, service_levels) and cover_share is not None:
+                sched, share, source = cover, cover_share, "constant"
+                m_f, m_d = float("nan"), float("nan")
+    return _Scheduled(sched, m_f, m_d if has_deferred else float("nan"), share, sims,
+                      time.perf_counter() - t0, source=source)
+
+
+def _constant_cover(week: _FluidWeek, rules: ShiftRules, agents: int) -> ShiftSchedule | None:
+    """The cheapest shifts with ``agents`` on the floor in every interval the desk is open
+    (``None`` when these shifts cannot cover the open hours)."""
+    requirement = pd.Series(np.where(week.open_share > 0, float(agents), 0.0),
+                            index=week.index)
+    try:
+        return _shifts.solve_shifts(requirement, rules)
+    except (ValueError, RuntimeError):
+        return None
+
+
+def _no_worse_than_fast(own: _Scheduled, fast: _Scheduled, setup: _desk._Setup,
+                        rules: ShiftRules, service_levels: Mapping[str, float]) -> _Scheduled:
+    """The rollout's schedule, or everyone fast's when that is cheaper and meets the rollout's
+    service levels in the rollout's own simulation (a rollout could answer its deferred work
+    as fast as everyone fast does; the simulation checks it rather than assume it)."""
+    if own.schedule.paid_hours_per_week <= fast.schedule.paid_hours_per_week + 1e-9:
+        return own
+    t0 = time.perf_counter()
+    share = _simulated_shares(fast.schedule, setup, rules)
+    seconds = own.seconds + time.perf_counter() - t0
+    if not _meets(share, service_levels) or share is None:
+        return replace(own, simulations=own.simulations + 1, seconds=seconds)
+    return _Scheduled(fast.schedule, fast.fast_margin, fast.deferred_margin, share,
+                      own.simulations + 1, seconds, source=EVERYONE_FAST)
 
 
 @dataclass(frozen=True, repr=False)
@@ -528,9 +723,14 @@ class StaffingPlan:
             coverage per interval; ``coverage["requirement"]``: the agents on the floor the
             fluid plan uses, ``scheduled``: on shift).
         scheduled: With ``schedule``: one row per policy: ``policy, people, paid_hours_per_week,
-            fte, on_floor_hours_per_week, constant_hours_per_week, margin, status, mip_gap,
+            fte, on_floor_hours_per_week, constant_hours_per_week, fast_margin,
+            deferred_margin, schedule_from, status, mip_gap, solve_seconds,
             share_within_target_<arm>`` (``constant_hours_per_week``: the constant headcount's
-            on-duty hours, grossed up for the same shrinkage, for comparison).
+            on-duty hours, grossed up for the same shrinkage, for comparison;
+            ``fast_margin``/``deferred_margin``: the factors on each queue's fluid work,
+            ``deferred_margin`` NaN without deferred work; ``schedule_from``: ``"own"``, or
+            ``"everyone_fast"`` when the rollout is staffed on everyone fast's schedule,
+            which was cheaper than its own and met its service levels in its simulation).
         scheduled_hours_saved_per_week: Paid hours a week the rollout saves when both
             policies are on their own best schedule.
         scheduled_annual_savings: That saving priced like ``annual_savings``: the paid hours
@@ -612,10 +812,15 @@ class StaffingPlan:
                                for c in t.columns
                                if c.startswith("share_within_target_") and np.isfinite(r[c]))
             state = "optimal" if r["status"] == "optimal" else f"gap {r['mip_gap']:.2%}"
+            margins = f"margin fast {r['fast_margin']:.2f}"
+            if np.isfinite(r["deferred_margin"]):
+                margins += f", deferred {r['deferred_margin']:.2f}"
+            if r["schedule_from"] != "own":
+                margins += f"; {r['schedule_from']}'s schedule"
             lines.append(f"  {pol}: {int(r['people'])} people, {r['paid_hours_per_week']:,.0f} "
-                         f"paid h/week = {r['fte']:,.1f} FTE ({state}, margin "
-                         f"{r['margin']:.2f}; constant headcount: "
-                         f"{r['constant_hours_per_week']:,.0f} h); within target: {shares}")
+                         f"paid h/week = {r['fte']:,.1f} FTE ({state}, {margins}; constant "
+                         f"headcount: {r['constant_hours_per_week']:,.0f} h); within target: "
+                         f"{shares}")
         if self.experiment:
             lines.append(f"  saved on schedules: {self.scheduled_hours_saved_per_week:,.0f} "
                          f"paid hours a week and {self.scheduled_annual_savings:,.0f} a year "
@@ -748,8 +953,12 @@ def plan_staffing(
         found = _min_agents(setup, {a: levels[a] for a in setup.arms if a in levels},
                             _load_guess(setup))
         if schedule is not None:
-            planned[name] = _scheduled_plan(
-                setup, schedule, {a: levels[a] for a in setup.arms if a in levels}, weeks)
+            arm_levels = {a: levels[a] for a in setup.arms if a in levels}
+            planned[name] = _scheduled_plan(setup, schedule, arm_levels, weeks,
+                                            constant_agents=found.agents)
+            if name == ROLLOUT:
+                planned[name] = _no_worse_than_fast(planned[name], planned[EVERYONE_FAST],
+                                                    setup, schedule, arm_levels)
             sims += planned[name].simulations
         sims += found.simulations
         hours_per_week = _open_hours_per_week(setup, weeks)
@@ -795,7 +1004,8 @@ def _scheduled_fields(planned: Mapping[str, _Scheduled], table: pd.DataFrame,
             sched.paid_hours_per_week, "fte": sched.fte, "on_floor_hours_per_week": on_floor,
             "constant_hours_per_week": float(agents[pol]) * hours_per_week
             / (1.0 - rules.shrinkage),
-            "margin": p.margin, "status": sched.status, "mip_gap": sched.mip_gap,
+            "fast_margin": p.fast_margin, "deferred_margin": p.deferred_margin,
+            "schedule_from": p.source, "status": sched.status, "mip_gap": sched.mip_gap,
             "solve_seconds": p.seconds}
         for arm in arms:
             row[f"share_within_target_{arm}"] = p.share.get(arm, np.nan)
