@@ -51,7 +51,7 @@ import html
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,13 @@ REQUIRED_COLUMNS = ("metric", "control_arm", "treatment_arm", "diff", "rel_diff"
 REQUIRED_METRICS = ("csat", "nrr")
 _BASES = ("ci_bound", "estimate")
 _SOURCE = "result"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, or both NaN floats."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
 
 
 @dataclass(frozen=True, repr=False)
@@ -165,6 +172,17 @@ class Decision:
     def to_pandas(self) -> pd.Series:
         """Every field, one entry each."""
         return pd.Series(self.to_dict(), dtype=object, name="decision")
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field, a NaN equal to a NaN (a figure that is absent on both sides): on
+        Python 3.13 dataclasses compare fields with ``==``, where NaN != NaN."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    def __hash__(self) -> int:
+        return hash(tuple("nan" if isinstance(v, float) and math.isnan(v) else v
+                          for v in (getattr(self, f.name) for f in fields(self))))
 
     def _rows(self) -> list[tuple[str, str]]:
         margin = "" if self.csat_margin is None else f" (margin {self.csat_margin:+.2%})"
