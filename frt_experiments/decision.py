@@ -178,11 +178,12 @@ class Decision:
         Python 3.13 dataclasses compare fields with ``==``, where NaN != NaN."""
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+        return all(_same(getattr(self, f.name), getattr(other, f.name))
+                   for f in fields(self) if f.compare)
 
     def __hash__(self) -> int:
         return hash(tuple("nan" if isinstance(v, float) and math.isnan(v) else v
-                          for v in (getattr(self, f.name) for f in fields(self))))
+                          for v in (getattr(self, f.name) for f in fields(self) if f.compare)))
 
     def _rows(self) -> list[tuple[str, str]]:
         margin = "" if self.csat_margin is None else f" (margin {self.csat_margin:+.2%})"
