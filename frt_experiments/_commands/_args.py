@@ -25,6 +25,7 @@ __all__ = [
     "desk_calendar",
     "seed",
     "window_end",
+    "write_table_set",
 ]
 
 #: The desk every command assumes when no calendar option is given: the simulator's desk
@@ -164,3 +165,33 @@ def window_end(text: str | None) -> Any:
     if end.tzinfo is None:
         raise ValueError(f"--window-end must carry a UTC offset, got {text!r}")
     return end
+
+
+def write_table_set(out: Path, *, command: str, stem: str, names: tuple[str, ...],
+                    table: Any, text: str, markdown_head: str, summary: Any,
+                    figure: Any) -> int:
+    """Write ``<stem>.csv`` (``table``), ``<stem>.md`` (``markdown_head`` and ``summary`` as a
+    Markdown table, numbers to four significant figures) and ``<stem>.png`` (``figure``) as
+    one output set, then print ``text`` and what was written; the exit status (0)."""
+    import sys  # noqa: PLC0415
+
+    from frt_experiments._document import _markdown_table  # noqa: PLC0415
+    from frt_experiments._outputs import output_set  # noqa: PLC0415
+    from frt_experiments.schema import write_table  # noqa: PLC0415
+
+    shown = summary.copy()
+    num = shown.select_dtypes("number").columns
+    shown[num] = shown[num].apply(lambda col: col.map(lambda v: f"{v:.4g}"))
+    markdown = markdown_head + _markdown_table(shown) + "\n"
+    with output_set(out, command=command, names=names) as outputs:
+        write_table(table, outputs.path(f"{stem}.csv"))
+        outputs.write_text(f"{stem}.md", markdown)
+        figure.savefig(outputs.path(f"{stem}.png"), dpi=120, format="png")
+    print(text, file=sys.stdout)
+    for note in outputs.notes:
+        print(f"note: {note}", file=sys.stdout)
+    for path in outputs.written:
+        print(f"wrote {path}", file=sys.stdout)
+    for path in outputs.removed:
+        print(f"removed {path} (an earlier run's, not written by this one)", file=sys.stdout)
+    return 0

@@ -15,9 +15,10 @@ from frt_experiments._commands._args import (
     add_calendar_options,
     check_output_dir,
     desk_calendar,
+    write_table_set,
 )
 from frt_experiments._commands._args import window_end as parse_window_end
-from frt_experiments._outputs import output_set, require_manifest
+from frt_experiments._outputs import require_manifest
 from frt_experiments.errors import DataError
 
 #: Every file frt dose-response writes into --out.
@@ -96,7 +97,7 @@ def _arm_list(text: str | None, flag: str) -> list[str] | None:
 def run(args: argparse.Namespace) -> int:
     from frt_experiments.dose_response import dose_response  # noqa: PLC0415 (heavy imports)
     from frt_experiments.plan import read_plan  # noqa: PLC0415
-    from frt_experiments.schema import check_tables, read_table, write_table  # noqa: PLC0415
+    from frt_experiments.schema import check_tables, read_table  # noqa: PLC0415
     from frt_experiments.stats.iv import WEAK_INSTRUMENT_F  # noqa: PLC0415
 
     check_output_dir(args.out, "--out")
@@ -158,27 +159,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {w.message}", file=sys.stderr)
     table = result.to_pandas()
     policy_line = ", ".join(f"{a} = {p}" for a, p in (result.policies or {}).items())
-    markdown = (f"# Dose-response\n\n{result.text()}\n\nPolicies: {policy_line}. "
-                f"Desk calendar: {desk}.\n\n" + _markdown(result.summary()) + "\n")
-    figure = result.plot()
-    with output_set(args.out, command="frt dose-response", names=OUTPUTS) as outputs:
-        write_table(table, outputs.path("dose_response.csv"))
-        outputs.write_text("dose_response.md", markdown)
-        figure.savefig(outputs.path("dose_response.png"), dpi=120, format="png")
-    print(result.text(), file=sys.stdout)
-    for note in outputs.notes:
-        print(f"note: {note}", file=sys.stdout)
-    for path in outputs.written:
-        print(f"wrote {path}", file=sys.stdout)
-    for path in outputs.removed:
-        print(f"removed {path} (an earlier run's, not written by this one)", file=sys.stdout)
-    return 0
-
-
-def _markdown(df: pd.DataFrame) -> str:
-    from frt_experiments._document import _markdown_table  # noqa: PLC0415
-
-    shown = df.copy()
-    num = shown.select_dtypes("number").columns
-    shown[num] = shown[num].apply(lambda col: col.map(lambda v: f"{v:.4g}"))
-    return _markdown_table(shown)
+    return write_table_set(
+        args.out, command="frt dose-response", stem="dose_response", names=OUTPUTS,
+        table=table, text=result.text(), summary=result.summary(), figure=result.plot(),
+        markdown_head=f"# Dose-response\n\n{result.text()}\n\nPolicies: {policy_line}. "
+                      f"Desk calendar: {desk}.\n\n")

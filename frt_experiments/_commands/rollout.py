@@ -17,8 +17,9 @@ from frt_experiments._commands._args import (
     check_output_dir,
     desk_calendar,
     seed,
+    write_table_set,
 )
-from frt_experiments._outputs import output_set, require_manifest
+from frt_experiments._outputs import require_manifest
 from frt_experiments.errors import DataError
 
 #: Every file frt rollout writes into --out.
@@ -128,7 +129,7 @@ def _check_dose_file(path: Path, result: object) -> None:
 def run(args: argparse.Namespace) -> int:
     from frt_experiments.dose_response import dose_response  # noqa: PLC0415 (heavy imports)
     from frt_experiments.rollout import rollout_frontier  # noqa: PLC0415
-    from frt_experiments.schema import check_tables, read_table, write_table  # noqa: PLC0415
+    from frt_experiments.schema import check_tables, read_table  # noqa: PLC0415
 
     check_output_dir(args.out, "--out")
     if args.dose_response is not None:
@@ -172,27 +173,8 @@ def run(args: argparse.Namespace) -> int:
             replications=args.replications, rng=args.seed)
     for w in seen:
         print(f"warning: {w.message}", file=sys.stderr)
-    markdown = (f"# Rollout frontier\n\n{frontier.text()}\n\nDesk calendar: {desk}.\n\n"
-                + _markdown(frontier.summary()) + "\n")
-    figure = frontier.plot()
-    with output_set(args.out, command="frt rollout", names=OUTPUTS) as outputs:
-        write_table(frontier.to_pandas(), outputs.path("rollout_frontier.csv"))
-        outputs.write_text("rollout_frontier.md", markdown)
-        figure.savefig(outputs.path("rollout_frontier.png"), dpi=120, format="png")
-    print(frontier.text(), file=sys.stdout)
-    for note in outputs.notes:
-        print(f"note: {note}", file=sys.stdout)
-    for path in outputs.written:
-        print(f"wrote {path}", file=sys.stdout)
-    for path in outputs.removed:
-        print(f"removed {path} (an earlier run's, not written by this one)", file=sys.stdout)
-    return 0
-
-
-def _markdown(df: pd.DataFrame) -> str:
-    from frt_experiments._document import _markdown_table  # noqa: PLC0415
-
-    shown = df.copy()
-    num = shown.select_dtypes("number").columns
-    shown[num] = shown[num].apply(lambda col: col.map(lambda v: f"{v:.4g}"))
-    return _markdown_table(shown)
+    return write_table_set(
+        args.out, command="frt rollout", stem="rollout_frontier", names=OUTPUTS,
+        table=frontier.to_pandas(), text=frontier.text(), summary=frontier.summary(),
+        figure=frontier.plot(),
+        markdown_head=f"# Rollout frontier\n\n{frontier.text()}\n\nDesk calendar: {desk}.\n\n")
