@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from scipy import stats
@@ -63,7 +64,7 @@ def test_fieller_form_at_the_margin_is_the_analysis_non_inferiority_p_value() ->
     (lambda: log_ratio_below(-1.0, 0.1, 0.0), "above -1"),
     (lambda: fieller_below(1.0, 1.0, -1.5, var_control=1.0, var_treatment=1.0), "above -1"),
 ])
-def test_bad_arguments_are_named(call, match) -> None:  # noqa: ANN001
+def test_bad_arguments_are_named(call: Any, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
 
