@@ -127,6 +127,10 @@ class Decision:
             the status quo, with its interval (NaN without a prediction). Shown beside the
             trial's contrast; the verdict stays the published criterion's, on the contrast.
         rollout_revenue_at_risk: ``-rollout_nrr_rel_diff * R``.
+        nrr_significantly_worse: The result marks NRR significant with a negative difference
+            (a caution a reader sees beside a verdict the revenue clause may carry).
+
+    The clause that carried the verdict is :attr:`carried_by`.
     """
 
     success: bool
@@ -165,6 +169,17 @@ class Decision:
     rollout_nrr_rel_ci_low: float = math.nan
     rollout_nrr_rel_ci_high: float = math.nan
     rollout_revenue_at_risk: float = math.nan
+    nrr_significantly_worse: bool = False
+
+    @property
+    def carried_by(self) -> str:
+        """Which clause of the criterion passed: ``"both"``, ``"csat"`` (CSAT within its margin,
+        or not significantly worse, alone), ``"revenue"`` (the revenue at risk below the
+        savings, alone) or ``"neither"``. Read it with :attr:`verdict`: an ``inconclusive``
+        verdict says the trial cannot support what the clauses read."""
+        if self.csat_ok and self.revenue_ok:
+            return "both"
+        return "csat" if self.csat_ok else "revenue" if self.revenue_ok else "neither"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -465,6 +480,7 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
                                           "diff"))
     n_rel, n_low, n_high = (float(nrr[k]) for k in ("rel_diff", "rel_ci_low", "rel_ci_high"))
     worse = bool(_boolean(csat["significant"])) and c_diff < 0
+    nrr_worse = bool(_boolean(nrr["significant"])) and float(nrr["diff"]) < 0
     if "csat" in rows and csat_margin is None and math.isinf(c_high):
         raise ValueError(
             "csat_margin is needed: the result tests CSAT one-sided for an improvement "
@@ -533,7 +549,7 @@ def decide(result: Any, *, low_spend_revenue_per_year: float, annual_staffing_sa
         basis=basis, revenue_ok=revenue_ok,
         net_benefit=savings - compared if "nrr" in rows else math.nan,
         trust_problems=trust, trust_note=trust_note, not_evaluated=tuple(missing),
-        **_rollout_fields(rollout, revenue))
+        nrr_significantly_worse=nrr_worse, **_rollout_fields(rollout, revenue))
 
 
 def _rollout_fields(rollout: Any, revenue: float) -> dict[str, Any]:

@@ -415,3 +415,31 @@ def test_a_metric_not_analysed_leaves_its_clause_unevaluated():
     assert d.not_evaluated == ("csat",)
     assert d.verdict == "success"
     assert "CSAT was not analysed" in d.reason
+
+
+@pytest.mark.parametrize(("csat", "nrr", "savings", "carried"), [
+    # CSAT not significantly worse, NRR flat: both clauses hold
+    ((-0.0125, -0.03, 0.005, 0.16, False), (0.0, -0.01, 0.01, 0.99, False), 50_000, "both"),
+    # CSAT flat, but revenue at risk 10,000 > savings 5,000: CSAT alone
+    ((-0.0125, -0.03, 0.005, 0.16, False), (0.0, -0.01, 0.01, 0.99, False), 5_000, "csat"),
+    # the harsh scenario's shape: CSAT and NRR significantly worse, savings above the loss
+    ((-0.048, -0.063, -0.033, 1e-5, True), (-0.02, -0.033, -0.007, 0.003, True), 50_000,
+     "revenue"),
+    ((-0.048, -0.063, -0.033, 1e-5, True), (-0.02, -0.033, -0.007, 0.003, True), 5_000,
+     "neither"),
+])
+def test_carried_by_names_the_clause_that_passed(csat, nrr, savings, carried):
+    d = decide(results(csat=csat, nrr=nrr), low_spend_revenue_per_year=1_000_000,
+               annual_staffing_savings=savings)
+    assert d.carried_by == carried
+    assert d.success == (carried != "neither")
+    # NRR's caution follows the result's own significance and sign
+    assert d.nrr_significantly_worse == (nrr[4] and nrr[0] < 0)
+    assert d.csat_significantly_worse == (csat[4] and csat[0] < 0)
+
+
+def test_nrr_significantly_better_is_no_caution():
+    d = decide(results(nrr=(0.02, 0.01, 0.03, 0.001, True)),
+               low_spend_revenue_per_year=1_000_000, annual_staffing_savings=0)
+    assert not d.nrr_significantly_worse
+    assert d.to_dict()["nrr_significantly_worse"] is False
