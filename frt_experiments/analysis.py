@@ -200,6 +200,9 @@ class ExperimentResult:
         skipped: ``(metric, reason)`` of the metrics not analysed (the data do not support
             them: no ratings, no revenue, no handle time); Holm's adjustment and the margin
             decisions cover the analysed metrics only.
+        by_segment: The pre-registered segment readouts
+            (:class:`~frt_experiments.segments.SegmentResult`) when ``by`` was given (or the
+            plan has ``[segments]``), else ``None``.
     """
 
     metrics: tuple[MetricResult, ...]
@@ -213,6 +216,7 @@ class ExperimentResult:
     plan: ExperimentPlan | None = None
     inference: str = "auto"
     skipped: tuple[tuple[str, str], ...] = ()
+    by_segment: Any = None
 
     # ------------------------------------------------------------------ tables
     def to_pandas(self) -> pd.DataFrame:
@@ -772,6 +776,10 @@ def analyze(
     metrics: Sequence[str] | None = None,
     policies: Mapping[str, FrtPolicy | str] | None = None,
     multiplicity: str = "holm",
+    by: str | Sequence[str] | None = None,
+    spend_bands: Sequence[float] | None = None,
+    fdr: str | None = None,
+    min_segment_customers: int | None = None,
 ) -> ExperimentResult | ArmsResult:
     """Analyse a trial: questions, CSAT, NRR and efficiency, treatment against control.
 
@@ -843,6 +851,18 @@ def analyze(
             metrics: ``"holm"`` (Holm over every arm and metric) or ``"dunnett"`` (Dunnett's
             many-to-one adjustment within each metric, step-down across metrics); see
             :mod:`frt_experiments.arms`. With one slow arm both are Holm across metrics.
+        by: Pre-registered segment readouts (:mod:`frt_experiments.segments`): dimensions to
+            read every metric by -- columns of ``customers`` (``"segment"``, ``"country"``),
+            ``"spend_band"`` or ``"contact_tercile"`` -- a list or a comma-separated text
+            (default: the plan's ``[segments] by``). The result's ``by_segment`` holds them
+            (each slow arm's, with several).
+        spend_bands: Cut points of ``revenue_start`` for ``spend_band`` (default: the plan's
+            ``[segments] spend_bands``, else the terciles).
+        fdr: How the segment readouts' p-values are adjusted across segments x metrics:
+            ``"bh"`` (Benjamini-Hochberg, the default) or ``"holm"`` (default: the plan's).
+        min_segment_customers: Customers a segment needs per arm to be analysed (default 10);
+            one with fewer is reported as not analysed, with a
+            :class:`~frt_experiments.errors.SegmentWarning`.
 
     Returns:
         :class:`ExperimentResult`; with several slow arms (a list of them), an
@@ -865,6 +885,7 @@ def analyze(
         raise ValueError(f"multiplicity must be one of {', '.join(MULTIPLICITIES)}, got "
                          f"{multiplicity!r}")
     control, treatments, several = _compared_arms(control, treatment, plan)
+    segmenting = _segment_settings(by, spend_bands, fdr, min_segment_customers, plan)
     if policies is None and plan is not None and plan.arms is not None:
         policies = {a: spec for a, spec in plan.arms.items() if a in (control, *treatments)}
     if weights is not None:
@@ -917,6 +938,10 @@ def analyze(
                                 alternative=alternative, inference=inference,
                                 permutations=permutations, rng=rng, metrics=metrics)
                    for t in treatments]
+        if segmenting is not None:
+            results = _with_segments(results, rows, customers, engine, segmenting, alpha=alpha,
+                                     cuped=cuped, alternative=alternative, inference=inference,
+                                     permutations=permutations, rng=rng, metrics=metrics)
         cal, pol = calendar, None
         if diagnostics and (several or policies is not None):
             cal, pol = arm_policies([control, *treatments], calendar, policies)
@@ -962,6 +987,62 @@ def analyze(
     finally:
         if sent is not None:
             sent.close()
+
+
+def _segment_settings(by: str | Sequence[str] | None, spend_bands: Sequence[float] | None,
+                      fdr: str | None, min_customers: int | None, plan: ExperimentPlan | None
+                      ) -> dict[str, Any] | None:
+    """The segment readout's settings from the arguments and the plan's ``[segments]``, or
+    ``None`` when no segment is asked for."""
+    from frt_experiments.segments import FDR_METHODS, MIN_CUSTOMERS  # noqa: PLC0415
+
+    planned = plan.segments if plan is not None else None
+    if by is None and planned is not None:
+        by = planned.get("by")
+    if by is None:
+        for name, value in (("spend_bands", spend_bands), ("fdr", fdr),
+                            ("min_segment_customers", min_customers)):
+            if value is not None:
+                raise ValueError(f"{name} is a setting of the segment readouts: give by= "
+                                 "(or a plan with [segments]) too")
+        return None
+    if spend_bands is None and planned is not None:
+        spend_bands = planned.get("spend_bands")
+    if fdr is None:
+        fdr = planned.get("fdr", "bh") if planned is not None else "bh"
+    if fdr not in FDR_METHODS:
+        raise ValueError(f"fdr must be one of {', '.join(FDR_METHODS)}, got {fdr!r}")
+    return {"by": by, "spend_bands": spend_bands, "fdr": fdr,
+            "min_customers": MIN_CUSTOMERS if min_customers is None else min_customers}
+
+
+def _with_segments(results: list[ExperimentResult], rows: pd.DataFrame, customers: Any,
+                   engine: Any, settings: dict[str, Any], **analysis: Any
+                   ) -> list[ExperimentResult]:
+    """Each comparison's result with its segment readouts (:mod:`frt_experiments.segments`)."""
+    from frt_experiments.segments import (  # noqa: PLC0415 (only when segments are asked)
+        DERIVED,
+        _dimensions,
+        analyze_segments,
+        segment_labels,
+    )
+
+    dims = _dimensions(settings["by"])
+    columns = [d for d in dims if d not in DERIVED]
+    table = customers
+    if engine is not None and columns:
+        have = [str(c) for c in customers.columns]
+        lacking = [c for c in columns if c not in have]
+        if lacking:  # named as segment_labels names it for a frame
+            table = pd.DataFrame(columns=have)
+        else:
+            table = customers.select(schema.CUSTOMER_ID, *columns).to_pyarrow().to_pandas()
+    labels = segment_labels(rows, dims, customers=table if columns else None,
+                            spend_bands=settings["spend_bands"])
+    return [replace(r, by_segment=analyze_segments(
+        rows, labels, control=r.metrics[0].control_arm, treatment=r.metrics[0].treatment_arm,
+        fdr=settings["fdr"], min_customers=settings["min_customers"], **analysis))
+        for r in results]
 
 
 def _compared_arms(control: str | None, treatment: str | Sequence[str] | None,

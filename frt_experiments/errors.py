@@ -34,6 +34,7 @@ __all__ = [
     "Problem",
     "SampleRatioMismatchWarning",
     "ScenarioError",
+    "SegmentWarning",
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
     "shorten",
@@ -162,3 +163,8 @@ class InterferenceWarning(FrtWarning):
     """The control arm was answered materially faster during the trial than before it: the
     slow arm's deferred work may have freed agents for it, so the A/B contrast can overstate a
     rollout's effect."""
+
+
+class SegmentWarning(FrtWarning):
+    """A segment of a segment readout was not analysed (too few customers in an arm, or its
+    data do not define a metric); the readout names it and why, and goes on without it."""

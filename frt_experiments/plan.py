@@ -33,6 +33,11 @@ File layout::
     fast = "4h"
     one_business_day = "one_business_day"
 
+    [segments]     # optional: pre-registered segment readouts (frt_experiments.segments)
+    by = ["segment", "spend_band", "contact_tercile"]
+    spend_bands = [25.0, 50.0]   # optional cut points of revenue_start; terciles when absent
+    fdr = "bh"                   # "bh" (Benjamini-Hochberg, default) or "holm"
+
 Every section but ``[experiment]`` is optional. ``[weights]`` gives every arm of the
 assignment its share of the customers (positive, summing to 1); the analysis tests the sample
 ratio against it and ``frt power`` sizes the arms with it (without it the arms are equal).
@@ -47,6 +52,11 @@ p-values adjusted across arms and metrics (:mod:`frt_experiments.arms`); the pol
 on the desk calendar of the analysis. At least two arms; with ``[weights]`` both sections name
 the same arms. Without ``[arms]`` the trial has the two default arms, ``fast`` and
 ``one_business_day``.
+
+``[segments]`` declares the segment readouts before the trial (:mod:`frt_experiments.segments`):
+``by`` lists the dimensions (columns of the customers table, ``"spend_band"``,
+``"contact_tercile"``), ``spend_bands`` the cut points of the spend bands, ``fdr`` how the
+readouts' p-values are adjusted across segments x metrics.
 Unknown sections or keys and invalid values raise
 :class:`~frt_experiments.errors.ScenarioError` naming the file and the key.
 """
@@ -108,6 +118,8 @@ class ExperimentPlan:
             "one_business_day": "one_business_day", "two_business_days":
             "two_business_days"}``; see the module docstring), or ``None`` for the two default
             arms.
+        segments: The pre-registered segment readouts (``{"by": [...], "spend_bands":
+            [...], "fdr": "bh"}``; see the module docstring), or ``None``.
     """
 
     name: str
@@ -123,6 +135,7 @@ class ExperimentPlan:
     months: float | None = None
     weights: Mapping[str, float] | None = None
     arms: Mapping[str, str] | None = None
+    segments: Mapping[str, Any] | None = None
     _source: str = field(default="plan", repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -132,12 +145,16 @@ class ExperimentPlan:
             object.__setattr__(self, "weights", dict(self.weights))
         if isinstance(self.arms, Mapping):
             object.__setattr__(self, "arms", dict(self.arms))
+        if isinstance(self.segments, Mapping):
+            object.__setattr__(self, "segments", {k: tuple(v) if isinstance(v, list) else v
+                                                  for k, v in self.segments.items()})
         for problem in _problems(self):
             raise ScenarioError(f"{self._source}: {problem}")
 
     def __hash__(self) -> int:  # weights and arms are dicts: hash their items
         values = (getattr(self, f.name) for f in fields(self) if f.compare)
         return hash(tuple(frozenset(v.items()) if isinstance(v, dict) else v for v in values))
+
 
     @property
     def information_fractions(self) -> tuple[float, ...]:
@@ -176,6 +193,9 @@ class ExperimentPlan:
         if self.arms is not None:
             lines.append("  arms: " + ", ".join(f"{arm} ({spec})"
                                                 for arm, spec in self.arms.items()))
+        if self.segments is not None:
+            lines.append("  segments: by " + ", ".join(self.segments["by"])
+                         + f" ({'Holm' if self.segments.get('fdr') == 'holm' else 'BH'})")
         return "\n".join(lines)
 
 
@@ -225,6 +245,42 @@ def _problems(p: ExperimentPlan) -> list[str]:
         out += allocation_problems(p.weights, "weights")
     if p.arms is not None:
         out += arms_problems(p.arms, p.weights)
+    if p.segments is not None:
+        out += segments_problems(p.segments)
+    return out
+
+
+#: The keys of ``[segments]``.
+SEGMENT_KEYS = ("by", "spend_bands", "fdr")
+
+
+def segments_problems(segments: object) -> list[str]:
+    """What is wrong with a plan's ``[segments]``: known keys; ``by`` a non-empty list of
+    distinct dimension names; ``spend_bands`` strictly increasing finite numbers; ``fdr``
+    ``"bh"`` or ``"holm"``."""
+    if not isinstance(segments, Mapping):
+        return [f"segments must be a table with by = [...], got {shown(segments)}"]
+    out = [f"unknown key segments.{shorten(str(k))} (known: {', '.join(SEGMENT_KEYS)})"
+           for k in segments if k not in SEGMENT_KEYS]
+    by = segments.get("by")
+    if by is None:
+        out.append("segments.by is missing: the dimensions to read (e.g. by = [\"segment\", "
+                   "\"spend_band\"])")
+    elif (isinstance(by, str) or not isinstance(by, Sequence) or not by
+          or not all(isinstance(d, str) and d.strip() for d in by) or len(set(by)) < len(by)):
+        out.append("segments.by must be a list of distinct dimension names (columns of the "
+                   "customers table, \"spend_band\", \"contact_tercile\"), got "
+                   f"{shown(list(by) if isinstance(by, tuple) else by)}")
+    bands = segments.get("spend_bands")
+    if bands is not None and (isinstance(bands, str) or not isinstance(bands, Sequence)
+                              or not bands or not all(_is_number(x) for x in bands)
+                              or any(b <= a for a, b in pairwise(bands))):
+        given = list(bands) if isinstance(bands, tuple) else bands
+        out.append("segments.spend_bands must be a list of strictly increasing numbers (e.g. "
+                   f"[25.0, 50.0]), got {shown(given)}")
+    fdr = segments.get("fdr", "bh")
+    if fdr not in ("bh", "holm"):
+        out.append(f"segments.fdr must be \"bh\" or \"holm\", got {shown(fdr)}")
     return out
 
 
@@ -331,18 +387,20 @@ _LAYOUT: dict[str, dict[str, str]] = {
 _WEIGHTS = "weights"
 #: The section whose keys are arm names: arm = FRT policy name (ExperimentPlan.arms).
 _ARMS = "arms"
+#: The section of the pre-registered segment readouts (ExperimentPlan.segments).
+_SEGMENTS = "segments"
 
 
 def plan_from_mapping(data: Mapping[str, Any], *, source: str = "plan") -> ExperimentPlan:
     """Build a plan from a parsed TOML mapping, rejecting unknown sections and keys."""
     for section, body in data.items():
-        if section not in _LAYOUT and section not in (_WEIGHTS, _ARMS):
+        if section not in _LAYOUT and section not in (_WEIGHTS, _ARMS, _SEGMENTS):
             raise ScenarioError(f"{source}: unknown section [{shorten(str(section))}] (known: "
-                                f"{', '.join([*_LAYOUT, _WEIGHTS, _ARMS])})")
+                                f"{', '.join([*_LAYOUT, _WEIGHTS, _ARMS, _SEGMENTS])})")
         if not isinstance(body, Mapping):
             raise ScenarioError(f"{source}: {section} must be a table [{section}], got "
                                 f"{shown(body)}")
-        if section in (_WEIGHTS, _ARMS):
+        if section in (_WEIGHTS, _ARMS, _SEGMENTS):
             continue
         for key in body:
             if key not in _LAYOUT[section]:
@@ -369,6 +427,8 @@ def plan_from_mapping(data: Mapping[str, Any], *, source: str = "plan") -> Exper
                              else w for arm, w in data[_WEIGHTS].items()}
     if _ARMS in data:
         kwargs["arms"] = dict(data[_ARMS])
+    if _SEGMENTS in data:
+        kwargs["segments"] = dict(data[_SEGMENTS])
     return ExperimentPlan(**kwargs, _source=source)
 
 
@@ -417,6 +477,10 @@ def plan_to_toml(plan: ExperimentPlan) -> str:
     if plan.arms is not None:
         lines = [f"{_toml_key(arm)} = {_toml_value(spec)}" for arm, spec in plan.arms.items()]
         chunks.append(f"[{_ARMS}]\n" + "\n".join(lines) + "\n")
+    if plan.segments is not None:
+        lines = [f"{key} = {_toml_value(plan.segments[key])}" for key in SEGMENT_KEYS
+                 if plan.segments.get(key) is not None]
+        chunks.append(f"[{_SEGMENTS}]\n" + "\n".join(lines) + "\n")
     return "\n".join(chunks)
 
 
