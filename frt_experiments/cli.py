@@ -6,9 +6,15 @@ Each subcommand lives in ``frt_experiments/_commands/<name>.py`` and exposes
 User errors (bad files, bad arguments, invalid data) are printed on stderr, one line per
 problem, and the command exits with status 2, without a traceback. Warnings are printed as
 ``warning: ...`` lines. An unexpected internal error prints one line and exits 1; set
-``FRT_DEBUG=1`` to see its traceback. Deprecation notices of the libraries underneath
-(``DeprecationWarning``, ``PendingDeprecationWarning`` and ``FutureWarning`` not raised by the
-toolkit itself) concern the code, not the user's data: they are shown only with ``FRT_DEBUG=1``.
+``FRT_DEBUG=1`` to see its traceback. Ctrl-C at any moment (while parsing, importing or
+running) prints ``frt: interrupted`` and exits with status 130. Deprecation notices of the
+libraries underneath (``DeprecationWarning``, ``PendingDeprecationWarning`` and
+``FutureWarning`` not raised by the toolkit itself) concern the code, not the user's data:
+they are shown only with ``FRT_DEBUG=1``.
+
+The parsers are built without importing pandas, SciPy, statsmodels, Matplotlib, DuckDB or Ibis
+(each command imports what it runs on inside its ``run``), so ``frt --version``, ``--help`` and
+an argument error answer at once; tests/test_cli_startup.py guards it.
 """
 
 from __future__ import annotations
@@ -55,7 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``frt`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    """Run ``frt`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Ctrl-C anywhere (building the parser, importing a command's libraries, running it) is one
+    line on stderr, ``frt: interrupted``, and status 130 (128 + SIGINT, as a shell reports it).
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    print("frt: interrupted", file=sys.stderr)
+    return INTERRUPTED
+
+
+#: The exit status after Ctrl-C: 128 + SIGINT, as a shell reports a process it interrupted.
+INTERRUPTED = 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
@@ -80,9 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             print(f"error: {_one_line(exc)}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
         except MemoryError as exc:  # incl. pyarrow's ArrowMemoryError: inputs too large here
             _print_warnings(caught)
             if _debug():
@@ -133,8 +156,13 @@ def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point (``frt`` in pyproject's [project.scripts]): exits with
+    :func:`main`'s status; a second Ctrl-C while the first is reported exits 130 quietly."""
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        status = INTERRUPTED
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,12 +11,9 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from frt_experiments import schema
+from frt_experiments._commands import _names
 from frt_experiments._commands._args import (
     add_calendar_options,
     check_output_dir,
@@ -24,16 +21,13 @@ from frt_experiments._commands._args import (
 )
 from frt_experiments._commands._args import window_end as parse_window_end
 from frt_experiments._commands._source import add_source_options, engine_tables, wants_engine
-from frt_experiments._outputs import output_set, require_manifest, stage_document
-from frt_experiments.analysis import ExperimentResult, analyze
-from frt_experiments.arms import ArmsResult
-from frt_experiments.calendar import BusinessCalendar
-from frt_experiments.decision import TRUST_FILE, trust_json
 from frt_experiments.errors import DataError, DataWarning, LedgerError
-from frt_experiments.ledger import read_design_weights
-from frt_experiments.plan import ExperimentPlan, allocation_problems, read_plan, same_allocation
-from frt_experiments.policy import policy_from_spec
-from frt_experiments.schema import check_tables, read_table, write_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from frt_experiments.calendar import BusinessCalendar
+    from frt_experiments.plan import ExperimentPlan
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -125,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 #: Every file frt analyze writes into --out (trust.json: the diagnostics' trust flags and the
 #: desk calendar, read by frt decide and frt staffing plan --results beside results.csv).
-OUTPUTS = ("results.csv", TRUST_FILE, "summary.md", "forest.png", "sequential.csv",
+OUTPUTS = ("results.csv", _names.TRUST_FILE, "summary.md", "forest.png", "sequential.csv",
            "report.html", "report.md",
            *(f"figures/{n}.png" for n in ("forest", "frt_distribution", "dose_response",
                                           "csat_by_frt", "questions")))
@@ -137,6 +131,23 @@ SEQUENTIAL_NOTE = ("With a monitoring plan, judge each metric by its sequential 
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
+
+    from frt_experiments import schema  # noqa: PLC0415 (heavy imports)
+    from frt_experiments._outputs import (  # noqa: PLC0415 (heavy imports)
+        output_set,
+        require_manifest,
+        stage_document,
+    )
+    from frt_experiments.analysis import ExperimentResult, analyze  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.arms import ArmsResult  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.decision import TRUST_FILE, trust_json  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.plan import allocation_problems, read_plan  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.schema import (  # noqa: PLC0415 (heavy imports)
+        check_tables,
+        read_table,
+        write_table,
+    )
     check_output_dir(args.out, "--out")
     if args.permutations < 99:
         raise ValueError(f"--permutations must be at least 99, got {args.permutations}")
@@ -273,6 +284,7 @@ def _report(result: Any, tables: tuple[Any, Any, Any], *, policies: dict[str, st
     """The trial report (:func:`frt_experiments.build_report`) with its dose-response section;
     a dose-response the data cannot give (e.g. no arm moves the first-response time) is a note
     in the report, not a failure of the analysis."""
+    from frt_experiments.arms import ArmsResult  # noqa: PLC0415 (heavy imports)
     from frt_experiments.dose_response import dose_response  # noqa: PLC0415 (heavy imports)
     from frt_experiments.report import build_report  # noqa: PLC0415
 
@@ -318,6 +330,7 @@ def _policies(items: list[str] | None, plan: ExperimentPlan | None,
               calendar: BusinessCalendar) -> dict[str, str] | None:
     """``--policy ARM=NAME`` (repeatable) as ``{arm: name}``, each name checked; one that
     disagrees with the plan's ``[arms]`` is an error."""
+    from frt_experiments.policy import policy_from_spec  # noqa: PLC0415 (heavy imports)
     if not items:
         return None
     out: dict[str, str] = {}
@@ -344,6 +357,7 @@ def _policies(items: list[str] | None, plan: ExperimentPlan | None,
 
 def parse_weights(text: str) -> dict[str, float]:
     """``--weights fast=0.9,one_business_day=0.1`` as ``{arm: share}``, checked."""
+    from frt_experiments.plan import allocation_problems  # noqa: PLC0415 (heavy imports)
     out: dict[str, float] = {}
     for item in text.split(","):
         arm, sep, share = item.partition("=")
@@ -368,6 +382,8 @@ def _design_weights(args: argparse.Namespace, plan: ExperimentPlan | None
                     ) -> tuple[dict[str, float] | None, str]:
     """The designed allocation from --weights, --ledger-meta and the plan, and where it came
     from; sources that disagree are an error, as --alpha against the plan's alpha."""
+    from frt_experiments.ledger import read_design_weights  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.plan import same_allocation  # noqa: PLC0415 (heavy imports)
     sources: list[tuple[str, dict[str, float]]] = []
     if args.weights is not None:
         sources.append(("--weights", parse_weights(args.weights)))
@@ -404,6 +420,7 @@ def _level(plan: ExperimentPlan | None) -> str:
 
 
 def _rel_interval(low: float, high: float) -> str:
+    import numpy as np  # noqa: PLC0415 (heavy imports)
     def pct(x: float) -> str:
         return f"{x:+.2%}" if np.isfinite(x) else ("-inf" if x < 0 else "+inf")
 

@@ -9,32 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from frt_experiments._commands._args import check_not_an_input, check_output_file, seed
-from frt_experiments._limits import check_timestamp_text
-from frt_experiments.assignment import (
-    assign,
-    read_customers,
-    split_pools,
-    stratified_assign,
-    write_tags,
-)
+from frt_experiments._commands._names import CUSTOMER_ID, DEFAULT_LOCK_TIMEOUT, DIALECTS
 from frt_experiments.errors import LedgerError
-from frt_experiments.ledger import (
-    DEFAULT_LOCK_TIMEOUT,
-    ledger_lock,
-    recover,
-    resolve_ledger,
-    sidecars,
-    verify_ledger,
-)
-from frt_experiments.schema import (
-    ARM,
-    BUCKET,
-    CUSTOMER_ID,
-    PRE_CONVERSATIONS,
-    PRE_HANDLE_SECONDS,
-    write_table,
-)
-from frt_experiments.sql import DIALECTS, arm_sql, bucket_sql
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -132,6 +108,25 @@ def _list(text: str, name: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frt_experiments._limits import check_timestamp_text  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.assignment import (  # noqa: PLC0415 (heavy imports)
+        assign,
+        read_customers,
+        split_pools,
+        stratified_assign,
+        write_tags,
+    )
+    from frt_experiments.ledger import (  # noqa: PLC0415 (heavy imports)
+        ledger_lock,
+        recover,
+        resolve_ledger,
+        sidecars,
+    )
+    from frt_experiments.schema import (  # noqa: PLC0415 (heavy imports)
+        PRE_CONVERSATIONS,
+        PRE_HANDLE_SECONDS,
+        write_table,
+    )
     arms = _list(args.arms, "--arms")
     if args.weights is None:
         weights = [1.0] * len(arms)
@@ -224,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace, arms: list[str], weights: list[float],
             stratified: bool) -> int:
     """``--verify``: check the ledger, change nothing."""
+    from frt_experiments.ledger import verify_ledger  # noqa: PLC0415 (heavy imports)
     if args.salt is None:
         raise ValueError("--salt: required with --verify (every bucket is recomputed from it)")
     given = [flag for flag, value in (("--customers", args.customers),
@@ -246,6 +242,8 @@ def _verify(args: argparse.Namespace, arms: list[str], weights: list[float],
 def _emit_sql(args: argparse.Namespace, arms: list[str], weights: list[float],
               stratified: bool) -> int:
     """``--emit-sql``: print the bucket and arm expressions, read and write nothing."""
+    from frt_experiments.schema import ARM, BUCKET, CUSTOMER_ID  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.sql import DIALECTS, arm_sql, bucket_sql  # noqa: PLC0415 (heavy imports)
     dialect = args.emit_sql.strip().lower()
     if dialect not in DIALECTS:
         raise ValueError(f"--emit-sql: {args.emit_sql!r} is not a supported dialect; use one "

@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from frt_experiments._atomic import write_text_atomic
 from frt_experiments._commands._args import (
     check_input_file,
     check_not_an_input,
     check_output_file,
 )
-from frt_experiments._outputs import require_manifest
-from frt_experiments.decision import TRUST_FILE, decide
+from frt_experiments._commands._names import TRUST_FILE
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.plan import read_plan
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def read_results(path: Path) -> pd.DataFrame:
     """``results.csv`` of ``frt analyze``, or a :class:`DataError` naming the file."""
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
+
+    from frt_experiments._outputs import require_manifest  # noqa: PLC0415 (heavy imports)
     name = path.name
     if not path.exists():
         raise DataError([Problem(name, None, f"file not found ({path})")])
@@ -83,6 +85,7 @@ def check_results(table: pd.DataFrame, path: Path, *, revenue_per_year: float,
                   csat_margin: float | None = None) -> None:
     """Fail early (before a long staffing search) if the results (``table``, read from
     ``path``) or the trust.json beside them cannot be decided on."""
+    from frt_experiments.decision import decide  # noqa: PLC0415 (heavy imports)
     try:
         decide(path, low_spend_revenue_per_year=revenue_per_year, annual_staffing_savings=0.0,
                csat_margin=csat_margin)
@@ -91,6 +94,9 @@ def check_results(table: pd.DataFrame, path: Path, *, revenue_per_year: float,
 
 
 def run(args: argparse.Namespace) -> int:
+    from frt_experiments._atomic import write_text_atomic  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.decision import decide  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.plan import read_plan  # noqa: PLC0415 (heavy imports)
     if args.out is not None:
         check_output_file(args.out, "--out")
         check_not_an_input(args.out, "--out", {"--results": args.results, "--plan": args.plan})

@@ -14,13 +14,13 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from frt_experiments._commands._args import check_output_dir, seed
-from frt_experiments.demo import EXPECTED_NOTE, MIN_CUSTOMERS, run_demo
-from frt_experiments.diagnostics import default_calendar, describe_calendar
 from frt_experiments.errors import ScenarioError, shorten
-from frt_experiments.schema import CONTROL_ARM, TREATMENT_ARM
-from frt_experiments.simulate import PRESETS, Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from frt_experiments.simulate import Scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +52,8 @@ def _check_demo_design(scenario: Scenario, given: str) -> None:
     ``effects.arms`` or ``effects.weights`` is refused here, naming the keys, rather than failing
     midway; ``frt simulate`` writes its tables for ``frt assign --arms/--weights`` and
     ``frt analyze --control/--treatment``."""
+    from frt_experiments.schema import CONTROL_ARM, TREATMENT_ARM  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.simulate import PRESETS  # noqa: PLC0415 (heavy imports)
     effects, default = scenario.effects, (CONTROL_ARM, TREATMENT_ARM)
     total = sum(effects.weights)
     equal = all(math.isclose(w / total, 1 / len(effects.weights)) for w in effects.weights)
@@ -68,6 +70,16 @@ def _check_demo_design(scenario: Scenario, given: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frt_experiments.demo import (  # noqa: PLC0415 (heavy imports)
+        EXPECTED_NOTE,
+        MIN_CUSTOMERS,
+        run_demo,
+    )
+    from frt_experiments.diagnostics import (  # noqa: PLC0415 (heavy imports)
+        default_calendar,
+        describe_calendar,
+    )
+    from frt_experiments.simulate import load_scenario  # noqa: PLC0415 (heavy imports)
     started = time.perf_counter()
     if args.customers < MIN_CUSTOMERS:
         raise ValueError(f"--customers: the demo needs at least {MIN_CUSTOMERS:,} customers, "

@@ -8,9 +8,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import pandas as pd
-
-from frt_experiments import schema
 from frt_experiments._commands._args import (
     add_calendar_options,
     check_output_dir,
@@ -18,14 +15,14 @@ from frt_experiments._commands._args import (
     write_table_set,
 )
 from frt_experiments._commands._args import window_end as parse_window_end
-from frt_experiments._outputs import require_manifest
+from frt_experiments._commands._names import CONTROL_ARM, TREATMENT_ARM
 from frt_experiments.errors import DataError
 
 #: Every file frt dose-response writes into --out.
 OUTPUTS = ("dose_response.csv", "dose_response.md", "dose_response.png")
 
 #: Policies of the default two arms when neither --policy nor the plan names them.
-DEFAULT_POLICIES = {schema.CONTROL_ARM: "4h", schema.TREATMENT_ARM: "one_business_day"}
+DEFAULT_POLICIES = {CONTROL_ARM: "4h", TREATMENT_ARM: "one_business_day"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -95,6 +92,10 @@ def _arm_list(text: str | None, flag: str) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
+
+    from frt_experiments import schema  # noqa: PLC0415 (heavy imports)
+    from frt_experiments._outputs import require_manifest  # noqa: PLC0415 (heavy imports)
     from frt_experiments.dose_response import dose_response  # noqa: PLC0415 (heavy imports)
     from frt_experiments.plan import read_plan  # noqa: PLC0415
     from frt_experiments.schema import check_tables, read_table  # noqa: PLC0415

@@ -6,18 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from frt_experiments._commands._args import check_output_dir
-from frt_experiments.ingest import (
-    import_calls,
-    import_csv,
-    import_freshdesk,
-    import_helpscout,
-    import_intercom,
-    import_zendesk,
-)
-from frt_experiments.ingest._common import BILLING_KEYS, ImportResult
-from frt_experiments.ingest.calls import CALL_FIELDS
+from frt_experiments._commands._names import BILLING_KEYS, CALL_FIELD_NAMES
+
+if TYPE_CHECKING:
+    from frt_experiments.ingest._common import ImportResult
 
 #: Every importer: name, what it reads (printed by frt import --list).
 IMPORTERS = (
@@ -100,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "hung up before an answer is kept as abandoned (abandoned_at), not as a response.")
     k.add_argument("path", type=Path, metavar="FILE")
     k.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN", dest="map",
-                   help=f"a call log field ({', '.join(CALL_FIELDS)}) = the log's column, "
+                   help=f"a call log field ({', '.join(CALL_FIELD_NAMES)}) = the log's column, "
                    'e.g. queued_at="Queue Entry" (repeat)')
     k.add_argument("--date-format", metavar="FORMAT",
                    help="strftime layout of the times (default ISO 8601 or epoch seconds)")
@@ -173,6 +168,7 @@ def _sheet(sheet: str | None) -> str | int | None:
 
 
 def _run_csv(args: argparse.Namespace) -> int:
+    from frt_experiments.ingest import import_csv  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     columns = _pairs(args.map, "COLUMN=EXPORT_COLUMN")
     sheet = _sheet(args.sheet)
@@ -184,6 +180,7 @@ def _run_csv(args: argparse.Namespace) -> int:
 
 
 def _run_zendesk(args: argparse.Namespace) -> int:
+    from frt_experiments.ingest import import_zendesk  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     result = import_zendesk(
         args.path, ticket_metrics=args.ticket_metrics,
@@ -194,6 +191,7 @@ def _run_zendesk(args: argparse.Namespace) -> int:
 
 
 def _run_intercom(args: argparse.Namespace) -> int:
+    from frt_experiments.ingest import import_intercom  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     result = import_intercom(args.path, contacts=args.contacts, billing=args.billing,
                              billing_key=args.billing_key, timezone=args.timezone)
@@ -201,6 +199,7 @@ def _run_intercom(args: argparse.Namespace) -> int:
 
 
 def _run_freshdesk(args: argparse.Namespace) -> int:
+    from frt_experiments.ingest import import_freshdesk  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     result = import_freshdesk(args.path, conversations=args.conversations,
                               satisfaction_ratings=args.satisfaction_ratings,
@@ -210,6 +209,7 @@ def _run_freshdesk(args: argparse.Namespace) -> int:
 
 
 def _run_helpscout(args: argparse.Namespace) -> int:
+    from frt_experiments.ingest import import_helpscout  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     result = import_helpscout(args.path, threads=args.threads,
                               happiness_ratings=args.happiness_ratings, billing=args.billing,
@@ -218,6 +218,7 @@ def _run_helpscout(args: argparse.Namespace) -> int:
 
 
 def _run_calls(args: argparse.Namespace) -> int:
+    from frt_experiments.ingest import import_calls  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     result = import_calls(args.path, columns=_pairs(args.map, "FIELD=COLUMN"),
                           date_format=args.date_format, timezone=args.timezone,

@@ -7,22 +7,18 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from frt_experiments import schema
 from frt_experiments._commands._args import check_not_an_input, check_output_file
 from frt_experiments._commands.analyze import parse_weights
-from frt_experiments.design import MetricVariance, estimate_variances, plan_experiment
-from frt_experiments.plan import write_plan
-from frt_experiments.schema import read_table
-from frt_experiments.stats.dose_power import (
-    DoseArm,
-    dose_slope_sample_size,
-    many_to_one_sample_size,
-)
-from frt_experiments.stats.power import proportion_power, proportion_sample_size
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from frt_experiments.design import MetricVariance
+    from frt_experiments.stats.dose_power import (
+        DoseArm,
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -137,6 +133,7 @@ def _tagged(kind: str) -> Callable[[str], tuple[str, str]]:
 
 
 def _parse_metric(text: str) -> MetricVariance:
+    from frt_experiments.design import MetricVariance  # noqa: PLC0415 (heavy imports)
     parts = text.split(":")
     if len(parts) not in (3, 4):
         raise ValueError(f"--metric {text!r}: expected NAME:BASELINE:SD[:DEFF]")
@@ -148,6 +145,7 @@ def _parse_metric(text: str) -> MetricVariance:
 
 
 def _parse_proportion(text: str) -> MetricVariance:
+    from frt_experiments.design import MetricVariance  # noqa: PLC0415 (heavy imports)
     parts = text.split(":")
     if len(parts) not in (3, 4):
         raise ValueError(f"--proportion {text!r}: expected NAME:P:UNITS[:DEFF]")
@@ -167,6 +165,10 @@ def _parse_proportion(text: str) -> MetricVariance:
 def _eligible(customers: pd.DataFrame, conversations: pd.DataFrame,
               args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The history's customers below the spend ceiling, and their conversations."""
+    import numpy as np  # noqa: PLC0415 (heavy imports)
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
+
+    from frt_experiments import schema  # noqa: PLC0415 (heavy imports)
     if args.max_spend is None and args.spend_quantile is None:
         return customers, conversations
     spend = pd.to_numeric(customers[schema.MONTHLY_SPEND], errors="coerce")
@@ -236,6 +238,8 @@ def _ratio(args: argparse.Namespace) -> tuple[float, dict[str, float] | None]:
 
 def _variances(args: argparse.Namespace) -> dict[str, MetricVariance]:
     """The metrics' baselines and sds: from the history, then --metric and --proportion."""
+    from frt_experiments.design import estimate_variances  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.schema import read_table  # noqa: PLC0415 (heavy imports)
     variances: dict[str, MetricVariance] = {}
     if args.customers is not None or args.conversations is not None:
         if args.customers is None or args.conversations is None:
@@ -258,6 +262,12 @@ def _variances(args: argparse.Namespace) -> dict[str, MetricVariance]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frt_experiments.design import plan_experiment  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.plan import write_plan  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.stats.power import (  # noqa: PLC0415 (heavy imports)
+        proportion_power,
+        proportion_sample_size,
+    )
     if args.dose_arms:
         return _run_arms(args)
     for name in _ARM_ONLY:
@@ -305,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- K arms
 
 def _parse_arm(kind: str, text: str, dose_sd: float | None) -> DoseArm:
+    from frt_experiments.stats.dose_power import DoseArm  # noqa: PLC0415 (heavy imports)
     flag = _ARM_FLAG[kind]
     what = "HOURS" if kind == "hours" else "DOSE"
     name, sep, rest = text.partition("=")
@@ -367,6 +378,10 @@ def _arm_weights(args: argparse.Namespace, names: list[str]) -> dict[str, float]
 
 def _run_arms(args: argparse.Namespace) -> int:
     """``frt power --arm ...``: the K-arm trial for the slope and for each arm vs control."""
+    from frt_experiments.stats.dose_power import (  # noqa: PLC0415 (heavy imports)
+        dose_slope_sample_size,
+        many_to_one_sample_size,
+    )
     if args.write_plan is not None:
         raise ValueError("frt power: --write-plan writes two-arm plans only; it does not "
                          "combine with --arm/--arm-dose")

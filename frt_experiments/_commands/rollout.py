@@ -8,9 +8,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import pandas as pd
-
-from frt_experiments import schema
 from frt_experiments._commands._args import (
     add_calendar_options,
     check_input_file,
@@ -19,7 +16,7 @@ from frt_experiments._commands._args import (
     seed,
     write_table_set,
 )
-from frt_experiments._outputs import require_manifest
+from frt_experiments._commands._names import CONTROL_ARM
 from frt_experiments.errors import DataError
 
 #: Every file frt rollout writes into --out.
@@ -67,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", action="append", default=[], metavar="ARM=NAME",
                    help="an arm's FRT policy (default fast=4h, one_business_day="
                    "one_business_day)")
-    p.add_argument("--control", default=schema.CONTROL_ARM, metavar="ARM")
+    p.add_argument("--control", default=CONTROL_ARM, metavar="ARM")
     p.add_argument("--treatment", metavar="ARM",
                    help="the arm whose policy is rolled out (default the only slow arm)")
     p.add_argument("--dose-response", type=Path, metavar="FILE",
@@ -109,6 +106,7 @@ def _headcounts(text: str | None) -> dict[str, int] | None:
 
 def _check_dose_file(path: Path, result: object) -> None:
     """The arm doses of --dose-response must be these tables' on this calendar."""
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
     table = pd.read_csv(path)
     if not {"row", "arm", "dose"} <= set(table.columns):
         raise ValueError(f"--dose-response: {path.name} is not a dose_response.csv of frt "
@@ -127,6 +125,10 @@ def _check_dose_file(path: Path, result: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
+
+    from frt_experiments import schema  # noqa: PLC0415 (heavy imports)
+    from frt_experiments._outputs import require_manifest  # noqa: PLC0415 (heavy imports)
     from frt_experiments.dose_response import dose_response  # noqa: PLC0415 (heavy imports)
     from frt_experiments.rollout import rollout_frontier  # noqa: PLC0415
     from frt_experiments.schema import check_tables, read_table  # noqa: PLC0415

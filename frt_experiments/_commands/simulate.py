@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 
 from frt_experiments._commands._args import check_output_dir, seed
-from frt_experiments._outputs import output_set
-from frt_experiments.simulate import PRESETS, simulate
-from frt_experiments.simulate.trial import OUTPUTS
+from frt_experiments._commands._names import PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frt_experiments._outputs import output_set  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.simulate import simulate  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.simulate.trial import OUTPUTS  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     trial = simulate(args.scenario, customers=args.customers, months=args.months,
                      rng=args.seed, progress=not args.no_progress)

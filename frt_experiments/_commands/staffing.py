@@ -23,8 +23,7 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from frt_experiments._commands._args import (
     add_calendar_options,
@@ -33,28 +32,19 @@ from frt_experiments._commands._args import (
     desk_calendar,
     seed,
 )
+from frt_experiments._commands._names import CONTROL_ARM, TREATMENT_ARM
 from frt_experiments._commands.decide import check_results, read_results, source_named
-from frt_experiments._outputs import output_set, require_manifest
-from frt_experiments.calendar import BusinessCalendar
-from frt_experiments.decision import decide, read_trust_record
 from frt_experiments.errors import DataError, DataWarning, Problem
-from frt_experiments.policy import default_policies
-from frt_experiments.schema import ARM, CONTROL_ARM, TREATMENT_ARM, read_table, write_table
-from frt_experiments.staffing import (
-    PatienceEstimate,
-    Roster,
-    ShiftRules,
-    ShiftType,
-    calibrate_capacity,
-    desk_analytics,
-    estimate_patience,
-    plan_staffing,
-    project_headcount,
-    required_agents,
-    simulate_desk,
-    staffing_curve,
-)
-from frt_experiments.staffing.plan import EVERYONE_FAST, POLICIES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from frt_experiments.calendar import BusinessCalendar
+    from frt_experiments.staffing import (
+        PatienceEstimate,
+        Roster,
+        ShiftRules,
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -292,6 +282,7 @@ def _optional_calendar(args: argparse.Namespace) -> BusinessCalendar | None:
 
 
 def _duration_seconds(text: str | None, option: str, command: str | None) -> float | None:
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
     if text is None:
         return None
     try:
@@ -364,6 +355,8 @@ def _cli_errors(command: str, options: tuple[tuple[str, str], ...]
 
 def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The conversations and the assignments (``None`` without --assignments: one queue)."""
+    from frt_experiments._outputs import require_manifest  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.schema import ARM, read_table  # noqa: PLC0415 (heavy imports)
     require_manifest([args.conversations, args.assignments])
     conv = read_table(args.conversations, "conversations", timezone=args.timezone)
     if args.assignments is None:
@@ -400,6 +393,10 @@ def _fast_target(args: argparse.Namespace) -> dt.timedelta:
 
 def _read_roster(path: Path, args: argparse.Namespace) -> Roster:
     """A dated roster from a CSV (or Parquet) file of interval_start and agents."""
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
+
+    from frt_experiments._outputs import require_manifest  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.staffing import Roster  # noqa: PLC0415 (heavy imports)
     check_input_file(path, "--roster")
     require_manifest([path])
     csv = path.suffix.lower() != ".parquet"
@@ -418,6 +415,7 @@ def _usual_step(table: pd.DataFrame) -> pd.Timedelta | None:
     """The most common step between a roster's sorted starts (its interval length), so that
     a stray start is named as overlapping its interval rather than shrinking every interval
     to its offset (``None``: fewer than two readable starts; the roster names the problem)."""
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
     if "interval_start" not in table.columns:
         return None
     t = pd.to_datetime(table["interval_start"].astype("string"), utc=True, errors="coerce",
@@ -442,6 +440,7 @@ def _staff(args: argparse.Namespace, command: str, *, required: bool = True
 def _patience(args: argparse.Namespace, conv: pd.DataFrame, cal: BusinessCalendar | None,
               command: str) -> float | PatienceEstimate | None:
     """--patience: a number of seconds, or 'fit' (estimated on the desk's clock)."""
+    from frt_experiments.staffing import estimate_patience  # noqa: PLC0415 (heavy imports)
     text = args.patience
     if text is None:
         return None
@@ -470,6 +469,7 @@ _ERLANG_OPTIONS = (("arrivals_per_hour", "--arrivals-per-hour"), ("aht_seconds",
 
 
 def _run_erlang(args: argparse.Namespace) -> int:
+    from frt_experiments.staffing import required_agents  # noqa: PLC0415 (heavy imports)
     try:
         req = required_agents(args.arrivals_per_hour, args.aht, args.target,
                               args.service_level, max_occupancy=args.max_occupancy,
@@ -484,6 +484,10 @@ def _run_erlang(args: argparse.Namespace) -> int:
 
 
 def _run_desk(args: argparse.Namespace) -> int:
+    from frt_experiments._outputs import output_set  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.policy import default_policies  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.schema import write_table  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.staffing import Roster, simulate_desk  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     cal = _desk_calendar(args)
     target = _fast_target(args)
@@ -534,6 +538,12 @@ def _finish(outputs: object) -> None:
 
 
 def _run_patience(args: argparse.Namespace) -> int:
+    from frt_experiments._outputs import (  # noqa: PLC0415 (heavy imports)
+        output_set,
+        require_manifest,
+    )
+    from frt_experiments.schema import read_table, write_table  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.staffing import estimate_patience  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     cal = _optional_calendar(args)
     require_manifest([args.conversations])
@@ -552,6 +562,11 @@ def _run_patience(args: argparse.Namespace) -> int:
 
 
 def _run_calibrate(args: argparse.Namespace) -> int:
+    from frt_experiments._outputs import output_set  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.calendar import BusinessCalendar  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.policy import default_policies  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.schema import write_table  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.staffing import calibrate_capacity  # noqa: PLC0415 (heavy imports)
     check_output_dir(args.out, "--out")
     target = _duration_seconds(args.target, "--target", "calibrate")
     if args.statistic == "service_level" and target is None:
@@ -588,6 +603,15 @@ def _run_calibrate(args: argparse.Namespace) -> int:
 
 
 def _run_analytics(args: argparse.Namespace) -> int:
+    from frt_experiments._outputs import output_set  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.calendar import BusinessCalendar  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.policy import default_policies  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.schema import write_table  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.staffing import (  # noqa: PLC0415 (heavy imports)
+        Roster,
+        desk_analytics,
+        simulate_desk,
+    )
     check_output_dir(args.out, "--out")
     target = _duration_seconds(args.target, "--target", "analytics")
     cal = _optional_calendar(args)
@@ -654,6 +678,7 @@ _SCHEDULE_FLAGS = (("interval", "30min", "--interval"), ("shift_starts", None, "
 
 def _shift_rules(args: argparse.Namespace) -> ShiftRules | None:
     """The --shifts options as ShiftRules (checked before anything is read or simulated)."""
+    from frt_experiments.staffing import ShiftRules, ShiftType  # noqa: PLC0415 (heavy imports)
     if args.shifts is None:
         for dest, default, flag in _SCHEDULE_FLAGS:
             if getattr(args, dest) != default:
@@ -686,6 +711,20 @@ def _shift_rules(args: argparse.Namespace) -> ShiftRules | None:
 
 
 def _run_plan(args: argparse.Namespace) -> int:
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
+
+    from frt_experiments._outputs import output_set  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.decision import decide, read_trust_record  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.schema import write_table  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.staffing import (  # noqa: PLC0415 (heavy imports)
+        plan_staffing,
+        project_headcount,
+        staffing_curve,
+    )
+    from frt_experiments.staffing.plan import (  # noqa: PLC0415 (heavy imports)
+        EVERYONE_FAST,
+        POLICIES,
+    )
     if args.results is not None and args.revenue_per_year is None:
         raise ValueError("frt staffing plan: --results needs --revenue-per-year")
     if args.revenue_per_year is not None and args.results is None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from frt_experiments._commands._source import add_source_options, engine_tables, wants_engine
-from frt_experiments._outputs import check_manifest
-from frt_experiments._stream import Scan, scan_table, unknown
 from frt_experiments.errors import DataError, Problem
-from frt_experiments.schema import CUSTOMER_ID, UNKNOWN_CUSTOMERS_RULE, _Collector
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from frt_experiments._stream import Scan
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frt_experiments._outputs import check_manifest  # noqa: PLC0415 (heavy imports)
+    from frt_experiments._stream import scan_table, unknown  # noqa: PLC0415 (heavy imports)
+    from frt_experiments.schema import (  # noqa: PLC0415 (heavy imports)
+        CUSTOMER_ID,
+        UNKNOWN_CUSTOMERS_RULE,
+        _Collector,
+    )
     paths = {k: getattr(args, k) for k in ("customers", "conversations", "assignments")}
     if not any(paths.values()) and not args.layout:
         raise ValueError("frt validate: give at least one of --customers, --conversations, "
@@ -81,6 +89,7 @@ def _run_in_engine(args: argparse.Namespace,
                    window: tuple[pd.Timestamp, pd.Timestamp] | None) -> int:
     """The tables' rules counted where the tables live (engine.checks): one query per table,
     a few more naming offending rows by their ids."""
+    from frt_experiments._outputs import check_manifest  # noqa: PLC0415 (heavy imports)
     from frt_experiments.engine import execute  # noqa: PLC0415
     from frt_experiments.engine.checks import check_tables  # noqa: PLC0415
 
@@ -104,6 +113,7 @@ def _run_in_engine(args: argparse.Namespace,
 
 def _window(start: str | None, end: str | None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The analysis window from --window-start/--window-end (an open end is unbounded)."""
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
     if start is None and end is None:
         return None
     bounds = []
