@@ -27,17 +27,30 @@ body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; max-w
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { border-bottom: 2px solid #1b6ca8; padding-bottom: .2em; }
 h2 { margin-top: 1.8em; color: #1b6ca8; }
-table { border-collapse: collapse; margin: .8em 0; font-size: .92em; }
-th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: right; }
+table { border-collapse: collapse; margin: .8em 0; font-size: .92em; max-width: 100%; }
+table.wide { font-size: .8em; width: 100%; }
+th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: right;
+         overflow-wrap: break-word; }
+table.wide th, table.wide td { overflow-wrap: anywhere; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f2f5f8; }
-img { max-width: 100%; margin: .6em 0; }
-.verdict { font-size: 1.15em; padding: .6em 1em; border-left: 5px solid #1b6ca8;
+table.facts th { text-align: left; font-weight: 600; width: 40%; }
+table.facts td { text-align: left; }
+img { max-width: 100%; height: auto; margin: .6em 0; }
+.verdict { font-size: 1.15em; padding: .6em 1em; border-left: 6px solid #1b6ca8;
            background: #f2f5f8; }
-.note { color: #555; font-size: .9em; }
-pre { background: #f7f7f7; padding: .6em 1em; overflow-x: auto; font-size: .88em; }
+.verdict.success { border-color: #1a7f37; background: #eef8f0; }
+.verdict.failure { border-color: #b2182b; background: #fbeeee; }
+.verdict.tradeoff { border-color: #b35806; background: #fdf6e3; }
+.verdict.inconclusive { border-color: #666; background: #f1f1f1; }
+.verdict.caution { border-color: #b35806; background: #fff4e0; font-size: 1em; }
+.verdict b { letter-spacing: .02em; }
+.note, ol.footnotes { color: #555; font-size: .9em; }
+footer { margin-top: 2.5em; border-top: 1px solid #ccc; color: #555; font-size: .85em; }
+footer table.facts { font-size: 1em; }
+pre { background: #f7f7f7; padding: .6em 1em; overflow-x: auto; font-size: .88em;
+      white-space: pre-wrap; overflow-wrap: anywhere; }
 """
-
 
 def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
     """A figure as PNG bytes."""
@@ -48,9 +61,31 @@ def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
 
 @dataclass
 class _Block:
-    kind: str  # "text", "verdict", "pre", "bullets", "table", "figure"
+    kind: str  # "text", "note", "verdict", "pre", "bullets", "table", "facts", "figure"
     content: object
     name: str = ""
+    alt: str = ""  # a figure's alt text; a verdict's tone
+    footnotes: tuple[str, ...] = ()  # a table's numbered notes, shown below it
+
+
+#: A table with more columns than this, or wider than :data:`_WIDE_CHARACTERS` characters
+#: (its columns' longest header or cell, summed), is drawn in a smaller font across the text
+#: column, its cells broken anywhere if they must (identifiers such as diff_ci_high included).
+_WIDE_COLUMNS = 8
+_WIDE_CHARACTERS = 100
+
+
+def _is_wide(table: pd.DataFrame) -> bool:
+    if len(table.columns) > _WIDE_COLUMNS:
+        return True
+    chars = 0
+    for col in table.columns:
+        cells = table[col].astype(str)
+        chars += max(len(str(col)), int(cells.str.len().max()) if len(cells) else 0) + 3
+    return chars > _WIDE_CHARACTERS
+#: Tones of a verdict block (its CSS class).
+#: ``tradeoff``: a success that trades a worse metric for money (amber, not green).
+TONES = ("info", "success", "tradeoff", "failure", "inconclusive", "caution")
 
 
 @dataclass
@@ -59,6 +94,7 @@ class Document:
 
     title: str
     sections: list[tuple[str, list[_Block]]] = field(default_factory=list)
+    _footer: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     def section(self, title: str) -> Document:
         self.sections.append((title, []))
@@ -73,8 +109,20 @@ class Document:
     def text(self, text: str) -> Document:
         return self._add(_Block("text", text))
 
-    def verdict(self, text: str) -> Document:
-        return self._add(_Block("verdict", text))
+    def verdict(self, text: str, *, tone: str = "info", headline: str = "") -> Document:
+        """A highlighted paragraph; ``tone`` (one of :data:`TONES`) colours it and
+        ``headline`` is shown in bold before the text."""
+        if tone not in TONES:
+            raise ValueError(f"tone must be one of {', '.join(TONES)}, got {tone!r}")
+        return self._add(_Block("verdict", text, name=headline, alt=tone))
+
+    def note(self, text: str) -> Document:
+        """A paragraph in small print (how a figure was computed, a caveat)."""
+        return self._add(_Block("note", text))
+
+    def facts(self, rows: list[tuple[str, str]]) -> Document:
+        """A two-column table of labelled figures (label, value)."""
+        return self._add(_Block("facts", list(rows)))
 
     def preformatted(self, text: str) -> Document:
         """Fixed-width text (aligned console output such as a ``summary()``)."""
@@ -83,15 +131,25 @@ class Document:
     def bullets(self, items: list[str]) -> Document:
         return self._add(_Block("bullets", list(items)))
 
-    def table(self, df: pd.DataFrame) -> Document:
-        return self._add(_Block("table", df))
+    def table(self, df: pd.DataFrame, *, footnotes: list[str] | tuple[str, ...] = ()) -> Document:
+        """A table; ``footnotes`` are numbered notes shown below it (e.g. the methods its
+        cells refer to as ``[1]``)."""
+        return self._add(_Block("table", df, footnotes=tuple(footnotes)))
 
-    def figure(self, fig: Figure, name: str) -> Document:
-        return self._add(_Block("figure", figure_png(fig), name))
+    def figure(self, fig: Figure, name: str, *, alt: str = "") -> Document:
+        """A figure saved as ``figures/<name>.png``; ``alt`` describes what it shows (default
+        its name)."""
+        return self._add(_Block("figure", figure_png(fig), name, alt=alt or name))
+
+    def footer(self, rows: list[tuple[str, str]]) -> Document:
+        """The provenance footer (label, value): what made the document. Rendered last."""
+        self._footer = list(rows)
+        return self
 
     # ------------------------------------------------------------------ rendering
     def to_html(self) -> str:
-        parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
+        parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+                 "<meta name='viewport' content='width=device-width, initial-scale=1'><title>"
                  f"{html.escape(self.title)}</title><style>{_CSS}</style></head><body>",
                  f"<h1>{html.escape(self.title)}</h1>"]
         for title, blocks in self.sections:
@@ -100,8 +158,14 @@ class Document:
             for b in blocks:
                 if b.kind == "text":
                     parts.append(f"<p>{html.escape(str(b.content))}</p>")
+                elif b.kind == "note":
+                    parts.append(f"<p class='note'>{html.escape(str(b.content))}</p>")
                 elif b.kind == "verdict":
-                    parts.append(f"<p class='verdict'>{html.escape(str(b.content))}</p>")
+                    head = f"<b>{html.escape(b.name)}</b> " if b.name else ""
+                    parts.append(f"<p class='verdict {b.alt or 'info'}'>{head}"
+                                 f"{html.escape(str(b.content))}</p>")
+                elif b.kind == "facts":
+                    parts.append(_facts_html(cast(list, b.content)))
                 elif b.kind == "pre":
                     parts.append(f"<pre>{html.escape(str(b.content))}</pre>")
                 elif b.kind == "bullets":
@@ -110,11 +174,19 @@ class Document:
                     parts.append(f"<ul>{items}</ul>")
                 elif b.kind == "table":
                     table = cast(pd.DataFrame, b.content)
-                    parts.append(table.to_html(index=False, border=0, na_rep=""))
+                    wide = _is_wide(table)
+                    parts.append(table.to_html(index=False, border=0, na_rep="",
+                                               classes="wide" if wide else None))
+                    if b.footnotes:
+                        items = "".join(f"<li>{html.escape(n)}</li>" for n in b.footnotes)
+                        parts.append(f"<ol class='footnotes'>{items}</ol>")
                 else:
                     data = base64.b64encode(cast(bytes, b.content)).decode("ascii")
-                    parts.append(f"<img alt='{html.escape(b.name)}' "
+                    parts.append(f"<img alt='{html.escape(b.alt or b.name)}' "
                                  f"src='data:image/png;base64,{data}'>")
+        if self._footer:
+            parts.append("<footer><h2>Provenance</h2>" + _facts_html(self._footer)
+                         + "</footer>")
         parts.append("</body></html>")
         return "\n".join(parts)
 
@@ -124,17 +196,27 @@ class Document:
             if title:
                 lines += [f"## {md_text(title)}", ""]
             for b in blocks:
-                if b.kind in ("text", "verdict"):
-                    prefix = "**Verdict:** " if b.kind == "verdict" else ""
+                if b.kind in ("text", "note", "verdict"):
+                    prefix = ""
+                    if b.kind == "verdict":
+                        prefix = f"**{md_text(b.name)}** " if b.name else "**Verdict:** "
                     lines += [prefix + md_text(b.content), ""]
+                elif b.kind == "facts":
+                    lines += [_facts_markdown(cast(list, b.content)), ""]
                 elif b.kind == "pre":
                     lines += ["```", str(b.content), "```", ""]
                 elif b.kind == "bullets":
                     lines += [*(f"- {md_text(i)}" for i in cast(list, b.content)), ""]
                 elif b.kind == "table":
                     lines += [_markdown_table(cast(pd.DataFrame, b.content)), ""]
+                    if b.footnotes:
+                        lines += [*(f"{i}. {md_text(n)}" for i, n in enumerate(b.footnotes, 1)),
+                                  ""]
                 elif image_dir is not None:
-                    lines += [f"![{b.name}]({image_dir}/{b.name}.png)", ""]
+                    alt = md_text(b.alt or b.name).replace("[", "(").replace("]", ")")
+                    lines += [f"![{alt}]({image_dir}/{b.name}.png)", ""]
+        if self._footer:
+            lines += ["## Provenance", "", _facts_markdown(self._footer), ""]
         return "\n".join(lines)
 
     def write(self, out_dir: str | os.PathLike[str], *, stem: str = "report") -> dict[str, Path]:
@@ -149,6 +231,17 @@ class Document:
                     write_bytes_atomic(out / "figures" / f"{b.name}.png",
                                         cast(bytes, b.content))
         return paths
+
+
+def _facts_html(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                   for k, v in rows)
+    return f"<table class='facts'>{body}</table>"
+
+
+def _facts_markdown(rows: list[tuple[str, str]]) -> str:
+    return "\n".join(["| | |", "|---|---|",
+                      *(f"| {md_cell(k)} | {md_cell(v)} |" for k, v in rows)])
 
 
 def _markdown_table(df: pd.DataFrame) -> str:

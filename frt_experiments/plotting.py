@@ -16,7 +16,7 @@ pyplot state), so it works the same in scripts, notebooks and report builders. A
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,10 +34,12 @@ __all__ = [
     "POLICY_LABELS",
     "arm_color",
     "conversations_by_arm",
+    "forest_alt_text",
     "plot_backlog",
     "plot_csat_by_frt",
     "plot_forest",
     "plot_forest_arms",
+    "plot_forest_by_metric",
     "plot_frt_distribution",
     "plot_headcount",
     "plot_questions_over_time",
@@ -319,6 +321,94 @@ def plot_forest(results: pd.DataFrame, *, title: str | None = None) -> Figure:
     fig.legend(handles=ax.collections[-2:], loc="outside lower center", ncols=2, fontsize=8,
                frameon=False)
     return fig
+
+
+def _pct(x: float) -> str:
+    return "+inf" if x == np.inf else "-inf" if x == -np.inf else f"{100 * x:+.2f}%"
+
+
+def plot_forest_by_metric(
+    results: pd.DataFrame,
+    *,
+    margins: Mapping[str, Sequence[tuple[float, str]]] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Relative change of each metric with its interval, one panel per metric on its own scale.
+
+    One shared axis draws a 1% interval (CSAT, NRR) narrower than its marker beside a 20% one
+    (efficiency); here each metric gets a panel whose axis spans its own interval, no change
+    (0) and its ``margins``. ``margins`` maps a metric to ``(value, label)`` pairs drawn as
+    dashed vertical lines, e.g. CSAT's non-inferiority margin ``(-0.02, "margin -2%")`` or
+    NRR's break-even drop. Significant changes are filled, the others hollow; an open
+    (one-sided) end is drawn as an arrow to the panel's edge.
+    """
+    missing = [c for c in _FOREST_COLUMNS if c not in results.columns]
+    if missing:
+        raise ValueError(f"results: missing column(s) {', '.join(missing)} for a forest plot")
+    if results.empty:
+        raise ValueError("results: no metric rows to plot")
+    margins = dict(margins or {})
+    treat = (str(results["treatment_arm"].iloc[0]) if "treatment_arm" in results
+             else schema.TREATMENT_ARM)
+    ctrl = (str(results["control_arm"].iloc[0]) if "control_arm" in results
+            else schema.CONTROL_ARM)
+    color = arm_color(treat)
+    n = len(results)
+    fig = Figure(figsize=(7.5, 1.15 * n + 1.0), layout="constrained")
+    axes = fig.subplots(n, 1, squeeze=False)[:, 0]
+    for ax, row in zip(axes, results.itertuples(index=False), strict=True):
+        metric = str(row.metric)
+        est, lo, hi = (100 * float(v) for v in (row.rel_diff, row.rel_ci_low, row.rel_ci_high))
+        open_lo, open_hi = not np.isfinite(lo) or lo <= -100.0, not np.isfinite(hi)
+        lines = [(100 * float(v), str(label)) for v, label in margins.get(metric, ())]
+        ends = [est, 0.0, *(v for v, _ in lines)]
+        ends += [x for x, is_open in ((lo, open_lo), (hi, open_hi)) if not is_open]
+        low, high = min(ends), max(ends)
+        pad = max(0.12 * (high - low), 0.05)
+        left, right = low - pad, high + pad
+        ax.hlines(0, left if open_lo else lo, right if open_hi else hi, color=color, lw=2.5)
+        if open_lo:
+            ax.scatter([left], [0], marker="<", s=45, color=color, clip_on=False, zorder=3)
+        if open_hi:
+            ax.scatter([right], [0], marker=">", s=45, color=color, clip_on=False, zorder=3)
+        sig = bool(row.significant)
+        ax.scatter([est], [0], s=60, zorder=4, color=color if sig else "white",
+                   edgecolor=color, lw=1.8)
+        ax.axvline(0, color="#444444", lw=1)
+        for value, label in lines:
+            ax.axvline(value, color="#b2182b", lw=1.3, ls="--")
+            ax.annotate(label, (value, 0.55), xytext=(3, 0), textcoords="offset points",
+                        fontsize=7.5, color="#b2182b", va="center")
+        ax.set_xlim(left, right)
+        ax.set_ylim(-1, 1)
+        ax.set_yticks([])
+        ax.set_ylabel(metric, rotation=0, ha="right", va="center", fontsize=10)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:+.4g}%"))
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(alpha=0.3, axis="x")
+        ax.set_title(f"{est:+.2f}% [{_pct(row.rel_ci_low)}, {_pct(row.rel_ci_high)}]"
+                     + (" significant" if sig else " not significant"),
+                     fontsize=8.5, loc="left")
+    axes[-1].set_xlabel(f"relative change, {treat} vs {ctrl} (%); each panel on its own "
+                        "scale")
+    fig.suptitle(title or "Relative change by metric (95% confidence intervals)", fontsize=11)
+    return fig
+
+
+def forest_alt_text(results: pd.DataFrame,
+                    margins: Mapping[str, Sequence[tuple[float, str]]] | None = None) -> str:
+    """What :func:`plot_forest_by_metric` shows, in words and numbers (the image's alt text)."""
+    margins = dict(margins or {})
+    parts = []
+    for row in results.itertuples(index=False):
+        sig = "significant" if row.significant else "not significant"
+        text = (f"{row.metric} {_pct(row.rel_diff)} (interval {_pct(row.rel_ci_low)} to "
+                f"{_pct(row.rel_ci_high)}, {sig}")
+        for value, label in margins.get(str(row.metric), ()):
+            text += f"; {label} at {_pct(value)}"
+        parts.append(text + ")")
+    return ("Forest plot, one panel per metric on its own scale, relative change of the slow "
+            "arm against the fast arm with its interval: " + "; ".join(parts) + ".")
 
 
 def plot_forest_arms(results: pd.DataFrame, *, title: str | None = None) -> Figure:
