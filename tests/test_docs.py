@@ -152,3 +152,42 @@ def test_guide_runs(page, tmp_path, monkeypatch, capsys):
 
     plt.close("all")
     assert ran or page.stem == "methods", f"{page.name} has no runnable block"
+
+
+def test_skipped_blocks_name_real_commands_and_options():
+    """A block the tests do not run still parses: its subcommands and options exist."""
+    from frt_experiments.cli import _UsageError, build_parser
+
+    parser = build_parser()
+    checked = 0
+    for page in [*PAGES, DOCS / "index.md"]:
+        for n, (lang, body, runnable) in enumerate(blocks(page.read_text(encoding="utf-8")), 1):
+            if runnable or lang not in {"bash", "console", "sh", ""}:
+                continue
+            for argv in frt_commands(body):
+                if any(w.startswith("[") for w in argv):
+                    continue  # a synopsis, with alternatives in brackets
+                try:
+                    parser.parse_args(argv)
+                except _UsageError as exc:
+                    pytest.fail(f"{page.name}, block {n}: frt {shlex.join(argv)}: {exc}")
+                checked += 1
+    assert checked >= 5
+
+
+def test_docs_python_names_exist():
+    """Every ``frt.<name>`` the pages quote, in code or in prose, is in the package."""
+    import frt_experiments
+
+    scenario = ROOT / "frt_experiments" / "scenarios" / "published.toml"
+    import tomllib
+
+    keys = set(tomllib.loads(scenario.read_text(encoding="utf-8"))["frt"])
+    missing = {}
+    for page in sorted(DOCS.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        names = set(re.findall(r"(?<![\w.])frt\.([A-Za-z_]\w*)", text)) - keys
+        bad = sorted(n for n in names if not hasattr(frt_experiments, n))
+        if bad:
+            missing[str(page.relative_to(DOCS))] = bad
+    assert not missing, f"pages quote frt.<name> the package lacks: {missing}"
