@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed, default=2025, metavar="S",
                    help="random seed (default: 2025)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--currency", default="USD", metavar="CODE",
+                   help="currency of the report's money figures: an ISO 4217 code (USD, EUR, "
+                   "CHF, ...) or one of $ € £ ¥ (default: USD)")
     p.set_defaults(func=run)
 
 
@@ -90,8 +93,12 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         raise ValueError(f"--scenario: {exc}") from None
     _check_demo_design(scenario, args.scenario)
-    out = run_demo(args.out, scenario=args.scenario, customers=args.customers,
-                   rng=args.seed, progress=not args.no_progress)
+    from frt_experiments.report import command_line, report_settings  # noqa: PLC0415
+    # the report (built inside run_demo) shows the money in --currency and this command line
+    with report_settings(currency=args.currency,
+                         provenance={"command": command_line("demo", args), "seed": args.seed}):
+        out = run_demo(args.out, scenario=args.scenario, customers=args.customers,
+                       rng=args.seed, progress=not args.no_progress)
     print(out.table_text)
     print(textwrap.fill(EXPECTED_NOTE, width=100))
     print()
