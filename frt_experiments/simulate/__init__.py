@@ -4,7 +4,14 @@
   ``published`` (reproduces the published table in expectation), ``aa`` (no effect),
   ``harsh`` (a stronger CSAT and churn response), ``dose`` (four FRT arms; CSAT, questions
   and churn respond to the realized FRT, with a confounder) and ``published-desk`` (the
-  published trial with first responses from the desk simulation).
+  published trial with first responses from the desk simulation); ``hte`` (effects that differ
+  by segment, spend and contact rate) and ``hte-null`` (its homogeneous control: the same
+  average effects for everyone).
+- :mod:`~frt_experiments.simulate.heterogeneity` -- the per-customer effect modifiers of
+  ``[heterogeneity]``.
+- :mod:`~frt_experiments.simulate.customer_truth` -- :func:`segment_truth` (each segment's
+  true effects in the analysis's estimands), :func:`customer_truth` (each customer's expected
+  outcomes fast and slow) and :func:`policy_value` (a targeting policy's true net benefit).
 - :mod:`~frt_experiments.simulate.population` -- customers, revenue, pre-period covariates.
 - :mod:`~frt_experiments.simulate.conversations` -- arrivals, follow-ups, FRT, handle time,
   ratings.
@@ -25,6 +32,12 @@
   prints the calibration and checks it on a large run.
 """
 
+from frt_experiments.simulate.customer_truth import (
+    PolicyValue,
+    customer_truth,
+    policy_value,
+    segment_truth,
+)
 from frt_experiments.simulate.effects import (
     CsatCalibration,
     calibrate_csat,
@@ -48,17 +61,21 @@ __all__ = [
     "CsatCalibration",
     "DeskTruth",
     "DoseTruth",
+    "PolicyValue",
     "Scenario",
     "SimulatedTrial",
     "Worlds",
     "calibrate_csat",
+    "customer_truth",
     "desk_truth",
     "dose_truth",
     "expected_csat",
     "expected_csat_slow",
     "frt_cdf",
     "load_scenario",
+    "policy_value",
     "scenario_to_toml",
+    "segment_truth",
     "share_within_deadline",
     "simulate",
     "simulate_worlds",

@@ -182,6 +182,8 @@ def draw_conversations(
     rng: np.random.Generator,
     frt_model: Callable[[pd.Series, np.ndarray], np.ndarray] | None = None,
     arm: np.ndarray | None = None,
+    questions_multiplier: np.ndarray | None = None,
+    csat_shift: np.ndarray | None = None,
 ) -> DrawnConversations:
     """Draw every conversation of the window for customers with the given latent attributes.
 
@@ -196,6 +198,10 @@ def draw_conversations(
     probability of :func:`~frt_experiments.simulate.effects.followup_probability` at its FRT,
     drawn as a new generation (arrival from the same profile, FRT of the customer's arm), until
     a generation brings none.
+
+    ``questions_multiplier`` and ``csat_shift`` (per customer, for every arm but the first;
+    :mod:`~frt_experiments.simulate.heterogeneity`) replace ``effects.questions`` and shift the
+    satisfaction logit when given; left out, the draws are those of the homogeneous model.
     """
     e, c, f, cs = scenario.effects, scenario.conversations, scenario.frt, scenario.csat
     if arm is None:
@@ -204,7 +210,8 @@ def draw_conversations(
         arm = np.asarray(treated, dtype=bool).astype(np.int64)
     arm = np.where(np.asarray(arm) < 0, 0, arm)
     later = arm >= 1  # every arm but the first (control)
-    mult = np.where(later, e.questions, 1.0)
+    mult = np.where(later, e.questions if questions_multiplier is None
+                    else questions_multiplier, 1.0)
     counts = rng.poisson(rate * scenario.window.months * mult)
     confounded = f.difficulty_sigma != 0 or cs.difficulty != 0
     generation = np.repeat(np.arange(rate.size), counts)
@@ -249,6 +256,8 @@ def draw_conversations(
     u = propensity[owner]
     if cs.difficulty != 0:
         u = u - cs.difficulty * np.concatenate(difficulty)
+    if csat_shift is not None:
+        u = u + np.where(slow, np.asarray(csat_shift, dtype=float)[owner], 0.0)
     p = satisfaction_probability(frt_s / 3600.0, u, intercept=cs.intercept, slope=cs.slope)
     sat = rng.random(m) < p
     five = rng.random(m) < c.satisfied_five

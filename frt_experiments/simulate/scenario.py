@@ -17,6 +17,8 @@ default)::
                     multipliers of every arm but the first (control)
     [desk]          the desk in the loop: headcounts of the status quo (and trial) and of
                     the rollout, a roster, the fast target, shared or split agent pools
+    [heterogeneity] effects that differ by segment, spend and contact rate (presets
+                    ``hte``; ``hte-null`` the same average effects for everyone)
 
 The desk in the loop (``desk.agents > 0``, preset ``published-desk``): first responses come
 from the desk simulation (:func:`frt_experiments.staffing.simulate_desk`) on the given
@@ -40,8 +42,8 @@ observational FRT curve).
 
 Unknown sections or keys and out-of-range values raise
 :class:`~frt_experiments.errors.ScenarioError` naming the file and the key. Presets
-(``published``, ``aa``, ``harsh``, ``dose``, ``published-desk``) ship inside the package
-(``frt_experiments/scenarios``) and are loaded by name.
+(``published``, ``aa``, ``harsh``, ``dose``, ``published-desk``, ``hte``, ``hte-null``) ship
+inside the package (``frt_experiments/scenarios``) and are loaded by name.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ from frt_experiments.errors import ScenarioError, shorten, shown
 __all__ = ["PRESETS", "Scenario", "load_scenario", "scenario_to_toml"]
 
 #: Preset names shipped with the package.
-PRESETS = ("aa", "dose", "harsh", "published", "published-desk")
+PRESETS = ("aa", "dose", "harsh", "hte", "hte-null", "published", "published-desk")
 #: Values of ``frt.slow_policy``: the slow arm held to one business day, or A/A (as fast).
 SLOW_POLICIES = ("one_business_day", "fast")
 #: The forms of an arm's policy in ``frt.policies`` (the names of
@@ -246,6 +248,45 @@ class Effects:
     weights: tuple[float, ...] = _f((0.5, 0.5))
 
 
+@dataclass(frozen=True)
+class Heterogeneity:
+    """Effects that differ by customer (every arm but the first; all 0 by default: none).
+
+    For a customer of segment ``g`` with monthly spend ``s`` and contact rate ``c``, with
+    ``ls = log(s / population.spend_median)`` and ``lc = log(c / population.contact_rate)``,
+    a slow arm's multipliers and shift are::
+
+        questions multiplier = effects.questions x exp(segment_questions[g]
+                                                       + spend_questions ls + rate_questions lc)
+        churn multiplier     = effects.churn x exp(segment_churn[g]
+                                                   + spend_churn ls + rate_churn lc)
+        satisfaction logit  += csat_shift + segment_csat[g] + spend_csat ls + rate_csat lc
+
+    (:mod:`~frt_experiments.simulate.heterogeneity`). An empty ``segment_*`` list is 0 for every
+    segment; else one number per entry of ``population.segments``.
+    """
+
+    csat_shift: float = _f(0.0, -5.0, 5.0, doc="satisfaction logit shift of every slow arm")
+    segment_csat: tuple[float, ...] = _f((), doc="satisfaction logit shift per segment",
+                                         kind=float)
+    segment_questions: tuple[float, ...] = _f((), doc="log questions multiplier per segment",
+                                              kind=float)
+    segment_churn: tuple[float, ...] = _f((), doc="log churn multiplier per segment", kind=float)
+    spend_csat: float = _f(0.0, -5.0, 5.0, doc="satisfaction logit shift per log spend")
+    spend_questions: float = _f(0.0, -1.0, 1.0, doc="log questions multiplier per log spend")
+    spend_churn: float = _f(0.0, -1.0, 1.0, doc="log churn multiplier per log spend")
+    rate_csat: float = _f(0.0, -5.0, 5.0, doc="satisfaction logit shift per log contact rate")
+    rate_questions: float = _f(0.0, -1.0, 1.0, doc="log questions multiplier per log contact "
+                                                   "rate")
+    rate_churn: float = _f(0.0, -1.0, 1.0, doc="log churn multiplier per log contact rate")
+
+    @property
+    def active(self) -> bool:
+        """Whether any setting is not 0 (the simulator then applies them per customer)."""
+        values = [getattr(self, f.name) for f in fields(self)]
+        return any(x != 0 for v in values for x in (v if isinstance(v, tuple) else (v,)))
+
+
 #: Values of ``desk.pools``.
 POOLS = ("shared", "split")
 #: Hours in a week: the length of ``desk.roster``.
@@ -279,7 +320,7 @@ class Desk:
 _SECTIONS: dict[str, type] = {
     "window": Window, "population": Population, "eligibility": Eligibility,
     "revenue": Revenue, "conversations": Conversations, "frt": Frt, "csat": Csat,
-    "effects": Effects, "desk": Desk,
+    "effects": Effects, "desk": Desk, "heterogeneity": Heterogeneity,
 }
 
 
@@ -302,6 +343,7 @@ class Scenario:
     csat: Csat = field(default_factory=Csat)
     effects: Effects = field(default_factory=Effects)
     desk: Desk = field(default_factory=Desk)
+    heterogeneity: Heterogeneity = field(default_factory=Heterogeneity)
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -381,6 +423,23 @@ def _problems(s: Scenario) -> list[str]:
             out.append(f"time zone {shown(tz)} is not a known IANA zone")
     out.extend(_window_problems(s.window))
     out.extend(_desk_problems(s.desk, e))
+    out.extend(_heterogeneity_problems(s.heterogeneity, p, s.desk))
+    return out
+
+
+def _heterogeneity_problems(h: Heterogeneity, p: Population, d: Desk) -> list[str]:
+    """Each ``segment_*`` list empty or one number per segment; not with the desk in the loop."""
+    out = []
+    for name in ("segment_csat", "segment_questions", "segment_churn"):
+        v = getattr(h, name)
+        if v and len(v) != len(p.segments):
+            out.append(f"heterogeneity.{name} must be empty or give one number per entry of "
+                       f"population.segments ({len(p.segments)}), got {len(v)}")
+        elif any(not math.isfinite(x) or abs(x) > 5 for x in v):
+            out.append(f"heterogeneity.{name} must hold finite numbers within [-5, 5]")
+    if h.active and d.agents > 0:
+        out.append("heterogeneity: effects that differ by customer are not simulated with the "
+                   "desk in the loop (desk.agents > 0); set desk.agents = 0")
     return out
 
 
@@ -560,6 +619,8 @@ def scenario_to_toml(s: Scenario) -> str:
     """The fully resolved scenario as TOML (every key, defaults included)."""
     lines = [f"name = {_toml(s.name)}", f"description = {_toml(s.description)}"]
     for sec in _SECTIONS:
+        if sec == "heterogeneity" and s.heterogeneity == Heterogeneity():
+            continue  # absent unless set: the files of scenarios without it are unchanged
         lines.append(f"\n[{sec}]")
         obj = getattr(s, sec)
         lines.extend(f"{f.name} = {_toml(getattr(obj, f.name))}" for f in fields(obj))

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from frt_experiments import schema
 from frt_experiments._outputs import OutputSet, output_set
 from frt_experiments.simulate.conversations import DrawnConversations, draw_conversations
+from frt_experiments.simulate.heterogeneity import customer_modifiers
 from frt_experiments.simulate.population import (
     Population,
     draw_population,
@@ -227,14 +228,20 @@ def simulate(
     treated = arm_idx >= 1  # every arm but the control gets the effects' multipliers
     events = draw_revenue_events(n, gen)  # drawn here, read once the FRT is known
     bar.update()
+    hte: dict[str, np.ndarray] = {}
+    churn_mult: np.ndarray | float = e.churn
+    if sc.heterogeneity.active:
+        mods = customer_modifiers(sc, pop.segment, pop.spend, pop.rate)
+        hte = {"questions_multiplier": mods.questions, "csat_shift": mods.csat_shift}
+        churn_mult = mods.churn
     conv = draw_conversations(sc, rate=pop.rate, propensity=pop.propensity,
                               handle_factor=pop.handle_factor, tz_index=pop.timezone,
-                              arm=arm_idx, rng=gen, frt_model=frt_model)
+                              arm=arm_idx, rng=gen, frt_model=frt_model, **hte)
     log_hours = None
     if sc.revenue.churn_per_log_hour != 0:
         log_hours = np.bincount(conv.customer, weights=np.log1p(conv.frt_business_seconds
                                                                 / 3600.0), minlength=n)
-    rev_end = events.revenue_end(sc, pop.spend, np.where(treated, e.churn, 1.0), log_hours)
+    rev_end = events.revenue_end(sc, pop.spend, np.where(treated, churn_mult, 1.0), log_hours)
     bar.update()
     trial = _trial(sc, pop, ids, buckets=buckets, arm_idx=arm_idx, rev_end=rev_end, conv=conv,
                    seed=seed)

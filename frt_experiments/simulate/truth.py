@@ -22,6 +22,11 @@ expectation over the generative model of :mod:`frt_experiments.simulate` (no sim
   expansion factors, the survival's FRT part the generating function of
   :mod:`~frt_experiments.simulate.effects`.
 
+With effects that differ by customer (``[heterogeneity]``, presets ``hte`` and ``hte-null``)
+the slow arms' CSAT, questions and NRR are the eligible customers' pooled values of
+:func:`~frt_experiments.simulate.customer_truth.segment_truth` (quadrature over spend, contact
+rate and propensity; per segment and per customer there).
+
 Each expectation over an arm's FRT (and the difficulty ``z``, and the customer effect ``u``)
 is by quadrature (:func:`~frt_experiments.simulate.first_response.arm_expectation`), accurate
 to about 1e-9 (doubling the nodes changes no value by more), far inside any trial's standard
@@ -194,6 +199,13 @@ def _arm(scenario: Scenario, position: int, share: float) -> ArmTruth:
         k = sc.population.contact_shape
         survival = (1 + primaries * (1 - phi) / k) ** (-k)
     nrr = expected_nrr(sc, churn_multiplier=churn_mult) * survival
+    if later and sc.heterogeneity.active:
+        # effects that differ by customer: the eligible customers' pooled truth by quadrature
+        # over their spend, contact rate and propensity (customer_truth module docstring)
+        from frt_experiments.simulate.customer_truth import overall_truth  # noqa: PLC0415
+
+        pooled = overall_truth(sc, position)
+        csat, questions, nrr = pooled["csat"], pooled["questions"], pooled["nrr"]
     return ArmTruth(e.arms[position], policy, share, dose, csat, questions, nrr)
 
 
