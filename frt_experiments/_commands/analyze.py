@@ -286,7 +286,7 @@ def _report(result: Any, tables: tuple[Any, Any, Any], *, policies: dict[str, st
     in the report, not a failure of the analysis."""
     from frt_experiments.arms import ArmsResult  # noqa: PLC0415 (heavy imports)
     from frt_experiments.dose_response import dose_response  # noqa: PLC0415 (heavy imports)
-    from frt_experiments.report import build_report  # noqa: PLC0415
+    from frt_experiments.report import build_report, command_line  # noqa: PLC0415
 
     customers, conversations, assignments = tables
     arms = ([result.control, *result.treatments] if isinstance(result, ArmsResult)
@@ -311,8 +311,12 @@ def _report(result: Any, tables: tuple[Any, Any, Any], *, policies: dict[str, st
               if issubclass(w.category, DataWarning)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the diagnostics' warnings are in the report itself
+        # the footer: this command line and the SHA-256 of the files it read
+        files = {name: getattr(args, name) for name in ("customers", "conversations",
+                                                         "assignments")}
         return build_report(customers, conversations, assignments, result, notes=notes,
-                            dose_response=dose)
+                            dose_response=dose, provenance={
+                                "command": command_line("analyze", args), "files": files})
 
 
 def _treatment(text: str | None) -> str | list[str] | None:
