@@ -209,3 +209,20 @@ def test_docs_python_names_exist():
         if bad:
             missing[str(page.relative_to(DOCS))] = bad
     assert not missing, f"pages quote frt.<name> the package lacks: {missing}"
+
+
+def test_every_public_module_is_on_an_api_page():
+    """The API reference covers the package: every module whose dotted name has no private
+    part (``_``) is rendered by a ``::: module`` line of some ``docs/api`` page."""
+    import pkgutil
+
+    import frt_experiments
+
+    modules = {m.name for m in pkgutil.walk_packages(frt_experiments.__path__, "frt_experiments.")
+               if not any(part.startswith("_") for part in m.name.split("."))}
+    pages = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS / "api").glob("*.md"))
+    documented = set(re.findall(r"^::: (\S+)", pages, flags=re.MULTILINE))
+    missing = sorted(modules - documented)
+    assert not missing, f"modules on no docs/api page (add a '::: name' line): {missing}"
+    unknown = sorted(documented - modules - {"frt_experiments"})
+    assert not unknown, f"docs/api pages name modules that do not exist: {unknown}"
