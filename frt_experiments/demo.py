@@ -18,7 +18,6 @@ run a real one, and writes what each stage produced:
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 import warnings
@@ -31,6 +30,7 @@ import pandas as pd
 
 from frt_experiments import schema
 from frt_experiments._outputs import output_set, stage_document
+from frt_experiments._progress import progress_bar
 from frt_experiments.decision import TRUST_FILE
 from frt_experiments.errors import FrtWarning
 from frt_experiments.report import build_report
@@ -74,19 +74,6 @@ class DemoOutput:
         return f"Decision: {v}" + (f" -- {reason}" if reason else "")
 
 
-def _tqdm() -> Any:
-    """tqdm's notebook bar where Jupyter widgets are installed, else the text bar.
-
-    ``tqdm.auto`` warns on import in a kernel without ``ipywidgets`` (the ``notebooks`` extra
-    installs them; a bare kernel does not), so it is only imported when they are there.
-    """
-    if importlib.util.find_spec("ipywidgets") is not None:
-        from tqdm.auto import tqdm  # noqa: PLC0415
-    else:
-        from tqdm import tqdm  # noqa: PLC0415
-    return tqdm
-
-
 def run_demo(
     out: str | os.PathLike[str] = "frt-demo",
     *,
@@ -102,7 +89,8 @@ def run_demo(
         scenario: Simulator preset or scenario TOML file.
         customers: Customers to simulate, every spend level (the low-spend ones are assigned).
         rng: Seed or generator; the same seed writes the same report.
-        progress: Show a progress bar over the stages (on stderr).
+        progress: Show the progress over the stages on stderr: a bar on a terminal or in a
+            notebook, a few whole lines (no carriage returns) when stderr is a file or a pipe.
     """
     from frt_experiments.analysis import analyze  # noqa: PLC0415 (heavy imports, lazily)
     from frt_experiments.assignment import assign  # noqa: PLC0415
@@ -123,8 +111,9 @@ def run_demo(
     gen = np.random.default_rng(rng)
     out_dir = Path(out)
     timings: dict[str, float] = {}
-    bar = _tqdm()(total=len(_STAGES), desc="frt demo", unit="stage", disable=not progress,
-               bar_format="{desc} {n}/{total} stages |{bar}| {elapsed}")
+    # a bar on a terminal or in a notebook, a few whole lines in a log (frt_experiments._progress)
+    bar = progress_bar(total=len(_STAGES), desc="frt demo", unit="stage", enabled=progress,
+                       bar_format="{desc} {n}/{total} stages |{bar}| {elapsed}")
 
     def stage(name: str) -> None:
         bar.set_description(f"frt demo: {name}")
