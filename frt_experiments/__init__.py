@@ -85,6 +85,7 @@ if _typing.TYPE_CHECKING:
         Problem,
         SampleRatioMismatchWarning,
         ScenarioError,
+        SegmentWarning,
         TreatmentNotDeliveredWarning,
         UnstableQueueError,
     )
@@ -122,6 +123,7 @@ if _typing.TYPE_CHECKING:
         validate_customers,
         write_table,
     )
+    from frt_experiments.segments import SegmentResult, analyze_segments
     from frt_experiments.simulate import Scenario, SimulatedTrial, load_scenario, simulate
     from frt_experiments.sql import arm_sql, bucket_sql
     from frt_experiments.staffing import (
@@ -228,6 +230,8 @@ _EXPORTS: dict[str, str] = {
     "SampleRatioMismatchWarning": "frt_experiments.errors",
     "Scenario": "frt_experiments.simulate",
     "ScenarioError": "frt_experiments.errors",
+    "SegmentResult": "frt_experiments.segments",
+    "SegmentWarning": "frt_experiments.errors",
     "SequentialBounds": "frt_experiments.stats.sequential",
     "ShiftRules": "frt_experiments.staffing",
     "ShiftSchedule": "frt_experiments.staffing",
@@ -241,6 +245,7 @@ _EXPORTS: dict[str, str] = {
     "UnstableQueueError": "frt_experiments.errors",
     "analyze": "frt_experiments.analysis",
     "analyze_rows": "frt_experiments.analysis",
+    "analyze_segments": "frt_experiments.segments",
     "arm_sql": "frt_experiments.sql",
     "arm_statistics": "frt_experiments.metrics",
     "arms_from_buckets": "frt_experiments.assignment",
@@ -364,6 +369,8 @@ __all__ = [
     "SampleRatioMismatchWarning",
     "Scenario",
     "ScenarioError",
+    "SegmentResult",
+    "SegmentWarning",
     "SequentialBounds",
     "ShiftRules",
     "ShiftSchedule",
@@ -378,6 +385,7 @@ __all__ = [
     "__version__",
     "analyze",
     "analyze_rows",
+    "analyze_segments",
     "arm_sql",
     "arm_statistics",
     "arms_from_buckets",

@@ -112,6 +112,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write report.html and report.md with figures/: the results per "
                    "slow arm, the diagnostics, and the dose-response (the effect per unit of "
                    "first-response time, instrumented by the arms; frt dose-response)")
+    p.add_argument("--by", metavar="DIM[,DIM,...]",
+                   help="segment readouts: every metric per level of each dimension -- a "
+                   "column of the customers table (segment, country, ...), spend_band or "
+                   "contact_tercile -- written to segments.csv, heterogeneity.csv, segments.md "
+                   "and segments.png (default: the plan's [segments])")
+    p.add_argument("--spend-bands", metavar="X,Y,...",
+                   help="cut points of revenue_start for --by spend_band (default: the plan's, "
+                   "else the terciles)")
+    p.add_argument("--fdr", choices=("bh", "holm"), default=None,
+                   help="how the segment readouts' p-values are adjusted across segments x "
+                   "metrics: bh (Benjamini-Hochberg, default) or holm")
+    p.add_argument("--min-segment-customers", type=int, default=None, metavar="N",
+                   help="customers a segment needs per arm to be analysed (default 10); a "
+                   "smaller one is listed as not analysed")
     p.add_argument("--no-diagnostics", action="store_true",
                    help="skip the diagnostics (sample ratio, response rates, FRT per arm)")
     p.set_defaults(func=run)
@@ -120,6 +134,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 #: Every file frt analyze writes into --out (trust.json: the diagnostics' trust flags and the
 #: desk calendar, read by frt decide and frt staffing plan --results beside results.csv).
 OUTPUTS = ("results.csv", _names.TRUST_FILE, "summary.md", "forest.png", "sequential.csv",
+           "segments.csv", "heterogeneity.csv", "segments.md", "segments.png",
            "report.html", "report.md",
            *(f"figures/{n}.png" for n in ("forest", "frt_distribution", "dose_response",
                                           "csat_by_frt", "questions")))
@@ -219,7 +234,10 @@ def run(args: argparse.Namespace) -> int:
                      multiplicity=args.multiplicity,
                      csat_margin=args.csat_margin, nrr_margin=args.nrr_margin, plan=plan,
                      window_end=window_end, diagnostics=not args.no_diagnostics,
-                     validate=on_engine, calendar=_calendar(args), weights=weights)
+                     validate=on_engine, calendar=_calendar(args), weights=weights,
+                     by=args.by, spend_bands=_numbers(args.spend_bands, "--spend-bands"),
+                     fdr=args.fdr, min_segment_customers=args.min_segment_customers)
+    segments = _segment_outputs(result)
     markdown = result.to_markdown()
     seq = (result.sequential(look=args.look, information=information)
            if sequential and isinstance(result, ExperimentResult) else None)
@@ -246,6 +264,12 @@ def run(args: argparse.Namespace) -> int:
         figure.savefig(outputs.path("forest.png"), dpi=120, format="png")
         if seq is not None:
             write_table(seq, outputs.path("sequential.csv"))
+        if segments is not None:
+            table, heterogeneity, text, seg_figure = segments
+            write_table(table, outputs.path("segments.csv"))
+            write_table(heterogeneity, outputs.path("heterogeneity.csv"))
+            outputs.write_text("segments.md", text)
+            seg_figure.savefig(outputs.path("segments.png"), dpi=120, format="png")
         if doc is not None:
             stage_document(outputs, doc)
     written, removed = outputs.written, outputs.removed
@@ -270,6 +294,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r.metric} sequential: z = {r.z:+.3f} vs boundary {r.bound:.3f} -> "
                   f"{r.decision}; repeated {_level(plan)} CI of the relative change "
                   f"{_rel_interval(r.rel_rci_low, r.rel_rci_high)}", file=sys.stdout)
+    if segments is not None:
+        _print_segments(segments[0], segments[1], alpha)
     if desk is not None:
         print(f"desk calendar: {desk}", file=sys.stdout)
     for path in written:
@@ -317,6 +343,59 @@ def _report(result: Any, tables: tuple[Any, Any, Any], *, policies: dict[str, st
         return build_report(customers, conversations, assignments, result, notes=notes,
                             dose_response=dose, provenance={
                                 "command": command_line("analyze", args), "files": files})
+
+
+def _numbers(text: str | None, option: str) -> list[float] | None:
+    """A comma-separated list of numbers, or ``None``."""
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{option}: give comma-separated numbers (e.g. 25,50), got "
+                         f"{text!r}") from None
+
+
+def _segment_outputs(result: Any) -> tuple[Any, Any, str, Any] | None:
+    """The segment readouts' table, heterogeneity table, Markdown and forest plot (every slow
+    arm's, with an ``arm`` column, when there are several), or ``None`` without segments."""
+    import pandas as pd  # noqa: PLC0415 (heavy imports)
+
+    from frt_experiments.arms import ArmsResult  # noqa: PLC0415 (heavy imports)
+
+    per_arm = ([(r.metrics[0].treatment_arm, r.by_segment) for r in result.results]
+               if isinstance(result, ArmsResult) else [(None, result.by_segment)])
+    if per_arm[0][1] is None:
+        return None
+    tables, hets, texts = [], [], []
+    for arm, seg in per_arm:
+        table, het = seg.to_pandas(), seg.heterogeneity.copy()
+        if arm is not None:
+            table.insert(0, "arm", arm)
+            het.insert(0, "arm", arm)
+        tables.append(table)
+        hets.append(het)
+        texts.append(seg.to_markdown())
+    figure = per_arm[0][1].plot() if len(per_arm[0][1].table) else None
+    if figure is None:
+        raise ValueError("--by: no segment could be analysed (see the warnings above: each "
+                         "has too few customers in an arm, or no data for the metrics)")
+    return (pd.concat(tables, ignore_index=True), pd.concat(hets, ignore_index=True),
+            "\n".join(texts), figure)
+
+
+def _print_segments(table: Any, heterogeneity: Any, alpha: float) -> None:
+    found = table.loc[table["significant"]]
+    arm = "arm" in table.columns
+    print(f"segment readouts: {len(table)} segment x metric tests, {len(found)} significant "
+          "after adjustment (segments.csv)", file=sys.stdout)
+    for r in found.itertuples(index=False):
+        print(f"  {f'{r.arm} ' if arm else ''}{r.dimension} = {r.level}: {r.metric} "
+              f"{100 * r.rel_diff:+.2f}% (adjusted p = {r.p_adjusted:.4g})", file=sys.stdout)
+    differ = heterogeneity.loc[heterogeneity["p_value"] < alpha]
+    for r in differ.itertuples(index=False):
+        print(f"  heterogeneity: {f'{r.arm} ' if arm else ''}{r.metric} differs by "
+              f"{r.dimension} (Cochran's Q p = {r.p_value:.4g})", file=sys.stdout)
 
 
 def _treatment(text: str | None) -> str | list[str] | None:
