@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from tqdm import tqdm
 
 from frt_experiments import schema
 from frt_experiments._outputs import OutputSet, output_set
+from frt_experiments._progress import progress_bar
 from frt_experiments.simulate.conversations import DrawnConversations, draw_conversations
 from frt_experiments.simulate.heterogeneity import customer_modifiers
 from frt_experiments.simulate.population import (
@@ -176,7 +175,8 @@ def simulate(
         customers: Number of customers (default: the scenario's ``window.customers``).
         months: Window length in months (default: the scenario's ``window.months``).
         rng: Seed or generator; the same seed gives the same tables.
-        progress: Show a progress bar on stderr (only when stderr is a terminal).
+        progress: Show the progress on stderr: a bar on a terminal, a few whole lines (no
+            carriage returns) when stderr is a file or a pipe.
         frt_model: Optional hook replacing the policy FRT:
             ``frt_model(created_at, slow) -> business seconds`` per conversation, ``slow``
             True in every arm but the first (see :mod:`frt_experiments.simulate.conversations`).
@@ -214,8 +214,7 @@ def simulate(
 
         return desk_trial(sc, gen, seed)
     n = sc.window.customers
-    bar = tqdm(total=4, desc="simulate", unit="step", file=sys.stderr,
-               disable=not (progress and sys.stderr.isatty()))
+    bar = progress_bar(total=4, desc="simulate", unit="step", enabled=progress)
     pop = draw_population(sc, n, gen)
     bar.update()
     ids = _ids("C", n, max(7, len(str(n))))
