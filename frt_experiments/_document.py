@@ -10,6 +10,7 @@ import base64
 import html
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -31,7 +32,6 @@ table { border-collapse: collapse; margin: .8em 0; font-size: .92em; max-width: 
 table.wide { font-size: .8em; width: 100%; }
 th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: right;
          overflow-wrap: break-word; }
-table.wide th, table.wide td { overflow-wrap: anywhere; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f2f5f8; }
 table.facts th { text-align: left; font-weight: 600; width: 40%; }
@@ -70,7 +70,8 @@ class _Block:
 
 #: A table with more columns than this, or wider than :data:`_WIDE_CHARACTERS` characters
 #: (its columns' longest header or cell, summed), is drawn in a smaller font across the text
-#: column, its cells broken anywhere if they must (identifiers such as diff_ci_high included).
+#: column. Headers break after their underscores (scheduled_hours_ / per_week), never
+#: inside a number.
 _WIDE_COLUMNS = 8
 _WIDE_CHARACTERS = 100
 
@@ -175,8 +176,8 @@ class Document:
                 elif b.kind == "table":
                     table = cast(pd.DataFrame, b.content)
                     wide = _is_wide(table)
-                    parts.append(table.to_html(index=False, border=0, na_rep="",
-                                               classes="wide" if wide else None))
+                    parts.append(_breakable_headers(table.to_html(
+                        index=False, border=0, na_rep="", classes="wide" if wide else None)))
                     if b.footnotes:
                         items = "".join(f"<li>{html.escape(n)}</li>" for n in b.footnotes)
                         parts.append(f"<ol class='footnotes'>{items}</ol>")
@@ -231,6 +232,12 @@ class Document:
                     write_bytes_atomic(out / "figures" / f"{b.name}.png",
                                         cast(bytes, b.content))
         return paths
+
+
+def _breakable_headers(table_html: str) -> str:
+    """A line-break opportunity (``<wbr>``) after each underscore of the header cells."""
+    return re.sub(r"<th>(.*?)</th>", lambda m: "<th>" + m.group(1).replace("_", "_<wbr>")
+                  + "</th>", table_html, flags=re.S)
 
 
 def _facts_html(rows: list[tuple[str, str]]) -> str:

@@ -151,6 +151,23 @@ def _methods_as_notes(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return out, notes
 
 
+#: Full results of at most this many rows are shown transposed (a column per metric).
+_TRANSPOSE_ROWS = 6
+
+
+def _transposed(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows as columns, headed by the metric (and the slow arm when there are several)."""
+    several = "treatment_arm" in df.columns and len(pd.unique(df["treatment_arm"])) > 1
+    names = [f"{r.treatment_arm} {r.metric}" if several else str(r.metric)
+             for r in df.itertuples(index=False)] if "metric" in df.columns else [
+        str(i) for i in range(len(df))]
+    body = df.drop(columns=[c for c in ("metric",) if c in df.columns]).astype(object)
+    out = body.T
+    out.columns = names
+    out.insert(0, "column", out.index.astype(str))
+    return out.reset_index(drop=True)
+
+
 def _method_sentence(result: Any) -> str:
     """How the table was computed, from the result's own settings."""
     alpha = float(getattr(result, "alpha", 0.05))
@@ -526,6 +543,10 @@ def build_report(
         doc.section("Dose-response")
         dose_response.add_to(doc)
 
+    for segments in _segment_readouts(result):
+        doc.section(f"Segments: {segments.treatment_arm} against {segments.control_arm}")
+        segments.add_to(doc)
+
     doc.section("Satisfaction and volume")
     doc.text("CSAT by the first response each conversation actually got (a description of the "
              "dose-response, not the experiment's test), and conversations per customer per week.")
@@ -552,10 +573,19 @@ def build_report(
 
     doc.section("Full results (the columns of results.csv)")
     full, methods = _methods_as_notes(_with_p_values(table, 6))
+    if len(full) <= _TRANSPOSE_ROWS:  # one column per metric: sixteen numbers fit no row
+        doc.text("One column per metric, one row per column of results.csv:")
+        full = _transposed(full)
     doc.table(full, footnotes=methods)
     doc.footer(_provenance(given, [("customers", customers), ("conversations", conversations),
                                    ("assignments", assignments)]))
     return doc
+
+
+def _segment_readouts(result: Any) -> list[Any]:
+    """The segment readouts (:mod:`frt_experiments.segments`) of a result, one per slow arm."""
+    results = getattr(result, "results", None) or [result]
+    return [r.by_segment for r in results if getattr(r, "by_segment", None) is not None]
 
 
 def _decision_rows(decision: Any, money: Any) -> list[tuple[str, str]]:

@@ -134,7 +134,13 @@ def test_full_results_put_methods_in_numbered_notes(harsh) -> None:
                  if b.kind == "table")
     methods = list(pd.unique(result.to_pandas()["method"]))
     assert list(block.footnotes) == methods
-    assert set(block.content["method"]) <= {f"[{i}]" for i in range(1, len(methods) + 1)}
+    # shown transposed: a column per metric, a row per column of results.csv
+    table = block.content.set_index("column")
+    assert list(table.columns) == [m.metric for m in result.metrics]
+    refs = table.loc["method"]
+    assert set(refs) <= {f"[{i}]" for i in range(1, len(methods) + 1)}
+    csat = next(m for m in result.metrics if m.metric == "csat")
+    assert table.loc["rel_diff", "csat"] == round(csat.rel_diff, 6)
     md = doc.to_markdown("figures")
     assert f"1. {methods[0][:40]}" in md
 
