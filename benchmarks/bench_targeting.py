@@ -1,0 +1,145 @@
+"""Benchmark: a targeting policy's honest value against the simulator's truth (issue 19,
+part 2 on the ``hte`` scenario of part 3).
+
+Run: ``python benchmarks/bench_targeting.py [trials] [customers] [scenario] [first_seed]``
+(default 300 trials of 20,000 customers of ``hte``, seeds 1..300; one core: set
+``OMP_NUM_THREADS=1``).
+
+For every seeded trial (:func:`frt_experiments.simulate.simulate`):
+
+1. :func:`frt_experiments.targeting.learn_targeting` on the trial's tables (5-fold cross-fitted
+   AIPW scores, depth-2 policy tree, default :class:`~frt_experiments.net_benefit.NetBenefit`
+   prices): the learned policy's cross-fitted value and its 95% interval.
+2. The truth of what was estimated: the value of the learning procedure's policies, the folds'
+   policies' true values (:func:`frt_experiments.simulate.policy_value`, on a drawn population
+   of 500,000 customers, about 330,000 eligible, whose Monte Carlo SE is printed) weighted by
+   the folds' sizes. Does the interval cover it? Goal 93-97%.
+3. The policy reported for use (learned on every customer): its true value against the best
+   possible (the oracle: defer exactly the customers whose true benefit is positive, knowing
+   their latent contact rate; no CSAT constraint), "defer every low-spend customer" and
+   "defer none" (0).
+
+Monte Carlo SEs: of a coverage ``sqrt(p (1 - p) / trials)``; of a mean over trials its sd over
+``sqrt(trials)``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from frt_experiments.net_benefit import NetBenefit
+from frt_experiments.simulate import load_scenario, policy_value, simulate
+from frt_experiments.targeting import learn_targeting
+
+
+def one_trial(scenario: str, customers: int, seed: int,
+              benefit: NetBenefit | None = None) -> dict[str, Any]:
+    """One seeded trial: the estimate, its interval and the truths (module docstring)."""
+    benefit = benefit or NetBenefit()
+    sc = load_scenario(scenario)
+    trial = simulate(sc, customers=customers, rng=seed)
+    r = learn_targeting(trial.customers, trial.conversations, trial.assignments,
+                        benefit=benefit, seed=seed, validate=False)
+    w = np.asarray(r.fold_sizes, dtype=float) / sum(r.fold_sizes)
+    fold_truth = [policy_value(sc, p, benefit=benefit) for p in r.fold_policies]
+    target = float(np.dot(w, [v.value for v in fold_truth]))
+    final = policy_value(sc, r.policy, benefit=benefit)
+    everyone = r.comparison.loc["defer every low-spend customer"]
+    return {"seed": seed, "estimate": r.value, "se": r.se, "ci_low": r.ci_low,
+            "ci_high": r.ci_high, "truth": target,
+            "covered": bool(r.ci_low <= target <= r.ci_high),
+            "truth_mc_se": float(np.sqrt(np.dot(w**2, [v.mc_se**2 for v in fold_truth]))),
+            "final_truth": final.value, "final_deferred": final.deferred_share,
+            "final_csat_change": final.csat_change,
+            "all_estimate": float(everyone["value"]), "all_ci_low": float(everyone["ci_low"]),
+            "all_ci_high": float(everyone["ci_high"]),
+            "rules": " | ".join(r.policy.rules())}
+
+
+def run(trials: int = 300, seed: int = 1, *, customers: int = 20_000, scenario: str = "hte",
+        benefit: NetBenefit | None = None, progress: bool = False) -> pd.DataFrame:
+    """``trials`` seeded trials (seeds ``seed .. seed + trials - 1``): one row each, with the
+    estimate, its interval, its truth and whether the interval covers it."""
+    rows = []
+    start = time.perf_counter()
+    for i in range(trials):
+        rows.append(one_trial(scenario, customers, seed + i, benefit))
+        if progress and (i + 1) % 10 == 0:
+            print(f"  {i + 1}/{trials} trials, {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr, flush=True)
+    return pd.DataFrame(rows)
+
+
+def report(rows: pd.DataFrame, scenario: str = "hte",
+           benefit: NetBenefit | None = None) -> dict[str, float]:
+    """The benchmark's figures (printed by :func:`main`)."""
+    benefit = benefit or NetBenefit()
+    n = len(rows)
+    cover = float(rows["covered"].mean())
+    oracle = policy_value(scenario, "oracle", benefit=benefit)
+    everyone = policy_value(scenario, "all", benefit=benefit)
+    all_cover = float(((rows["all_ci_low"] <= everyone.value)
+                       & (everyone.value <= rows["all_ci_high"])).mean())
+    err = rows["estimate"] - rows["truth"]
+
+    def mean_se(x: pd.Series) -> tuple[float, float]:
+        return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
+
+    return {"trials": n, "coverage": cover, "coverage_mc_se": math.sqrt(cover * (1 - cover) / n),
+            "bias": mean_se(err)[0], "bias_mc_se": mean_se(err)[1],
+            "mean_se": float(rows["se"].mean()), "sd_estimate_minus_truth": float(err.std()),
+            "truth_mc_se_max": float(rows["truth_mc_se"].max()),
+            "learned_truth": mean_se(rows["truth"])[0],
+            "learned_truth_mc_se": mean_se(rows["truth"])[1],
+            "final_truth": mean_se(rows["final_truth"])[0],
+            "final_truth_mc_se": mean_se(rows["final_truth"])[1],
+            "final_share_positive": float((rows["final_truth"] > 0).mean()),
+            "oracle": oracle.value, "oracle_mc_se": oracle.mc_se,
+            "oracle_deferred": oracle.deferred_share, "defer_all": everyone.value,
+            "defer_all_mc_se": everyone.mc_se, "defer_all_coverage": all_cover}
+
+
+def main(argv: list[str]) -> int:
+    trials = int(argv[1]) if len(argv) > 1 else 300
+    customers = int(argv[2]) if len(argv) > 2 else 20_000
+    scenario = argv[3] if len(argv) > 3 else "hte"
+    seed = int(argv[4]) if len(argv) > 4 else 1
+    print(f"bench_targeting: {trials} trials of {customers:,} customers of {scenario!r} "
+          f"(seeds {seed}..{seed + trials - 1}), OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)
+    t0 = time.perf_counter()
+    rows = run(trials, seed, customers=customers, scenario=scenario, progress=True)
+    elapsed = time.perf_counter() - t0
+    f = report(rows, scenario)
+    print(f"time: {elapsed:.0f} s ({elapsed / trials:.2f} s per trial)")
+    print(f"coverage of the learned policy's 95% interval of its true value: "
+          f"{f['coverage']:.1%} (MC SE {f['coverage_mc_se']:.1%}); bias {f['bias']:+.3f} "
+          f"(MC SE {f['bias_mc_se']:.3f}); mean SE {f['mean_se']:.3f} against the sd of "
+          f"estimate - truth {f['sd_estimate_minus_truth']:.3f}; the truth's own MC SE at most "
+          f"{f['truth_mc_se_max']:.4f}")
+    print("true value per eligible customer (net benefit against answering everyone fast):")
+    print(f"  learned (the folds' policies, what the interval covers): "
+          f"{f['learned_truth']:.3f} (MC SE {f['learned_truth_mc_se']:.3f})")
+    print(f"  learned (the reported policy, fit on every customer):    "
+          f"{f['final_truth']:.3f} (MC SE {f['final_truth_mc_se']:.3f}); positive in "
+          f"{f['final_share_positive']:.1%} of trials")
+    print(f"  best possible (oracle, {f['oracle_deferred']:.1%} deferred):              "
+          f"{f['oracle']:.3f} (MC SE {f['oracle_mc_se']:.3f})")
+    print(f"  defer every low-spend customer:                           "
+          f"{f['defer_all']:.3f} (MC SE {f['defer_all_mc_se']:.3f}); its interval covered "
+          f"it in {f['defer_all_coverage']:.1%}")
+    print("  defer none:                                               0")
+    print("most frequent policies:")
+    print(rows["rules"].value_counts().head(5).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
