@@ -386,6 +386,42 @@ class SegmentResult:
             "p": h["p_value"].map(_p), "I2": h["i2"].map(lambda x: f"{x:.0%}"),
             "note": h["note"]})
 
+    def add_to(self, doc: Any, *, name: str = "segments") -> None:
+        """Add the readouts to a report (:class:`frt_experiments._document.Document`): what
+        was read and how it was adjusted, the heterogeneity tests first (read them before any
+        segment), the segments' table, the forest plot and what was not analysed."""
+        adj = ("Benjamini-Hochberg (false discovery rate)" if self.fdr == "bh"
+               else "Holm (family-wise error rate)")
+        doc.text(f"Segments declared in advance ({', '.join(self.by)}): every metric read on "
+                 f"each segment's customers alone with the overall analysis' estimators, "
+                 f"{self.treatment_arm} against {self.control_arm}; the p-values of all "
+                 f"{len(self.table)} segment x metric readouts adjusted together by {adj}. "
+                 "Read the heterogeneity test first: only where it rejects do the segments "
+                 "differ beyond chance.")
+        differ = self.heterogeneity.loc[self.heterogeneity["p_value"] < self.alpha]
+        doc.text("Heterogeneity (Cochran's Q across the levels, on the log ratio): "
+                 + ("; ".join(f"{r.metric} differs by {r.dimension} (p = {r.p_value:.3g})"
+                              for r in differ.itertuples(index=False))
+                    if len(differ) else "no metric's effect differs between segments at "
+                    f"{self.alpha:g}") + ".")
+        doc.table(self._heterogeneity_summary())
+        doc.table(self.summary())
+        if len(self.table):
+            found = self.discoveries
+            alt = (f"Forest plot of the relative change per segment and metric with "
+                   f"{1 - self.alpha:.0%} intervals; {len(found)} of {len(self.table)} "
+                   "readouts significant after adjustment"
+                   + (": " + ", ".join(f"{r.metric} in {r.dimension} {r.level} "
+                                       f"{100 * r.rel_diff:+.1f}%"
+                                       for r in found.head(8).itertuples(index=False))
+                      if len(found) else "") + ".")
+            fig = self.plot()
+            doc.figure(fig, name, alt=alt)
+        if self.not_analysed:
+            doc.text("Not analysed:")
+            doc.bullets([f"{d} = {lv}" + ("" if m == "*" else f", {m}") + f": {why}"
+                         for d, lv, m, why in self.not_analysed])
+
     def __repr__(self) -> str:
         n = len(self.table)
         k = int(self.table["significant"].sum()) if n else 0

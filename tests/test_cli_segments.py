@@ -120,3 +120,18 @@ def test_a_small_segment_is_a_named_warning(data: tuple, tmp_path: Path,
     table = pd.read_csv(out / "segments.csv")
     assert set(table["level"]) == {"self-serve"}
     assert "enterprise" in (out / "segments.md").read_text()
+
+
+def test_report_has_the_segment_section(data: tuple, tmp_path: Path) -> None:
+    _, d = data
+    out = tmp_path / "out"
+    assert main(_args(d, out, "--by", "segment", "--report", "--metrics", "csat,nrr")) == 0
+    html = (out / "report.html").read_text()
+    assert "Segments: one_business_day against fast" in html
+    assert "Cochran" in html
+    assert (out / "figures" / "segments.png").read_bytes()[:4] == b"\x89PNG"
+    md = (out / "report.md").read_text()
+    assert "## Segments: one_business_day against fast" in md
+    assert "Forest plot of the relative change per segment" in html
+    assert main(_args(d, out, "--report", "--metrics", "csat,nrr")) == 0
+    assert not (out / "figures" / "segments.png").exists()

@@ -131,13 +131,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+#: Slow arms whose segment readouts get a figure of their own in the report.
+MAX_SEGMENT_FIGURES = 12
 #: Every file frt analyze writes into --out (trust.json: the diagnostics' trust flags and the
 #: desk calendar, read by frt decide and frt staffing plan --results beside results.csv).
 OUTPUTS = ("results.csv", _names.TRUST_FILE, "summary.md", "forest.png", "sequential.csv",
            "segments.csv", "heterogeneity.csv", "segments.md", "segments.png",
            "report.html", "report.md",
            *(f"figures/{n}.png" for n in ("forest", "frt_distribution", "dose_response",
-                                          "csat_by_frt", "questions")))
+                                          "csat_by_frt", "questions", "segments")),
+           # the report's segment figure per slow arm when there are several
+           *(f"figures/segments_{k}.png" for k in range(1, MAX_SEGMENT_FIGURES + 1)))
 
 SEQUENTIAL_NOTE = ("With a monitoring plan, judge each metric by its sequential verdict and "
                    "repeated interval: the table's 'significant' column and intervals, and "
