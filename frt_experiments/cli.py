@@ -64,11 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``frt`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
     Ctrl-C anywhere (building the parser, importing a command's libraries, running it) is one
-    line on stderr, ``frt: interrupted``, and status 130 (128 + SIGINT, as a shell reports it).
+    line on stderr, ``frt: interrupted``, and status 130 (128 + SIGINT, as a shell reports it);
+    with ``FRT_DEBUG=1`` the interrupt's traceback shows where it stopped (e.g. a hang).
     """
     try:
         return _main(argv)
     except KeyboardInterrupt:
+        if _debug():
+            raise
         return _interrupted()
 
 
@@ -161,6 +164,8 @@ def run() -> None:
     try:
         status = main()
     except KeyboardInterrupt:
+        if _debug():
+            raise
         status = INTERRUPTED
     sys.exit(status)
 

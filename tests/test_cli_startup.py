@@ -280,6 +280,7 @@ def test_ctrl_c_during_the_progress_log(tmp_path):
 
 
 def test_main_reports_ctrl_c_while_importing_a_command(monkeypatch, capsys):
+    monkeypatch.delenv("FRT_DEBUG", raising=False)
     def interrupted(name: str) -> object:
         raise KeyboardInterrupt
 
@@ -289,6 +290,7 @@ def test_main_reports_ctrl_c_while_importing_a_command(monkeypatch, capsys):
 
 
 def test_main_reports_ctrl_c_while_running(monkeypatch, capsys):
+    monkeypatch.delenv("FRT_DEBUG", raising=False)
     from frt_experiments._commands import validate
 
     def interrupted(args: object) -> int:
@@ -299,7 +301,19 @@ def test_main_reports_ctrl_c_while_running(monkeypatch, capsys):
     assert capsys.readouterr().err == "frt: interrupted\n"
 
 
+def test_ctrl_c_in_debug_mode_shows_where_it_stopped(monkeypatch):
+    monkeypatch.setenv("FRT_DEBUG", "1")
+
+    def interrupted(name: str) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.importlib, "import_module", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["--version"])
+
+
 def test_the_entry_point_exits_130_on_a_second_interrupt(monkeypatch, capsys):
+    monkeypatch.delenv("FRT_DEBUG", raising=False)
     def interrupted(argv: object = None) -> int:
         raise KeyboardInterrupt
 
