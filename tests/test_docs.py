@@ -237,3 +237,31 @@ def test_every_public_module_is_on_an_api_page():
         assert f"::: {module}\n" in page + "\n"
     assert "<!-- frt-api-other-modules -->" in (DOCS / "api" / "other.md").read_text(
         encoding="utf-8")
+
+
+def test_methods_page_cites_what_the_docstrings_cite():
+    """Every "Author (year)" on the methods page is cited in the package's own source (its
+    docstrings' References), so the page cannot cite a source the code does not follow."""
+    source = "\n".join(p.read_text(encoding="utf-8")
+                       for p in (ROOT / "frt_experiments").rglob("*.py"))
+    text = (DOCS / "methods.md").read_text(encoding="utf-8")
+    cites = set(re.findall(r"([A-Z][A-Za-z-]+)(?: et al\.)? \((\d{4})\)", text))
+    assert len(cites) >= 30
+    missing = sorted(f"{name} ({year})" for name, year in cites
+                     if not re.search(re.escape(name) + r".{0,200}?" + year, source, re.DOTALL))
+    assert not missing, f"docs/methods.md cites what no docstring cites: {missing}"
+
+
+def test_readme_links_resolve():
+    """The README's links into the docs name files (and headings) that exist."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((docs/[^)#\s]+)(?:#([\w-]+))?\)", readme)
+    assert len(links) >= 10
+    for path, anchor in links:
+        target = ROOT / path
+        assert target.is_file(), f"README links to a missing page {path}"
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", target.read_text(encoding="utf-8"), re.MULTILINE)
+            slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-")
+                     for h in headings}
+            assert anchor in slugs, f"README links to a missing heading {path}#{anchor}"
