@@ -4,7 +4,6 @@ errors, the result's structure, bad arguments named, and (slow) the interval's c
 
 from __future__ import annotations
 
-import itertools
 import math
 import sys
 from pathlib import Path
@@ -15,10 +14,10 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from frt_experiments import schema  # noqa: E402
-from frt_experiments.net_benefit import NetBenefit  # noqa: E402
-from frt_experiments.simulate import policy_value, simulate  # noqa: E402
-from frt_experiments.targeting import (  # noqa: E402
+from frt_experiments import schema
+from frt_experiments.net_benefit import NetBenefit
+from frt_experiments.simulate import policy_value, simulate
+from frt_experiments.targeting import (
     PolicyTree,
     TargetingResult,
     _leaf_value,
@@ -147,7 +146,7 @@ def test_bad_arguments_are_named(trial) -> None:
 def test_benchmark_runs_small() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        import bench_targeting  # noqa: PLC0415
+        import bench_targeting
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     rows = bench_targeting.run(2, 5, customers=5000)
@@ -165,7 +164,7 @@ def test_interval_covers_the_true_value() -> None:
     value covers its true value in a share within 3 binomial SEs of 95%."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        import bench_targeting  # noqa: PLC0415
+        import bench_targeting
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     trials = 60
@@ -174,3 +173,39 @@ def test_interval_covers_the_true_value() -> None:
     assert abs(cover - 0.95) <= 3 * math.sqrt(0.95 * 0.05 / trials)
     err = rows["estimate"] - rows["truth"]
     assert abs(err.mean()) < 4 * err.std(ddof=1) / math.sqrt(trials)
+
+
+def _target_parser():
+    import argparse
+
+    from frt_experiments._commands import target
+
+    p = argparse.ArgumentParser()
+    target.register(p.add_subparsers())
+    return p
+
+
+def test_target_command_writes_one_output_set(tmp_path, trial, capsys) -> None:
+    """``frt target`` (frt_experiments/_commands/target.py, registered by the CLI's command
+    list) on a simulated trial's files: the comparison, the leaves and the Markdown."""
+    data = tmp_path / "data"
+    trial.write(data)
+    files = [f"--{t}={data / f'{t}.csv'}" for t in ("customers", "conversations",
+                                                    "assignments")]
+    args = _target_parser().parse_args(["target", *files, "--out", str(tmp_path / "out"),
+                                        "--folds", "3"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "Value of the learned policy" in out
+    table = pd.read_csv(tmp_path / "out" / "targeting.csv")
+    assert table["policy"].tolist()[:3] == ["learned (cross-fitted)",
+                                            "defer every low-spend customer",
+                                            "defer none (status quo)"]
+    leaves = pd.read_csv(tmp_path / "out" / "targeting_leaves.csv")
+    assert set(leaves["action"]) <= {"defer", "answer fast"}
+    assert "# Targeting" in (tmp_path / "out" / "targeting.md").read_text()
+    bad = _target_parser().parse_args(["target", *files, "--out", str(tmp_path / "bad"),
+                                       "--treatment", "nope"])
+    with pytest.raises(ValueError, match="treatment arm 'nope' is not in the assignments"):
+        bad.func(bad)
+    assert not (tmp_path / "bad").exists()
