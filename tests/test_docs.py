@@ -265,3 +265,33 @@ def test_readme_links_resolve():
             slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-")
                      for h in headings}
             assert anchor in slugs, f"README links to a missing heading {path}#{anchor}"
+
+
+_BENCH_COMMAND = re.compile(
+    r"python benchmarks/(bench_\w+\.py)((?: --?[a-z][\w-]*(?: [\w.,=]+)?)*)")
+
+
+def _benchmark_flags(script: str) -> set[str]:
+    source = (ROOT / "benchmarks" / script).read_text(encoding="utf-8")
+    return set(re.findall(r"add_argument\(\s*\"(--[a-z0-9-]+)\"", source))
+
+
+def test_benchmark_commands_name_real_scripts_and_options():
+    """Every ``python benchmarks/<script>`` on a page names a script that exists, with options
+    it takes; every ``python -m`` module exists; and the generated table lists every script."""
+    scripts = {p.name for p in (ROOT / "benchmarks").glob("bench_*.py")}
+    checked = 0
+    for page in sorted(DOCS.rglob("*.md")):
+        text = " ".join(page.read_text(encoding="utf-8").replace("\\\n", " ").split())
+        for m in _BENCH_COMMAND.finditer(text):
+            script, rest = m.group(1), m.group(2)
+            assert script in scripts, f"{page.name}: no script benchmarks/{script}"
+            unknown = set(re.findall(r"--[a-z][a-z0-9-]*", rest)) - _benchmark_flags(script)
+            assert not unknown, f"{page.name}: benchmarks/{script} has no option(s) {unknown}"
+            checked += 1
+        for module in re.findall(r"python -m ([\w.]+)", text):
+            assert importlib.util.find_spec(module) is not None, f"{page.name}: no {module}"
+    assert checked >= 15
+    table = _hook("benchmark_scripts").render()
+    for script in scripts:
+        assert f"`python benchmarks/{script}`" in table
