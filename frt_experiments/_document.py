@@ -30,6 +30,8 @@ h1 { border-bottom: 2px solid #1b6ca8; padding-bottom: .2em; }
 h2 { margin-top: 1.8em; color: #1b6ca8; }
 table { border-collapse: collapse; margin: .8em 0; font-size: .92em; max-width: 100%; }
 table.wide { font-size: .8em; width: 100%; }
+table.wide th, table.wide td { padding: .25em .4em; }
+div.table { max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: right;
          overflow-wrap: break-word; }
 th:first-child, td:first-child { text-align: left; }
@@ -235,9 +237,13 @@ class Document:
 
 
 def _breakable_headers(table_html: str) -> str:
-    """A line-break opportunity (``<wbr>``) after each underscore of the header cells."""
-    return re.sub(r"<th>(.*?)</th>", lambda m: "<th>" + m.group(1).replace("_", "_<wbr>")
-                  + "</th>", table_html, flags=re.S)
+    """A line-break opportunity (``<wbr>``) after each underscore of the cells (column names
+    and identifiers such as two_business_days; numbers have none), and the table in a
+    container that scrolls sideways should it still not fit (the page itself never does)."""
+    cells = re.sub(r"<(th|td)>(.*?)</\1>",
+                   lambda m: f"<{m.group(1)}>" + m.group(2).replace("_", "_<wbr>")
+                   + f"</{m.group(1)}>", table_html, flags=re.S)
+    return f"<div class='table'>{cells}</div>"
 
 
 def _facts_html(rows: list[tuple[str, str]]) -> str:

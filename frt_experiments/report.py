@@ -156,11 +156,9 @@ _TRANSPOSE_ROWS = 6
 
 
 def _transposed(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows as columns, headed by the metric (and the slow arm when there are several)."""
-    several = "treatment_arm" in df.columns and len(pd.unique(df["treatment_arm"])) > 1
-    names = [f"{r.treatment_arm} {r.metric}" if several else str(r.metric)
-             for r in df.itertuples(index=False)] if "metric" in df.columns else [
-        str(i) for i in range(len(df))]
+    """Rows as columns, headed by the metric."""
+    names = ([str(m) for m in df["metric"]] if "metric" in df.columns
+             else [str(i) for i in range(len(df))])
     body = df.drop(columns=[c for c in ("metric",) if c in df.columns]).astype(object)
     out = body.T
     out.columns = names
@@ -265,6 +263,11 @@ def _headline(decision: Any, money: Any) -> tuple[str, str, str]:
     return tone, head, text
 
 
+def _gain(at_risk: float) -> str:
+    """Said beside a negative revenue at risk: NRR rose, so revenue is gained."""
+    return " (a gain)" if round(at_risk) < 0 else ""
+
+
 def _cautions(decision: Any) -> list[str]:
     parts = []
     if decision.csat_significantly_worse:
@@ -324,8 +327,9 @@ def _decision_first(doc: Document, result: Any, decision: Any, tested: str,
     rows = [
         ("Annual staffing savings", money(decision.annual_staffing_savings)),
         ("Revenue at risk per year",
-         f"{money(decision.revenue_at_risk)} at NRR's estimate; "
-         f"{money(decision.revenue_at_risk_pessimistic)} at its pessimistic bound"),
+         f"{money(decision.revenue_at_risk)}{_gain(decision.revenue_at_risk)} at NRR's "
+         f"estimate; {money(decision.revenue_at_risk_pessimistic)}"
+         f"{_gain(decision.revenue_at_risk_pessimistic)} at its pessimistic bound"),
         (f"Net benefit per year (savings less revenue at risk at {basis})",
          money(decision.net_benefit)),
         ("Break-even NRR drop (revenue lost = savings)", f"{decision.break_even_nrr_drop:.2%}"),
@@ -543,9 +547,10 @@ def build_report(
         doc.section("Dose-response")
         dose_response.add_to(doc)
 
-    for segments in _segment_readouts(result):
+    readouts = _segment_readouts(result)
+    for k, segments in enumerate(readouts, start=1):
         doc.section(f"Segments: {segments.treatment_arm} against {segments.control_arm}")
-        segments.add_to(doc)
+        segments.add_to(doc, name="segments" if len(readouts) == 1 else f"segments_{k}")
 
     doc.section("Satisfaction and volume")
     doc.text("CSAT by the first response each conversation actually got (a description of the "
@@ -573,10 +578,18 @@ def build_report(
 
     doc.section("Full results (the columns of results.csv)")
     full, methods = _methods_as_notes(_with_p_values(table, 6))
-    if len(full) <= _TRANSPOSE_ROWS:  # one column per metric: sixteen numbers fit no row
-        doc.text("One column per metric, one row per column of results.csv:")
-        full = _transposed(full)
-    doc.table(full, footnotes=methods)
+    # one column per metric (sixteen numbers fit no row of the text column), per slow arm
+    parts = ([(str(arm), part) for arm, part in full.groupby("treatment_arm", sort=False)]
+             if "treatment_arm" in full.columns else [("", full)])
+    if all(len(part) <= _TRANSPOSE_ROWS for _, part in parts):
+        doc.text("One column per metric, one row per column of results.csv"
+                 + (", a table per slow arm:" if len(parts) > 1 else ":"))
+        for i, (arm, part) in enumerate(parts):
+            if len(parts) > 1:
+                doc.text(f"Slow arm {arm} against {part['control_arm'].iloc[0]}:")
+            doc.table(_transposed(part), footnotes=methods if i == len(parts) - 1 else ())
+    else:
+        doc.table(full, footnotes=methods)
     doc.footer(_provenance(given, [("customers", customers), ("conversations", conversations),
                                    ("assignments", assignments)]))
     return doc

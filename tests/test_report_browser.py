@@ -23,8 +23,10 @@ from typing import Any
 
 import pytest
 
+from frt_experiments.cli import main
 from frt_experiments.demo import run_demo
 from frt_experiments.errors import FrtWarning
+from frt_experiments.plan import ExperimentPlan, write_plan
 from frt_experiments.report import report_settings
 
 WIDTHS = (1000, 1280, 1400)
@@ -197,3 +199,28 @@ def test_the_checks_catch_what_they_look_for(browser: str, tmp_path: Path) -> No
     assert [i["width"] for i in got["images"]] == [0]
     assert "console.error: boom" in got["errors"]
     assert any("does-not-exist.png" in e for e in got["errors"]), got["errors"]
+
+
+def test_four_arm_analyze_report_fits_too(browser: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """frt analyze --report of the four-arm dose scenario (a table per slow arm, the
+    dose-response's fourteen columns, identifiers such as two_business_days in cells)."""
+    trial = tmp_path / "trial"
+    assert main(["simulate", "--scenario", "dose", "--customers", "12000", "--seed", "5",
+                 "--out", str(trial)]) == 0
+    plan = tmp_path / "plan.toml"
+    write_plan(ExperimentPlan(name="frt-dose", arms={
+        "fast": "4h", "four_hours": "4h", "one_business_day": "one_business_day",
+        "two_business_days": "two_business_days"}), plan)
+    out = tmp_path / "out"
+    assert main(["analyze", *(x for n in ("customers", "conversations", "assignments")
+                              for x in (f"--{n}", str(trial / f"{n}.csv"))),
+                 "--plan", str(plan), "--report", "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    for width in (1000, 1400):
+        got = browser_checks(browser, out / "report.html", width, tmp_path)
+        assert got["errors"] == []
+        assert got["scrollWidth"] <= got["clientWidth"], (width, got["scrollWidth"])
+        assert got["poking"] == [], (width, got["poking"])
+        assert all(i["complete"] and i["width"] for i in got["images"])
+        assert got["firstSection"] == "At a glance"  # no decision: each arm's metrics first
