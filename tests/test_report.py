@@ -233,3 +233,26 @@ def test_analyze_report_footer_has_the_command_and_the_files_sha256(tmp_path, ca
     assert f"frt analyze --customers {tables[0]}" in footer
     for path in tables:
         assert hashlib.sha256(path.read_bytes()).hexdigest() in footer
+
+
+def test_frt_demo_currency_reaches_the_report(tmp_path, capsys) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--customers", "1500", "--seed", "3",
+                 "--no-progress", "--currency", "chf"]) == 0, capsys.readouterr().err
+    md = (out / "report.md").read_text(encoding="utf-8")
+    decision_part = md.split("## Results")[0]
+    assert re.search(r"\| Annual staffing savings \| -?CHF [0-9,]+ \|", decision_part)
+    assert "$" not in decision_part
+    footer = md.split("## Provenance")[1]
+    assert (f"frt demo --out {out} --scenario published --customers 1500 --seed 3 "
+            "--no-progress --currency chf") in footer
+    assert "| Seed | 3 |" in footer
+
+
+def test_frt_demo_refuses_a_bad_currency_in_one_line(tmp_path, capsys) -> None:
+    assert main(["demo", "--out", str(tmp_path / "d"), "--customers", "1500",
+                 "--currency", "dollars"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "currency: expected an ISO 4217 code" in err
+    assert not (tmp_path / "d" / "report.html").exists()
