@@ -927,8 +927,10 @@ def analyze(
             design = _design_arms(per_arm, control, treatments, weights)
         else:
             design = _design(per_arm, control, treatments[0], weights)
+        trial_counts = None  # the engine's per-customer counts for the response rates
         if engine is not None:
-            rows = engine.per_customer_rows(customers, conversations, assignments, window_end)
+            rows, trial_counts = engine.rows_and_trial_counts(customers, conversations,
+                                                              assignments, window_end)
         else:
             rows = customer_rows(customers, conversations, assignments, window_end=window_end,
                                  validate=False)
@@ -955,7 +957,7 @@ def analyze(
                 diag = diagnose_arms_in_engine(customers, conversations, assignments,
                                                control=control, treatments=treatments,
                                                calendar=cal, policies=pol, as_of=window_end,
-                                               weights=design)
+                                               weights=design, trial_counts=trial_counts)
             else:
                 diag = diagnose_arms(customers, conversations, assignments, control=control,
                                      treatments=treatments, calendar=cal, policies=pol,
@@ -968,7 +970,8 @@ def analyze(
 
                 diag = diagnose_in_engine(customers, conversations, assignments, control=control,
                                           treatment=treatments[0], calendar=cal,
-                                          policies=pol, as_of=window_end, weights=design)
+                                          policies=pol, as_of=window_end, weights=design,
+                                          trial_counts=trial_counts)
             else:
                 diag = _diagnose_tables(customers, conversations, assignments, control=control,
                                         treatment=treatments[0], calendar=cal, policies=pol,

@@ -246,3 +246,41 @@ def test_an_integer_rating_column_counts_as_its_ratings(tmp_path):
     assert t["conversations"][schema.CSAT].type().is_integer()
     a, b = _both(tables, t)  # checks on: the integer column passes them
     _same_result(a, b)
+
+
+def test_response_rates_from_the_rows_query_equal_the_diagnostics_own_count(tmp_path):
+    """The trial counts summed in the per-customer rows' query (``rows_and_trial_counts``) give
+    the diagnostics the same response rates as their own grouping of the conversations and as
+    the in-memory diagnostics: conversations before the assignment left out, those after the
+    window's end kept (the rows' ``conversations`` leave them out)."""
+    from frt_experiments.engine.analysis import rows_and_trial_counts
+
+    trial = simulate("published", customers=1_500, rng=31)
+    tables = trial.to_pandas()
+    asg = tables["assignments"].copy()
+    conv = tables["conversations"]
+    later = asg.index[::4]  # a quarter assigned a week later: their first week is pre-period
+    asg.loc[later, schema.ASSIGNED_AT] += pd.Timedelta(days=7)
+    tables["assignments"] = asg
+    end = conv[schema.CREATED_AT].quantile(0.7)
+    t = _on_duckdb(tmp_path, tables)
+    rows, counts = rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"],
+                                         end)
+    assert counts is not None
+    assert list(rows.columns) == list(frt.customer_rows(
+        tables["customers"], tables["conversations"], tables["assignments"],
+        window_end=end).columns)
+    at = asg.set_index(schema.CUSTOMER_ID)[schema.ASSIGNED_AT]
+    during = conv[conv[schema.CREATED_AT] >= conv[schema.CUSTOMER_ID].map(at)]
+    expected = during.groupby(schema.CUSTOMER_ID).size().reindex(counts.index, fill_value=0)
+    np.testing.assert_array_equal(counts["conversations"].to_numpy(), expected.to_numpy())
+    assert (counts["conversations"] > rows["conversations"]).any()  # after the window's end
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = diagnose(tables["customers"], tables["conversations"], tables["assignments"],
+                       as_of=end)
+        own = engine_diagnose(t["customers"], t["conversations"], t["assignments"], as_of=end)
+        given = engine_diagnose(t["customers"], t["conversations"], t["assignments"], as_of=end,
+                                trial_counts=counts)
+    _same_diagnostics(ref, own)
+    _same_diagnostics(ref, given)

@@ -66,6 +66,7 @@ from frt_experiments.engine.business_time import (
 )
 from frt_experiments.engine.moments import arm_statistics
 from frt_experiments.errors import DataError, Problem
+from frt_experiments.metrics import arm_statistics as in_memory_arm_statistics
 from frt_experiments.policy import FrtPolicy, _cutoff
 
 __all__ = ["arm_counts", "diagnose", "diagnose_arms"]
@@ -99,9 +100,14 @@ def diagnose(
     policies: dict[str, FrtPolicy] | None = None,
     weights: Sequence[float] | None = None,
     as_of: Any = None,
+    trial_counts: pd.DataFrame | None = None,
 ) -> Diagnostics:
     """:func:`frt_experiments.diagnostics.diagnose` on tables of an engine (Ibis tables of one
     backend); the same arguments and result, the same warnings.
+
+    ``trial_counts``: each assigned customer's ``arm``, ``conversations`` and ``rated`` during
+    the trial, when the caller has them from the per-customer rows
+    (:func:`frt_experiments.engine.analysis.rows_and_trial_counts`); else counted here.
 
     Raises:
         DataError: A required column is missing or a customer is assigned twice.
@@ -130,11 +136,11 @@ def diagnose(
     cal = next(iter(calendars.values()))
     a2 = assignments.filter(assignments[_ARM].isin([control, treatment])).select(_CID, _ARM)
     conv, j = _trial(conversations, assignments, [control, treatment])
-    figures = _figures(conv, j, two, cal, as_of)
+    figures = _figures(conv, j, two, cal, as_of, keep_ids=trial_counts is None)
     try:
         frt, closed_check = _attainment(figures, two)
-        rates = rates_table(_rate_moments(figures.table, a2, [control, treatment]), control,
-                            treatment)
+        rates = rates_table(_rate_moments(figures.table, a2, [control, treatment],
+                                          trial_counts), control, treatment)
     finally:
         figures.table.release()
     balance = pd.DataFrame()
@@ -156,9 +162,11 @@ def diagnose_arms(
     policies: Mapping[str, FrtPolicy | str] | None = None,
     weights: Sequence[float] | None = None,
     as_of: Any = None,
+    trial_counts: pd.DataFrame | None = None,
 ) -> ArmsDiagnostics:
     """:func:`frt_experiments.diagnostics.diagnose_arms` on tables of an engine: the same
-    arguments and result, the same warnings (business time on the policies' one calendar).
+    arguments and result, the same warnings (business time on the policies' one calendar);
+    ``trial_counts`` as in :func:`diagnose`.
 
     Raises:
         DataError: A required column is missing or a customer is assigned twice.
@@ -184,10 +192,10 @@ def diagnose_arms(
                                         weights=weights)
     ak = assignments.filter(assignments[_ARM].isin(arms)).select(_CID, _ARM)
     conv, j = _trial(conversations, assignments, arms)
-    figures = _figures(conv, j, pol, cal, as_of)
+    figures = _figures(conv, j, pol, cal, as_of, keep_ids=trial_counts is None)
     try:
         frt, closed_check = _attainment(figures, pol)
-        stats = _rate_moments(figures.table, ak, arms)
+        stats = _rate_moments(figures.table, ak, arms, trial_counts)
     finally:
         figures.table.release()
     rates = {t: rates_table(stats, control, t) for t in treatments}
@@ -250,10 +258,11 @@ class _Figures:
 
 
 def _figures(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
-             cal: BusinessCalendar, as_of: Any) -> _Figures:
+             cal: BusinessCalendar, as_of: Any, *, keep_ids: bool = True) -> _Figures:
     """The figures of ``j`` (the compared arms' conversations during the trial,
     :func:`_trial`) the attainment and the response rates are read from; ``conv``, every
-    conversation, sets the default cut-off."""
+    conversation, sets the default cut-off. Without ``keep_ids`` the table leaves out the
+    customers' ids and ratings (the response rates come from elsewhere)."""
     created, first = schema.CREATED_AT, schema.FIRST_RESPONSE_AT
     bounds = execute(conv.aggregate(c_lo=conv[created].min(), c_hi=conv[created].max(),
                                     f_lo=conv[first].min(), f_hi=conv[first].max())).iloc[0]
@@ -310,9 +319,9 @@ def _figures(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
     pending = (~answered & ~abandoned & (ibis.literal(cutoff) < j["__bc"] + allowed)
                if cutoff is not None else ibis.literal(False))
     # each conversation's figures once (a temporary table), then a few small queries on them
-    table = cached(j.select(_CID, "__rated", __arm=position, __cal=cal_s, __bus=bus_s,
-                            __allowed=allowed, __answered=answered, __pending=pending,
-                            __left=abandoned))
+    table = cached(j.select(*([_CID, "__rated"] if keep_ids else []), __arm=position,
+                            __cal=cal_s, __bus=bus_s, __allowed=allowed, __answered=answered,
+                            __pending=pending, __left=abandoned))
     return _Figures(table, arms, tables["steps"],
                     any(p.rule != "business_time" for p in policies.values()))
 
@@ -405,9 +414,14 @@ def _quantiles(dist: pd.DataFrame, arm: str, ps: Sequence[float]) -> list[float]
     return out
 
 
-def _rate_moments(figures: ir.Table, a2: ir.Table, arms: list[str]) -> dict[str, Any]:
-    """Per-arm moments of each assigned customer's conversations and ratings during the trial
-    (``figures``: :func:`_figures`' table, one row per such conversation)."""
+def _rate_moments(figures: ir.Table, a2: ir.Table, arms: list[str],
+                  trial_counts: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Per-arm moments of each assigned customer's conversations and ratings during the trial:
+    from ``trial_counts`` (in memory, as the in-memory diagnostics), else from ``figures``
+    (:func:`_figures`' table with ids, one row per such conversation)."""
+    if trial_counts is not None:
+        counts = trial_counts[trial_counts[_ARM].isin(arms)]
+        return in_memory_arm_statistics(counts, columns=["conversations", "rated"], arms=arms)
     per = figures.group_by(_CID).aggregate(
         conversations=figures.count().cast("float64"),
         rated=figures["__rated"].ifelse(1.0, 0.0).sum().cast("float64"))

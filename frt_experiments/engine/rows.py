@@ -48,7 +48,13 @@ from frt_experiments.metrics import (
     SATISFIED,
 )
 
-__all__ = ["customer_rows", "fetch_rows"]
+__all__ = ["TRIAL_CONVERSATIONS", "TRIAL_RATED", "customer_rows", "fetch_rows",
+           "split_trial_counts"]
+
+#: Columns of ``customer_rows(..., trial_counts=True)``: each customer's conversations during
+#: the trial (created at or after the assignment, whatever the window's end) and the rated
+#: ones among them, as the diagnostics' response rates count them.
+TRIAL_CONVERSATIONS, TRIAL_RATED = "__trial_conversations", "__trial_rated"
 
 def end_of_window(conversations: ir.Table, assignments: ir.Table,
                   window_end: Any = None) -> pd.Timestamp | None:
@@ -84,7 +90,7 @@ def _check_keys(customers: ir.Table, assignments: ir.Table) -> None:
 
 
 def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.Table, *,
-                  window_end: Any = None) -> ir.Table:
+                  window_end: Any = None, trial_counts: bool = False) -> ir.Table:
     """One row per assigned customer with the sums every metric is built from, in the engine.
 
     Args:
@@ -100,6 +106,11 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
         ``handle_hours`` (with ``handle_seconds`` in conversations), ``revenue_start`` and
         ``revenue_end`` (with revenue in customers), ``exposure_days`` and the pre-period
         covariates present. Counts and sums are float64. :func:`fetch_rows` runs it.
+        With ``trial_counts``, also :data:`TRIAL_CONVERSATIONS` and :data:`TRIAL_RATED`
+        (with ratings): each customer's conversations created at or after the assignment,
+        whatever the window's end, and the rated ones among them -- the per-customer counts
+        of the diagnostics' response rates (:func:`split_trial_counts`), summed in the same
+        grouping rather than in a grouping of their own.
 
     Raises:
         DataError: A required column is missing, a customer is assigned twice, or an assigned
@@ -107,7 +118,7 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
     """
     end = checked(customers, conversations, assignments, window_end)
     a = assigned(assignments)
-    return rows_of(joined(conversations, a, end), a, customers, end)
+    return rows_of(joined(conversations, a, end), a, customers, end, trial_counts=trial_counts)
 
 
 def checked(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
@@ -156,6 +167,8 @@ def joined(conversations: ir.Table, assigned: ir.Table, end: pd.Timestamp | None
     if schema.FIRST_RESPONSE_AT in j.columns:
         out[schema.FIRST_RESPONSE_AT] = j[schema.FIRST_RESPONSE_AT]
     out["__inside"] = (created >= j[schema.ASSIGNED_AT]) & (created <= end_lit)
+    # the diagnostics' trial: created at or after the assignment (all without one)
+    out["__during"] = j[schema.ASSIGNED_AT].isnull() | (created >= j[schema.ASSIGNED_AT])
     if schema.CSAT in j.columns:
         rating = j[schema.CSAT]
         if rating.type().is_integer():  # an integer rating column: 4 is the rating "4"
@@ -168,7 +181,7 @@ def joined(conversations: ir.Table, assigned: ir.Table, end: pd.Timestamp | None
 
 
 def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table,
-            end: pd.Timestamp | None) -> ir.Table:
+            end: pd.Timestamp | None, *, trial_counts: bool = False) -> ir.Table:
     """The per-customer rows of :func:`customer_rows` from the conversations joined to their
     customers (:func:`joined` with the same ``end``)."""
     cid = schema.CUSTOMER_ID
@@ -184,6 +197,11 @@ def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table,
         sums[SATISFIED] = (inside & j["__satisfied"]).ifelse(one, none).sum()
     if has_handle:
         sums[schema.HANDLE_SECONDS] = inside.ifelse(j[schema.HANDLE_SECONDS], none).sum()
+    trial = trial_counts and has_csat
+    if trial:
+        during = j["__during"]
+        sums[TRIAL_CONVERSATIONS] = during.ifelse(one, none).sum()
+        sums[TRIAL_RATED] = (during & j["__rated"]).ifelse(one, none).sum()
     per = j.group_by(cid).aggregate(**sums)
     r = assigned.left_join(per, assigned[cid] == per[cid])
     cols: dict[str, ir.Value] = {cid: r[cid], schema.ARM: r[schema.ARM]}
@@ -193,6 +211,9 @@ def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table,
     cols[SATISFIED] = r[SATISFIED].coalesce(zero) if has_csat else zero
     if has_handle:
         cols[schema.HANDLE_SECONDS] = r[schema.HANDLE_SECONDS].coalesce(zero)
+    if trial:
+        cols[TRIAL_CONVERSATIONS] = r[TRIAL_CONVERSATIONS].coalesce(zero)
+        cols[TRIAL_RATED] = r[TRIAL_RATED].coalesce(zero)
     seconds = (end_lit.epoch_seconds() - r[schema.ASSIGNED_AT].epoch_seconds()).cast("float64")
     cols[EXPOSURE_DAYS] = ibis.greatest(seconds / _SECONDS_PER_DAY, zero)
     rows = r.select(**cols)
@@ -205,7 +226,8 @@ def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table,
     order = [cid, schema.ARM, CONVERSATIONS, RATED, SATISFIED,
              *([schema.HANDLE_SECONDS, HANDLE_HOURS] if has_handle else []),
              *[w for w in (schema.REVENUE_START, schema.REVENUE_END) if w in wanted],
-             *[w for w in schema.PRE_COVARIATES if w in wanted], EXPOSURE_DAYS]
+             *[w for w in schema.PRE_COVARIATES if w in wanted], EXPOSURE_DAYS,
+             *([TRIAL_CONVERSATIONS, TRIAL_RATED] if trial else [])]
     return out.select(*order)
 
 
@@ -222,3 +244,15 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
     out = frame.iloc[code_point_order(frame[schema.CUSTOMER_ID])].set_index(schema.CUSTOMER_ID)
     out.index = out.index.astype("string")
     return out
+
+
+def split_trial_counts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The rows of :func:`fetch_rows` without the trial counts of ``customer_rows(...,
+    trial_counts=True)``, and those counts (``arm``, ``conversations``, ``rated`` per
+    customer, as :func:`frt_experiments.engine.diagnostics.diagnose` takes them as
+    ``trial_counts``; ``None`` when the rows hold none: conversations without ratings)."""
+    if TRIAL_CONVERSATIONS not in rows.columns:
+        return rows, None
+    counts = rows[[schema.ARM, TRIAL_CONVERSATIONS, TRIAL_RATED]].rename(
+        columns={TRIAL_CONVERSATIONS: CONVERSATIONS, TRIAL_RATED: RATED})
+    return rows.drop(columns=[TRIAL_CONVERSATIONS, TRIAL_RATED]), counts
