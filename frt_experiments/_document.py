@@ -68,6 +68,7 @@ class _Block:
     name: str = ""
     alt: str = ""  # a figure's alt text; a verdict's tone
     footnotes: tuple[str, ...] = ()  # a table's numbered notes, shown below it
+    view: pd.DataFrame | None = None  # a table's HTML arrangement, when not ``content``
 
 
 #: A table with more columns than this, or wider than :data:`_WIDE_CHARACTERS` characters
@@ -134,10 +135,12 @@ class Document:
     def bullets(self, items: list[str]) -> Document:
         return self._add(_Block("bullets", list(items)))
 
-    def table(self, df: pd.DataFrame, *, footnotes: list[str] | tuple[str, ...] = ()) -> Document:
+    def table(self, df: pd.DataFrame, *, footnotes: list[str] | tuple[str, ...] = (),
+              html_view: pd.DataFrame | None = None) -> Document:
         """A table; ``footnotes`` are numbered notes shown below it (e.g. the methods its
-        cells refer to as ``[1]``)."""
-        return self._add(_Block("table", df, footnotes=tuple(footnotes)))
+        cells refer to as ``[1]``). ``html_view``: what the HTML shows instead of ``df`` (the
+        same figures arranged to fit the page, e.g. transposed); the Markdown shows ``df``."""
+        return self._add(_Block("table", df, footnotes=tuple(footnotes), view=html_view))
 
     def figure(self, fig: Figure, name: str, *, alt: str = "") -> Document:
         """A figure saved as ``figures/<name>.png``; ``alt`` describes what it shows (default
@@ -176,7 +179,7 @@ class Document:
                                     for i in cast(list, b.content))
                     parts.append(f"<ul>{items}</ul>")
                 elif b.kind == "table":
-                    table = cast(pd.DataFrame, b.content)
+                    table = cast(pd.DataFrame, b.content if b.view is None else b.view)
                     wide = _is_wide(table)
                     parts.append(_breakable_headers(table.to_html(
                         index=False, border=0, na_rep="", classes="wide" if wide else None)))

@@ -578,16 +578,16 @@ def build_report(
 
     doc.section("Full results (the columns of results.csv)")
     full, methods = _methods_as_notes(_with_p_values(table, 6))
-    # one column per metric (sixteen numbers fit no row of the text column), per slow arm
+    # in HTML one column per metric (sixteen numbers fit no row of the text column), a table
+    # per slow arm; the Markdown keeps the rows of results.csv
     parts = ([(str(arm), part) for arm, part in full.groupby("treatment_arm", sort=False)]
              if "treatment_arm" in full.columns else [("", full)])
     if all(len(part) <= _TRANSPOSE_ROWS for _, part in parts):
-        doc.text("One column per metric, one row per column of results.csv"
-                 + (", a table per slow arm:" if len(parts) > 1 else ":"))
         for i, (arm, part) in enumerate(parts):
             if len(parts) > 1:
                 doc.text(f"Slow arm {arm} against {part['control_arm'].iloc[0]}:")
-            doc.table(_transposed(part), footnotes=methods if i == len(parts) - 1 else ())
+            doc.table(part, html_view=_transposed(part),
+                      footnotes=methods if i == len(parts) - 1 else ())
     else:
         doc.table(full, footnotes=methods)
     doc.footer(_provenance(given, [("customers", customers), ("conversations", conversations),

@@ -134,8 +134,10 @@ def test_full_results_put_methods_in_numbered_notes(harsh) -> None:
                  if b.kind == "table")
     methods = list(pd.unique(result.to_pandas()["method"]))
     assert list(block.footnotes) == methods
-    # shown transposed: a column per metric, a row per column of results.csv
-    table = block.content.set_index("column")
+    # the HTML shows it transposed: a column per metric, a row per column of results.csv;
+    # the Markdown the rows of results.csv
+    assert list(block.content["metric"]) == [m.metric for m in result.metrics]
+    table = block.view.set_index("column")
     assert list(table.columns) == [m.metric for m in result.metrics]
     refs = table.loc["method"]
     assert set(refs) <= {f"[{i}]" for i in range(1, len(methods) + 1)}
