@@ -100,6 +100,9 @@ def test_mkdocs_build_strict(tmp_path):
                     for p in (tmp_path / "site" / "api").rglob("*.html"))
     missing = [m for m in _hook("api_modules").public_modules() if f'id="{m}"' not in api]
     assert not missing, f"modules not rendered in the API reference: {missing}"
+    # the docstrings' Sphinx roles became cross-references, not ":func:" text
+    assert not re.search(r":(?:mod|func|class|meth|attr|data|exc):<code>", api)
+    assert 'href="#frt_experiments.staffing.erlang"' in api
     # The site makes no requests to font or CDN servers (theme.font: false).
     for html in (tmp_path / "site").rglob("*.html"):
         text = html.read_text(encoding="utf-8")
@@ -295,3 +298,20 @@ def test_benchmark_commands_name_real_scripts_and_options():
     table = _hook("benchmark_scripts").render()
     for script in scripts:
         assert f"`python benchmarks/{script}`" in table
+
+
+def test_sphinx_roles_become_cross_references():
+    convert = _hook("sphinx_roles").convert
+    html = (":mod:<code>~frt_experiments.staffing.erlang</code> and :func:<code>analyze</code>, "
+            ":meth:<code>DeskResult.estimate(statistic)</code>, :class:<code>NotExported</code>"
+            ", :meth:<code>the level\n&lt;frt_experiments.staffing.desk.DeskResult."
+            "service_level&gt;</code>")
+    assert convert(html) == (
+        '<autoref identifier="frt_experiments.staffing.erlang" optional><code>erlang</code>'
+        '</autoref> and <autoref identifier="frt_experiments.analysis.analyze" optional>'
+        "<code>analyze</code></autoref>, "
+        '<autoref identifier="DeskResult.estimate" optional>'
+        "<code>DeskResult.estimate(statistic)</code></autoref>, "
+        '<autoref identifier="NotExported" optional><code>NotExported</code></autoref>, '
+        '<autoref identifier="frt_experiments.staffing.desk.DeskResult.service_level" optional>'
+        "<code>the level</code></autoref>")
