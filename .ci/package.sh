@@ -55,6 +55,33 @@ sdist="$work/dist/frt_experiments-$version.tar.gz"
     "built: $(ls "$work/dist")"
 "$work/tools/bin/twine" --no-color check --strict "$wheel" "$sdist"
 ls -l "$work/dist"
+# What each archive must hold: the wheel the package, its data and the licence, no tests; the
+# sdist the licence, changelog and README, the tests and the package data.
+"$work/tools/bin/python" - "$wheel" "$sdist" "$version" "$work/src" <<'EOF' \
+    || fail "the archives lack files (above)"
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+wheel, sdist, version, src = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
+data = [p.relative_to(src).as_posix() for p in sorted((src / "frt_experiments").rglob("*"))
+        if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts]
+in_wheel = set(zipfile.ZipFile(wheel).namelist())
+need = [*data, f"frt_experiments-{version}.dist-info/licenses/LICENSE"]
+problems = [f"wheel: no {n}" for n in need if n not in in_wheel]
+problems += [f"wheel: holds {n}" for n in sorted(in_wheel)
+             if n.split("/")[0] not in {"frt_experiments", f"frt_experiments-{version}.dist-info"}]
+with tarfile.open(sdist) as tar:
+    prefix = f"frt_experiments-{version}/"
+    in_sdist = {n.removeprefix(prefix) for n in tar.getnames()}
+need = [*data, "LICENSE", "CHANGELOG.md", "README.md", "PKG-INFO", "tests/conftest.py"]
+problems += [f"sdist: no {n}" for n in need if n not in in_sdist]
+if problems:
+    sys.exit("\n".join(problems))
+print(f"wheel: {len(in_wheel)} files, the package data ({len(data)}) and LICENSE; sdist: "
+      f"{len(in_sdist)} files, LICENSE, CHANGELOG.md, README.md and the tests")
+EOF
 
 step "install the wheel into a clean virtual environment"
 "$python" -m venv "$work/clean"
