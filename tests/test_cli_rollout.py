@@ -44,6 +44,32 @@ def test_rollout_writes_the_frontier(trial, tmp_path, capsys):
     md = (out / "rollout_frontier.md").read_text()
     assert md.startswith("# Rollout frontier")
     assert "Desk calendar: America/New_York" in md
+    # the default CSAT rule is the estimate's; whether non-inferiority is shown is a column,
+    # and where it recommends a target without it the caution is a line of its own
+    assert (table["csat_ok"] == (table["csat_rel_change"] > -0.02)).all()
+    assert (table["csat_shown"] == (table["csat_rel_ci_low"] > -0.02)).all()
+    rec = table[table["recommended"]]
+    cautioned = len(rec) == 1 and not bool(rec["csat_shown"].iloc[0])
+    lines = captured.out.splitlines()
+    assert any(line.startswith("caution: CSAT non-inferiority is not yet shown at ")
+               for line in lines) is cautioned
+    assert ("**Caution:** CSAT non-inferiority is not yet shown" in md) is cautioned
+    if cautioned:
+        bound = float(rec["csat_rel_ci_low"].iloc[0])
+        assert f"its predicted change, {bound:+.2%}, is not above the -2.00% margin" in md
+
+
+def test_rollout_csat_basis_ci_bound(trial, tmp_path, capsys):
+    out = tmp_path / "bound"
+    assert main(["rollout", *_tables(trial), "--out", str(out), "--revenue-per-year",
+                 "1300000", "--targets", "4h,8h,12h", *_HELD, "--replications", "3",
+                 "--seed", "1", "--csat-basis", "ci_bound"]) == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "lower 95% bound of its predicted relative change" in captured.out
+    assert "caution:" not in captured.out
+    table = pd.read_csv(out / "rollout_frontier.csv")
+    assert (table["csat_ok"] == (table["csat_rel_ci_low"] > -0.02)).all()
+    assert (table["csat_ok"] == table["csat_shown"]).all()
 
 
 def test_rollout_plans_the_headcounts(trial, tmp_path, capsys):

@@ -171,11 +171,18 @@ def test_frontier_table_and_recommendation(frontier):
     assert np.allclose(t["revenue_at_risk"], -t["nrr_rel_change"] * 1_300_000.0)
     assert np.allclose(t["net_benefit"], t["annual_savings"] - t["revenue_at_risk"])
     assert (t["net_benefit_ci_low"] <= t["net_benefit"]).all()
-    assert (t["csat_ok"] == (t["csat_rel_ci_low"] > -0.02)).all()
+    # the default CSAT rule: the estimate above the margin (the truth's rule, plugged in)
+    assert frontier.csat_basis == "estimate"
+    assert (t["csat_ok"] == (t["csat_rel_change"] > -0.02)).all()
+    assert (t["csat_shown"] == (t["csat_rel_ci_low"] > -0.02)).all()
     ok = t[t["csat_ok"] & (t["net_benefit"] > 0)]
     best = None if ok.empty else ok.loc[ok["net_benefit"].idxmax(), "target"]
     assert frontier.recommended == best
     assert t["recommended"].sum() == (best is not None)
+    if best is not None:  # whether non-inferiority is shown where it recommends
+        row = t.set_index("target").loc[best]
+        assert frontier.csat_lower_bound == row["csat_rel_ci_low"]
+        assert frontier.csat_shown == bool(row["csat_rel_ci_low"] > -0.02)
     # the slower the target, the larger the low-spend customers' dose change
     assert t["dose_change"].is_monotonic_increasing
     assert frontier.summary().columns[0] == "target"
@@ -184,13 +191,55 @@ def test_frontier_table_and_recommendation(frontier):
     assert len(fig.axes) == 2
 
 
-def test_frontier_csat_basis_estimate_is_less_strict(trial, dr, frontier):
+def test_frontier_csat_basis_ci_bound_is_stricter(trial, dr, frontier):
     f = frt.rollout_frontier(trial.conversations, trial.assignments, dr, calendar=CAL,
                              revenue_per_year=1_300_000.0, targets=("4h", "8h", "12h"),
-                             csat_basis="estimate", headcount=7,
+                             csat_basis="ci_bound", headcount=7,
                              rollout_headcounts=[7, 5, 4], replications=4, rng=5)
-    assert (f.table["csat_ok"] >= frontier.table["csat_ok"]).all()
-    assert (f.table["csat_ok"] == (f.table["csat_rel_change"] > -0.02)).all()
+    assert f.csat_basis == "ci_bound"
+    assert (f.table["csat_ok"] <= frontier.table["csat_ok"]).all()
+    assert (f.table["csat_ok"] == (f.table["csat_rel_ci_low"] > -0.02)).all()
+    assert (f.table["csat_ok"] == f.table["csat_shown"]).all()
+    # the same seeds: the same predictions, only the rule differs
+    pd.testing.assert_series_equal(f.table["csat_rel_ci_low"], frontier.table["csat_rel_ci_low"])
+    # the bound rule recommends only where non-inferiority is shown: never a caution
+    assert f.csat_shown is (None if f.recommended is None else True)
+    assert f.caution is None
+    assert "not yet shown" not in f.text()
+
+
+def _held(trial, dr, margin: float) -> frt.RolloutFrontier:
+    return frt.rollout_frontier(trial.conversations, trial.assignments, dr, calendar=CAL,
+                                revenue_per_year=1_300_000.0, targets=("4h", "8h", "12h"),
+                                csat_margin=margin, headcount=7,
+                                rollout_headcounts=[7, 5, 4], replications=4, rng=5)
+
+
+def test_a_caution_when_non_inferiority_is_not_shown_at_the_recommended_target(trial, dr,
+                                                                                frontier):
+    """The same frontier judged against two margins, one just above the recommended target's
+    lower CSAT bound (the caution) and one just below it (none)."""
+    assert frontier.recommended is not None
+    bound = frontier.csat_lower_bound
+    for margin, cautioned in ((bound + 0.005, True), (bound - 0.005, False)):
+        f = _held(trial, dr, margin)
+        # the estimates lie above both margins where the bound is: the same recommendation
+        assert f.recommended == frontier.recommended
+        assert f.csat_lower_bound == bound
+        assert f.csat_shown is (not cautioned)
+        assert (f.caution is not None) is cautioned
+        assert ("non-inferiority is not yet shown" in f.reason) is cautioned
+        assert ("non-inferiority is not yet shown" in f.text()) is cautioned
+        assert ("CSAT non-inferiority is shown there" in f.reason) is (not cautioned)
+        if cautioned:
+            assert f.caution is not None
+            assert f.reason.endswith(f.caution)
+            assert f"{bound:+.2%}" in f.caution
+            assert f"{margin:+.2%} margin" in f.caution
+            assert "a larger or longer trial would settle it" in f.caution
+        labels = [t.get_text() for t in f.plot().axes[1].get_legend().get_texts()]
+        assert any(lab.startswith(f"recommended: {f.recommended}") for lab in labels)
+        assert any("not yet shown" in lab for lab in labels) is cautioned
 
 
 def test_frontier_plans_the_headcounts(trial, dr):
@@ -242,6 +291,12 @@ def test_report_has_a_rollout_section(trial, frontier):
     assert "Rollout: the predicted effect and the target that pays most" in md
     assert "net benefit" in md
     assert "![rollout_frontier](figures/rollout_frontier.png)" in md
+    # the caution, highlighted once, when non-inferiority is not shown where it recommends
+    if frontier.caution is None:
+        assert "not yet shown" not in md
+    else:
+        assert md.count(frontier.caution) == 1
+        assert "Caution:" in md
     with pytest.raises(TypeError, match="rollout"):
         frt.build_report(trial.customers, trial.conversations, trial.assignments, result,
                          rollout=object())

@@ -35,7 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "arrivals at their headcounts (planned by the staffing model at each target, or given). "
         "Net benefit = staffing savings minus revenue at risk (predicted NRR relative change x "
         "--revenue-per-year); the recommended target is the one of largest net benefit among "
-        "those where CSAT passes --csat-margin. Writes rollout_frontier.csv, "
+        "those where CSAT passes --csat-margin: by default at its estimate (the best target in "
+        "expectation), with a caution when non-inferiority is not shown there (the lower 95% "
+        "bound at or below the margin); --csat-basis ci_bound recommends only targets where it "
+        "is shown. Writes rollout_frontier.csv, "
         "rollout_frontier.md, rollout_frontier.png and manifest.json to --out, all made "
         "visible together.",
     )
@@ -54,9 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default 65000)")
     p.add_argument("--csat-margin", type=float, default=-0.02, metavar="REL",
                    help="relative non-inferiority margin of CSAT (default -0.02)")
-    p.add_argument("--csat-basis", choices=("ci_bound", "estimate"), default="ci_bound",
-                   help="CSAT passes when the lower bound (default) or the estimate of its "
-                   "predicted relative change lies above the margin")
+    p.add_argument("--csat-basis", choices=("estimate", "ci_bound"), default="estimate",
+                   help="CSAT passes when the estimate (default: the best target in "
+                   "expectation; a caution says when non-inferiority is not shown at the "
+                   "recommended target) or the lower 95%% bound (ci_bound: the conservative "
+                   "choice, a non-inferiority test) of its predicted relative change lies above "
+                   "the margin")
     p.add_argument("--headcount", type=int, metavar="N",
                    help="agents of everyone fast (with --rollout-headcounts; default planned)")
     p.add_argument("--rollout-headcounts", metavar="T=N,...",
@@ -175,8 +181,13 @@ def run(args: argparse.Namespace) -> int:
             replications=args.replications, rng=args.seed)
     for w in seen:
         print(f"warning: {w.message}", file=sys.stderr)
+    text = markdown = frontier.text()
+    caution = frontier.caution
+    if caution is not None:  # on a line of its own: the recommendation is not yet shown safe
+        text = f"{text.removesuffix(' ' + caution)}\ncaution: {caution}"
+        markdown = f"{markdown.removesuffix(' ' + caution)}\n\n**Caution:** {caution}"
     return write_table_set(
         args.out, command="frt rollout", stem="rollout_frontier", names=OUTPUTS,
-        table=frontier.to_pandas(), text=frontier.text(), summary=frontier.summary(),
+        table=frontier.to_pandas(), text=text, summary=frontier.summary(),
         figure=frontier.plot(),
-        markdown_head=f"# Rollout frontier\n\n{frontier.text()}\n\nDesk calendar: {desk}.\n\n")
+        markdown_head=f"# Rollout frontier\n\n{markdown}\n\nDesk calendar: {desk}.\n\n")
