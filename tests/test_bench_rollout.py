@@ -50,6 +50,7 @@ def _check(figures: dict) -> None:
         assert f["mean_se"] == pytest.approx(f["sd"], rel=3 / math.sqrt(2 * (n - 1))), (o, f)
     assert 0.0 <= figures["share_ci_bound"] <= 1.0
     assert 0.0 <= figures["share_estimate"] <= 1.0
+    assert math.isnan(figures["shown_estimate"]) or 0.0 <= figures["shown_estimate"] <= 1.0
 
 
 def test_prediction_covers_the_rollout_truth(bench, capsys):
@@ -60,6 +61,14 @@ def test_prediction_covers_the_rollout_truth(bench, capsys):
     out = capsys.readouterr().out
     assert "truth's best target" in out
     assert "A/B" in out
+    # the frontier's default CSAT rule is printed first, the conservative one beside it
+    assert bench.BASES[0] == bench.DEFAULT_BASIS == "estimate"
+    rules = [line.split(":")[0].split()[-2] for line in out.splitlines()
+             if line.strip().startswith("CSAT rule ")]
+    assert rules == ["estimate", "ci_bound"]
+    assert "CSAT rule estimate (default)" in out
+    assert "CSAT rule ci_bound (conservative)" in out
+    assert "non-inferiority shown at the recommended target" in out
 
 
 @pytest.mark.slow
