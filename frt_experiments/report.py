@@ -299,6 +299,11 @@ def _confidence_statements(result: Any, decision: Any) -> list[tuple[str, str]]:
             how = "normal confidence distribution of the log ratio (delta method)"
         rows.append((f"Confidence that CSAT fell by more than its {abs(margin):.0%} margin",
                      f"{_confidence(p)} ({how})"))
+    elif csat is not None and "csat" not in decision.not_evaluated and math.isfinite(
+            csat.log_se):  # no margin: the confidence that CSAT fell at all
+        p = log_ratio_below(csat.rel_diff, csat.log_se, 0.0, df=csat.df)
+        rows.append(("Confidence that CSAT fell", f"{_confidence(p)} (normal confidence "
+                     "distribution of the log ratio, delta method)"))
     nrr = _metric(result, "nrr")
     if nrr is not None and "nrr" not in decision.not_evaluated and math.isfinite(nrr.log_se):
         threshold = -float(decision.break_even_nrr_drop)

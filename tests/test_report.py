@@ -258,3 +258,20 @@ def test_frt_demo_refuses_a_bad_currency_in_one_line(tmp_path, capsys) -> None:
     assert len(err.splitlines()) == 1
     assert "currency: expected an ISO 4217 code" in err
     assert not (tmp_path / "d" / "report.html").exists()
+
+
+def test_without_a_margin_the_confidence_is_that_csat_fell_at_all(harsh) -> None:
+    trial, result, revenue = harsh
+    table = result.to_pandas()  # a results table: decide() reads no margin from it
+    decision = decide(table, low_spend_revenue_per_year=revenue, annual_staffing_savings=1.0)
+    assert decision.csat_margin is None
+    doc = build_report(trial.customers, trial.conversations, trial.assignments, result,
+                       decision=decision)
+    facts = dict(next(b for b in doc.sections[0][1] if b.kind == "facts").content)
+    csat = next(m for m in result.metrics if m.metric == "csat")
+    p = log_ratio_below(csat.rel_diff, csat.log_se, 0.0, df=csat.df)
+    assert facts["Confidence that CSAT fell"].startswith(_shown(p) + " (normal confidence")
+    verdict = next(b for b in doc.sections[0][1] if b.kind == "verdict")
+    said = ("CSAT was significantly worse" if decision.csat_significantly_worse
+            else "CSAT was not significantly worse")
+    assert said in verdict.content
