@@ -1,9 +1,9 @@
 """Benchmark: a targeting policy's honest value against the simulator's truth (issue 19,
 part 2 on the ``hte`` scenario of part 3).
 
-Run: ``python benchmarks/bench_targeting.py [trials] [customers] [scenario] [first_seed]``
-(default 300 trials of 20,000 customers of ``hte``, seeds 1..300; one core: set
-``OMP_NUM_THREADS=1``).
+Run: ``python benchmarks/bench_targeting.py [trials] [customers] [scenario] [first_seed]
+[crossfit|holdout]`` (default 300 trials of 20,000 customers of ``hte``, seeds 1..300,
+cross-fitted values; one core: set ``OMP_NUM_THREADS=1``).
 
 For every seeded trial (:func:`frt_experiments.simulate.simulate`):
 
@@ -39,19 +39,20 @@ from frt_experiments.simulate import load_scenario, policy_value, simulate
 from frt_experiments.targeting import learn_targeting
 
 
-def one_trial(scenario: str, customers: int, seed: int,
-              benefit: NetBenefit | None = None) -> dict[str, Any]:
+def one_trial(scenario: str, customers: int, seed: int, benefit: NetBenefit | None = None,
+              evaluation: str = "crossfit") -> dict[str, Any]:
     """One seeded trial: the estimate, its interval and the truths (module docstring)."""
     benefit = benefit or NetBenefit()
     sc = load_scenario(scenario)
     trial = simulate(sc, customers=customers, rng=seed)
     r = learn_targeting(trial.customers, trial.conversations, trial.assignments,
-                        benefit=benefit, seed=seed, validate=False)
+                        benefit=benefit, seed=seed, validate=False, evaluation=evaluation)
     w = np.asarray(r.fold_sizes, dtype=float) / sum(r.fold_sizes)
     fold_truth = [policy_value(sc, p, benefit=benefit) for p in r.fold_policies]
     target = float(np.dot(w, [v.value for v in fold_truth]))
     final = policy_value(sc, r.policy, benefit=benefit)
     everyone = r.comparison.loc["defer every low-spend customer"]
+    # the truth of the held-out value is the reported policy's (one "fold": the held-out set)
     return {"seed": seed, "estimate": r.value, "se": r.se, "ci_low": r.ci_low,
             "ci_high": r.ci_high, "truth": target,
             "covered": bool(r.ci_low <= target <= r.ci_high),
@@ -64,13 +65,14 @@ def one_trial(scenario: str, customers: int, seed: int,
 
 
 def run(trials: int = 300, seed: int = 1, *, customers: int = 20_000, scenario: str = "hte",
-        benefit: NetBenefit | None = None, progress: bool = False) -> pd.DataFrame:
+        benefit: NetBenefit | None = None, evaluation: str = "crossfit",
+        progress: bool = False) -> pd.DataFrame:
     """``trials`` seeded trials (seeds ``seed .. seed + trials - 1``): one row each, with the
     estimate, its interval, its truth and whether the interval covers it."""
     rows = []
     start = time.perf_counter()
     for i in range(trials):
-        rows.append(one_trial(scenario, customers, seed + i, benefit))
+        rows.append(one_trial(scenario, customers, seed + i, benefit, evaluation))
         if progress and (i + 1) % 10 == 0:
             print(f"  {i + 1}/{trials} trials, {time.perf_counter() - start:.0f} s",
                   file=sys.stderr, flush=True)
@@ -111,11 +113,13 @@ def main(argv: list[str]) -> int:
     customers = int(argv[2]) if len(argv) > 2 else 20_000
     scenario = argv[3] if len(argv) > 3 else "hte"
     seed = int(argv[4]) if len(argv) > 4 else 1
+    evaluation = argv[5] if len(argv) > 5 else "crossfit"
     print(f"bench_targeting: {trials} trials of {customers:,} customers of {scenario!r} "
           f"(seeds {seed}..{seed + trials - 1}), OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)
     t0 = time.perf_counter()
-    rows = run(trials, seed, customers=customers, scenario=scenario, progress=True)
+    rows = run(trials, seed, customers=customers, scenario=scenario, evaluation=evaluation,
+               progress=True)
     elapsed = time.perf_counter() - t0
     f = report(rows, scenario)
     print(f"time: {elapsed:.0f} s ({elapsed / trials:.2f} s per trial)")

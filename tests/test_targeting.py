@@ -209,3 +209,27 @@ def test_target_command_writes_one_output_set(tmp_path, trial, capsys) -> None:
     with pytest.raises(ValueError, match="treatment arm 'nope' is not in the assignments"):
         bad.func(bad)
     assert not (tmp_path / "bad").exists()
+
+
+def test_holdout_values_the_reported_policy_on_untouched_customers(trial) -> None:
+    r = learn_targeting(trial.customers, trial.conversations, trial.assignments, seed=3,
+                        evaluation="holdout", holdout_share=0.3, validate=False)
+    n = len(trial.assignments)
+    assert r.fold_sizes == (round(0.3 * n),)
+    assert r.fold_policies == (r.policy,)
+    s = r.scores
+    held = s["fold"] < 0
+    assert int(held.sum()) == r.fold_sizes[0]
+    assert not s.loc[~held, "defer"].any()  # only the held-out customers are valued
+    row = r.comparison.loc["learned (held out)"]
+    pick = s.loc[held, "defer"].to_numpy()
+    g = s.loc[held, "gamma"].to_numpy()
+    assert row.value == pytest.approx(float(np.mean(np.where(pick, g, 0.0))))
+    assert row.se == pytest.approx(float(np.std(np.where(pick, g, 0.0), ddof=1)
+                                         / math.sqrt(held.sum())))
+    assert bool(np.array_equal(pick, r.policy.defer(
+        trial.customers.set_index(schema.CUSTOMER_ID).loc[s.loc[held, schema.CUSTOMER_ID]]
+        .reset_index())))
+    with pytest.raises(ValueError, match="evaluation must be"):
+        learn_targeting(trial.customers, trial.conversations, trial.assignments,
+                        evaluation="insample", validate=False)
