@@ -170,6 +170,9 @@ def _part_null(trials: int, customers: int, workers: int, truth_null: pd.DataFra
     print(_line("Cochran's Q rejections (all tests)", *f["het"],
                 f"goal <= {100 * (ALPHA + 2 * f['het'][1]):.2f}%"))
     ok &= f["het"][0] <= ALPHA + 2 * f["het"][1]
+    rates = het.assign(r=het["p_value"] < ALPHA).groupby(["dimension", "metric"])["r"].mean()
+    print("  by dimension x metric: " + ", ".join(f"{d}/{m} {100 * r:.1f}%"
+                                                  for (d, m), r in rates.items()))
     if null_metrics:
         print(_line("trials with a false discovery (null metrics)", *f["any_false"],
                     f"goal <= {100 * (ALPHA + 2 * f['any_false'][1]):.2f}%"))

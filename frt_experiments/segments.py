@@ -38,7 +38,7 @@ independent; the dimensions overlap, and BH's guarantee then rests on positive d
 
 **Heterogeneity.** Per dimension and metric, Cochran's Q tests whether the levels share one
 relative effect: ``Q = sum_k w_k (y_k - y_bar)^2`` with ``y_k`` the log of the level's ratio
-(treatment / control), ``w_k = 1 / log_se_k^2`` (the delta-method variance of the log ratio)
+(treatment / control, CUPED-adjusted as the level's relative change), ``w_k = 1 / log_se_k^2`` (the delta-method variance of the log ratio)
 and ``y_bar`` their weighted mean, referred to chi-square with ``K - 1`` degrees of freedom
 (Cochran 1954); ``I^2 = max(0, (Q - df) / Q)`` is the share of the spread beyond chance
 (Higgins and Thompson 2002). The relative scale is the one the report reads, and the one on
@@ -600,12 +600,13 @@ def analyze_segments(
 def _heterogeneity(table: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (dim, metric), g in table.groupby(["dimension", "metric"], sort=False):
-        ok = (g["control"] > 0) & (g["treatment"] > 0) & np.isfinite(g["_log_se"]) \
-            & (g["_log_se"] > 0)
+        # the (CUPED-adjusted) log ratio the analysis' log_se belongs to: log(1 + rel_diff),
+        # not the log of the unadjusted arm means (control, treatment)
+        ok = (g["rel_diff"] > -1) & np.isfinite(g["_log_se"]) & (g["_log_se"] > 0)
         used = g.loc[ok]
         if len(used) < 2:
             continue
-        y = np.log(used["treatment"].to_numpy(float) / used["control"].to_numpy(float))
+        y = np.log1p(used["rel_diff"].to_numpy(float))
         r = cochran_q(y, used["_log_se"].to_numpy(float))
         rand = used.loc[used["inference"] != "normal", "level"].tolist()
         note = ("" if not rand else "normal theory did not hold in " + ", ".join(rand)
