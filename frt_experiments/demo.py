@@ -167,7 +167,8 @@ def run_demo(
         doc = build_report(
             trial.customers, trial.conversations, assigned.assignments, result,
             summary=with_expected(result, expected), notes=[EXPECTED_NOTE],
-            title="frt demo: the published first-response-time experiment, simulated",
+            title=(f"frt demo: the first-response-time experiment, simulated ('{sc.name}' "
+                   "scenario)"),
             scenario=f"simulated scenario '{sc.name}', {customers:,} customers, seed {rng}",
             staffing=plan.to_pandas(), staffing_text=plan.summary(), curve=curve,
             decision=decision, assignment=assigned,
