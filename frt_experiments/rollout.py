@@ -72,18 +72,18 @@ empirical success rule of statistical treatment choice, a rule judged by its reg
 expected shortfall against the best choice) rather than by a test's error rates (Manski 2004);
 that the choice should follow expected net benefit whether or not the difference is
 significant, the uncertainty pricing instead the value of more evidence, is Claxton's (1999)
-argument. The conservative
-alternative, ``csat_basis="ci_bound"``, passes CSAT only where the lower bound of its interval
-lies above the margin: a non-inferiority test (Wellek 2010, ch. 2), which answers a different
-question (*can we show CSAT holds?*) and, on a trial too small to show it, stops at a cautious
-target. On 200 simulated ``published-desk`` trials of 20,000 customers
-(``benchmarks/bench_rollout.py``) the estimate rule recommended the truth's best target in
-65.5% of trials and the bound rule in 6.0%: the best target there (16 business hours) moves
-CSAT by -1.5%, which 20,000 customers cannot show above a -2% margin. Whichever rule is
-used, the frontier says whether non-inferiority is *shown* at the recommended target
-(``csat_shown``, with the bound ``csat_lower_bound``), and cautions when it is not: the
-recommendation is then the best bet on the evidence, and a larger or longer trial would
-settle the CSAT question.
+argument. Its cost: a target whose true CSAT change lies just below the margin passes about
+half the time. The conservative alternative, ``csat_basis="ci_bound"``, passes CSAT only where
+the lower bound of its interval lies above the margin: a non-inferiority test (Wellek 2010, ch.
+2), which answers a different question (*can we show CSAT holds?*) and, on a trial too small to
+show it, stops at a cautious target. On 200 simulated ``published-desk`` trials of 20,000
+customers (``benchmarks/bench_rollout.py``) the estimate rule recommended the truth's best
+target in 65.5% of trials and the bound rule in 6.0%: the best target there (16 business hours,
+at the benchmark's headcounts) moves CSAT by -1.5%, which 20,000 customers cannot show above a
+-2% margin. Whichever rule is used, the frontier says whether non-inferiority is *shown* at
+the recommended target (``csat_shown``, with the bound ``csat_lower_bound``), and cautions when
+it is not: the recommendation is then the best bet on the evidence, and a larger or longer
+trial would settle the CSAT question.
 
 References:
     Oehlert, G. W. (1992). A note on the delta method. The American Statistician 46(1), 27-29.
@@ -481,7 +481,8 @@ class RolloutFrontier:
             which, tail = f"the lower {pct:g}% bound", " (non-inferiority shown)"
         else:
             which, tail = "the estimate", (f" (the best target in expectation; non-inferiority "
-                                           f"is shown where the lower {pct:g}% bound is)")
+                                           f"is shown where the lower {pct:g}% bound is above "
+                                           f"it too)")
         lines = [f"Rollout frontier over {len(self.table)} slow-arm targets: net benefit = "
                  f"staffing savings ({self.cost_per_agent:,.0f} per agent a year) minus revenue "
                  f"at risk (predicted NRR relative change x {self.revenue_per_year:,.0f}); CSAT "
