@@ -107,7 +107,8 @@ def diagnose(
 
     ``trial_counts``: each assigned customer's ``arm``, ``conversations`` and ``rated`` during
     the trial, when the caller has them from the per-customer rows
-    (:func:`frt_experiments.engine.analysis.rows_and_trial_counts`); else counted here.
+    (:func:`frt_experiments.engine.analysis.rows_and_trial_counts`, whose query has checked
+    that each customer is assigned once); else counted (and checked) here.
 
     Raises:
         DataError: A required column is missing or a customer is assigned twice.
@@ -120,11 +121,8 @@ def diagnose(
         require_columns("customers", customers, (_CID,))
     if control == treatment:
         raise ValueError(f"control and treatment must differ, both are {control!r}")
-    keys = execute(assignments.aggregate(n=assignments.count(), ids=assignments[_CID].nunique()))
-    n_rows, n_ids = (int(v) for v in keys.iloc[0])
-    if n_rows != n_ids:
-        raise DataError([Problem("assignments", _CID, "repeating an earlier customer_id "
-                                 "(diagnose one experiment at a time)", n_rows - n_ids)])
+    if trial_counts is None:  # else the rows' query has checked the keys
+        _check_once(assignments)
     order, counts, srm, cal, two = design_of(
         arm_counts(assignments).to_dict(), control=control, treatment=treatment,
         weights=weights, calendar=calendar, policies=policies)
@@ -183,11 +181,8 @@ def diagnose_arms(
         raise ValueError(f"arms: need a control and at least one other arm, all different, "
                          f"got control {control!r} and treatments {list(treatments)!r}")
     cal, pol = arm_policies(arms, calendar, policies)
-    keys = execute(assignments.aggregate(n=assignments.count(), ids=assignments[_CID].nunique()))
-    n_rows, n_ids = (int(v) for v in keys.iloc[0])
-    if n_rows != n_ids:
-        raise DataError([Problem("assignments", _CID, "repeating an earlier customer_id "
-                                 "(diagnose one experiment at a time)", n_rows - n_ids)])
+    if trial_counts is None:  # else the rows' query has checked the keys
+        _check_once(assignments)
     order, counts, srm = design_of_arms(arm_counts(assignments).to_dict(), arms,
                                         weights=weights)
     ak = assignments.filter(assignments[_ARM].isin(arms)).select(_CID, _ARM)
@@ -205,6 +200,15 @@ def diagnose_arms(
     return assemble_arms(control, list(treatments), order=order, counts=counts, srm=srm,
                          frt=frt, rates=rates, closed_check=closed_check, balance=balance,
                          cal=cal, policies=pol, stacklevel=4)
+
+
+def _check_once(assignments: ir.Table) -> None:
+    """Each customer assigned once (one query)."""
+    keys = execute(assignments.aggregate(n=assignments.count(), ids=assignments[_CID].nunique()))
+    n_rows, n_ids = (int(v) for v in keys.iloc[0])
+    if n_rows != n_ids:
+        raise DataError([Problem("assignments", _CID, "repeating an earlier customer_id "
+                                 "(diagnose one experiment at a time)", n_rows - n_ids)])
 
 
 def _abandoned(conversations: ir.Table) -> Any:
