@@ -11,7 +11,9 @@
 - the statistics run here on those rows (:func:`frt_experiments.analysis.analyze_rows`, the
   code of the in-memory path; the rows are ordered by ``customer_id`` on both paths, so even
   randomization tests give the same p-values);
-- the diagnostics run in the engine (:func:`frt_experiments.engine.diagnostics.diagnose`).
+- the diagnostics run in the engine (:func:`frt_experiments.engine.diagnostics.diagnose`),
+  their response rates from counts the rows' query sums beside the rows
+  (:func:`rows_and_trial_counts`).
 
 A pandas table given beside Ibis tables is sent to their engine as a temporary table
 (:class:`Tables`), dropped after the analysis.
@@ -123,8 +125,7 @@ def rows_and_trial_counts(customers: ir.Table, conversations: ir.Table, assignme
     """:func:`per_customer_rows`, and from the same query each assigned customer's
     conversations and ratings during the trial, which the diagnostics' response rates take
     (``diagnose(..., trial_counts=...)``; ``None`` without ratings) instead of grouping every
-    conversation by customer a second time (on 10M conversations in DuckDB: 1.4 s of CPU
-    time saved, two sums added to the rows' grouping)."""
+    conversation by customer id a second time (two sums added to the rows' grouping)."""
     return split_trial_counts(fetch_rows(customer_rows(
         customers, conversations, assignments, window_end=window_end, trial_counts=True)))
 
