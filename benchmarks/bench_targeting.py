@@ -2,8 +2,8 @@
 part 2 on the ``hte`` scenario of part 3).
 
 Run: ``python benchmarks/bench_targeting.py [trials] [customers] [scenario] [first_seed]
-[crossfit|holdout]`` (default 300 trials of 20,000 customers of ``hte``, seeds 1..300,
-cross-fitted values; one core: set ``OMP_NUM_THREADS=1``).
+[holdout|crossfit]`` (default 300 trials of 20,000 customers of ``hte``, seeds 1..300,
+held-out values; one core: set ``OMP_NUM_THREADS=1``).
 
 For every seeded trial (:func:`frt_experiments.simulate.simulate`):
 
@@ -40,7 +40,7 @@ from frt_experiments.targeting import learn_targeting
 
 
 def one_trial(scenario: str, customers: int, seed: int, benefit: NetBenefit | None = None,
-              evaluation: str = "crossfit") -> dict[str, Any]:
+              evaluation: str = "holdout") -> dict[str, Any]:
     """One seeded trial: the estimate, its interval and the truths (module docstring)."""
     benefit = benefit or NetBenefit()
     sc = load_scenario(scenario)
@@ -65,7 +65,7 @@ def one_trial(scenario: str, customers: int, seed: int, benefit: NetBenefit | No
 
 
 def run(trials: int = 300, seed: int = 1, *, customers: int = 20_000, scenario: str = "hte",
-        benefit: NetBenefit | None = None, evaluation: str = "crossfit",
+        benefit: NetBenefit | None = None, evaluation: str = "holdout",
         progress: bool = False) -> pd.DataFrame:
     """``trials`` seeded trials (seeds ``seed .. seed + trials - 1``): one row each, with the
     estimate, its interval, its truth and whether the interval covers it."""
@@ -113,7 +113,7 @@ def main(argv: list[str]) -> int:
     customers = int(argv[2]) if len(argv) > 2 else 20_000
     scenario = argv[3] if len(argv) > 3 else "hte"
     seed = int(argv[4]) if len(argv) > 4 else 1
-    evaluation = argv[5] if len(argv) > 5 else "crossfit"
+    evaluation = argv[5] if len(argv) > 5 else "holdout"
     print(f"bench_targeting: {trials} trials of {customers:,} customers of {scenario!r} "
           f"(seeds {seed}..{seed + trials - 1}), OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)

@@ -35,7 +35,8 @@ def trial():
 
 @pytest.fixture(scope="module")
 def result(trial) -> TargetingResult:
-    return learn_targeting(trial.customers, trial.conversations, trial.assignments, seed=3)
+    return learn_targeting(trial.customers, trial.conversations, trial.assignments, seed=3,
+                           evaluation="crossfit")
 
 
 def _brute(bins: np.ndarray, stats: np.ndarray, n_bins: int, min_leaf: float,
@@ -115,7 +116,7 @@ def test_defer_all_estimate_agrees_with_the_truth() -> None:
     its standard errors of the true value (policy_value, whose own MC SE is far smaller)."""
     tr = simulate("hte", customers=40_000, rng=7)
     r = learn_targeting(tr.customers, tr.conversations, tr.assignments, depth=1, folds=2,
-                        seed=1, validate=False)
+                        seed=1, validate=False, evaluation="crossfit")
     row = r.comparison.loc["defer every low-spend customer"]
     truth = policy_value("hte", "all")
     assert truth.mc_se < row.se / 20
@@ -161,14 +162,16 @@ def test_benchmark_runs_small() -> None:
 @pytest.mark.slow
 def test_interval_covers_the_true_value() -> None:
     """60 seeded hte trials of 10,000 customers: the 95% interval of the learned policy's
-    value covers its true value in a share within 3 binomial SEs of 95%."""
+    held-out value covers its true value in a share within 3 binomial SEs of 95%. (The
+    cross-fitted interval covered 90.7% over 300 trials of 20,000 in bench_targeting: too
+    narrow, so it is not the default and not checked here.)"""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import bench_targeting
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     trials = 60
-    rows = bench_targeting.run(trials, 1000, customers=10_000)
+    rows = bench_targeting.run(trials, 1000, customers=10_000, evaluation="holdout")
     cover = rows["covered"].mean()
     assert abs(cover - 0.95) <= 3 * math.sqrt(0.95 * 0.05 / trials)
     err = rows["estimate"] - rows["truth"]
@@ -198,7 +201,7 @@ def test_target_command_writes_one_output_set(tmp_path, trial, capsys) -> None:
     out = capsys.readouterr().out
     assert "Value of the learned policy" in out
     table = pd.read_csv(tmp_path / "out" / "targeting.csv")
-    assert table["policy"].tolist()[:3] == ["learned (cross-fitted)",
+    assert table["policy"].tolist()[:3] == ["learned (held out)",
                                             "defer every low-spend customer",
                                             "defer none (status quo)"]
     leaves = pd.read_csv(tmp_path / "out" / "targeting_leaves.csv")
