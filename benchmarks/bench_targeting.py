@@ -5,15 +5,30 @@ Run: ``python benchmarks/bench_targeting.py [trials] [customers] [scenario] [fir
 [holdout|crossfit]`` (default 300 trials of 20,000 customers of ``hte``, seeds 1..300,
 held-out values; one core: set ``OMP_NUM_THREADS=1``).
 
+Result of the default run (2026-12-02, 300 trials of 20,000 customers, seeds 1..300, held-out
+values; two processes on two cores shared with other work, 4.6 s per trial, 11.5 min in all):
+the learned policy's 95% interval covered its true value in 93.3% of trials (MC SE 1.4%), bias
++0.04 (MC SE 0.21) per customer, mean SE 3.45 against an sd of estimate - truth of 3.59 (the
+truth's own MC SE at most 0.025). True values per eligible customer, against answering everyone
+fast: the learned policy 0.035 (MC SE 0.063; positive in 57% of trials), the best possible
+(oracle) 2.057, defer every low-spend customer -7.58, defer none 0. The learned rules name the
+right segments (65% of the trials' policies defer starter customers somewhere, many answer mid
+fast) but at 20,000 customers the revenue term's noise (an AIPW score's sd of about 160 per
+customer) leaves the learned policy with almost none of the oracle's value: an honest interval,
+not yet a useful policy at this size. The cross-fitted value (``crossfit``: seeds 1..300, the
+same trials) covered in only 90.7% (MC SE 1.7%; mean SE 1.90 against an sd of 2.25), its
+policies' true value 0.17 (reported policy, fit on every customer: 0.38); hence the held-out
+default.
+
 For every seeded trial (:func:`frt_experiments.simulate.simulate`):
 
 1. :func:`frt_experiments.targeting.learn_targeting` on the trial's tables (5-fold cross-fitted
    AIPW scores, depth-2 policy tree, default :class:`~frt_experiments.net_benefit.NetBenefit`
    prices): the learned policy's cross-fitted value and its 95% interval.
-2. The truth of what was estimated: the value of the learning procedure's policies, the folds'
-   policies' true values (:func:`frt_experiments.simulate.policy_value`, on a drawn population
-   of 500,000 customers, about 330,000 eligible, whose Monte Carlo SE is printed) weighted by
-   the folds' sizes. Does the interval cover it? Goal 93-97%.
+2. The truth of what was estimated (:func:`frt_experiments.simulate.policy_value`, on a drawn
+   population of 500,000 customers, about 330,000 eligible, whose Monte Carlo SE is printed):
+   with ``holdout`` the reported policy's true value; with ``crossfit`` the folds' policies'
+   true values weighted by the folds' sizes. Does the interval cover it? Goal 93-97%.
 3. The policy reported for use (learned on every customer): its true value against the best
    possible (the oracle: defer exactly the customers whose true benefit is positive, knowing
    their latent contact rate; no CSAT constraint), "defer every low-spend customer" and
