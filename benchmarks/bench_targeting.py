@@ -23,7 +23,7 @@ For every seeded trial (:func:`frt_experiments.simulate.simulate`):
 
 1. :func:`frt_experiments.targeting.learn_targeting` on the trial's tables (5-fold cross-fitted
    AIPW scores, depth-2 policy tree, default :class:`~frt_experiments.net_benefit.NetBenefit`
-   prices): the learned policy's cross-fitted value and its 95% interval.
+   prices): the learned policy's value (on 30% held out, or cross-fitted) and its 95% interval.
 2. The truth of what was estimated (:func:`frt_experiments.simulate.policy_value`, on a drawn
    population of 500,000 customers, about 330,000 eligible, whose Monte Carlo SE is printed):
    with ``holdout`` the reported policy's true value; with ``crossfit`` the folds' policies'
