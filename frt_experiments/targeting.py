@@ -26,8 +26,11 @@ Estimator (the *DR-learner* with known propensity):
 4. Policy class: trees of depth 1 or 2 over a few readable covariates (segment, monthly spend,
    pre-period conversations by default), each leaf "defer" or "answer fast", found by
    exhaustive search over thresholds at the covariates' quantiles (as ``policytree`` does:
-   Sverdrup et al. 2020), maximising ``sum over deferred leaves of Gamma``. A leaf is deferred
-   only if its summed score is positive and its CSAT constraint holds: the leaf's doubly robust
+   Sverdrup et al. 2020), maximising ``sum over deferred leaves of Gamma`` less a pessimism
+   penalty ``caution x sd(Gamma) x sqrt(leaf size)`` per deferred leaf (a lower confidence bound
+   of the leaf's summed score, ``caution = 1`` by default; Jin, Ren, Yang and Wang 2022 on
+   pessimistic policy learning). A leaf is deferred only if that bound is positive and its CSAT
+   constraint holds: the leaf's doubly robust
    CSAT under slow minus under fast (``sum G_slow(satisfied) / sum G_slow(rated) - the same
    for fast``, ratings pooled as the analysis pools them) is at least ``-csat_margin``. The
    tree is the DR-learner's second stage (Kennedy 2023) restricted to a class a helpdesk can
@@ -68,6 +71,8 @@ References:
     Chernozhukov, V., Chetverikov, D., Demirer, M., Duflo, E., Hansen, C., Newey, W. and
     Robins, J. (2018). Double/debiased machine learning for treatment and structural
     parameters. *The Econometrics Journal* 21(1), C1-C68.
+    Jin, Y., Ren, Z., Yang, Z. and Wang, Z. (2022). Policy learning "without" overlap:
+    pessimism and generalized empirical Bernstein's inequality. arXiv preprint.
     Kennedy, E. H. (2023). Towards optimal doubly robust estimation of heterogeneous causal
     effects. *Electronic Journal of Statistics* 17(2), 3008-3049.
     Robins, J. M., Rotnitzky, A. and Zhao, L. P. (1994). Estimation of regression coefficients
@@ -226,26 +231,32 @@ class PolicyTree:
 # exhaustive search over trees of depth <= 2
 
 
-def _leaf_value(st: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+def _leaf_value(st: np.ndarray, margin: float,
+                penalty: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Per set of summed scores (last axis :data:`_STATS`): the value of the set as a leaf and
-    whether it is deferred (positive summed score and the CSAT constraint met)."""
+    whether it is deferred: its summed score less ``penalty x sqrt(count)`` (``penalty`` =
+    caution x the scores' sd: a lower confidence bound of the sum) is positive and the CSAT
+    constraint is met; the value is that penalised sum."""
     with np.errstate(invalid="ignore", divide="ignore"):
         change = st[..., 2] / st[..., 3] - st[..., 4] / st[..., 5]
     ok = (st[..., 3] > 0) & (st[..., 5] > 0) & (change >= -margin)
-    defer = (st[..., 1] > 0) & ok
-    return np.where(defer, st[..., 1], 0.0), defer
+    gain = st[..., 1] - penalty * np.sqrt(np.maximum(st[..., 0], 0.0)) if penalty \
+        else st[..., 1]
+    defer = (gain > 0) & ok
+    return np.where(defer, gain, 0.0), defer
 
 
-def _best_split(hist: np.ndarray, min_leaf: float, margin: float) -> tuple[np.ndarray, ...]:
+def _best_split(hist: np.ndarray, min_leaf: float, margin: float,
+                penalty: float = 0.0) -> tuple[np.ndarray, ...]:
     """Best single split of sets given per-feature bin histograms ``hist[..., j, b, stat]``:
     per set (leading axes), the best value (a leaf when no split beats it), and the feature
     and bin of the split (-1 for a leaf)."""
     total = hist[..., :1, :, :].sum(axis=-2)  # (..., 1, stats)
-    leaf, _ = _leaf_value(total[..., 0, :], margin)
+    leaf, _ = _leaf_value(total[..., 0, :], margin, penalty)
     left = np.cumsum(hist, axis=-2)[..., :-1, :]  # split after bin b: bins <= b go left
     right = total[..., None, :] - left
-    vl, _ = _leaf_value(left, margin)
-    vr, _ = _leaf_value(right, margin)
+    vl, _ = _leaf_value(left, margin, penalty)
+    vr, _ = _leaf_value(right, margin, penalty)
     ok = (left[..., 0] >= min_leaf) & (right[..., 0] >= min_leaf)
     value = np.where(ok, vl + vr, -np.inf)
     flat = value.reshape(*value.shape[:-2], -1)
@@ -258,7 +269,7 @@ def _best_split(hist: np.ndarray, min_leaf: float, margin: float) -> tuple[np.nd
 
 
 def _search(bins: np.ndarray, stats: np.ndarray, *, n_bins: int, depth: int,
-            min_leaf: float, margin: float) -> tuple[float, Any]:
+            min_leaf: float, margin: float, penalty: float = 0.0) -> tuple[float, Any]:
     """The best tree of depth <= ``depth`` (1 or 2) as nested tuples of bin indices:
     ``("leaf",)`` or ``(j, b, left, right)``."""
     p, k = bins.shape[1], stats.shape[1]
@@ -267,7 +278,7 @@ def _search(bins: np.ndarray, stats: np.ndarray, *, n_bins: int, depth: int,
         for s in range(k):
             hist1[j, :, s] = np.bincount(bins[:, j], weights=stats[:, s], minlength=n_bins)
     if depth == 1:
-        v1, j1, b1 = _best_split(hist1, min_leaf, margin)
+        v1, j1, b1 = _best_split(hist1, min_leaf, margin, penalty)
         return float(v1), (("leaf",) if j1 < 0 else (int(j1), int(b1), ("leaf",), ("leaf",)))
     # hist2[j, b, j2, b2, s]: rows with bin b of feature j and bin b2 of feature j2
     hist2 = np.zeros((p, n_bins, p, n_bins, k))
@@ -280,13 +291,13 @@ def _search(bins: np.ndarray, stats: np.ndarray, *, n_bins: int, depth: int,
                     n_bins, n_bins)
     left_h = np.cumsum(hist2, axis=1)[:, :-1]  # (p, B-1, p, B, k): root split after bin b
     right_h = hist1[None, None] - left_h
-    vl, jl, bl = _best_split(left_h, min_leaf, margin)
-    vr, jr, br = _best_split(right_h, min_leaf, margin)
+    vl, jl, bl = _best_split(left_h, min_leaf, margin, penalty)
+    vr, jr, br = _best_split(right_h, min_leaf, margin, penalty)
     count_l = left_h[:, :, 0, :, 0].sum(axis=-1)
     count_r = right_h[:, :, 0, :, 0].sum(axis=-1)
     ok = (count_l >= min_leaf) & (count_r >= min_leaf)
     value = np.where(ok, vl + vr, -np.inf)
-    root_leaf, _ = _leaf_value(hist1[0].sum(axis=0), margin)
+    root_leaf, _ = _leaf_value(hist1[0].sum(axis=0), margin, penalty)
     jr0, br0 = (int(i) for i in np.unravel_index(int(np.argmax(value)), value.shape))
     if not value[jr0, br0] > float(root_leaf) + 1e-9 * max(1.0, abs(float(root_leaf))):
         return float(root_leaf), ("leaf",)
@@ -299,14 +310,16 @@ def _search(bins: np.ndarray, stats: np.ndarray, *, n_bins: int, depth: int,
 
 
 def _build(spec: Any, rows: np.ndarray, bins: np.ndarray, stats: np.ndarray, *,
-           features: list[_Feature], edges: list[np.ndarray], margin: float) -> _Node:
+           features: list[_Feature], edges: list[np.ndarray], margin: float,
+           penalty: float = 0.0) -> _Node:
     """The tree of a search result, each leaf's action from its rows' summed scores."""
     if spec[0] == "leaf":
-        _, defer = _leaf_value(stats[rows].sum(axis=0), margin)
+        _, defer = _leaf_value(stats[rows].sum(axis=0), margin, penalty)
         return _Node(defer=bool(defer))
     j, b, left, right = spec
     go_left = bins[:, j] <= b
-    kw: dict[str, Any] = {"features": features, "edges": edges, "margin": margin}
+    kw: dict[str, Any] = {"features": features, "edges": edges, "margin": margin,
+                          "penalty": penalty}
     return _Node(feature=features[j], threshold=float(edges[j][b]),
                  left=_build(left, rows & go_left, bins, stats, **kw),
                  right=_build(right, rows & ~go_left, bins, stats, **kw))
@@ -488,7 +501,7 @@ def learn_targeting(
     control: str = "fast", treatment: str | None = None, benefit: NetBenefit | None = None,
     treatment_share: float = 0.5, policy_features: tuple[str, ...] = POLICY_FEATURES,
     depth: int = 2, folds: int = 5, bins: int = 16, min_leaf_share: float = 0.05,
-    seed: int = 0, max_iter: int = 50, evaluation: str = "holdout",
+    caution: float = 1.0, seed: int = 0, max_iter: int = 50, evaluation: str = "holdout",
     holdout_share: float = 0.3, validate: bool = True,
 ) -> TargetingResult:
     """Learn which customers to answer slowly and estimate the policy's value out of sample
@@ -509,6 +522,9 @@ def learn_targeting(
         folds: Cross-fitting folds (2 or more).
         bins: Candidate thresholds per numeric covariate: its ``bins``-quantiles.
         min_leaf_share: Smallest leaf, as a share of the customers the tree is learned on.
+        caution: A leaf is deferred only if its summed score exceeds ``caution`` standard
+            errors (``caution x sd(scores) x sqrt(leaf size)``), and the search maximises the
+            summed scores less that penalty (0: the plain sum).
         seed: Seed of the folds and the outcome models.
         max_iter: Boosting iterations of each outcome model.
         evaluation: ``"holdout"`` (default: the policy learned on the other customers,
@@ -538,6 +554,8 @@ def learn_targeting(
         raise ValueError(f"evaluation must be 'crossfit' or 'holdout', got {evaluation!r}")
     if not 0.05 <= holdout_share <= 0.95:
         raise ValueError(f"holdout_share must be in [0.05, 0.95], got {holdout_share!r}")
+    if not 0 <= caution <= 5:
+        raise ValueError(f"caution must be in [0, 5], got {caution!r}")
     if not 0 < min_leaf_share < 0.5:
         raise ValueError(f"min_leaf_share must be in (0, 0.5), got {min_leaf_share!r}")
     frame, treatment = _frame(customers, conversations, assignments, control=control,
@@ -595,10 +613,11 @@ def learn_targeting(
 
     def learn(rows: np.ndarray) -> PolicyTree:
         min_leaf = max(1.0, min_leaf_share * rows.sum())
+        penalty = caution * float(np.std(gamma[rows], ddof=1))
         _, spec = _search(fbins[rows], st[rows], n_bins=n_bins, depth=depth,
-                          min_leaf=min_leaf, margin=margin)
+                          min_leaf=min_leaf, margin=margin, penalty=penalty)
         return PolicyTree(_build(spec, rows, fbins, st, features=features, edges=edges,
-                                 margin=margin))
+                                 margin=margin, penalty=penalty))
 
     if evaluation == "crossfit":
         fold_policies = tuple(learn(fold != k) for k in range(folds))

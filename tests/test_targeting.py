@@ -39,14 +39,14 @@ def result(trial) -> TargetingResult:
                            evaluation="crossfit")
 
 
-def _brute(bins: np.ndarray, stats: np.ndarray, n_bins: int, min_leaf: float,
-           margin: float) -> float:
+def _brute(bins: np.ndarray, stats: np.ndarray, n_bins: int, min_leaf: float, *,
+           margin: float, penalty: float) -> float:
     """Best value over every tree of depth <= 2, by enumeration."""
     n, p = bins.shape
     splits = [(j, b) for j in range(p) for b in range(n_bins - 1)]
 
     def leaf(rows: np.ndarray) -> float:
-        return float(_leaf_value(stats[rows].sum(axis=0), margin)[0])
+        return float(_leaf_value(stats[rows].sum(axis=0), margin, penalty)[0])
 
     def depth1(rows: np.ndarray) -> float:
         best = leaf(rows)
@@ -75,9 +75,12 @@ def test_search_finds_the_best_depth_two_tree(seed: int) -> None:
     stats = np.column_stack([np.ones(n), effect + rng.normal(0, 2, n),
                              rated[:, 0] * rng.uniform(0.6, 1, n), rated[:, 0],
                              rated[:, 1] * rng.uniform(0.6, 1, n), rated[:, 1]])
-    for margin in (1.0, 0.02):
-        got, _ = _search(bins, stats, n_bins=n_bins, depth=2, min_leaf=15, margin=margin)
-        assert got == pytest.approx(_brute(bins, stats, n_bins, 15, margin), abs=1e-9)
+    for margin, penalty in ((1.0, 0.0), (0.02, 0.0), (1.0, 2.0)):
+        got, _ = _search(bins, stats, n_bins=n_bins, depth=2, min_leaf=15, margin=margin,
+                         penalty=penalty)
+        assert got == pytest.approx(_brute(bins, stats, n_bins, 15, margin=margin,
+                                           penalty=penalty),
+                                    abs=1e-9)
 
 
 def test_result_structure(result: TargetingResult, trial) -> None:
@@ -134,6 +137,7 @@ def test_bad_arguments_are_named(trial) -> None:
         ({"control": "slowest"}, "control arm 'slowest' is not in the assignments"),
         ({"policy_features": ("shoe_size",)}, "column 'shoe_size' is not in"),
         ({"min_leaf_share": 0.6}, "min_leaf_share must be in"),
+        ({"caution": -1.0}, "caution must be in"),
     ]:
         with pytest.raises(ValueError, match=message):
             learn_targeting(*args, validate=False, **kwargs)
