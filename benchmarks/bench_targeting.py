@@ -6,18 +6,20 @@ Run: ``python benchmarks/bench_targeting.py [trials] [customers] [scenario] [fir
 held-out values; one core: set ``OMP_NUM_THREADS=1``).
 
 Result of the default run (2026-12-02, 300 trials of 20,000 customers, seeds 1..300, held-out
-values; two processes on two cores shared with other work, 4.6 s per trial, 11.5 min in all):
-the learned policy's 95% interval covered its true value in 93.3% of trials (MC SE 1.4%), bias
-+0.04 (MC SE 0.21) per customer, mean SE 3.45 against an sd of estimate - truth of 3.59 (the
-truth's own MC SE at most 0.025). True values per eligible customer, against answering everyone
-fast: the learned policy 0.035 (MC SE 0.063; positive in 57% of trials), the best possible
-(oracle) 2.057, defer every low-spend customer -7.58, defer none 0. The learned rules often
-split on the right covariate (65% of the reported policies split on the starter segment) but at
-20,000 customers the revenue term's noise (an AIPW score's sd of about 160 per customer) leaves
-the learned policy with almost none of the oracle's value: an honest interval, not yet a useful
-policy at this size. The cross-fitted value (``crossfit``: seeds 1..300, the same trials)
-covered in only 90.7% (MC SE 1.7%; mean SE 1.90 against an sd of 2.25), its policies' true value
-0.17 (reported policy, fit on every customer: 0.38); hence the held-out default.
+values, caution 1; two processes on two cores shared with other work, 2.9 s per trial, 7.5 min
+in all): the learned policy's 95% interval covered its true value in 94.7% of trials (MC SE
+1.3%), bias -0.18 (MC SE 0.17) per customer, mean SE 2.69 against an sd of estimate - truth of
+2.93 (the truth's own MC SE at most 0.023). True values per eligible customer, against answering
+everyone fast: the learned policy 0.287 (MC SE 0.053; positive in 62% of trials, 7% defer
+nobody), the best possible (oracle, 37% deferred) 2.057, defer every low-spend customer -7.58,
+defer none 0. The most frequent rules: answer everyone fast (21 trials), defer starter customers
+with 2 or more pre-period conversations (10), defer starter customers with at least one (7), defer
+customers outside mid with 5 or more (7). At 20,000 customers the revenue term's noise (an AIPW
+score's sd of about 160 per customer) keeps the learned policy far from the oracle: an honest
+interval, a modest policy. Earlier runs on the same seeds: without the pessimism penalty
+(caution 0) the held-out interval covered 93.3% (MC SE 1.4%) and the policy's true value was
+0.035 (MC SE 0.063); the cross-fitted value (``crossfit``, caution 0) covered in only 90.7% (MC
+SE 1.7%; mean SE 1.90 against an sd of 2.25), hence the held-out default.
 
 For every seeded trial (:func:`frt_experiments.simulate.simulate`):
 
