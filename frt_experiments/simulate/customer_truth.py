@@ -38,8 +38,10 @@ Gauss-Legendre nodes on the standard-normal scale over ``[-12, z_max]``), the co
 gamma (64 generalized Gauss-Laguerre nodes), the propensity a normal (32 Gauss-Hermite nodes),
 so the level's sums are tensor-product quadratures. They are exact for what the homogeneous
 model integrates in closed form (the pooled truth of ``published`` and ``dose`` equals
-:func:`~frt_experiments.simulate.dose_truth`'s to 1e-9) and accurate to about 1e-7 for the
-smooth powers of the rate that ``rate_*`` slopes bring. The simulator takes spend to the cent;
+:func:`~frt_experiments.simulate.dose_truth`'s to 1e-9); with the non-integer powers of the
+rate that ``rate_*`` slopes bring they are accurate to about 2e-6 (160 nodes instead of 64 over
+rate and spend change no value of ``hte``'s :func:`segment_truth` by more than 1.6e-6, against a
+20,000-customer trial's standard errors of 0.01 or more). The simulator takes spend to the cent;
 the quadrature takes it continuous (an error of order 1e-9 in the share eligible).
 
 References:
