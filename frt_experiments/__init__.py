@@ -106,6 +106,7 @@ if _typing.TYPE_CHECKING:
         judge_interim_results,
         repeated_ci,
     )
+    from frt_experiments.net_benefit import NetBenefit
     from frt_experiments.plan import ExperimentPlan, read_plan, write_plan
     from frt_experiments.policy import Attainment, FrtPolicy, attainment_table, default_policies
     from frt_experiments.report import build_report
@@ -178,6 +179,7 @@ if _typing.TYPE_CHECKING:
         two_proportion_ztest,
         welch_test,
     )
+    from frt_experiments.targeting import PolicyTree, TargetingResult, learn_targeting
 
 #: Public name -> the module that defines it, imported on first access.
 _EXPORTS: dict[str, str] = {
@@ -218,7 +220,9 @@ _EXPORTS: dict[str, str] = {
     "MarginTestResult": "frt_experiments.stats.tests",
     "MetricResult": "frt_experiments.analysis",
     "MetricVariance": "frt_experiments.design",
+    "NetBenefit": "frt_experiments.net_benefit",
     "PatienceEstimate": "frt_experiments.staffing",
+    "PolicyTree": "frt_experiments.targeting",
     "PowerResult": "frt_experiments.design",
     "Problem": "frt_experiments.errors",
     "QueueMetrics": "frt_experiments.staffing",
@@ -241,6 +245,7 @@ _EXPORTS: dict[str, str] = {
     "StaffingByInterval": "frt_experiments.staffing",
     "StaffingPlan": "frt_experiments.staffing",
     "StaffingRequirement": "frt_experiments.staffing",
+    "TargetingResult": "frt_experiments.targeting",
     "TreatmentNotDeliveredWarning": "frt_experiments.errors",
     "UnstableQueueError": "frt_experiments.errors",
     "analyze": "frt_experiments.analysis",
@@ -284,6 +289,7 @@ _EXPORTS: dict[str, str] = {
     "judge_interim": "frt_experiments.monitoring",
     "judge_interim_results": "frt_experiments.monitoring",
     "kaplan_meier": "frt_experiments.staffing",
+    "learn_targeting": "frt_experiments.targeting",
     "load_scenario": "frt_experiments.simulate",
     "many_to_one_sample_size": "frt_experiments.stats.dose_power",
     "metric_power": "frt_experiments.design",
@@ -357,7 +363,9 @@ __all__ = [
     "MarginTestResult",
     "MetricResult",
     "MetricVariance",
+    "NetBenefit",
     "PatienceEstimate",
+    "PolicyTree",
     "PowerResult",
     "Problem",
     "QueueMetrics",
@@ -380,6 +388,7 @@ __all__ = [
     "StaffingByInterval",
     "StaffingPlan",
     "StaffingRequirement",
+    "TargetingResult",
     "TreatmentNotDeliveredWarning",
     "UnstableQueueError",
     "__version__",
@@ -424,6 +433,7 @@ __all__ = [
     "judge_interim",
     "judge_interim_results",
     "kaplan_meier",
+    "learn_targeting",
     "load_scenario",
     "many_to_one_sample_size",
     "metric_power",

@@ -5,4 +5,4 @@ output set's manifest.json records it. A release bumps it together with a sectio
 CHANGELOG.md of the same number (tests/test_packaging.py checks both).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

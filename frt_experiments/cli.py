@@ -33,7 +33,8 @@ __all__ = ["main", "run"]
 
 #: Subcommand modules, in the order ``frt --help`` lists them.
 COMMANDS: tuple[str, ...] = ("demo", "validate", "power", "simulate", "import_", "assign",
-                              "analyze", "dose_response", "decide", "staffing", "rollout")
+                              "analyze", "dose_response", "decide", "staffing", "rollout",
+                              "target")
 
 
 class _Parser(argparse.ArgumentParser):

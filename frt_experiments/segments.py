@@ -38,8 +38,9 @@ independent; the dimensions overlap, and BH's guarantee then rests on positive d
 
 **Heterogeneity.** Per dimension and metric, Cochran's Q tests whether the levels share one
 relative effect: ``Q = sum_k w_k (y_k - y_bar)^2`` with ``y_k`` the log of the level's ratio
-(treatment / control, CUPED-adjusted as the level's relative change), ``w_k = 1 / log_se_k^2`` (the delta-method variance of the log ratio)
-and ``y_bar`` their weighted mean, referred to chi-square with ``K - 1`` degrees of freedom
+(treatment / control, CUPED-adjusted as the level's relative change),
+``w_k = 1 / log_se_k^2`` (the delta-method variance of the log ratio) and ``y_bar``
+their weighted mean, referred to chi-square with ``K - 1`` degrees of freedom
 (Cochran 1954); ``I^2 = max(0, (Q - df) / Q)`` is the share of the spread beyond chance
 (Higgins and Thompson 2002). The relative scale is the one the report reads, and the one on
 which a homogeneous effect stays homogeneous when segments differ in their baseline (contact

@@ -182,26 +182,17 @@ def test_interval_covers_the_true_value() -> None:
     assert abs(err.mean()) < 4 * err.std(ddof=1) / math.sqrt(trials)
 
 
-def _target_parser():
-    import argparse
-
-    from frt_experiments._commands import target
-
-    p = argparse.ArgumentParser()
-    target.register(p.add_subparsers())
-    return p
-
-
 def test_target_command_writes_one_output_set(tmp_path, trial, capsys) -> None:
-    """``frt target`` (frt_experiments/_commands/target.py, registered by the CLI's command
-    list) on a simulated trial's files: the comparison, the leaves and the Markdown."""
+    """``frt target`` from the command line (registered in ``cli.COMMANDS``) on a simulated
+    trial's files: the comparison, the leaves and the Markdown; a bad arm is one line on
+    stderr, exit 2, and no output directory."""
+    from frt_experiments.cli import main
+
     data = tmp_path / "data"
     trial.write(data)
     files = [f"--{t}={data / f'{t}.csv'}" for t in ("customers", "conversations",
                                                     "assignments")]
-    args = _target_parser().parse_args(["target", *files, "--out", str(tmp_path / "out"),
-                                        "--folds", "3"])
-    assert args.func(args) == 0
+    assert main(["target", *files, "--out", str(tmp_path / "out"), "--folds", "3"]) == 0
     out = capsys.readouterr().out
     assert "Value of the learned policy" in out
     table = pd.read_csv(tmp_path / "out" / "targeting.csv")
@@ -211,10 +202,11 @@ def test_target_command_writes_one_output_set(tmp_path, trial, capsys) -> None:
     leaves = pd.read_csv(tmp_path / "out" / "targeting_leaves.csv")
     assert set(leaves["action"]) <= {"defer", "answer fast"}
     assert "# Targeting" in (tmp_path / "out" / "targeting.md").read_text()
-    bad = _target_parser().parse_args(["target", *files, "--out", str(tmp_path / "bad"),
-                                       "--treatment", "nope"])
-    with pytest.raises(ValueError, match="treatment arm 'nope' is not in the assignments"):
-        bad.func(bad)
+    status = main(["target", *files, "--out", str(tmp_path / "bad"), "--treatment", "nope"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and "treatment arm 'nope' is not in the assignments" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "bad").exists()
 
 
