@@ -232,12 +232,23 @@ def _frt() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "frt_experiments.cli"]
 
 
+#: Runs its arguments with SIGINT at its default disposition (kept across exec).
+_WITH_DEFAULT_SIGINT = [sys.executable, "-c", "import os, signal, sys; "
+                        "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                        "os.execv(sys.argv[1], sys.argv[1:])"]
+
+
 def _interrupt(argv: list[str], *, after: float | None = None, when_line: str | None = None,
                tmp_path: Path) -> tuple[int, str]:
     """Start ``frt argv`` in its own process group, send SIGINT to the group (as a terminal's
-    Ctrl-C does) ``after`` seconds or once stderr shows ``when_line``; its status and stderr."""
-    proc = subprocess.Popen([*_frt(), *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env=_env(), cwd=tmp_path, start_new_session=True)
+    Ctrl-C does) ``after`` seconds or once stderr shows ``when_line``; its status and stderr.
+
+    The child gets SIGINT's default disposition, as a process started from a terminal has: a
+    test run started as a shell's background job (``pytest ... &``) inherits SIGINT ignored,
+    and Python then leaves it ignored (as it should: the shell asked for that)."""
+    proc = subprocess.Popen([*_WITH_DEFAULT_SIGINT, *_frt(), *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path,
+                            start_new_session=True)
     seen = ""
     try:
         if when_line is not None:

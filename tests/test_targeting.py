@@ -205,7 +205,8 @@ def test_target_command_writes_one_output_set(tmp_path, trial, capsys) -> None:
     status = main(["target", *files, "--out", str(tmp_path / "bad"), "--treatment", "nope"])
     err = capsys.readouterr().err
     assert status == 2
-    assert err.count("\n") == 1 and "treatment arm 'nope' is not in the assignments" in err
+    assert err.count("\n") == 1
+    assert "treatment arm 'nope' is not in the assignments" in err
     assert "Traceback" not in err
     assert not (tmp_path / "bad").exists()
 
