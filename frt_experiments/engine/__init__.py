@@ -93,3 +93,10 @@ def execute(expr: Any) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=IBIS_PANDAS_WARNING)
         return expr.execute()
+
+
+def to_arrow(expr: Any) -> Any:
+    """Run an Ibis table expression and return its result as a ``pyarrow.Table``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=IBIS_PANDAS_WARNING)
+        return expr.to_pyarrow()
