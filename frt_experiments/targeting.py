@@ -369,16 +369,24 @@ class TargetingResult:
     """A learned targeting policy and its honest value (:func:`learn_targeting`).
 
     Attributes:
-        policy: The policy learned on every customer's scores (the one to route on).
-        value: Cross-fitted estimate of the net benefit per customer of the learning
-            procedure's policies against answering everyone fast.
+        policy: The policy to route on: learned on the customers not held out
+            (``evaluation="holdout"``, the default), or on every customer's scores
+            (``"crossfit"``).
+        value: Its net benefit per customer against answering everyone fast, estimated on the
+            held-out customers (default: exact for this policy), or with ``"crossfit"`` the
+            cross-fitted value of the learning procedure's fold policies.
         se, ci_low, ci_high: Its standard error and 95% interval.
         comparison: One row per policy (learned, defer every low-spend customer, defer none,
             and the learned policy minus defer-all): value, se, ci_low, ci_high,
             deferred_share, csat_change (the deferred customers' doubly robust CSAT change,
             slow minus fast) and its se.
-        leaves: The reported policy's leaves on every customer's scores (in-sample: selected
-            on them, so optimistic): rule, action, share, benefit per customer, CSAT change.
+        leaves: The reported policy's leaves: rule, action, share, and on every customer's
+            scores (in-sample: the leaves were selected on them, so optimistic) the benefit
+            per customer and the doubly robust CSAT change (slow minus fast, a share); then
+            the leaf's conditional effects on the evaluated customers (held out by default,
+            so not selected on): ``questions_change`` (conversations per customer, slow
+            minus fast, a difference in means) and ``nrr_change`` (NRR under slow minus under
+            fast, ratios of summed revenue), each with its standard error.
         fold_policies: The policy learned without each fold (for the value's truth).
         fold_sizes: Customers per fold.
         benefit: The prices.
@@ -458,6 +466,34 @@ def _csat_change(pick: np.ndarray, st: np.ndarray) -> tuple[float, float]:
     return float(c1 - c0), float(np.std(infl, ddof=1) / math.sqrt(n))
 
 
+def _mean_difference(y: np.ndarray, slow: np.ndarray, rows: np.ndarray) -> tuple[float, float]:
+    """Difference in means of ``y``, slow minus fast, over ``rows``, and its Welch standard
+    error (Neyman's variance for a randomized comparison); NaN with fewer than two customers
+    in an arm."""
+    a, b = y[rows & slow], y[rows & ~slow]
+    if a.size < 2 or b.size < 2:
+        return math.nan, math.nan
+    return (float(a.mean() - b.mean()),
+            float(math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)))
+
+
+def _nrr_difference(end: np.ndarray, start: np.ndarray, slow: np.ndarray,
+                    rows: np.ndarray) -> tuple[float, float]:
+    """NRR (revenue at the end over revenue at the start, summed over customers) under slow
+    minus under fast over ``rows``, and its delta-method standard error (each ratio's variance
+    ``var(end - R start) / (n mean(start)^2)``, the arms independent)."""
+    out, var = [], 0.0
+    for arm in (slow, ~slow):
+        pick = rows & arm
+        if pick.sum() < 2 or start[pick].sum() <= 0:
+            return math.nan, math.nan
+        ratio = end[pick].sum() / start[pick].sum()
+        resid = end[pick] - ratio * start[pick]
+        var += float(resid.var(ddof=1) / (pick.sum() * start[pick].mean() ** 2))
+        out.append(ratio)
+    return float(out[0] - out[1]), math.sqrt(var)
+
+
 # --------------------------------------------------------------------------------------------
 # the estimator
 
@@ -499,7 +535,7 @@ def _frame(customers: pd.DataFrame, conversations: pd.DataFrame, assignments: pd
 def learn_targeting(
     customers: pd.DataFrame, conversations: pd.DataFrame, assignments: pd.DataFrame, *,
     control: str = "fast", treatment: str | None = None, benefit: NetBenefit | None = None,
-    treatment_share: float = 0.5, policy_features: tuple[str, ...] = POLICY_FEATURES,
+    treatment_share: float = 0.5, policy_features: tuple[str, ...] | None = None,
     depth: int = 2, folds: int = 5, bins: int = 16, min_leaf_share: float = 0.05,
     caution: float = 1.0, seed: int = 0, max_iter: int = 50, evaluation: str = "holdout",
     holdout_share: float = 0.3, validate: bool = True,
@@ -517,7 +553,9 @@ def learn_targeting(
             among the two (the assignment weights: 0.5 for equal weights). Known, not
             estimated.
         policy_features: Covariates the tree may split on (customers table columns; a text
-            column such as ``segment`` splits by level).
+            column such as ``segment`` splits by level). Default: those of
+            :data:`POLICY_FEATURES` the customers table has (``monthly_spend`` read from
+            ``revenue_start`` where it is missing).
         depth: Tree depth, 1 or 2.
         folds: Cross-fitting folds (2 or more).
         bins: Candidate thresholds per numeric covariate: its ``bins``-quantiles.
@@ -560,6 +598,11 @@ def learn_targeting(
         raise ValueError(f"min_leaf_share must be in (0, 0.5), got {min_leaf_share!r}")
     frame, treatment = _frame(customers, conversations, assignments, control=control,
                               treatment=treatment, validate=validate)
+    if policy_features is None:
+        policy_features = tuple(
+            c for c in POLICY_FEATURES if c in frame.columns
+            or (c == schema.MONTHLY_SPEND and schema.REVENUE_START in frame.columns))
+    features, fbins, edges = _policy_columns(frame, tuple(policy_features), bins)
     n = len(frame)
     slow = (frame[schema.ARM] == treatment).to_numpy()
     if slow.sum() < 2 * folds or (~slow).sum() < 2 * folds:
@@ -607,7 +650,6 @@ def learn_targeting(
     gamma = scores["y_slow"] - scores["y_fast"]
     st = np.column_stack([np.ones(n), gamma, scores["sat_slow"], scores["rated_slow"],
                           scores["sat_fast"], scores["rated_fast"]])
-    features, fbins, edges = _policy_columns(frame, tuple(policy_features), bins)
     n_bins = int(fbins.max()) + 1
     margin = benefit.csat_margin
 
@@ -663,16 +705,23 @@ def learn_targeting(
     ]).set_index("policy")
 
     leaf_rows = []
+    rev0 = frame[schema.REVENUE_START].to_numpy(float)
+    rev1 = frame[schema.REVENUE_END].to_numpy(float)
     for (path, leaf), member in zip(final.root.leaves(), final.root.members(frame),
                                     strict=True):
         change, _ = _csat_change(member, st)
+        held_out = member & evaluated
+        q, q_se = _mean_difference(conv, slow, held_out)
+        r, r_se = _nrr_difference(rev1, rev0, slow, held_out)
         leaf_rows.append({"rule": " and ".join(path) or "every customer",
                           "action": "defer" if leaf.defer else "answer fast",
                           "share": float(member.mean()),
                           "benefit_per_customer": float(gamma_all[member].mean())
                           if member.any()
                           else math.nan,
-                          "csat_change": change})
+                          "csat_change": change,
+                          "questions_change": q, "questions_change_se": q_se,
+                          "nrr_change": r, "nrr_change_se": r_se})
     per = pd.DataFrame({schema.CUSTOMER_ID: frame[schema.CUSTOMER_ID], "fold": fold,
                         schema.ARM: frame[schema.ARM], "gamma": gamma_all, "defer": pick,
                         **{f"score_{k}": v for k, v in scores.items()}})

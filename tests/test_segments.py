@@ -150,6 +150,9 @@ def test_shares_adjustment_and_heterogeneity(segmented: frt.ExperimentResult) ->
     ref = combine_effects(y, np.asarray(se) ** 2)
     assert row["q"] == pytest.approx(float(res_q := ref.q), rel=1e-12)
     assert row["p_value"] == pytest.approx(float(sps.chi2.sf(res_q, len(lv) - 1)), rel=1e-12)
+    # the Q tests adjusted together, by the readouts' method (statsmodels' fdr_bh)
+    np.testing.assert_allclose(h["p_adjusted"], multipletests(h["p_value"],
+                                                             method="fdr_bh")[1])
     assert seg.to_pandas().equals(t)
     assert "Heterogeneity" in seg.to_markdown()
     assert "segment x metric readouts" in repr(seg)
@@ -160,6 +163,8 @@ def test_holm_option_and_plot(trial: SimulatedTrial) -> None:
                       fdr="holm", diagnostics=False, metrics=["questions", "csat"])
     t = res.by_segment.table
     np.testing.assert_allclose(t["p_adjusted"], holm(t["p_value"].to_numpy(float)))
+    h = res.by_segment.heterogeneity
+    np.testing.assert_allclose(h["p_adjusted"], multipletests(h["p_value"], method="holm")[1])
     assert res.by_segment.fdr == "holm"
     import matplotlib
 

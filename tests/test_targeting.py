@@ -202,6 +202,11 @@ def test_target_command_writes_one_output_set(tmp_path, trial, capsys) -> None:
     leaves = pd.read_csv(tmp_path / "out" / "targeting_leaves.csv")
     assert set(leaves["action"]) <= {"defer", "answer fast"}
     assert "# Targeting" in (tmp_path / "out" / "targeting.md").read_text()
+    status = main(["target", *files, "--out", str(tmp_path / "bad"), "--policy-features",
+                   "segment,region"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err == "error: policy_features: column 'region' is not in the customers table\n"
     status = main(["target", *files, "--out", str(tmp_path / "bad"), "--treatment", "nope"])
     err = capsys.readouterr().err
     assert status == 2
@@ -233,3 +238,43 @@ def test_holdout_values_the_reported_policy_on_untouched_customers(trial) -> Non
     with pytest.raises(ValueError, match="evaluation must be"):
         learn_targeting(trial.customers, trial.conversations, trial.assignments,
                         evaluation="insample", validate=False)
+
+
+def test_leaves_carry_questions_and_nrr_on_the_held_out_customers(trial) -> None:
+    """The leaves' conditional effects on questions and NRR are the difference in means and
+    the difference of summed-revenue ratios over the leaf's held-out customers, computed
+    here by hand from the customer rows."""
+    from frt_experiments.metrics import customer_rows
+
+    r = learn_targeting(trial.customers, trial.conversations, trial.assignments, seed=3,
+                        depth=1, validate=False)
+    rows = customer_rows(trial.customers, trial.conversations, trial.assignments)
+    s = r.scores.set_index(schema.CUSTOMER_ID)
+    held = s["fold"] < 0
+    customers = trial.customers.set_index(schema.CUSTOMER_ID).loc[s.index].reset_index()
+    members = r.policy.root.members(customers)
+    assert len(members) == len(r.leaves)
+    for member, (_, leaf) in zip(members, r.leaves.iterrows(), strict=True):
+        ids = s.index[member & held.to_numpy()]
+        part = rows.loc[ids]
+        slow = part[schema.ARM] == r.arms[1]
+        a, b = part.loc[slow, "conversations"], part.loc[~slow, "conversations"]
+        assert leaf["questions_change"] == pytest.approx(a.mean() - b.mean(), rel=1e-12)
+        assert leaf["questions_change_se"] == pytest.approx(
+            math.sqrt(a.var() / len(a) + b.var() / len(b)), rel=1e-12)
+        nrr = [part.loc[m, schema.REVENUE_END].sum() / part.loc[m, schema.REVENUE_START].sum()
+               for m in (slow, ~slow)]
+        assert leaf["nrr_change"] == pytest.approx(nrr[0] - nrr[1], rel=1e-12)
+        assert leaf["nrr_change_se"] > 0
+
+
+def test_default_rules_use_the_covariates_the_table_has(trial) -> None:
+    """Without ``segment`` (an optional column) the default tree splits on the others; a
+    named covariate that is missing is an error naming it, on the command line one line."""
+    customers = trial.customers.drop(columns=[schema.SEGMENT])
+    r = learn_targeting(customers, trial.conversations, trial.assignments, seed=3, depth=1,
+                        folds=2, validate=False)
+    assert all(schema.SEGMENT not in rule for rule in r.leaves["rule"])
+    with pytest.raises(ValueError, match="column 'segment' is not in the customers table"):
+        learn_targeting(customers, trial.conversations, trial.assignments, depth=1, folds=2,
+                        policy_features=(schema.SEGMENT,), validate=False)

@@ -396,10 +396,10 @@ def _print_segments(table: Any, heterogeneity: Any, alpha: float) -> None:
     for r in found.itertuples(index=False):
         print(f"  {f'{r.arm} ' if arm else ''}{r.dimension} = {r.level}: {r.metric} "
               f"{100 * r.rel_diff:+.2f}% (adjusted p = {r.p_adjusted:.4g})", file=sys.stdout)
-    differ = heterogeneity.loc[heterogeneity["p_value"] < alpha]
+    differ = heterogeneity.loc[heterogeneity["p_adjusted"] < alpha]
     for r in differ.itertuples(index=False):
         print(f"  heterogeneity: {f'{r.arm} ' if arm else ''}{r.metric} differs by "
-              f"{r.dimension} (Cochran's Q p = {r.p_value:.4g})", file=sys.stdout)
+              f"{r.dimension} (Cochran's Q adjusted p = {r.p_adjusted:.4g})", file=sys.stdout)
 
 
 def _treatment(text: str | None) -> str | list[str] | None:

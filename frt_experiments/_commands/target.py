@@ -42,10 +42,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--revenue-months", type=float, default=12.0, metavar="M",
                    help="months a unit of lost monthly revenue counts for (default 12)")
     p.add_argument("--csat-margin", type=float, default=0.03, metavar="M",
-                   help="largest fall of a deferred group's CSAT, a share (default 0.03)")
+                   help="largest fall of a deferred group's CSAT in points of the satisfied "
+                   "share, positive (default 0.03: 3 points); not the relative, negative "
+                   "margin of frt analyze and frt decide")
     p.add_argument("--treatment-share", type=float, default=0.5, metavar="P",
                    help="the design's probability of the slow arm (default 0.5)")
+    p.add_argument("--policy-features", default=None, metavar="COL,COL",
+                   help="customers columns the rules may split on (default: those of "
+                   "segment, monthly_spend, pre_conversations the table has)")
     p.add_argument("--depth", type=int, choices=(1, 2), default=2)
+    p.add_argument("--caution", type=float, default=1.0, metavar="C",
+                   help="defer a group only if its summed score clears C standard errors "
+                   "(default 1; 0: the plain sum)")
+    p.add_argument("--holdout-share", type=float, default=0.3, metavar="P",
+                   help="share of customers held out to value the policy (default 0.3)")
     p.add_argument("--folds", type=int, default=5, metavar="K")
     p.add_argument("--evaluation", choices=("holdout", "crossfit"), default="holdout",
                    help="holdout (default): value the policy on 30%% of customers nothing in "
@@ -79,12 +89,20 @@ def run(args: argparse.Namespace) -> int:
                                    "assignments": args.assignments.name})
     if problems:
         raise DataError(problems)
+    features = None
+    if args.policy_features is not None:
+        features = tuple(c.strip() for c in args.policy_features.split(",") if c.strip())
+        if not features:
+            raise ValueError("--policy-features: give one or more customers columns, "
+                             "separated by commas")
     try:
         result = learn_targeting(customers, conversations, assignments, control=args.control,
                                  treatment=args.treatment, benefit=benefit,
                                  treatment_share=args.treatment_share, depth=args.depth,
                                  folds=args.folds, seed=args.seed,
-                                 evaluation=args.evaluation, validate=False)
+                                 evaluation=args.evaluation, caution=args.caution,
+                                 holdout_share=args.holdout_share,
+                                 policy_features=features, validate=False)
     except ImportError as exc:
         raise ValueError(str(exc)) from None
     table = result.to_pandas().reset_index()
