@@ -31,7 +31,9 @@ segments x metrics, Cochran's Q per dimension and metric), as ``frt analyze --by
 Monte Carlo SE of a rate ``p`` over ``n`` trials: ``sqrt(p (1 - p) / n)``.
 
 Measured (300 trials per scenario of 20,000 customers; docs/benchmarks.md): ``aa`` any false
-discovery 4.67% (MC SE 1.22%), Q rejections 5.06% (0.37%); ``hte-null`` Q rejections 5.44%
+discovery 4.67% (MC SE 1.22%), Q rejections 5.06% (0.37%), trials naming a difference after
+the adjustment 6.67% (1.44%; unadjusted 44.67%); ``hte-null`` naming one 6.33% (1.41%;
+unadjusted 48.33%), Q rejections 5.44%
 over all tests (0.38%; questions 4.67%, CSAT 6.00%, NRR 5.11%, efficiency 6.00%), segment
 coverage 94.41% (0.44%); ``hte`` segment coverage 94.52% (0.44%; CSAT 94.44%, questions
 94.67%, NRR 94.44%), Fieller relative intervals 94.70%.
