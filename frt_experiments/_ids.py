@@ -24,9 +24,14 @@ def arrow_strings(s: pd.Series) -> pa.Array:
     return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
 
 
-def code_point_order(ids: pd.Series | pd.Index) -> np.ndarray:
+def code_point_order(ids: pd.Series | pd.Index | pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Positions ordering ids by their code points (Arrow sorts UTF-8 bytewise, which is that
-    order): the order of the per-customer rows on every path, whatever an engine's collation."""
+    order): the order of the per-customer rows on every path, whatever an engine's collation.
+    Ids as a pandas column or index, or as an Arrow (chunked) array of strings."""
+    if isinstance(ids, pa.Array | pa.ChunkedArray):
+        if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
+            ids = ids.cast(pa.large_string())
+        return pc.sort_indices(ids).to_numpy()
     return pc.sort_indices(arrow_strings(pd.Series(ids))).to_numpy()
 
 

@@ -593,13 +593,13 @@ def analyze_segments(
     table = pd.DataFrame(records, columns=[*TABLE_COLUMNS, "_log_se"])
     if len(table):
         p = table["p_value"].to_numpy(dtype=float)
-        table["p_adjusted"] = benjamini_hochberg(p) if fdr == "bh" else holm(p)
+        table["p_adjusted"] = _adjusted(p, fdr)
         table["significant"] = table["p_adjusted"] < alpha
     table = table.astype({"n_control": "int64", "n_treatment": "int64", "significant": bool})
     het = _heterogeneity(table)
     if len(het):  # the Q tests of every dimension x metric, adjusted together as the readouts
         q_p = het["p_value"].to_numpy(dtype=float)
-        het["p_adjusted"] = benjamini_hochberg(q_p) if fdr == "bh" else holm(q_p)
+        het["p_adjusted"] = _adjusted(q_p, fdr)
     if skipped:
         whole = [f"{d} = {lv}" for d, lv, m, _ in skipped if m == "*"]
         if whole:
@@ -608,6 +608,11 @@ def analyze_segments(
     return SegmentResult(tuple(labels.columns), control, treatment, alpha, fdr,
                          table.drop(columns="_log_se").reset_index(drop=True), het,
                          tuple(skipped), results, int(min_customers))
+
+
+def _adjusted(p: np.ndarray, fdr: str) -> np.ndarray:
+    """``p`` adjusted by Benjamini-Hochberg (``fdr="bh"``) or Holm."""
+    return benjamini_hochberg(p) if fdr == "bh" else holm(p)
 
 
 def _heterogeneity(table: pd.DataFrame) -> pd.DataFrame:

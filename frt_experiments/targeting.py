@@ -94,6 +94,8 @@ import pandas as pd
 from frt_experiments import schema
 from frt_experiments.metrics import customer_rows
 from frt_experiments.net_benefit import NetBenefit
+from frt_experiments.stats.ratio import delta_ratio
+from frt_experiments.stats.tests import ArmSummary
 
 __all__ = ["PolicyTree", "TargetingResult", "learn_targeting"]
 
@@ -325,6 +327,13 @@ def _build(spec: Any, rows: np.ndarray, bins: np.ndarray, stats: np.ndarray, *,
                  right=_build(right, rows & ~go_left, bins, stats, **kw))
 
 
+def _has_covariate(frame: pd.DataFrame, name: str) -> bool:
+    """Whether the policy can read ``name`` (``monthly_spend`` falls back to
+    ``revenue_start``, as :func:`_spend` reads it)."""
+    return name in frame.columns or (name == schema.MONTHLY_SPEND
+                                     and schema.REVENUE_START in frame.columns)
+
+
 def _policy_columns(frame: pd.DataFrame, names: tuple[str, ...],
                     n_bins: int) -> tuple[list[_Feature], np.ndarray, list[np.ndarray]]:
     """The policy's split candidates: per covariate its features, bins and thresholds
@@ -333,8 +342,7 @@ def _policy_columns(frame: pd.DataFrame, names: tuple[str, ...],
     features: list[_Feature] = []
     bins, edges = [], []
     for name in names:
-        if name not in frame.columns and not (name == schema.MONTHLY_SPEND
-                                              and schema.REVENUE_START in frame.columns):
+        if not _has_covariate(frame, name):
             raise ValueError(f"policy_features: column {name!r} is not in the customers table")
         if name in (schema.SEGMENT, schema.TIMEZONE) or not pd.api.types.is_numeric_dtype(
                 frame[name]):
@@ -470,28 +478,22 @@ def _mean_difference(y: np.ndarray, slow: np.ndarray, rows: np.ndarray) -> tuple
     """Difference in means of ``y``, slow minus fast, over ``rows``, and its Welch standard
     error (Neyman's variance for a randomized comparison); NaN with fewer than two customers
     in an arm."""
-    a, b = y[rows & slow], y[rows & ~slow]
-    if a.size < 2 or b.size < 2:
+    if (rows & slow).sum() < 2 or (rows & ~slow).sum() < 2:
         return math.nan, math.nan
-    return (float(a.mean() - b.mean()),
-            float(math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)))
+    a, b = (ArmSummary.from_values(y[rows & arm]) for arm in (slow, ~slow))
+    return a.mean - b.mean, math.sqrt(a.var / a.n + b.var / b.n)
 
 
 def _nrr_difference(end: np.ndarray, start: np.ndarray, slow: np.ndarray,
                     rows: np.ndarray) -> tuple[float, float]:
     """NRR (revenue at the end over revenue at the start, summed over customers) under slow
-    minus under fast over ``rows``, and its delta-method standard error (each ratio's variance
-    ``var(end - R start) / (n mean(start)^2)``, the arms independent)."""
-    out, var = [], 0.0
-    for arm in (slow, ~slow):
-        pick = rows & arm
-        if pick.sum() < 2 or start[pick].sum() <= 0:
-            return math.nan, math.nan
-        ratio = end[pick].sum() / start[pick].sum()
-        resid = end[pick] - ratio * start[pick]
-        var += float(resid.var(ddof=1) / (pick.sum() * start[pick].mean() ** 2))
-        out.append(ratio)
-    return float(out[0] - out[1]), math.sqrt(var)
+    minus under fast over ``rows``, and its delta-method standard error
+    (:func:`~frt_experiments.stats.ratio.delta_ratio` per arm, the arms independent)."""
+    picks = [rows & arm for arm in (slow, ~slow)]
+    if any(pick.sum() < 2 or start[pick].sum() <= 0 for pick in picks):
+        return math.nan, math.nan
+    a, b = (delta_ratio(end[pick], start[pick]) for pick in picks)
+    return a.ratio - b.ratio, math.sqrt(a.variance + b.variance)
 
 
 # --------------------------------------------------------------------------------------------
@@ -599,9 +601,7 @@ def learn_targeting(
     frame, treatment = _frame(customers, conversations, assignments, control=control,
                               treatment=treatment, validate=validate)
     if policy_features is None:
-        policy_features = tuple(
-            c for c in POLICY_FEATURES if c in frame.columns
-            or (c == schema.MONTHLY_SPEND and schema.REVENUE_START in frame.columns))
+        policy_features = tuple(c for c in POLICY_FEATURES if _has_covariate(frame, c))
     features, fbins, edges = _policy_columns(frame, tuple(policy_features), bins)
     n = len(frame)
     slow = (frame[schema.ARM] == treatment).to_numpy()

@@ -90,13 +90,15 @@ def require_columns(name: str, table: Any, columns: Any) -> None:
 
 def execute(expr: Any) -> Any:
     """Run an Ibis expression and return its pandas result."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=IBIS_PANDAS_WARNING)
-        return expr.execute()
+    return _run(expr.execute)
 
 
 def to_arrow(expr: Any) -> Any:
     """Run an Ibis table expression and return its result as a ``pyarrow.Table``."""
+    return _run(expr.to_pyarrow)
+
+
+def _run(method: Any) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=IBIS_PANDAS_WARNING)
-        return expr.to_pyarrow()
+        return method()

@@ -34,8 +34,6 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from frt_experiments import schema
 from frt_experiments._ids import code_point_order
@@ -256,10 +254,8 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
     """
     if engine_name(rows) == "duckdb":
         table = to_arrow(rows)
-        ids = table.column(schema.CUSTOMER_ID)
-        if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
-            ids = ids.cast(pa.large_string())
-        out = table.take(pc.sort_indices(ids)).combine_chunks().to_pandas()
+        order = code_point_order(table.column(schema.CUSTOMER_ID))
+        out = table.take(order).combine_chunks().to_pandas()
     else:
         frame = execute(rows)
         out = frame.iloc[code_point_order(frame[schema.CUSTOMER_ID])]
