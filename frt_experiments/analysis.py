@@ -82,7 +82,6 @@ from frt_experiments.plan import (
     allocation_problems,
     same_allocation,
 )
-from frt_experiments.plotting import arm_color, plot_forest
 from frt_experiments.policy import FrtPolicy
 from frt_experiments.stats.cuped import cuped_adjust, regression_adjust
 from frt_experiments.stats.multiplicity import holm
@@ -390,6 +389,9 @@ class ExperimentResult:
         (:func:`frt_experiments.plotting.plot_forest`); with ``ax`` draws on it and returns
         it. Infinite (one-sided) bounds are drawn to the plot's edge.
         """
+        # matplotlib loads with the first plot, not with every analysis (0.4-0.5 s)
+        from frt_experiments.plotting import arm_color, plot_forest  # noqa: PLC0415
+
         df = self.to_pandas()
         if ax is None:  # plot_forest draws open (one-sided) ends itself and labels the bound
             return plot_forest(df, title=f"Relative change by metric ({_level(self.alpha)} "
@@ -997,7 +999,11 @@ def _segment_settings(by: str | Sequence[str] | None, spend_bands: Sequence[floa
                       ) -> dict[str, Any] | None:
     """The segment readout's settings from the arguments and the plan's ``[segments]``, or
     ``None`` when no segment is asked for."""
-    from frt_experiments.segments import FDR_METHODS, MIN_CUSTOMERS  # noqa: PLC0415
+    from frt_experiments.segments import (  # noqa: PLC0415
+        FDR_METHODS,
+        MIN_CUSTOMERS,
+        _dimensions,
+    )
 
     planned = plan.segments if plan is not None else None
     if by is None and planned is not None:
@@ -1009,6 +1015,9 @@ def _segment_settings(by: str | Sequence[str] | None, spend_bands: Sequence[floa
                 raise ValueError(f"{name} is a setting of the segment readouts: give by= "
                                  "(or a plan with [segments]) too")
         return None
+    if spend_bands is not None and "spend_band" not in _dimensions(by):
+        raise ValueError(f"spend_bands cuts the spend_band dimension, which by= does not "
+                         f"name (by={by!r}): add spend_band to by, or leave spend_bands out")
     if spend_bands is None and planned is not None:
         spend_bands = planned.get("spend_bands")
     if fdr is None:
@@ -1343,11 +1352,13 @@ def _check_rows(rows: pd.DataFrame, columns: list[str]) -> None:
     numeric = [c for c in columns if pd.api.types.is_numeric_dtype(rows[c])]
     problems = [Problem("rows", c, f"must hold numbers (per-customer sums), not {rows[c].dtype}")
                 for c in columns if c not in numeric]
-    block = rows[numeric]
-    lo = block.min(skipna=False).to_numpy(dtype=float, na_value=np.nan)
-    hi = block.max(skipna=False).to_numpy(dtype=float, na_value=np.nan)
-    suspect = ~(np.isfinite(lo) & np.isfinite(hi) & (lo >= 0))
-    for col in np.asarray(numeric, dtype=object)[suspect]:
+    suspect = []
+    for col in numeric:  # column by column: a frame of the columns would copy them first
+        v = rows[col].to_numpy(dtype=float, na_value=np.nan)
+        lo, hi = (v.min(), v.max()) if v.size else (0.0, 0.0)  # a NaN propagates to both
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0):
+            suspect.append(col)
+    for col in suspect:
         v = rows[col].to_numpy(dtype=float, na_value=np.nan)
         where = np.flatnonzero(~(np.isfinite(v) & (v >= 0)))
         problems.append(Problem("rows", str(col), "missing, infinite or negative (per-customer "

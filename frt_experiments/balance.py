@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from frt_experiments import schema
@@ -114,9 +116,11 @@ def sample_ratio_mismatch(
                      tuple(float(v) for v in expected), threshold)
 
 
-def _covariates(customers: pd.DataFrame) -> pd.DataFrame:
-    """The per-customer pre-period covariates present in ``customers``."""
-    out = pd.DataFrame({schema.CUSTOMER_ID: customers[schema.CUSTOMER_ID].astype("string")})
+def _covariates(customers: pd.DataFrame, *, ids: bool = True) -> pd.DataFrame:
+    """The per-customer pre-period covariates present in ``customers`` (with ``ids``, after
+    their ``customer_id``)."""
+    out = pd.DataFrame({schema.CUSTOMER_ID: customers[schema.CUSTOMER_ID].astype("string")}
+                       if ids else {}, index=None if ids else customers.index)
     for col in (schema.MONTHLY_SPEND, schema.PRE_CONVERSATIONS):
         if col in customers.columns:
             out[col] = pd.to_numeric(customers[col], errors="coerce").astype("float64")
@@ -183,26 +187,59 @@ def covariate_balance(
     if len(order) < 2 or not names or not found.any():
         return pd.DataFrame({c: [] for c in BALANCE_COLUMNS})
     pos, code = pos[found], code[found]
+    values = {name: cov[name].to_numpy(dtype=float)[pos] for name in names}
+    out = _table(values, code, order, threshold)
+    return _warned(out, threshold) if warn else out
+
+
+def balance_of_rows(rows: pd.DataFrame, arms: Sequence[str], *,
+                    threshold: float = SMD_THRESHOLD) -> pd.DataFrame:
+    """:func:`covariate_balance` (without its warning) of per-customer rows that already hold
+    each assigned customer's arm and covariates, one row per customer (the customers' columns
+    ``monthly_spend``, ``pre_conversations``, ``pre_rated``, ``pre_satisfied``,
+    ``pre_handle_seconds`` where present, as numbers): no join, the same table.
+    """
+    cov = _covariates(rows, ids=False)
+    names = list(cov.columns)
+    order = list(arms)
+    if len(order) < 2 or not names or not len(rows):
+        return pd.DataFrame({c: [] for c in BALANCE_COLUMNS})
+    found = pc.index_in(arrow_strings(rows[schema.ARM]),
+                        value_set=pa.array(order, pa.large_string()))
+    code = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return _table({name: cov[name].to_numpy(dtype=float) for name in names}, code, order,
+                  threshold)
+
+
+def _table(values: dict[str, np.ndarray], code: np.ndarray, order: list[str],
+           threshold: float) -> pd.DataFrame:
+    """The balance table from each covariate's values and each customer's arm (its position in
+    ``order``, -1 for another arm)."""
+    names = list(values)
     # count, mean and sample variance of each covariate (rows) in each arm (columns).
     count = np.zeros((len(names), len(order)))
     mean = np.full_like(count, np.nan)
     var = np.full_like(count, np.nan)
     for i, name in enumerate(names):
-        values = cov[name].to_numpy(dtype=float)[pos]
+        x = values[name]
         for k in range(len(order)):
-            v = values[(code == k) & ~np.isnan(values)]
+            v = x[(code == k) & ~np.isnan(x)]
             count[i, k] = v.size
             if v.size:
                 mean[i, k] = v.mean()
             if v.size > 1:
                 var[i, k] = v.var(ddof=1)
-    out = balance_table(names, order, count, mean, var, threshold=threshold)
-    if warn and out["imbalanced"].any():
+    return balance_table(names, order, count, mean, var, threshold=threshold)
+
+
+def _warned(out: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """``out``, after a :class:`BalanceWarning` naming its imbalanced covariates, if any."""
+    if out["imbalanced"].any():
         bad = out[out["imbalanced"]]
         listed = ", ".join(f"{r.covariate} {r.treatment_arm} vs {r.control_arm} "
                            f"SMD {r.smd:+.3f}" for r in bad.itertuples())
         warnings.warn(f"covariate imbalance above |SMD| {threshold}: {listed}",
-                      BalanceWarning, stacklevel=2)
+                      BalanceWarning, stacklevel=3)
     return out
 
 

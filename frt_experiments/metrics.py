@@ -277,7 +277,9 @@ def arm_statistics(
         labels = pd.unique(arm_values.dropna())
         arms = [str(a) for a in labels]
     # columns as rows (k x N): selecting an arm's customers is then one compress per arm
-    values_t = rows[columns].to_numpy(dtype=float).T
+    # (stacked column by column: ``rows[columns]`` would copy the frame first)
+    values_t = (np.vstack([rows[c].to_numpy(dtype=float) for c in columns]) if columns
+                else np.empty((0, len(rows))))
     out: dict[str, ArmStatistics] = {}
     k = len(columns)
     for arm in (str(a) for a in arms):

@@ -101,6 +101,10 @@ FDR_METHODS = ("bh", "holm")
 MISSING_LEVEL = "(missing)"
 #: Default minimum of customers per arm for a level to be analysed.
 MIN_CUSTOMERS = 10
+#: Most levels a customers column may have as a segment dimension: more (a continuous column
+#: such as monthly_spend, an id) would read a segment per value, each too small to say
+#: anything, and spend the false discovery rate's budget over them.
+MAX_LEVELS = 50
 
 TABLE_COLUMNS = ("dimension", "level", "metric", "share", "n_control", "n_treatment", "control",
                  "treatment", "diff", "diff_ci_low", "diff_ci_high", "rel_diff", "rel_ci_low",
@@ -186,6 +190,9 @@ def segment_labels(
         DataError: A dimension is neither a column of the customers table nor a derived one
             (naming the table and the columns it has), or a derived one lacks its column.
         ValueError: ``by`` is empty or repeats a dimension; ``spend_bands`` not increasing.
+
+    A customers column with more than :data:`MAX_LEVELS` distinct values is refused
+    (``DataError``): a segment per value of a continuous column says nothing.
     """
     dims = _dimensions(by)
     out = pd.DataFrame(index=rows.index)
@@ -222,6 +229,13 @@ def segment_labels(
                 lookup = customers.drop_duplicates(schema.CUSTOMER_ID).set_index(
                     schema.CUSTOMER_ID)
             values = lookup[dim].reindex(rows.index)
+            n_levels = int(values.nunique(dropna=True))
+            if n_levels > MAX_LEVELS:
+                raise DataError([Problem(source, dim, f"segments: {n_levels:,} distinct values "
+                                         f"among the assigned customers (at most "
+                                         f"{MAX_LEVELS}: segment by a column of categories; "
+                                         "for spend or contact rate use spend_band or "
+                                         "contact_tercile, or cut the column into bands)")])
             text = values.astype(object).where(values.notna(), MISSING_LEVEL).map(str)
             out[dim] = text.to_numpy(dtype=object)
             present = sorted(set(out[dim]) - {MISSING_LEVEL})

@@ -110,6 +110,22 @@ def test_smd_against_hand_computation():
                                    "treatment_sd", "smd", "imbalanced"]
 
 
+def test_balance_of_rows_is_the_same_table_without_a_join():
+    """balance_of_rows (the engine path's balance from the rows it fetched: arm and covariates
+    side by side) equals covariate_balance on the same customers, here the hand-computed toy
+    with an unassigned customer and one of a third arm left out."""
+    from frt_experiments.balance import balance_of_rows
+
+    customers, assignments = _toy()
+    rows = assignments.merge(customers, on=schema.CUSTOMER_ID).set_index(schema.CUSTOMER_ID)
+    rows.loc[rows.index[0], schema.ARM] = "third"  # an arm not compared: left out
+    keep = assignments[schema.CUSTOMER_ID] != rows.index[0]
+    with pytest.warns(BalanceWarning):
+        want = covariate_balance(customers, assignments[keep], arms=("fast", "one_business_day"))
+    got = balance_of_rows(rows, ("fast", "one_business_day"))
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-14)
+
+
 def test_swapping_arms_flips_the_sign():
     customers, assignments = _toy()
     with pytest.warns(BalanceWarning):

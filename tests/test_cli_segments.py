@@ -97,6 +97,13 @@ def test_bad_segments_are_one_line(data: tuple, tmp_path: Path,
     assert "--spend-bands" in line
     line = _one_line_error(capsys, _args(d, out, "--fdr", "holm"))
     assert "give by=" in line
+    # cut points for a dimension not asked for, and a continuous column as a dimension
+    line = _one_line_error(capsys, _args(d, out, "--by", "segment", "--spend-bands", "30,60"))
+    assert "spend_bands cuts the spend_band dimension" in line
+    line = _one_line_error(capsys, _args(d, out, "--by", "monthly_spend"))
+    assert "monthly_spend" in line
+    assert "distinct values" in line
+    assert "spend_band" in line
     plan = tmp_path / "plan.toml"
     write_plan(ExperimentPlan("frt-low-spend", segments={"by": ["country"]}), plan)
     line = _one_line_error(capsys, _args(d, out, "--plan", str(plan)))

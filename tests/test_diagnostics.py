@@ -51,6 +51,21 @@ def test_default_calendar_is_the_simulators_desk(trial):
     assert cal.is_open(ts).tolist() == [False, True]
 
 
+def test_default_calendar_reads_the_published_scenarios_desk():
+    """default_calendar reads the preset's file itself (not the simulator): the same desk as
+    the scenario the simulator loads."""
+    from frt_experiments.calendar import BusinessCalendar
+    from frt_experiments.simulate import load_scenario
+
+    f = load_scenario("published").frt
+    expected = BusinessCalendar(f.timezone, hours=f"Mon-Fri {int(f.open_hour):02d}:00-"
+                                f"{int(f.close_hour):02d}:00", holidays=f.holidays or None)
+    cal = default_calendar()
+    instants = pd.Series(pd.date_range("2025-01-01", "2025-12-31", freq="37min", tz="UTC"))
+    assert cal.is_open(instants).tolist() == expected.is_open(instants).tolist()
+    assert cal.holidays == expected.holidays
+
+
 def test_treatment_with_the_controls_first_responses_is_not_delivered(trial):
     conv = trial.conversations.copy()
     arm = conv[schema.CUSTOMER_ID].map(trial.assignments.set_index(schema.CUSTOMER_ID)[

@@ -75,6 +75,16 @@ def test_window_end_and_tables_without_ratings_or_handle_time(tmp_path):
     assert (got["rated"] == 0).all()
 
 
+def _five_customers_missing(tmp_path, trial):
+    """The trial's tables on DuckDB without its first five customers, and how many
+    assignments that leaves without their customer."""
+    t = _on_duckdb(tmp_path, {"customers": trial.customers.iloc[5:],
+                              "conversations": trial.conversations,
+                              "assignments": trial.assignments})
+    return t, int(trial.assignments[schema.CUSTOMER_ID].isin(
+        trial.customers[schema.CUSTOMER_ID].iloc[:5]).sum())
+
+
 def test_refusals_name_the_table(tmp_path):
     trial = simulate("published", customers=500, rng=9)
     twice = pd.concat([trial.assignments, trial.assignments.head(3)], ignore_index=True)
@@ -82,11 +92,7 @@ def test_refusals_name_the_table(tmp_path):
                               "conversations": trial.conversations, "assignments": twice})
     with pytest.raises(DataError, match="3 rows are assigning a customer already assigned"):
         engine_rows(t["customers"], t["conversations"], t["assignments"])
-    t = _on_duckdb(tmp_path, {"customers": trial.customers.iloc[5:],
-                              "conversations": trial.conversations,
-                              "assignments": trial.assignments})
-    lost = int(trial.assignments[schema.CUSTOMER_ID].isin(
-        trial.customers[schema.CUSTOMER_ID].iloc[:5]).sum())
+    t, lost = _five_customers_missing(tmp_path, trial)
     assert lost > 0
     with pytest.raises(DataError, match=f"{lost} rows? (is|are) assigned customers missing"):
         engine_rows(t["customers"], t["conversations"], t["assignments"])
@@ -100,6 +106,58 @@ def test_refusals_name_the_table(tmp_path):
     with pytest.raises(ValueError, match="time-zone aware"):
         engine_rows(t["customers"], t["conversations"].mutate(created_at=ibis.now()),
                     t["assignments"], window_end="2025-02-01")
+
+
+def test_keys_checked_on_the_fetched_rows_name_the_table(tmp_path):
+    """``check_keys=False`` (what ``frt.analyze`` runs) leaves the keys' checks to the fetched
+    rows, without the two queries before; the refusals say the same things, and
+    ``rows_and_trial_counts`` tells an assignment given twice from a customer listed twice."""
+    from frt_experiments.engine.analysis import rows_and_trial_counts
+
+    trial = simulate("published", customers=500, rng=9)
+    twice = pd.concat([trial.assignments, trial.assignments.head(3)], ignore_index=True)
+    t = _on_duckdb(tmp_path, {"customers": trial.customers,
+                              "conversations": trial.conversations, "assignments": twice})
+    with pytest.raises(DataError, match="3 rows are repeated customer_id in customers or "
+                                        "assignments"):
+        fetch_rows(engine_rows(t["customers"], t["conversations"], t["assignments"],
+                               check_keys=False))
+    with pytest.raises(DataError, match="3 rows are assigning a customer already assigned"):
+        rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
+    listed = pd.concat([trial.customers, trial.customers.head(2)], ignore_index=True)
+    t = _on_duckdb(tmp_path, {"customers": listed, "conversations": trial.conversations,
+                              "assignments": trial.assignments})
+    with pytest.raises(DataError, match="2 rows are repeated customer_id in customers"):
+        rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
+    t, lost = _five_customers_missing(tmp_path, trial)
+    with pytest.raises(DataError, match=f"{lost} rows? (is|are) assigned customers missing"):
+        rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
+    t = _on_duckdb(tmp_path, trial.to_pandas())
+    rows, counts = rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
+    _same(customer_rows(trial.customers, trial.conversations, trial.assignments), rows)
+    assert counts is not None
+    assert schema.MONTHLY_SPEND in counts.columns
+
+
+def test_rows_keep_code_point_order_under_another_collation(tmp_path):
+    """DuckDB sorts the rows; a session whose default collation is not bytewise (``nocase``
+    puts ``a`` before ``B``) is caught by the check of the fetched order and sorted here, so
+    the order (and the randomization test's draws) stays that of the ids' code points."""
+    trial = simulate("published", customers=600, rng=17)
+    tables = trial.to_pandas()
+    ids = tables["customers"][schema.CUSTOMER_ID].astype(str)
+    rename = dict(zip(ids, [(s.upper() if i % 2 else s.lower()) for i, s in enumerate(ids)],
+                      strict=True))
+    for name in ("customers", "conversations", "assignments"):
+        tables[name] = tables[name].assign(**{schema.CUSTOMER_ID: tables[name][
+            schema.CUSTOMER_ID].astype(str).map(rename)})
+    t = _on_duckdb(tmp_path, tables)
+    t["customers"]._find_backend().raw_sql("SET default_collation = 'nocase'")
+    got = fetch_rows(engine_rows(t["customers"], t["conversations"], t["assignments"]))
+    assert list(got.index) == sorted(got.index)  # Python compares str by code points
+    assert list(got.index) != sorted(got.index, key=str.lower)
+    _same(customer_rows(tables["customers"], tables["conversations"], tables["assignments"]),
+          got)
 
 
 @pytest.fixture(scope="module")

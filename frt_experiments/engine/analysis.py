@@ -32,7 +32,13 @@ import pandas as pd
 from frt_experiments import schema
 from frt_experiments.engine import execute, instant, is_engine_table, timestamp
 from frt_experiments.engine.diagnostics import arm_counts
-from frt_experiments.engine.rows import customer_rows, fetch_rows, split_trial_counts
+from frt_experiments.engine.rows import (
+    check_assigned_keys,
+    customer_rows,
+    fetch_rows,
+    split_trial_counts,
+)
+from frt_experiments.errors import DataError
 
 __all__ = ["Tables", "arm_counts", "per_customer_rows", "rows_and_trial_counts", "validate",
            "window_end"]
@@ -125,9 +131,19 @@ def rows_and_trial_counts(customers: ir.Table, conversations: ir.Table, assignme
     """:func:`per_customer_rows`, and from the same query each assigned customer's
     conversations and ratings during the trial, which the diagnostics' response rates take
     (``diagnose(..., trial_counts=...)``; ``None`` without ratings) instead of grouping every
-    conversation by customer id a second time (two sums added to the rows' grouping)."""
-    return split_trial_counts(fetch_rows(customer_rows(
-        customers, conversations, assignments, window_end=window_end, trial_counts=True)))
+    conversation by customer id a second time (two sums added to the rows' grouping), with
+    the customers' covariates for the balance table.
+
+    The keys (each customer assigned once, every assigned customer known) are checked on the
+    fetched rows rather than by two queries before (0.35 s on 1,000,000 assignments in
+    DuckDB); when they fail, those queries name the rule broken."""
+    rows = customer_rows(customers, conversations, assignments, window_end=window_end,
+                         trial_counts=True, check_keys=False)
+    try:
+        return split_trial_counts(fetch_rows(rows))
+    except DataError:  # the keys' checks of the engine say which table is at fault
+        check_assigned_keys(customers, assignments)
+        raise
 
 
 def window_end(conversations: ir.Table, given: Any) -> pd.Timestamp | None:

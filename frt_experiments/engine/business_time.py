@@ -143,9 +143,12 @@ def _utc(x: Any) -> pd.Timestamp:
     return ts.tz_convert("UTC")
 
 
-def business_clock(table: ir.Table, column: str, steps: ir.Table, name: str) -> ir.Table:
+def business_clock(table: ir.Table, column: str, steps: ir.Table, name: str, *,
+                   seconds: str | None = None) -> ir.Table:
     """``table`` with ``name``: the business clock ``B(t)`` of ``column`` in seconds (null
-    where ``column`` is null). Differences of two clocks are business durations."""
+    where ``column`` is null). Differences of two clocks are business durations. With
+    ``seconds``, also that column: ``column`` in whole seconds since the epoch
+    (:func:`epoch_seconds`, computed for the join anyway)."""
     t_col, k_col = f"__{name}_t", f"__{name}_tk"
     t = table.mutate(**{t_col: epoch_seconds(timestamp(table[column]))})
     t = t.mutate(**{k_col: bucket(t[t_col])})
@@ -155,7 +158,8 @@ def business_clock(table: ir.Table, column: str, steps: ir.Table, name: str) -> 
     joined = t.left_join(s, [s[f"__{name}_k"] == t[k_col], lo <= t[t_col], t[t_col] < hi])
     o, c, cum = (joined[f"__{name}_{k}"] for k in ("open_s", "close_s", "cum_s"))
     clock = cum + ibis.least(ibis.greatest(joined[t_col] - o, 0), c - o)
-    return joined.select(*table.columns, **{name: clock})
+    kept = {seconds: joined[t_col]} if seconds is not None else {}
+    return joined.select(*table.columns, **{name: clock}, **kept)
 
 
 def business_seconds(table: ir.Table, start: str, end: str, steps: ir.Table,

@@ -34,6 +34,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from frt_experiments import schema
 from frt_experiments._ids import code_point_order
@@ -55,13 +57,18 @@ from frt_experiments.metrics import (
     SATISFIED,
 )
 
-__all__ = ["TRIAL_CONVERSATIONS", "TRIAL_RATED", "customer_rows", "fetch_rows",
-           "split_trial_counts"]
+__all__ = ["TRIAL_CONVERSATIONS", "TRIAL_RATED", "TRIAL_SPEND", "check_assigned_keys",
+           "customer_rows", "fetch_rows", "split_trial_counts"]
 
 #: Columns of ``customer_rows(..., trial_counts=True)``: each customer's conversations during
 #: the trial (created at or after the assignment, whatever the window's end) and the rated
-#: ones among them, as the diagnostics' response rates count them.
+#: ones among them, as the diagnostics' response rates count them; and the customer's
+#: ``monthly_spend`` (with one), a covariate of the diagnostics' balance table.
 TRIAL_CONVERSATIONS, TRIAL_RATED = "__trial_conversations", "__trial_rated"
+TRIAL_SPEND = "__monthly_spend"
+#: Column of ``customer_rows(..., check_keys=False)``: set where the assigned customer is in
+#: ``customers`` (:func:`fetch_rows` refuses rows without it).
+_KNOWN = "__known"
 
 def end_of_window(conversations: ir.Table, assignments: ir.Table,
                   window_end: Any = None) -> pd.Timestamp | None:
@@ -80,8 +87,9 @@ def end_of_window(conversations: ir.Table, assignments: ir.Table,
     return None
 
 
-def _check_keys(customers: ir.Table, assignments: ir.Table) -> None:
-    """Each customer assigned once, and every assigned customer in ``customers`` (one query)."""
+def check_assigned_keys(customers: ir.Table, assignments: ir.Table) -> None:
+    """Each customer assigned once, and every assigned customer in ``customers`` (two queries).
+    """
     cid = schema.CUSTOMER_ID
     known = customers.select(cid).distinct()
     stats = assignments.aggregate(n=assignments.count(), ids=assignments[cid].nunique())
@@ -97,7 +105,8 @@ def _check_keys(customers: ir.Table, assignments: ir.Table) -> None:
 
 
 def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.Table, *,
-                  window_end: Any = None, trial_counts: bool = False) -> ir.Table:
+                  window_end: Any = None, trial_counts: bool = False,
+                  check_keys: bool = True) -> ir.Table:
     """One row per assigned customer with the sums every metric is built from, in the engine.
 
     Args:
@@ -117,26 +126,34 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
         (with ratings): each customer's conversations created at or after the assignment,
         whatever the window's end, and the rated ones among them -- the per-customer counts
         of the diagnostics' response rates (:func:`split_trial_counts`), summed in the same
-        grouping rather than in a grouping of their own.
+        grouping rather than in a grouping of their own; and :data:`TRIAL_SPEND` (with
+        ``monthly_spend`` in customers) for the diagnostics' balance table.
+        check_keys: Check in the engine, before the query, that each customer is assigned
+            once and every assigned customer is in ``customers`` (two queries over the
+            assignments). With ``False`` the query keeps assigned customers missing from
+            ``customers`` with a marker, and :func:`fetch_rows` makes both checks on the rows
+            it fetches (the rows must then be run by it).
 
     Raises:
         DataError: A required column is missing, a customer is assigned twice, or an assigned
             customer is missing from ``customers`` (both checked in the engine).
     """
-    end = checked(customers, conversations, assignments, window_end)
+    end = checked(customers, conversations, assignments, window_end, check_keys=check_keys)
     a = assigned(assignments)
-    return rows_of(joined(conversations, a, end), a, customers, end, trial_counts=trial_counts)
+    return rows_of(joined(conversations, a, end), a, customers, end, trial_counts=trial_counts,
+                   check_keys=check_keys)
 
 
 def checked(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
-            window_end: Any = None) -> pd.Timestamp | None:
-    """The checks :func:`customer_rows` makes (required columns, each customer assigned once
-    and known), and the window's end (:func:`end_of_window`)."""
+            window_end: Any = None, *, check_keys: bool = True) -> pd.Timestamp | None:
+    """The checks :func:`customer_rows` makes (required columns, and with ``check_keys`` each
+    customer assigned once and known), and the window's end (:func:`end_of_window`)."""
     for name, table, spec in (("customers", customers, schema.CUSTOMERS),
                               ("conversations", conversations, schema.CONVERSATIONS),
                               ("assignments", assignments, schema.ASSIGNMENTS)):
         require_columns(name, table, spec.required)
-    _check_keys(customers, assignments)
+    if check_keys:
+        check_assigned_keys(customers, assignments)
     end = end_of_window(conversations, assignments, window_end)
     if window_end is not None and end is not None:
         first = instant(execute(timestamp(assignments[schema.ASSIGNED_AT]).min()))
@@ -188,7 +205,8 @@ def joined(conversations: ir.Table, assigned: ir.Table, end: pd.Timestamp | None
 
 
 def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table,
-            end: pd.Timestamp | None, *, trial_counts: bool = False) -> ir.Table:
+            end: pd.Timestamp | None, *, trial_counts: bool = False,
+            check_keys: bool = True) -> ir.Table:
     """The per-customer rows of :func:`customer_rows` from the conversations joined to their
     customers (:func:`joined` with the same ``end``)."""
     cid = schema.CUSTOMER_ID
@@ -226,15 +244,24 @@ def rows_of(j: ir.Table, assigned: ir.Table, customers: ir.Table,
     rows = r.select(**cols)
     wanted = [c for c in (schema.REVENUE_START, schema.REVENUE_END, *schema.PRE_COVARIATES)
               if c in customers.columns]
-    c = customers.select(cid, *(customers[w].cast("float64").name(w) for w in wanted))
-    out = rows.join(c, cid)  # inner: customer_rows refuses assigned customers not in customers
+    extra: dict[str, ir.Value] = {}
+    spend = trial_counts and schema.MONTHLY_SPEND in customers.columns
+    if spend:
+        extra[TRIAL_SPEND] = customers[schema.MONTHLY_SPEND].cast("float64")
+    if not check_keys:
+        extra[_KNOWN] = ibis.literal(True)
+    c = customers.select(cid, *(customers[w].cast("float64").name(w) for w in wanted), **extra)
+    # inner: customer_rows refuses assigned customers not in customers (checked before the
+    # query, or by fetch_rows from the marker the left join leaves)
+    out = rows.join(c, cid) if check_keys else rows.left_join(c, rows[cid] == c[cid])
     if has_handle:
         out = out.mutate(**{HANDLE_HOURS: out[schema.HANDLE_SECONDS] / 3600.0})
     order = [cid, schema.ARM, CONVERSATIONS, RATED, SATISFIED,
              *([schema.HANDLE_SECONDS, HANDLE_HOURS] if has_handle else []),
              *[w for w in (schema.REVENUE_START, schema.REVENUE_END) if w in wanted],
              *[w for w in schema.PRE_COVARIATES if w in wanted], EXPOSURE_DAYS,
-             *([TRIAL_CONVERSATIONS, TRIAL_RATED] if trial else [])]
+             *([TRIAL_CONVERSATIONS, TRIAL_RATED] if trial else []),
+             *([TRIAL_SPEND] if spend else []), *([] if check_keys else [_KNOWN])]
     return out.select(*order)
 
 
@@ -242,35 +269,79 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
     """Run a :func:`customer_rows` expression: a frame indexed by ``customer_id`` in the order
     of the ids' code points, as :func:`~frt_experiments.analysis.analyze_rows` takes it.
 
-    The order is fixed here, not by the engine (whose collation may sort text otherwise): the
+    The order is that of the ids' code points on every engine, whatever its collation: the
     randomization test draws its re-assignments over the customers in order, so its p-values
     are the same on every engine, and equal those of the in-memory rows sorted by
-    ``customer_id``. From DuckDB the rows come back as Arrow and are ordered there (Arrow
-    sorts UTF-8 bytewise, which is code point order;
-    :func:`~frt_experiments._ids.code_point_order`) before one conversion to pandas: Ibis' own
-    conversion to pandas took about 2 s more than the query's Arrow result on 1,000,000 rows.
-    Other engines go through Ibis' pandas result (its Arrow result from PostgreSQL cannot
-    convert the ``NUMERIC`` sums PostgreSQL returns to the expression's ``float64``).
+    ``customer_id``. DuckDB sorts the rows (its default collation compares UTF-8 bytewise,
+    which is code point order) and they come back as Arrow, where the order is verified in
+    one vectorized comparison of neighbours (a session with another ``default_collation`` is
+    sorted here instead) before one conversion to pandas: sorting here took 0.8 s on
+    1,000,000 rows, Ibis' own conversion to pandas about 2 s more than the query's Arrow
+    result. Other engines go through Ibis' pandas result, sorted here (their Arrow result
+    from PostgreSQL cannot convert the ``NUMERIC`` sums PostgreSQL returns to the
+    expression's ``float64``).
+
+    Raises:
+        DataError: For rows of ``customer_rows(..., check_keys=False)``: a customer assigned
+            twice, or assigned customers missing from ``customers``.
     """
+    cid = schema.CUSTOMER_ID
     if engine_name(rows) == "duckdb":
-        table = to_arrow(rows)
-        order = code_point_order(table.column(schema.CUSTOMER_ID))
-        out = table.take(order).combine_chunks().to_pandas()
+        table = to_arrow(rows.order_by(cid))
+        ids = table.column(cid)
+        if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
+            ids = ids.cast(pa.large_string())
+        unique = _increasing(ids)  # sorted, each once
+        if not unique:  # another collation, or a customer twice
+            table = table.take(code_point_order(ids))
+            unique = _increasing(table.column(cid))
+        # a block per column: selecting and dropping columns later copies nothing
+        out = table.combine_chunks().to_pandas(split_blocks=True)
     else:
         frame = execute(rows)
-        out = frame.iloc[code_point_order(frame[schema.CUSTOMER_ID])]
-    out = out.set_index(schema.CUSTOMER_ID)
+        out = frame.iloc[code_point_order(frame[cid])]
+        unique = _KNOWN not in out.columns or out[cid].is_unique
+    if _KNOWN in out.columns:
+        if not unique:
+            raise DataError([_duplicates(out[cid])])
+        missing = int(out[_KNOWN].isna().sum())
+        if missing:
+            raise DataError([Problem("assignments", cid, "assigned customers missing from "
+                                     "customers", missing)])
+        out = out.drop(columns=_KNOWN)
+    out = out.set_index(cid)
     out.index = out.index.astype("string")
     return out
+
+
+def _increasing(ids: pa.ChunkedArray) -> bool:
+    """Whether Arrow strings are strictly increasing in code point order (bytewise): sorted,
+    and each once."""
+    n = len(ids)
+    if n < 2:
+        return True
+    return bool(pc.all(pc.less(ids.slice(0, n - 1), ids.slice(1))).as_py())
+
+
+def _duplicates(ids: pd.Series) -> Problem:
+    """The problem of a customer repeated in the per-customer rows (assigned twice, or
+    repeated in customers: :func:`frt_experiments.engine.analysis.rows_and_trial_counts`
+    tells which)."""
+    return Problem("customers", schema.CUSTOMER_ID, "repeated customer_id in customers or "
+                   "assignments (each customer once)", int(ids.duplicated().sum()))
 
 
 def split_trial_counts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The rows of :func:`fetch_rows` without the trial counts of ``customer_rows(...,
     trial_counts=True)``, and those counts (``arm``, ``conversations``, ``rated`` per
     customer, as :func:`frt_experiments.engine.diagnostics.diagnose` takes them as
-    ``trial_counts``; ``None`` when the rows hold none: conversations without ratings)."""
+    ``trial_counts``; ``None`` when the rows hold none: conversations without ratings), with
+    the balance table's covariates present (``monthly_spend``, the pre-period columns)."""
+    spend = [TRIAL_SPEND] if TRIAL_SPEND in rows.columns else []
     if TRIAL_CONVERSATIONS not in rows.columns:
-        return rows, None
-    counts = rows[[schema.ARM, TRIAL_CONVERSATIONS, TRIAL_RATED]].rename(
-        columns={TRIAL_CONVERSATIONS: CONVERSATIONS, TRIAL_RATED: RATED})
-    return rows.drop(columns=[TRIAL_CONVERSATIONS, TRIAL_RATED]), counts
+        return rows.drop(columns=spend), None
+    covariates = [c for c in schema.PRE_COVARIATES if c in rows.columns]
+    counts = rows[[schema.ARM, TRIAL_CONVERSATIONS, TRIAL_RATED, *spend, *covariates]].rename(
+        columns={TRIAL_CONVERSATIONS: CONVERSATIONS, TRIAL_RATED: RATED,
+                 TRIAL_SPEND: schema.MONTHLY_SPEND})
+    return rows.drop(columns=[TRIAL_CONVERSATIONS, TRIAL_RATED, *spend]), counts
