@@ -295,8 +295,12 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
         if not unique:  # another collation, or a customer twice
             table = table.take(code_point_order(ids))
             unique = _increasing(table.column(cid))
-        # a block per column: selecting and dropping columns later copies nothing
-        out = table.combine_chunks().to_pandas(split_blocks=True)
+        # a block per column: selecting and dropping columns later copies nothing; each
+        # Arrow column freed once converted
+        table = table.combine_chunks()
+        del ids
+        out = table.to_pandas(split_blocks=True, self_destruct=True)
+        del table
     else:
         frame = execute(rows)
         out = frame.iloc[code_point_order(frame[cid])]
