@@ -1006,8 +1006,9 @@ def _segment_settings(by: str | Sequence[str] | None, spend_bands: Sequence[floa
     )
 
     planned = plan.segments if plan is not None else None
+    named = "by="
     if by is None and planned is not None:
-        by = planned.get("by")
+        by, named = planned.get("by"), "the plan's [segments] by"
     if by is None:
         for name, value in (("spend_bands", spend_bands), ("fdr", fdr),
                             ("min_segment_customers", min_customers)):
@@ -1016,8 +1017,9 @@ def _segment_settings(by: str | Sequence[str] | None, spend_bands: Sequence[floa
                                  "(or a plan with [segments]) too")
         return None
     if spend_bands is not None and "spend_band" not in _dimensions(by):
-        raise ValueError(f"spend_bands cuts the spend_band dimension, which by= does not "
-                         f"name (by={by!r}): add spend_band to by, or leave spend_bands out")
+        # given here for this readout (a plan's spend_bands serve whichever by is asked for)
+        raise ValueError(f"spend_bands cuts the spend_band dimension, which {named} does not "
+                         f"name ({by!r}): add spend_band to it, or leave spend_bands out")
     if spend_bands is None and planned is not None:
         spend_bands = planned.get("spend_bands")
     if fdr is None:

@@ -66,7 +66,6 @@ from frt_experiments.analysis import (
     _p,
     _pct,
 )
-from frt_experiments.plotting import plot_forest_arms
 from frt_experiments.stats.dunnett import dunnett_p_values
 from frt_experiments.stats.multiplicity import holm
 
@@ -338,6 +337,8 @@ class ArmsResult:
     def plot(self) -> Any:
         """Forest plot: one row per slow arm and metric, filled when significant after the
         family adjustment (:func:`frt_experiments.plotting.plot_forest_arms`)."""
+        from frt_experiments.plotting import plot_forest_arms  # noqa: PLC0415 (matplotlib)
+
         return plot_forest_arms(self.to_pandas(), title=f"Relative change by arm and metric "
                                 f"({_level(self.alpha)} CI)")
 

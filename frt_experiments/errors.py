@@ -104,6 +104,8 @@ class Problem:
         if self.count == 0:
             return where + self.rule
         noun, verb = ("row", "is") if self.count == 1 else ("rows", "are")
+        if not self.rows:  # counted where the rows are not located (an engine's count)
+            return f"{where}{self.count} {noun} {verb} {self.rule}"
         shown = ", ".join(str(r) for r in self.rows[:MAX_ROWS_SHOWN])
         more = ", ..." if self.count > min(len(self.rows), MAX_ROWS_SHOWN) else ""
         word = self.location if self.count > 1 else self.location.rstrip("s")

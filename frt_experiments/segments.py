@@ -101,10 +101,12 @@ FDR_METHODS = ("bh", "holm")
 MISSING_LEVEL = "(missing)"
 #: Default minimum of customers per arm for a level to be analysed.
 MIN_CUSTOMERS = 10
-#: Most levels a customers column may have as a segment dimension: more (a continuous column
-#: such as monthly_spend, an id) would read a segment per value, each too small to say
-#: anything, and spend the false discovery rate's budget over them.
-MAX_LEVELS = 50
+#: Most distinct values a numeric customers column may have as a segment dimension: more is
+#: a continuous column (monthly_spend, a count), which would be read as a segment per value,
+#: each too small to say anything, spending the false discovery rate's budget over them.
+MAX_NUMERIC_LEVELS = 20
+#: Most levels any customers column may have as a segment dimension (an id-like column).
+MAX_LEVELS = 250
 
 TABLE_COLUMNS = ("dimension", "level", "metric", "share", "n_control", "n_treatment", "control",
                  "treatment", "diff", "diff_ci_low", "diff_ci_high", "rel_diff", "rel_ci_low",
@@ -191,8 +193,9 @@ def segment_labels(
             (naming the table and the columns it has), or a derived one lacks its column.
         ValueError: ``by`` is empty or repeats a dimension; ``spend_bands`` not increasing.
 
-    A customers column with more than :data:`MAX_LEVELS` distinct values is refused
-    (``DataError``): a segment per value of a continuous column says nothing.
+    A numeric customers column with more than :data:`MAX_NUMERIC_LEVELS` distinct values, or
+    any with more than :data:`MAX_LEVELS`, is refused (``DataError``): a segment per value of
+    a continuous column says nothing.
     """
     dims = _dimensions(by)
     out = pd.DataFrame(index=rows.index)
@@ -230,12 +233,17 @@ def segment_labels(
                     schema.CUSTOMER_ID)
             values = lookup[dim].reindex(rows.index)
             n_levels = int(values.nunique(dropna=True))
-            if n_levels > MAX_LEVELS:
+            numeric = pd.api.types.is_numeric_dtype(values.dtype) \
+                and not pd.api.types.is_bool_dtype(values.dtype)
+            most = MAX_NUMERIC_LEVELS if numeric else MAX_LEVELS
+            if n_levels > most:
+                kind = "a numeric column" if numeric else "a column"
                 raise DataError([Problem(source, dim, f"segments: {n_levels:,} distinct values "
-                                         f"among the assigned customers (at most "
-                                         f"{MAX_LEVELS}: segment by a column of categories; "
-                                         "for spend or contact rate use spend_band or "
-                                         "contact_tercile, or cut the column into bands)")])
+                                         f"among the assigned customers ({kind} may have at "
+                                         f"most {most} as a dimension: segment by a column of "
+                                         "categories; for spend or contact rate use "
+                                         "spend_band or contact_tercile, or cut the column "
+                                         "into bands)")])
             text = values.astype(object).where(values.notna(), MISSING_LEVEL).map(str)
             out[dim] = text.to_numpy(dtype=object)
             present = sorted(set(out[dim]) - {MISSING_LEVEL})

@@ -137,6 +137,42 @@ def test_attainment_on_a_calendar_with_breaks_dst_and_holidays(tmp_path, rule, d
     assert (b.frt["n_pending"] > 0).all()
 
 
+def _unanswered_arm(seed: int) -> dict:
+    """A trial whose one_business_day customers were never answered (their FRT quantiles are
+    missing), with some of the fast arm's conversations unanswered too."""
+    tables = simulate("published", customers=1_200, rng=seed).to_pandas()
+    conv = tables["conversations"].copy()
+    slow = tables["assignments"].loc[tables["assignments"][schema.ARM] == "one_business_day",
+                                     schema.CUSTOMER_ID]
+    conv.loc[conv[schema.CUSTOMER_ID].isin(slow), schema.FIRST_RESPONSE_AT] = pd.NaT
+    conv.loc[conv.index[::7], schema.FIRST_RESPONSE_AT] = pd.NaT
+    tables["conversations"] = conv
+    return tables
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_quantiles_in_one_query_or_from_distributions_and_an_arm_never_answered(
+        tmp_path, monkeypatch, exact):
+    """The attainment's quantiles from the engine's exact percentiles in one query, or (on
+    engines without them in Ibis) from each arm's distribution: both equal the in-memory
+    figures, and an arm with no answered conversation has missing quantiles, not an error."""
+    import frt_experiments.engine.diagnostics as ed
+
+    if not exact:
+        monkeypatch.setattr(ed, "EXACT_QUANTILE_ENGINES", ())
+    tables = _unanswered_arm(83)
+    t = _on_duckdb(tmp_path, tables)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = diagnose(tables["customers"], tables["conversations"], tables["assignments"])
+        b = engine_diagnose(t["customers"], t["conversations"], t["assignments"])
+    _same_diagnostics(a, b)
+    frt_table = b.frt.set_index(schema.ARM)
+    assert frt_table.loc["one_business_day", "n_responded"] == 0
+    assert np.isnan(frt_table.loc["one_business_day", "median_business_hours"])
+    assert frt_table.loc["fast", "median_business_hours"] > 0
+
+
 def test_pandas_tables_beside_engine_tables_and_tables_of_two_engines(tmp_path):
     trial = simulate("published", customers=800, rng=41)
     tables = trial.to_pandas()
@@ -166,6 +202,18 @@ def test_analyze_on_postgresql_equals_the_in_memory_analysis(pg):
     for cuped in (True, False):
         a, b = _both(tables, t, cuped=cuped)
         _same_result(a, b)
+
+
+def test_an_arm_never_answered_on_postgresql(pg):
+    tables = _unanswered_arm(89)
+    t = {k: pg.create_table(f"frt_engine_unanswered_{k}", v, overwrite=True)
+         for k, v in tables.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = diagnose(tables["customers"], tables["conversations"], tables["assignments"])
+        b = engine_diagnose(t["customers"], t["conversations"], t["assignments"])
+    _same_diagnostics(a, b)
+    assert np.isnan(b.frt.set_index(schema.ARM).loc["one_business_day", "p90_calendar_hours"])
 
 
 def test_analyze_on_spark_equals_the_in_memory_analysis(spark_connection, tmp_path):

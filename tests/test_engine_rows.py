@@ -118,8 +118,10 @@ def test_keys_checked_on_the_fetched_rows_name_the_table(tmp_path):
     twice = pd.concat([trial.assignments, trial.assignments.head(3)], ignore_index=True)
     t = _on_duckdb(tmp_path, {"customers": trial.customers,
                               "conversations": trial.conversations, "assignments": twice})
-    with pytest.raises(DataError, match="3 rows are repeated customer_id in customers or "
-                                        "assignments"):
+    first = sorted(trial.assignments[schema.CUSTOMER_ID].head(3))[0]
+    with pytest.raises(DataError, match=r"rows: column customer_id: 3 rows are repeating an "
+                                        r"earlier row's customer \(assigned twice, or listed "
+                                        rf"twice in customers\) \(customer_ids {first}, "):
         fetch_rows(engine_rows(t["customers"], t["conversations"], t["assignments"],
                                check_keys=False))
     with pytest.raises(DataError, match="3 rows are assigning a customer already assigned"):
@@ -127,8 +129,11 @@ def test_keys_checked_on_the_fetched_rows_name_the_table(tmp_path):
     listed = pd.concat([trial.customers, trial.customers.head(2)], ignore_index=True)
     t = _on_duckdb(tmp_path, {"customers": listed, "conversations": trial.conversations,
                               "assignments": trial.assignments})
-    with pytest.raises(DataError, match="2 rows are repeated customer_id in customers"):
+    with pytest.raises(DataError, match="customers: column customer_id: 2 rows are listing a "
+                                        "customer already listed"):
         rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
+    with pytest.raises(DataError, match="2 rows are listing a customer already listed"):
+        engine_rows(t["customers"], t["conversations"], t["assignments"])  # checks before
     t, lost = _five_customers_missing(tmp_path, trial)
     with pytest.raises(DataError, match=f"{lost} rows? (is|are) assigned customers missing"):
         rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
@@ -137,6 +142,29 @@ def test_keys_checked_on_the_fetched_rows_name_the_table(tmp_path):
     _same(customer_rows(trial.customers, trial.conversations, trial.assignments), rows)
     assert counts is not None
     assert schema.MONTHLY_SPEND in counts.columns
+
+
+def test_integer_ids_are_ordered_as_text(tmp_path):
+    """Integer customer ids in the engine (a warehouse's) come back in the code point order of
+    their text, as the in-memory rows of the same ids as text: DuckDB sorts them as numbers,
+    so they are sorted here, and not mistaken for repeated ones."""
+    from frt_experiments.engine.analysis import rows_and_trial_counts
+
+    trial = simulate("published", customers=300, rng=19)
+    tables = trial.to_pandas()
+    ids = {c: i for i, c in enumerate(tables["customers"][schema.CUSTOMER_ID].astype(str))}
+    as_int = {n: df.assign(**{schema.CUSTOMER_ID: df[schema.CUSTOMER_ID].astype(str).map(ids)
+                              .astype("int64")}) for n, df in tables.items()}
+    t = _on_duckdb(tmp_path, as_int)
+    assert t["customers"][schema.CUSTOMER_ID].type().is_integer()
+    rows, _ = rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
+    as_text = {n: df.assign(**{schema.CUSTOMER_ID: df[schema.CUSTOMER_ID].astype(str)})
+               for n, df in as_int.items()}
+    ref = customer_rows(as_text["customers"], as_text["conversations"],
+                        as_text["assignments"])
+    assert list(rows.index) == sorted(rows.index)
+    assert "10" in rows.index  # text order: "10" before "2"
+    _same(ref, rows)
 
 
 def test_rows_keep_code_point_order_under_another_collation(tmp_path):

@@ -12,9 +12,10 @@ use, so both paths say the same things:
 - FRT attainment per arm: each conversation's business clock at creation and at first response
   by range joins against the calendar's step table, its deadline by a join against the
   calendar's business-day or local-date table (:meth:`BusinessCalendar.clock_tables`), and per
-  arm the count, answered count, median and 90th percentile (``PERCENTILE_CONT``, Spark's
-  ``percentile``: the linear interpolation of Hyndman and Fan's type 7, as in memory), pending
-  and met counts, in one grouped query;
+  arm the count, answered count, median and 90th percentile (DuckDB's ``QUANTILE_CONT``,
+  PostgreSQL's ``PERCENTILE_CONT``, Spark's ``percentile``: the linear interpolation of
+  Hyndman and Fan's type 7, as in memory; elsewhere from each arm's distribution of whole
+  seconds), pending and met counts, in one grouped query;
 - the calendar check: answered conversations created and answered while the desk is closed,
   counted over all of them (in memory: over an even sample of at most 50,000);
 - covariate balance: per-arm count, mean and sample variance of the pre-period covariates
@@ -60,7 +61,14 @@ from frt_experiments.diagnostics import (
     is_held,
     rates_table,
 )
-from frt_experiments.engine import cached, execute, instant, require_columns, timestamp
+from frt_experiments.engine import (
+    cached,
+    engine_name,
+    execute,
+    instant,
+    require_columns,
+    timestamp,
+)
 from frt_experiments.engine.business_time import (
     bucket,
     bucketed,
@@ -326,23 +334,34 @@ def _figures(conv: ir.Table, j: ir.Table, policies: dict[str, FrtPolicy],
                     any(p.rule != "business_time" for p in policies.values()))
 
 
+#: Engines whose exact continuous percentiles the attainment's one query uses (DuckDB's and
+#: PostgreSQL's ``PERCENTILE_CONT``, Spark's ``percentile``); on others (Ibis compiles no
+#: exact multiple quantile for BigQuery or Snowflake) the quantiles are read from each arm's
+#: distribution of whole seconds, one grouped count per figure.
+EXACT_QUANTILE_ENGINES = ("duckdb", "postgres", "pyspark")
+
+
 def _attainment(figures: _Figures, policies: dict[str, FrtPolicy]) -> tuple[pd.DataFrame, Any]:
     """FRT attainment per arm from the conversations' figures (:func:`_figures`): one grouped
     query of counts and exact quantiles.
 
-    The quantiles are the engines' continuous percentiles (DuckDB's and PostgreSQL's
-    ``PERCENTILE_CONT``, Spark's ``percentile``): linear interpolation between order
-    statistics, Hyndman and Fan's type 7, as :func:`numpy.quantile` in memory. They are taken
-    on whole seconds and turned into hours here. In the same query as the counts: a temporary
-    table of the figures read by a query per distribution took 0.9 s more on 10,000,000
-    conversations in DuckDB."""
+    The quantiles are the engines' continuous percentiles (:data:`EXACT_QUANTILE_ENGINES`):
+    linear interpolation between order statistics, Hyndman and Fan's type 7, as
+    :func:`numpy.quantile` in memory. They are taken on whole seconds and turned into hours
+    here. In the same query as the counts: a temporary table of the figures read by a query
+    per distribution took 0.9 s more on 10,000,000 conversations in DuckDB. Other engines
+    count each arm's distribution of each figure (:func:`_distribution`) and the quantiles
+    are read from it here."""
     first = schema.FIRST_RESPONSE_AT
     f = figures.table
     one, zero = ibis.literal(1), ibis.literal(0)
-    quantiles: dict[str, ir.Value] = {
-        "cal_q": f["__cal"].quantile([0.5, 0.9]), "bus_q": f["__bus"].quantile([0.5, 0.9])}
-    if figures.any_days:
-        quantiles["allowed_median"] = f["__allowed"].quantile(0.5)
+    exact = engine_name(f) in EXACT_QUANTILE_ENGINES
+    quantiles: dict[str, ir.Value] = {}
+    if exact:
+        quantiles = {"cal_q": f["__cal"].quantile([0.5, 0.9]),
+                     "bus_q": f["__bus"].quantile([0.5, 0.9])}
+        if figures.any_days:
+            quantiles["allowed_median"] = f["__allowed"].quantile(0.5)
     per = figures.by_arm(execute(f.group_by("__arm").aggregate(
         n=f.count(), n_responded=f["__answered"].ifelse(one, zero).sum(),
         met=(f["__answered"] & (f["__bus"] <= f["__allowed"])).ifelse(one, zero).sum(),
@@ -355,6 +374,15 @@ def _attainment(figures: _Figures, policies: dict[str, FrtPolicy]) -> tuple[pd.D
     early = int(per["early"].fillna(0).sum())
     if early:
         raise DataError([Problem("conversations", first, "earlier than created_at", early)])
+    if not exact:  # the same quantiles, from each arm's distribution
+        for column, key in (("__cal", "cal_q"), ("__bus", "bus_q")):
+            dist = figures.by_arm(_distribution(f, column))
+            per[key] = pd.Series({arm: [3600.0 * h for h in _quantiles(dist, arm, (0.5, 0.9))]
+                                  for arm in per.index}, dtype=object)
+        if figures.any_days:
+            dist = figures.by_arm(_distribution(f, "__allowed"))
+            per["allowed_median"] = pd.Series(
+                {arm: 3600.0 * _quantiles(dist, arm, (0.5,))[0] for arm in per.index})
     for name, column in (("calendar", "cal_q"), ("business", "bus_q")):
         hours = [_hours(v) for v in per[column]]
         per[f"median_{name}_hours"] = [h[0] for h in hours]
@@ -390,6 +418,34 @@ def _attainment(figures: _Figures, policies: dict[str, FrtPolicy]) -> tuple[pd.D
         n_closed = int(per["closed"].fillna(0).sum())
         closed_check = (n_closed, n_answered, n_answered)
     return frt, closed_check
+
+
+def _distribution(figures: ir.Table, column: str) -> pd.DataFrame:
+    """Per arm, each distinct value of ``column`` (whole seconds) with its count: the exact
+    distribution, from which :func:`_quantiles` reads quantiles where the engine has no exact
+    percentile function Ibis compiles."""
+    f = figures.filter(figures[column].notnull())
+    return execute(f.group_by("__arm", column).aggregate(__n=f.count()))
+
+
+def _quantiles(dist: pd.DataFrame, arm: str, ps: Sequence[float]) -> list[float]:
+    """Quantiles in hours of one arm's distribution (value, count), by linear interpolation
+    between order statistics (Hyndman and Fan's type 7, as :func:`numpy.quantile`)."""
+    column = next(c for c in dist.columns if c not in (_ARM, "__n"))
+    d = dist[dist[_ARM] == arm].sort_values(column)
+    x = d[column].to_numpy(dtype=float) / 3600.0
+    cum = np.cumsum(d["__n"].to_numpy(dtype="int64"))
+    if not cum.size:
+        return [float("nan")] * len(ps)
+    n = int(cum[-1])
+    out = []
+    for p in ps:
+        h = (n - 1) * p
+        lo = int(np.floor(h))
+        a = x[np.searchsorted(cum, lo, side="right")]
+        b = x[np.searchsorted(cum, min(lo + 1, n - 1), side="right")]
+        out.append(float(a + (b - a) * (h - lo)))
+    return out
 
 
 def _hours(quantiles: Any) -> list[float]:

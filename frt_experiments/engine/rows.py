@@ -57,7 +57,7 @@ from frt_experiments.metrics import (
     SATISFIED,
 )
 
-__all__ = ["TRIAL_CONVERSATIONS", "TRIAL_RATED", "TRIAL_SPEND", "check_assigned_keys",
+__all__ = ["REPEATED", "TRIAL_CONVERSATIONS", "TRIAL_RATED", "TRIAL_SPEND", "check_assigned_keys",
            "customer_rows", "fetch_rows", "split_trial_counts"]
 
 #: Columns of ``customer_rows(..., trial_counts=True)``: each customer's conversations during
@@ -88,8 +88,8 @@ def end_of_window(conversations: ir.Table, assignments: ir.Table,
 
 
 def check_assigned_keys(customers: ir.Table, assignments: ir.Table) -> None:
-    """Each customer assigned once, and every assigned customer in ``customers`` (two queries).
-    """
+    """Each customer assigned once, every assigned customer in ``customers``, and listed there
+    once (three queries)."""
     cid = schema.CUSTOMER_ID
     known = customers.select(cid).distinct()
     stats = assignments.aggregate(n=assignments.count(), ids=assignments[cid].nunique())
@@ -102,6 +102,11 @@ def check_assigned_keys(customers: ir.Table, assignments: ir.Table) -> None:
     if missing:
         raise DataError([Problem("assignments", cid, "assigned customers missing from "
                                  "customers", missing)])
+    listed = execute(customers.aggregate(n=customers.count(), ids=customers[cid].nunique()))
+    n, ids = listed.iloc[0]
+    if n != ids:  # a customer's columns would count twice in the per-customer rows
+        raise DataError([Problem("customers", cid, "listing a customer already listed (each "
+                                 "customer once)", int(n - ids))])
 
 
 def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.Table, *,
@@ -114,6 +119,12 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
             backend (``con.read_parquet(...)``, ``con.table(...)``).
         window_end: End of the analysis window (aware); default: the latest ``created_at``
             (queried from the engine). Instants are taken to the whole second.
+        trial_counts: Add the diagnostics' per-customer columns (below).
+        check_keys: Check in the engine, before the query, that each customer is assigned
+            once, every assigned customer is in ``customers`` and listed there once (three
+            queries). With ``False`` the query keeps assigned customers missing from
+            ``customers`` with a marker, and :func:`fetch_rows` makes the checks on the rows
+            it fetches (the rows must then be run by it).
 
     Returns:
         An Ibis expression with the columns of :func:`frt_experiments.metrics.customer_rows`
@@ -128,15 +139,11 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
         of the diagnostics' response rates (:func:`split_trial_counts`), summed in the same
         grouping rather than in a grouping of their own; and :data:`TRIAL_SPEND` (with
         ``monthly_spend`` in customers) for the diagnostics' balance table.
-        check_keys: Check in the engine, before the query, that each customer is assigned
-            once and every assigned customer is in ``customers`` (two queries over the
-            assignments). With ``False`` the query keeps assigned customers missing from
-            ``customers`` with a marker, and :func:`fetch_rows` makes both checks on the rows
-            it fetches (the rows must then be run by it).
 
     Raises:
-        DataError: A required column is missing, a customer is assigned twice, or an assigned
-            customer is missing from ``customers`` (both checked in the engine).
+        DataError: A required column is missing, a customer is assigned twice, an assigned
+            customer is missing from ``customers`` or listed there twice (checked in the
+            engine before the query; with ``check_keys=False`` by :func:`fetch_rows`).
     """
     end = checked(customers, conversations, assignments, window_end, check_keys=check_keys)
     a = assigned(assignments)
@@ -146,8 +153,8 @@ def customer_rows(customers: ir.Table, conversations: ir.Table, assignments: ir.
 
 def checked(customers: ir.Table, conversations: ir.Table, assignments: ir.Table,
             window_end: Any = None, *, check_keys: bool = True) -> pd.Timestamp | None:
-    """The checks :func:`customer_rows` makes (required columns, and with ``check_keys`` each
-    customer assigned once and known), and the window's end (:func:`end_of_window`)."""
+    """The checks :func:`customer_rows` makes (required columns, and with ``check_keys`` the
+    keys, :func:`check_assigned_keys`), and the window's end (:func:`end_of_window`)."""
     for name, table, spec in (("customers", customers, schema.CUSTOMERS),
                               ("conversations", conversations, schema.CONVERSATIONS),
                               ("assignments", assignments, schema.ASSIGNMENTS)):
@@ -282,8 +289,9 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
     expression's ``float64``).
 
     Raises:
-        DataError: For rows of ``customer_rows(..., check_keys=False)``: a customer assigned
-            twice, or assigned customers missing from ``customers``.
+        DataError: For rows of ``customer_rows(..., check_keys=False)``: a customer_id
+            repeated (assigned twice, or listed twice in ``customers``), or assigned customers
+            missing from ``customers``.
     """
     cid = schema.CUSTOMER_ID
     if engine_name(rows) == "duckdb":
@@ -292,9 +300,10 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
         if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
             ids = ids.cast(pa.large_string())
         unique = _increasing(ids)  # sorted, each once
-        if not unique:  # another collation, or a customer twice
-            table = table.take(code_point_order(ids))
-            unique = _increasing(table.column(cid))
+        if not unique:  # another collation, integer ids, or a customer twice
+            order = pa.array(code_point_order(ids))
+            table = table.take(order)
+            unique = _increasing(ids.take(order))
         # a block per column: selecting and dropping columns later copies nothing; each
         # Arrow column freed once converted
         table = table.combine_chunks()
@@ -308,10 +317,12 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
     if _KNOWN in out.columns:
         if not unique:
             raise DataError([_duplicates(out[cid])])
-        missing = int(out[_KNOWN].isna().sum())
-        if missing:
+        unknown = out[_KNOWN].isna().to_numpy(bool)
+        if unknown.any():
             raise DataError([Problem("assignments", cid, "assigned customers missing from "
-                                     "customers", missing)])
+                                     "customers", int(unknown.sum()),
+                                     tuple(str(i) for i in out[cid][unknown].iloc[:5]),
+                                     location="customer_ids")])
         out = out.drop(columns=_KNOWN)
     out = out.set_index(cid)
     out.index = out.index.astype("string")
@@ -327,12 +338,16 @@ def _increasing(ids: pa.ChunkedArray) -> bool:
     return bool(pc.all(pc.less(ids.slice(0, n - 1), ids.slice(1))).as_py())
 
 
+#: The rule a customer repeated in the per-customer rows breaks, naming no table: assigned
+#: twice, or listed twice in customers (:func:`check_assigned_keys` tells which).
+REPEATED = "repeating an earlier row's customer (assigned twice, or listed twice in customers)"
+
+
 def _duplicates(ids: pd.Series) -> Problem:
-    """The problem of a customer repeated in the per-customer rows (assigned twice, or
-    repeated in customers: :func:`frt_experiments.engine.analysis.rows_and_trial_counts`
-    tells which)."""
-    return Problem("customers", schema.CUSTOMER_ID, "repeated customer_id in customers or "
-                   "assignments (each customer once)", int(ids.duplicated().sum()))
+    """The problem of a customer repeated in the per-customer rows, naming the first ids."""
+    repeated = ids[ids.duplicated().to_numpy(bool)]
+    return Problem("rows", schema.CUSTOMER_ID, REPEATED, len(repeated),
+                   tuple(str(i) for i in repeated.iloc[:5]), location="customer_ids")
 
 
 def split_trial_counts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
