@@ -135,7 +135,8 @@ def test_keys_checked_on_the_fetched_rows_name_the_table(tmp_path):
     with pytest.raises(DataError, match="2 rows are listing a customer already listed"):
         engine_rows(t["customers"], t["conversations"], t["assignments"])  # checks before
     t, lost = _five_customers_missing(tmp_path, trial)
-    with pytest.raises(DataError, match=f"{lost} rows? (is|are) assigned customers missing"):
+    with pytest.raises(DataError, match=f"{lost} rows? (is|are) assigned customers missing "
+                                        r"from customers \(customer_ids? \w"):
         rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
     t = _on_duckdb(tmp_path, trial.to_pandas())
     rows, counts = rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
