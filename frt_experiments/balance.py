@@ -116,6 +116,11 @@ def sample_ratio_mismatch(
                      tuple(float(v) for v in expected), threshold)
 
 
+#: The customers' columns the balance table's covariates are computed from.
+BALANCE_INPUTS = (schema.MONTHLY_SPEND, schema.PRE_CONVERSATIONS, schema.PRE_RATED,
+                  schema.PRE_SATISFIED, schema.PRE_HANDLE_SECONDS)
+
+
 def _covariates(customers: pd.DataFrame, *, ids: bool = True) -> pd.DataFrame:
     """The per-customer pre-period covariates present in ``customers`` (with ``ids``, after
     their ``customer_id``)."""

@@ -44,6 +44,7 @@ import pandas as pd
 from frt_experiments import schema
 from frt_experiments.balance import (
     BALANCE_COLUMNS,
+    BALANCE_INPUTS,
     PRE_CSAT,
     balance_of_rows,
     balance_table,
@@ -377,12 +378,12 @@ def _attainment(figures: _Figures, policies: dict[str, FrtPolicy]) -> tuple[pd.D
     if not exact:  # the same quantiles, from each arm's distribution
         for column, key in (("__cal", "cal_q"), ("__bus", "bus_q")):
             dist = figures.by_arm(_distribution(f, column))
-            per[key] = pd.Series({arm: [3600.0 * h for h in _quantiles(dist, arm, (0.5, 0.9))]
-                                  for arm in per.index}, dtype=object)
+            per[key] = pd.Series({arm: _quantiles(dist, arm, (0.5, 0.9)) for arm in per.index},
+                                 dtype=object)
         if figures.any_days:
             dist = figures.by_arm(_distribution(f, "__allowed"))
             per["allowed_median"] = pd.Series(
-                {arm: 3600.0 * _quantiles(dist, arm, (0.5,))[0] for arm in per.index})
+                {arm: _quantiles(dist, arm, (0.5,))[0] for arm in per.index})
     for name, column in (("calendar", "cal_q"), ("business", "bus_q")):
         hours = [_hours(v) for v in per[column]]
         per[f"median_{name}_hours"] = [h[0] for h in hours]
@@ -429,11 +430,12 @@ def _distribution(figures: ir.Table, column: str) -> pd.DataFrame:
 
 
 def _quantiles(dist: pd.DataFrame, arm: str, ps: Sequence[float]) -> list[float]:
-    """Quantiles in hours of one arm's distribution (value, count), by linear interpolation
-    between order statistics (Hyndman and Fan's type 7, as :func:`numpy.quantile`)."""
+    """Quantiles in seconds of one arm's distribution (value, count), as the engines'
+    percentiles give them, by linear interpolation between order statistics (Hyndman and
+    Fan's type 7, as :func:`numpy.quantile`)."""
     column = next(c for c in dist.columns if c not in (_ARM, "__n"))
     d = dist[dist[_ARM] == arm].sort_values(column)
-    x = d[column].to_numpy(dtype=float) / 3600.0
+    x = d[column].to_numpy(dtype=float)
     cum = np.cumsum(d["__n"].to_numpy(dtype="int64"))
     if not cum.size:
         return [float("nan")] * len(ps)
@@ -475,11 +477,6 @@ def _rate_moments(j: ir.Table, a2: ir.Table, arms: list[str],
         rows.release()
 
 
-#: The customers' columns the balance table is computed from.
-_BALANCE_INPUTS = (schema.MONTHLY_SPEND, schema.PRE_CONVERSATIONS, schema.PRE_RATED,
-                   schema.PRE_SATISFIED, schema.PRE_HANDLE_SECONDS)
-
-
 def _balance(customers: ir.Table, a2: ir.Table, order: list[str],
              trial_counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """The covariate balance table: in memory from ``trial_counts`` when it carries the
@@ -488,7 +485,7 @@ def _balance(customers: ir.Table, a2: ir.Table, order: list[str],
     per-arm counts, means and sample variances in the engine."""
     cols = customers.columns
     if trial_counts is not None and all(
-            c in trial_counts.columns for c in _BALANCE_INPUTS if c in cols):
+            c in trial_counts.columns for c in BALANCE_INPUTS if c in cols):
         return balance_of_rows(trial_counts, order)
     cov: dict[str, ir.Value] = {}
     for c in (schema.MONTHLY_SPEND, schema.PRE_CONVERSATIONS):
