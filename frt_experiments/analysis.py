@@ -1033,10 +1033,12 @@ def _segment_settings(by: str | Sequence[str] | None, spend_bands: Sequence[floa
 def _with_segments(results: list[ExperimentResult], rows: pd.DataFrame, customers: Any,
                    engine: Any, settings: dict[str, Any], **analysis: Any
                    ) -> list[ExperimentResult]:
-    """Each comparison's result with its segment readouts (:mod:`frt_experiments.segments`)."""
+    """Each comparison's result with its segment readouts (:mod:`frt_experiments.segments`);
+    with several slow arms, their p-values adjusted as one family (``adjust_together``)."""
     from frt_experiments.segments import (  # noqa: PLC0415 (only when segments are asked)
         DERIVED,
         _dimensions,
+        adjust_together,
         analyze_segments,
         segment_labels,
     )
@@ -1053,10 +1055,11 @@ def _with_segments(results: list[ExperimentResult], rows: pd.DataFrame, customer
             table = customers.select(schema.CUSTOMER_ID, *columns).to_pyarrow().to_pandas()
     labels = segment_labels(rows, dims, customers=table if columns else None,
                             spend_bands=settings["spend_bands"])
-    return [replace(r, by_segment=analyze_segments(
+    readouts = adjust_together([analyze_segments(
         rows, labels, control=r.metrics[0].control_arm, treatment=r.metrics[0].treatment_arm,
-        fdr=settings["fdr"], min_customers=settings["min_customers"], **analysis))
-        for r in results]
+        fdr=settings["fdr"], min_customers=settings["min_customers"], **analysis)
+        for r in results])
+    return [replace(r, by_segment=seg) for r, seg in zip(results, readouts, strict=True)]
 
 
 def _compared_arms(control: str | None, treatment: str | Sequence[str] | None,

@@ -73,7 +73,7 @@ import itertools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -88,8 +88,10 @@ __all__ = [
     "DERIVED",
     "FDR_METHODS",
     "SegmentResult",
+    "adjust_together",
     "analyze_segments",
     "cochran_q",
+    "plot_arms",
     "segment_labels",
 ]
 
@@ -348,6 +350,8 @@ class SegmentResult:
             level was not analysed at all.
         results: ``(dimension, level) -> ExperimentResult`` of each analysed level.
         min_customers: Customers per arm a level needed to be analysed.
+        family: ``(tests, arms)`` when the readouts of several slow arms were adjusted
+            together (:func:`adjust_together`); ``(0, 1)`` for one comparison's alone.
     """
 
     by: tuple[str, ...]
@@ -360,6 +364,17 @@ class SegmentResult:
     not_analysed: tuple[tuple[str, str, str, str], ...] = ()
     results: Mapping[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     min_customers: int = MIN_CUSTOMERS
+    family: tuple[int, int] = (0, 1)
+
+    @property
+    def _family(self) -> str:
+        """The tests adjusted together: this comparison's, or every slow arm's
+        (:func:`adjust_together`)."""
+        tests, arms = self.family
+        if arms <= 1:
+            return f"{len(self.table)} segment x metric tests"
+        return (f"{tests} segment x metric tests of the {arms} slow arms together (this arm's "
+                f"{len(self.table)} among them)")
 
     def to_pandas(self) -> pd.DataFrame:
         """The readouts, one row per dimension x level x metric."""
@@ -396,8 +411,8 @@ class SegmentResult:
         adj = ("Benjamini-Hochberg (false discovery rate)" if self.fdr == "bh"
                else "Holm (family-wise error rate)")
         parts = [f"Segment readouts: {self.treatment_arm} against {self.control_arm}, by "
-                 f"{', '.join(self.by)}; p-values adjusted across {len(self.table)} segment x "
-                 f"metric tests by {adj} at {self.alpha:g}.", "",
+                 f"{', '.join(self.by)}; p-values adjusted across {self._family} by {adj} "
+                 f"at {self.alpha:g}.", "",
                  _markdown(self.summary()), "",
                  "Heterogeneity (Cochran's Q on the log ratio across the levels):", "",
                  _markdown(self._heterogeneity_summary())]
@@ -424,8 +439,8 @@ class SegmentResult:
                else "Holm (family-wise error rate)")
         doc.text(f"Segments declared in advance ({', '.join(self.by)}): every metric read on "
                  f"each segment's customers alone with the overall analysis' estimators, "
-                 f"{self.treatment_arm} against {self.control_arm}; the p-values of all "
-                 f"{len(self.table)} segment x metric readouts adjusted together by {adj}. "
+                 f"{self.treatment_arm} against {self.control_arm}; the p-values of the "
+                 f"{self._family} adjusted together by {adj}. "
                  "Read the heterogeneity test first: only where it rejects do the segments "
                  "differ beyond chance.")
         differ = self.heterogeneity.loc[self.heterogeneity["p_adjusted"] < self.alpha]
@@ -469,9 +484,31 @@ class SegmentResult:
              ax: Any = None) -> Any:
         """A forest plot: each level's relative change with its interval, one panel per metric
         (each on its own scale), the overall effect's line for reference; adjusted-significant
-        levels filled. Returns the matplotlib figure."""
+        levels filled. Returns the matplotlib figure (:func:`plot_arms` draws several slow
+        arms' readouts in one)."""
         import matplotlib.pyplot as plt  # noqa: PLC0415 (plotting is optional and slow to import)
 
+        t, wanted = self._plotted(metrics, dimension)
+        keys = list(dict.fromkeys(zip(t["dimension"], t["level"], strict=True)))
+        height = 0.8 + 0.32 * len(keys)
+        axes: list[Any]
+        if ax is None:
+            fig, grid = plt.subplots(1, len(wanted), figsize=(3.2 * len(wanted) + 2.2, height),
+                                     sharey=True, squeeze=False)
+            axes = list(grid[0])
+        else:
+            axes = [ax] if len(wanted) == 1 else list(ax)
+            fig = axes[0].figure
+        self._draw(axes, t, wanted)
+        fig.suptitle(f"{self.treatment_arm} vs {self.control_arm} by segment "
+                     f"({1 - self.alpha:.0%} intervals; filled: significant after "
+                     f"{'BH' if self.fdr == 'bh' else 'Holm'})", fontsize=9)
+        fig.tight_layout()
+        return fig
+
+    def _plotted(self, metrics: Sequence[str] | None, dimension: str | None
+                 ) -> tuple[pd.DataFrame, list[str]]:
+        """The readouts a plot draws and its metrics, checked."""
         t = self.table
         if dimension is not None:
             if dimension not in self.by:
@@ -485,18 +522,15 @@ class SegmentResult:
                              f"{', '.join(dict.fromkeys(t['metric']))})")
         if not wanted:
             raise ValueError("nothing to plot: no segment was analysed")
+        return t, wanted
+
+    @staticmethod
+    def _draw(axes: Sequence[Any], t: pd.DataFrame, wanted: Sequence[str],
+              titles: Sequence[str] | None = None) -> None:
+        """Each metric's readouts in ``t`` on its axis (a metric without any: a blank panel)."""
         keys = list(dict.fromkeys(zip(t["dimension"], t["level"], strict=True)))
-        height = 0.8 + 0.32 * len(keys)
-        axes: list[Any]
-        if ax is None:
-            fig, grid = plt.subplots(1, len(wanted), figsize=(3.2 * len(wanted) + 2.2, height),
-                                     sharey=True, squeeze=False)
-            axes = list(grid[0])
-        else:
-            axes = [ax] if len(wanted) == 1 else list(ax)
-            fig = axes[0].figure
         ypos = {k: len(keys) - 1 - i for i, k in enumerate(keys)}
-        for a, metric in zip(axes, wanted, strict=True):
+        for i, (a, metric) in enumerate(zip(axes, wanted, strict=True)):
             m = t.loc[t["metric"] == metric]
             for row in m.itertuples(index=False):
                 y = ypos[(row.dimension, row.level)]
@@ -504,16 +538,96 @@ class SegmentResult:
                        lw=1.6)
                 a.plot(100 * row.rel_diff, y, "o", color="#1f4e79",
                        mfc="#1f4e79" if row.significant else "white", ms=5)
+            if m.empty:
+                a.text(0.5, 0.5, "not analysed", transform=a.transAxes, ha="center",
+                       va="center", color="#666666", fontsize=8)
             a.axvline(0, color="#888888", lw=0.8)
-            a.set_title(metric)
+            a.set_title(metric if titles is None else titles[i])
             a.set_xlabel("relative change (%)")
         axes[0].set_yticks(range(len(keys)))
         axes[0].set_yticklabels([f"{d}: {lv}" for d, lv in reversed(keys)])
-        fig.suptitle(f"{self.treatment_arm} vs {self.control_arm} by segment "
-                     f"({1 - self.alpha:.0%} intervals; filled: significant after "
-                     f"{'BH' if self.fdr == 'bh' else 'Holm'})", fontsize=9)
-        fig.tight_layout()
-        return fig
+
+
+def plot_arms(readouts: Sequence[SegmentResult], metrics: Sequence[str] | None = None) -> Any:
+    """The forest plots of several slow arms' segment readouts in one figure: a row of panels
+    per arm (one per metric, as :meth:`SegmentResult.plot`), arms without an analysed segment
+    left out. Returns the matplotlib figure.
+
+    Raises:
+        ValueError: No arm has an analysed segment, or a metric has no readout in any arm.
+    """
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (plotting is optional and slow to import)
+
+    shown = [r for r in readouts if len(r.table)]
+    if not shown:
+        raise ValueError("nothing to plot: no segment was analysed in any arm")
+    if len(shown) == 1:
+        return shown[0].plot(metrics)
+    have = list(dict.fromkeys(m for r in shown for m in r.table["metric"]))
+    wanted = have if metrics is None else list(metrics)
+    unknown = [m for m in wanted if m not in have]
+    if unknown:
+        raise ValueError(f"metrics: no readout of {', '.join(unknown)} in any arm (have "
+                         f"{', '.join(have)})")
+    rows = [len(set(zip(r.table["dimension"], r.table["level"], strict=True))) for r in shown]
+    fig, grid = plt.subplots(len(shown), len(wanted), squeeze=False, sharey="row",
+                             figsize=(3.2 * len(wanted) + 2.2, 0.8 * len(shown)
+                                      + 0.32 * sum(rows) + 0.4),
+                             gridspec_kw={"height_ratios": [max(k, 1) + 1.5 for k in rows]})
+    for r, axes in zip(shown, grid, strict=True):
+        SegmentResult._draw(list(axes), r.table, wanted,
+                            titles=[f"{r.treatment_arm}: {m}" for m in wanted])
+    first = shown[0]
+    fig.suptitle(f"Each slow arm vs {first.control_arm} by segment ({1 - first.alpha:.0%} "
+                 f"intervals; filled: significant after {'BH' if first.fdr == 'bh' else 'Holm'}"
+                 f"{', adjusted across the arms' if first.family[1] > 1 else ''})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def adjust_together(readouts: Sequence[SegmentResult]) -> list[SegmentResult]:
+    """Several slow arms' readouts (each against the control) with their p-values adjusted as
+    one family: the segment x metric tests of every arm together, and the heterogeneity tests
+    of every arm together, by the readouts' method (``significant`` follows). One arm's
+    readouts come back unchanged.
+
+    ``frt analyze`` writes every arm's readouts in one ``segments.csv`` and counts the
+    significant ones over all of them, so they are adjusted as the one family they are read
+    as: adjusted arm by arm, the false discovery rate (or family-wise error rate) would hold
+    within each arm only, and the count over the arms could exceed it.
+
+    Raises:
+        ValueError: The readouts use different methods or levels.
+    """
+    readouts = list(readouts)
+    if len(readouts) < 2:
+        return readouts
+    fdrs = {r.fdr for r in readouts}
+    alphas = {r.alpha for r in readouts}
+    if len(fdrs) > 1 or len(alphas) > 1:
+        raise ValueError(f"adjust_together: the readouts use different methods ({sorted(fdrs)})"
+                         f" or levels ({sorted(alphas)})")
+    fdr, alpha = fdrs.pop(), alphas.pop()
+
+    def split(frames: list[pd.DataFrame]) -> list[np.ndarray]:
+        sizes = [len(f) for f in frames]
+        if not sum(sizes):
+            return [np.empty(0) for _ in frames]
+        p = np.concatenate([f["p_value"].to_numpy(dtype=float) for f in frames])
+        return np.split(_adjusted(p, fdr), np.cumsum(sizes)[:-1])
+
+    tables = [r.table.copy() for r in readouts]
+    hets = [r.heterogeneity.copy() for r in readouts]
+    for t, adj in zip(tables, split(tables), strict=True):
+        if len(t):
+            t["p_adjusted"] = adj
+            t["significant"] = t["p_adjusted"] < alpha
+    for h, adj in zip(hets, split(hets), strict=True):
+        if len(h):
+            h["p_adjusted"] = adj
+    family = (sum(len(t) for t in tables), len(readouts))
+    return [replace(r, table=t, heterogeneity=h, family=family)
+            for r, t, h in zip(readouts, tables, hets, strict=True)]
 
 
 def _pct(x: float) -> str:

@@ -15,6 +15,7 @@ from frt_experiments.cli import main
 from frt_experiments.plan import ExperimentPlan, write_plan
 from frt_experiments.segments import HETEROGENEITY_COLUMNS, TABLE_COLUMNS
 from frt_experiments.simulate import simulate
+from frt_experiments.stats.multiplicity import benjamini_hochberg
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,31 @@ def test_by_writes_the_readouts_equal_to_the_api(data: tuple, tmp_path: Path,
     assert main(_args(d, out)) == 0
     assert not (out / "segments.csv").exists()
     assert "removed" in capsys.readouterr().out
+
+
+def test_several_slow_arms_one_family_and_a_row_of_panels_each(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trial = simulate("dose", customers=4_000, rng=2)
+    d = tmp_path / "trial"
+    trial.write(d, format="csv")
+    arms = sorted(set(trial.assignments["arm"]) - {"fast"})
+    out = tmp_path / "out"
+    assert main(_args(d, out, "--treatment", ",".join(arms), "--by", "segment",
+                      "--metrics", "questions,csat")) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "segments.csv", keep_default_na=False)
+    assert list(dict.fromkeys(table["arm"])) == arms
+    assert f"segment readouts: {len(table)} segment x metric tests" in printed
+    # one family: every arm's p-values adjusted together
+    np.testing.assert_allclose(table["p_adjusted"],
+                               benjamini_hochberg(table["p_value"].to_numpy()), rtol=1e-12)
+    assert (f"adjusted across {len(table)} segment x metric tests of the {len(arms)} slow "
+            "arms together") in (out / "segments.md").read_text()
+    from PIL import Image
+
+    with Image.open(out / "segments.png") as image:  # a row of panels per arm: taller
+        width, height = image.size
+    assert height > 0.9 * width / 2
 
 
 def test_plan_segments_and_fdr(data: tuple, tmp_path: Path) -> None:

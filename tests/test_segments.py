@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,10 @@ from frt_experiments.metrics import customer_rows
 from frt_experiments.plan import ExperimentPlan, plan_to_toml, read_plan
 from frt_experiments.segments import (
     MISSING_LEVEL,
+    adjust_together,
     analyze_segments,
     cochran_q,
+    plot_arms,
     segment_labels,
 )
 from frt_experiments.simulate import SimulatedTrial, simulate
@@ -279,6 +282,67 @@ def test_each_slow_arm_gets_its_readouts() -> None:
                                      labels.iloc[code_point_order(rows.index)],
                                      treatment=seg.treatment_arm, metrics=["questions"])
         np.testing.assert_allclose(again.table["p_value"], seg.table["p_value"], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("fdr", "method"), [("bh", "fdr_bh"), ("holm", "holm")])
+def test_several_slow_arms_are_adjusted_as_one_family(fdr: str, method: str) -> None:
+    # every arm's readouts are written to one segments.csv and counted together: their
+    # p-values are adjusted together (statsmodels' multipletests on the concatenation), the
+    # heterogeneity tests likewise
+    t = simulate("dose", customers=4000, rng=2)
+    arms = sorted(set(t.assignments["arm"]) - {"fast"})
+    res = frt.analyze(t.customers, t.conversations, t.assignments, treatment=arms,
+                      by=["segment", "contact_tercile"], fdr=fdr, diagnostics=False,
+                      metrics=["questions", "csat"])
+    segs = [r.by_segment for r in res.results]
+    p = np.concatenate([s.table["p_value"].to_numpy() for s in segs])
+    got = np.concatenate([s.table["p_adjusted"].to_numpy() for s in segs])
+    np.testing.assert_allclose(got, multipletests(p, method=method)[1], rtol=1e-12, atol=1e-15)
+    assert (np.concatenate([s.table["significant"].to_numpy() for s in segs])
+            == (got < 0.05)).all()
+    q = np.concatenate([s.heterogeneity["p_value"].to_numpy() for s in segs])
+    q_adj = np.concatenate([s.heterogeneity["p_adjusted"].to_numpy() for s in segs])
+    np.testing.assert_allclose(q_adj, multipletests(q, method=method)[1], rtol=1e-12,
+                               atol=1e-15)
+    alone = adjust_together([analyze_segments(
+        *_rows_and_labels(t, ["segment", "contact_tercile"]), treatment=segs[0].treatment_arm,
+        fdr=fdr, metrics=["questions", "csat"])])[0]
+    np.testing.assert_allclose(alone.table["p_value"], segs[0].table["p_value"], rtol=1e-12)
+    assert alone.family == (0, 1)
+    if fdr == "holm":  # a larger family never lowers Holm's adjusted p-values (BH's can move
+        # either way: other arms' small p-values raise the share of discoveries)
+        assert (alone.table["p_adjusted"].to_numpy()
+                <= segs[0].table["p_adjusted"].to_numpy() + 1e-15).all()
+    n = len(p)
+    assert all(s.family == (n, len(arms)) for s in segs)
+    text = segs[1].to_markdown()
+    assert f"adjusted across {n} segment x metric tests of the {len(arms)} slow arms" in text
+    fig = plot_arms(segs)
+    try:
+        titles = [a.get_title() for a in fig.axes]
+        assert titles == [f"{arm}: {m}" for arm in arms for m in ("questions", "csat")]
+        assert "adjusted across the arms" in fig._suptitle.get_text()
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def _rows_and_labels(t: SimulatedTrial, by: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = customer_rows(t.customers, t.conversations, t.assignments)
+    rows = rows.iloc[code_point_order(rows.index)]
+    return rows, segment_labels(rows, by, customers=t.customers)
+
+
+def test_adjusting_arms_together_checks_its_input(trial: SimulatedTrial) -> None:
+    rows, labels = _rows_and_labels(trial, ["segment"])
+    bh = analyze_segments(rows, labels, metrics=["questions"])
+    assert adjust_together([bh]) == [bh]  # one arm: unchanged
+    holm_ = analyze_segments(rows, labels, metrics=["questions"], fdr="holm")
+    with pytest.raises(ValueError, match="different methods"):
+        adjust_together([bh, holm_])
+    with pytest.raises(ValueError, match="no segment was analysed in any arm"):
+        plot_arms([replace(bh, table=bh.table.iloc[:0])])
 
 
 def test_analyze_rows_on_a_level_matches(trial: SimulatedTrial) -> None:

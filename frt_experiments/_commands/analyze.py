@@ -362,7 +362,8 @@ def _numbers(text: str | None, option: str) -> list[float] | None:
 
 def _segment_outputs(result: Any) -> tuple[Any, Any, str, Any] | None:
     """The segment readouts' table, heterogeneity table, Markdown and forest plot (every slow
-    arm's, with an ``arm`` column, when there are several), or ``None`` without segments."""
+    arm's, with an ``arm`` column and a row of panels each, when there are several), or
+    ``None`` without segments."""
     import pandas as pd  # noqa: PLC0415 (heavy imports)
 
     from frt_experiments.arms import ArmsResult  # noqa: PLC0415 (heavy imports)
@@ -380,10 +381,12 @@ def _segment_outputs(result: Any) -> tuple[Any, Any, str, Any] | None:
         tables.append(table)
         hets.append(het)
         texts.append(seg.to_markdown())
-    figure = per_arm[0][1].plot() if len(per_arm[0][1].table) else None
-    if figure is None:
+    from frt_experiments.segments import plot_arms  # noqa: PLC0415 (heavy imports)
+
+    if not any(len(seg.table) for _, seg in per_arm):
         raise ValueError("--by: no segment could be analysed (see the warnings above: each "
                          "has too few customers in an arm, or no data for the metrics)")
+    figure = plot_arms([seg for _, seg in per_arm])  # a row of panels per slow arm
     return (pd.concat(tables, ignore_index=True), pd.concat(hets, ignore_index=True),
             "\n".join(texts), figure)
 
