@@ -483,9 +483,9 @@ class SegmentResult:
     def plot(self, metrics: Sequence[str] | None = None, *, dimension: str | None = None,
              ax: Any = None) -> Any:
         """A forest plot: each level's relative change with its interval, one panel per metric
-        (each on its own scale), the overall effect's line for reference; adjusted-significant
-        levels filled. Returns the matplotlib figure (:func:`plot_arms` draws several slow
-        arms' readouts in one)."""
+        (each on its own scale), a line at no change; adjusted-significant levels filled.
+        Returns the matplotlib figure (:func:`plot_arms` draws several slow arms' readouts in
+        one)."""
         import matplotlib.pyplot as plt  # noqa: PLC0415 (plotting is optional and slow to import)
 
         t, wanted = self._plotted(metrics, dimension)
