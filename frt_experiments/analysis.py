@@ -931,8 +931,8 @@ def analyze(
             design = _design(per_arm, control, treatments[0], weights)
         trial_counts = None  # the engine's per-customer counts for the response rates
         if engine is not None:
-            rows, trial_counts = engine.rows_and_trial_counts(customers, conversations,
-                                                              assignments, window_end)
+            rows, trial_counts = engine.rows_and_trial_counts(
+                customers, conversations, assignments, window_end, trial_counts=diagnostics)
         else:
             rows = customer_rows(customers, conversations, assignments, window_end=window_end,
                                  validate=False)

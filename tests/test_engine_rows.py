@@ -145,6 +145,42 @@ def test_keys_checked_on_the_fetched_rows_name_the_table(tmp_path):
     assert schema.MONTHLY_SPEND in counts.columns
 
 
+def test_assignments_without_a_customer_id_are_named_as_such(tmp_path):
+    # an assignment naming no customer is neither a repeat nor a missing customer
+    from frt_experiments.engine.analysis import rows_and_trial_counts
+
+    trial = simulate("published", customers=300, rng=3)
+    blank = trial.assignments.head(2).assign(**{schema.CUSTOMER_ID: pd.NA})
+    a = pd.concat([trial.assignments, blank], ignore_index=True)
+    a[schema.CUSTOMER_ID] = a[schema.CUSTOMER_ID].astype("string")
+    t = _on_duckdb(tmp_path, {"customers": trial.customers,
+                              "conversations": trial.conversations, "assignments": a})
+    with pytest.raises(DataError, match=r"^assignments: column customer_id: 2 rows are empty "
+                                        r"\(a value is required\)$"):
+        rows_and_trial_counts(t["customers"], t["conversations"], t["assignments"])
+
+
+def test_without_diagnostics_the_rows_read_no_diagnostics_column(tmp_path):
+    # monthly_spend feeds the diagnostics' balance table only: unchecked text there does not
+    # stop an analysis without diagnostics, which then equals the in-memory one
+    import frt_experiments as frt
+
+    trial = simulate("published", customers=1_000, rng=8)
+    customers = trial.customers.assign(**{schema.MONTHLY_SPEND: trial.customers[
+        schema.MONTHLY_SPEND].astype(str).where(trial.customers.index != 0, "n/a")})
+    t = _on_duckdb(tmp_path, {"customers": customers, "conversations": trial.conversations,
+                              "assignments": trial.assignments})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-trial warnings, the same on both paths
+        got = frt.analyze(t["customers"], t["conversations"], t["assignments"],
+                          validate=False, diagnostics=False).to_pandas()
+        ref = frt.analyze(customers, trial.conversations, trial.assignments, validate=False,
+                          diagnostics=False).to_pandas()
+    num = ref.select_dtypes("number").columns
+    np.testing.assert_allclose(got[num].to_numpy(float), ref[num].to_numpy(float), rtol=1e-9,
+                               atol=1e-12)
+
+
 def test_integer_ids_are_ordered_as_text(tmp_path):
     """Integer customer ids in the engine (a warehouse's) come back in the code point order of
     their text, as the in-memory rows of the same ids as text: DuckDB sorts them as numbers,

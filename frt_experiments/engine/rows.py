@@ -47,6 +47,7 @@ from frt_experiments.engine import (
     timestamp,
     to_arrow,
 )
+from frt_experiments.engine.checks import EMPTY_RULE
 from frt_experiments.errors import DataError, Problem
 from frt_experiments.metrics import (
     _SECONDS_PER_DAY,
@@ -289,9 +290,9 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
     expression's ``float64``).
 
     Raises:
-        DataError: For rows of ``customer_rows(..., check_keys=False)``: a customer_id
-            repeated (assigned twice, or listed twice in ``customers``), or assigned customers
-            missing from ``customers``.
+        DataError: For rows of ``customer_rows(..., check_keys=False)``: an assignment
+            without a customer_id, a customer_id repeated (assigned twice, or listed twice in
+            ``customers``), or assigned customers missing from ``customers``.
     """
     cid = schema.CUSTOMER_ID
     if engine_name(rows) == "duckdb":
@@ -315,6 +316,9 @@ def fetch_rows(rows: ir.Table) -> pd.DataFrame:
         out = frame.iloc[code_point_order(frame[cid])]
         unique = _KNOWN not in out.columns or out[cid].is_unique
     if _KNOWN in out.columns:
+        empty = out[cid].isna().to_numpy(bool)
+        if empty.any():  # an assignment naming no customer: not a repeat, nor a missing one
+            raise DataError([Problem("assignments", cid, EMPTY_RULE, int(empty.sum()))])
         if not unique:
             raise DataError([_duplicates(out[cid])])
         unknown = out[_KNOWN].isna().to_numpy(bool)
