@@ -29,7 +29,8 @@ CUPED where it pays, the small-sample rule that switches to randomization tests)
 reported as not analysed, with the reason, and a :class:`~frt_experiments.errors.SegmentWarning`
 -- it does not fail the run.
 
-**Multiplicity.** The p-values of every (dimension, level, metric) read are adjusted together:
+**Multiplicity.** The p-values of every (dimension, level, metric) read are adjusted together
+(with several slow arms, every arm's together: :func:`adjust_together`):
 Benjamini-Hochberg by default (false discovery rate at ``alpha``; with no effect anywhere it is
 also the family-wise error rate), Holm as an option (family-wise error rate under any
 dependence). Levels of one dimension are disjoint sets of customers, so their tests are
@@ -42,10 +43,10 @@ relative effect: ``Q = sum_k w_k (y_k - y_bar)^2`` with ``y_k`` the log of the l
 ``w_k = 1 / log_se_k^2`` (the delta-method variance of the log ratio) and ``y_bar``
 their weighted mean, referred to chi-square with ``K - 1`` degrees of freedom
 (Cochran 1954); ``I^2 = max(0, (Q - df) / Q)`` is the share of the spread beyond chance
-(Higgins and Thompson 2002). The Q tests of every dimension x metric are adjusted together by
-the readouts' method (``p_adjusted``; with three dimensions and four metrics, twelve tests at
-5% would name a difference where there is none in far more than 5% of trials). The relative
-scale is the one the report reads, and the one on
+(Higgins and Thompson 2002). The Q tests of every dimension x metric (and slow arm) are
+adjusted together by the readouts' method (``p_adjusted``; with three dimensions and four
+metrics, twelve tests at 5% would name a difference where there is none in far more than 5% of
+trials). The relative scale is the one the report reads, and the one on
 which a homogeneous effect stays homogeneous when segments differ in their baseline (contact
 terciles differ threefold in conversations per customer; a common -4% is a different difference
 in each). With independent levels Q equals the Wald test of the treatment x segment interaction
@@ -342,16 +343,19 @@ class SegmentResult:
         alpha: Level of the tests and the error rate controlled.
         fdr: ``"bh"`` (Benjamini-Hochberg, false discovery rate) or ``"holm"``.
         table: One row per dimension x level x metric analysed (:data:`TABLE_COLUMNS`);
-            ``p_adjusted`` across all of them, ``significant`` is ``p_adjusted < alpha``.
+            ``p_adjusted`` across all of them (and the other slow arms' with ``family``),
+            ``significant`` is ``p_adjusted < alpha``.
         heterogeneity: Cochran's Q per dimension x metric (:data:`HETEROGENEITY_COLUMNS`),
-            its p-values adjusted over every dimension x metric by the readouts' method
-            (``p_adjusted``): the report and ``frt analyze`` name a difference by it.
+            its p-values adjusted over every dimension x metric (and the other slow arms'
+            with ``family``) by the readouts' method (``p_adjusted``): the report and
+            ``frt analyze`` name a difference by it.
         not_analysed: ``(dimension, level, metric, reason)``; ``metric`` is ``"*"`` when the
             level was not analysed at all.
         results: ``(dimension, level) -> ExperimentResult`` of each analysed level.
         min_customers: Customers per arm a level needed to be analysed.
-        family: ``(tests, arms)`` when the readouts of several slow arms were adjusted
-            together (:func:`adjust_together`); ``(0, 1)`` for one comparison's alone.
+        family: When the readouts of several slow arms were adjusted together
+            (:func:`adjust_together`), ``(readouts, heterogeneity tests, arms)`` of that
+            family; ``None`` for one comparison's alone.
     """
 
     by: tuple[str, ...]
@@ -364,17 +368,26 @@ class SegmentResult:
     not_analysed: tuple[tuple[str, str, str, str], ...] = ()
     results: Mapping[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     min_customers: int = MIN_CUSTOMERS
-    family: tuple[int, int] = (0, 1)
+    family: tuple[int, int, int] | None = None
 
     @property
     def _family(self) -> str:
-        """The tests adjusted together: this comparison's, or every slow arm's
+        """The readouts adjusted together: this comparison's, or every slow arm's
         (:func:`adjust_together`)."""
-        tests, arms = self.family
-        if arms <= 1:
+        if self.family is None:
             return f"{len(self.table)} segment x metric tests"
+        tests, _, arms = self.family
         return (f"{tests} segment x metric tests of the {arms} slow arms together (this arm's "
                 f"{len(self.table)} among them)")
+
+    @property
+    def _q_family(self) -> str:
+        """The heterogeneity tests adjusted together, as :attr:`_family`."""
+        if self.family is None:
+            return f"the {len(self.heterogeneity)} dimension x metric tests"
+        _, tests, arms = self.family
+        return (f"the {tests} dimension x metric tests of the {arms} slow arms together (this "
+                f"arm's {len(self.heterogeneity)} among them)")
 
     def to_pandas(self) -> pd.DataFrame:
         """The readouts, one row per dimension x level x metric."""
@@ -445,7 +458,7 @@ class SegmentResult:
                  "differ beyond chance.")
         differ = self.heterogeneity.loc[self.heterogeneity["p_adjusted"] < self.alpha]
         doc.text("Heterogeneity (Cochran's Q across the levels, on the log ratio; its p-values "
-                 "adjusted over every dimension x metric as the readouts are): "
+                 f"adjusted over {self._q_family} as the readouts are): "
                  + ("; ".join(f"{r.metric} differs by {r.dimension} (adjusted p = "
                               f"{r.p_adjusted:.3g})"
                               for r in differ.itertuples(index=False))
@@ -502,7 +515,9 @@ class SegmentResult:
         self._draw(axes, t, wanted)
         fig.suptitle(f"{self.treatment_arm} vs {self.control_arm} by segment "
                      f"({1 - self.alpha:.0%} intervals; filled: significant after "
-                     f"{'BH' if self.fdr == 'bh' else 'Holm'})", fontsize=9)
+                     f"{'BH' if self.fdr == 'bh' else 'Holm'}"
+                     f"{'' if self.family is None else ', adjusted across the arms'})",
+                     fontsize=9)
         fig.tight_layout()
         return fig
 
@@ -580,7 +595,7 @@ def plot_arms(readouts: Sequence[SegmentResult], metrics: Sequence[str] | None =
     first = shown[0]
     fig.suptitle(f"Each slow arm vs {first.control_arm} by segment ({1 - first.alpha:.0%} "
                  f"intervals; filled: significant after {'BH' if first.fdr == 'bh' else 'Holm'}"
-                 f"{', adjusted across the arms' if first.family[1] > 1 else ''})", fontsize=9)
+                 f"{'' if first.family is None else ', adjusted across the arms'})", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -607,6 +622,10 @@ def adjust_together(readouts: Sequence[SegmentResult]) -> list[SegmentResult]:
     if len(fdrs) > 1 or len(alphas) > 1:
         raise ValueError(f"adjust_together: the readouts use different methods ({sorted(fdrs)})"
                          f" or levels ({sorted(alphas)})")
+    if len({(r.control_arm, r.by) for r in readouts}) > 1 \
+            or len({r.treatment_arm for r in readouts}) < len(readouts):
+        raise ValueError("adjust_together: the readouts must compare different slow arms with "
+                         "one control, by the same dimensions")
     fdr, alpha = fdrs.pop(), alphas.pop()
 
     def split(frames: list[pd.DataFrame]) -> list[np.ndarray]:
@@ -625,7 +644,7 @@ def adjust_together(readouts: Sequence[SegmentResult]) -> list[SegmentResult]:
     for h, adj in zip(hets, split(hets), strict=True):
         if len(h):
             h["p_adjusted"] = adj
-    family = (sum(len(t) for t in tables), len(readouts))
+    family = (sum(len(t) for t in tables), sum(len(h) for h in hets), len(readouts))
     return [replace(r, table=t, heterogeneity=h, family=family)
             for r, t, h in zip(readouts, tables, hets, strict=True)]
 

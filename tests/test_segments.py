@@ -308,15 +308,17 @@ def test_several_slow_arms_are_adjusted_as_one_family(fdr: str, method: str) -> 
         *_rows_and_labels(t, ["segment", "contact_tercile"]), treatment=segs[0].treatment_arm,
         fdr=fdr, metrics=["questions", "csat"])])[0]
     np.testing.assert_allclose(alone.table["p_value"], segs[0].table["p_value"], rtol=1e-12)
-    assert alone.family == (0, 1)
+    assert alone.family is None
     if fdr == "holm":  # a larger family never lowers Holm's adjusted p-values (BH's can move
         # either way: other arms' small p-values raise the share of discoveries)
         assert (alone.table["p_adjusted"].to_numpy()
                 <= segs[0].table["p_adjusted"].to_numpy() + 1e-15).all()
     n = len(p)
-    assert all(s.family == (n, len(arms)) for s in segs)
+    assert all(s.family == (n, len(q), len(arms)) for s in segs)
     text = segs[1].to_markdown()
     assert f"adjusted across {n} segment x metric tests of the {len(arms)} slow arms" in text
+    assert (f"the {len(q)} dimension x metric tests of the {len(arms)} slow arms together"
+            in segs[0]._q_family)
     fig = plot_arms(segs)
     try:
         titles = [a.get_title() for a in fig.axes]
@@ -341,6 +343,8 @@ def test_adjusting_arms_together_checks_its_input(trial: SimulatedTrial) -> None
     holm_ = analyze_segments(rows, labels, metrics=["questions"], fdr="holm")
     with pytest.raises(ValueError, match="different methods"):
         adjust_together([bh, holm_])
+    with pytest.raises(ValueError, match="different slow arms with one control"):
+        adjust_together([bh, bh])
     with pytest.raises(ValueError, match="no segment was analysed in any arm"):
         plot_arms([replace(bh, table=bh.table.iloc[:0])])
 
