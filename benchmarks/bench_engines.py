@@ -173,8 +173,8 @@ queries = {{
     "shared_join": f"CREATE TEMP TABLE j AS SELECT v.customer_id, a.arm, v.created_at >= "
                    "a.assigned_at AS during, CAST(floor(epoch_us(v.created_at) / 1000000) AS "
                    "BIGINT) AS cs, CAST(floor(epoch_us(v.first_response_at) / 1000000) AS "
-                   "BIGINT) AS fs, v.csat IS NOT NULL AS rated, coalesce(v.csat IN ('4', '5', "
-                   f"'good'), false) AS sat, v.handle_seconds AS h FROM {{conv}} v JOIN (SELECT "
+                   "BIGINT) AS fs, v.csat IS NOT NULL AS rated, coalesce(v.csat IN ({sat}), "
+                   f"false) AS sat, v.handle_seconds AS h FROM {{conv}} v JOIN (SELECT "
                    "customer_id, CASE arm WHEN 'fast' THEN 0 ELSE 1 END::TINYINT AS arm, "
                    f"assigned_at FROM {{asg}}) a ON v.customer_id = a.customer_id",
     "shared_rows": "SELECT customer_id, sum(CASE WHEN during THEN 1.0 ELSE 0.0 END) AS n, "
@@ -183,12 +183,12 @@ queries = {{
                    "ELSE 0.0 END) AS h FROM j GROUP BY customer_id",
     "shared_figures": "WITH c AS (SELECT j.arm, j.cs, j.fs, s.cum_s + least(greatest(j.cs - "
                       "s.open_s, 0), s.close_s - s.open_s) AS bc FROM j LEFT JOIN steps s ON "
-                      "s.k = j.cs // 86400 AND s.lo_s <= j.cs AND j.cs < s.hi_s WHERE during), "
+                      "s.k = j.cs // {bucket} AND s.lo_s <= j.cs AND j.cs < s.hi_s WHERE during), "
                       "f AS (SELECT c.*, s.cum_s + least(greatest(c.fs - s.open_s, 0), s.close_s "
-                      "- s.open_s) AS bf FROM c LEFT JOIN steps s ON s.k = c.fs // 86400 AND "
+                      "- s.open_s) AS bf FROM c LEFT JOIN steps s ON s.k = c.fs // {bucket} AND "
                       "s.lo_s <= c.fs AND c.fs < s.hi_s), g AS (SELECT f.*, CASE arm WHEN 0 "
-                      "THEN 14400 ELSE d.b_hi_s + least(f.bc - d.b_lo_s, d.next_len_s) - f.bc "
-                      "END AS allowed FROM f LEFT JOIN days d ON d.k = f.bc // 86400 AND "
+                      "THEN {fast_s} ELSE d.b_hi_s + least(f.bc - d.b_lo_s, d.next_len_s) - f.bc "
+                      "END AS allowed FROM f LEFT JOIN days d ON d.k = f.bc // {bucket} AND "
                       "d.b_lo_s <= f.bc AND f.bc < d.b_hi_s) SELECT arm, count(*) AS n, "
                       "count(fs) AS answered, sum(CASE WHEN bf - bc <= allowed THEN 1 ELSE 0 "
                       "END) AS met, quantile_cont(fs - cs, [0.5, 0.9]) AS cal, "
@@ -245,7 +245,16 @@ def measure(engine: str, validate: bool, d: Path, pythonpath: str | None = None)
 
 def floor(d: Path) -> dict:
     """The engine floor's seconds (``group``, ``join``) and the engine path's imports."""
-    return _run(_FLOOR.format(d=str(d)))
+    from frt_experiments import schema
+    from frt_experiments.diagnostics import default_calendar
+    from frt_experiments.engine.business_time import BUCKET_S
+    from frt_experiments.policy import default_policies
+
+    fast = default_policies(default_calendar())[schema.CONTROL_ARM].target
+    assert fast is not None
+    sat = ", ".join(f"'{r}'" for r in sorted(schema.SATISFIED_RATINGS))
+    return _run(_FLOOR.format(d=str(d), sat=sat, bucket=BUCKET_S,
+                              fast_s=int(fast.total_seconds())))
 
 
 def _median(runs: list[dict], key: str) -> float:

@@ -370,24 +370,29 @@ class SegmentResult:
     min_customers: int = MIN_CUSTOMERS
     family: tuple[int, int, int] | None = None
 
-    @property
-    def _family(self) -> str:
-        """The readouts adjusted together: this comparison's, or every slow arm's
-        (:func:`adjust_together`)."""
+    def _adjusted_over(self, heterogeneity: bool = False) -> str:
+        """The tests adjusted together, readouts (or heterogeneity tests): this comparison's,
+        or every slow arm's (:func:`adjust_together`)."""
+        here = len(self.heterogeneity if heterogeneity else self.table)
+        what = "dimension x metric" if heterogeneity else "segment x metric"
         if self.family is None:
-            return f"{len(self.table)} segment x metric tests"
-        tests, _, arms = self.family
-        return (f"{tests} segment x metric tests of the {arms} slow arms together (this arm's "
-                f"{len(self.table)} among them)")
+            return f"{here} {what} tests"
+        total, arms = self.family[1 if heterogeneity else 0], self.family[2]
+        return (f"{total} {what} tests of the {arms} slow arms together (this arm's {here} "
+                "among them)")
 
     @property
-    def _q_family(self) -> str:
-        """The heterogeneity tests adjusted together, as :attr:`_family`."""
-        if self.family is None:
-            return f"the {len(self.heterogeneity)} dimension x metric tests"
-        _, tests, arms = self.family
-        return (f"the {tests} dimension x metric tests of the {arms} slow arms together (this "
-                f"arm's {len(self.heterogeneity)} among them)")
+    def _method(self) -> str:
+        """The adjustment's name and what it controls."""
+        return ("Benjamini-Hochberg (false discovery rate)" if self.fdr == "bh"
+                else "Holm (family-wise error rate)")
+
+    @property
+    def _legend(self) -> str:
+        """What a filled point means in the forest plots."""
+        return (f"{1 - self.alpha:.0%} intervals; filled: significant after "
+                f"{'BH' if self.fdr == 'bh' else 'Holm'}"
+                f"{'' if self.family is None else ', adjusted across the arms'}")
 
     def to_pandas(self) -> pd.DataFrame:
         """The readouts, one row per dimension x level x metric."""
@@ -421,11 +426,9 @@ class SegmentResult:
 
     def to_markdown(self) -> str:
         """The readouts, the heterogeneity tests and what was not analysed, as Markdown."""
-        adj = ("Benjamini-Hochberg (false discovery rate)" if self.fdr == "bh"
-               else "Holm (family-wise error rate)")
         parts = [f"Segment readouts: {self.treatment_arm} against {self.control_arm}, by "
-                 f"{', '.join(self.by)}; p-values adjusted across {self._family} by {adj} "
-                 f"at {self.alpha:g}.", "",
+                 f"{', '.join(self.by)}; p-values adjusted across {self._adjusted_over()} by "
+                 f"{self._method} at {self.alpha:g}.", "",
                  _markdown(self.summary()), "",
                  "Heterogeneity (Cochran's Q on the log ratio across the levels):", "",
                  _markdown(self._heterogeneity_summary())]
@@ -448,17 +451,16 @@ class SegmentResult:
         """Add the readouts to a report (:class:`frt_experiments._document.Document`): what
         was read and how it was adjusted, the heterogeneity tests first (read them before any
         segment), the segments' table, the forest plot and what was not analysed."""
-        adj = ("Benjamini-Hochberg (false discovery rate)" if self.fdr == "bh"
-               else "Holm (family-wise error rate)")
         doc.text(f"Segments declared in advance ({', '.join(self.by)}): every metric read on "
                  f"each segment's customers alone with the overall analysis' estimators, "
                  f"{self.treatment_arm} against {self.control_arm}; the p-values of the "
-                 f"{self._family} adjusted together by {adj}. "
+                 f"{self._adjusted_over()} adjusted together by {self._method}. "
                  "Read the heterogeneity test first: only where it rejects do the segments "
                  "differ beyond chance.")
         differ = self.heterogeneity.loc[self.heterogeneity["p_adjusted"] < self.alpha]
         doc.text("Heterogeneity (Cochran's Q across the levels, on the log ratio; its p-values "
-                 f"adjusted over {self._q_family} as the readouts are): "
+                 f"adjusted over the {self._adjusted_over(heterogeneity=True)} as the "
+                 "readouts are): "
                  + ("; ".join(f"{r.metric} differs by {r.dimension} (adjusted p = "
                               f"{r.p_adjusted:.3g})"
                               for r in differ.itertuples(index=False))
@@ -513,10 +515,7 @@ class SegmentResult:
             axes = [ax] if len(wanted) == 1 else list(ax)
             fig = axes[0].figure
         self._draw(axes, t, wanted)
-        fig.suptitle(f"{self.treatment_arm} vs {self.control_arm} by segment "
-                     f"({1 - self.alpha:.0%} intervals; filled: significant after "
-                     f"{'BH' if self.fdr == 'bh' else 'Holm'}"
-                     f"{'' if self.family is None else ', adjusted across the arms'})",
+        fig.suptitle(f"{self.treatment_arm} vs {self.control_arm} by segment ({self._legend})",
                      fontsize=9)
         fig.tight_layout()
         return fig
@@ -593,9 +592,8 @@ def plot_arms(readouts: Sequence[SegmentResult], metrics: Sequence[str] | None =
         SegmentResult._draw(list(axes), r.table, wanted,
                             titles=[f"{r.treatment_arm}: {m}" for m in wanted])
     first = shown[0]
-    fig.suptitle(f"Each slow arm vs {first.control_arm} by segment ({1 - first.alpha:.0%} "
-                 f"intervals; filled: significant after {'BH' if first.fdr == 'bh' else 'Holm'}"
-                 f"{'' if first.family is None else ', adjusted across the arms'})", fontsize=9)
+    fig.suptitle(f"Each slow arm vs {first.control_arm} by segment ({first._legend})",
+                 fontsize=9)
     fig.tight_layout()
     return fig
 

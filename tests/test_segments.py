@@ -317,8 +317,8 @@ def test_several_slow_arms_are_adjusted_as_one_family(fdr: str, method: str) -> 
     assert all(s.family == (n, len(q), len(arms)) for s in segs)
     text = segs[1].to_markdown()
     assert f"adjusted across {n} segment x metric tests of the {len(arms)} slow arms" in text
-    assert (f"the {len(q)} dimension x metric tests of the {len(arms)} slow arms together"
-            in segs[0]._q_family)
+    assert (f"{len(q)} dimension x metric tests of the {len(arms)} slow arms together"
+            in segs[0]._adjusted_over(heterogeneity=True))
     fig = plot_arms(segs)
     try:
         titles = [a.get_title() for a in fig.axes]
